@@ -1,0 +1,117 @@
+package crm
+
+import (
+	"strings"
+	"time"
+)
+
+// CustomerKind says whether a customer is an organisation or a person.
+type CustomerKind string
+
+// Customer kinds.
+const (
+	CustomerCompany CustomerKind = "company"
+	CustomerPerson  CustomerKind = "person"
+)
+
+// CustomerStatus is where a customer stands commercially.
+type CustomerStatus string
+
+// Customer statuses.
+const (
+	// CustomerPotential has not bought yet.
+	CustomerPotential CustomerStatus = "potential"
+	// CustomerDealt has closed at least one deal.
+	CustomerDealt CustomerStatus = "dealt"
+	// CustomerLost was a customer and stopped buying.
+	CustomerLost CustomerStatus = "lost"
+)
+
+// Valid reports whether s is a known status.
+func (s CustomerStatus) Valid() bool {
+	return s == CustomerPotential || s == CustomerDealt || s == CustomerLost
+}
+
+// Customer is an account: a company or a person the business sells to. A
+// customer is owned by one user (OwnerID) or sits in a public pool (PoolID),
+// or, just created, neither. Safe for concurrent reads.
+type Customer struct {
+	Meta
+	Kind CustomerKind `json:"kind"`
+	Name string       `json:"name"`
+	// Level is a host-defined tier such as "A", "B", "key_account".
+	Level    string         `json:"level,omitempty"`
+	Industry string         `json:"industry,omitempty"`
+	Region   string         `json:"region,omitempty"`
+	Source   string         `json:"source,omitempty"`
+	Status   CustomerStatus `json:"status"`
+	Phone    string         `json:"phone,omitempty"`
+	Email    string         `json:"email,omitempty"`
+	Address  string         `json:"address,omitempty"`
+	Website  string         `json:"website,omitempty"`
+	// OwnerID is the salesperson who owns the customer; NilID when unowned.
+	OwnerID      ID `json:"owner_id,omitzero"`
+	DepartmentID ID `json:"department_id,omitzero"`
+	// PoolID is the public pool holding the customer; NilID when not pooled.
+	// A customer is never both owned and pooled.
+	PoolID         ID         `json:"pool_id,omitzero"`
+	CreatedBy      ID         `json:"created_by,omitzero"`
+	LastFollowUpAt *time.Time `json:"last_follow_up_at,omitempty"`
+	LastDealAt     *time.Time `json:"last_deal_at,omitempty"`
+	Fields         Fields     `json:"fields,omitempty"`
+}
+
+// RecordType returns [TypeCustomer].
+func (*Customer) RecordType() RecordType { return TypeCustomer }
+
+// Clone returns a deep copy.
+func (c *Customer) Clone() *Customer {
+	out := *c
+	out.LastFollowUpAt = clonePtr(c.LastFollowUpAt)
+	out.LastDealAt = clonePtr(c.LastDealAt)
+	out.Fields = c.Fields.Clone()
+	return &out
+}
+
+// Normalise defaults kind and status and brings times to storage precision.
+func (c *Customer) Normalise() {
+	if c.Kind == "" {
+		c.Kind = CustomerCompany
+	}
+	if c.Status == "" {
+		c.Status = CustomerPotential
+	}
+	c.LastFollowUpAt = storageTimePtr(c.LastFollowUpAt)
+	c.LastDealAt = storageTimePtr(c.LastDealAt)
+}
+
+// Validate reports every invalid field.
+func (c *Customer) Validate() error {
+	var v validator
+	c.Meta.validate(&v)
+	if c.Kind != "" && c.Kind != CustomerCompany && c.Kind != CustomerPerson {
+		v.add("kind", "must be company or person, got %q", truncate(string(c.Kind), 32))
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		v.add("name", "is required")
+	} else {
+		checkText(&v, "name", c.Name, maxName)
+	}
+	optional(&v, "level", c.Level, maxShort)
+	optional(&v, "industry", c.Industry, maxShort)
+	optional(&v, "region", c.Region, maxShort)
+	optional(&v, "source", c.Source, maxShort)
+	if c.Status != "" && !c.Status.Valid() {
+		v.add("status", "unknown customer status %q", truncate(string(c.Status), 32))
+	}
+	optional(&v, "phone", c.Phone, maxShort)
+	validEmail(&v, "email", c.Email)
+	optional(&v, "address", c.Address, 500)
+	optional(&v, "website", c.Website, 500)
+	if c.OwnerID != NilID && c.PoolID != NilID {
+		v.add("pool_id", "an owned customer cannot be in a pool")
+	}
+	v.prefix = "fields."
+	v.merge(c.Fields.Validate())
+	return v.err()
+}

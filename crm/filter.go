@@ -1,0 +1,310 @@
+package crm
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Filters select records in List calls. Every field is optional; an empty
+// field does not constrain, and set fields must all hold (AND). A list field
+// matches when the record's value is any of the listed values (IN). The
+// Match methods define the semantics once; memstore uses them directly and
+// pgstore translates them to SQL, and the conformance suite checks that both
+// agree.
+
+// maxFilterValues bounds each list in a filter.
+const maxFilterValues = 1000
+
+// InTree reports whether department dept is root or below it. Adapters
+// supply it when matching a [DataScope].
+type InTree func(root, dept ID) bool
+
+// DataScope restricts a list to the records a subject may see, as compiled by
+// the permission package. A record matches when All is set, or its owner is
+// in OwnerIDs, or its department is in DepartmentIDs, or its department is in
+// the subtree of one of DepartmentTrees. A non-nil empty scope matches
+// nothing: an empty grant never widens into "everything".
+type DataScope struct {
+	All             bool `json:"all,omitempty"`
+	OwnerIDs        []ID `json:"owner_ids,omitempty"`
+	DepartmentIDs   []ID `json:"department_ids,omitempty"`
+	DepartmentTrees []ID `json:"department_trees,omitempty"`
+}
+
+// Match reports whether a record with owner and department is in scope.
+func (s *DataScope) Match(owner, dept ID, inTree InTree) bool {
+	if s == nil || s.All {
+		return true
+	}
+	if owner != NilID && slices.Contains(s.OwnerIDs, owner) {
+		return true
+	}
+	if dept == NilID {
+		return false
+	}
+	if slices.Contains(s.DepartmentIDs, dept) {
+		return true
+	}
+	for _, root := range s.DepartmentTrees {
+		if inTree(root, dept) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *DataScope) validate(v *validator) {
+	if s == nil {
+		return
+	}
+	idList(v, "scope.owner_ids", s.OwnerIDs)
+	idList(v, "scope.department_ids", s.DepartmentIDs)
+	idList(v, "scope.department_trees", s.DepartmentTrees)
+}
+
+func idList(v *validator, field string, ids []ID) {
+	if len(ids) > maxFilterValues {
+		v.add(field, "has more than %d values", maxFilterValues)
+	}
+}
+
+func strList[S ~string](v *validator, field string, ss []S, valid func(S) bool) {
+	if len(ss) > maxFilterValues {
+		v.add(field, "has more than %d values", maxFilterValues)
+	}
+	for i, s := range ss {
+		if valid != nil && !valid(s) {
+			v.add(field+"["+itoa(i)+"]", "unknown value %q", truncate(string(s), 32))
+		}
+	}
+}
+
+func in[S comparable](set []S, v S) bool { return len(set) == 0 || slices.Contains(set, v) }
+
+// LeadFilter selects leads.
+type LeadFilter struct {
+	Statuses      []LeadStatus
+	OwnerIDs      []ID
+	DepartmentIDs []ID
+	Sources       []string
+	Scope         *DataScope
+}
+
+// Validate reports bad filter values.
+func (f *LeadFilter) Validate() error {
+	var v validator
+	strList(&v, "statuses", f.Statuses, LeadStatus.Valid)
+	idList(&v, "owner_ids", f.OwnerIDs)
+	idList(&v, "department_ids", f.DepartmentIDs)
+	strList(&v, "sources", f.Sources, nil)
+	f.Scope.validate(&v)
+	return v.err()
+}
+
+// Match reports whether l passes the filter.
+func (f *LeadFilter) Match(l *Lead, inTree InTree) bool {
+	return in(f.Statuses, l.Status) && in(f.OwnerIDs, l.OwnerID) &&
+		in(f.DepartmentIDs, l.DepartmentID) && in(f.Sources, l.Source) &&
+		f.Scope.Match(l.OwnerID, l.DepartmentID, inTree)
+}
+
+// CustomerFilter selects customers.
+type CustomerFilter struct {
+	Statuses      []CustomerStatus
+	OwnerIDs      []ID
+	DepartmentIDs []ID
+	PoolIDs       []ID
+	Levels        []string
+	Regions       []string
+	Industries    []string
+	// Unowned selects customers without an owner; it cannot be combined
+	// with OwnerIDs.
+	Unowned bool
+	Scope   *DataScope
+}
+
+// Validate reports bad filter values.
+func (f *CustomerFilter) Validate() error {
+	var v validator
+	strList(&v, "statuses", f.Statuses, CustomerStatus.Valid)
+	idList(&v, "owner_ids", f.OwnerIDs)
+	idList(&v, "department_ids", f.DepartmentIDs)
+	idList(&v, "pool_ids", f.PoolIDs)
+	strList(&v, "levels", f.Levels, nil)
+	strList(&v, "regions", f.Regions, nil)
+	strList(&v, "industries", f.Industries, nil)
+	if f.Unowned && len(f.OwnerIDs) > 0 {
+		v.add("unowned", "cannot be combined with owner_ids")
+	}
+	f.Scope.validate(&v)
+	return v.err()
+}
+
+// Match reports whether c passes the filter.
+func (f *CustomerFilter) Match(c *Customer, inTree InTree) bool {
+	return in(f.Statuses, c.Status) && in(f.OwnerIDs, c.OwnerID) &&
+		in(f.DepartmentIDs, c.DepartmentID) && in(f.PoolIDs, c.PoolID) &&
+		in(f.Levels, c.Level) && in(f.Regions, c.Region) && in(f.Industries, c.Industry) &&
+		(!f.Unowned || c.OwnerID == NilID) &&
+		f.Scope.Match(c.OwnerID, c.DepartmentID, inTree)
+}
+
+// ContactFilter selects contacts.
+type ContactFilter struct {
+	CustomerIDs []ID
+}
+
+// Validate reports bad filter values.
+func (f *ContactFilter) Validate() error {
+	var v validator
+	idList(&v, "customer_ids", f.CustomerIDs)
+	return v.err()
+}
+
+// Match reports whether c passes the filter.
+func (f *ContactFilter) Match(c *Contact, _ InTree) bool { return in(f.CustomerIDs, c.CustomerID) }
+
+// OpportunityFilter selects opportunities.
+type OpportunityFilter struct {
+	CustomerIDs []ID
+	OwnerIDs    []ID
+	Stages      []OpportunityStage
+	Scope       *DataScope
+}
+
+// Validate reports bad filter values.
+func (f *OpportunityFilter) Validate() error {
+	var v validator
+	idList(&v, "customer_ids", f.CustomerIDs)
+	idList(&v, "owner_ids", f.OwnerIDs)
+	strList(&v, "stages", f.Stages, OpportunityStage.Valid)
+	f.Scope.validate(&v)
+	return v.err()
+}
+
+// Match reports whether o passes the filter.
+func (f *OpportunityFilter) Match(o *Opportunity, inTree InTree) bool {
+	return in(f.CustomerIDs, o.CustomerID) && in(f.OwnerIDs, o.OwnerID) && in(f.Stages, o.Stage) &&
+		f.Scope.Match(o.OwnerID, o.DepartmentID, inTree)
+}
+
+// ActivityFilter selects activities.
+type ActivityFilter struct {
+	// Subject selects the activities of one record.
+	Subject  *Ref
+	ActorIDs []ID
+	Kinds    []ActivityKind
+	// OccurredFrom (inclusive) and OccurredTo (exclusive) bound OccurredAt.
+	OccurredFrom, OccurredTo *time.Time
+}
+
+// Validate reports bad filter values.
+func (f *ActivityFilter) Validate() error {
+	var v validator
+	idList(&v, "actor_ids", f.ActorIDs)
+	strList(&v, "kinds", f.Kinds, ActivityKind.Valid)
+	if f.OccurredFrom != nil && f.OccurredTo != nil && !f.OccurredFrom.Before(*f.OccurredTo) {
+		v.add("occurred_to", "must be after occurred_from")
+	}
+	return v.err()
+}
+
+// Match reports whether a passes the filter.
+func (f *ActivityFilter) Match(a *Activity, _ InTree) bool {
+	return (f.Subject == nil || *f.Subject == a.Subject) && in(f.ActorIDs, a.ActorID) &&
+		in(f.Kinds, a.Kind) &&
+		(f.OccurredFrom == nil || !a.OccurredAt.Before(*f.OccurredFrom)) &&
+		(f.OccurredTo == nil || a.OccurredAt.Before(*f.OccurredTo))
+}
+
+// TicketFilter selects tickets. For data scopes a ticket's owner is its
+// assignee.
+type TicketFilter struct {
+	CustomerIDs []ID
+	AssigneeIDs []ID
+	TeamIDs     []ID
+	Statuses    []TicketStatus
+	Scope       *DataScope
+}
+
+// Validate reports bad filter values.
+func (f *TicketFilter) Validate() error {
+	var v validator
+	idList(&v, "customer_ids", f.CustomerIDs)
+	idList(&v, "assignee_ids", f.AssigneeIDs)
+	idList(&v, "team_ids", f.TeamIDs)
+	strList(&v, "statuses", f.Statuses, TicketStatus.Valid)
+	f.Scope.validate(&v)
+	return v.err()
+}
+
+// Match reports whether t passes the filter.
+func (f *TicketFilter) Match(t *Ticket, inTree InTree) bool {
+	return in(f.CustomerIDs, t.CustomerID) && in(f.AssigneeIDs, t.AssigneeID) &&
+		in(f.TeamIDs, t.TeamID) && in(f.Statuses, t.Status) &&
+		f.Scope.Match(t.AssigneeID, t.DepartmentID, inTree)
+}
+
+// UserFilter selects users.
+type UserFilter struct {
+	DepartmentIDs []ID
+	// Role selects users holding the role.
+	Role string
+	// Active, when set, selects active (true) or inactive (false) users.
+	Active *bool
+	// Email selects the user with this email, compared case-insensitively.
+	Email string
+}
+
+// Validate reports bad filter values.
+func (f *UserFilter) Validate() error {
+	var v validator
+	idList(&v, "department_ids", f.DepartmentIDs)
+	optional(&v, "role", f.Role, maxShort)
+	optional(&v, "email", f.Email, 254)
+	return v.err()
+}
+
+// Match reports whether u passes the filter.
+func (f *UserFilter) Match(u *User, _ InTree) bool {
+	return in(f.DepartmentIDs, u.DepartmentID) &&
+		(f.Role == "" || u.HasRole(f.Role)) &&
+		(f.Active == nil || *f.Active == u.Active) &&
+		(f.Email == "" || strings.ToLower(strings.TrimSpace(f.Email)) == u.EmailKey())
+}
+
+// DepartmentFilter selects departments.
+type DepartmentFilter struct {
+	// ParentID selects the children of one department; a pointer to NilID
+	// selects the roots.
+	ParentID *ID
+}
+
+// Validate reports bad filter values.
+func (f *DepartmentFilter) Validate() error { return nil }
+
+// Match reports whether d passes the filter.
+func (f *DepartmentFilter) Match(d *Department, _ InTree) bool {
+	return f.ParentID == nil || *f.ParentID == d.ParentID
+}
+
+// TeamFilter selects teams.
+type TeamFilter struct {
+	DepartmentIDs []ID
+	// MemberID selects the teams a user belongs to.
+	MemberID ID
+}
+
+// Validate reports bad filter values.
+func (f *TeamFilter) Validate() error {
+	var v validator
+	idList(&v, "department_ids", f.DepartmentIDs)
+	return v.err()
+}
+
+// Match reports whether t passes the filter.
+func (f *TeamFilter) Match(t *Team, _ InTree) bool {
+	return in(f.DepartmentIDs, t.DepartmentID) &&
+		(f.MemberID == NilID || slices.Contains(t.MemberIDs, f.MemberID))
+}

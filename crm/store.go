@@ -203,3 +203,14 @@ func CursorAfter(id ID) string { return base64.RawURLEncoding.EncodeToString(id[
 
 // ErrNestedTx is returned by InTx when called inside another unit of work.
 var ErrNestedTx = fmt.Errorf("%w: InTx called inside a unit of work; use the tx passed to fn", ErrFailedPrecondition)
+
+// ApplyEventTenant is [ApplyTenant] for events. Adapters call it in
+// [EventWriter.Append].
+func ApplyEventTenant(ctx context.Context, e *Event) error {
+	m := Meta{TenantID: e.TenantID}
+	if err := ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	e.TenantID = m.TenantID
+	return nil
+}

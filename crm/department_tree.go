@@ -128,7 +128,7 @@ func NewDepartmentTree(depts []Department) (*DepartmentTree, error) {
 		// Whatever was not reached from a root sits on a cycle.
 		for i := range depts {
 			if _, ok := t.index[depts[i].ID]; !ok {
-				v.add(fmt.Sprintf("departments[%d].parent_id", i), "department %s is on a cycle", depts[i].ID)
+				v.add(fmt.Sprintf("departments[%d].parent_id", i), "department %s is on or below a cycle", depts[i].ID)
 			}
 		}
 		return nil, v.err()

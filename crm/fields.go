@@ -112,7 +112,7 @@ func (v FieldValue) MarshalJSON() ([]byte, error) {
 	case FieldString:
 		return json.Marshal(map[string]string{"string": v.s})
 	case FieldNumber:
-		return json.Marshal(map[string]string{"number": v.n.String()})
+		return json.Marshal(map[string]string{"number": amountString(v.n)})
 	case FieldBool:
 		return json.Marshal(map[string]bool{"bool": v.b})
 	case FieldTime:

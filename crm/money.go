@@ -219,12 +219,21 @@ func (m Money) common(o Money) (string, error) {
 }
 
 // String returns "123.45 CNY", or "" for the zero Money. The amount keeps
-// every digit it has; use [Money.Round] first for display.
+// its scale ("12.30 CNY" stays so); use [Money.Round] first for display.
 func (m Money) String() string {
 	if m.IsZero() {
 		return ""
 	}
-	return m.amount.String() + " " + m.currency
+	return amountString(m.amount) + " " + m.currency
+}
+
+// amountString formats d keeping its scale, so 12.30 stays "12.30" through
+// JSON and SQL round trips, as it does in a PostgreSQL numeric.
+func amountString(d decimal.Decimal) string {
+	if e := d.Exponent(); e < 0 {
+		return d.StringFixed(-e)
+	}
+	return d.String()
 }
 
 // Validate reports an unknown currency or an out-of-range amount. The zero
@@ -251,7 +260,7 @@ func (m Money) MarshalJSON() ([]byte, error) {
 	if m.IsZero() {
 		return []byte("null"), nil
 	}
-	a := m.amount.String()
+	a := amountString(m.amount)
 	return json.Marshal(moneyJSON{Amount: &a, Currency: &m.currency})
 }
 

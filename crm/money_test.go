@@ -112,14 +112,14 @@ func TestMoneyJSONRoundTripIsLossless(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"amount":12.30,"currency":"cny"}`), &m))
 	require.Equal(t, "12.30 CNY", m.String(), "numbers are read exactly, not via float64")
 	for in, field := range map[string]string{
-		`{"amount":"1"}`:                              "currency",
-		`{"currency":"CNY"}`:                          "amount",
-		`{"amount":"x","currency":"CNY"}`:             "amount",
-		`{"amount":"1","currency":"ZZZ"}`:             "currency",
-		`{"amount":"1","currency":"CNY","extra":1}`:   "money",
-		`[1]`:                                         "money",
-		`{"amount":"1e400000000","currency":"CNY"}`:   "amount",
-		`{"amount":1e400000000,"currency":"CNY"}`:     "amount",
+		`{"amount":"1"}`:                            "currency",
+		`{"currency":"CNY"}`:                        "amount",
+		`{"amount":"x","currency":"CNY"}`:           "amount",
+		`{"amount":"1","currency":"ZZZ"}`:           "currency",
+		`{"amount":"1","currency":"CNY","extra":1}`: "money",
+		`[1]`: "money",
+		`{"amount":"1e400000000","currency":"CNY"}`:    "amount",
+		`{"amount":1e400000000,"currency":"CNY"}`:      "amount",
 		`{"amount":"1.000000000001","currency":"CNY"}`: "amount",
 	} {
 		var ve *crm.ValidationError

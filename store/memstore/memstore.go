@@ -34,6 +34,31 @@ type Store struct {
 	teams         *table[crm.Team, *crm.Team]
 
 	outbox outbox
+
+	// ext holds the state of domain packages' own ports (pools, scoring
+	// models, routing cursors), one struct per package, created on first use
+	// by [extension]. The struct's contents are guarded by mu like every
+	// table; extMu guards only the map.
+	extMu sync.Mutex
+	ext   map[string]any
+}
+
+// extension returns the state stored under name, creating it with mk on
+// first use. Domain port files (pool.go, lead.go, ...) keep their tables in
+// such a struct and access it under s.mu, registering undo steps with
+// tx.onUndo like the shared tables.
+func extension[T any](s *Store, name string, mk func() *T) *T {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	if v, ok := s.ext[name]; ok {
+		return v.(*T)
+	}
+	v := mk()
+	if s.ext == nil {
+		s.ext = make(map[string]any)
+	}
+	s.ext[name] = v
+	return v
 }
 
 var (

@@ -1,0 +1,421 @@
+package workflow_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+var (
+	rep, salesMgr, director, financeA, financeB, deputy = uid(101), uid(102), uid(103), uid(104), uid(105), uid(106)
+	company, salesDept                                  = uid(201), uid(202)
+)
+
+func quoteSchema(t testing.TB) *workflow.Schema {
+	t.Helper()
+	s, err := workflow.NewSchema(
+		workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber},
+		workflow.Field{Name: "amount", Kind: workflow.KindMoney, Currency: "CNY"},
+		workflow.Field{Name: "owner_id", Kind: workflow.KindID},
+		workflow.Field{Name: "department_id", Kind: workflow.KindID},
+	)
+	require.NoError(t, err)
+	return s
+}
+
+func org(t testing.TB, delegations ...workflow.Delegation) *workflow.Org {
+	t.Helper()
+	user := func(id, dept crm.ID, name string, roles ...string) crm.User {
+		return crm.User{Meta: crm.Meta{ID: id}, Name: name, Email: name + "@example.cn", DepartmentID: dept, Roles: roles, Active: true}
+	}
+	tree, err := crm.NewDepartmentTree([]crm.Department{
+		{Meta: crm.Meta{ID: company}, Name: "Company", ManagerID: director},
+		{Meta: crm.Meta{ID: salesDept}, Name: "Sales", ParentID: company, ManagerID: salesMgr},
+	})
+	require.NoError(t, err)
+	o, err := workflow.NewOrg([]crm.User{
+		user(rep, salesDept, "li"), user(salesMgr, salesDept, "liu", "sales_manager"),
+		user(director, company, "chen", "director"), user(financeA, company, "zhou", "finance"),
+		user(financeB, company, "wu", "finance"), user(deputy, salesDept, "deputy"),
+	}, tree, delegations)
+	require.NoError(t, err)
+	return o
+}
+
+const discountChain = `{
+	"key": "quote_discount", "version": 1, "record_type": "opportunity",
+	"entry": {"field": "discount_percent", "exists": true},
+	"steps": [
+		{"name": "sales_manager", "when": {"field": "discount_percent", "range": {"gt": 10}},
+		 "approvers": [{"department_manager": {}}],
+		 "timeout": "8h", "on_timeout": {"action": "escalate", "to": {"role": "director"}}},
+		{"name": "director", "when": {"field": "discount_percent", "range": {"gt": 20}},
+		 "approvers": [{"role": "director"}], "on_reject": "previous_step"},
+		{"name": "finance", "when": {"field": "amount", "range": {"gt": "1000000 CNY"}},
+		 "approvers": [{"role": "finance"}], "rule": "all", "parallel": true}
+	]}`
+
+type approvalKit struct {
+	clock *crmtest.Clock
+	eng   *workflow.Approvals
+	def   *workflow.Definition
+	s     *workflow.Schema
+}
+
+func newApprovalKit(t testing.TB, chain string, delegations ...workflow.Delegation) *approvalKit {
+	t.Helper()
+	s := quoteSchema(t)
+	o := org(t, delegations...)
+	def, err := workflow.ParseDefinition(s, o, []byte(chain))
+	require.NoError(t, err)
+	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+	eng, err := workflow.NewApprovals(crmtest.NewIDs(), clock, o, nil)
+	require.NoError(t, err)
+	return &approvalKit{clock: clock, eng: eng, def: def, s: s}
+}
+
+func (k *approvalKit) quote(t testing.TB, discount, amount string) *workflow.Record {
+	t.Helper()
+	r := k.s.NewRecord()
+	require.NoError(t, r.SetNumber("discount_percent", decimal.RequireFromString(discount)))
+	m, err := crm.ParseMoney(amount + " CNY")
+	require.NoError(t, err)
+	require.NoError(t, r.SetMoney("amount", m))
+	require.NoError(t, r.SetID("owner_id", rep))
+	return r
+}
+
+func (k *approvalKit) submit(t testing.TB, discount, amount string) (*workflow.Instance, []crm.Event) {
+	t.Helper()
+	in, evs, err := k.eng.Submit(k.def, k.quote(t, discount, amount), crm.Ref{Type: crm.TypeOpportunity, ID: uid(500)}, rep)
+	require.NoError(t, err)
+	return in, evs
+}
+
+func stepNames(in *workflow.Instance) []string {
+	var out []string
+	for _, s := range in.Steps {
+		out = append(out, fmt.Sprintf("%s@%d", s.Name, s.Stage))
+	}
+	return out
+}
+
+func types(evs []crm.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
+}
+
+func TestApprovalThresholds(t *testing.T) {
+	t.Parallel()
+	k := newApprovalKit(t, discountChain)
+	cases := []struct {
+		name, discount, amount string
+		steps                  []string
+	}{
+		{"TenPercentExactlyNeedsNobody", "10", "5000", nil},
+		{"JustOverTenPercentNeedsTheManager", "10.01", "5000", []string{"sales_manager@0"}},
+		{"OverTwentyPercentAlsoNeedsTheDirector", "20.5", "5000", []string{"sales_manager@0", "director@1"}},
+		{"AMillionExactlyNeedsNoFinance", "12", "1000000.00", []string{"sales_manager@0"}},
+		{"OverAMillionAddsFinanceInParallel", "25", "1000000.01", []string{"sales_manager@0", "director@1", "finance@1"}},
+		{"FinanceAloneRunsFirst", "5", "2000000", []string{"finance@0"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in, evs := k.submit(t, tc.discount, tc.amount)
+			require.Equal(t, tc.steps, stepNames(in))
+			if tc.steps == nil {
+				require.Equal(t, workflow.ApprovalApproved, in.Status)
+				require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalApproved}, types(evs))
+				require.False(t, in.IsLocked())
+			} else {
+				require.True(t, in.IsLocked())
+			}
+		})
+	}
+}
+
+func TestApprovalChainRunsToTheEnd(t *testing.T) {
+	t.Parallel()
+	k := newApprovalKit(t, discountChain)
+	in, evs := k.submit(t, "25", "2000000")
+	require.Equal(t, []string{workflow.EventApprovalSubmitted}, types(evs))
+	require.Equal(t, []crm.ID{salesMgr}, in.PendingApprovers())
+
+	evs, err := k.eng.Approve(in, salesMgr, "ok")
+	require.NoError(t, err)
+	require.Equal(t, []string{workflow.EventApprovalStepApproved}, types(evs))
+	require.ElementsMatch(t, []crm.ID{director, financeA, financeB}, in.PendingApprovers())
+
+	_, err = k.eng.Approve(in, director, "")
+	require.NoError(t, err)
+	_, err = k.eng.Approve(in, financeA, "")
+	require.NoError(t, err)
+	require.True(t, in.IsLocked(), "finance needs everyone")
+	evs, err = k.eng.Approve(in, financeB, "")
+	require.NoError(t, err)
+	require.Equal(t, []string{workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, types(evs))
+	require.Equal(t, workflow.ApprovalApproved, in.Status)
+	require.False(t, in.IsLocked())
+	for _, e := range evs {
+		require.Equal(t, crm.Ref{Type: workflow.RecordTypeApproval, ID: in.ID}, e.Subject)
+		require.NoError(t, e.Validate())
+	}
+
+	t.Run("ADecisionOnAFinishedRequestIsAFailedPrecondition", func(t *testing.T) {
+		_, err := k.eng.Approve(in, financeB, "")
+		require.ErrorIs(t, err, crm.ErrFailedPrecondition)
+	})
+}
+
+func TestApprovalRejection(t *testing.T) {
+	t.Parallel()
+	t.Run("GoesBackToThePreviousStep", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "25", "100")
+		_, err := k.eng.Approve(in, salesMgr, "")
+		require.NoError(t, err)
+		evs, err := k.eng.Reject(in, director, "too deep")
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalSentBack}, types(evs))
+		require.Equal(t, 0, in.Stage)
+		require.Equal(t, []crm.ID{salesMgr}, in.PendingApprovers())
+		require.True(t, in.IsLocked())
+	})
+	t.Run("EndsTheRequestWhenBackToTheSubmitter", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		evs, err := k.eng.Reject(in, salesMgr, "no")
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalRejected}, types(evs))
+		require.Equal(t, workflow.ApprovalRejected, in.Status)
+		require.False(t, in.IsLocked())
+	})
+	t.Run("OneRejectionEndsAnAllStep", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "0", "2000000")
+		_, err := k.eng.Approve(in, financeA, "")
+		require.NoError(t, err)
+		_, err = k.eng.Reject(in, financeB, "")
+		require.NoError(t, err)
+		require.Equal(t, workflow.ApprovalRejected, in.Status)
+	})
+}
+
+func TestApprovalActors(t *testing.T) {
+	t.Parallel()
+	t.Run("StrangersCannotDecide", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		before := in.Clone()
+		_, err := k.eng.Approve(in, director, "")
+		require.ErrorIs(t, err, crm.ErrPermissionDenied)
+		require.Equal(t, before, in, "nothing half-done")
+	})
+	t.Run("OnlyTheSubmitterRecalls", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		_, err := k.eng.Recall(in, salesMgr, "")
+		require.ErrorIs(t, err, crm.ErrPermissionDenied)
+		evs, err := k.eng.Recall(in, rep, "wrong price")
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalRecalled}, types(evs))
+		require.Equal(t, workflow.ApprovalRecalled, in.Status)
+		require.False(t, in.IsLocked())
+	})
+	t.Run("AnAwayApproverIsReplacedByTheDelegate", func(t *testing.T) {
+		away := workflow.Delegation{From: salesMgr, To: deputy, Start: time.Date(2026, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 5, 0, 0, 0, 0, time.UTC)}
+		k := newApprovalKit(t, discountChain, away)
+		in, _ := k.submit(t, "15", "100")
+		require.Equal(t, []crm.ID{deputy}, in.PendingApprovers())
+		require.Equal(t, salesMgr, in.Steps[0].Tasks[0].OnBehalfOf)
+		_, err := k.eng.Approve(in, deputy, "on behalf of liu")
+		require.NoError(t, err)
+		require.Equal(t, workflow.ApprovalApproved, in.Status)
+	})
+	t.Run("DelegateAndReassignMoveTheTask", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		evs, err := k.eng.Delegate(in, salesMgr, deputy)
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalDelegated}, types(evs))
+		require.Equal(t, []crm.ID{deputy}, in.PendingApprovers())
+		evs, err = k.eng.Reassign(in, director, deputy, financeA)
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalReassigned}, types(evs))
+		require.Equal(t, []crm.ID{financeA}, in.PendingApprovers())
+		require.Equal(t, salesMgr, in.Steps[0].Tasks[0].OnBehalfOf)
+		_, err = k.eng.Delegate(in, financeA, uid(999))
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+	t.Run("CommentsAreKept", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		evs, err := k.eng.AddComment(in, rep, "customer signs friday")
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalCommented}, types(evs))
+		require.Len(t, in.Comments, 1)
+		_, err = k.eng.AddComment(in, rep, " ")
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+}
+
+func TestApprovalTimeouts(t *testing.T) {
+	t.Parallel()
+	t.Run("EscalatesOnceAfterTheTimeout", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		evs, err := k.eng.Tick(in, k.clock.Now().Add(7*time.Hour))
+		require.NoError(t, err)
+		require.Empty(t, evs)
+		now := k.clock.Advance(8 * time.Hour)
+		evs, err = k.eng.Tick(in, now)
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalEscalated}, types(evs))
+		require.ElementsMatch(t, []crm.ID{salesMgr, director}, in.PendingApprovers())
+		evs, err = k.eng.Tick(in, now.Add(time.Hour))
+		require.NoError(t, err)
+		require.Empty(t, evs, "tick is idempotent")
+		_, err = k.eng.Approve(in, director, "approved while liu is out")
+		require.NoError(t, err)
+		require.Equal(t, workflow.ApprovalApproved, in.Status)
+	})
+	for _, action := range []string{"approve", "reject", "remind"} {
+		t.Run("Auto "+action, func(t *testing.T) {
+			chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+				{"name":"manager","approvers":[{"user":"` + salesMgr.String() + `"}],"timeout":"1h","on_timeout":{"action":"` + action + `"}}]}`
+			k := newApprovalKit(t, chain)
+			in, _ := k.submit(t, "1", "1")
+			evs, err := k.eng.Tick(in, k.clock.Now().Add(time.Hour))
+			require.NoError(t, err)
+			want := map[string]workflow.ApprovalStatus{"approve": workflow.ApprovalApproved, "reject": workflow.ApprovalRejected, "remind": workflow.ApprovalPending}
+			require.Equal(t, want[action], in.Status, "%v", types(evs))
+			require.NotEmpty(t, evs)
+		})
+	}
+}
+
+func TestApprovalQuorum(t *testing.T) {
+	t.Parallel()
+	chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+		{"name":"board","approvers":[{"role":"finance"},{"role":"director"},{"user":"` + salesMgr.String() + `"}],"rule":"quorum","quorum":2}]}`
+	t.Run("ApprovesAtTheQuorum", func(t *testing.T) {
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		_, err := k.eng.Approve(in, financeA, "")
+		require.NoError(t, err)
+		_, err = k.eng.Reject(in, financeB, "")
+		require.NoError(t, err)
+		require.True(t, in.IsLocked())
+		_, err = k.eng.Approve(in, director, "")
+		require.NoError(t, err)
+		require.Equal(t, workflow.ApprovalApproved, in.Status)
+	})
+	t.Run("RejectsWhenTheQuorumIsOutOfReach", func(t *testing.T) {
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		for _, u := range []crm.ID{financeA, financeB, director} {
+			_, err := k.eng.Reject(in, u, "")
+			require.NoError(t, err)
+		}
+		require.Equal(t, workflow.ApprovalRejected, in.Status)
+	})
+}
+
+func TestApprovalVersioning(t *testing.T) {
+	t.Parallel()
+	k := newApprovalKit(t, discountChain)
+	in, _ := k.submit(t, "15", "100")
+	require.Equal(t, 1, in.DefinitionVersion)
+	v2 := `{"key":"quote_discount","version":2,"record_type":"opportunity","steps":[{"name":"director","approvers":[{"role":"director"}]}]}`
+	k2 := newApprovalKit(t, v2)
+	fresh, _ := k2.submit(t, "15", "100")
+	require.Equal(t, 2, fresh.DefinitionVersion)
+	require.Equal(t, []crm.ID{director}, fresh.PendingApprovers())
+	// The running request still waits on the manager of version 1.
+	require.Equal(t, []crm.ID{salesMgr}, in.PendingApprovers())
+	_, err := k.eng.Approve(in, salesMgr, "")
+	require.NoError(t, err)
+	require.Equal(t, workflow.ApprovalApproved, in.Status)
+}
+
+func TestApprovalDefinitionValidation(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, chain, field string }{
+		{"RoleNobodyHas", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"cfo"}]}]}`, "steps[0].approvers[0].role"},
+		{"NoApprovers", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[]}]}`, "steps[0].approvers"},
+		{"InactiveUser", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"user":"` + uid(999).String() + `"}]}]}`, "steps[0].approvers[0].user"},
+		{"UnknownThresholdField", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","when":{"field":"discount","range":{"gt":10}},"approvers":[{"role":"director"}]}]}`, "steps[0].when.field"},
+		{"FieldApproverNotAnID", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"field":"amount"}]}]}`, "steps[0].approvers[0].field"},
+		{"UnknownRule", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"rule":"most"}]}`, "steps[0].rule"},
+		{"QuorumWithoutSize", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"rule":"quorum"}]}`, "steps[0].quorum"},
+		{"ParallelFirstStep", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"parallel":true}]}`, "steps[0].parallel"},
+		{"EscalationWithoutTarget", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"timeout":"1h","on_timeout":{"action":"escalate"}}]}`, "steps[0].on_timeout.to"},
+		{"TimeoutActionWithoutTimeout", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"on_timeout":{"action":"remind"}}]}`, "steps[0].timeout"},
+		{"NoVersion", `{"key":"k","record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}]}]}`, "version"},
+		{"RepeatedStep", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}]},{"name":"a","approvers":[{"role":"director"}]}]}`, "steps[1].name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := workflow.ParseDefinition(quoteSchema(t), org(t), []byte(tc.chain))
+			var es crm.ValidationErrors
+			require.True(t, errors.As(err, &es), "%v", err)
+			require.Contains(t, es.Fields(), tc.field, err.Error())
+		})
+	}
+}
+
+func TestApprovalSubmitErrors(t *testing.T) {
+	t.Parallel()
+	t.Run("RecordsOutsideTheEntryCriteriaAreRefused", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		rec := k.s.NewRecord()
+		_, _, err := k.eng.Submit(k.def, rec, crm.Ref{Type: crm.TypeOpportunity, ID: uid(1)}, rep)
+		require.ErrorIs(t, err, crm.ErrFailedPrecondition)
+	})
+	t.Run("AStepWithNoPossibleApproverIsRefusedAtSubmit", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"owner","approvers":[{"field":"department_id"}]}]}`
+		k := newApprovalKit(t, chain)
+		_, _, err := k.eng.Submit(k.def, k.quote(t, "1", "1"), crm.Ref{Type: crm.TypeOpportunity, ID: uid(1)}, rep)
+		var es crm.ValidationErrors
+		require.True(t, errors.As(err, &es), "%v", err)
+		require.Equal(t, []string{"steps[0].approvers"}, es.Fields())
+	})
+	t.Run("ManagerLevelsClimbTheTree", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"up","approvers":[{"department_manager":{"levels_up":1}}]}]}`
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		require.Equal(t, []crm.ID{director}, in.PendingApprovers())
+	})
+	t.Run("WrongRecordTypeIsRefused", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		_, _, err := k.eng.Submit(k.def, k.quote(t, "15", "1"), crm.Ref{Type: crm.TypeLead, ID: uid(1)}, rep)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+}
+
+func FuzzParseDefinition(f *testing.F) {
+	s := quoteSchema(f)
+	o := org(f)
+	f.Add([]byte(discountChain))
+	f.Add([]byte(`{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"finance"}],"rule":"quorum","quorum":2}]}`))
+	f.Add([]byte(`{"key":"k","version":1,"record_type":"x","steps":[{"name":"a","approvers":[{"department_manager":{"levels_up":-1}}],"timeout":"-1h"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		def, err := workflow.ParseDefinition(s, o, data)
+		if err != nil {
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			return
+		}
+		require.NotEmpty(t, def.Key())
+	})
+}

@@ -1,0 +1,103 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// PostgreSQL error codes pgstore gives a meaning to.
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	codeAdminShutdown        = "57P01"
+	codeCrashShutdown        = "57P02"
+	codeCannotConnectNow     = "57P03"
+	codeTooManyConnections   = "53300"
+)
+
+// dbError translates an error from pgx into crmkit's vocabulary. It is the
+// only place that reads PostgreSQL error codes; the original error stays in
+// the chain (errors.As finds the *pgconn.PgError) next to the crm sentinel.
+//
+//   - the context ended: the context's error (the driver error that it
+//     caused is only described)
+//   - pgx.ErrNoRows: [crm.ErrNotFound]
+//   - unique_violation: [crm.ErrAlreadyExists]
+//   - serialization_failure, deadlock_detected: [crm.ErrConflict] (InTx
+//     retries these first)
+//   - the server or the connection went away: [crm.ErrUnavailable]
+//   - anything else: unchanged
+func dbError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(err, ctxErr) {
+			return err
+		}
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %w", crm.ErrNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == codeUniqueViolation:
+			return fmt.Errorf("%w: %w", crm.ErrAlreadyExists, err)
+		case retryable(pgErr):
+			return fmt.Errorf("%w: %w", crm.ErrConflict, err)
+		case strings.HasPrefix(pgErr.Code, "08"), // connection_exception
+			pgErr.Code == codeAdminShutdown, pgErr.Code == codeCrashShutdown,
+			pgErr.Code == codeCannotConnectNow, pgErr.Code == codeTooManyConnections:
+			return fmt.Errorf("%w: %w", crm.ErrUnavailable, err)
+		}
+		return err
+	}
+	if connectionLost(err) {
+		return fmt.Errorf("%w: %w", crm.ErrUnavailable, err)
+	}
+	return err
+}
+
+// connectionLost reports errors that mean the server could not be reached or
+// the connection broke, as opposed to the server refusing a statement.
+func connectionLost(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		pgconn.SafeToRetry(err)
+}
+
+// retryable reports a transaction the server aborted only because of
+// concurrent transactions; running it again may succeed.
+func retryable(pgErr *pgconn.PgError) bool {
+	return pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected
+}
+
+// shouldRetry reports whether err, returned by a unit of work, comes from a
+// serialisation failure or deadlock.
+func shouldRetry(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && retryable(pgErr)
+}
+
+// opError wraps err as "pgstore: <op> <type> <id>: err" after translating it.
+func opError(ctx context.Context, op, typ string, id crm.ID, err error) error {
+	return fmt.Errorf("pgstore: %s %s %s: %w", op, typ, id, dbError(ctx, err))
+}

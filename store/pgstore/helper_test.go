@@ -1,0 +1,85 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/store/pgstore"
+)
+
+const urlEnv = "CRMKIT_TEST_DATABASE_URL"
+
+// sharedPool is opened once by TestMain when the database URL is set; every
+// test works in schemas of its own, so sharing connections is safe and keeps
+// the server's connection count low.
+var sharedPool *pgxpool.Pool
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(urlEnv); url != "" {
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pgstore tests: bad %s: %v\n", urlEnv, err)
+			os.Exit(2)
+		}
+		cfg.MaxConns = 8
+		sharedPool, err = pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pgstore tests: connect: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	code := m.Run()
+	if sharedPool != nil {
+		sharedPool.Close()
+	}
+	os.Exit(code)
+}
+
+// testPool returns the shared pool, skipping the test when no database is
+// configured (and failing it on CI, where one must be).
+func testPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	if sharedPool == nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("%s is not set; CI must provide a PostgreSQL database", urlEnv)
+		}
+		tb.Skipf("%s is not set; skipping PostgreSQL tests (e.g. export %s=postgres://postgres:postgres@localhost:5432/crmkit_test?sslmode=disable)", urlEnv, urlEnv)
+	}
+	return sharedPool
+}
+
+// freshSchema returns the name of a schema that does not exist yet and is
+// dropped, with everything in it, when the test ends.
+func freshSchema(tb testing.TB, pool *pgxpool.Pool) string {
+	tb.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "crmkit_test_" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() {
+		_, err := pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// newStore returns a store over a fresh, migrated schema.
+func newStore(tb testing.TB, clock crm.Clock) *pgstore.Store {
+	tb.Helper()
+	pool := testPool(tb)
+	schema := freshSchema(tb, pool)
+	s, err := pgstore.New(pool, &pgstore.Config{Schema: schema, Clock: clock})
+	require.NoError(tb, err)
+	require.NoError(tb, s.Migrate(context.Background()))
+	return s
+}

@@ -1,0 +1,465 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// record is the pointer side of a record type T.
+type record[T any] interface {
+	*T
+	crm.Entity
+	Clone() *T
+}
+
+// listFilter is the pointer side of a filter type F.
+type listFilter[F any] interface {
+	*F
+	Validate() error
+}
+
+// column maps one field to a column. sel and val default to the plain
+// column name and placeholder; a column that needs a cast sets them, with %s
+// standing for the column name or the placeholder.
+type column struct {
+	name, sel, val string
+}
+
+// scratch receives column values that need decoding after the scan.
+type scratch struct {
+	fields   []byte
+	amount   *string
+	currency *string
+	members  []pgtype.UUID
+	emailKey string
+}
+
+// spec describes how record type T is stored and F filters it.
+type spec[T any, F any] struct {
+	typ   string // record type, as in error messages
+	table string // table name without schema
+	cols  []column
+	// values returns the values of cols for v, in order.
+	values func(v *T) ([]any, error)
+	// dests returns scan destinations for cols into v and s.
+	dests func(v *T, s *scratch) []any
+	// decode finishes v from s after a scan.
+	decode func(v *T, s *scratch) error
+	// where adds the filter's conditions to q.
+	where func(f *F, q *query)
+	// unique checks unique keys other than the ID before an update, so that
+	// a clash inside a unit of work is reported without aborting it.
+	unique func(ctx context.Context, q DBTX, v *T) error
+	// tree marks departments: writes lock the tenant's tree and check the
+	// parent, deletes refuse a department with children.
+	tree bool
+}
+
+// table is a spec with its SQL rendered for one schema.
+type table[T any, F any] struct {
+	spec[T, F]
+	name                                       string // qualified table name
+	get, insert, update, del, version, lockRow string
+	list                                       string // SELECT ... WHERE tenant_id = $1
+}
+
+func newTable[T any, F any](schema string, sp spec[T, F]) *table[T, F] {
+	t := &table[T, F]{spec: sp, name: pgx.Identifier{schema, sp.table}.Sanitize()}
+	sel := []string{"id", "tenant_id", "version", "created_at", "updated_at"}
+	ins := []string{"id", "tenant_id", "version", "created_at", "updated_at"}
+	vals := []string{"$1", "$2", "$3", "$4", "$5"}
+	var set []string
+	placeholder := func(c column, n int) string {
+		if c.val != "" {
+			return fmt.Sprintf(c.val, "$"+strconv.Itoa(n))
+		}
+		return "$" + strconv.Itoa(n)
+	}
+	for i, c := range sp.cols {
+		s := c.name
+		if c.sel != "" {
+			s = fmt.Sprintf(c.sel, c.name)
+		}
+		sel = append(sel, s)
+		ins = append(ins, c.name)
+		vals = append(vals, placeholder(c, i+6))
+		set = append(set, c.name+" = "+placeholder(c, i+5))
+	}
+	cols := strings.Join(sel, ", ")
+	t.get = "SELECT " + cols + " FROM " + t.name + " WHERE id = $1 AND tenant_id = $2"
+	t.list = "SELECT " + cols + " FROM " + t.name + " WHERE tenant_id = $1"
+	// ON CONFLICT DO NOTHING reports a clash on the ID or a unique key as
+	// zero rows instead of an error, so the caller's unit of work survives.
+	t.insert = "INSERT INTO " + t.name + " (" + strings.Join(ins, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ") ON CONFLICT DO NOTHING"
+	t.update = "UPDATE " + t.name + " SET " + strings.Join(set, ", ") + ", version = version + 1, updated_at = $4" +
+		" WHERE id = $1 AND tenant_id = $2 AND version = $3 RETURNING created_at"
+	t.del = "DELETE FROM " + t.name + " WHERE id = $1 AND tenant_id = $2 AND version = $3"
+	t.version = "SELECT version FROM " + t.name + " WHERE id = $1 AND tenant_id = $2"
+	t.lockRow = t.version + " FOR UPDATE"
+	return t
+}
+
+// scan reads one row of the table's select list into a new record.
+func (t *table[T, F]) scan(row pgx.Row) (*T, error) {
+	v := new(T)
+	var s scratch
+	m := any(v).(crm.Entity).GetMeta()
+	dests := append([]any{(*key)(&m.ID), &m.TenantID, &m.Version, &m.CreatedAt, &m.UpdatedAt}, t.dests(v, &s)...)
+	if err := row.Scan(dests...); err != nil {
+		return nil, err
+	}
+	m.CreatedAt, m.UpdatedAt = crm.StorageTime(m.CreatedAt), crm.StorageTime(m.UpdatedAt)
+	if err := t.decode(v, &s); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", t.typ, m.ID, err)
+	}
+	// Normalise brings the optional times to UTC; pgx returns local times.
+	any(v).(crm.Entity).Normalise()
+	return v, nil
+}
+
+// repo is a [crm.Repository] over one table in one view.
+type repo[T any, F any, PT record[T], PF listFilter[F]] struct {
+	v view
+	t *table[T, F]
+}
+
+// fail wraps err for op on id, leaving validation errors unchanged so that
+// errors.As finds the *crm.ValidationError callers expect.
+func (r repo[T, F, PT, PF]) fail(ctx context.Context, op string, id crm.ID, err error) error {
+	var ve *crm.ValidationError
+	if errors.As(err, &ve) {
+		return err
+	}
+	return opError(ctx, op, r.t.typ, id, err)
+}
+
+func (r repo[T, F, PT, PF]) Get(ctx context.Context, id crm.ID) (*T, error) {
+	if err := r.v.check(ctx); err != nil {
+		return nil, r.fail(ctx, "get", id, err)
+	}
+	v, err := r.t.scan(r.v.q.QueryRow(ctx, r.t.get, key(id), crm.TenantFrom(ctx)))
+	if err != nil {
+		return nil, r.fail(ctx, "get", id, err)
+	}
+	return v, nil
+}
+
+// prepare normalises and validates a copy of v for writing, so a refused
+// write leaves the caller's value as it was.
+func prepare[T any, PT record[T]](v *T) (*T, error) {
+	c := PT(v).Clone()
+	PT(c).Normalise()
+	if err := PT(c).Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
+	m := PT(v).GetMeta()
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "create", m.ID, err)
+	}
+	if err := crm.ApplyTenant(ctx, m); err != nil {
+		return err
+	}
+	c, err := prepare[T, PT](v)
+	if err != nil {
+		return err
+	}
+	cm := PT(c).GetMeta()
+	now := crm.StorageTime(r.v.s.clock.Now())
+	cm.Version, cm.CreatedAt, cm.UpdatedAt = 1, now, now
+	vals, err := r.t.values(c)
+	if err != nil {
+		return r.fail(ctx, "create", cm.ID, err)
+	}
+	args := append([]any{key(cm.ID), cm.TenantID, cm.Version, cm.CreatedAt, cm.UpdatedAt}, vals...)
+	insert := func(q DBTX) error {
+		tag, err := q.Exec(ctx, r.t.insert, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return crm.ErrAlreadyExists
+		}
+		return nil
+	}
+	if r.t.tree {
+		err = r.v.atomic(ctx, func(q pgx.Tx) error {
+			if err := r.lockTree(ctx, q, cm.TenantID); err != nil {
+				return err
+			}
+			if err := r.checkParent(ctx, q, c); err != nil {
+				return err
+			}
+			return insert(q)
+		})
+	} else {
+		err = insert(r.v.q)
+	}
+	if err != nil {
+		return r.fail(ctx, "create", cm.ID, err)
+	}
+	*v = *c
+	return nil
+}
+
+func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
+	m := PT(v).GetMeta()
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "update", m.ID, err)
+	}
+	tenant := crm.TenantFrom(ctx)
+	if m.TenantID == "" {
+		m.TenantID = tenant
+	}
+	if m.TenantID != tenant {
+		// As for a record of another tenant: not found, unless the ID is
+		// the context tenant's, which cannot move.
+		if _, err := r.storedVersion(ctx, r.v.q, m.ID); err != nil {
+			return r.fail(ctx, "update", m.ID, err)
+		}
+		return crm.Invalid("tenant_id", "cannot move a record to another tenant")
+	}
+	c, err := prepare[T, PT](v)
+	if err != nil {
+		return err
+	}
+	cm := PT(c).GetMeta()
+	now := crm.StorageTime(r.v.s.clock.Now())
+	vals, err := r.t.values(c)
+	if err != nil {
+		return r.fail(ctx, "update", cm.ID, err)
+	}
+	args := append([]any{key(cm.ID), tenant, cm.Version, now}, vals...)
+	var created time.Time
+	update := func(q DBTX) error {
+		if r.t.unique != nil {
+			if err := r.t.unique(ctx, q, c); err != nil {
+				return err
+			}
+		}
+		err := q.QueryRow(ctx, r.t.update, args...).Scan(&created)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return r.staleOrMissing(ctx, q, cm.ID, cm.Version)
+		}
+		return err
+	}
+	if r.t.tree {
+		err = r.v.atomic(ctx, func(q pgx.Tx) error {
+			if err := r.lockTree(ctx, q, tenant); err != nil {
+				return err
+			}
+			// Refuse a stale version before judging the move, as memstore
+			// does: a conflict says more than a cycle found in old data.
+			if err := r.lockVersion(ctx, q, cm.ID, cm.Version); err != nil {
+				return err
+			}
+			if err := r.checkParent(ctx, q, c); err != nil {
+				return err
+			}
+			return update(q)
+		})
+	} else {
+		err = update(r.v.q)
+	}
+	if err != nil {
+		return r.fail(ctx, "update", cm.ID, err)
+	}
+	cm.Version++
+	cm.CreatedAt, cm.UpdatedAt = crm.StorageTime(created), now
+	*v = *c
+	return nil
+}
+
+func (r repo[T, F, PT, PF]) Delete(ctx context.Context, id crm.ID, version int64) error {
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "delete", id, err)
+	}
+	tenant := crm.TenantFrom(ctx)
+	del := func(q DBTX) error {
+		tag, err := q.Exec(ctx, r.t.del, key(id), tenant, version)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return r.staleOrMissing(ctx, q, id, version)
+		}
+		return nil
+	}
+	var err error
+	if r.t.tree {
+		err = r.v.atomic(ctx, func(q pgx.Tx) error {
+			if err := r.lockTree(ctx, q, tenant); err != nil {
+				return err
+			}
+			if err := r.lockVersion(ctx, q, id, version); err != nil {
+				return err
+			}
+			if err := r.checkNoChildren(ctx, q, id); err != nil {
+				return err
+			}
+			return del(q)
+		})
+	} else {
+		err = del(r.v.q)
+	}
+	if err != nil {
+		return r.fail(ctx, "delete", id, err)
+	}
+	return nil
+}
+
+// storedVersion returns the version of the context tenant's record id, or
+// an error matching crm.ErrNotFound.
+func (r repo[T, F, PT, PF]) storedVersion(ctx context.Context, q DBTX, id crm.ID) (int64, error) {
+	var v int64
+	if err := q.QueryRow(ctx, r.t.version, key(id), crm.TenantFrom(ctx)).Scan(&v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// staleOrMissing explains why a version-conditional write touched no row.
+func (r repo[T, F, PT, PF]) staleOrMissing(ctx context.Context, q DBTX, id crm.ID, version int64) error {
+	stored, err := r.storedVersion(ctx, q, id)
+	if err != nil {
+		return err
+	}
+	return staleVersion(version, stored)
+}
+
+func staleVersion(version, stored int64) error {
+	return fmt.Errorf("version %d is stale, stored version is %d: %w", version, stored, crm.ErrConflict)
+}
+
+// lockVersion locks the row and checks its version.
+func (r repo[T, F, PT, PF]) lockVersion(ctx context.Context, q DBTX, id crm.ID, version int64) error {
+	var stored int64
+	if err := q.QueryRow(ctx, r.t.lockRow, key(id), crm.TenantFrom(ctx)).Scan(&stored); err != nil {
+		return err
+	}
+	if stored != version {
+		return staleVersion(version, stored)
+	}
+	return nil
+}
+
+func (r repo[T, F, PT, PF]) List(ctx context.Context, f F, page crm.PageRequest) (crm.Page[T], error) {
+	limit, after, err := page.Resolve()
+	if err != nil {
+		return crm.Page[T]{}, err
+	}
+	if err := PF(&f).Validate(); err != nil {
+		return crm.Page[T]{}, err
+	}
+	if err := r.v.check(ctx); err != nil {
+		return crm.Page[T]{}, fmt.Errorf("pgstore: list %s: %w", r.t.typ, dbError(ctx, err))
+	}
+	q := newQuery(r.t.list, crm.TenantFrom(ctx))
+	if after != crm.NilID {
+		q.and("id > ", q.arg(key(after)))
+	}
+	r.t.where(&f, q)
+	q.sql.WriteString(" ORDER BY id LIMIT ")
+	q.sql.WriteString(q.arg(limit + 1))
+	rows, err := r.v.q.Query(ctx, q.sql.String(), q.args...)
+	if err != nil {
+		return crm.Page[T]{}, fmt.Errorf("pgstore: list %s: %w", r.t.typ, dbError(ctx, err))
+	}
+	defer rows.Close()
+	var out crm.Page[T]
+	for rows.Next() {
+		v, err := r.t.scan(rows)
+		if err != nil {
+			return crm.Page[T]{}, fmt.Errorf("pgstore: list %s: %w", r.t.typ, dbError(ctx, err))
+		}
+		out.Items = append(out.Items, v)
+	}
+	if err := rows.Err(); err != nil {
+		return crm.Page[T]{}, fmt.Errorf("pgstore: list %s: %w", r.t.typ, dbError(ctx, err))
+	}
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = crm.CursorAfter(PT(out.Items[limit-1]).GetMeta().ID)
+	}
+	return out, nil
+}
+
+// Department tree rules.
+
+// lockTree serialises changes to one tenant's department tree, so two
+// concurrent moves cannot each pass the cycle check and together make a
+// cycle. The lock is released when the transaction ends.
+func (r repo[T, F, PT, PF]) lockTree(ctx context.Context, q DBTX, tenant string) error {
+	_, err := q.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", r.v.s.schema+".crm_departments:"+tenant)
+	return err
+}
+
+func (r repo[T, F, PT, PF]) checkParent(ctx context.Context, q DBTX, c *T) error {
+	d, ok := any(c).(*crm.Department)
+	if !ok {
+		return nil
+	}
+	sql := r.v.s.sql.departmentParent
+	return crm.CheckDepartmentParent(ctx, d, func(ctx context.Context, id crm.ID) (crm.ID, error) {
+		var parent crm.ID
+		err := q.QueryRow(ctx, sql, key(id), d.TenantID).Scan((*ref)(&parent))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return crm.NilID, crm.ErrNotFound
+		}
+		return parent, err
+	})
+}
+
+func (r repo[T, F, PT, PF]) checkNoChildren(ctx context.Context, q DBTX, id crm.ID) error {
+	var child crm.ID
+	err := q.QueryRow(ctx, r.v.s.sql.departmentChild, key(id), crm.TenantFrom(ctx)).Scan((*key)(&child))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("it has child department %s: %w", child, crm.ErrFailedPrecondition)
+}
+
+// key is an ID column that is never NULL: the primary key, and IDs compared
+// with it. NilID is the all-zero UUID.
+type key crm.ID
+
+// ScanUUID implements pgtype.UUIDScanner.
+func (k *key) ScanUUID(v pgtype.UUID) error {
+	if !v.Valid {
+		return errors.New("cannot scan NULL into a record ID")
+	}
+	*k = key(v.Bytes)
+	return nil
+}
+
+// UUIDValue implements pgtype.UUIDValuer.
+func (k key) UUIDValue() (pgtype.UUID, error) { return pgtype.UUID{Bytes: k, Valid: true}, nil }
+
+// ref is a reference column: NilID ("none") is NULL.
+type ref crm.ID
+
+// ScanUUID implements pgtype.UUIDScanner.
+func (r *ref) ScanUUID(v pgtype.UUID) error {
+	*r = ref(v.Bytes) // all zero when NULL
+	return nil
+}
+
+// UUIDValue implements pgtype.UUIDValuer.
+func (r ref) UUIDValue() (pgtype.UUID, error) {
+	return pgtype.UUID{Bytes: r, Valid: r != ref(crm.NilID)}, nil
+}

@@ -361,4 +361,3 @@ func describe(a *ApproverSpec) string {
 		return "field " + a.Field
 	}
 }
-

@@ -93,3 +93,10 @@ func officeCalendar(t testing.TB) *calendar.Calendar {
 
 // monday10 is a Monday at 10:00 in Shanghai: everybody on duty.
 var monday10 = time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC)
+
+func decimalOf(t testing.TB, s string) decimal.Decimal {
+	t.Helper()
+	d, err := decimal.NewFromString(s)
+	require.NoError(t, err)
+	return d
+}

@@ -1,0 +1,262 @@
+package workflow
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// ActionSpec is something a transition asks the host to do, returned as
+// data: create a task for another department, notify people, or route the
+// record with a rule set.
+type ActionSpec struct {
+	// Kind is create_task, notify or route.
+	Kind       string `json:"kind"`
+	Department crm.ID `json:"department,omitzero"`
+	// Title describes the task or notification.
+	Title string `json:"title,omitempty"`
+	// RuleSet names the routing rule set of a route action.
+	RuleSet string `json:"rule_set,omitempty"`
+}
+
+// Action kinds.
+const (
+	ActionCreateTask = "create_task"
+	ActionNotify     = "notify"
+	ActionRoute      = "route"
+)
+
+// TransitionSpec is one allowed move between stages.
+type TransitionSpec struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Guard must match the record; absent means always.
+	Guard *Condition `json:"guard,omitempty"`
+	// Required fields must be set on the record.
+	Required []string `json:"required,omitempty"`
+	// Departments may make the move (a department or any below it); empty
+	// means anyone.
+	Departments []crm.ID     `json:"departments,omitempty"`
+	Actions     []ActionSpec `json:"actions,omitempty"`
+}
+
+// MachineSpec is the declarative form of a hand-off state machine.
+type MachineSpec struct {
+	Name        string           `json:"name"`
+	RecordType  crm.RecordType   `json:"record_type"`
+	Initial     string           `json:"initial"`
+	Stages      []string         `json:"stages"`
+	Transitions []TransitionSpec `json:"transitions"`
+}
+
+// Machine is a validated hand-off state machine: its stages form a graph
+// with no cycles in which every stage is reachable from the initial one. It
+// is immutable and safe for concurrent use.
+type Machine struct {
+	spec  MachineSpec
+	tree  *crm.DepartmentTree
+	trans []compiledTransition
+}
+
+type compiledTransition struct {
+	spec  *TransitionSpec
+	guard *Predicate
+}
+
+// ParseMachine decodes a JSON machine strictly and validates it.
+func ParseMachine(schema *Schema, tree *crm.DepartmentTree, data []byte) (*Machine, error) {
+	var s MachineSpec
+	if err := decodeStrict(data, &s); err != nil {
+		return nil, fmt.Errorf("workflow: decode machine: %w", err)
+	}
+	return NewMachine(schema, tree, &s)
+}
+
+// NewMachine validates spec: known, unique stages; transitions between known
+// stages with guards and required fields on the schema; departments in tree
+// (nil tree: department guards compare IDs exactly); no cycles; no stage
+// unreachable from the initial one. Problems are [crm.ValidationErrors].
+func NewMachine(schema *Schema, tree *crm.DepartmentTree, spec *MachineSpec) (*Machine, error) {
+	if schema == nil || spec == nil {
+		return nil, crm.Invalid("machine", "schema and spec are required")
+	}
+	var errs crm.ValidationErrors
+	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	m := &Machine{spec: *spec, tree: tree}
+	m.spec.Transitions = slices.Clone(spec.Transitions)
+	idx := map[string]int{}
+	for i, s := range spec.Stages {
+		if !validName(s) {
+			add(fmt.Sprintf("stages[%d]", i), "must be 1-64 lower-case letters, digits or underscores, starting with a letter")
+		} else if _, dup := idx[s]; dup {
+			add(fmt.Sprintf("stages[%d]", i), "repeats %q", s)
+		}
+		idx[s] = i
+	}
+	if _, ok := idx[spec.Initial]; !ok {
+		add("initial", "unknown stage %q", truncate(spec.Initial))
+	}
+	adj := make([][]int, len(spec.Stages))
+	for i := range m.spec.Transitions {
+		t := &m.spec.Transitions[i]
+		p := fmt.Sprintf("transitions[%d]", i)
+		from, okF := idx[t.From]
+		to, okT := idx[t.To]
+		if !okF {
+			add(p+".from", "unknown stage %q", truncate(t.From))
+		}
+		if !okT {
+			add(p+".to", "unknown stage %q", truncate(t.To))
+		}
+		if okF && okT {
+			adj[from] = append(adj[from], to)
+		}
+		g, err := Compile(schema, p+".guard", t.Guard)
+		if es, ok := err.(crm.ValidationErrors); ok {
+			errs = append(errs, es...)
+		}
+		for j, f := range t.Required {
+			if _, ok := schema.Field(f); !ok {
+				add(fmt.Sprintf("%s.required[%d]", p, j), "unknown field %q", truncate(f))
+			}
+		}
+		for j, d := range t.Departments {
+			if tree != nil && !tree.Has(d) {
+				add(fmt.Sprintf("%s.departments[%d]", p, j), "unknown department %s", d)
+			}
+		}
+		for j, a := range t.Actions {
+			ap := fmt.Sprintf("%s.actions[%d]", p, j)
+			switch a.Kind {
+			case ActionCreateTask, ActionNotify:
+				if a.Department == crm.NilID {
+					add(ap+".department", "is required for %s", a.Kind)
+				}
+			case ActionRoute:
+				if a.RuleSet == "" {
+					add(ap+".rule_set", "is required for route")
+				}
+			default:
+				add(ap+".kind", "unknown action %q; want create_task, notify or route", truncate(a.Kind))
+			}
+		}
+		m.trans = append(m.trans, compiledTransition{spec: t, guard: g})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	// Depth-first search from the initial stage: a back edge is a cycle,
+	// and stages never visited are unreachable.
+	state := make([]uint8, len(spec.Stages)) // 0 new, 1 on stack, 2 done
+	var visit func(int) bool
+	visit = func(n int) bool {
+		state[n] = 1
+		for _, k := range adj[n] {
+			if state[k] == 1 {
+				add("transitions", "stages form a cycle through %q and %q", spec.Stages[n], spec.Stages[k])
+				return false
+			}
+			if state[k] == 0 && !visit(k) {
+				return false
+			}
+		}
+		state[n] = 2
+		return true
+	}
+	if visit(idx[spec.Initial]) {
+		for i, s := range state {
+			if s == 0 {
+				add(fmt.Sprintf("stages[%d]", i), "stage %q is unreachable from %q", spec.Stages[i], spec.Initial)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return m, nil
+}
+
+// Handoff is one move recorded in a record's history.
+type Handoff struct {
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Actor      crm.ID    `json:"actor"`
+	Department crm.ID    `json:"department,omitzero"`
+	At         time.Time `json:"at"`
+	Note       string    `json:"note,omitempty"`
+}
+
+// Move asks to move a record to another stage.
+type Move struct {
+	Record *Record
+	// Stage is where the record is now; History its moves so far.
+	Stage   string
+	History []Handoff
+	To      string
+	Actor   crm.ID
+	// ActorDepartment is the department the actor acts for.
+	ActorDepartment crm.ID
+	At              time.Time
+	Note            string
+}
+
+// Outcome is the result of an allowed move: the new stage, the history
+// including this move, and the actions the caller performs. The caller
+// attaches History to what it creates, so the receiving department sees
+// what happened before.
+type Outcome struct {
+	Stage   string
+	History []Handoff
+	Actions []ActionSpec
+}
+
+// Transition checks a move against the machine and returns its outcome. A
+// move that is not a transition, whose guard fails, misses required fields
+// or is made from a department not allowed, returns an error matching
+// [crm.ErrFailedPrecondition] (or [crm.ErrPermissionDenied] for the
+// department) that names the reason. It is pure.
+func (m *Machine) Transition(mv *Move) (*Outcome, error) {
+	if mv == nil || mv.Record == nil {
+		return nil, crm.Invalid("record", "is required")
+	}
+	if mv.At.IsZero() {
+		return nil, crm.Invalid("at", "is required")
+	}
+	var t *compiledTransition
+	for i := range m.trans {
+		if m.trans[i].spec.From == mv.Stage && m.trans[i].spec.To == mv.To {
+			t = &m.trans[i]
+			break
+		}
+	}
+	if t == nil {
+		return nil, fmt.Errorf("workflow: %s: no transition from %q to %q: %w", m.spec.Name, mv.Stage, mv.To, crm.ErrFailedPrecondition)
+	}
+	if len(t.spec.Departments) > 0 && !m.allowed(t.spec.Departments, mv.ActorDepartment) {
+		return nil, fmt.Errorf("workflow: %s: department %s may not move %q to %q: %w", m.spec.Name, mv.ActorDepartment, mv.Stage, mv.To, crm.ErrPermissionDenied)
+	}
+	for _, f := range t.spec.Required {
+		if !mv.Record.Has(f) {
+			return nil, fmt.Errorf("workflow: %s: field %s is required to move to %q: %w", m.spec.Name, f, mv.To, crm.ErrFailedPrecondition)
+		}
+	}
+	if !t.guard.Match(mv.Record) {
+		return nil, fmt.Errorf("workflow: %s: the record does not meet the guard from %q to %q: %w", m.spec.Name, mv.Stage, mv.To, crm.ErrFailedPrecondition)
+	}
+	h := append(slices.Clone(mv.History), Handoff{From: mv.Stage, To: mv.To, Actor: mv.Actor, Department: mv.ActorDepartment, At: mv.At, Note: mv.Note})
+	return &Outcome{Stage: mv.To, History: h, Actions: slices.Clone(t.spec.Actions)}, nil
+}
+
+func (m *Machine) allowed(depts []crm.ID, d crm.ID) bool {
+	for _, root := range depts {
+		if root == d || m.tree != nil && m.tree.Contains(root, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// Initial returns the machine's initial stage.
+func (m *Machine) Initial() string { return m.spec.Initial }

@@ -1,0 +1,263 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/workflow/calendar"
+)
+
+// SLAPolicy is a service-level target measured in business time, such as
+// "first response within 4 business hours, warn after 3". It is immutable
+// and safe for concurrent use.
+type SLAPolicy struct {
+	// Name identifies the policy, such as "first_response".
+	Name string
+	// Target is the business time allowed; Warn (optional, below Target)
+	// when to warn.
+	Target, Warn time.Duration
+	// Calendar measures business time; nil means every hour counts.
+	Calendar *calendar.Calendar
+	// OnWarn and OnBreach are the actions a firing asks the host to perform
+	// (notify the agent, create a task for the team lead).
+	OnWarn, OnBreach []ActionSpec
+}
+
+func (p *SLAPolicy) validate() error {
+	var errs crm.ValidationErrors
+	if !validName(p.Name) {
+		errs = append(errs, crm.Invalid("name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter"))
+	}
+	if p.Target <= 0 {
+		errs = append(errs, crm.Invalid("target", "must be positive"))
+	}
+	if p.Warn < 0 || p.Warn >= p.Target && p.Warn != 0 {
+		errs = append(errs, crm.Invalid("warn", "must be between 0 and the target"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (p *SLAPolicy) add(t time.Time, d time.Duration) (time.Time, error) {
+	if p.Calendar == nil {
+		return t.Add(d), nil
+	}
+	return p.Calendar.Add(t, d)
+}
+
+func (p *SLAPolicy) between(a, b time.Time) time.Duration {
+	if p.Calendar == nil {
+		return b.Sub(a)
+	}
+	return p.Calendar.Between(a, b)
+}
+
+// Timer tracks one SLA target on one record. It is a plain value; the
+// [SLAPolicy] methods change it, and adapters store it with optimistic
+// versions.
+type Timer struct {
+	ID       crm.ID  `json:"id"`
+	TenantID string  `json:"tenant_id,omitempty"`
+	Version  int64   `json:"version"`
+	Record   crm.Ref `json:"record"`
+	Policy   string  `json:"policy"`
+	// Consumed is the business time used before the current run.
+	Consumed time.Duration `json:"consumed"`
+	// RunningSince is when the current run started; zero while paused or
+	// stopped.
+	RunningSince time.Time `json:"running_since,omitzero"`
+	// WarnAt and DueAt are when the warning and the breach fire; zero when
+	// paused, stopped or already fired.
+	WarnAt   time.Time `json:"warn_at,omitzero"`
+	DueAt    time.Time `json:"due_at,omitzero"`
+	Warned   bool      `json:"warned,omitempty"`
+	Breached bool      `json:"breached,omitempty"`
+	Stopped  bool      `json:"stopped,omitempty"`
+}
+
+// NextAt returns the next instant the timer fires, zero when none.
+func (t *Timer) NextAt() time.Time {
+	switch {
+	case !t.WarnAt.IsZero():
+		return t.WarnAt
+	default:
+		return t.DueAt
+	}
+}
+
+// Start returns a running timer for record from start. A timer whose due
+// time is already before now is refused ([*crm.ValidationError] on
+// "start"): it would be born breached, which means the start is wrong.
+func (p *SLAPolicy) Start(id crm.ID, record crm.Ref, start, now time.Time) (Timer, error) {
+	if err := p.validate(); err != nil {
+		return Timer{}, fmt.Errorf("workflow: sla policy: %w", err)
+	}
+	if id == crm.NilID || record.ID == crm.NilID || record.Type == "" {
+		return Timer{}, crm.Invalid("record", "timer id and record are required")
+	}
+	t := Timer{ID: id, Record: record, Policy: p.Name}
+	if err := p.run(&t, start); err != nil {
+		return Timer{}, err
+	}
+	if t.DueAt.Before(now) {
+		return Timer{}, crm.Invalid("start", "the timer would be due at %s, before now %s", t.DueAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// run starts a run at from and computes the fire instants.
+func (p *SLAPolicy) run(t *Timer, from time.Time) error {
+	t.RunningSince = from
+	due, err := p.add(from, p.Target-t.Consumed)
+	if err != nil {
+		return fmt.Errorf("workflow: sla %s due time: %w", p.Name, err)
+	}
+	t.DueAt, t.WarnAt = due, time.Time{}
+	if p.Warn > 0 && !t.Warned && t.Consumed < p.Warn {
+		if t.WarnAt, err = p.add(from, p.Warn-t.Consumed); err != nil {
+			return fmt.Errorf("workflow: sla %s warning time: %w", p.Name, err)
+		}
+	}
+	if t.Breached {
+		t.DueAt = time.Time{}
+	}
+	return nil
+}
+
+// Pause stops the clock, for example while waiting on the customer. Pausing
+// a paused or stopped timer is [crm.ErrFailedPrecondition].
+func (p *SLAPolicy) Pause(t *Timer, now time.Time) error {
+	if t.Stopped || t.RunningSince.IsZero() {
+		return fmt.Errorf("workflow: sla timer %s is not running: %w", t.ID, crm.ErrFailedPrecondition)
+	}
+	if now.Before(t.RunningSince) {
+		return crm.Invalid("now", "is before the timer's run started")
+	}
+	t.Consumed += p.between(t.RunningSince, now)
+	t.RunningSince, t.WarnAt, t.DueAt = time.Time{}, time.Time{}, time.Time{}
+	return nil
+}
+
+// Resume restarts a paused timer at now with the business time left.
+func (p *SLAPolicy) Resume(t *Timer, now time.Time) error {
+	if t.Stopped || !t.RunningSince.IsZero() {
+		return fmt.Errorf("workflow: sla timer %s is not paused: %w", t.ID, crm.ErrFailedPrecondition)
+	}
+	return p.run(t, now)
+}
+
+// Stop ends the timer (the response was given, the ticket resolved).
+func (p *SLAPolicy) Stop(t *Timer, now time.Time) {
+	if !t.RunningSince.IsZero() && now.After(t.RunningSince) {
+		t.Consumed += p.between(t.RunningSince, now)
+	}
+	t.Stopped, t.RunningSince, t.WarnAt, t.DueAt = true, time.Time{}, time.Time{}, time.Time{}
+}
+
+// Firing kinds.
+const (
+	FiringWarning = "warning"
+	FiringBreach  = "breach"
+)
+
+// Firing is one SLA event due: a warning or a breach of a timer.
+type Firing struct {
+	TimerID crm.ID
+	Record  crm.Ref
+	Policy  string
+	Kind    string
+	At      time.Time
+}
+
+// Due returns what fires at now among timers, without changing them:
+// warnings and breaches whose instant is at or before now. It is pure.
+func Due(timers []Timer, now time.Time) []Firing {
+	var out []Firing
+	for i := range timers {
+		t := &timers[i]
+		if !t.WarnAt.IsZero() && !now.Before(t.WarnAt) {
+			out = append(out, Firing{TimerID: t.ID, Record: t.Record, Policy: t.Policy, Kind: FiringWarning, At: t.WarnAt})
+		}
+		if !t.DueAt.IsZero() && !now.Before(t.DueAt) {
+			out = append(out, Firing{TimerID: t.ID, Record: t.Record, Policy: t.Policy, Kind: FiringBreach, At: t.DueAt})
+		}
+	}
+	return out
+}
+
+// Fire marks a firing done on its timer, so it never fires twice.
+func (t *Timer) Fire(f Firing) {
+	switch f.Kind {
+	case FiringWarning:
+		t.Warned, t.WarnAt = true, time.Time{}
+	case FiringBreach:
+		t.Breached, t.DueAt = true, time.Time{}
+	}
+}
+
+// TimerStore is the storage port for SLA timers. Implementations are safe
+// for concurrent use; every method returns the context's error (wrapped)
+// when ctx ends, writing nothing. Results are copies the caller owns.
+type TimerStore interface {
+	// CreateTimer stores a new timer with Version 1 (written back);
+	// a repeated ID is [crm.ErrAlreadyExists].
+	CreateTimer(ctx context.Context, t *Timer) error
+	// GetTimer returns a timer or [crm.ErrNotFound].
+	GetTimer(ctx context.Context, id crm.ID) (*Timer, error)
+	// UpdateTimer stores t if t.Version is current (then increments it),
+	// else [crm.ErrConflict]; [crm.ErrNotFound] if it does not exist.
+	UpdateTimer(ctx context.Context, t *Timer) error
+	// ClaimDue returns up to limit timers whose warning or due instant is
+	// at or before now, locked for the caller's unit of work. Timers
+	// another unit of work holds are skipped, not waited for
+	// (PostgreSQL: FOR UPDATE SKIP LOCKED), so many instances tick at
+	// once without firing anything twice.
+	ClaimDue(ctx context.Context, now time.Time, limit int) ([]*Timer, error)
+}
+
+// Tick fires what is due at now: it claims up to limit due timers from
+// store, marks each firing on its timer and stores it, and returns the
+// firings for the caller to act on (its policies' OnWarn and OnBreach) and
+// record as events in the same unit of work. Run it inside a unit of work
+// so claims, updates and events commit together; a repeated Tick at the
+// same now fires nothing again.
+func Tick(ctx context.Context, store TimerStore, now time.Time, limit int) ([]Firing, error) {
+	if store == nil {
+		return nil, crm.Invalid("store", "is required")
+	}
+	if limit < 1 || limit > 10000 {
+		return nil, crm.Invalid("limit", "must be between 1 and 10000, got %d", limit)
+	}
+	timers, err := store.ClaimDue(ctx, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("workflow: tick: claim: %w", err)
+	}
+	var out []Firing
+	for _, t := range timers {
+		fs := Due([]Timer{*t}, now)
+		for _, f := range fs {
+			t.Fire(f)
+		}
+		if len(fs) == 0 {
+			continue
+		}
+		if err := store.UpdateTimer(ctx, t); err != nil {
+			return nil, fmt.Errorf("workflow: tick: timer %s: %w", t.ID, err)
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+// EventType returns the event type of a firing: "sla.warned" or
+// "sla.breached".
+func (f Firing) EventType() string {
+	if f.Kind == FiringWarning {
+		return "sla.warned"
+	}
+	return "sla.breached"
+}

@@ -1,0 +1,156 @@
+package workflow_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+func firstResponse(t testing.TB) *workflow.SLAPolicy {
+	return &workflow.SLAPolicy{Name: "first_response", Target: 4 * time.Hour, Warn: 3 * time.Hour, Calendar: officeCalendar(t)}
+}
+
+func sh(t testing.TB, s string) time.Time {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+	require.NoError(t, err)
+	return v
+}
+
+func TestSLATimer(t *testing.T) {
+	t.Parallel()
+	p := firstResponse(t)
+	ticket := crm.Ref{Type: crm.TypeTicket, ID: uid(1)}
+	t.Run("DueTimesFollowBusinessHours", func(t *testing.T) {
+		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-05 16:00"), sh(t, "2026-06-05 16:00"))
+		require.NoError(t, err)
+		require.True(t, sh(t, "2026-06-08 10:00").Equal(tm.WarnAt))
+		require.True(t, sh(t, "2026-06-08 11:00").Equal(tm.DueAt))
+	})
+	t.Run("PauseAndResumeKeepTheRemainingTime", func(t *testing.T) {
+		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-01 09:00"))
+		require.NoError(t, err)
+		require.NoError(t, p.Pause(&tm, sh(t, "2026-06-01 11:00")))
+		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-30 00:00")), "a paused timer never fires")
+		require.ErrorIs(t, p.Pause(&tm, sh(t, "2026-06-01 12:00")), crm.ErrFailedPrecondition)
+		require.NoError(t, p.Resume(&tm, sh(t, "2026-06-02 15:00")))
+		require.True(t, sh(t, "2026-06-02 17:00").Equal(tm.DueAt))
+		require.True(t, sh(t, "2026-06-02 16:00").Equal(tm.WarnAt))
+	})
+	t.Run("WarningThenBreachFireOnce", func(t *testing.T) {
+		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-01 09:00"))
+		require.NoError(t, err)
+		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 11:59")))
+		fs := workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 12:00"))
+		require.Len(t, fs, 1)
+		require.Equal(t, workflow.FiringWarning, fs[0].Kind)
+		tm.Fire(fs[0])
+		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 12:30")))
+		fs = workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 13:00"))
+		require.Len(t, fs, 1)
+		require.Equal(t, "sla.breached", fs[0].EventType())
+		tm.Fire(fs[0])
+		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-09 13:00")))
+	})
+	t.Run("ATimerInThePastIsRefused", func(t *testing.T) {
+		_, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-03 09:00"))
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+	t.Run("BadPoliciesAreRefused", func(t *testing.T) {
+		bad := &workflow.SLAPolicy{Name: "x", Target: time.Hour, Warn: 2 * time.Hour}
+		_, err := bad.Start(uid(10), ticket, time.Now(), time.Now())
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+	t.Run("StoppedTimersNeverFire", func(t *testing.T) {
+		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-01 09:00"))
+		require.NoError(t, err)
+		p.Stop(&tm, sh(t, "2026-06-01 10:30"))
+		require.Equal(t, 90*time.Minute, tm.Consumed)
+		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-07-01 10:30")))
+	})
+}
+
+// memTimers is a TimerStore in memory whose ClaimDue skips timers claimed
+// by a unit of work still open, like SKIP LOCKED.
+type memTimers struct {
+	mu     sync.Mutex
+	timers map[crm.ID]workflow.Timer
+}
+
+func (m *memTimers) CreateTimer(_ context.Context, t *workflow.Timer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t.Version = 1
+	m.timers[t.ID] = *t
+	return nil
+}
+
+func (m *memTimers) GetTimer(_ context.Context, id crm.ID) (*workflow.Timer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.timers[id]
+	if !ok {
+		return nil, crm.ErrNotFound
+	}
+	return &t, nil
+}
+
+func (m *memTimers) UpdateTimer(_ context.Context, t *workflow.Timer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.timers[t.ID].Version != t.Version {
+		return crm.ErrConflict
+	}
+	t.Version++
+	m.timers[t.ID] = *t
+	return nil
+}
+
+func (m *memTimers) ClaimDue(_ context.Context, now time.Time, limit int) ([]*workflow.Timer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*workflow.Timer
+	for _, t := range m.timers {
+		if next := t.NextAt(); !next.IsZero() && !now.Before(next) && len(out) < limit {
+			c := t
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func TestTickFiresEachTimerOnce(t *testing.T) {
+	t.Parallel()
+	p := &workflow.SLAPolicy{Name: "resolution", Target: time.Hour}
+	store := &memTimers{timers: map[crm.ID]workflow.Timer{}}
+	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 50; i++ {
+		tm, err := p.Start(uid(i+1), crm.Ref{Type: crm.TypeTicket, ID: uid(1000 + i)}, start, start)
+		require.NoError(t, err)
+		require.NoError(t, store.CreateTimer(context.Background(), &tm))
+	}
+	now := start.Add(2 * time.Hour)
+	total := 0
+	for {
+		fs, err := workflow.Tick(context.Background(), store, now, 20)
+		require.NoError(t, err)
+		if len(fs) == 0 {
+			break
+		}
+		total += len(fs)
+	}
+	require.Equal(t, 50, total)
+	fs, err := workflow.Tick(context.Background(), store, now, 20)
+	require.NoError(t, err)
+	require.Empty(t, fs, "tick is idempotent")
+	_, err = workflow.Tick(context.Background(), store, now, 0)
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+}

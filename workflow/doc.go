@@ -9,8 +9,8 @@
 // bad field ([crm.ValidationErrors]). Decisions are pure functions of the
 // rules, the record and explicit state, so they are reproducible in tests
 // and explainable to a manager. Storage is reached only through the small
-// ports this package declares ([RoutingStore]), implemented by the storage
-// adapters.
+// ports this package declares ([RoutingStore], [TimerStore]), implemented by
+// the storage adapters.
 //
 // # Records and conditions
 //
@@ -39,6 +39,42 @@
 // the rule's cursor version, deciding again when another application
 // instance won the race, so rotation stays fair and capacity holds across
 // many instances.
+//
+// # Approvals
+//
+// A [Definition] (JSON, validated, versioned) has entry criteria and ordered
+// steps; a step applies when its threshold condition matches (a discount
+// percentage, a [crm.Money] amount, compared exactly) and runs alone or in
+// parallel with the step before it. Approvers are a user, a role, a
+// department manager found in the [crm.DepartmentTree], or an ID field of
+// the record; a step needs any one, all, or a quorum of them. [Approvals]
+// runs an [Instance]: Submit resolves every approver up front (a step with
+// nobody to approve is an error then), and Approve, Reject (to the
+// submitter or the previous step), Recall, Delegate, Reassign, AddComment
+// and Tick (step timeouts that remind, escalate or decide) change it and
+// return the [crm.Event] values to store in the same unit of work. A
+// failed operation leaves the instance untouched; a decision on a finished
+// one is [crm.ErrFailedPrecondition]. The record is locked while
+// [Instance.IsLocked]. Running requests keep the definition version they
+// started with.
+//
+// # Hand-offs
+//
+// A [Machine] declares the stages of a record type and the allowed
+// transitions with guards (conditions, required fields, departments allowed
+// to move). Cycles and unreachable stages are refused on load.
+// [Machine.Transition] checks a [Move] and returns the new stage, the
+// history so far and the actions (create a task for another department,
+// notify, route) as data for the caller to perform.
+//
+// # SLA timers
+//
+// An [SLAPolicy] measures a target in business time on a calendar. Its
+// Start, Pause, Resume and Stop keep a [Timer] value up to date; [Due]
+// lists what fires at an instant without changing anything, and [Tick]
+// claims due timers through a [TimerStore] (SKIP LOCKED on PostgreSQL),
+// marks them fired and returns the firings, so several instances can tick
+// at once without firing anything twice.
 //
 // # Concurrency
 //

@@ -1,0 +1,94 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// CreatePool validates and stores a new pool. Managing pool definitions is
+// an administrative task; the host decides who may do it.
+func (s *Service) CreatePool(ctx context.Context, p *Pool) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("pool: create pool: %w", err)
+	}
+	return s.run(ctx, "create pool "+p.ID.String(), func(ctx context.Context, u *unit) error {
+		return u.tx.Pools().Create(ctx, p)
+	})
+}
+
+// UpdatePool validates and stores a changed pool if p.Version is current
+// ([crm.ErrConflict] otherwise). Stored due times keep their old values
+// until the next operation, [Service.Recompute] or sweep touches each
+// customer; a sweep never recycles a customer its current rule does not
+// find due.
+func (s *Service) UpdatePool(ctx context.Context, p *Pool) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("pool: update pool: %w", err)
+	}
+	return s.run(ctx, "update pool "+p.ID.String(), func(ctx context.Context, u *unit) error {
+		return u.tx.Pools().Update(ctx, p)
+	})
+}
+
+// GetPool returns a pool, or an error matching [crm.ErrNotFound].
+func (s *Service) GetPool(ctx context.Context, id crm.ID) (*Pool, error) {
+	var out *Pool
+	err := s.run(ctx, "get pool "+id.String(), func(ctx context.Context, u *unit) (err error) {
+		out, err = u.tx.Pools().Get(ctx, id)
+		return err
+	})
+	return out, err
+}
+
+// Holding returns the pool state of a customer (its due time, cooldowns,
+// lock), or an error matching [crm.ErrNotFound].
+func (s *Service) Holding(ctx context.Context, customerID crm.ID) (*Holding, error) {
+	var out *Holding
+	err := s.run(ctx, "get holding "+customerID.String(), func(ctx context.Context, u *unit) (err error) {
+		out, err = u.tx.PoolHoldings().Get(ctx, customerID)
+		return err
+	})
+	return out, err
+}
+
+// Ledger returns up to limit ledger entries after afterSeq, in Seq order;
+// customerID NilID lists every customer's.
+func (s *Service) Ledger(ctx context.Context, customerID crm.ID, afterSeq int64, limit int) ([]*Entry, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, fmt.Errorf("pool: ledger: %w", crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit))
+	}
+	var out []*Entry
+	err := s.run(ctx, "ledger", func(ctx context.Context, u *unit) (err error) {
+		out, err = u.tx.PoolLedger().List(ctx, customerID, afterSeq, limit)
+		return err
+	})
+	return out, err
+}
+
+// Placement is where the ledger says a customer is.
+type Placement struct {
+	OwnerID crm.ID
+	PoolID  crm.ID
+	Locked  bool
+}
+
+// Replay folds ledger entries, in Seq order, into each customer's current
+// placement. Replaying the whole ledger gives every customer's owner.
+func Replay(entries []*Entry, into map[crm.ID]Placement) {
+	for _, e := range entries {
+		pl := into[e.CustomerID]
+		pl.OwnerID = e.ToOwner
+		if e.ToPool != crm.NilID {
+			pl.PoolID = e.ToPool
+		}
+		switch e.Op {
+		case OpLock:
+			pl.Locked = true
+		case OpUnlock, OpRelease, OpRecycle, OpTransfer:
+			pl.Locked = false
+		}
+		into[e.CustomerID] = pl
+	}
+}

@@ -1,0 +1,212 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// Tx is the set of storage ports the pool package needs from a unit of work.
+// An adapter supports pools when the [crm.Tx] it passes to [crm.Store.InTx]
+// also implements Tx; the [Service] reports [crm.ErrUnsupported] otherwise.
+// Method names carry a "Pool" prefix so one adapter type can implement the
+// ports of several domain packages.
+//
+// Concurrency contract, relied on by every invariant of the package: inside a
+// unit of work, [Holdings.Get] and [Counters.Add] lock what they read until
+// the unit of work ends, so two units of work touching the same customer or
+// counter decide one after the other, and [Holdings.Due] skips holdings that
+// another unit of work has locked. Tenancy comes from the context as for
+// every crm port.
+type Tx interface {
+	crm.Tx
+	Pools() Pools
+	PoolHoldings() Holdings
+	PoolLedger() Ledger
+	PoolCounters() Counters
+	PoolRequests() Requests
+}
+
+// Pools stores pool definitions.
+type Pools interface {
+	// Get returns a copy of the pool, or [crm.ErrNotFound].
+	Get(ctx context.Context, id crm.ID) (*Pool, error)
+	// Create validates and stores a new pool, setting TenantID from the
+	// context when empty, Version to 1 and both times; [crm.ErrAlreadyExists]
+	// for a repeated ID.
+	Create(ctx context.Context, p *Pool) error
+	// Update stores p if p.Version is current (else [crm.ErrConflict]),
+	// incrementing Version; [crm.ErrNotFound] if it does not exist.
+	Update(ctx context.Context, p *Pool) error
+	// List returns up to limit pools after the pool with ID after (NilID
+	// for the start), in ID order.
+	List(ctx context.Context, after crm.ID, limit int) ([]*Pool, error)
+}
+
+// Holding is the pool package's state of one customer: where it is (owned
+// or pooled), who may not take it yet, and when it falls due for recycling.
+// The adapter stores it keyed by customer ID; [crm.Customer.OwnerID] and
+// [crm.Customer.PoolID] mirror OwnerID and the pooled state.
+type Holding struct {
+	CustomerID crm.ID `json:"customer_id"`
+	TenantID   string `json:"tenant_id,omitempty"`
+	// Version is the optimistic-concurrency version, owned by the store.
+	Version int64 `json:"version"`
+	// PoolID is the customer's pool: the one it sits in when unowned, or the
+	// one whose rules recycle it when owned (NilID: none).
+	PoolID crm.ID `json:"pool_id,omitzero"`
+	// OwnerID is the owner, NilID while the customer sits in its pool.
+	OwnerID crm.ID `json:"owner_id,omitzero"`
+	// OwnerDepartmentID is the owner's home department when it got the
+	// customer, so department-scoped visibility needs no extra read.
+	OwnerDepartmentID crm.ID `json:"owner_department_id,omitzero"`
+	// Locked customers are never recycled.
+	Locked bool `json:"locked,omitempty"`
+	// Dealt records whether the customer counted as dealt when the owner's
+	// counters were last adjusted.
+	Dealt bool `json:"dealt,omitempty"`
+	// EnteredAt is when the customer last entered its pool.
+	EnteredAt time.Time `json:"entered_at,omitzero"`
+	// OwnedSince is when the current owner got the customer.
+	OwnedSince time.Time `json:"owned_since,omitzero"`
+	// ProtectedUntil ends the protection period (zero: none).
+	ProtectedUntil time.Time `json:"protected_until,omitzero"`
+	// PreviousOwnerID may not claim the customer before PreviousOwnerUntil.
+	PreviousOwnerID    crm.ID    `json:"previous_owner_id,omitzero"`
+	PreviousOwnerUntil time.Time `json:"previous_owner_until,omitzero"`
+	// LastOpportunityAt is when the customer's latest opportunity was
+	// created; OpenOpportunity whether one is open. Both are refreshed by
+	// [Service.Recompute].
+	LastOpportunityAt time.Time `json:"last_opportunity_at,omitzero"`
+	OpenOpportunity   bool      `json:"open_opportunity,omitempty"`
+	// DueAt is when the customer falls back into its pool (zero: never);
+	// DueReason names the deciding condition and DueRuleID the rule
+	// version. Hosts sort by DueAt and remind owners before it.
+	DueAt     time.Time     `json:"due_at,omitzero"`
+	DueReason ConditionKind `json:"due_reason,omitempty"`
+	DueRuleID string        `json:"due_rule_id,omitempty"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+}
+
+// Owned reports whether the customer has an owner.
+func (h *Holding) Owned() bool { return h.OwnerID != crm.NilID }
+
+// Pooled reports whether the customer sits in a pool, free to claim.
+func (h *Holding) Pooled() bool { return h.OwnerID == crm.NilID && h.PoolID != crm.NilID }
+
+// Holdings stores one [Holding] per customer.
+type Holdings interface {
+	// Get returns a copy of the customer's holding, or [crm.ErrNotFound].
+	// Inside a unit of work it locks the holding until the unit of work
+	// ends (pgstore: SELECT ... FOR UPDATE), so operations on one customer
+	// never interleave.
+	Get(ctx context.Context, customerID crm.ID) (*Holding, error)
+	// Create stores a new holding, setting Version to 1 and both times;
+	// [crm.ErrAlreadyExists] if the customer has one.
+	Create(ctx context.Context, h *Holding) error
+	// Update stores h if h.Version is current (else [crm.ErrConflict]),
+	// incrementing Version; [crm.ErrNotFound] if it does not exist.
+	Update(ctx context.Context, h *Holding) error
+	// Due returns up to limit owned, unlocked holdings with a non-zero DueAt
+	// at or before now, earliest DueAt first (ties by customer ID). Inside a
+	// unit of work it locks them and skips holdings another unit of work
+	// has locked (pgstore: FOR UPDATE SKIP LOCKED), so concurrent sweeps
+	// share the work.
+	Due(ctx context.Context, now time.Time, limit int) ([]*Holding, error)
+}
+
+// Op names an ownership operation.
+type Op string
+
+// Operations recorded in the ledger.
+const (
+	OpCreate   Op = "create"
+	OpClaim    Op = "claim"
+	OpRelease  Op = "release"
+	OpAssign   Op = "assign"
+	OpTransfer Op = "transfer"
+	OpLock     Op = "lock"
+	OpUnlock   Op = "unlock"
+	OpMove     Op = "move"
+	OpEnter    Op = "enter"
+	OpRecycle  Op = "recycle"
+)
+
+// Entry is one ownership ledger entry: an append-only record of who owned a
+// customer before and after an operation, and why. Replaying a customer's
+// entries in Seq order yields its current owner and pool.
+type Entry struct {
+	ID       crm.ID `json:"id"`
+	TenantID string `json:"tenant_id,omitempty"`
+	// Seq is assigned by the store and increases with every entry; entries
+	// of one customer are stored in change order.
+	Seq        int64  `json:"seq"`
+	CustomerID crm.ID `json:"customer_id"`
+	Op         Op     `json:"op"`
+	FromOwner  crm.ID `json:"from_owner,omitzero"`
+	ToOwner    crm.ID `json:"to_owner,omitzero"`
+	FromPool   crm.ID `json:"from_pool,omitzero"`
+	ToPool     crm.ID `json:"to_pool,omitzero"`
+	// Reason is a host-defined reason code for releases, or the recycling
+	// condition for recycles.
+	Reason string `json:"reason,omitempty"`
+	// RuleID and Rule identify and snapshot the recycling rule that decided
+	// a recycle, so the decision stays explainable after the rule changes.
+	RuleID string          `json:"rule_id,omitempty"`
+	Rule   json.RawMessage `json:"rule,omitempty"`
+	// ActorID is the user who acted, NilID for the system (sweeps).
+	ActorID        crm.ID    `json:"actor_id,omitzero"`
+	At             time.Time `json:"at"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+}
+
+// Ledger is the append-only ownership ledger.
+type Ledger interface {
+	// Append stores e, assigning e.Seq and e.TenantID from the context when
+	// empty; [crm.ErrAlreadyExists] for a repeated ID.
+	Append(ctx context.Context, e *Entry) error
+	// List returns up to limit entries with Seq greater than afterSeq, in Seq
+	// order; customerID NilID lists every customer's.
+	List(ctx context.Context, customerID crm.ID, afterSeq int64, limit int) ([]*Entry, error)
+}
+
+// NoMax is the max of [Counters.Add] that never refuses.
+const NoMax = math.MaxInt64
+
+// Counters are named integer counters (owned customers per user, claims per
+// user, pool and day). They make limits decidable by the store: the check
+// and the increment are one conditional update.
+type Counters interface {
+	// Add adds delta to the counter named key (a missing counter is 0) when
+	// the result is at most max, and returns the new value and true;
+	// otherwise it changes nothing and returns the current value and false.
+	// A result below zero is stored as zero. Inside a unit of work the
+	// counter stays locked until the unit of work ends.
+	Add(ctx context.Context, key string, delta, max int64) (value int64, ok bool, err error)
+	// Get returns the counter's value (0 when missing).
+	Get(ctx context.Context, key string) (int64, error)
+}
+
+// Request is the stored outcome of an operation carrying an idempotency key.
+type Request struct {
+	Key        string          `json:"key"`
+	TenantID   string          `json:"tenant_id,omitempty"`
+	Op         Op              `json:"op"`
+	CustomerID crm.ID          `json:"customer_id"`
+	ActorID    crm.ID          `json:"actor_id,omitzero"`
+	Result     json.RawMessage `json:"result"`
+	CreatedAt  time.Time       `json:"created_at"`
+}
+
+// Requests stores idempotency records.
+type Requests interface {
+	// Get returns the request stored under key, or [crm.ErrNotFound].
+	Get(ctx context.Context, key string) (*Request, error)
+	// Put stores r (setting CreatedAt and TenantID);
+	// [crm.ErrAlreadyExists] if the key is taken.
+	Put(ctx context.Context, r *Request) error
+}

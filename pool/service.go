@@ -1,0 +1,1142 @@
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// Event types written by pool operations, in the same unit of work as the
+// change. Each payload is the operation's ledger [Entry].
+const (
+	EventClaimed     = "customer.claimed"
+	EventReleased    = "customer.released"
+	EventAssigned    = "customer.assigned"
+	EventTransferred = "customer.transferred"
+	EventLocked      = "customer.locked"
+	EventUnlocked    = "customer.unlocked"
+	EventMoved       = "customer.moved"
+	EventPooled      = "customer.pooled"
+	EventRecycled    = "customer.recycled"
+)
+
+var eventOf = map[Op]string{
+	OpCreate: crm.EventCustomerCreated, OpClaim: EventClaimed, OpRelease: EventReleased,
+	OpAssign: EventAssigned, OpTransfer: EventTransferred, OpLock: EventLocked,
+	OpUnlock: EventUnlocked, OpMove: EventMoved, OpEnter: EventPooled, OpRecycle: EventRecycled,
+}
+
+// CascadeAction says what happens to a customer's related records when its
+// owner changes.
+type CascadeAction string
+
+// Cascade actions.
+const (
+	// CascadeKeep leaves related records with whoever owns them.
+	CascadeKeep CascadeAction = "keep"
+	// CascadeFollow gives related records the customer's new owner (none
+	// when the customer goes back to a pool). For opportunities only open
+	// ones follow; for follow-up plans it clears plans of the previous
+	// owner still in the future.
+	CascadeFollow CascadeAction = "follow"
+)
+
+// CascadeRule lists what happens to each kind of related record.
+type CascadeRule struct {
+	// Contacts: keep or follow. Defaults to keep.
+	Contacts CascadeAction `json:"contacts,omitempty"`
+	// OpenOpportunities: keep or follow. Defaults to keep.
+	OpenOpportunities CascadeAction `json:"open_opportunities,omitempty"`
+	// FollowUpPlans: keep, or follow to clear the previous owner's planned
+	// next follow-ups (Activity.NextFollowUpAt in the future). Defaults to
+	// keep.
+	FollowUpPlans CascadeAction `json:"follow_up_plans,omitempty"`
+}
+
+// Cascade is the cascade policy: OnRelease applies when a customer returns
+// to a pool (release, recycle), OnClaim when it gets a new owner (claim,
+// assign, transfer).
+type Cascade struct {
+	OnRelease CascadeRule `json:"on_release"`
+	OnClaim   CascadeRule `json:"on_claim"`
+}
+
+// CollisionMode says what a collision does at one entry point.
+type CollisionMode string
+
+// Collision modes.
+const (
+	// CollisionBlock refuses the operation with a [*CollisionError].
+	CollisionBlock CollisionMode = "block"
+	// CollisionWarn lets the operation proceed and lists the collisions in
+	// [Result.Warnings].
+	CollisionWarn CollisionMode = "warn"
+	// CollisionOff skips the check.
+	CollisionOff CollisionMode = "off"
+)
+
+// DuplicateChecker finds stored customers that may be the same as c (the
+// dedupe package provides one). It runs inside the operation's unit of work
+// and must not return c's own ID. Implementations must be safe for
+// concurrent use.
+type DuplicateChecker interface {
+	Duplicates(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]crm.ID, error)
+}
+
+// Config configures a [Service]. Nil means defaults.
+type Config struct {
+	// Clock tells the time. Defaults to crm.SystemClock.
+	Clock crm.Clock
+	// IDs makes ledger entry and event IDs. Defaults to crm.UUIDv7 on Clock.
+	IDs crm.IDGenerator
+	// Authorizer decides permissions. Defaults to DefaultAuthorizer{}.
+	Authorizer Authorizer
+	// Duplicates finds colliding customers. Defaults to nil: no collision
+	// checks.
+	Duplicates DuplicateChecker
+	// Limits are the service-wide owned_customers and locked_customers
+	// limits (see [Limit] for how they resolve). Defaults to none.
+	Limits []Limit
+	// Cascade is the cascade policy. Defaults to keep for everything.
+	Cascade Cascade
+	// CollisionOnCreate is the collision mode of [Service.Create].
+	// Defaults to CollisionBlock.
+	CollisionOnCreate CollisionMode
+	// CollisionOnClaim is the collision mode of [Service.Claim] and
+	// [Service.Assign]. Defaults to CollisionBlock.
+	CollisionOnClaim CollisionMode
+	// SweepBatch is how many customers one unit of work of
+	// [Service.Sweep] recycles. Defaults to 500.
+	SweepBatch int
+}
+
+func (c *Config) validate() error {
+	var v problems
+	validateLimits(&v, "limits", c.Limits, false)
+	for _, m := range []struct {
+		f string
+		m CollisionMode
+	}{{"collision_on_create", c.CollisionOnCreate}, {"collision_on_claim", c.CollisionOnClaim}} {
+		if m.m != CollisionBlock && m.m != CollisionWarn && m.m != CollisionOff {
+			v.add(m.f, "must be block, warn or off, got %q", trunc(string(m.m)))
+		}
+	}
+	for _, r := range []struct {
+		f string
+		r CascadeRule
+	}{{"cascade.on_release", c.Cascade.OnRelease}, {"cascade.on_claim", c.Cascade.OnClaim}} {
+		for _, a := range []struct {
+			f string
+			a CascadeAction
+		}{{"contacts", r.r.Contacts}, {"open_opportunities", r.r.OpenOpportunities}, {"follow_up_plans", r.r.FollowUpPlans}} {
+			if a.a != CascadeKeep && a.a != CascadeFollow {
+				v.add(r.f+"."+a.f, "must be keep or follow, got %q", trunc(string(a.a)))
+			}
+		}
+	}
+	if c.SweepBatch < 1 || c.SweepBatch > crm.MaxPageLimit {
+		v.add("sweep_batch", "must be between 1 and %d, got %d", crm.MaxPageLimit, c.SweepBatch)
+	}
+	return v.err()
+}
+
+func (c *Config) withDefaults() Config {
+	out := Config{}
+	if c != nil {
+		out = *c
+	}
+	if out.Clock == nil {
+		out.Clock = crm.SystemClock{}
+	}
+	if out.IDs == nil {
+		out.IDs = crm.UUIDv7{Clock: out.Clock}
+	}
+	if out.Authorizer == nil {
+		out.Authorizer = DefaultAuthorizer{}
+	}
+	for _, r := range []*CascadeRule{&out.Cascade.OnRelease, &out.Cascade.OnClaim} {
+		for _, a := range []*CascadeAction{&r.Contacts, &r.OpenOpportunities, &r.FollowUpPlans} {
+			if *a == "" {
+				*a = CascadeKeep
+			}
+		}
+	}
+	if out.CollisionOnCreate == "" {
+		out.CollisionOnCreate = CollisionBlock
+	}
+	if out.CollisionOnClaim == "" {
+		out.CollisionOnClaim = CollisionBlock
+	}
+	if out.SweepBatch == 0 {
+		out.SweepBatch = 500
+	}
+	return out
+}
+
+// Service runs pool operations against a store whose units of work
+// implement [Tx]. Every operation is one unit of work: its checks, counter
+// updates, ledger entry and events commit together or not at all. It is safe
+// for concurrent use and starts no goroutines.
+type Service struct {
+	store crm.Store
+	cfg   Config
+}
+
+// New returns a Service over store. A nil cfg means defaults.
+func New(store crm.Store, cfg *Config) (*Service, error) {
+	if store == nil {
+		return nil, fmt.Errorf("pool: new: %w", crm.Invalid("store", "is required"))
+	}
+	c := cfg.withDefaults()
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("pool: new: %w", err)
+	}
+	return &Service{store: store, cfg: c}, nil
+}
+
+// Result is the outcome of an ownership operation.
+type Result struct {
+	// Entry is the ledger entry the operation wrote.
+	Entry Entry `json:"entry"`
+	// Holding is the customer's state after the operation.
+	Holding Holding `json:"holding"`
+	// Warnings lists collisions let through in [CollisionWarn] mode.
+	Warnings []Standing `json:"warnings,omitempty"`
+	// Replayed is true when the result was stored by an earlier request with
+	// the same idempotency key and nothing was done this time.
+	Replayed bool `json:"-"`
+}
+
+// unit is one operation's unit of work.
+type unit struct {
+	s   *Service
+	tx  Tx
+	now time.Time
+}
+
+// run executes fn in one unit of work.
+func (s *Service) run(ctx context.Context, name string, fn func(ctx context.Context, u *unit) error) error {
+	err := s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
+		tx, ok := t.(Tx)
+		if !ok {
+			return fmt.Errorf("storage adapter %T has no pool ports: %w", t, crm.ErrUnsupported)
+		}
+		return fn(ctx, &unit{s: s, tx: tx, now: crm.StorageTime(s.cfg.Clock.Now())})
+	})
+	if err != nil {
+		return fmt.Errorf("pool: %s: %w", name, err)
+	}
+	return nil
+}
+
+// request is what every ownership operation shares.
+type request struct {
+	op       Op
+	actor    crm.ID
+	customer crm.ID
+	key      string
+}
+
+func (r *request) validate(v *problems, system bool) {
+	if r.actor == crm.NilID && !system {
+		v.add("actor", "is required")
+	}
+	if r.customer == crm.NilID {
+		v.add("customer_id", "is required")
+	}
+	if len(r.key) > 200 {
+		v.add("idempotency_key", "longer than 200 bytes")
+	}
+}
+
+// operate runs one ownership operation: it locks the customer's holding,
+// answers a repeated idempotency key with the stored result, else runs fn
+// and stores its result under the key.
+func (s *Service) operate(ctx context.Context, r request, extra func(*problems), fn func(ctx context.Context, u *unit, h *Holding) (*Result, error)) (*Result, error) {
+	var v problems
+	r.validate(&v, r.op == OpEnter)
+	if extra != nil {
+		extra(&v)
+	}
+	name := fmt.Sprintf("%s %s", r.op, r.customer)
+	if err := v.err(); err != nil {
+		return nil, fmt.Errorf("pool: %s: %w", name, err)
+	}
+	var res *Result
+	err := s.run(ctx, name, func(ctx context.Context, u *unit) error {
+		res = nil
+		h, err := u.tx.PoolHoldings().Get(ctx, r.customer)
+		if err != nil && !errors.Is(err, crm.ErrNotFound) {
+			return err
+		}
+		// The holding is locked now, so a concurrent first attempt with the
+		// same key has committed (and is visible) or not started.
+		if r.key != "" {
+			got, err := u.replay(ctx, r)
+			if err != nil || got != nil {
+				res = got
+				return err
+			}
+		}
+		if h == nil && r.op != OpEnter && r.op != OpCreate {
+			return ErrNotInPool
+		}
+		out, err := fn(ctx, u, h)
+		if err != nil {
+			return err
+		}
+		if r.key != "" {
+			b, err := json.Marshal(out)
+			if err != nil {
+				return err
+			}
+			if err := u.tx.PoolRequests().Put(ctx, &Request{Key: r.key, Op: r.op, CustomerID: r.customer, ActorID: r.actor, Result: b}); err != nil {
+				return err
+			}
+		}
+		res = out
+		return nil
+	})
+	return res, err
+}
+
+func (u *unit) replay(ctx context.Context, r request) (*Result, error) {
+	rec, err := u.tx.PoolRequests().Get(ctx, r.key)
+	if errors.Is(err, crm.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rec.Op != r.op || rec.CustomerID != r.customer || rec.ActorID != r.actor {
+		return nil, ErrKeyReused
+	}
+	var res Result
+	if err := json.Unmarshal(rec.Result, &res); err != nil {
+		return nil, fmt.Errorf("decode stored result of key %q: %w", trunc(r.key), err)
+	}
+	res.Replayed = true
+	return &res, nil
+}
+
+// actor loads an active user.
+func (u *unit) actor(ctx context.Context, id crm.ID, field string) (*crm.User, error) {
+	usr, err := u.tx.Users().Get(ctx, id)
+	if errors.Is(err, crm.ErrNotFound) {
+		return nil, crm.Invalid(field, "unknown user %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !usr.Active {
+		return nil, fmt.Errorf("user %s is inactive: %w", id, crm.ErrPermissionDenied)
+	}
+	return usr, nil
+}
+
+func (u *unit) pool(ctx context.Context, id crm.ID, field string) (*Pool, error) {
+	if id == crm.NilID {
+		return nil, nil
+	}
+	p, err := u.tx.Pools().Get(ctx, id)
+	if errors.Is(err, crm.ErrNotFound) {
+		return nil, crm.Invalid(field, "unknown pool %s", id)
+	}
+	return p, err
+}
+
+func (u *unit) authorize(ctx context.Context, a *Access) error {
+	return u.s.cfg.Authorizer.Authorize(ctx, u.tx, a)
+}
+
+// counter keys
+func ownedKey(user crm.ID) string     { return "pool/owned/" + user.String() }
+func ownedOpenKey(user crm.ID) string { return "pool/owned_open/" + user.String() }
+func lockedKey(user crm.ID) string    { return "pool/locked/" + user.String() }
+func claimsKey(p *Pool, user crm.ID, at time.Time) string {
+	return "pool/claims/" + p.ID.String() + "/" + user.String() + "/" + at.In(p.Location()).Format(time.DateOnly)
+}
+
+// strictest returns the smallest Max among ls and whether there is one.
+func strictest(ls []*Limit, keep func(*Limit) bool) (int64, bool) {
+	max, found := int64(NoMax), false
+	for _, l := range ls {
+		if keep(l) && int64(l.Max) < max {
+			max, found = int64(l.Max), true
+		}
+	}
+	return max, found
+}
+
+// add bumps a counter within max, turning a refusal into a *crm.LimitError.
+func (u *unit) add(ctx context.Context, key string, delta, max int64, limit string) error {
+	cur, ok, err := u.tx.PoolCounters().Add(ctx, key, delta, max)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &crm.LimitError{Limit: limit, Max: max, Current: cur}
+	}
+	return nil
+}
+
+// takeOwner counts c against usr's owned-customer limits and makes usr the
+// owner of h and c.
+func (u *unit) takeOwner(ctx context.Context, h *Holding, c *crm.Customer, usr *crm.User, p *Pool) error {
+	ls := resolveLimits(u.s.cfg.Limits, OwnedCustomers, usr)
+	all, _ := strictest(ls, func(l *Limit) bool { return l.CountDealt })
+	open, _ := strictest(ls, func(l *Limit) bool { return !l.CountDealt })
+	if err := u.add(ctx, ownedKey(usr.ID), 1, all, string(OwnedCustomers)); err != nil {
+		return err
+	}
+	dealt := c.Status == crm.CustomerDealt
+	if !dealt {
+		if err := u.add(ctx, ownedOpenKey(usr.ID), 1, open, string(OwnedCustomers)); err != nil {
+			return err
+		}
+	}
+	h.OwnerID, h.OwnerDepartmentID, h.Dealt, h.OwnedSince = usr.ID, usr.DepartmentID, dealt, u.now
+	h.ProtectedUntil = time.Time{}
+	if p != nil && p.ProtectionDays > 0 {
+		h.ProtectedUntil = u.now.Add(time.Duration(p.ProtectionDays) * 24 * time.Hour)
+	}
+	c.OwnerID, c.PoolID = usr.ID, crm.NilID
+	return nil
+}
+
+// dropOwner uncounts the owner and leaves h and c unowned.
+func (u *unit) dropOwner(ctx context.Context, h *Holding, c *crm.Customer) error {
+	owner := h.OwnerID
+	if _, _, err := u.tx.PoolCounters().Add(ctx, ownedKey(owner), -1, NoMax); err != nil {
+		return err
+	}
+	if !h.Dealt {
+		if _, _, err := u.tx.PoolCounters().Add(ctx, ownedOpenKey(owner), -1, NoMax); err != nil {
+			return err
+		}
+	}
+	if h.Locked {
+		if _, _, err := u.tx.PoolCounters().Add(ctx, lockedKey(owner), -1, NoMax); err != nil {
+			return err
+		}
+		h.Locked = false
+	}
+	h.OwnerID, h.OwnerDepartmentID, h.OwnedSince, h.ProtectedUntil = crm.NilID, crm.NilID, time.Time{}, time.Time{}
+	h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
+	c.OwnerID = crm.NilID
+	return nil
+}
+
+// toPool puts an unowned h and c into pool p.
+func (u *unit) toPool(h *Holding, c *crm.Customer, p *Pool, previousOwner crm.ID) {
+	h.PoolID, h.EnteredAt = p.ID, u.now
+	c.PoolID = p.ID
+	if previousOwner != crm.NilID {
+		h.PreviousOwnerID = previousOwner
+		h.PreviousOwnerUntil = u.now.Add(time.Duration(p.PreviousOwnerCooldownDays) * 24 * time.Hour)
+	}
+}
+
+// schedule recomputes h's due time under p.
+func schedule(h *Holding, c *crm.Customer, p *Pool) {
+	h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
+	if p == nil || !h.Owned() {
+		return
+	}
+	due, why, rule := p.Due(FactsOf(c, h))
+	if rule != nil {
+		h.DueAt, h.DueReason, h.DueRuleID = due, why, rule.ID
+	}
+}
+
+// save writes the holding (creating it when new) and the customer.
+func (u *unit) save(ctx context.Context, h *Holding, c *crm.Customer, isNew bool) error {
+	if isNew {
+		if err := u.tx.PoolHoldings().Create(ctx, h); err != nil {
+			return err
+		}
+	} else if err := u.tx.PoolHoldings().Update(ctx, h); err != nil {
+		return err
+	}
+	return u.tx.Customers().Update(ctx, c)
+}
+
+// record appends the ledger entry and its event.
+func (u *unit) record(ctx context.Context, e *Entry) error {
+	e.ID, e.At = u.s.cfg.IDs.NewID(), u.now
+	if err := u.tx.PoolLedger().Append(ctx, e); err != nil {
+		return err
+	}
+	ev, err := crm.NewEvent(u.s.cfg.IDs, u.s.cfg.Clock, eventOf[e.Op], crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID}, e.ActorID, e)
+	if err != nil {
+		return err
+	}
+	ev.OccurredAt = u.now
+	return u.tx.Events().Append(ctx, &ev)
+}
+
+func (u *unit) customer(ctx context.Context, id crm.ID) (*crm.Customer, error) {
+	return u.tx.Customers().Get(ctx, id)
+}
+
+// finish schedules, saves, cascades and records one operation.
+func (u *unit) finish(ctx context.Context, h *Holding, c *crm.Customer, p *Pool, e *Entry, isNew bool, cascade *CascadeRule, prevOwner crm.ID) (*Result, error) {
+	schedule(h, c, p)
+	if err := u.save(ctx, h, c, isNew); err != nil {
+		return nil, err
+	}
+	if cascade != nil {
+		if err := u.cascade(ctx, c.ID, prevOwner, c.OwnerID, cascade); err != nil {
+			return nil, err
+		}
+	}
+	if err := u.record(ctx, e); err != nil {
+		return nil, err
+	}
+	return &Result{Entry: *e, Holding: *h}, nil
+}
+
+// ClaimRequest asks to claim a pooled customer for Actor.
+type ClaimRequest struct {
+	Actor      crm.ID
+	CustomerID crm.ID
+	// IdempotencyKey, when set, makes a retried claim return the first
+	// result instead of claiming again.
+	IdempotencyKey string
+}
+
+// Claim makes the actor the owner of a customer sitting in a pool (领取).
+// It refuses, with nothing changed: a customer not in a pool
+// ([ErrNotInPool]) or already owned ([ErrTaken]); a non-member
+// ([crm.ErrPermissionDenied]); a claim during a cooldown
+// ([*CooldownError]); a claim beyond the daily or owned-customer limits
+// ([*crm.LimitError]); and a collision in block mode ([*CollisionError]).
+func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) {
+	r := request{op: OpClaim, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		if h.Owned() {
+			return nil, ErrTaken
+		}
+		if !h.Pooled() {
+			return nil, ErrNotInPool
+		}
+		usr, err := u.actor(ctx, req.Actor, "actor")
+		if err != nil {
+			return nil, err
+		}
+		p, err := u.pool(ctx, h.PoolID, "pool_id")
+		if err != nil {
+			return nil, err
+		}
+		c, err := u.customer(ctx, h.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.authorize(ctx, &Access{Action: ActionClaim, Actor: usr, Pool: p, Holding: h, Customer: c}); err != nil {
+			return nil, err
+		}
+		if p.NewEntryCooldownHours > 0 {
+			if until := h.EnteredAt.Add(time.Duration(p.NewEntryCooldownHours) * time.Hour); u.now.Before(until) {
+				return nil, &CooldownError{Kind: CooldownNewEntry, Until: until}
+			}
+		}
+		if h.PreviousOwnerID == usr.ID && u.now.Before(h.PreviousOwnerUntil) {
+			return nil, &CooldownError{Kind: CooldownPreviousOwner, Until: h.PreviousOwnerUntil}
+		}
+		warnings, err := u.collisions(ctx, usr, c, u.s.cfg.CollisionOnClaim)
+		if err != nil {
+			return nil, err
+		}
+		daily, _ := strictest(resolveLimits(p.Limits, DailyClaims, usr), func(*Limit) bool { return true })
+		// Every claim counts, and releases never uncount, so claim-release
+		// loops cannot get around the limit.
+		if err := u.add(ctx, claimsKey(p, usr.ID, u.now), 1, daily, string(DailyClaims)); err != nil {
+			return nil, err
+		}
+		if err := u.takeOwner(ctx, h, c, usr, p); err != nil {
+			return nil, err
+		}
+		e := &Entry{CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		res, err := u.finish(ctx, h, c, p, e, false, &u.s.cfg.Cascade.OnClaim, crm.NilID)
+		if res != nil {
+			res.Warnings = warnings
+		}
+		return res, err
+	})
+}
+
+// ReleaseRequest asks to give a customer back to a pool (放弃).
+type ReleaseRequest struct {
+	Actor      crm.ID
+	CustomerID crm.ID
+	// Reason is the host's reason code, required (e.g. "no_budget").
+	Reason string
+	// PoolID is the pool to release into. Defaults to the customer's pool.
+	PoolID         crm.ID
+	IdempotencyKey string
+}
+
+// Release returns an owned customer to its pool. Only the owner or a pool
+// admin may release ([crm.ErrPermissionDenied] otherwise); a locked customer
+// must be unlocked first ([ErrLocked]). The previous-owner cooldown starts.
+func (s *Service) Release(ctx context.Context, req ReleaseRequest) (*Result, error) {
+	r := request{op: OpRelease, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, func(v *problems) { reasonCode(v, req.Reason, true) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		return u.giveBack(ctx, h, req.Actor, req.PoolID, OpRelease, req.Reason, req.IdempotencyKey)
+	})
+}
+
+func reasonCode(v *problems, reason string, required bool) {
+	switch {
+	case reason == "" && required:
+		v.add("reason", "is required")
+	case len(reason) > 64 || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 }):
+		v.add("reason", "must be at most 64 bytes without control characters")
+	}
+}
+
+// giveBack is Release.
+func (u *unit) giveBack(ctx context.Context, h *Holding, actorID, poolID crm.ID, op Op, reason, key string) (*Result, error) {
+	if !h.Owned() {
+		return nil, ErrNotOwned
+	}
+	usr, err := u.actor(ctx, actorID, "actor")
+	if err != nil {
+		return nil, err
+	}
+	home, err := u.pool(ctx, h.PoolID, "pool_id")
+	if err != nil {
+		return nil, err
+	}
+	dest := home
+	if poolID != crm.NilID && poolID != h.PoolID {
+		if dest, err = u.pool(ctx, poolID, "pool_id"); err != nil {
+			return nil, err
+		}
+	}
+	if dest == nil {
+		return nil, crm.Invalid("pool_id", "the customer has no pool; name one")
+	}
+	c, err := u.customer(ctx, h.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.authorize(ctx, &Access{Action: ActionRelease, Actor: usr, Pool: home, Target: dest, Holding: h, Customer: c}); err != nil {
+		return nil, err
+	}
+	if h.Locked {
+		return nil, ErrLocked
+	}
+	prev, from := h.OwnerID, h.PoolID
+	if err := u.dropOwner(ctx, h, c); err != nil {
+		return nil, err
+	}
+	u.toPool(h, c, dest, prev)
+	e := &Entry{CustomerID: c.ID, Op: op, FromOwner: prev, FromPool: from, ToPool: dest.ID, Reason: reason, ActorID: usr.ID, IdempotencyKey: key}
+	return u.finish(ctx, h, c, dest, e, false, &u.s.cfg.Cascade.OnRelease, prev)
+}
+
+// AssignRequest asks to give a pooled customer to a user (分配), or, for
+// [Service.Transfer], an owned customer to another user.
+type AssignRequest struct {
+	Actor          crm.ID
+	CustomerID     crm.ID
+	To             crm.ID
+	IdempotencyKey string
+}
+
+// Assign gives a pooled customer to a user, on behalf of a pool admin or a
+// manager of the user. The assignee's owned-customer limits apply; claim
+// cooldowns and daily claim limits do not, since an admin decided.
+func (s *Service) Assign(ctx context.Context, req AssignRequest) (*Result, error) {
+	r := request{op: OpAssign, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		if h.Owned() {
+			return nil, ErrTaken
+		}
+		if !h.Pooled() {
+			return nil, ErrNotInPool
+		}
+		usr, to, p, c, err := u.load(ctx, h, req.Actor, req.To)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.authorize(ctx, &Access{Action: ActionAssign, Actor: usr, Pool: p, Holding: h, Customer: c, Assignee: to}); err != nil {
+			return nil, err
+		}
+		warnings, err := u.collisions(ctx, to, c, u.s.cfg.CollisionOnClaim)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.takeOwner(ctx, h, c, to, p); err != nil {
+			return nil, err
+		}
+		e := &Entry{CustomerID: c.ID, Op: OpAssign, ToOwner: to.ID, FromPool: p.ID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		res, err := u.finish(ctx, h, c, p, e, false, &u.s.cfg.Cascade.OnClaim, crm.NilID)
+		if res != nil {
+			res.Warnings = warnings
+		}
+		return res, err
+	})
+}
+
+func required(v *problems, field string, id crm.ID) {
+	if id == crm.NilID {
+		v.add(field, "is required")
+	}
+}
+
+// load reads the actor, the other user, the holding's pool and the customer.
+func (u *unit) load(ctx context.Context, h *Holding, actor, other crm.ID) (*crm.User, *crm.User, *Pool, *crm.Customer, error) {
+	usr, err := u.actor(ctx, actor, "actor")
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var to *crm.User
+	if other != crm.NilID {
+		if to, err = u.actor(ctx, other, "to"); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	p, err := u.pool(ctx, h.PoolID, "pool_id")
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	c, err := u.customer(ctx, h.CustomerID)
+	return usr, to, p, c, err
+}
+
+// Transfer gives an owned customer to another user, on behalf of a pool
+// admin or a manager of the current owner. The new owner's limits apply; a
+// locked customer must be unlocked first.
+func (s *Service) Transfer(ctx context.Context, req AssignRequest) (*Result, error) {
+	r := request{op: OpTransfer, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		if !h.Owned() {
+			return nil, ErrNotOwned
+		}
+		if h.OwnerID == req.To {
+			return nil, fmt.Errorf("%w: user %s already owns the customer", crm.ErrFailedPrecondition, req.To)
+		}
+		usr, to, p, c, err := u.load(ctx, h, req.Actor, req.To)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.authorize(ctx, &Access{Action: ActionTransfer, Actor: usr, Pool: p, Holding: h, Customer: c, Assignee: to}); err != nil {
+			return nil, err
+		}
+		if h.Locked {
+			return nil, ErrLocked
+		}
+		prev := h.OwnerID
+		if err := u.dropOwner(ctx, h, c); err != nil {
+			return nil, err
+		}
+		if err := u.takeOwner(ctx, h, c, to, p); err != nil {
+			return nil, err
+		}
+		e := &Entry{CustomerID: c.ID, Op: OpTransfer, FromOwner: prev, ToOwner: to.ID, FromPool: h.PoolID, ToPool: h.PoolID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		return u.finish(ctx, h, c, p, e, false, &u.s.cfg.Cascade.OnClaim, prev)
+	})
+}
+
+// LockRequest asks to lock or unlock an owned customer.
+type LockRequest struct {
+	Actor          crm.ID
+	CustomerID     crm.ID
+	IdempotencyKey string
+}
+
+// Lock protects an owned customer from recycling until unlocked, within the
+// owner's locked_customers limit.
+func (s *Service) Lock(ctx context.Context, req LockRequest) (*Result, error) {
+	return s.lock(ctx, req, true)
+}
+
+// Unlock ends a lock; the customer's due time is recomputed.
+func (s *Service) Unlock(ctx context.Context, req LockRequest) (*Result, error) {
+	return s.lock(ctx, req, false)
+}
+
+func (s *Service) lock(ctx context.Context, req LockRequest, lock bool) (*Result, error) {
+	op, action := OpLock, ActionLock
+	if !lock {
+		op, action = OpUnlock, ActionUnlock
+	}
+	r := request{op: op, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		if !h.Owned() {
+			return nil, ErrNotOwned
+		}
+		usr, _, p, c, err := u.load(ctx, h, req.Actor, crm.NilID)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.authorize(ctx, &Access{Action: action, Actor: usr, Pool: p, Holding: h, Customer: c}); err != nil {
+			return nil, err
+		}
+		if h.Locked == lock {
+			return nil, fmt.Errorf("%w: customer is already %sed", crm.ErrFailedPrecondition, op)
+		}
+		if lock {
+			owner := &crm.User{Meta: crm.Meta{ID: h.OwnerID}}
+			if o, err := u.tx.Users().Get(ctx, h.OwnerID); err == nil {
+				owner = o
+			}
+			max, _ := strictest(resolveLimits(u.s.cfg.Limits, LockedCustomers, owner), func(*Limit) bool { return true })
+			if err := u.add(ctx, lockedKey(h.OwnerID), 1, max, string(LockedCustomers)); err != nil {
+				return nil, err
+			}
+		} else if _, _, err := u.tx.PoolCounters().Add(ctx, lockedKey(h.OwnerID), -1, NoMax); err != nil {
+			return nil, err
+		}
+		h.Locked = lock
+		e := &Entry{CustomerID: c.ID, Op: op, FromOwner: h.OwnerID, ToOwner: h.OwnerID, FromPool: h.PoolID, ToPool: h.PoolID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		return u.finish(ctx, h, c, p, e, false, nil, h.OwnerID)
+	})
+}
+
+// MoveRequest asks to move a customer to another pool.
+type MoveRequest struct {
+	Actor          crm.ID
+	CustomerID     crm.ID
+	PoolID         crm.ID
+	IdempotencyKey string
+}
+
+// Move moves a customer to another pool: a pooled customer changes pools
+// (and its new-entry cooldown restarts), an owned one changes the pool
+// whose rules recycle it.
+func (s *Service) Move(ctx context.Context, req MoveRequest) (*Result, error) {
+	r := request{op: OpMove, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, func(v *problems) { required(v, "pool_id", req.PoolID) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		usr, _, from, c, err := u.load(ctx, h, req.Actor, crm.NilID)
+		if err != nil {
+			return nil, err
+		}
+		to, err := u.pool(ctx, req.PoolID, "pool_id")
+		if err != nil {
+			return nil, err
+		}
+		if h.PoolID == to.ID {
+			return nil, fmt.Errorf("%w: customer is already in pool %s", crm.ErrFailedPrecondition, to.ID)
+		}
+		if err := u.authorize(ctx, &Access{Action: ActionMove, Actor: usr, Pool: from, Target: to, Holding: h, Customer: c}); err != nil {
+			return nil, err
+		}
+		e := &Entry{CustomerID: c.ID, Op: OpMove, FromOwner: h.OwnerID, ToOwner: h.OwnerID, FromPool: h.PoolID, ToPool: to.ID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		h.PoolID = to.ID
+		if h.Pooled() {
+			u.toPool(h, c, to, crm.NilID)
+		}
+		return u.finish(ctx, h, c, to, e, false, nil, h.OwnerID)
+	})
+}
+
+// EnterRequest asks to put an unowned customer into a pool.
+type EnterRequest struct {
+	// Actor is the user putting the customer in, or NilID for the system
+	// (an import, a host's rule), which is not permission-checked.
+	Actor      crm.ID
+	CustomerID crm.ID
+	// PoolID is the pool to enter. NilID chooses by entry rules: among the
+	// pools whose rule matches, the highest Priority wins, ties going to
+	// the lowest pool ID.
+	PoolID crm.ID
+	// Reason is an optional reason code.
+	Reason         string
+	IdempotencyKey string
+}
+
+// Enter puts an unowned customer into a pool, by hand or by rule
+// ([ErrNoMatchingPool] when no rule matches). An owned customer is refused
+// with [ErrTaken]: release it instead.
+func (s *Service) Enter(ctx context.Context, req EnterRequest) (*Result, error) {
+	r := request{op: OpEnter, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
+	return s.operate(ctx, r, func(v *problems) { reasonCode(v, req.Reason, false) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		c, err := u.customer(ctx, req.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		isNew := h == nil
+		if isNew {
+			h = &Holding{CustomerID: c.ID}
+		}
+		if h.Owned() || c.OwnerID != crm.NilID {
+			return nil, ErrTaken
+		}
+		from, err := u.pool(ctx, h.PoolID, "pool_id")
+		if err != nil {
+			return nil, err
+		}
+		to, err := u.pool(ctx, req.PoolID, "pool_id")
+		if err != nil {
+			return nil, err
+		}
+		if to == nil {
+			if to, err = u.matchPool(ctx, c); err != nil {
+				return nil, err
+			}
+			if to == nil {
+				return nil, ErrNoMatchingPool
+			}
+		}
+		if req.Actor != crm.NilID {
+			usr, err := u.actor(ctx, req.Actor, "actor")
+			if err != nil {
+				return nil, err
+			}
+			if err := u.authorize(ctx, &Access{Action: ActionEnter, Actor: usr, Pool: from, Target: to, Holding: h, Customer: c}); err != nil {
+				return nil, err
+			}
+		}
+		e := &Entry{CustomerID: c.ID, Op: OpEnter, FromPool: h.PoolID, ToPool: to.ID, Reason: req.Reason, ActorID: req.Actor, IdempotencyKey: req.IdempotencyKey}
+		u.toPool(h, c, to, crm.NilID)
+		return u.finish(ctx, h, c, to, e, isNew, nil, crm.NilID)
+	})
+}
+
+// matchPool returns the pool whose entry rule selects c with the highest
+// priority (ties: lowest ID), or nil.
+func (u *unit) matchPool(ctx context.Context, c *crm.Customer) (*Pool, error) {
+	var best *Pool
+	after := crm.NilID
+	for {
+		ps, err := u.tx.Pools().List(ctx, after, crm.MaxPageLimit)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if !p.Matches(c) {
+				continue
+			}
+			if best == nil || p.Priority > best.Priority || (p.Priority == best.Priority && compareID(p.ID, best.ID) < 0) {
+				best = p
+			}
+		}
+		if len(ps) < crm.MaxPageLimit {
+			return best, nil
+		}
+		after = ps[len(ps)-1].ID
+	}
+}
+
+func compareID(a, b crm.ID) int { return strings.Compare(string(a[:]), string(b[:])) }
+
+// CreateRequest asks to create a customer owned by Actor.
+type CreateRequest struct {
+	Actor crm.ID
+	// Customer is the new customer; its ID must be set. OwnerID and PoolID
+	// are set by Create; DepartmentID defaults to the actor's.
+	Customer       *crm.Customer
+	IdempotencyKey string
+}
+
+// Create creates a customer owned by the actor, after checking for
+// collisions (in the mode of [Config.CollisionOnCreate]) and the actor's
+// owned-customer limits. The customer's pool for recycling is chosen by
+// entry rules (none if no rule matches) and its protection period starts.
+// On success req.Customer holds the stored customer.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
+	var id crm.ID
+	if req.Customer != nil {
+		id = req.Customer.ID
+	}
+	r := request{op: OpCreate, actor: req.Actor, customer: id, key: req.IdempotencyKey}
+	extra := func(v *problems) {
+		if req.Customer == nil {
+			v.add("customer", "is required")
+		}
+	}
+	var stored *crm.Customer
+	res, err := s.operate(ctx, r, extra, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+		if h != nil {
+			return nil, fmt.Errorf("customer %s: %w", id, crm.ErrAlreadyExists)
+		}
+		usr, err := u.actor(ctx, req.Actor, "actor")
+		if err != nil {
+			return nil, err
+		}
+		c := req.Customer.Clone()
+		c.OwnerID, c.PoolID, c.CreatedBy = crm.NilID, crm.NilID, usr.ID
+		if c.DepartmentID == crm.NilID {
+			c.DepartmentID = usr.DepartmentID
+		}
+		warnings, err := u.collisions(ctx, usr, c, u.s.cfg.CollisionOnCreate)
+		if err != nil {
+			return nil, err
+		}
+		home, err := u.matchPool(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		h = &Holding{CustomerID: c.ID}
+		if home != nil {
+			h.PoolID = home.ID
+		}
+		if err := u.takeOwner(ctx, h, c, usr, home); err != nil {
+			return nil, err
+		}
+		if err := u.tx.Customers().Create(ctx, c); err != nil {
+			return nil, err
+		}
+		schedule(h, c, home)
+		if err := u.tx.PoolHoldings().Create(ctx, h); err != nil {
+			return nil, err
+		}
+		e := &Entry{CustomerID: c.ID, Op: OpCreate, ToOwner: usr.ID, ToPool: h.PoolID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		if err := u.record(ctx, e); err != nil {
+			return nil, err
+		}
+		stored = c
+		return &Result{Entry: *e, Holding: *h, Warnings: warnings}, nil
+	})
+	if err == nil && stored != nil {
+		*req.Customer = *stored
+	}
+	return res, err
+}
+
+// Recompute refreshes a customer's recycling facts and due time. Hosts call
+// it after recording a follow-up, a deal or an opportunity (the crm records
+// change outside this package); it reads the customer's opportunities to
+// learn the latest creation time and whether one is open, and adjusts the
+// owner's counters when the customer became dealt or stopped being dealt.
+// It returns the updated holding; [ErrNotInPool] if the customer is not
+// tracked.
+func (s *Service) Recompute(ctx context.Context, customerID crm.ID) (*Holding, error) {
+	var out *Holding
+	err := s.run(ctx, "recompute "+customerID.String(), func(ctx context.Context, u *unit) error {
+		h, err := u.tx.PoolHoldings().Get(ctx, customerID)
+		if errors.Is(err, crm.ErrNotFound) {
+			return ErrNotInPool
+		}
+		if err != nil {
+			return err
+		}
+		c, err := u.customer(ctx, customerID)
+		if err != nil {
+			return err
+		}
+		if err := u.refreshOpportunities(ctx, h); err != nil {
+			return err
+		}
+		if dealt := c.Status == crm.CustomerDealt; h.Owned() && dealt != h.Dealt {
+			delta := int64(-1)
+			if !dealt {
+				delta = 1
+			}
+			if _, _, err := u.tx.PoolCounters().Add(ctx, ownedOpenKey(h.OwnerID), delta, NoMax); err != nil {
+				return err
+			}
+			h.Dealt = dealt
+		}
+		p, err := u.pool(ctx, h.PoolID, "pool_id")
+		if err != nil {
+			return err
+		}
+		schedule(h, c, p)
+		if err := u.tx.PoolHoldings().Update(ctx, h); err != nil {
+			return err
+		}
+		out = h
+		return nil
+	})
+	return out, err
+}
+
+func (u *unit) refreshOpportunities(ctx context.Context, h *Holding) error {
+	h.LastOpportunityAt, h.OpenOpportunity = time.Time{}, false
+	page := crm.PageRequest{Limit: crm.MaxPageLimit}
+	for {
+		got, err := u.tx.Opportunities().List(ctx, crm.OpportunityFilter{CustomerIDs: []crm.ID{h.CustomerID}}, page)
+		if err != nil {
+			return err
+		}
+		for _, o := range got.Items {
+			if o.CreatedAt.After(h.LastOpportunityAt) {
+				h.LastOpportunityAt = o.CreatedAt
+			}
+			h.OpenOpportunity = h.OpenOpportunity || o.Stage.Open()
+		}
+		if got.NextCursor == "" {
+			return nil
+		}
+		page.Cursor = got.NextCursor
+	}
+}
+
+// cascade applies rule to c's related records as c passes from prev to
+// next (NilID: pooled).
+func (u *unit) cascade(ctx context.Context, customerID, prev, next crm.ID, rule *CascadeRule) error {
+	if rule.Contacts == CascadeFollow {
+		page := crm.PageRequest{Limit: crm.MaxPageLimit}
+		for {
+			got, err := u.tx.Contacts().List(ctx, crm.ContactFilter{CustomerIDs: []crm.ID{customerID}}, page)
+			if err != nil {
+				return err
+			}
+			for _, ct := range got.Items {
+				if ct.OwnerID != next {
+					ct.OwnerID = next
+					if err := u.tx.Contacts().Update(ctx, ct); err != nil {
+						return err
+					}
+				}
+			}
+			if got.NextCursor == "" {
+				break
+			}
+			page.Cursor = got.NextCursor
+		}
+	}
+	if rule.OpenOpportunities == CascadeFollow {
+		page := crm.PageRequest{Limit: crm.MaxPageLimit}
+		for {
+			got, err := u.tx.Opportunities().List(ctx, crm.OpportunityFilter{CustomerIDs: []crm.ID{customerID}}, page)
+			if err != nil {
+				return err
+			}
+			for _, o := range got.Items {
+				if o.Stage.Open() && o.OwnerID != next {
+					o.OwnerID = next
+					if err := u.tx.Opportunities().Update(ctx, o); err != nil {
+						return err
+					}
+				}
+			}
+			if got.NextCursor == "" {
+				break
+			}
+			page.Cursor = got.NextCursor
+		}
+	}
+	if rule.FollowUpPlans == CascadeFollow && prev != crm.NilID {
+		subject := crm.Ref{Type: crm.TypeCustomer, ID: customerID}
+		page := crm.PageRequest{Limit: crm.MaxPageLimit}
+		for {
+			got, err := u.tx.Activities().List(ctx, crm.ActivityFilter{Subject: &subject, ActorIDs: []crm.ID{prev}}, page)
+			if err != nil {
+				return err
+			}
+			for _, a := range got.Items {
+				if a.NextFollowUpAt != nil && a.NextFollowUpAt.After(u.now) {
+					a.NextFollowUpAt = nil
+					if err := u.tx.Activities().Update(ctx, a); err != nil {
+						return err
+					}
+				}
+			}
+			if got.NextCursor == "" {
+				break
+			}
+			page.Cursor = got.NextCursor
+		}
+	}
+	return nil
+}

@@ -1,0 +1,530 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/pool"
+)
+
+// This file implements the storage ports of package pool ([pool.Tx]). The
+// store's single lock serialises units of work, which gives the ports'
+// locking contract (Holdings.Get and Counters.Add lock until the unit of
+// work ends) for free.
+
+var _ pool.Tx = tx{}
+
+// poolState holds the pool package's tables; guarded by Store.mu.
+type poolState struct {
+	pools     map[crm.ID]*pool.Pool
+	poolOrder []crm.ID
+	holdings  map[crm.ID]*pool.Holding
+	// due indexes owned, unlocked holdings by due time. Entries go stale
+	// when a holding changes; Due drops stale entries as it meets them and
+	// compactDue rebuilds the heap when stale entries pile up.
+	due      dueHeap
+	ledger   []*pool.Entry // Seq = index + 1
+	byCust   map[crm.ID][]int
+	counters map[string]int64
+	requests map[string]*pool.Request
+}
+
+func newPoolState() *poolState {
+	return &poolState{
+		pools:    make(map[crm.ID]*pool.Pool),
+		holdings: make(map[crm.ID]*pool.Holding),
+		byCust:   make(map[crm.ID][]int),
+		counters: make(map[string]int64),
+		requests: make(map[string]*pool.Request),
+	}
+}
+
+func (t tx) poolState() *poolState { return extension(t.s, "pool", newPoolState) }
+
+// Pools implements [pool.Tx].
+func (t tx) Pools() pool.Pools { return poolRepo{t} }
+
+// PoolHoldings implements [pool.Tx].
+func (t tx) PoolHoldings() pool.Holdings { return holdingRepo{t} }
+
+// PoolLedger implements [pool.Tx].
+func (t tx) PoolLedger() pool.Ledger { return ledgerRepo{t} }
+
+// PoolCounters implements [pool.Tx].
+func (t tx) PoolCounters() pool.Counters { return counterRepo{t} }
+
+// PoolRequests implements [pool.Tx].
+func (t tx) PoolRequests() pool.Requests { return requestRepo{t} }
+
+type poolRepo struct{ tx tx }
+
+func (r poolRepo) Get(ctx context.Context, id crm.ID) (*pool.Pool, error) {
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: get pool %s: %w", id, err)
+	}
+	defer unlock()
+	p, ok := r.tx.poolState().pools[id]
+	if !ok || p.TenantID != crm.TenantFrom(ctx) {
+		return nil, fmt.Errorf("memstore: get pool %s: %w", id, crm.ErrNotFound)
+	}
+	return p.Clone(), nil
+}
+
+func (r poolRepo) Create(ctx context.Context, p *pool.Pool) error {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: create pool %s: %w", p.ID, err)
+	}
+	defer unlock()
+	m := crm.Meta{TenantID: p.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	st := r.tx.poolState()
+	if _, dup := st.pools[p.ID]; dup {
+		return fmt.Errorf("memstore: create pool %s: %w", p.ID, crm.ErrAlreadyExists)
+	}
+	now := crm.StorageTime(r.tx.s.clock.Now())
+	c := p.Clone()
+	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = m.TenantID, 1, now, now
+	st.pools[c.ID] = c
+	st.poolOrder = insertSorted(st.poolOrder, c.ID)
+	r.tx.onUndo(func() {
+		delete(st.pools, c.ID)
+		st.poolOrder = removeSorted(st.poolOrder, c.ID)
+	})
+	*p = *c.Clone()
+	return nil
+}
+
+func (r poolRepo) Update(ctx context.Context, p *pool.Pool) error {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: update pool %s: %w", p.ID, err)
+	}
+	defer unlock()
+	st := r.tx.poolState()
+	old, ok := st.pools[p.ID]
+	if !ok || old.TenantID != crm.TenantFrom(ctx) {
+		return fmt.Errorf("memstore: update pool %s: %w", p.ID, crm.ErrNotFound)
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.Version != old.Version {
+		return fmt.Errorf("memstore: update pool %s: version %d is stale, stored version is %d: %w", p.ID, p.Version, old.Version, crm.ErrConflict)
+	}
+	c := p.Clone()
+	c.TenantID, c.Version, c.CreatedAt = old.TenantID, old.Version+1, old.CreatedAt
+	c.UpdatedAt = crm.StorageTime(r.tx.s.clock.Now())
+	st.pools[c.ID] = c
+	r.tx.onUndo(func() { st.pools[c.ID] = old })
+	*p = *c.Clone()
+	return nil
+}
+
+func (r poolRepo) List(ctx context.Context, after crm.ID, limit int) ([]*pool.Pool, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: list pools: %w", err)
+	}
+	defer unlock()
+	st := r.tx.poolState()
+	start := 0
+	if after != crm.NilID {
+		i, found := slices.BinarySearchFunc(st.poolOrder, after, compareID)
+		if found {
+			i++
+		}
+		start = i
+	}
+	tenant := crm.TenantFrom(ctx)
+	var out []*pool.Pool
+	for _, id := range st.poolOrder[start:] {
+		if p := st.pools[id]; p.TenantID == tenant {
+			out = append(out, p.Clone())
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+type holdingRepo struct{ tx tx }
+
+func (r holdingRepo) Get(ctx context.Context, id crm.ID) (*pool.Holding, error) {
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: get holding %s: %w", id, err)
+	}
+	defer unlock()
+	h, ok := r.tx.poolState().holdings[id]
+	if !ok || h.TenantID != crm.TenantFrom(ctx) {
+		return nil, fmt.Errorf("memstore: get holding %s: %w", id, crm.ErrNotFound)
+	}
+	c := *h
+	return &c, nil
+}
+
+func normaliseHolding(h *pool.Holding) {
+	for _, t := range []*time.Time{&h.EnteredAt, &h.OwnedSince, &h.ProtectedUntil, &h.PreviousOwnerUntil, &h.LastOpportunityAt, &h.DueAt} {
+		*t = crm.StorageTime(*t)
+	}
+}
+
+func validHolding(h *pool.Holding) error {
+	var errs crm.ValidationErrors
+	if h.CustomerID == crm.NilID {
+		errs = append(errs, crm.Invalid("customer_id", "is required"))
+	}
+	if h.OwnerID == crm.NilID && h.Locked {
+		errs = append(errs, crm.Invalid("locked", "an unowned customer cannot be locked"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: create holding %s: %w", h.CustomerID, err)
+	}
+	defer unlock()
+	m := crm.Meta{TenantID: h.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if err := validHolding(h); err != nil {
+		return err
+	}
+	st := r.tx.poolState()
+	if _, dup := st.holdings[h.CustomerID]; dup {
+		return fmt.Errorf("memstore: create holding %s: %w", h.CustomerID, crm.ErrAlreadyExists)
+	}
+	c := *h
+	normaliseHolding(&c)
+	now := crm.StorageTime(r.tx.s.clock.Now())
+	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = m.TenantID, 1, now, now
+	st.putHolding(&c)
+	r.tx.onUndo(func() { delete(st.holdings, c.CustomerID) })
+	*h = c
+	return nil
+}
+
+func (r holdingRepo) Update(ctx context.Context, h *pool.Holding) error {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: update holding %s: %w", h.CustomerID, err)
+	}
+	defer unlock()
+	st := r.tx.poolState()
+	old, ok := st.holdings[h.CustomerID]
+	if !ok || old.TenantID != crm.TenantFrom(ctx) {
+		return fmt.Errorf("memstore: update holding %s: %w", h.CustomerID, crm.ErrNotFound)
+	}
+	if err := validHolding(h); err != nil {
+		return err
+	}
+	if h.Version != old.Version {
+		return fmt.Errorf("memstore: update holding %s: version %d is stale, stored version is %d: %w", h.CustomerID, h.Version, old.Version, crm.ErrConflict)
+	}
+	c := *h
+	normaliseHolding(&c)
+	c.TenantID, c.Version, c.CreatedAt = old.TenantID, old.Version+1, old.CreatedAt
+	c.UpdatedAt = crm.StorageTime(r.tx.s.clock.Now())
+	st.putHolding(&c)
+	r.tx.onUndo(func() { st.putHolding(old) })
+	*h = c
+	return nil
+}
+
+// putHolding stores h and indexes its due time.
+func (st *poolState) putHolding(h *pool.Holding) {
+	st.holdings[h.CustomerID] = h
+	if dueIndexed(h) {
+		st.due.push(dueEntry{at: h.DueAt, id: h.CustomerID})
+	}
+	if len(st.due) > 2*len(st.holdings)+1024 {
+		st.compactDue()
+	}
+}
+
+func dueIndexed(h *pool.Holding) bool { return h.Owned() && !h.Locked && !h.DueAt.IsZero() }
+
+// compactDue rebuilds the due index from the holdings, dropping stale
+// entries.
+func (st *poolState) compactDue() {
+	st.due = st.due[:0]
+	for _, h := range st.holdings {
+		if dueIndexed(h) {
+			st.due = append(st.due, dueEntry{at: h.DueAt, id: h.CustomerID})
+		}
+	}
+	st.due.init()
+}
+
+func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool.Holding, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: due holdings: %w", err)
+	}
+	defer unlock()
+	st := r.tx.poolState()
+	tenant := crm.TenantFrom(ctx)
+	var out []*pool.Holding
+	var keep []dueEntry
+	seen := make(map[crm.ID]bool)
+	for len(out) < limit && len(st.due) > 0 && !st.due[0].at.After(now) {
+		e := st.due.pop()
+		h, ok := st.holdings[e.id]
+		if !ok || !dueIndexed(h) || !h.DueAt.Equal(e.at) || seen[e.id] {
+			continue // stale or repeated entry: drop it
+		}
+		seen[e.id] = true
+		keep = append(keep, e)
+		if h.TenantID == tenant {
+			c := *h
+			out = append(out, &c)
+		}
+	}
+	// Popping only finds the earliest entries; they stay indexed until the
+	// holdings change.
+	for _, e := range keep {
+		st.due.push(e)
+	}
+	return out, nil
+}
+
+type dueEntry struct {
+	at time.Time
+	id crm.ID
+}
+
+func (a dueEntry) less(b dueEntry) bool {
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	return bytes.Compare(a.id[:], b.id[:]) < 0
+}
+
+// dueHeap is a binary min-heap of due entries (typed, so no boxing).
+type dueHeap []dueEntry
+
+func (h *dueHeap) init() {
+	for i := len(*h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h *dueHeap) push(e dueEntry) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s[i].less(s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *dueHeap) pop() dueEntry {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	*h = s[:n]
+	h.down(0)
+	return top
+}
+
+func (h *dueHeap) down(i int) {
+	s := *h
+	for {
+		l := 2*i + 1
+		if l >= len(s) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(s) && s[r].less(s[l]) {
+			m = r
+		}
+		if !s[m].less(s[i]) {
+			return
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+}
+
+type ledgerRepo struct{ tx tx }
+
+func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: append ledger entry: %w", err)
+	}
+	defer unlock()
+	m := crm.Meta{TenantID: e.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if e.ID == crm.NilID || e.CustomerID == crm.NilID || e.Op == "" || e.At.IsZero() {
+		return crm.Invalid("entry", "id, customer_id, op and at are required")
+	}
+	st := r.tx.poolState()
+	c := *e
+	c.TenantID, c.At, c.Rule = m.TenantID, crm.StorageTime(e.At), bytes.Clone(e.Rule)
+	c.Seq = int64(len(st.ledger)) + 1
+	st.ledger = append(st.ledger, &c)
+	st.byCust[c.CustomerID] = append(st.byCust[c.CustomerID], len(st.ledger)-1)
+	r.tx.onUndo(func() {
+		st.ledger = st.ledger[:len(st.ledger)-1]
+		idx := st.byCust[c.CustomerID]
+		st.byCust[c.CustomerID] = idx[:len(idx)-1]
+	})
+	e.Seq, e.TenantID = c.Seq, c.TenantID
+	return nil
+}
+
+func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64, limit int) ([]*pool.Entry, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: list ledger: %w", err)
+	}
+	defer unlock()
+	st := r.tx.poolState()
+	tenant := crm.TenantFrom(ctx)
+	var out []*pool.Entry
+	add := func(e *pool.Entry) bool {
+		if e.Seq > afterSeq && e.TenantID == tenant {
+			c := *e
+			c.Rule = bytes.Clone(e.Rule)
+			out = append(out, &c)
+		}
+		return len(out) < limit
+	}
+	if customerID != crm.NilID {
+		for _, i := range st.byCust[customerID] {
+			if !add(st.ledger[i]) {
+				break
+			}
+		}
+		return out, nil
+	}
+	start := max(afterSeq, 0)
+	for i := start; i < int64(len(st.ledger)); i++ {
+		if !add(st.ledger[i]) {
+			break
+		}
+	}
+	return out, nil
+}
+
+type counterRepo struct{ tx tx }
+
+func (r counterRepo) Add(ctx context.Context, key string, delta, max int64) (int64, bool, error) {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return 0, false, fmt.Errorf("memstore: add to counter %q: %w", key, err)
+	}
+	defer unlock()
+	st := r.tx.poolState()
+	k := crm.TenantFrom(ctx) + "\x00" + key
+	old, had := st.counters[k]
+	n := old + delta
+	if delta > 0 && (n > max || n < old) {
+		return old, false, nil
+	}
+	n = clampZero(n)
+	st.counters[k] = n
+	r.tx.onUndo(func() {
+		if had {
+			st.counters[k] = old
+		} else {
+			delete(st.counters, k)
+		}
+	})
+	return n, true, nil
+}
+
+func clampZero(n int64) int64 {
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+func (r counterRepo) Get(ctx context.Context, key string) (int64, error) {
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return 0, fmt.Errorf("memstore: get counter %q: %w", key, err)
+	}
+	defer unlock()
+	return r.tx.poolState().counters[crm.TenantFrom(ctx)+"\x00"+key], nil
+}
+
+type requestRepo struct{ tx tx }
+
+func (r requestRepo) Get(ctx context.Context, key string) (*pool.Request, error) {
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: get request: %w", err)
+	}
+	defer unlock()
+	got, ok := r.tx.poolState().requests[crm.TenantFrom(ctx)+"\x00"+key]
+	if !ok {
+		return nil, fmt.Errorf("memstore: get request %q: %w", key, crm.ErrNotFound)
+	}
+	c := *got
+	c.Result = bytes.Clone(got.Result)
+	return &c, nil
+}
+
+func (r requestRepo) Put(ctx context.Context, req *pool.Request) error {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: put request: %w", err)
+	}
+	defer unlock()
+	m := crm.Meta{TenantID: req.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if req.Key == "" {
+		return crm.Invalid("key", "is required")
+	}
+	st := r.tx.poolState()
+	k := m.TenantID + "\x00" + req.Key
+	if _, dup := st.requests[k]; dup {
+		return fmt.Errorf("memstore: put request %q: %w", req.Key, crm.ErrAlreadyExists)
+	}
+	c := *req
+	c.TenantID, c.Result = m.TenantID, bytes.Clone(req.Result)
+	c.CreatedAt = crm.StorageTime(r.tx.s.clock.Now())
+	st.requests[k] = &c
+	r.tx.onUndo(func() { delete(st.requests, k) })
+	req.TenantID, req.CreatedAt = c.TenantID, c.CreatedAt
+	return nil
+}

@@ -261,3 +261,25 @@ func (f Firing) EventType() string {
 	}
 	return "sla.breached"
 }
+
+// Tx is what a unit of work offers workflow when the adapter supports it:
+// the shared ports plus routing state and SLA timers. Hosts find it by type
+// assertion on the [crm.Tx] passed to [crm.Store.InTx]; an adapter without
+// it does not support workflow storage ([crm.ErrUnsupported]).
+type Tx interface {
+	crm.Tx
+	// Routing returns the routing-state port bound to the unit of work.
+	Routing() RoutingStore
+	// Timers returns the SLA-timer port bound to the unit of work.
+	Timers() TimerStore
+}
+
+// TxOf returns tx as a workflow [Tx], or an error matching
+// [crm.ErrUnsupported] when the adapter lacks workflow storage.
+func TxOf(tx crm.Tx) (Tx, error) {
+	w, ok := tx.(Tx)
+	if !ok {
+		return nil, fmt.Errorf("workflow: storage adapter %T has no workflow ports: %w", tx, crm.ErrUnsupported)
+	}
+	return w, nil
+}

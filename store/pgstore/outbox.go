@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -42,6 +43,9 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 	prepared := make([]crm.Event, len(events))
 	ids := make([]crm.ID, len(events))
 	for i, e := range events {
+		if e == nil {
+			return crm.Invalid("events["+strconv.Itoa(i)+"]", "is nil")
+		}
 		c := *e
 		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
 			return err

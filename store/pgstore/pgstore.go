@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -216,8 +217,14 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = s.runTx(ctx, fn)
-		if err == nil || attempt == maxAttempts || !shouldRetry(err) || ctx.Err() != nil {
+		if err == nil || !shouldRetry(err) {
 			return err
+		}
+		if attempt == maxAttempts || ctx.Err() != nil {
+			if !errors.Is(err, crm.ErrConflict) {
+				err = fmt.Errorf("%w: %w", crm.ErrConflict, err)
+			}
+			return fmt.Errorf("pgstore: unit of work aborted %d times: %w", attempt, err)
 		}
 	}
 }

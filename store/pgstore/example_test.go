@@ -13,7 +13,7 @@ import (
 
 // Example connects, migrates the "crm" schema and creates a customer and its
 // event in one unit of work. It needs a database, so it is compiled but not
-// run by go test; TestExampleFlow runs the same steps.
+// run by go test; TestInTx runs the same steps against a test database.
 func Example() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))

@@ -1,0 +1,15 @@
+// Package lead scores, qualifies and converts leads.
+//
+// # Rule-based scoring
+//
+// A [Model] is a scoring model loaded from JSON ([ParseModel]) or built in Go
+// ([Compile]) and validated on load: every problem is reported with the path
+// of the bad field. Fit rules test lead fields (equals, in, contains, exists,
+// range; all/any/not groups); engagement rules test [Engagement] events
+// (kind, count in a window, recency) and lose value with age (a half-life or
+// a step-down). Points are capped per group, per section and in total,
+// graded A1..D4 (fit letter, engagement digit) and mapped to a suggested
+// lifecycle stage. [Model.Score] is pure, allocation-free and deterministic
+// for a given time; [Model.Explain] says which rules matched and what each
+// gave. [Models] keeps several models and versions side by side.
+package lead

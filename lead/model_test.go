@@ -1,0 +1,332 @@
+package lead_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/lead"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+// smallModel is the model most tests score with.
+const smallModel = `{
+  "id": "smb-inbound", "version": 2, "name": "SMB inbound",
+  "fit": {
+    "cap": 100,
+    "groups": [
+      {"name": "industry", "cap": 30, "rules": [
+        {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "retail"]}, "points": 25},
+        {"id": "big-company", "when": {"field": "company_size", "op": "range", "min": 200}, "points": 15}
+      ]},
+      {"name": "person", "rules": [
+        {"id": "decision-maker", "when": {"any": [
+          {"field": "title", "op": "contains", "value": "director"},
+          {"field": "title", "op": "contains", "value": "vp"}]}, "points": 20},
+        {"id": "free-mail", "when": {"field": "email", "op": "contains", "value": "@gmail."}, "points": -10},
+        {"id": "budget", "when": {"field": "fields.budget", "op": "range", "min": 10000}, "points": 10}
+      ]}
+    ]
+  },
+  "engagement": {
+    "cap": 60,
+    "groups": [
+      {"name": "activity", "rules": [
+        {"id": "visits", "when": {"event": {"kind": "web_visit"}}, "points_each": 2, "max_points": 20},
+        {"id": "recent-form", "when": {"event": {"kind": "form_fill", "within_days": 30}}, "points": 30},
+        {"id": "clicks", "when": {"event": {"kind": "email_click", "min_count": 3}}, "points": 10}
+      ]}
+    ]
+  },
+  "decay": {"half_life_days": 30},
+  "grades": {"fit": [40, 25, 10], "engagement": [40, 20, 5]},
+  "stages": [
+    {"stage": "sales_qualified", "min_fit": 40, "requires": ["marketing_qualified"]},
+    {"stage": "marketing_qualified", "min_total": 50},
+    {"stage": "disqualified", "max_total": -5}
+  ]
+}`
+
+func mustModel(t testing.TB, js string) *lead.Model {
+	t.Helper()
+	m, err := lead.ParseModel([]byte(js))
+	require.NoError(t, err)
+	return m
+}
+
+func TestModelScore(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, smallModel)
+	require.Equal(t, "smb-inbound", m.ID())
+	require.Equal(t, 2, m.Version())
+
+	hot := &crm.Lead{Name: "Li Wei", Title: "Sales Director", Industry: "Manufacturing", CompanySize: 500,
+		Email: "li.wei@huateng.cn", Fields: crm.Fields{"budget": crm.Number(decimal.NewFromInt(50000))}}
+	events := []lead.Engagement{
+		{Kind: "form_fill", At: t0},                   // fresh: full 30
+		{Kind: "web_visit", At: t0.Add(-30 * day)},    // one half-life: 2 * 0.5
+		{Kind: "web_visit", At: t0, Count: 3},         // 3 * 2
+		{Kind: "email_click", At: t0.Add(-60 * day)},  // only 1 click: no points
+		{Kind: "form_fill", At: t0.Add(day)},          // in the future: ignored
+		{Kind: "web_visit", At: t0.Add(-time.Minute)}, // almost fresh
+	}
+
+	t.Run("SumsCapsAndGrades", func(t *testing.T) {
+		r := m.Score(hot, events, t0)
+		// industry 25+15 capped at 30; person 20+10.
+		require.InDelta(t, 60, r.Fit, 1e-9)
+		require.InDelta(t, 30+1+6+2, r.Engagement, 1e-3)
+		require.InDelta(t, r.Fit+r.Engagement, r.Total, 1e-9)
+		require.Equal(t, "A2", r.Grade)
+		require.Equal(t, crm.LeadSQL, r.Stage)
+	})
+
+	t.Run("GivesTheSameAnswerWhenRecomputedAtTheSameTime", func(t *testing.T) {
+		require.Equal(t, m.Score(hot, events, t0), m.Score(hot, events, t0))
+	})
+
+	t.Run("DecaysEngagementWithTime", func(t *testing.T) {
+		later := t0.Add(60 * day)
+		r := m.Score(hot, events, later)
+		// The form fill is now outside its 30-day window; visits decayed.
+		require.Less(t, r.Engagement, 10.0)
+		require.Greater(t, r.Engagement, 0.0)
+		require.Equal(t, "A4", r.Grade)
+	})
+
+	t.Run("NegativePointsCanDisqualify", func(t *testing.T) {
+		cold := &crm.Lead{Name: "Anon", Email: "anon@gmail.com"}
+		r := m.Score(cold, nil, t0)
+		require.InDelta(t, -10, r.Fit, 1e-9)
+		require.Equal(t, "D4", r.Grade)
+		require.Equal(t, crm.LeadDisqualified, r.Stage)
+	})
+
+	t.Run("RequiredStagesMustHoldToo", func(t *testing.T) {
+		fitOnly := &crm.Lead{Name: "X", Title: "VP Sales", Industry: "retail"} // fit 45, no engagement
+		r := m.Score(fitOnly, nil, t0)
+		require.InDelta(t, 45, r.Fit, 1e-9)
+		require.Equal(t, crm.LeadStatus(""), r.Stage, "sales_qualified requires marketing_qualified (total >= 50)")
+	})
+}
+
+func TestModelExplain(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, smallModel)
+	l := &crm.Lead{Name: "Li Wei", Industry: "retail", CompanySize: 300}
+	ex := m.Explain(l, []lead.Engagement{{Kind: "form_fill", At: t0.Add(-30 * day)}}, t0)
+	require.Equal(t, m.Score(l, []lead.Engagement{{Kind: "form_fill", At: t0.Add(-30 * day)}}, t0), ex.Result)
+	rules := map[string]lead.Contribution{}
+	for _, c := range ex.Contributions {
+		rules[c.Rule] = c
+	}
+	require.Len(t, rules, 3)
+	require.Equal(t, 25.0, rules["target-industry"].Points)
+	require.Equal(t, 15.0, rules["big-company"].Points)
+	require.Equal(t, 30.0, rules["recent-form"].Base)
+	require.InDelta(t, 15, rules["recent-form"].Points, 1e-9)
+	require.Equal(t, lead.GroupTotal{Section: lead.SectionFit, Group: "industry", Raw: 40, Points: 30}, ex.Groups[0])
+	require.Equal(t, `smb-inbound v2: fit 30, engagement 15, total 45, grade B3
+  fit/industry target-industry: +25
+  fit/industry big-company: +15
+  engagement/activity recent-form: +15 (of +30)
+  fit/industry capped at 30 (from 40)`, ex.String())
+}
+
+func TestModelStepDecay(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, `{"id":"step","version":1,
+	  "engagement":{"groups":[{"name":"g","rules":[{"id":"call","when":{"event":{"kind":"call"}},"points":40}]}]},
+	  "decay":{"step_days":7,"step_factor":0.5}}`)
+	ev := []lead.Engagement{{Kind: "call", At: t0}}
+	for _, tc := range []struct {
+		after time.Duration
+		want  float64
+	}{{0, 40}, {6 * day, 40}, {7 * day, 20}, {13 * day, 20}, {14 * day, 10}, {21 * day, 5}} {
+		r := m.Score(&crm.Lead{Name: "x"}, ev, t0.Add(tc.after))
+		require.InDelta(t, tc.want, r.Engagement, 1e-9, "after %v", tc.after)
+	}
+}
+
+func TestModelFieldOperators(t *testing.T) {
+	t.Parallel()
+	l := &crm.Lead{
+		Name: "Zhang San", Company: "Acme", Region: "CN-East", CompanySize: 50, Tags: []string{"expo-2026", "vip"},
+		Fields: crm.Fields{
+			"budget":  crm.Number(decimal.RequireFromString("12500.50")),
+			"partner": crm.Bool(true),
+			"plan":    crm.String("Enterprise"),
+			"apps":    crm.Strings("erp", "wms"),
+			"met_at":  crm.Time(t0),
+		},
+	}
+	cases := []struct {
+		cond string
+		want bool
+	}{
+		{`{"field":"region","op":"equals","value":"cn-east"}`, true},
+		{`{"field":"region","op":"equals","value":"cn-west"}`, false},
+		{`{"field":"region","op":"in","values":["cn-west","CN-EAST"]}`, true},
+		{`{"field":"company","op":"contains","value":"CM"}`, true},
+		{`{"field":"phone","op":"exists"}`, false},
+		{`{"field":"name","op":"exists"}`, true},
+		{`{"field":"company_size","op":"range","min":10,"max":50}`, true},
+		{`{"field":"company_size","op":"range","max":49}`, false},
+		{`{"field":"company_size","op":"equals","value":"50"}`, true},
+		{`{"field":"company_size","op":"in","values":["10","50"]}`, true},
+		{`{"field":"tags","op":"equals","value":"VIP"}`, true},
+		{`{"field":"tags","op":"contains","value":"expo"}`, true},
+		{`{"field":"tags","op":"exists"}`, true},
+		{`{"field":"fields.budget","op":"range","min":12500.5}`, true},
+		{`{"field":"fields.budget","op":"range","min":12500.51}`, false},
+		{`{"field":"fields.budget","op":"equals","value":"12500.5"}`, true},
+		{`{"field":"fields.partner","op":"equals","value":"true"}`, true},
+		{`{"field":"fields.partner","op":"equals","value":"false"}`, false},
+		{`{"field":"fields.plan","op":"in","values":["pro","enterprise"]}`, true},
+		{`{"field":"fields.plan","op":"range","min":1}`, false},
+		{`{"field":"fields.apps","op":"equals","value":"wms"}`, true},
+		{`{"field":"fields.met_at","op":"exists"}`, true},
+		{`{"field":"fields.missing","op":"exists"}`, false},
+		{`{"not":{"field":"fields.missing","op":"exists"}}`, true},
+		{`{"all":[{"field":"name","op":"exists"},{"field":"phone","op":"exists"}]}`, false},
+		{`{"any":[{"field":"name","op":"exists"},{"field":"phone","op":"exists"}]}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.cond, func(t *testing.T) {
+			m := mustModel(t, `{"id":"ops","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":`+tc.cond+`,"points":1}]}]}}`)
+			got := m.Score(l, nil, t0).Fit == 1
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseModelRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	wrap := func(rule string) string {
+		return `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[` + rule + `]}]}}`
+	}
+	cases := []struct {
+		name, js, field, reason string
+	}{
+		{"UnknownTopLevelField", `{"id":"bad","version":1,"colour":"red","fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "colour", "unknown field"},
+		{"UnknownNestedField", wrap(`{"id":"r","when":{"field":"name","op":"exists"},"pionts":1}`), "fit.groups[0].rules[0].pionts", "unknown field"},
+		{"BadOperator", wrap(`{"id":"r","when":{"field":"name","op":"like","value":"x"},"points":1}`), "fit.groups[0].rules[0].when.op", "unknown operator"},
+		{"UnknownLeadField", wrap(`{"id":"r","when":{"field":"salary","op":"exists"},"points":1}`), "fit.groups[0].rules[0].when.field", "unknown field"},
+		{"RangeOnText", wrap(`{"id":"r","when":{"field":"region","op":"range","min":1},"points":1}`), "fit.groups[0].rules[0].when.op", "range needs a number field"},
+		{"MinAboveMax", wrap(`{"id":"r","when":{"field":"company_size","op":"range","min":10,"max":5},"points":1}`), "fit.groups[0].rules[0].when.max", "below min"},
+		{"EmptyIn", wrap(`{"id":"r","when":{"field":"region","op":"in"},"points":1}`), "fit.groups[0].rules[0].when.values", "required"},
+		{"TwoConditionKinds", wrap(`{"id":"r","when":{"field":"region","op":"exists","all":[]},"points":1}`), "fit.groups[0].rules[0].when", "exactly one"},
+		{"EventInFit", wrap(`{"id":"r","when":{"event":{"kind":"call"}},"points":1}`), "fit.groups[0].rules[0].when.event", "engagement section"},
+		{"NoPoints", wrap(`{"id":"r","when":{"field":"name","op":"exists"}}`), "fit.groups[0].rules[0].points", "no points"},
+		{"DuplicateRuleID", wrap(`{"id":"r","when":{"field":"name","op":"exists"},"points":1},{"id":"r","when":{"field":"name","op":"exists"},"points":1}`), "fit.groups[0].rules[1].id", "repeats"},
+		{"WrongType", wrap(`{"id":"r","when":{"field":"name","op":"exists"},"points":"ten"}`), "fit.groups.rules.points", "want a JSON value"},
+		{"NegativeHalfLife", `{"id":"bad","version":1,"decay":{"half_life_days":-3},"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "decay.half_life_days", "must not be negative"},
+		{"StageCycle", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]},
+			"stages":[{"stage":"marketing_qualified","min_total":10,"requires":["sales_qualified"]},{"stage":"sales_qualified","min_total":20,"requires":["marketing_qualified"]}]}`,
+			"stages[0].requires", "cycle: marketing_qualified -> sales_qualified -> marketing_qualified"},
+		{"StageRequiresItself", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]},
+			"stages":[{"stage":"sales_qualified","min_total":20,"requires":["sales_qualified"]}]}`, "stages[0].requires", "cycle"},
+		{"UnknownStage", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]},
+			"stages":[{"stage":"hot","min_total":20}]}`, "stages[0].stage", "want new"},
+		{"GradesNotDescending", `{"id":"bad","version":1,"grades":{"fit":[10,20,5]},"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "grades.fit[1]", "below the threshold"},
+		{"BadID", `{"id":"Bad Model","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "id", "lower-case"},
+		{"NoVersion", `{"id":"bad","fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "version", "at least 1"},
+		{"NotJSON", `{"id":`, "", "not valid JSON"},
+		{"NoRules", `{"id":"bad","version":1}`, "fit.groups", "no rules"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := lead.ParseModel([]byte(tc.js))
+			require.Nil(t, m)
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			var es crm.ValidationErrors
+			require.True(t, errors.As(err, &es), "%v", err)
+			found := false
+			for _, e := range es {
+				if e.Field == tc.field {
+					require.Contains(t, e.Reason, tc.reason)
+					found = true
+				}
+			}
+			require.True(t, found, "no error on %q in %v", tc.field, err)
+			require.Contains(t, err.Error(), "lead: ")
+		})
+	}
+}
+
+func TestModelJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, smallModel)
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	var back lead.Model
+	require.NoError(t, json.Unmarshal(b, &back))
+	l := &crm.Lead{Name: "x", Industry: "retail", Title: "VP"}
+	ev := []lead.Engagement{{Kind: "web_visit", At: t0.Add(-5 * day), Count: 4}}
+	require.Equal(t, m.Score(l, ev, t0), back.Score(l, ev, t0))
+	require.Equal(t, m.Spec(), back.Spec())
+}
+
+func TestModels(t *testing.T) {
+	t.Parallel()
+	v1 := mustModel(t, `{"id":"team-a","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`)
+	v2 := mustModel(t, `{"id":"team-a","version":2,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":2}]}]}}`)
+	other := mustModel(t, smallModel)
+	set, err := lead.NewModels(v2, other, v1)
+	require.NoError(t, err)
+
+	t.Run("GetsTheLatestVersionByDefault", func(t *testing.T) {
+		m, err := set.Get("team-a", 0)
+		require.NoError(t, err)
+		require.Same(t, v2, m)
+	})
+	t.Run("GetsAPinnedVersion", func(t *testing.T) {
+		m, err := set.Get("team-a", 1)
+		require.NoError(t, err)
+		require.Same(t, v1, m)
+	})
+	t.Run("ReportsUnknownModelsAsNotFound", func(t *testing.T) {
+		_, err := set.Get("team-b", 0)
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		_, err = set.Get("team-a", 3)
+		require.ErrorIs(t, err, crm.ErrNotFound)
+	})
+	t.Run("ListsLatestVersionsAndHistory", func(t *testing.T) {
+		require.Equal(t, []*lead.Model{other, v2}, set.Latest())
+		require.Equal(t, []*lead.Model{v1, v2}, set.Versions("team-a"))
+	})
+	t.Run("RefusesADuplicateVersion", func(t *testing.T) {
+		_, err := lead.NewModels(v1, v1)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+}
+
+func FuzzParseModel(f *testing.F) {
+	f.Add([]byte(smallModel))
+	f.Add([]byte(benchModel()))
+	f.Add([]byte(`{"id":"x","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"not":{"any":[{"field":"fields.a","op":"range","min":-1e308}]}},"points":1}]}]}}`))
+	f.Add([]byte(`{"id":"x","version":1,"engagement":{"groups":[{"name":"g","rules":[{"id":"r","when":{"event":{"kind":"*","within_days":1e300}},"points_each":1}]}]},"decay":{"step_days":1}}`))
+	l := &crm.Lead{Name: "a", Title: "VP", CompanySize: 10, Tags: []string{"x"}, Fields: crm.Fields{"a": crm.Number(decimal.NewFromInt(3))}}
+	ev := []lead.Engagement{{Kind: "call", At: t0.Add(-day)}, {Kind: "web_visit", At: t0.Add(-40 * day), Count: 2}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := lead.ParseModel(data)
+		if err != nil {
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			return
+		}
+		r := m.Score(l, ev, t0)
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		back, err := lead.ParseModel(b)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(r), fmt.Sprint(back.Score(l, ev, t0)))
+	})
+}

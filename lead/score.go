@@ -1,0 +1,583 @@
+package lead
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/shopspring/decimal"
+)
+
+// Engagement is one thing a lead did: a web visit, an email click, a form
+// fill, a call. Kinds are host-defined strings that scoring rules name.
+type Engagement struct {
+	// Kind is the kind of event, such as "web_visit" or "email_click".
+	Kind string `json:"kind"`
+	// At is when it happened. Events after the scoring time are ignored, so
+	// a score can be recomputed as of any moment.
+	At time.Time `json:"at"`
+	// Count is how many times it happened at At (e.g. page views in one
+	// visit); 0 counts as 1.
+	Count int `json:"count,omitempty"`
+	// Value is an optional measure such as minutes on site; scoring rules do
+	// not read it today.
+	Value float64 `json:"value,omitempty"`
+}
+
+// Result is a lead's score under one model. It is a plain value: computing it
+// allocates nothing.
+type Result struct {
+	// Fit and Engagement are the section scores after group and section
+	// caps; Total is their sum after the model's total cap.
+	Fit        float64
+	Engagement float64
+	Total      float64
+	// Grade combines the fit letter and the engagement digit, "A1" (best)
+	// to "D4".
+	Grade string
+	// Stage is the lifecycle stage the model suggests, or "" when no stage
+	// threshold is met.
+	Stage crm.LeadStatus
+}
+
+// Contribution is one matched rule in an [Explanation].
+type Contribution struct {
+	Section     Section `json:"section"`
+	Group       string  `json:"group"`
+	Rule        string  `json:"rule"`
+	Description string  `json:"description,omitempty"`
+	// Base is what the rule gives before decay and MaxPoints; Points what it
+	// gave after them (before group and section caps).
+	Base   float64 `json:"base"`
+	Points float64 `json:"points"`
+	// Events counts the event units the rule's event conditions counted.
+	Events int `json:"events,omitempty"`
+}
+
+// GroupTotal is one group's points in an [Explanation]: Raw is the sum of its
+// contributions, Points the sum after the group's cap.
+type GroupTotal struct {
+	Section Section `json:"section"`
+	Group   string  `json:"group"`
+	Raw     float64 `json:"raw"`
+	Points  float64 `json:"points"`
+}
+
+// Explanation says why a lead scored what it did: the result, every matched
+// rule with its points, and every group's total before and after its cap.
+type Explanation struct {
+	Model         string         `json:"model"`
+	Version       int            `json:"version"`
+	Result        Result         `json:"result"`
+	Contributions []Contribution `json:"contributions"`
+	Groups        []GroupTotal   `json:"groups"`
+}
+
+// String renders the explanation for people, one line per matched rule.
+func (e *Explanation) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s v%d: fit %s, engagement %s, total %s, grade %s",
+		e.Model, e.Version, pts(e.Result.Fit), pts(e.Result.Engagement), pts(e.Result.Total), e.Result.Grade)
+	if e.Result.Stage != "" {
+		fmt.Fprintf(&b, ", stage %s", e.Result.Stage)
+	}
+	for _, c := range e.Contributions {
+		fmt.Fprintf(&b, "\n  %s/%s %s: %s", c.Section, c.Group, c.Rule, signed(c.Points))
+		if c.Points != c.Base {
+			fmt.Fprintf(&b, " (of %s)", signed(c.Base))
+		}
+	}
+	for _, g := range e.Groups {
+		if g.Raw != g.Points {
+			fmt.Fprintf(&b, "\n  %s/%s capped at %s (from %s)", g.Section, g.Group, pts(g.Points), pts(g.Raw))
+		}
+	}
+	return b.String()
+}
+
+func pts(f float64) string { return trimZeros(fmt.Sprintf("%.2f", f)) }
+
+func signed(f float64) string {
+	if f >= 0 {
+		return "+" + pts(f)
+	}
+	return pts(f)
+}
+
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+// Score scores lead l with its engagement events as of now. Pass the
+// injected clock's time (clock.Now()); the same arguments always give the
+// same result. Score allocates nothing and is safe for concurrent use.
+func (m *Model) Score(l *crm.Lead, events []Engagement, now time.Time) Result {
+	return m.eval(l, events, now, nil)
+}
+
+// Explain is [Model.Score] with an [Explanation] of every matched rule.
+func (m *Model) Explain(l *crm.Lead, events []Engagement, now time.Time) *Explanation {
+	ex := &Explanation{Model: m.id, Version: m.version}
+	ex.Result = m.eval(l, events, now, ex)
+	return ex
+}
+
+// tally is what one pass over the events gathered for one event condition.
+type tally struct {
+	units int
+	age   time.Duration // youngest counted event, when units > 0
+	sum   float64       // decayed points_each points
+}
+
+type tallies [maxEventSlots]tally
+
+func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explanation) Result {
+	var tl tallies
+	if m.eventSlots > 0 {
+		m.tally(&tl, events, now)
+	}
+	var fit, eng float64
+	lastAge, lastDecay := time.Duration(-1), 1.0 // rules often share their youngest event
+	for gi := range m.groups {
+		g := &m.groups[gi]
+		isEng := g.section == SectionEngagement
+		var sum float64
+		for ri := g.start; ri < g.end; ri++ {
+			r := &m.rules[ri]
+			info := &m.ruleInfo[ri]
+			var base, got float64
+			var units int
+			if r.each != 0 {
+				got, units = m.eachPoints(&m.nodes[r.root], &tl, events, now)
+				if units == 0 {
+					continue
+				}
+				base = r.each * float64(units)
+			} else {
+				ok, age, n := m.match(r.root, l, &tl, events, now)
+				if !ok {
+					continue
+				}
+				base, got, units = r.points, r.points, n
+				if isEng && age >= 0 {
+					if age != lastAge {
+						lastAge, lastDecay = age, m.decayFactor(age)
+					}
+					got *= lastDecay
+				}
+			}
+			if got > r.maxPoints {
+				got = r.maxPoints
+			}
+			sum += got
+			if ex != nil {
+				ex.Contributions = append(ex.Contributions, Contribution{
+					Section: g.section, Group: g.name, Rule: info.id, Description: info.desc,
+					Base: base, Points: got, Events: units,
+				})
+			}
+		}
+		capped := min(sum, g.cap)
+		if ex != nil {
+			ex.Groups = append(ex.Groups, GroupTotal{Section: g.section, Group: g.name, Raw: sum, Points: capped})
+		}
+		if isEng {
+			eng += capped
+		} else {
+			fit += capped
+		}
+	}
+	fit = min(fit, m.fitCap)
+	eng = min(eng, m.engCap)
+	res := Result{Fit: fit, Engagement: eng, Total: min(fit+eng, m.totalCap)}
+	gi := grade(fit, &m.fitGrades)*4 + grade(eng, &m.engGrades)
+	res.Grade = gradeNames[gi]
+	for si := range m.stages {
+		if m.stages[si].holds(&res, gi) {
+			res.Stage = m.stages[si].status
+			break
+		}
+	}
+	return res
+}
+
+func grade(v float64, t *[3]float64) int {
+	for i, th := range t {
+		if v >= th {
+			return i
+		}
+	}
+	return 3
+}
+
+func (s *stage) holds(r *Result, gi int) bool {
+	for i := range s.conds {
+		c := &s.conds[i]
+		if r.Fit < c.minFit || r.Engagement < c.minEng || r.Total < c.minTotal || r.Total > c.maxTotal {
+			return false
+		}
+		if c.grades != 0 && c.grades&(1<<gi) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// decayFactor returns the weight of engagement points whose event is age
+// old.
+func (m *Model) decayFactor(age time.Duration) float64 {
+	d := &m.decay
+	days := age.Hours() / 24
+	switch {
+	case d.halfLifeDays > 0:
+		return math.Exp2(-days / d.halfLifeDays)
+	case d.stepDays > 0:
+		return math.Exp(math.Floor(days/d.stepDays) * d.lnStepFactor)
+	}
+	return 1
+}
+
+// match evaluates node i. age is the age of the most recent event counted by
+// the node's event tests (-1 when none), units the event units counted.
+func (m *Model) match(i int32, l *crm.Lead, tl *tallies, events []Engagement, now time.Time) (ok bool, age time.Duration, units int) {
+	n := &m.nodes[i]
+	switch n.op {
+	case opAll:
+		age = -1
+		for _, k := range n.kids {
+			kok, kage, ku := m.match(k, l, tl, events, now)
+			if !kok {
+				return false, -1, 0
+			}
+			age, units = youngest(age, kage), units+ku
+		}
+		return true, age, units
+	case opAny:
+		age = -1
+		for _, k := range n.kids {
+			kok, kage, ku := m.match(k, l, tl, events, now)
+			if !kok {
+				continue
+			}
+			if !n.hasEvent {
+				return true, -1, 0
+			}
+			ok, age, units = true, youngest(age, kage), units+ku
+		}
+		return ok, age, units
+	case opNot:
+		kok, _, _ := m.match(n.kids[0], l, tl, events, now)
+		return !kok, -1, 0
+	case opEvent:
+		if n.slot >= 0 {
+			t := &tl[n.slot]
+			if t.units < n.minCount {
+				return false, -1, 0
+			}
+			return true, t.age, t.units
+		}
+		return n.matchEvents(events, now)
+	}
+	return matchField(n, l), -1, 0
+}
+
+func youngest(a, b time.Duration) time.Duration {
+	if a < 0 || (b >= 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+func (n *node) counts(e *Engagement, now time.Time) (time.Duration, bool) {
+	if !n.anyKind && e.Kind != n.kind {
+		return 0, false
+	}
+	age := now.Sub(e.At)
+	if age < 0 || (n.within > 0 && age > n.within) {
+		return 0, false
+	}
+	return age, true
+}
+
+func (n *node) matchEvents(events []Engagement, now time.Time) (bool, time.Duration, int) {
+	age, units := time.Duration(-1), 0
+	for i := range events {
+		a, ok := n.counts(&events[i], now)
+		if !ok {
+			continue
+		}
+		units += max(events[i].Count, 1)
+		age = youngest(age, a)
+	}
+	if units < n.minCount {
+		return false, -1, 0
+	}
+	return true, age, units
+}
+
+// tally counts every event once for all event conditions with a slot: its
+// age and decay are computed once, not once per condition.
+func (m *Model) tally(tl *tallies, events []Engagement, now time.Time) {
+	nowSec, nowNsec := now.Unix(), now.Nanosecond()
+	for i := range events {
+		e := &events[i]
+		age := ageOf(nowSec, nowNsec, e.At)
+		if age < 0 {
+			continue // after the scoring time
+		}
+		var nodes []int32
+		for k := range m.kinds {
+			if m.kinds[k].kind == e.Kind {
+				nodes = m.kinds[k].nodes
+				break
+			}
+		}
+		c := max(e.Count, 1)
+		dec := -1.0
+		for pass := 0; pass < 2; pass++ {
+			for _, ni := range nodes {
+				n := &m.nodes[ni]
+				if n.within > 0 && age > n.within {
+					continue
+				}
+				t := &tl[n.slot]
+				if t.units == 0 || age < t.age {
+					t.age = age
+				}
+				t.units += c
+				if n.each != 0 {
+					if dec < 0 {
+						dec = m.decayFactor(age)
+					}
+					t.sum += n.each * float64(c) * dec
+				}
+			}
+			nodes = m.anyKind
+		}
+	}
+}
+
+// ageOf returns now - t, saturating instead of overflowing for times
+// centuries apart.
+func ageOf(nowSec int64, nowNsec int, t time.Time) time.Duration {
+	const maxSec = math.MaxInt64/int64(time.Second) - 1
+	ds := nowSec - t.Unix()
+	switch {
+	case ds > maxSec:
+		return math.MaxInt64
+	case ds < -maxSec:
+		return math.MinInt64
+	}
+	return time.Duration(ds)*time.Second + time.Duration(nowNsec-t.Nanosecond())
+}
+
+// eachPoints sums each point per counted unit, decayed by the unit's own age.
+func (m *Model) eachPoints(n *node, tl *tallies, events []Engagement, now time.Time) (float64, int) {
+	if n.slot >= 0 {
+		t := &tl[n.slot]
+		if t.units < n.minCount {
+			return 0, 0
+		}
+		return t.sum, t.units
+	}
+	each := n.each
+	var sum float64
+	units := 0
+	for i := range events {
+		a, ok := n.counts(&events[i], now)
+		if !ok {
+			continue
+		}
+		c := max(events[i].Count, 1)
+		units += c
+		sum += each * float64(c) * m.decayFactor(a)
+	}
+	if units < n.minCount {
+		return 0, 0
+	}
+	return sum, units
+}
+
+func matchField(n *node, l *crm.Lead) bool {
+	switch n.field {
+	case fieldCompanySize:
+		return matchNumber(n, float64(l.CompanySize), l.CompanySize != 0)
+	case fieldTags:
+		return matchList(n, l.Tags)
+	case fieldCustom:
+		v, ok := l.Fields[n.custom]
+		if !ok {
+			return false
+		}
+		return matchCustom(n, v)
+	}
+	return matchString(n, leadString(n.field, l))
+}
+
+func leadString(f fieldID, l *crm.Lead) string {
+	switch f {
+	case fieldName:
+		return l.Name
+	case fieldCompany:
+		return l.Company
+	case fieldTitle:
+		return l.Title
+	case fieldEmail:
+		return l.Email
+	case fieldPhone:
+		return l.Phone
+	case fieldIndustry:
+		return l.Industry
+	case fieldRegion:
+		return l.Region
+	case fieldSource:
+		return l.Source
+	case fieldStatus:
+		return string(l.Status)
+	}
+	return ""
+}
+
+func matchString(n *node, s string) bool {
+	switch n.op {
+	case opEquals:
+		return strings.EqualFold(s, n.str)
+	case opIn:
+		for _, v := range n.strs {
+			if strings.EqualFold(s, v) {
+				return true
+			}
+		}
+		return false
+	case opContains:
+		if n.lowered != "" {
+			return containsLower(s, n.lowered)
+		}
+		return containsFold(s, n.str)
+	case opExists:
+		return s != ""
+	}
+	return false
+}
+
+func matchNumber(n *node, f float64, set bool) bool {
+	switch n.op {
+	case opEquals:
+		return n.numOK && f == n.num
+	case opIn:
+		for _, v := range n.nums {
+			if f == v {
+				return true
+			}
+		}
+		return false
+	case opRange:
+		return f >= n.lo && f <= n.hi
+	case opExists:
+		return set
+	}
+	return false
+}
+
+func matchList(n *node, items []string) bool {
+	if n.op == opExists {
+		return len(items) > 0
+	}
+	for _, s := range items {
+		if matchString(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchCustom(n *node, v crm.FieldValue) bool {
+	if n.op == opExists {
+		return true
+	}
+	switch v.Kind() {
+	case crm.FieldString:
+		s, _ := v.Str()
+		return n.op != opRange && matchString(n, s)
+	case crm.FieldNumber:
+		d, _ := v.Num()
+		f, ok := decimalFloat(d)
+		return ok && matchNumber(n, f, true)
+	case crm.FieldBool:
+		b, _ := v.BoolValue()
+		return n.op == opEquals && n.boolOK && b == n.boolVal
+	case crm.FieldStrings:
+		// List returns a copy; rules over string lists are rare enough
+		// that the copy is acceptable.
+		ss, _ := v.List()
+		return n.op != opRange && matchList(n, ss)
+	}
+	return false
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// decimalFloat converts d without allocating when its coefficient fits in
+// 18 digits (decimal's own Float64 goes through big.Rat).
+func decimalFloat(d decimal.Decimal) (float64, bool) {
+	if d.NumDigits() > 18 {
+		return 0, false
+	}
+	c, e := float64(d.CoefficientInt64()), int(d.Exponent())
+	switch {
+	case e >= 0 && e < len(pow10):
+		return c * pow10[e], true
+	case e < 0 && -e < len(pow10):
+		return c / pow10[-e], true
+	}
+	return c * math.Pow(10, float64(e)), true
+}
+
+// containsLower reports whether sub, lower-case ASCII, occurs in s ignoring
+// ASCII case.
+func containsLower(s, sub string) bool {
+	n := len(sub)
+	first := sub[0]
+	for i := 0; i+n <= len(s); i++ {
+		if lowerASCII(s[i]) != first {
+			continue
+		}
+		j := 1
+		for j < n && lowerASCII(s[i+j]) == sub[j] {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// containsFold reports whether sub occurs in s, ignoring case.
+func containsFold(s, sub string) bool {
+	n := len(sub)
+	if n == 0 {
+		return true
+	}
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -32,7 +32,7 @@ type Model struct {
 	nodes    []node
 	rules    []rule
 	ruleInfo []ruleInfo // parallel to rules, read only by Explain
-	groups []group
+	groups   []group
 
 	// eventSlots lists the event nodes whose counts one pass over the
 	// events gathers (see evalEvents); kinds groups them by event kind.

@@ -103,7 +103,7 @@ func genWorld(tb testing.TB, seed uint64, nDepts, nRoles, rulesPerRole, nUsers i
 }
 
 var benchSizes = []struct {
-	name                                 string
+	name                              string
 	depts, roles, rulesPerRole, users int
 }{
 	{"small/100users-24rules", 6, 4, 6, 100},

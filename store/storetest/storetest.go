@@ -1,0 +1,149 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/stretchr/testify/require"
+)
+
+// Harness connects the suite to one storage adapter.
+type Harness struct {
+	// NewStore returns a new, empty store whose adapter clock is clock. It is
+	// called once per subtest, possibly from parallel subtests; register
+	// cleanup (closing pools, dropping schemas) with t.Cleanup. Required.
+	NewStore func(t *testing.T, clock crm.Clock) crm.Store
+	// Features lists optional capabilities the adapter has. Defaults to the
+	// zero value: only the mandatory contract is checked.
+	Features Features
+}
+
+// Features lists optional capabilities of an adapter, in the manner of
+// watermill's pubsub test features. Every part of [crm.Store] is mandatory,
+// so there are no flags yet; they arrive with optional ports (a domain
+// package's own Tx interface, found by type assertion), and the zero value
+// always means "check only what every adapter must do".
+type Features struct{}
+
+// clockStart is where each subtest's fake clock starts: a time with
+// nanoseconds in a non-UTC zone, so an adapter that forgets to normalise
+// stamps to UTC microseconds is caught by every Create.
+func clockStart() time.Time {
+	return time.Date(2026, 1, 5, 17, 4, 5, 123456789, time.FixedZone("CST", 8*3600))
+}
+
+// Run checks the adapter of h against the storage contract of [crm.Store]:
+// one group of subtests per record type, then "UnitOfWork", "Outbox" and
+// "Concurrency". Every subtest gets a new store from h.NewStore and runs in
+// parallel with its siblings.
+func Run(t *testing.T, h Harness) {
+	if h.NewStore == nil {
+		t.Fatal("storetest: Harness.NewStore is required")
+	}
+	t.Run("Lead", func(t *testing.T) { runKind(t, h, leadKind()) })
+	t.Run("Customer", func(t *testing.T) { runKind(t, h, customerKind()) })
+	t.Run("Contact", func(t *testing.T) { runKind(t, h, contactKind()) })
+	t.Run("Opportunity", func(t *testing.T) { runKind(t, h, opportunityKind()) })
+	t.Run("Activity", func(t *testing.T) { runKind(t, h, activityKind()) })
+	t.Run("Ticket", func(t *testing.T) { runKind(t, h, ticketKind()) })
+	t.Run("User", func(t *testing.T) {
+		runKind(t, h, userKind())
+		runUsers(t, h)
+	})
+	t.Run("Department", func(t *testing.T) {
+		runKind(t, h, departmentKind())
+		runDepartments(t, h)
+	})
+	t.Run("Team", func(t *testing.T) { runKind(t, h, teamKind()) })
+	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
+	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
+	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, h) })
+}
+
+// env is what one subtest works with: a new store, its fake clock, and
+// sequential IDs.
+type env struct {
+	t     *testing.T
+	store crm.Store
+	clock *crmtest.Clock
+	ids   *crmtest.IDs
+	// ctx is the default tenant's context; ctxA and ctxB act for tenants
+	// "a" and "b".
+	ctx, ctxA, ctxB context.Context
+}
+
+// test runs fn as a parallel subtest with a fresh store.
+func test(t *testing.T, h Harness, name string, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Parallel()
+		fn(t, newEnv(t, h))
+	})
+}
+
+func newEnv(t *testing.T, h Harness) *env {
+	clock := crmtest.NewClock(clockStart())
+	s := h.NewStore(t, clock)
+	require.NotNil(t, s, "storetest: Harness.NewStore returned nil")
+	ctx := context.Background()
+	return &env{
+		t: t, store: s, clock: clock, ids: crmtest.NewIDs(),
+		ctx: ctx, ctxA: crm.WithTenant(ctx, "a"), ctxB: crm.WithTenant(ctx, "b"),
+	}
+}
+
+// now is the clock's time as every adapter must store it.
+func (e *env) now() time.Time { return crm.StorageTime(e.clock.Now()) }
+
+// tick moves the clock by an odd amount with nanoseconds, so successive
+// stamps differ and must be truncated.
+func (e *env) tick() time.Time {
+	return crm.StorageTime(e.clock.Advance(90*time.Minute + 1234567*time.Nanosecond))
+}
+
+// cancelled returns a context that is already done.
+func cancelled(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	cancel()
+	return ctx
+}
+
+// requireInvalid checks that err is bad input naming field: it matches
+// crm.ErrInvalidArgument and errors.As finds a *crm.ValidationError, and
+// field is among the fields reported.
+func requireInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	var ve *crm.ValidationError
+	require.True(t, errors.As(err, &ve), "errors.As finds no *crm.ValidationError in %v", err)
+	fields := []string{ve.Field}
+	var all crm.ValidationErrors
+	if errors.As(err, &all) {
+		fields = all.Fields()
+	}
+	require.Contains(t, fields, field, "error %q does not name field %q", err, field)
+}
+
+// requireSame fails when got differs from want under storage semantics.
+func requireSame(t *testing.T, want, got any, msgAndArgs ...any) {
+	t.Helper()
+	if d := Diff(want, got); len(d) > 0 {
+		require.Fail(t, "stored value differs:\n  "+joinLines(d), msgAndArgs...)
+	}
+}
+
+func joinLines(ss []string) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += "\n  "
+		}
+		out += s
+	}
+	return out
+}

@@ -1,11 +1,16 @@
 package permission_test
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/permission"
+	"github.com/crmkit/crmkit/store/memstore"
 )
 
 // The department scenario: marketing, sales, a sales manager, IT and
@@ -66,35 +71,99 @@ func ExamplePolicy_FieldMask() {
 	// [name email level address credit_limit]
 }
 
-// A compiled list filter: the opportunities a sales manager, a salesperson
-// and the management team may list, as a scope the storage adapter evaluates in
-// the database.
+// A filtered list: the opportunities a sales manager, a salesperson and
+// the management team may see, compiled into a scope that the storage
+// adapter (here memstore) evaluates itself instead of loading every row.
 func ExamplePolicy_ListFilter() {
+	ctx := context.Background()
 	data, _ := os.ReadFile("testdata/crm_policy.json")
-	p, err := permission.Load(data, departments(), nil)
+	depts := departments()
+	p, err := permission.Load(data, depts, nil)
 	if err != nil {
 		panic(err)
 	}
-	sue := p.SubjectOf(id(0x1003), sales, "sales_manager")
-	sam := p.SubjectOf(id(0x1002), salesEast)
-	max := p.SubjectOf(id(0x1008), management)
-	name := map[crm.ID]string{sales: "Sales", id(0x1002): "sam", id(0x1003): "sue"}
-	names := func(ids []crm.ID) (out []string) {
-		for _, id := range ids {
-			out = append(out, name[id])
+	store := memstore.New(nil)
+	for i := range depts {
+		if err := store.Departments().Create(ctx, &depts[i]); err != nil {
+			panic(err)
 		}
-		return out
+	}
+	ids := crmtest.NewIDs()
+	sam, sid, sue := id(0x1002), id(0x1004), id(0x1003)
+	for _, o := range []struct {
+		name        string
+		owner, dept crm.ID
+	}{{"east deal", sam, salesEast}, {"west deal", sid, salesWest}, {"key account", sue, sales}, {"expo booth", id(0x1001), marketing}} {
+		opp := crmtest.Opportunity(ids, ids.NewID(), func(x *crm.Opportunity) { x.Name, x.OwnerID, x.DepartmentID = o.name, o.owner, o.dept })
+		if err := store.Opportunities().Create(ctx, opp); err != nil {
+			panic(err)
+		}
 	}
 	for _, who := range []struct {
 		label string
-		s     *permission.Subject
-	}{{"manager", &sue}, {"sales", &sam}, {"board", &max}} {
-		f := p.ListFilter(who.s, crm.TypeOpportunity, permission.ActionView)
-		fmt.Printf("%-8s all=%v owners=%v trees=%v post-filter=%v\n", who.label+":", f.Scope.All,
-			names(f.Scope.OwnerIDs), names(f.Scope.DepartmentTrees), f.PostFilter)
+		s     permission.Subject
+	}{
+		{"manager", p.SubjectOf(sue, sales, "sales_manager")},
+		{"sales", p.SubjectOf(sam, salesEast)},
+		{"board", p.SubjectOf(id(0x1008), management)},
+	} {
+		f := p.ListFilter(&who.s, crm.TypeOpportunity, permission.ActionView)
+		page, err := store.Opportunities().List(ctx, crm.OpportunityFilter{Scope: f.Scope}, crm.PageRequest{})
+		if err != nil {
+			panic(err)
+		}
+		var names []string
+		for _, o := range page.Items {
+			names = append(names, o.Name)
+		}
+		fmt.Printf("%-8s %d owners, %d subtrees, post-filter %v: %s\n", who.label+":",
+			len(f.Scope.OwnerIDs), len(f.Scope.DepartmentTrees), f.PostFilter, strings.Join(names, ", "))
 	}
 	// Output:
-	// manager: all=false owners=[sue] trees=[Sales] post-filter=false
-	// sales:   all=false owners=[sam] trees=[] post-filter=false
-	// board:   all=true owners=[] trees=[] post-filter=false
+	// manager: 1 owners, 1 subtrees, post-filter false: east deal, west deal, key account
+	// sales:   1 owners, 0 subtrees, post-filter false: east deal
+	// board:   0 owners, 0 subtrees, post-filter false: east deal, west deal, key account, expo booth
+}
+
+// Every change to the policy is recorded before it takes effect.
+func ExampleRegistry() {
+	ctx := context.Background()
+	data, _ := os.ReadFile("testdata/crm_policy.json")
+	doc, err := permission.ParseDocument(data)
+	if err != nil {
+		panic(err)
+	}
+	audit := printAudit{}
+	clock := crmtest.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
+	admin := id(0x9000)
+	reg, err := permission.NewRegistry(ctx, admin, doc, departments(), &permission.RegistryConfig{Audit: audit, Clock: clock})
+	if err != nil {
+		panic(err)
+	}
+	next := doc.Clone()
+	next.Roles = next.Roles[:len(next.Roles)-1] // retire the management role
+	next.Bindings = next.Bindings[1:]           // and its binding
+	clock.Advance(time.Hour)
+	if _, err := reg.Replace(ctx, admin, next, "management uses reports instead"); err != nil {
+		panic(err)
+	}
+	// An invalid change is refused and recorded nowhere.
+	next.Roles[0].Rules[0].Scope = "everything"
+	_, err = reg.Replace(ctx, admin, next, "")
+	fmt.Println(err)
+	// Output:
+	// 09:00 first policy: 7 roles
+	// 10:00 7 roles -> 6 roles (management uses reports instead)
+	// permission: invalid roles[0].rules[0].scope: unknown scope "everything" (want own, department, department_tree, all or custom)
+}
+
+type printAudit struct{}
+
+func (printAudit) RecordPolicyChange(_ context.Context, c permission.PolicyChange) error {
+	if c.Before == nil {
+		fmt.Printf("%s first policy: %d roles\n", c.At.Format("15:04"), len(c.After.Roles))
+		return nil
+	}
+	fmt.Printf("%s %d roles -> %d roles (%s)\n", c.At.Format("15:04"), len(c.Before.Roles), len(c.After.Roles), c.Note)
+	return nil
 }

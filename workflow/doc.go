@@ -9,8 +9,9 @@
 // bad field ([crm.ValidationErrors]). Decisions are pure functions of the
 // rules, the record and explicit state, so they are reproducible in tests
 // and explainable to a manager. Storage is reached only through the small
-// ports this package declares ([RoutingStore], [TimerStore]), implemented by
-// the storage adapters.
+// ports this package declares ([RoutingStore], [TimerStore],
+// [ApprovalDefinitions], [ApprovalInstances]), which the storage adapters
+// implement and offer through [Tx] ([TxOf] finds it on a [crm.Tx]).
 //
 // # Records and conditions
 //
@@ -55,8 +56,11 @@
 // return the [crm.Event] values to store in the same unit of work. A
 // failed operation leaves the instance untouched; a decision on a finished
 // one is [crm.ErrFailedPrecondition]. The record is locked while
-// [Instance.IsLocked]. Running requests keep the definition version they
-// started with.
+// [Instance.IsLocked]; [CheckUnlocked] asks the store, which keeps at most
+// one pending request per record. Running requests keep the definition
+// version they started with ([ApprovalDefinitions] stores every version).
+// [Approvals.SubmitTx] and [SaveTx] store a request and its events in one
+// unit of work; updates are a compare-and-swap on the request's Version.
 //
 // # Hand-offs
 //
@@ -69,12 +73,14 @@
 //
 // # SLA timers
 //
-// An [SLAPolicy] measures a target in business time on a calendar. Its
-// Start, Pause, Resume and Stop keep a [Timer] value up to date; [Due]
-// lists what fires at an instant without changing anything, and [Tick]
-// claims due timers through a [TimerStore] (SKIP LOCKED on PostgreSQL),
-// marks them fired and returns the firings, so several instances can tick
-// at once without firing anything twice.
+// An [SLAPolicy] measures a target in business time on a calendar; policies
+// load from JSON with [ParseSLAPolicies]. Its Start, Pause, Resume and Stop
+// keep a [Timer] value up to date; [Due] lists what fires at an instant
+// without changing anything, and [Tick] claims due timers through a
+// [TimerStore] (SKIP LOCKED on PostgreSQL), marks them fired, stores them
+// and writes one "sla.warned" or "sla.breached" event per firing in the
+// same unit of work, so several instances can tick at once without firing
+// anything twice.
 //
 // # Concurrency
 //

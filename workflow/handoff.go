@@ -128,19 +128,7 @@ func NewMachine(schema *Schema, tree *crm.DepartmentTree, spec *MachineSpec) (*M
 			}
 		}
 		for j, a := range t.Actions {
-			ap := fmt.Sprintf("%s.actions[%d]", p, j)
-			switch a.Kind {
-			case ActionCreateTask, ActionNotify:
-				if a.Department == crm.NilID {
-					add(ap+".department", "is required for %s", a.Kind)
-				}
-			case ActionRoute:
-				if a.RuleSet == "" {
-					add(ap+".rule_set", "is required for route")
-				}
-			default:
-				add(ap+".kind", "unknown action %q; want create_task, notify or route", truncate(a.Kind))
-			}
+			checkAction(fmt.Sprintf("%s.actions[%d]", p, j), a, add)
 		}
 		m.trans = append(m.trans, compiledTransition{spec: t, guard: g})
 	}

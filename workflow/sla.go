@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -166,11 +167,13 @@ const (
 
 // Firing is one SLA event due: a warning or a breach of a timer.
 type Firing struct {
-	TimerID crm.ID
-	Record  crm.Ref
-	Policy  string
-	Kind    string
-	At      time.Time
+	TimerID  crm.ID
+	TenantID string
+	Record   crm.Ref
+	Policy   string
+	Kind     string
+	// At is the instant the firing was due (the timer's WarnAt or DueAt).
+	At time.Time
 }
 
 // Due returns what fires at now among timers, without changing them:
@@ -178,13 +181,17 @@ type Firing struct {
 func Due(timers []Timer, now time.Time) []Firing {
 	var out []Firing
 	for i := range timers {
-		t := &timers[i]
-		if !t.WarnAt.IsZero() && !now.Before(t.WarnAt) {
-			out = append(out, Firing{TimerID: t.ID, Record: t.Record, Policy: t.Policy, Kind: FiringWarning, At: t.WarnAt})
-		}
-		if !t.DueAt.IsZero() && !now.Before(t.DueAt) {
-			out = append(out, Firing{TimerID: t.ID, Record: t.Record, Policy: t.Policy, Kind: FiringBreach, At: t.DueAt})
-		}
+		out = timers[i].due(now, out)
+	}
+	return out
+}
+
+func (t *Timer) due(now time.Time, out []Firing) []Firing {
+	if !t.WarnAt.IsZero() && !now.Before(t.WarnAt) {
+		out = append(out, Firing{TimerID: t.ID, TenantID: t.TenantID, Record: t.Record, Policy: t.Policy, Kind: FiringWarning, At: t.WarnAt})
+	}
+	if !t.DueAt.IsZero() && !now.Before(t.DueAt) {
+		out = append(out, Firing{TimerID: t.ID, TenantID: t.TenantID, Record: t.Record, Policy: t.Policy, Kind: FiringBreach, At: t.DueAt})
 	}
 	return out
 }
@@ -199,71 +206,175 @@ func (t *Timer) Fire(f Firing) {
 	}
 }
 
+// Validate reports what makes a timer unfit to store: a missing ID, record
+// or policy, negative consumed time, or fire instants on a stopped timer.
+// Adapters call it on create and update.
+func (t *Timer) Validate() error {
+	var errs crm.ValidationErrors
+	if t.ID == crm.NilID {
+		errs = append(errs, crm.Invalid("id", "is required"))
+	}
+	if t.Record.Type == "" || t.Record.ID == crm.NilID {
+		errs = append(errs, crm.Invalid("record", "type and id are required"))
+	}
+	if !validName(t.Policy) {
+		errs = append(errs, crm.Invalid("policy", "must be 1-64 lower-case letters, digits or underscores, starting with a letter"))
+	}
+	if t.Consumed < 0 {
+		errs = append(errs, crm.Invalid("consumed", "must not be negative"))
+	}
+	if t.Stopped && (!t.WarnAt.IsZero() || !t.DueAt.IsZero()) {
+		errs = append(errs, crm.Invalid("stopped", "a stopped timer has no warning or due time"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
 // TimerStore is the storage port for SLA timers. Implementations are safe
-// for concurrent use; every method returns the context's error (wrapped)
-// when ctx ends, writing nothing. Results are copies the caller owns.
+// for concurrent use; tenancy comes from the context as for every crm port;
+// every method returns the context's error (wrapped) when ctx ends, writing
+// nothing. Results are copies the caller owns, and values passed in are
+// copied. Times are stored as [crm.StorageTime].
 type TimerStore interface {
-	// CreateTimer stores a new timer with Version 1 (written back);
-	// a repeated ID is [crm.ErrAlreadyExists].
+	// CreateTimer validates ([Timer.Validate]) and stores a new timer with
+	// Version 1 and TenantID from the context when empty (both written
+	// back); a repeated ID is [crm.ErrAlreadyExists].
 	CreateTimer(ctx context.Context, t *Timer) error
 	// GetTimer returns a timer or [crm.ErrNotFound].
 	GetTimer(ctx context.Context, id crm.ID) (*Timer, error)
-	// UpdateTimer stores t if t.Version is current (then increments it),
-	// else [crm.ErrConflict]; [crm.ErrNotFound] if it does not exist.
+	// UpdateTimer stores t if t.Version is current (then increments it,
+	// written back), else [crm.ErrConflict]; [crm.ErrNotFound] if it does
+	// not exist.
 	UpdateTimer(ctx context.Context, t *Timer) error
+	// UpdateTimers is UpdateTimer for many timers at once, all or nothing:
+	// when any timer is missing or stale it returns [crm.ErrConflict] (or
+	// [crm.ErrNotFound]) and writes none. It exists so that Tick stores a
+	// batch with one set-based statement on SQL adapters.
+	UpdateTimers(ctx context.Context, ts []*Timer) error
 	// ClaimDue returns up to limit timers whose warning or due instant is
-	// at or before now, locked for the caller's unit of work. Timers
-	// another unit of work holds are skipped, not waited for
-	// (PostgreSQL: FOR UPDATE SKIP LOCKED), so many instances tick at
-	// once without firing anything twice.
+	// at or before now, earliest first. Inside a unit of work they stay
+	// locked until it ends, and timers another unit of work holds are
+	// skipped, not waited for (PostgreSQL: FOR UPDATE SKIP LOCKED), so
+	// many instances tick at once without firing anything twice.
 	ClaimDue(ctx context.Context, now time.Time, limit int) ([]*Timer, error)
 }
 
-// Tick fires what is due at now: it claims up to limit due timers from
-// store, marks each firing on its timer and stores it, and returns the
-// firings for the caller to act on (its policies' OnWarn and OnBreach) and
-// record as events in the same unit of work. Run it inside a unit of work
-// so claims, updates and events commit together; a repeated Tick at the
-// same now fires nothing again.
-func Tick(ctx context.Context, store TimerStore, now time.Time, limit int) ([]Firing, error) {
-	if store == nil {
-		return nil, crm.Invalid("store", "is required")
+// TickTx is what [Tick] needs of a unit of work: the timer port and the
+// outbox. [Tx] satisfies it.
+type TickTx interface {
+	Timers() TimerStore
+	Events() crm.EventWriter
+}
+
+// MaxTickLimit bounds the timers one [Tick] claims, so one unit of work
+// stays short enough not to hold locks for long.
+const MaxTickLimit = 10000
+
+// Tick fires what is due at now inside the unit of work tx: it claims up to
+// limit due timers ([TimerStore.ClaimDue]), marks each firing on its timer,
+// stores the timers with one [TimerStore.UpdateTimers], and appends one
+// event per firing ([Firing.EventType], IDs from ids) through tx.Events(),
+// so timers and events commit together or not at all. It returns the
+// firings for the caller to act on (its policies' OnWarn and OnBreach) in
+// the same unit of work.
+//
+// Run it inside [crm.Store.InTx]: claims then hold until commit, so Tick is
+// safe from many goroutines and application instances at once, and every
+// due firing fires exactly once. A repeated Tick at the same now fires
+// nothing again. Outside a unit of work a concurrent Tick may make the
+// update fail with [crm.ErrConflict]; nothing is then written.
+func Tick(ctx context.Context, tx TickTx, ids crm.IDGenerator, now time.Time, limit int) ([]Firing, error) {
+	if tx == nil || ids == nil {
+		return nil, crm.Invalid("tx", "a unit of work and an id generator are required")
 	}
-	if limit < 1 || limit > 10000 {
-		return nil, crm.Invalid("limit", "must be between 1 and 10000, got %d", limit)
+	if limit < 1 || limit > MaxTickLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", MaxTickLimit, limit)
 	}
+	if now.IsZero() {
+		return nil, crm.Invalid("now", "is required")
+	}
+	store := tx.Timers()
 	timers, err := store.ClaimDue(ctx, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("workflow: tick: claim: %w", err)
 	}
 	var out []Firing
+	changed := timers[:0]
 	for _, t := range timers {
-		fs := Due([]Timer{*t}, now)
-		for _, f := range fs {
-			t.Fire(f)
-		}
-		if len(fs) == 0 {
+		n := len(out)
+		out = t.due(now, out)
+		if len(out) == n {
 			continue
 		}
-		if err := store.UpdateTimer(ctx, t); err != nil {
-			return nil, fmt.Errorf("workflow: tick: timer %s: %w", t.ID, err)
+		for _, f := range out[n:] {
+			t.Fire(f)
 		}
-		out = append(out, fs...)
+		changed = append(changed, t)
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	if err := store.UpdateTimers(ctx, changed); err != nil {
+		return nil, fmt.Errorf("workflow: tick: store timers: %w", err)
+	}
+	events := make([]crm.Event, len(out))
+	ptrs := make([]*crm.Event, len(out))
+	for i := range out {
+		if events[i], err = out[i].Event(ids, now); err != nil {
+			return nil, fmt.Errorf("workflow: tick: %w", err)
+		}
+		ptrs[i] = &events[i]
+	}
+	if err := tx.Events().Append(ctx, ptrs...); err != nil {
+		return nil, fmt.Errorf("workflow: tick: append events: %w", err)
 	}
 	return out, nil
+}
+
+// RecordTypeSLA is the subject type of SLA events; the subject ID is the
+// timer's.
+const RecordTypeSLA crm.RecordType = "sla"
+
+// SLA event types.
+const (
+	EventSLAWarned   = "sla.warned"
+	EventSLABreached = "sla.breached"
+)
+
+// firingPayload is the JSON body of SLA events.
+type firingPayload struct {
+	Record crm.Ref   `json:"record"`
+	Policy string    `json:"policy"`
+	Kind   string    `json:"kind"`
+	DueAt  time.Time `json:"due_at"`
+}
+
+// Event returns the outbox event of a firing that happened at now: type
+// [Firing.EventType], subject the timer ([RecordTypeSLA]), actor the system,
+// and a payload with the record, policy, kind and the instant it was due.
+func (f Firing) Event(ids crm.IDGenerator, now time.Time) (crm.Event, error) {
+	payload, err := json.Marshal(firingPayload{Record: f.Record, Policy: f.Policy, Kind: f.Kind, DueAt: f.At.UTC()})
+	if err != nil {
+		return crm.Event{}, fmt.Errorf("encode %s payload: %w", f.EventType(), err)
+	}
+	e := crm.Event{ID: ids.NewID(), TenantID: f.TenantID, Type: f.EventType(), Subject: crm.Ref{Type: RecordTypeSLA, ID: f.TimerID},
+		OccurredAt: now, Payload: payload}
+	return e, e.Validate()
 }
 
 // EventType returns the event type of a firing: "sla.warned" or
 // "sla.breached".
 func (f Firing) EventType() string {
 	if f.Kind == FiringWarning {
-		return "sla.warned"
+		return EventSLAWarned
 	}
-	return "sla.breached"
+	return EventSLABreached
 }
 
 // Tx is what a unit of work offers workflow when the adapter supports it:
-// the shared ports plus routing state and SLA timers. Hosts find it by type
+// the shared ports plus routing state, SLA timers and approvals. Hosts find it by type
 // assertion on the [crm.Tx] passed to [crm.Store.InTx]; an adapter without
 // it does not support workflow storage ([crm.ErrUnsupported]).
 type Tx interface {
@@ -272,6 +383,12 @@ type Tx interface {
 	Routing() RoutingStore
 	// Timers returns the SLA-timer port bound to the unit of work.
 	Timers() TimerStore
+	// ApprovalDefinitions returns the approval-chain port bound to the
+	// unit of work.
+	ApprovalDefinitions() ApprovalDefinitions
+	// ApprovalInstances returns the approval-request port bound to the
+	// unit of work.
+	ApprovalInstances() ApprovalInstances
 }
 
 // TxOf returns tx as a workflow [Tx], or an error matching

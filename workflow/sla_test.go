@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -83,6 +84,7 @@ func TestSLATimer(t *testing.T) {
 type memTimers struct {
 	mu     sync.Mutex
 	timers map[crm.ID]workflow.Timer
+	events []crm.Event
 }
 
 func (m *memTimers) CreateTimer(_ context.Context, t *workflow.Timer) error {
@@ -114,6 +116,37 @@ func (m *memTimers) UpdateTimer(_ context.Context, t *workflow.Timer) error {
 	return nil
 }
 
+func (m *memTimers) UpdateTimers(_ context.Context, ts []*workflow.Timer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range ts {
+		if m.timers[t.ID].Version != t.Version {
+			return crm.ErrConflict
+		}
+	}
+	for _, t := range ts {
+		t.Version++
+		m.timers[t.ID] = *t
+	}
+	return nil
+}
+
+// Timers and Events make memTimers a workflow.TickTx that records events.
+func (m *memTimers) Timers() workflow.TimerStore { return m }
+func (m *memTimers) Events() crm.EventWriter     { return m }
+
+func (m *memTimers) Append(_ context.Context, events ...*crm.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range events {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		m.events = append(m.events, *e)
+	}
+	return nil
+}
+
 func (m *memTimers) ClaimDue(_ context.Context, now time.Time, limit int) ([]*workflow.Timer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -131,6 +164,7 @@ func TestTickFiresEachTimerOnce(t *testing.T) {
 	t.Parallel()
 	p := &workflow.SLAPolicy{Name: "resolution", Target: time.Hour}
 	store := &memTimers{timers: map[crm.ID]workflow.Timer{}}
+	ids := crmtest.NewIDs()
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 50; i++ {
 		tm, err := p.Start(uid(i+1), crm.Ref{Type: crm.TypeTicket, ID: uid(1000 + i)}, start, start)
@@ -140,7 +174,7 @@ func TestTickFiresEachTimerOnce(t *testing.T) {
 	now := start.Add(2 * time.Hour)
 	total := 0
 	for {
-		fs, err := workflow.Tick(context.Background(), store, now, 20)
+		fs, err := workflow.Tick(context.Background(), store, ids, now, 20)
 		require.NoError(t, err)
 		if len(fs) == 0 {
 			break
@@ -148,9 +182,15 @@ func TestTickFiresEachTimerOnce(t *testing.T) {
 		total += len(fs)
 	}
 	require.Equal(t, 50, total)
-	fs, err := workflow.Tick(context.Background(), store, now, 20)
+	require.Len(t, store.events, 50, "one event per firing")
+	for _, e := range store.events {
+		require.Equal(t, workflow.EventSLABreached, e.Type)
+		require.Equal(t, workflow.RecordTypeSLA, e.Subject.Type)
+		require.True(t, now.Equal(e.OccurredAt))
+	}
+	fs, err := workflow.Tick(context.Background(), store, ids, now, 20)
 	require.NoError(t, err)
 	require.Empty(t, fs, "tick is idempotent")
-	_, err = workflow.Tick(context.Background(), store, now, 0)
+	_, err = workflow.Tick(context.Background(), store, ids, now, 0)
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
 }

@@ -1,0 +1,146 @@
+package workflow
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/workflow/calendar"
+)
+
+// SLAPolicySpec is the JSON form of an [SLAPolicy]:
+//
+//	{"name": "first_response", "target": "4h", "warn": "3h", "calendar": "support",
+//	 "on_breach": [{"kind": "create_task", "department": "…", "title": "Escalate"}]}
+//
+// Calendar names one of the calendars passed to [ParseSLAPolicies]; absent
+// means every hour counts.
+type SLAPolicySpec struct {
+	Name     string       `json:"name"`
+	Target   Duration     `json:"target"`
+	Warn     Duration     `json:"warn,omitempty"`
+	Calendar string       `json:"calendar,omitempty"`
+	OnWarn   []ActionSpec `json:"on_warn,omitempty"`
+	OnBreach []ActionSpec `json:"on_breach,omitempty"`
+}
+
+// SLAPoliciesSpec is the JSON document [ParseSLAPolicies] reads.
+type SLAPoliciesSpec struct {
+	Policies []SLAPolicySpec `json:"policies"`
+}
+
+// ParseSLAPolicies decodes {"policies": [...]} strictly (unknown keys are
+// errors) and builds every policy with [NewSLAPolicy], resolving calendar
+// names in calendars (nil: none known). Every problem is reported at once
+// as [crm.ValidationErrors] naming the field, such as
+// "policies[1].warn" or "policies[0].on_breach[0].department"; repeated
+// names are refused.
+func ParseSLAPolicies(data []byte, calendars map[string]*calendar.Calendar) ([]*SLAPolicy, error) {
+	var doc SLAPoliciesSpec
+	if err := decodeStrict(data, &doc); err != nil {
+		return nil, fmt.Errorf("workflow: decode sla policies: %w", err)
+	}
+	var errs crm.ValidationErrors
+	if len(doc.Policies) == 0 {
+		errs = append(errs, crm.Invalid("policies", "needs at least one policy"))
+	}
+	out := make([]*SLAPolicy, 0, len(doc.Policies))
+	seen := make(map[string]bool, len(doc.Policies))
+	for i := range doc.Policies {
+		p := fmt.Sprintf("policies[%d]", i)
+		pol, err := NewSLAPolicy(&doc.Policies[i], calendars)
+		if err != nil {
+			errs = appendPrefixed(errs, p, err)
+			continue
+		}
+		if seen[pol.Name] {
+			errs = append(errs, crm.Invalid(p+".name", "repeats %q", pol.Name))
+			continue
+		}
+		seen[pol.Name] = true
+		out = append(out, pol)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// NewSLAPolicy validates spec and returns the policy: a name of lower-case
+// letters, digits and underscores, a positive target, a warning below the
+// target, a known calendar and well-formed actions. Problems are
+// [crm.ValidationErrors] naming each field ("target", "on_warn[0].kind").
+func NewSLAPolicy(spec *SLAPolicySpec, calendars map[string]*calendar.Calendar) (*SLAPolicy, error) {
+	if spec == nil {
+		return nil, crm.Invalid("policy", "is required")
+	}
+	p := &SLAPolicy{Name: spec.Name, Target: time.Duration(spec.Target), Warn: time.Duration(spec.Warn)}
+	var errs crm.ValidationErrors
+	if err := p.validate(); err != nil {
+		errs = appendPrefixed(errs, "", err)
+	}
+	if spec.Calendar != "" {
+		c, ok := calendars[spec.Calendar]
+		if !ok || c == nil {
+			errs = append(errs, crm.Invalid("calendar", "unknown calendar %q", truncate(spec.Calendar)))
+		}
+		p.Calendar = c
+	}
+	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	for i, a := range spec.OnWarn {
+		checkAction(fmt.Sprintf("on_warn[%d]", i), a, add)
+	}
+	if len(spec.OnWarn) > 0 && p.Warn == 0 {
+		add("on_warn", "needs a warn time")
+	}
+	for i, a := range spec.OnBreach {
+		checkAction(fmt.Sprintf("on_breach[%d]", i), a, add)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	p.OnWarn = append([]ActionSpec(nil), spec.OnWarn...)
+	p.OnBreach = append([]ActionSpec(nil), spec.OnBreach...)
+	return p, nil
+}
+
+// checkAction validates one action of a hand-off or an SLA policy.
+func checkAction(p string, a ActionSpec, add func(string, string, ...any)) {
+	switch a.Kind {
+	case ActionCreateTask, ActionNotify:
+		if a.Department == crm.NilID {
+			add(p+".department", "is required for %s", a.Kind)
+		}
+	case ActionRoute:
+		if a.RuleSet == "" {
+			add(p+".rule_set", "is required for route")
+		}
+	default:
+		add(p+".kind", "unknown action %q; want create_task, notify or route", truncate(a.Kind))
+	}
+}
+
+// appendPrefixed adds err's validation problems to errs with their fields
+// under prefix.
+func appendPrefixed(errs crm.ValidationErrors, prefix string, err error) crm.ValidationErrors {
+	join := func(f string) string {
+		switch {
+		case prefix == "":
+			return f
+		case f == "":
+			return prefix
+		}
+		return prefix + "." + f
+	}
+	switch e := err.(type) {
+	case crm.ValidationErrors:
+		for _, v := range e {
+			errs = append(errs, &crm.ValidationError{Field: join(v.Field), Reason: v.Reason})
+		}
+	case *crm.ValidationError:
+		errs = append(errs, &crm.ValidationError{Field: join(e.Field), Reason: e.Reason})
+	default:
+		errs = append(errs, crm.Invalid(prefix, "%v", err))
+	}
+	return errs
+}

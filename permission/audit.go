@@ -19,7 +19,7 @@ type DecisionSink interface {
 	Record(e DecisionEvent)
 }
 
-// DecisionEvent is one decision with what it was about.
+// DecisionEvent is one decision with what it was about; a plain value.
 type DecisionEvent struct {
 	// UserID and DepartmentID identify the subject.
 	UserID, DepartmentID crm.ID
@@ -53,7 +53,7 @@ type AuditSink interface {
 }
 
 // PolicyChange is one audited change: who, when, and the policy before and
-// after.
+// after. The documents are copies the sink may keep.
 type PolicyChange struct {
 	// Actor is the user who made the change.
 	Actor crm.ID

@@ -127,7 +127,7 @@ func (s *Subject) Roles() []string {
 // Resource describes the record a subject wants to act on, or, for create,
 // the record about to be created. Build it from a record with [LeadResource],
 // [CustomerResource] and friends, or fill it by hand for the host's own
-// types.
+// types. Checks only read it; it is safe to share while nobody changes it.
 type Resource struct {
 	// Type is the record type, declared in the policy.
 	Type crm.RecordType

@@ -8,8 +8,8 @@ import (
 )
 
 // FieldSet is a set of fields of one record type, by their position in the
-// type's declared field list ([RecordTypeDoc.Fields]). It is a small value;
-// build one with [Policy.Fields].
+// type's declared field list ([RecordTypeDoc.Fields]). It is a small,
+// immutable value, safe to copy and share; build one with [Policy.Fields].
 type FieldSet [MaxFields / 64]uint64
 
 func (f *FieldSet) add(i int) { f[i>>6] |= 1 << (i & 63) }

@@ -19,7 +19,7 @@ import (
 // allowed record and some denied ones, and PostFilter tells the caller to
 // run Check on each listed record and drop the denied ones. A caller that
 // cannot post-filter should refuse to list when PostFilter is set rather
-// than show Scope as is.
+// than show Scope as is. A Filter is a fresh value owned by the caller.
 type Filter struct {
 	// Scope is the pushdown scope: never nil; a non-nil empty scope
 	// matches nothing.
@@ -34,7 +34,9 @@ type Filter struct {
 // rules become department IDs and subtree roots using the tree's pre-order
 // numbering, so the database answers with index range scans instead of
 // evaluating rows one by one. A subject every check would deny (unresolved,
-// inactive, without a department) gets an empty scope.
+// inactive, without a department) gets an empty scope. Subtree roots are
+// taken from the policy's department tree, so keep it in step with the
+// stored departments ([Registry.Reorganise]).
 func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 	none := Filter{Scope: &crm.DataScope{}}
 	if s == nil {

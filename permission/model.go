@@ -136,8 +136,8 @@ const (
 
 // Document is a permission policy as data: the JSON form that hosts store,
 // version and edit. [New] validates and compiles it against the
-// organisation's departments. A Document is a plain value; the compiled
-// [Policy] keeps its own copy.
+// organisation's departments. A Document is a plain value, not safe for
+// concurrent mutation; the compiled [Policy] keeps its own copy.
 type Document struct {
 	// RecordTypes declares the record types rules may name, with their
 	// fields (for field-level security and field conditions).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 )
 
 // Event types written by pool operations, in the same unit of work as the
-// change. Each payload is the operation's ledger [Entry].
+// change. Each payload is the operation's ledger [Entry] as JSON (with
+// "entry_id" for its ID), without the rule snapshot, which stays in the
+// ledger.
 const (
 	EventClaimed     = "customer.claimed"
 	EventReleased    = "customer.released"
@@ -472,12 +475,62 @@ func (u *unit) record(ctx context.Context, e *Entry) error {
 	if err := u.tx.PoolLedger().Append(ctx, e); err != nil {
 		return err
 	}
-	ev, err := crm.NewEvent(u.s.cfg.IDs, u.s.cfg.Clock, eventOf[e.Op], crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID}, e.ActorID, e)
-	if err != nil {
-		return err
+	ev := crm.Event{
+		ID: u.s.cfg.IDs.NewID(), Type: eventOf[e.Op], Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
+		ActorID: e.ActorID, OccurredAt: u.now, Payload: e.eventPayload(),
 	}
-	ev.OccurredAt = u.now
 	return u.tx.Events().Append(ctx, &ev)
+}
+
+// eventPayload encodes the entry without its rule snapshot (consumers that
+// need it read the ledger). Encoded by hand: sweeps write one per customer.
+func (e *Entry) eventPayload() json.RawMessage {
+	b := make([]byte, 0, 320)
+	b = append(b, `{"entry_id":"`...)
+	b = append(b, e.ID.String()...)
+	b = append(b, `","seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, `,"customer_id":"`...)
+	b = append(b, e.CustomerID.String()...)
+	b = append(b, `","op":`...)
+	b = strconv.AppendQuote(b, string(e.Op))
+	for _, f := range []struct {
+		name string
+		id   crm.ID
+	}{{"from_owner", e.FromOwner}, {"to_owner", e.ToOwner}, {"from_pool", e.FromPool}, {"to_pool", e.ToPool}, {"actor_id", e.ActorID}} {
+		if f.id != crm.NilID {
+			b = append(b, `,"`...)
+			b = append(b, f.name...)
+			b = append(b, `":"`...)
+			b = append(b, f.id.String()...)
+			b = append(b, '"')
+		}
+	}
+	if e.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, e.Reason)
+	}
+	if e.RuleID != "" {
+		b = append(b, `,"rule_id":`...)
+		b = appendJSONString(b, e.RuleID)
+	}
+	b = append(b, `,"at":"`...)
+	b = e.At.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// appendJSONString quotes s for JSON; ASCII without quotes or escapes is
+// the common case and takes the fast path.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (u *unit) customer(ctx context.Context, id crm.ID) (*crm.Customer, error) {

@@ -12,4 +12,19 @@
 // lifecycle stage. [Model.Score] is pure, allocation-free and deterministic
 // for a given time; [Model.Explain] says which rules matched and what each
 // gave. [Models] keeps several models and versions side by side.
+//
+// # Predictive scoring
+//
+// [Train] learns from past won and lost leads in a [Table] (CSV-like rows of
+// strings) and returns a [Predictor] that gives new leads a probability of
+// converting. Columns are numeric or categorical (declared or inferred);
+// placeholders such as "Select" count as unanswered ([DefaultMissing]); ID
+// and leaky columns are excluded on request. Algorithms: naive Bayes with
+// Laplace smoothing, L2-regularised logistic regression over one-hot
+// categories and binned and scaled numbers, gradient-boosted trees, and
+// their [Ensemble] (the default); [Auto] picks by cross-validation.
+// Training is deterministic (seeded); a predictor round-trips through JSON
+// with identical scores ([LoadPredictor]); [RowScorer.Explain] lists the
+// features that moved a lead's score most. [CrossValidate] and [ROCAUC]
+// measure quality.
 package lead

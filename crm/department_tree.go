@@ -213,3 +213,21 @@ func (t *DepartmentTree) Ancestors(id ID) []ID {
 	}
 	return out
 }
+
+// Name returns the name of id and whether id is known.
+func (t *DepartmentTree) Name(id ID) (string, bool) {
+	i, ok := t.index[id]
+	if !ok {
+		return "", false
+	}
+	return t.nodes[i].name, true
+}
+
+// At returns the department with pre-order number order (see
+// [DepartmentTree.Order]) and whether the number is in range.
+func (t *DepartmentTree) At(order int32) (ID, bool) {
+	if order < 0 || int(order) >= len(t.nodes) {
+		return NilID, false
+	}
+	return t.nodes[order].id, true
+}

@@ -40,6 +40,17 @@ func TestDepartmentTreeContainsSubtrees(t *testing.T) {
 	}
 	require.ElementsMatch(t, []crm.ID{id(2), id(4), id(5), id(6)}, tree.Subtree(id(2)))
 	require.Equal(t, []crm.ID{id(4), id(2), id(1)}, tree.Ancestors(id(6)))
+	name, ok := tree.Name(id(3))
+	require.True(t, ok)
+	require.Equal(t, "d", name)
+	for i := int32(0); i < int32(tree.Len()); i++ {
+		at, ok := tree.At(i)
+		require.True(t, ok)
+		o, _ := tree.Order(at)
+		require.Equal(t, i, o)
+	}
+	_, ok = tree.At(int32(tree.Len()))
+	require.False(t, ok)
 	lo, hi, ok := tree.Range(id(4))
 	require.True(t, ok)
 	o, _ := tree.Order(id(6))
@@ -129,10 +140,13 @@ func TestFilterMatchAndScopes(t *testing.T) {
 		{"FieldsAreANDed", crm.CustomerFilter{Levels: []string{"A"}, Statuses: []crm.CustomerStatus{crm.CustomerDealt}}, false},
 		{"ListsAreORed", crm.CustomerFilter{Levels: []string{"B", "A"}}, true},
 		{"Unowned", crm.CustomerFilter{Unowned: true}, false},
+		{"PoolScopeNeedsThePool", crm.CustomerFilter{Scope: &crm.DataScope{PoolIDs: []crm.ID{id(60)}}}, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, tt.f.Match(c, tree.Contains), tt.name)
 	}
+	pooled := &crm.Customer{DepartmentID: id(3), PoolID: id(60)}
+	require.True(t, (&crm.CustomerFilter{Scope: &crm.DataScope{PoolIDs: []crm.ID{id(60)}}}).Match(pooled, tree.Contains))
 	bad := crm.CustomerFilter{Statuses: []crm.CustomerStatus{"gone"}, Unowned: true, OwnerIDs: []crm.ID{id(1)}}
 	require.Equal(t, []string{"statuses[0]", "unowned"}, fieldsOf(t, bad.Validate()))
 }

@@ -22,22 +22,28 @@ type InTree func(root, dept ID) bool
 
 // DataScope restricts a list to the records a subject may see, as compiled by
 // the permission package. A record matches when All is set, or its owner is
-// in OwnerIDs, or its department is in DepartmentIDs, or its department is in
-// the subtree of one of DepartmentTrees. A non-nil empty scope matches
+// in OwnerIDs, or its department is in DepartmentIDs, or its department is
+// root of or inside the subtree of one of DepartmentTrees, or it sits in one
+// of PoolIDs (only customers sit in pools). A non-nil empty scope matches
 // nothing: an empty grant never widens into "everything".
 type DataScope struct {
 	All             bool `json:"all,omitempty"`
 	OwnerIDs        []ID `json:"owner_ids,omitempty"`
 	DepartmentIDs   []ID `json:"department_ids,omitempty"`
 	DepartmentTrees []ID `json:"department_trees,omitempty"`
+	PoolIDs         []ID `json:"pool_ids,omitempty"`
 }
 
-// Match reports whether a record with owner and department is in scope.
-func (s *DataScope) Match(owner, dept ID, inTree InTree) bool {
+// Match reports whether a record with owner, department and pool (NilID for
+// none) is in scope.
+func (s *DataScope) Match(owner, dept, pool ID, inTree InTree) bool {
 	if s == nil || s.All {
 		return true
 	}
 	if owner != NilID && slices.Contains(s.OwnerIDs, owner) {
+		return true
+	}
+	if pool != NilID && slices.Contains(s.PoolIDs, pool) {
 		return true
 	}
 	if dept == NilID {
@@ -61,6 +67,7 @@ func (s *DataScope) validate(v *validator) {
 	idList(v, "scope.owner_ids", s.OwnerIDs)
 	idList(v, "scope.department_ids", s.DepartmentIDs)
 	idList(v, "scope.department_trees", s.DepartmentTrees)
+	idList(v, "scope.pool_ids", s.PoolIDs)
 }
 
 func idList(v *validator, field string, ids []ID) {
@@ -106,7 +113,7 @@ func (f *LeadFilter) Validate() error {
 func (f *LeadFilter) Match(l *Lead, inTree InTree) bool {
 	return in(f.Statuses, l.Status) && in(f.OwnerIDs, l.OwnerID) &&
 		in(f.DepartmentIDs, l.DepartmentID) && in(f.Sources, l.Source) &&
-		f.Scope.Match(l.OwnerID, l.DepartmentID, inTree)
+		f.Scope.Match(l.OwnerID, l.DepartmentID, NilID, inTree)
 }
 
 // CustomerFilter selects customers.
@@ -147,7 +154,7 @@ func (f *CustomerFilter) Match(c *Customer, inTree InTree) bool {
 		in(f.DepartmentIDs, c.DepartmentID) && in(f.PoolIDs, c.PoolID) &&
 		in(f.Levels, c.Level) && in(f.Regions, c.Region) && in(f.Industries, c.Industry) &&
 		(!f.Unowned || c.OwnerID == NilID) &&
-		f.Scope.Match(c.OwnerID, c.DepartmentID, inTree)
+		f.Scope.Match(c.OwnerID, c.DepartmentID, c.PoolID, inTree)
 }
 
 // ContactFilter selects contacts.
@@ -186,7 +193,7 @@ func (f *OpportunityFilter) Validate() error {
 // Match reports whether o passes the filter.
 func (f *OpportunityFilter) Match(o *Opportunity, inTree InTree) bool {
 	return in(f.CustomerIDs, o.CustomerID) && in(f.OwnerIDs, o.OwnerID) && in(f.Stages, o.Stage) &&
-		f.Scope.Match(o.OwnerID, o.DepartmentID, inTree)
+		f.Scope.Match(o.OwnerID, o.DepartmentID, NilID, inTree)
 }
 
 // ActivityFilter selects activities.
@@ -243,7 +250,7 @@ func (f *TicketFilter) Validate() error {
 func (f *TicketFilter) Match(t *Ticket, inTree InTree) bool {
 	return in(f.CustomerIDs, t.CustomerID) && in(f.AssigneeIDs, t.AssigneeID) &&
 		in(f.TeamIDs, t.TeamID) && in(f.Statuses, t.Status) &&
-		f.Scope.Match(t.AssigneeID, t.DepartmentID, inTree)
+		f.Scope.Match(t.AssigneeID, t.DepartmentID, NilID, inTree)
 }
 
 // UserFilter selects users.

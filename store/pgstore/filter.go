@@ -82,7 +82,10 @@ func uuidArray(ids []crm.ID) []pgtype.UUID {
 // ($1), so a department belongs to a tree when its chain of parents reaches
 // the root, and the root itself matches even if no department row has its
 // ID (as InTree does).
-func scope(q *query, departments, owner, dept string, s *crm.DataScope) {
+//
+// pool is the record's pool column, or "" for record types that have none,
+// where PoolIDs match nothing.
+func scope(q *query, departments, owner, dept, pool string, s *crm.DataScope) {
 	if s == nil || s.All {
 		return
 	}
@@ -92,6 +95,9 @@ func scope(q *query, departments, owner, dept string, s *crm.DataScope) {
 	}
 	if len(s.DepartmentIDs) > 0 {
 		alts = append(alts, dept+" = ANY("+q.arg(uuidArray(s.DepartmentIDs))+"::uuid[])")
+	}
+	if len(s.PoolIDs) > 0 && pool != "" {
+		alts = append(alts, pool+" = ANY("+q.arg(uuidArray(s.PoolIDs))+"::uuid[])")
 	}
 	if len(s.DepartmentTrees) > 0 {
 		alts = append(alts, dept+" IN (WITH RECURSIVE tree(id) AS (SELECT unnest("+q.arg(uuidArray(s.DepartmentTrees))+
@@ -120,7 +126,7 @@ func whereLead(departments string) func(*crm.LeadFilter, *query) {
 		idIn(q, "owner_id", f.OwnerIDs)
 		idIn(q, "department_id", f.DepartmentIDs)
 		textIn(q, "source", f.Sources)
-		scope(q, departments, "owner_id", "department_id", f.Scope)
+		scope(q, departments, "owner_id", "department_id", "", f.Scope)
 	}
 }
 
@@ -136,7 +142,7 @@ func whereCustomer(departments string) func(*crm.CustomerFilter, *query) {
 		if f.Unowned {
 			q.and("owner_id IS NULL")
 		}
-		scope(q, departments, "owner_id", "department_id", f.Scope)
+		scope(q, departments, "owner_id", "department_id", "pool_id", f.Scope)
 	}
 }
 
@@ -149,7 +155,7 @@ func whereOpportunity(departments string) func(*crm.OpportunityFilter, *query) {
 		idIn(q, "customer_id", f.CustomerIDs)
 		idIn(q, "owner_id", f.OwnerIDs)
 		textIn(q, "stage", f.Stages)
-		scope(q, departments, "owner_id", "department_id", f.Scope)
+		scope(q, departments, "owner_id", "department_id", "", f.Scope)
 	}
 }
 
@@ -173,7 +179,7 @@ func whereTicket(departments string) func(*crm.TicketFilter, *query) {
 		idIn(q, "assignee_id", f.AssigneeIDs)
 		idIn(q, "team_id", f.TeamIDs)
 		textIn(q, "status", f.Statuses)
-		scope(q, departments, "assignee_id", "department_id", f.Scope)
+		scope(q, departments, "assignee_id", "department_id", "", f.Scope)
 	}
 }
 

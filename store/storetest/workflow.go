@@ -1,0 +1,666 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+// RunWorkflow checks an adapter's implementation of the workflow package's
+// storage ports ([workflow.Tx]): routing state ("Routing"), SLA timers
+// ("Timers"), approval definitions and instances ("Approvals"), and the
+// invariants that must hold under concurrency ("Concurrency"): goroutines
+// routing through one [workflow.Router] stay fair and never exceed a
+// member's capacity or daily quota, Tick from 4 goroutines fires each due
+// timer exactly once, and of many compare-and-swap updates of one approval
+// request exactly one wins. An adapter without workflow ports fails it.
+func RunWorkflow(t *testing.T, h Harness) {
+	if h.NewStore == nil {
+		t.Fatal("storetest: Harness.NewStore is required")
+	}
+	t.Run("Routing", func(t *testing.T) { runWorkflowRouting(t, h) })
+	t.Run("Timers", func(t *testing.T) { runWorkflowTimers(t, h) })
+	t.Run("Approvals", func(t *testing.T) { runWorkflowApprovals(t, h) })
+	t.Run("Concurrency", func(t *testing.T) { runWorkflowConcurrency(t, h) })
+}
+
+// inWorkflow runs fn in a unit of work with the adapter's workflow ports.
+func inWorkflow(ctx context.Context, s crm.Store, fn func(ctx context.Context, w workflow.Tx) error) error {
+	return s.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		w, err := workflow.TxOf(tx)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, w)
+	})
+}
+
+// mustWorkflow is inWorkflow that fails the test on error.
+func mustWorkflow(t *testing.T, ctx context.Context, s crm.Store, fn func(ctx context.Context, w workflow.Tx) error) {
+	t.Helper()
+	require.NoError(t, inWorkflow(ctx, s, fn))
+}
+
+// routingFixture is a router over one team of four, in ID order a, b, c,
+// d, where b holds at most 3 open items and c gets at most 5 a day.
+type routingFixture struct {
+	router     *workflow.Router
+	a, b, c, d crm.ID
+	schema     *workflow.Schema
+}
+
+func newRoutingFixture(t *testing.T, e *env) *routingFixture {
+	t.Helper()
+	f := &routingFixture{a: e.ids.NewID(), b: e.ids.NewID(), c: e.ids.NewID(), d: e.ids.NewID()}
+	team := e.ids.NewID()
+	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	require.NoError(t, err)
+	f.schema = schema
+	members := []workflow.Member{
+		{UserID: f.a, Name: "a", Active: true},
+		{UserID: f.b, Name: "b", Active: true, Capacity: 3},
+		{UserID: f.c, Name: "c", Active: true, DailyQuota: 5},
+		{UserID: f.d, Name: "d", Active: true},
+	}
+	set := &workflow.RuleSet{Name: "leads", RecordType: crm.TypeLead, Version: 1, FallbackQueue: "unassigned",
+		Rules: []workflow.Rule{{Name: "everyone", Target: workflow.Target{Team: team}}}}
+	f.router, err = workflow.NewRouter(schema, set, members, []workflow.Team{{ID: team, Members: []crm.ID{f.d, f.c, f.b, f.a}}})
+	require.NoError(t, err)
+	return f
+}
+
+func (f *routingFixture) request(now time.Time) *workflow.Request {
+	r := f.schema.NewRecord()
+	_ = r.SetString("region", "east")
+	return &workflow.Request{Record: r, Now: now}
+}
+
+func (f *routingFixture) commit(prev int64, user crm.ID, capacity, quota int) workflow.RoutingCommit {
+	return workflow.RoutingCommit{RuleSet: "leads", Day: "2026-01-05", Capacity: capacity, DailyQuota: quota,
+		Decision: workflow.Decision{Rule: "everyone", UserID: user, CursorMoved: true,
+			PrevCursor: workflow.Cursor{Version: prev}, Cursor: workflow.Cursor{Last: user, Version: prev + 1}}}
+}
+
+// load reads the stored state of the fixture's rule set.
+func (f *routingFixture) load(t *testing.T, ctx context.Context, s crm.Store) *workflow.State {
+	t.Helper()
+	st := f.router.NewState()
+	mustWorkflow(t, ctx, s, func(ctx context.Context, w workflow.Tx) error {
+		return w.Routing().LoadRouting(ctx, "leads", "2026-01-05", st)
+	})
+	return st
+}
+
+func runWorkflowRouting(t *testing.T, h Harness) {
+	test(t, h, "UnknownStateLoadsAsZero", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		st := f.load(t, e.ctx, e.store)
+		require.Equal(t, workflow.Cursor{}, st.Cursor("everyone"))
+		open, today := st.Load(f.a)
+		require.Zero(t, open)
+		require.Zero(t, today)
+	})
+	test(t, h, "CommitMovesTheCursorAndCountsLoadPerDayAndTenant", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Routing().CommitRouting(ctx, f.commit(0, f.a, 0, 0))
+		})
+		st := f.load(t, e.ctx, e.store)
+		require.Equal(t, workflow.Cursor{Last: f.a, Version: 1}, st.Cursor("everyone"))
+		open, today := st.Load(f.a)
+		require.Equal(t, 1, open)
+		require.Equal(t, 1, today)
+
+		other := f.router.NewState()
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Routing().LoadRouting(ctx, "leads", "2026-01-06", other)
+		})
+		open, today = other.Load(f.a)
+		require.Equal(t, 1, open, "open load does not reset with the day")
+		require.Zero(t, today, "daily counts are per day")
+
+		foreign := f.load(t, e.ctxA, e.store)
+		require.Equal(t, workflow.Cursor{}, foreign.Cursor("everyone"), "another tenant sees none of it")
+		open, _ = foreign.Load(f.a)
+		require.Zero(t, open)
+	})
+	test(t, h, "AStaleCursorIsErrConflictAndWritesNothing", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Routing().CommitRouting(ctx, f.commit(0, f.a, 0, 0))
+		})
+		for _, prev := range []int64{0, 2} {
+			err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				return w.Routing().CommitRouting(ctx, f.commit(prev, f.b, 0, 0))
+			})
+			require.ErrorIs(t, err, crm.ErrConflict, "from version %d", prev)
+		}
+		st := f.load(t, e.ctx, e.store)
+		require.Equal(t, workflow.Cursor{Last: f.a, Version: 1}, st.Cursor("everyone"))
+		open, _ := st.Load(f.b)
+		require.Zero(t, open)
+	})
+	test(t, h, "CapacityAndDailyQuotaAreEnforcedByTheCommit", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		for v := int64(0); v < 2; v++ {
+			mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				return w.Routing().CommitRouting(ctx, f.commit(v, f.b, 2, 0))
+			})
+		}
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Routing().CommitRouting(ctx, f.commit(2, f.b, 2, 0))
+		})
+		require.ErrorIs(t, err, crm.ErrConflict, "capacity 2 is full")
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Routing().CommitRouting(ctx, f.commit(2, f.b, 0, 2))
+		})
+		require.ErrorIs(t, err, crm.ErrConflict, "daily quota 2 is used up")
+		st := f.load(t, e.ctx, e.store)
+		require.Equal(t, int64(2), st.Cursor("everyone").Version, "a refused commit moves no cursor")
+		open, today := st.Load(f.b)
+		require.Equal(t, 2, open)
+		require.Equal(t, 2, today)
+	})
+	test(t, h, "ReleaseLoadLowersTheLoadButNeverBelowZero", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			if err := w.Routing().CommitRouting(ctx, f.commit(0, f.c, 0, 0)); err != nil {
+				return err
+			}
+			for range 3 {
+				if err := w.Routing().ReleaseLoad(ctx, "leads", f.c); err != nil {
+					return err
+				}
+			}
+			return w.Routing().ReleaseLoad(ctx, "leads", f.d)
+		})
+		st := f.load(t, e.ctx, e.store)
+		open, today := st.Load(f.c)
+		require.Zero(t, open)
+		require.Equal(t, 1, today, "releasing does not undo today's count")
+	})
+	test(t, h, "ARolledBackUnitOfWorkLeavesNoRoutingState", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			if _, err := f.router.Route(ctx, w.Routing(), f.request(e.clock.Now())); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		st := f.load(t, e.ctx, e.store)
+		require.Equal(t, workflow.Cursor{}, st.Cursor("everyone"))
+		for _, u := range []crm.ID{f.a, f.b, f.c, f.d} {
+			open, today := st.Load(u)
+			require.Zero(t, open+today)
+		}
+	})
+	test(t, h, "RouteRotatesThroughTheTeam", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		var got []crm.ID
+		for range 5 {
+			mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				d, err := f.router.Route(ctx, w.Routing(), f.request(e.clock.Now()))
+				got = append(got, d.UserID)
+				return err
+			})
+		}
+		require.Equal(t, []crm.ID{f.a, f.b, f.c, f.d, f.a}, got)
+	})
+	test(t, h, "CallsOnADoneContextFail", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		var loadErr, commitErr error
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			dead := cancelled(ctx)
+			loadErr = w.Routing().LoadRouting(dead, "leads", "2026-01-05", f.router.NewState())
+			commitErr = w.Routing().CommitRouting(dead, f.commit(0, f.a, 0, 0))
+			return nil
+		})
+		require.NoError(t, err)
+		require.ErrorIs(t, loadErr, context.Canceled)
+		require.ErrorIs(t, commitErr, context.Canceled)
+	})
+}
+
+// slaPolicy is a 2-hour target with a warning after 1 hour, in elapsed time.
+func slaPolicy() *workflow.SLAPolicy {
+	return &workflow.SLAPolicy{Name: "first_response", Target: 2 * time.Hour, Warn: time.Hour}
+}
+
+func (e *env) timer(t *testing.T, ctx context.Context, start time.Time) *workflow.Timer {
+	t.Helper()
+	tm, err := slaPolicy().Start(e.ids.NewID(), crm.Ref{Type: crm.TypeTicket, ID: e.ids.NewID()}, start, start)
+	require.NoError(t, err)
+	mustWorkflow(t, ctx, e.store, func(ctx context.Context, w workflow.Tx) error { return w.Timers().CreateTimer(ctx, &tm) })
+	return &tm
+}
+
+func (e *env) getTimer(t *testing.T, ctx context.Context, id crm.ID) (*workflow.Timer, error) {
+	var out *workflow.Timer
+	err := inWorkflow(ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		var err error
+		out, err = w.Timers().GetTimer(ctx, id)
+		return err
+	})
+	return out, err
+}
+
+func runWorkflowTimers(t *testing.T, h Harness) {
+	test(t, h, "CreateStoresACopyInStorageTime", func(t *testing.T, e *env) {
+		start := e.clock.Now() // nanoseconds in a non-UTC zone
+		tm := e.timer(t, e.ctxA, start)
+		require.Equal(t, int64(1), tm.Version)
+		require.Equal(t, "a", tm.TenantID)
+		require.Equal(t, crm.StorageTime(start.Add(2*time.Hour)), tm.DueAt, "written back in storage time")
+		got, err := e.getTimer(t, e.ctxA, tm.ID)
+		require.NoError(t, err)
+		requireSame(t, tm, got)
+		got.Policy = "changed"
+		again, err := e.getTimer(t, e.ctxA, tm.ID)
+		require.NoError(t, err)
+		require.Equal(t, "first_response", again.Policy, "results do not alias stored data")
+		_, err = e.getTimer(t, e.ctxB, tm.ID)
+		require.ErrorIs(t, err, crm.ErrNotFound, "another tenant does not see it")
+	})
+	test(t, h, "CreateRefusesRepeatsAndBadTimers", func(t *testing.T, e *env) {
+		tm := e.timer(t, e.ctx, e.clock.Now())
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			c := *tm
+			return w.Timers().CreateTimer(ctx, &c)
+		})
+		require.ErrorIs(t, err, crm.ErrAlreadyExists)
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Timers().CreateTimer(ctx, &workflow.Timer{ID: e.ids.NewID(), Record: tm.Record})
+		})
+		requireInvalid(t, err, "policy")
+	})
+	test(t, h, "UpdateIsACompareAndSwapOnVersion", func(t *testing.T, e *env) {
+		tm := e.timer(t, e.ctx, e.now())
+		stale := *tm
+		require.NoError(t, slaPolicy().Pause(tm, e.now().Add(30*time.Minute)))
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error { return w.Timers().UpdateTimer(ctx, tm) })
+		require.Equal(t, int64(2), tm.Version)
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error { return w.Timers().UpdateTimer(ctx, &stale) })
+		require.ErrorIs(t, err, crm.ErrConflict)
+		got, err := e.getTimer(t, e.ctx, tm.ID)
+		require.NoError(t, err)
+		require.Equal(t, 30*time.Minute, got.Consumed)
+		require.True(t, got.DueAt.IsZero(), "paused")
+		missing := *tm
+		missing.ID = e.ids.NewID()
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error { return w.Timers().UpdateTimer(ctx, &missing) })
+		require.ErrorIs(t, err, crm.ErrNotFound)
+	})
+	test(t, h, "UpdateTimersIsAllOrNothing", func(t *testing.T, e *env) {
+		a, b := e.timer(t, e.ctx, e.clock.Now()), e.timer(t, e.ctx, e.clock.Now())
+		staleB := *b
+		staleB.Version = 7
+		a2 := *a
+		a2.Consumed = time.Minute
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Timers().UpdateTimers(ctx, []*workflow.Timer{&a2, &staleB})
+		})
+		require.ErrorIs(t, err, crm.ErrConflict)
+		got, err := e.getTimer(t, e.ctx, a.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), got.Version, "the valid timer of a refused batch is not written")
+		a2 = *a
+		b2 := *b
+		a2.Consumed, b2.Consumed = time.Minute, 2*time.Minute
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Timers().UpdateTimers(ctx, []*workflow.Timer{&a2, &b2})
+		})
+		require.Equal(t, int64(2), a2.Version)
+		require.Equal(t, int64(2), b2.Version)
+		got, err = e.getTimer(t, e.ctx, b.ID)
+		require.NoError(t, err)
+		require.Equal(t, 2*time.Minute, got.Consumed)
+	})
+	test(t, h, "ClaimDueReturnsDueTimersOfTheTenantEarliestFirst", func(t *testing.T, e *env) {
+		base := e.now()
+		late := e.timer(t, e.ctx, base.Add(time.Hour))    // warns at base+2h
+		early := e.timer(t, e.ctx, base)                  // warns at base+1h
+		later := e.timer(t, e.ctx, base.Add(5*time.Hour)) // not due
+		e.timer(t, e.ctxA, base)                          // another tenant's
+		paused := e.timer(t, e.ctx, base)
+		require.NoError(t, slaPolicy().Pause(paused, base.Add(time.Minute)))
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error { return w.Timers().UpdateTimer(ctx, paused) })
+		var got []*workflow.Timer
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			got, err = w.Timers().ClaimDue(ctx, base.Add(3*time.Hour), 10)
+			return err
+		})
+		require.Len(t, got, 2)
+		require.Equal(t, early.ID, got[0].ID)
+		require.Equal(t, late.ID, got[1].ID)
+		_ = later
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			got, err = w.Timers().ClaimDue(ctx, base.Add(3*time.Hour), 1)
+			return err
+		})
+		require.Len(t, got, 1, "limit is kept")
+	})
+	test(t, h, "TickStoresTimersAndEventsTogether", func(t *testing.T, e *env) {
+		base := e.now()
+		tm := e.timer(t, e.ctx, base)
+		var fs []workflow.Firing
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			fs, err = workflow.Tick(ctx, w, e.ids, base.Add(3*time.Hour), 100)
+			return err
+		})
+		require.Len(t, fs, 2, "warning and breach")
+		got, err := e.getTimer(t, e.ctx, tm.ID)
+		require.NoError(t, err)
+		require.True(t, got.Warned && got.Breached)
+		events, err := e.store.Outbox().Pending(e.ctx, 100)
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+		require.Equal(t, workflow.EventSLAWarned, events[0].Type)
+		require.Equal(t, workflow.EventSLABreached, events[1].Type)
+		require.Equal(t, tm.ID, events[1].Subject.ID)
+
+		// A failing unit of work keeps neither the timer change nor events.
+		other := e.timer(t, e.ctx, base)
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			if _, err := workflow.Tick(ctx, w, e.ids, base.Add(3*time.Hour), 100); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		got, err = e.getTimer(t, e.ctx, other.ID)
+		require.NoError(t, err)
+		require.False(t, got.Warned)
+		events, err = e.store.Outbox().Pending(e.ctx, 100)
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+	})
+}
+
+// approvalInstance returns a pending request of record by submitter.
+func (e *env) approvalInstance(record crm.Ref, submitter crm.ID) *workflow.Instance {
+	now := crm.StorageTime(e.clock.Now()).UTC()
+	return &workflow.Instance{
+		ID: e.ids.NewID(), Definition: "quote_discount", DefinitionVersion: 1, Record: record, Submitter: submitter,
+		Status: workflow.ApprovalPending, SubmittedAt: now,
+		Steps: []workflow.StepState{{Name: "sales_manager", Rule: workflow.RuleAny, OnReject: workflow.RejectToSubmitter,
+			Approvers: []crm.ID{e.ids.NewID()}, Status: workflow.StepActive, StartedAt: now}},
+	}
+}
+
+func (e *env) opportunityRef() crm.Ref { return crm.Ref{Type: crm.TypeOpportunity, ID: e.ids.NewID()} }
+
+func (e *env) createInstance(ctx context.Context, in *workflow.Instance) error {
+	return inWorkflow(ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		return w.ApprovalInstances().CreateInstance(ctx, in)
+	})
+}
+
+func (e *env) getInstance(ctx context.Context, id crm.ID) (*workflow.Instance, error) {
+	var out *workflow.Instance
+	err := inWorkflow(ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		var err error
+		out, err = w.ApprovalInstances().GetInstance(ctx, id)
+		return err
+	})
+	return out, err
+}
+
+func (e *env) updateInstance(ctx context.Context, in *workflow.Instance) error {
+	return inWorkflow(ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		return w.ApprovalInstances().UpdateInstance(ctx, in)
+	})
+}
+
+func runWorkflowApprovals(t *testing.T, h Harness) {
+	spec := func(version int) *workflow.DefinitionSpec {
+		return &workflow.DefinitionSpec{Key: "quote_discount", Version: version, RecordType: crm.TypeOpportunity,
+			Steps: []workflow.StepSpec{{Name: "sales_manager", Approvers: []workflow.ApproverSpec{{Role: "manager"}},
+				Timeout: workflow.Duration(8 * time.Hour), OnTimeout: &workflow.TimeoutSpec{Action: workflow.TimeoutRemind}}}}
+	}
+	getDef := func(ctx context.Context, e *env, key string, version int) (*workflow.DefinitionSpec, error) {
+		var out *workflow.DefinitionSpec
+		err := inWorkflow(ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			out, err = w.ApprovalDefinitions().GetDefinition(ctx, key, version)
+			return err
+		})
+		return out, err
+	}
+	test(t, h, "DefinitionsKeepEveryVersion", func(t *testing.T, e *env) {
+		for _, v := range []int{1, 3, 2} {
+			s := spec(v)
+			mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				return w.ApprovalDefinitions().CreateDefinition(ctx, s)
+			})
+			s.Steps[0].Name = "changed_after_create"
+		}
+		got, err := getDef(e.ctx, e, "quote_discount", 0)
+		require.NoError(t, err)
+		require.Equal(t, 3, got.Version, "version 0 is the latest")
+		got, err = getDef(e.ctx, e, "quote_discount", 1)
+		require.NoError(t, err)
+		require.Equal(t, spec(1), got, "the stored spec is a copy")
+		_, err = getDef(e.ctx, e, "quote_discount", 4)
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		_, err = getDef(e.ctxA, e, "quote_discount", 0)
+		require.ErrorIs(t, err, crm.ErrNotFound, "another tenant has none")
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.ApprovalDefinitions().CreateDefinition(ctx, spec(2))
+		})
+		require.ErrorIs(t, err, crm.ErrAlreadyExists)
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.ApprovalDefinitions().CreateDefinition(ctx, spec(0))
+		})
+		requireInvalid(t, err, "version")
+	})
+	test(t, h, "InstancesRoundTripAndUpdateByVersion", func(t *testing.T, e *env) {
+		in := e.approvalInstance(e.opportunityRef(), e.ids.NewID())
+		require.NoError(t, e.createInstance(e.ctxA, in))
+		require.Equal(t, int64(1), in.Version)
+		require.Equal(t, "a", in.TenantID)
+		got, err := e.getInstance(e.ctxA, in.ID)
+		require.NoError(t, err)
+		require.Equal(t, in, got)
+		_, err = e.getInstance(e.ctxB, in.ID)
+		require.ErrorIs(t, err, crm.ErrNotFound)
+
+		stale := got.Clone()
+		got.Comments = append(got.Comments, workflow.Comment{Author: in.Submitter, At: in.SubmittedAt, Text: "please hurry"})
+		require.NoError(t, e.updateInstance(e.ctxA, got))
+		require.Equal(t, int64(2), got.Version)
+		stale.Status = workflow.ApprovalRecalled
+		require.ErrorIs(t, e.updateInstance(e.ctxA, stale), crm.ErrConflict)
+		again, err := e.getInstance(e.ctxA, in.ID)
+		require.NoError(t, err)
+		require.Equal(t, got, again)
+
+		moved := again.Clone()
+		moved.Record.ID = e.ids.NewID()
+		require.ErrorIs(t, e.updateInstance(e.ctxA, moved), crm.ErrInvalidArgument, "a request's record never changes")
+		require.ErrorIs(t, e.createInstance(e.ctxA, in.Clone()), crm.ErrAlreadyExists)
+		missing := in.Clone()
+		missing.ID = e.ids.NewID()
+		require.ErrorIs(t, e.updateInstance(e.ctxA, missing), crm.ErrNotFound)
+		bad := e.approvalInstance(crm.Ref{}, crm.NilID)
+		requireInvalid(t, e.createInstance(e.ctx, bad), "record")
+	})
+	test(t, h, "ARecordHasAtMostOnePendingRequest", func(t *testing.T, e *env) {
+		ref, submitter := e.opportunityRef(), e.ids.NewID()
+		pending := func(ctx context.Context) (*workflow.Instance, error) {
+			var out *workflow.Instance
+			err := inWorkflow(ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				var err error
+				out, err = w.ApprovalInstances().PendingInstance(ctx, ref)
+				return err
+			})
+			return out, err
+		}
+		_, err := pending(e.ctx)
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		first := e.approvalInstance(ref, submitter)
+		require.NoError(t, e.createInstance(e.ctx, first))
+		got, err := pending(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, first.ID, got.ID)
+		_, err = pending(e.ctxA)
+		require.ErrorIs(t, err, crm.ErrNotFound, "pending requests are per tenant")
+		require.ErrorIs(t, e.createInstance(e.ctx, e.approvalInstance(ref, submitter)), crm.ErrAlreadyExists)
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return workflow.CheckUnlocked(ctx, w.ApprovalInstances(), ref)
+		})
+		require.ErrorIs(t, err, crm.ErrFailedPrecondition, "the record is locked")
+
+		got.Status, got.FinishedAt = workflow.ApprovalRecalled, got.SubmittedAt.Add(time.Hour)
+		require.NoError(t, e.updateInstance(e.ctx, got))
+		_, err = pending(e.ctx)
+		require.ErrorIs(t, err, crm.ErrNotFound, "a finished request unlocks the record")
+		second := e.approvalInstance(ref, submitter)
+		require.NoError(t, e.createInstance(e.ctx, second))
+		got, err = pending(e.ctx)
+		require.NoError(t, err)
+		require.Equal(t, second.ID, got.ID)
+	})
+	test(t, h, "ARolledBackCreateLeavesTheRecordUnlocked", func(t *testing.T, e *env) {
+		ref := e.opportunityRef()
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			if err := w.ApprovalInstances().CreateInstance(ctx, e.approvalInstance(ref, e.ids.NewID())); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		require.NoError(t, e.createInstance(e.ctx, e.approvalInstance(ref, e.ids.NewID())))
+	})
+}
+
+func runWorkflowConcurrency(t *testing.T, h Harness) {
+	test(t, h, "ConcurrentRoutingStaysFairAndWithinLimits", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		const workers, each = 8, 5
+		var mu sync.Mutex
+		counts := map[crm.ID]int{}
+		now := e.clock.Now()
+		errs := race(workers, func(int) error {
+			for range each {
+				// Hosts retry a unit of work that lost every race.
+				var err error
+				for attempt := 0; attempt < 20; attempt++ {
+					var d workflow.Decision
+					err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+						d, err = f.router.Route(ctx, w.Routing(), f.request(now))
+						return err
+					})
+					if errors.Is(err, crm.ErrConflict) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					counts[d.UserID]++
+					mu.Unlock()
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		// Rotation a, b, c, d until b holds 3 and c has had 5 today; the rest
+		// alternate between a and d.
+		require.Equal(t, map[crm.ID]int{f.a: 16, f.b: 3, f.c: 5, f.d: 16}, counts)
+		st := f.load(t, e.ctx, e.store)
+		require.Equal(t, int64(workers*each), st.Cursor("everyone").Version)
+		for u, n := range counts {
+			open, today := st.Load(u)
+			require.Equal(t, n, open)
+			require.Equal(t, n, today)
+		}
+	})
+	test(t, h, "TickFromFourGoroutinesFiresEachDueTimerExactlyOnce", func(t *testing.T, e *env) {
+		const timers = 120
+		base := e.now()
+		for range timers {
+			e.timer(t, e.ctx, base)
+		}
+		now := base.Add(90 * time.Minute) // every warning is due, no breach
+		var fired atomic.Int64
+		errs := race(4, func(int) error {
+			for {
+				var n int
+				err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+					fs, err := workflow.Tick(ctx, w, e.ids, now, 7)
+					n = len(fs)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					return nil
+				}
+				fired.Add(int64(n))
+			}
+		})
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, int64(timers), fired.Load())
+		events, err := e.store.Outbox().Pending(e.ctx, 1000)
+		require.NoError(t, err)
+		require.Len(t, events, timers)
+		seen := map[crm.ID]bool{}
+		for _, ev := range events {
+			require.Equal(t, workflow.EventSLAWarned, ev.Type)
+			require.False(t, seen[ev.Subject.ID], "timer %s fired twice", ev.Subject.ID)
+			seen[ev.Subject.ID] = true
+		}
+		var left []*workflow.Timer
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			left, err = w.Timers().ClaimDue(ctx, now, 100)
+			return err
+		})
+		require.Empty(t, left)
+	})
+	test(t, h, "OnlyOneOfManyUpdatesOfAnApprovalWins", func(t *testing.T, e *env) {
+		in := e.approvalInstance(e.opportunityRef(), e.ids.NewID())
+		require.NoError(t, e.createInstance(e.ctx, in))
+		errs := race(goroutines, func(i int) error {
+			c := in.Clone()
+			c.Comments = append(c.Comments, workflow.Comment{Author: in.Submitter, At: in.SubmittedAt, Text: fmt.Sprintf("comment %d", i)})
+			return e.updateInstance(e.ctx, c)
+		})
+		ok, conflicts := countOutcomes(t, errs, crm.ErrConflict)
+		require.Equal(t, 1, ok)
+		require.Equal(t, goroutines-1, conflicts)
+		got, err := e.getInstance(e.ctx, in.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), got.Version)
+		require.Len(t, got.Comments, 1)
+	})
+	test(t, h, "OnlyOneOfManySubmissionsForARecordWins", func(t *testing.T, e *env) {
+		ref, submitter := e.opportunityRef(), e.ids.NewID()
+		errs := race(goroutines, func(int) error { return e.createInstance(e.ctx, e.approvalInstance(ref, submitter)) })
+		ok, clashes := countOutcomes(t, errs, crm.ErrAlreadyExists)
+		require.Equal(t, 1, ok)
+		require.Equal(t, goroutines-1, clashes)
+	})
+}

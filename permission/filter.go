@@ -1,6 +1,7 @@
 package permission
 
 import (
+	"bytes"
 	"math/bits"
 	"slices"
 
@@ -13,8 +14,10 @@ import (
 // ranges).
 //
 // Scope never lets through a record that [Policy.Check] denies unless
-// PostFilter is true. Rule conditions a [crm.DataScope] cannot express
-// (creator department, pool, status, field values; a denial carved out of
+// PostFilter is true. An "all" rule conditioned only on pools becomes
+// [crm.DataScope.PoolIDs]. Rule conditions a [crm.DataScope] cannot express
+// (creator department, status, field values, a pool combined with another
+// condition or scope; a denial carved out of
 // an "own" or "all" scope) are over-approximated: Scope then covers every
 // allowed record and some denied ones, and PostFilter tells the caller to
 // run Check on each listed record and drop the denied ones. A caller that
@@ -52,6 +55,7 @@ func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 	var (
 		all, own, post bool
 		spans          []span
+		pools          []crm.ID
 		denies         []*rule
 	)
 	nT := len(p.types)
@@ -64,6 +68,11 @@ func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 				ru := &p.rules[idx]
 				if ru.deny {
 					denies = append(denies, ru)
+					continue
+				}
+				if ru.scope == ScopeAll && ru.cond != nil && ru.cond.poolsOnly() {
+					// "Any record in these pools" pushes down as pool IDs.
+					pools = append(pools, ru.cond.pools...)
 					continue
 				}
 				if ru.cond != nil && ru.cond.unpushable() {
@@ -137,7 +146,16 @@ func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 	if all {
 		return Filter{Scope: &crm.DataScope{All: true}, PostFilter: post}
 	}
+	if len(pools) > 0 && len(denies) > 0 {
+		// Denials are subtracted from departments, not from pools: a pooled
+		// record could still be denied, so check each one.
+		post = true
+	}
 	scope := &crm.DataScope{}
+	if len(pools) > 0 {
+		slices.SortFunc(pools, func(a, b crm.ID) int { return bytes.Compare(a[:], b[:]) })
+		scope.PoolIDs = slices.Compact(pools)
+	}
 	if own {
 		scope.OwnerIDs = []crm.ID{s.user}
 	}
@@ -157,7 +175,7 @@ func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 			}
 		}
 	}
-	if len(scope.DepartmentIDs) > maxScopeValues || len(scope.DepartmentTrees) > maxScopeValues {
+	if len(scope.DepartmentIDs) > maxScopeValues || len(scope.DepartmentTrees) > maxScopeValues || len(scope.PoolIDs) > maxScopeValues {
 		// Too many values for a storage filter: fall back to a superset.
 		return Filter{Scope: &crm.DataScope{All: true}, PostFilter: true}
 	}
@@ -171,6 +189,11 @@ const maxScopeValues = 1000
 // [crm.DataScope] cannot express.
 func (c *condition) unpushable() bool {
 	return c.creator != nil || c.pools != nil || c.statuses != nil || c.fields != nil
+}
+
+// poolsOnly reports whether the condition tests the pool and nothing else.
+func (c *condition) poolsOnly() bool {
+	return c.pools != nil && c.owner == nil && c.creator == nil && c.statuses == nil && c.fields == nil
 }
 
 // scopeSpans returns the departments a department-based scope covers.

@@ -179,3 +179,28 @@ func TestListFilterGivesNothingToBadSubjects(t *testing.T) {
 	require.False(t, f.PostFilter)
 	require.False(t, slices.Contains(f.Scope.OwnerIDs, max.ID))
 }
+
+func TestListFilterPushesPoolRulesDown(t *testing.T) {
+	t.Parallel()
+	p := loadPolicy(t, nil)
+	rep := p.Subject(user(2, salesEast))
+	f := p.ListFilter(&rep, crm.TypeCustomer, permission.ActionView)
+	require.False(t, f.PostFilter, "an all-scope rule conditioned only on pools needs no post-filter")
+	require.Equal(t, []crm.ID{pool}, f.Scope.PoolIDs)
+	require.Equal(t, []crm.ID{rep.UserID()}, f.Scope.OwnerIDs)
+
+	// Every record the scope admits is one Check allows, and the reverse.
+	tree, err := crm.NewDepartmentTree(departments())
+	require.NoError(t, err)
+	for _, c := range []*crm.Customer{
+		{PoolID: pool},
+		{PoolID: id(0x102)},
+		{OwnerID: rep.UserID(), DepartmentID: salesEast},
+		{OwnerID: id(0x1004), DepartmentID: salesWest},
+	} {
+		r := permission.CustomerResource(c, crm.NilID)
+		want := p.Check(&rep, permission.ActionView, &r).Allowed
+		got := (&crm.CustomerFilter{Scope: f.Scope}).Match(c, tree.Contains)
+		require.Equal(t, want, got, "customer %+v", c)
+	}
+}

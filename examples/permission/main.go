@@ -119,8 +119,11 @@ func run(ctx context.Context) error {
 	for _, c := range []struct {
 		name        string
 		owner, dept crm.ID
-	}{{"Huateng (east)", sam.ID, salesEast}, {"Xinda (west)", id(0x1004), salesWest}, {"Key account", sue.ID, sales}, {"Service contract", id(0x1005), service}} {
-		rec := crmtest.Customer(ids, func(x *crm.Customer) { x.Name, x.OwnerID, x.DepartmentID = c.name, c.owner, c.dept })
+		pool        crm.ID
+	}{{"Huateng (east)", sam.ID, salesEast, crm.NilID}, {"Xinda (west)", id(0x1004), salesWest, crm.NilID},
+		{"Key account", sue.ID, sales, crm.NilID}, {"Service contract", id(0x1005), service, crm.NilID},
+		{"Hongda (in the public pool)", crm.NilID, crm.NilID, publicPool}} {
+		rec := crmtest.Customer(ids, func(x *crm.Customer) { x.Name, x.OwnerID, x.DepartmentID, x.PoolID = c.name, c.owner, c.dept, c.pool })
 		if err := store.Customers().Create(ctx, rec); err != nil {
 			return err
 		}
@@ -142,7 +145,8 @@ func run(ctx context.Context) error {
 			}
 			names = append(names, c.Name)
 		}
-		fmt.Printf("   %-20s sees %s\n", u.Name, strings.Join(names, ", "))
+		fmt.Printf("   %-20s sees %s (pushed down: %d owners, %d departments, %d subtrees, %d pools; post-filter %v)\n",
+			u.Name, strings.Join(names, ", "), len(f.Scope.OwnerIDs), len(f.Scope.DepartmentIDs), len(f.Scope.DepartmentTrees), len(f.Scope.PoolIDs), f.PostFilter)
 	}
 
 	fmt.Println("4. Policy changes are audited before they take effect.")

@@ -27,4 +27,25 @@
 // with identical scores ([LoadPredictor]); [RowScorer.Explain] lists the
 // features that moved a lead's score most. [CrossValidate] and [ROCAUC]
 // measure quality.
+//
+// # Lifecycle and conversion
+//
+// A [Lifecycle] is a state machine over [crm.LeadStatus] loaded from data
+// ([DefaultLifecycleSpec], [ParseLifecycle]): allowed transitions and their
+// guards (a phone or email before sales-qualified, a reason to disqualify).
+// [Service.Transition] applies one move in a unit of work and writes its
+// event ("lead.contacted", "lead.qualified", "lead.disqualified",
+// "lead.reopened") whose payload is the [HistoryEntry] (from, to, actor,
+// time, reason); a refused move is a [*TransitionError] matching
+// [crm.ErrFailedPrecondition]. [Service.Convert] turns a lead into a
+// customer, contact and optional opportunity atomically, after asking a
+// [DuplicateChecker] (attach, refuse or create per [DuplicatePolicy]) and an
+// [OwnerRouter]; the lead keeps links to what it became, and converting
+// twice or converting a disqualified lead is refused.
+//
+// # Concurrency
+//
+// [Model], [Models], [Predictor], [RowScorer], [Lifecycle] and [Service] are
+// safe for concurrent use. No function reads the wall clock: scoring takes
+// the time as an argument and [Service] reads its injected [crm.Clock].
 package lead

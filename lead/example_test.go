@@ -1,0 +1,114 @@
+package lead_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/store/memstore"
+)
+
+// A rule model with fit and engagement rules, half-life decay and stages;
+// the explanation says which rules matched and what each gave.
+func ExampleModel_Explain() {
+	model, err := lead.ParseModel([]byte(`{
+	  "id": "smb-inbound", "version": 1,
+	  "fit": {"groups": [{"name": "firmographics", "rules": [
+	    {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "retail"]}, "points": 30},
+	    {"id": "decision-maker", "when": {"field": "title", "op": "contains", "value": "director"}, "points": 20},
+	    {"id": "free-mail", "when": {"field": "email", "op": "contains", "value": "@gmail."}, "points": -10}]}]},
+	  "engagement": {"groups": [{"name": "activity", "rules": [
+	    {"id": "demo-request", "when": {"event": {"kind": "demo_request"}}, "points": 40},
+	    {"id": "visits", "when": {"event": {"kind": "web_visit", "within_days": 90}}, "points_each": 2, "max_points": 10}]}]},
+	  "decay": {"half_life_days": 14},
+	  "stages": [{"stage": "sales_qualified", "min_fit": 40, "min_engagement": 30},
+	             {"stage": "marketing_qualified", "min_total": 40}]
+	}`))
+	if err != nil {
+		panic(err)
+	}
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC) // in a service: clock.Now()
+	l := &crm.Lead{Name: "Li Wei", Title: "Purchasing Director", Industry: "Manufacturing", Email: "li.wei@huateng.cn"}
+	events := []lead.Engagement{
+		{Kind: "demo_request", At: now.Add(-14 * 24 * time.Hour)}, // one half-life ago
+		{Kind: "web_visit", At: now.Add(-2 * time.Hour), Count: 3},
+	}
+	fmt.Println(model.Explain(l, events, now))
+
+	// A week later the same lead has cooled down.
+	later := model.Score(l, events, now.Add(7*24*time.Hour))
+	fmt.Printf("a week later: engagement %.1f, grade %s, stage %q\n", later.Engagement, later.Grade, later.Stage)
+	// Output:
+	// smb-inbound v1: fit 50, engagement 25.98, total 75.98, grade B3, stage marketing_qualified
+	//   fit/firmographics target-industry: +30
+	//   fit/firmographics decision-maker: +20
+	//   engagement/activity demo-request: +20 (of +40)
+	//   engagement/activity visits: +5.98 (of +6)
+	// a week later: engagement 18.4, grade B4, stage "marketing_qualified"
+}
+
+// Train a predictive model on a few past leads and score a new one, with
+// the features that moved its score most.
+func ExampleTrain() {
+	history := &lead.Table{Columns: []string{"id", "source", "minutes_on_site", "converted"}}
+	for i := range 60 {
+		source := []string{"web_form", "trade_show", "cold_call"}[i%3]
+		minutes := fmt.Sprint((i * 7) % 50)
+		won := "no"
+		if source == "web_form" && (i*7)%50 > 15 || (i*7)%50 > 40 {
+			won = "yes"
+		}
+		if i%10 == 0 {
+			minutes = "Select" // an unanswered form field
+		}
+		history.Rows = append(history.Rows, []string{fmt.Sprint(i), source, minutes, won})
+	}
+	p, err := lead.Train(history, &lead.TrainConfig{Label: "converted", Exclude: []string{"id"}, Algorithm: lead.NaiveBayes})
+	if err != nil {
+		panic(err)
+	}
+	hot := map[string]string{"source": "web_form", "minutes_on_site": "45"}
+	cold := map[string]string{"source": "cold_call", "minutes_on_site": "3"}
+	prob, top := p.Explain(hot, 1)
+	fmt.Printf("hot %.2f, cold %.2f\n", prob, p.Score(cold))
+	fmt.Printf("strongest signal: %s = %s\n", top[0].Column, top[0].Value)
+	// Output:
+	// hot 0.94, cold 0.04
+	// strongest signal: minutes_on_site = 45
+}
+
+// Move a lead through its lifecycle: each move is checked, stored with its
+// event, and a refused move says why.
+func ExampleService_Transition() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	svc, err := lead.New(store, &lead.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		panic(err)
+	}
+	l := &crm.Lead{Meta: crm.Meta{ID: ids.NewID()}, Name: "Wang Fang", Company: "Huateng Technology"}
+	if err := store.Leads().Create(ctx, l); err != nil {
+		panic(err)
+	}
+
+	_, _, err = svc.Transition(ctx, lead.TransitionRequest{LeadID: l.ID, To: crm.LeadSQL})
+	fmt.Println(err)
+
+	_, h, err := svc.Transition(ctx, lead.TransitionRequest{LeadID: l.ID, To: crm.LeadMQL})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(h.From, "->", h.To, "at", h.At.Format(time.DateTime))
+
+	evs, _ := store.Outbox().Pending(ctx, 10)
+	fmt.Println(evs[0].Type)
+	// Output:
+	// lead: cannot move from new to sales_qualified: the lead needs a phone number or an email address
+	// new -> marketing_qualified at 2026-03-01 09:00:00
+	// lead.qualified
+}

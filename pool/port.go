@@ -210,3 +210,29 @@ type Requests interface {
 	// [crm.ErrAlreadyExists] if the key is taken.
 	Put(ctx context.Context, r *Request) error
 }
+
+// BatchTx is an optional extension of [Tx] for set-based sweeps. When the
+// unit of work implements it (pgstore does), [Service.Sweep] reads a batch's
+// customers in one call and stores the batch's recycles in a few
+// statements instead of a dozen round trips per customer. Adapters without
+// it get the same results one customer at a time.
+type BatchTx interface {
+	Tx
+	// PoolCustomers returns the context tenant's customers among ids, in
+	// any order; missing IDs are left out.
+	PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer, error)
+	// PoolRecycleBatch stores several recycles at once, all or none: each
+	// holding as given (if its Version is current), each customer unowned
+	// and in PoolID (if its version is still CustomerVersion), and each
+	// ledger entry (assigning Seq). A stale holding or customer fails the
+	// whole batch with [crm.ErrConflict].
+	PoolRecycleBatch(ctx context.Context, batch []Recycled) error
+}
+
+// Recycled is one customer's recycle in a [BatchTx.PoolRecycleBatch].
+type Recycled struct {
+	Holding         *Holding
+	CustomerVersion int64
+	PoolID          crm.ID
+	Entry           *Entry
+}

@@ -412,26 +412,38 @@ func (u *unit) takeOwner(ctx context.Context, h *Holding, c *crm.Customer, usr *
 	return nil
 }
 
-// dropOwner uncounts the owner and leaves h and c unowned.
-func (u *unit) dropOwner(ctx context.Context, h *Holding, c *crm.Customer) error {
+// counterDelta is one change to a counter.
+type counterDelta struct {
+	key   string
+	delta int64
+}
+
+// releaseOwner leaves h and c unowned and appends the counter changes that
+// uncount the previous owner.
+func releaseOwner(h *Holding, c *crm.Customer, deltas []counterDelta) []counterDelta {
 	owner := h.OwnerID
-	if _, _, err := u.tx.PoolCounters().Add(ctx, ownedKey(owner), -1, NoMax); err != nil {
-		return err
-	}
+	deltas = append(deltas, counterDelta{ownedKey(owner), -1})
 	if !h.Dealt {
-		if _, _, err := u.tx.PoolCounters().Add(ctx, ownedOpenKey(owner), -1, NoMax); err != nil {
-			return err
-		}
+		deltas = append(deltas, counterDelta{ownedOpenKey(owner), -1})
 	}
 	if h.Locked {
-		if _, _, err := u.tx.PoolCounters().Add(ctx, lockedKey(owner), -1, NoMax); err != nil {
-			return err
-		}
+		deltas = append(deltas, counterDelta{lockedKey(owner), -1})
 		h.Locked = false
 	}
 	h.OwnerID, h.OwnerDepartmentID, h.OwnedSince, h.ProtectedUntil = crm.NilID, crm.NilID, time.Time{}, time.Time{}
 	h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
 	c.OwnerID = crm.NilID
+	return deltas
+}
+
+// dropOwner uncounts the owner and leaves h and c unowned.
+func (u *unit) dropOwner(ctx context.Context, h *Holding, c *crm.Customer) error {
+	var buf [3]counterDelta
+	for _, d := range releaseOwner(h, c, buf[:0]) {
+		if _, _, err := u.tx.PoolCounters().Add(ctx, d.key, d.delta, NoMax); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

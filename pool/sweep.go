@@ -3,7 +3,10 @@ package pool
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -61,6 +64,10 @@ func (s *Service) Sweep(ctx context.Context, now time.Time, limit int) (SweepRes
 			}
 			got = len(hs)
 			sw := sweeper{u: u, pools: map[crm.ID]*Pool{}, rules: map[*RecycleRule]json.RawMessage{}}
+			if btx, ok := u.tx.(BatchTx); ok && keepsAll(&u.s.cfg.Cascade.OnRelease) {
+				recycled, rescheduled, err = sw.batch(ctx, btx, hs)
+				return err
+			}
 			for _, h := range hs {
 				done, err := sw.recycle(ctx, h, false)
 				if err != nil {
@@ -124,59 +131,164 @@ type sweeper struct {
 	rules map[*RecycleRule]json.RawMessage
 }
 
+// keepsAll reports a cascade rule that touches no related record, which
+// the set-based path requires.
+func keepsAll(r *CascadeRule) bool {
+	return r.Contacts == CascadeKeep && r.OpenOpportunities == CascadeKeep && r.FollowUpPlans == CascadeKeep
+}
+
+func (sw *sweeper) poolOf(ctx context.Context, id crm.ID) (*Pool, error) {
+	if p, ok := sw.pools[id]; ok {
+		return p, nil
+	}
+	p, err := sw.u.pool(ctx, id, "pool_id")
+	if err != nil {
+		return nil, err
+	}
+	sw.pools[id] = p
+	return p, nil
+}
+
+func (sw *sweeper) snapshot(rule *RecycleRule) (json.RawMessage, error) {
+	if snap, ok := sw.rules[rule]; ok {
+		return snap, nil
+	}
+	snap, err := json.Marshal(rule)
+	if err != nil {
+		return nil, err
+	}
+	sw.rules[rule] = snap
+	return snap, nil
+}
+
+// decide re-checks h against c's current facts under p. It returns the
+// decision when h is due now, else nil after rescheduling h (unless
+// dryRun).
+func (sw *sweeper) decide(ctx context.Context, h *Holding, c *crm.Customer, p *Pool, dryRun bool) (*Decision, *RecycleRule, error) {
+	u := sw.u
+	var rule *RecycleRule
+	var due time.Time
+	var why ConditionKind
+	if p != nil && c != nil && h.Owned() {
+		due, why, rule = p.Due(FactsOf(c, h))
+	}
+	if rule != nil && !due.After(u.now) {
+		return &Decision{CustomerID: h.CustomerID, OwnerID: h.OwnerID, PoolID: p.ID, DueAt: due, Reason: why, RuleID: rule.ID}, rule, nil
+	}
+	if !dryRun {
+		h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
+		if rule != nil {
+			h.DueAt, h.DueReason, h.DueRuleID = due, why, rule.ID
+		}
+		if err := u.tx.PoolHoldings().Update(ctx, h); err != nil {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, nil
+}
+
 // recycle re-checks h against the current facts and recycles it (unless
 // dryRun). It returns nil when h is not due after all (and reschedules it).
 func (sw *sweeper) recycle(ctx context.Context, h *Holding, dryRun bool) (*Decision, error) {
 	u := sw.u
-	p, ok := sw.pools[h.PoolID]
-	if !ok {
-		var err error
-		if p, err = u.pool(ctx, h.PoolID, "pool_id"); err != nil {
-			return nil, err
-		}
-		sw.pools[h.PoolID] = p
-	}
-	c, err := u.customer(ctx, h.CustomerID)
+	p, err := sw.poolOf(ctx, h.PoolID)
 	if err != nil {
 		return nil, err
 	}
-	var rule *RecycleRule
-	var due time.Time
-	var why ConditionKind
-	if p != nil && h.Owned() {
-		due, why, rule = p.Due(FactsOf(c, h))
+	c, err := u.customer(ctx, h.CustomerID)
+	if errors.Is(err, crm.ErrNotFound) {
+		c = nil // a deleted customer is never recycled; its due time is cleared
+	} else if err != nil {
+		return nil, err
 	}
-	if rule == nil || due.After(u.now) {
-		if !dryRun {
-			h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
-			if rule != nil {
-				h.DueAt, h.DueReason, h.DueRuleID = due, why, rule.ID
-			}
-			if err := u.tx.PoolHoldings().Update(ctx, h); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
+	d, rule, err := sw.decide(ctx, h, c, p, dryRun)
+	if d == nil || err != nil || dryRun {
+		return d, err
 	}
-	d := &Decision{CustomerID: c.ID, OwnerID: h.OwnerID, PoolID: p.ID, DueAt: due, Reason: why, RuleID: rule.ID}
-	if dryRun {
-		return d, nil
-	}
-	snap, ok := sw.rules[rule]
-	if !ok {
-		if snap, err = json.Marshal(rule); err != nil {
-			return nil, err
-		}
-		sw.rules[rule] = snap
+	snap, err := sw.snapshot(rule)
+	if err != nil {
+		return nil, err
 	}
 	prev := h.OwnerID
 	if err := u.dropOwner(ctx, h, c); err != nil {
 		return nil, err
 	}
 	u.toPool(h, c, p, prev)
-	e := &Entry{CustomerID: c.ID, Op: OpRecycle, FromOwner: prev, FromPool: p.ID, ToPool: p.ID, Reason: string(why), RuleID: rule.ID, Rule: snap}
+	e := &Entry{CustomerID: c.ID, Op: OpRecycle, FromOwner: prev, FromPool: p.ID, ToPool: p.ID, Reason: string(d.Reason), RuleID: rule.ID, Rule: snap}
 	if _, err := u.finish(ctx, h, c, p, e, false, &u.s.cfg.Cascade.OnRelease, prev); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// batch is recycle for a whole batch through the set-based port: one read
+// of the customers, one write of holdings, customers and ledger entries,
+// one update per touched counter and one append of the events.
+func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recycled, rescheduled int, err error) {
+	u := sw.u
+	ids := make([]crm.ID, len(hs))
+	for i, h := range hs {
+		ids[i] = h.CustomerID
+	}
+	cs, err := btx.PoolCustomers(ctx, ids)
+	if err != nil {
+		return 0, 0, err
+	}
+	byID := make(map[crm.ID]*crm.Customer, len(cs))
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	rs := make([]Recycled, 0, len(hs))
+	deltas := map[string]int64{}
+	var buf [3]counterDelta
+	for _, h := range hs {
+		p, err := sw.poolOf(ctx, h.PoolID)
+		if err != nil {
+			return 0, 0, err
+		}
+		c := byID[h.CustomerID]
+		d, rule, err := sw.decide(ctx, h, c, p, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		if d == nil {
+			rescheduled++
+			continue
+		}
+		snap, err := sw.snapshot(rule)
+		if err != nil {
+			return 0, 0, err
+		}
+		prev, version := h.OwnerID, c.Version
+		for _, cd := range releaseOwner(h, c, buf[:0]) {
+			deltas[cd.key] += cd.delta
+		}
+		u.toPool(h, c, p, prev)
+		schedule(h, c, p)
+		e := &Entry{ID: u.s.cfg.IDs.NewID(), At: u.now, CustomerID: c.ID, Op: OpRecycle, FromOwner: prev,
+			FromPool: p.ID, ToPool: p.ID, Reason: string(d.Reason), RuleID: rule.ID, Rule: snap}
+		rs = append(rs, Recycled{Holding: h, CustomerVersion: version, PoolID: p.ID, Entry: e})
+	}
+	if len(rs) == 0 {
+		return 0, rescheduled, nil
+	}
+	if err := btx.PoolRecycleBatch(ctx, rs); err != nil {
+		return 0, 0, err
+	}
+	// Sorted, so concurrent sweeps lock counters in one order.
+	for _, k := range slices.Sorted(maps.Keys(deltas)) {
+		if _, _, err := u.tx.PoolCounters().Add(ctx, k, deltas[k], NoMax); err != nil {
+			return 0, 0, err
+		}
+	}
+	events := make([]*crm.Event, len(rs))
+	for i, r := range rs {
+		e := r.Entry
+		events[i] = &crm.Event{ID: u.s.cfg.IDs.NewID(), Type: EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
+			OccurredAt: u.now, Payload: e.eventPayload()}
+	}
+	if err := u.tx.Events().Append(ctx, events...); err != nil {
+		return 0, 0, err
+	}
+	return len(rs), rescheduled, nil
 }

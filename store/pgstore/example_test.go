@@ -60,6 +60,7 @@ func ExampleMigrations() {
 	}
 	// Output:
 	// 0001 init
+	// 0002 pool
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

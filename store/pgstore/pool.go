@@ -1,0 +1,677 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/pool"
+)
+
+// This file implements the storage ports of package pool ([pool.Tx]) over
+// the tables of migration 0002_pool. The ports' locking contract maps to
+// row locks: Holdings.Get is SELECT ... FOR UPDATE, Counters.Add is one
+// conditional upsert (which locks the counter row), and Holdings.Due is
+// FOR UPDATE SKIP LOCKED, so concurrent sweeps share the work.
+
+var _ pool.Tx = view{}
+
+// Pools implements [pool.Tx].
+func (v view) Pools() pool.Pools { return poolRepo{v} }
+
+// PoolHoldings implements [pool.Tx].
+func (v view) PoolHoldings() pool.Holdings { return holdingRepo{v} }
+
+// PoolLedger implements [pool.Tx].
+func (v view) PoolLedger() pool.Ledger { return ledgerRepo{v} }
+
+// PoolCounters implements [pool.Tx].
+func (v view) PoolCounters() pool.Counters { return counterRepo{v} }
+
+// PoolRequests implements [pool.Tx].
+func (v view) PoolRequests() pool.Requests { return requestRepo{v} }
+
+func (v view) poolTable(name string) string { return pgx.Identifier{v.s.schema, name}.Sanitize() }
+
+// nullTime maps the zero time to NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return crm.StorageTime(t)
+}
+
+// timeOf maps NULL to the zero time.
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+type poolRepo struct{ v view }
+
+func (r poolRepo) fail(ctx context.Context, op string, id crm.ID, err error) error {
+	var ve *crm.ValidationError
+	if errors.As(err, &ve) {
+		return err
+	}
+	return opError(ctx, op, "pool", id, err)
+}
+
+func (r poolRepo) scan(row pgx.Row) (*pool.Pool, error) {
+	var def []byte
+	var p pool.Pool
+	var id key
+	var tenant string
+	var version int64
+	var created, updated time.Time
+	if err := row.Scan(&id, &tenant, &version, &created, &updated, &def); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(def, &p); err != nil {
+		return nil, fmt.Errorf("decode pool %s: %w", crm.ID(id), err)
+	}
+	p.ID, p.TenantID, p.Version, p.CreatedAt, p.UpdatedAt = crm.ID(id), tenant, version, created.UTC(), updated.UTC()
+	return &p, nil
+}
+
+const poolCols = "id, tenant_id, version, created_at, updated_at, definition"
+
+func (r poolRepo) Get(ctx context.Context, id crm.ID) (*pool.Pool, error) {
+	if err := r.v.check(ctx); err != nil {
+		return nil, r.fail(ctx, "get", id, err)
+	}
+	p, err := r.scan(r.v.q.QueryRow(ctx, "SELECT "+poolCols+" FROM "+r.v.poolTable("crm_pools")+" WHERE id = $1 AND tenant_id = $2", key(id), crm.TenantFrom(ctx)))
+	if err != nil {
+		return nil, r.fail(ctx, "get", id, err)
+	}
+	return p, nil
+}
+
+func (r poolRepo) Create(ctx context.Context, p *pool.Pool) error {
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "create", p.ID, err)
+	}
+	m := crm.Meta{TenantID: p.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	c := p.Clone()
+	now := crm.StorageTime(r.v.s.clock.Now())
+	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = m.TenantID, 1, now, now
+	def, err := json.Marshal(c)
+	if err != nil {
+		return r.fail(ctx, "create", p.ID, err)
+	}
+	tag, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.poolTable("crm_pools")+" ("+poolCols+") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+		key(c.ID), c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt, def)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = crm.ErrAlreadyExists
+	}
+	if err != nil {
+		return r.fail(ctx, "create", p.ID, err)
+	}
+	*p = *c
+	return nil
+}
+
+func (r poolRepo) Update(ctx context.Context, p *pool.Pool) error {
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "update", p.ID, err)
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	tenant := crm.TenantFrom(ctx)
+	c := p.Clone()
+	now := crm.StorageTime(r.v.s.clock.Now())
+	c.TenantID, c.UpdatedAt = tenant, now
+	def, err := json.Marshal(c)
+	if err != nil {
+		return r.fail(ctx, "update", p.ID, err)
+	}
+	table := r.v.poolTable("crm_pools")
+	var created time.Time
+	err = r.v.q.QueryRow(ctx, "UPDATE "+table+" SET definition = $4, version = version + 1, updated_at = $5"+
+		" WHERE id = $1 AND tenant_id = $2 AND version = $3 RETURNING created_at",
+		key(c.ID), tenant, c.Version, def, now).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = staleOrMissingRow(ctx, r.v.q, "SELECT version FROM "+table+" WHERE id = $1 AND tenant_id = $2", key(c.ID), tenant, c.Version)
+	}
+	if err != nil {
+		return r.fail(ctx, "update", p.ID, err)
+	}
+	c.Version++
+	c.CreatedAt = created.UTC()
+	*p = *c
+	return nil
+}
+
+// staleOrMissingRow explains why a version-conditional write touched no row:
+// the row is missing (pgx.ErrNoRows, mapped to crm.ErrNotFound) or stale.
+func staleOrMissingRow(ctx context.Context, q DBTX, versionSQL string, id key, tenant string, version int64) error {
+	var stored int64
+	if err := q.QueryRow(ctx, versionSQL, id, tenant).Scan(&stored); err != nil {
+		return err
+	}
+	return staleVersion(version, stored)
+}
+
+func (r poolRepo) List(ctx context.Context, after crm.ID, limit int) ([]*pool.Pool, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	if err := r.v.check(ctx); err != nil {
+		return nil, r.fail(ctx, "list", after, err)
+	}
+	rows, err := r.v.q.Query(ctx, "SELECT "+poolCols+" FROM "+r.v.poolTable("crm_pools")+" WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+		crm.TenantFrom(ctx), key(after), limit)
+	if err != nil {
+		return nil, r.fail(ctx, "list", after, err)
+	}
+	defer rows.Close()
+	var out []*pool.Pool
+	for rows.Next() {
+		p, err := r.scan(rows)
+		if err != nil {
+			return nil, r.fail(ctx, "list", after, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.fail(ctx, "list", after, err)
+	}
+	return out, nil
+}
+
+type holdingRepo struct{ v view }
+
+const holdingCols = "customer_id, tenant_id, version, created_at, updated_at, pool_id, owner_id, owner_department_id," +
+	" locked, dealt, entered_at, owned_since, protected_until, previous_owner_id, previous_owner_until," +
+	" last_opportunity_at, open_opportunity, due_at, due_reason, due_rule_id"
+
+func (r holdingRepo) fail(ctx context.Context, op string, id crm.ID, err error) error {
+	var ve *crm.ValidationError
+	if errors.As(err, &ve) {
+		return err
+	}
+	return opError(ctx, op, "holding", id, err)
+}
+
+func scanHolding(row pgx.Row) (*pool.Holding, error) {
+	var h pool.Holding
+	var id key
+	var poolID, owner, dept, prev ref
+	var entered, owned, protected, prevUntil, lastOpp, due *time.Time
+	var reason string
+	err := row.Scan(&id, &h.TenantID, &h.Version, &h.CreatedAt, &h.UpdatedAt, &poolID, &owner, &dept,
+		&h.Locked, &h.Dealt, &entered, &owned, &protected, &prev, &prevUntil, &lastOpp, &h.OpenOpportunity, &due, &reason, &h.DueRuleID)
+	if err != nil {
+		return nil, err
+	}
+	h.CustomerID, h.PoolID, h.OwnerID, h.OwnerDepartmentID, h.PreviousOwnerID = crm.ID(id), crm.ID(poolID), crm.ID(owner), crm.ID(dept), crm.ID(prev)
+	h.EnteredAt, h.OwnedSince, h.ProtectedUntil = timeOf(entered), timeOf(owned), timeOf(protected)
+	h.PreviousOwnerUntil, h.LastOpportunityAt, h.DueAt = timeOf(prevUntil), timeOf(lastOpp), timeOf(due)
+	h.DueReason = pool.ConditionKind(reason)
+	h.CreatedAt, h.UpdatedAt = h.CreatedAt.UTC(), h.UpdatedAt.UTC()
+	return &h, nil
+}
+
+// holdingValues are the values of holdingCols from pool_id on.
+func holdingValues(h *pool.Holding) []any {
+	return []any{ref(h.PoolID), ref(h.OwnerID), ref(h.OwnerDepartmentID), h.Locked, h.Dealt,
+		nullTime(h.EnteredAt), nullTime(h.OwnedSince), nullTime(h.ProtectedUntil), ref(h.PreviousOwnerID),
+		nullTime(h.PreviousOwnerUntil), nullTime(h.LastOpportunityAt), h.OpenOpportunity, nullTime(h.DueAt),
+		string(h.DueReason), h.DueRuleID}
+}
+
+func checkHolding(h *pool.Holding) error {
+	var errs crm.ValidationErrors
+	if h.CustomerID == crm.NilID {
+		errs = append(errs, crm.Invalid("customer_id", "is required"))
+	}
+	if h.OwnerID == crm.NilID && h.Locked {
+		errs = append(errs, crm.Invalid("locked", "an unowned customer cannot be locked"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (r holdingRepo) Get(ctx context.Context, id crm.ID) (*pool.Holding, error) {
+	if err := r.v.check(ctx); err != nil {
+		return nil, r.fail(ctx, "get", id, err)
+	}
+	sql := "SELECT " + holdingCols + " FROM " + r.v.poolTable("crm_pool_holdings") + " WHERE customer_id = $1 AND tenant_id = $2"
+	if r.v.tx != nil {
+		sql += " FOR UPDATE"
+	}
+	h, err := scanHolding(r.v.q.QueryRow(ctx, sql, key(id), crm.TenantFrom(ctx)))
+	if err != nil {
+		return nil, r.fail(ctx, "get", id, err)
+	}
+	return h, nil
+}
+
+func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "create", h.CustomerID, err)
+	}
+	m := crm.Meta{TenantID: h.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if err := checkHolding(h); err != nil {
+		return err
+	}
+	c := *h
+	now := crm.StorageTime(r.v.s.clock.Now())
+	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = m.TenantID, 1, now, now
+	args := append([]any{key(c.CustomerID), c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt}, holdingValues(&c)...)
+	tag, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.poolTable("crm_pool_holdings")+" ("+holdingCols+") VALUES"+
+		" ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING", args...)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = crm.ErrAlreadyExists
+	}
+	if err != nil {
+		return r.fail(ctx, "create", h.CustomerID, err)
+	}
+	*h = normalisedHolding(c)
+	return nil
+}
+
+// normalisedHolding returns h with its times as they come back from storage.
+func normalisedHolding(h pool.Holding) pool.Holding {
+	for _, t := range []*time.Time{&h.EnteredAt, &h.OwnedSince, &h.ProtectedUntil, &h.PreviousOwnerUntil, &h.LastOpportunityAt, &h.DueAt} {
+		*t = crm.StorageTime(*t)
+	}
+	return h
+}
+
+func (r holdingRepo) Update(ctx context.Context, h *pool.Holding) error {
+	if err := r.v.check(ctx); err != nil {
+		return r.fail(ctx, "update", h.CustomerID, err)
+	}
+	if err := checkHolding(h); err != nil {
+		return err
+	}
+	tenant := crm.TenantFrom(ctx)
+	now := crm.StorageTime(r.v.s.clock.Now())
+	table := r.v.poolTable("crm_pool_holdings")
+	args := append([]any{key(h.CustomerID), tenant, h.Version, now}, holdingValues(h)...)
+	var created time.Time
+	err := r.v.q.QueryRow(ctx, "UPDATE "+table+" SET pool_id = $5, owner_id = $6, owner_department_id = $7, locked = $8,"+
+		" dealt = $9, entered_at = $10, owned_since = $11, protected_until = $12, previous_owner_id = $13,"+
+		" previous_owner_until = $14, last_opportunity_at = $15, open_opportunity = $16, due_at = $17,"+
+		" due_reason = $18, due_rule_id = $19, version = version + 1, updated_at = $4"+
+		" WHERE customer_id = $1 AND tenant_id = $2 AND version = $3 RETURNING created_at", args...).Scan(&created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = staleOrMissingRow(ctx, r.v.q, "SELECT version FROM "+table+" WHERE customer_id = $1 AND tenant_id = $2", key(h.CustomerID), tenant, h.Version)
+	}
+	if err != nil {
+		return r.fail(ctx, "update", h.CustomerID, err)
+	}
+	c := normalisedHolding(*h)
+	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = tenant, h.Version+1, created.UTC(), now
+	*h = c
+	return nil
+}
+
+func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool.Holding, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	if err := r.v.check(ctx); err != nil {
+		return nil, r.fail(ctx, "due", crm.NilID, err)
+	}
+	sql := "SELECT " + holdingCols + " FROM " + r.v.poolTable("crm_pool_holdings") +
+		" WHERE tenant_id = $1 AND owner_id IS NOT NULL AND NOT locked AND due_at IS NOT NULL AND due_at <= $2" +
+		" ORDER BY due_at, customer_id LIMIT $3"
+	if r.v.tx != nil {
+		sql += " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := r.v.q.Query(ctx, sql, crm.TenantFrom(ctx), crm.StorageTime(now), limit)
+	if err != nil {
+		return nil, r.fail(ctx, "due", crm.NilID, err)
+	}
+	defer rows.Close()
+	var out []*pool.Holding
+	for rows.Next() {
+		h, err := scanHolding(rows)
+		if err != nil {
+			return nil, r.fail(ctx, "due", crm.NilID, err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.fail(ctx, "due", crm.NilID, err)
+	}
+	return out, nil
+}
+
+type ledgerRepo struct{ v view }
+
+const ledgerCols = "id, seq, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key"
+
+func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
+	if err := r.v.check(ctx); err != nil {
+		return opError(ctx, "append", "ledger entry", e.ID, err)
+	}
+	m := crm.Meta{TenantID: e.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if e.ID == crm.NilID || e.CustomerID == crm.NilID || e.Op == "" || e.At.IsZero() {
+		return crm.Invalid("entry", "id, customer_id, op and at are required")
+	}
+	var rule any
+	if len(e.Rule) > 0 {
+		rule = []byte(e.Rule)
+	}
+	var seq int64
+	err := r.v.q.QueryRow(ctx, "INSERT INTO "+r.v.poolTable("crm_pool_ledger")+
+		" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)"+
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING seq",
+		key(e.ID), m.TenantID, key(e.CustomerID), string(e.Op), ref(e.FromOwner), ref(e.ToOwner), ref(e.FromPool), ref(e.ToPool),
+		e.Reason, e.RuleID, rule, ref(e.ActorID), crm.StorageTime(e.At), e.IdempotencyKey).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%w: ledger entry %s", crm.ErrAlreadyExists, e.ID)
+	}
+	if err != nil {
+		return opError(ctx, "append", "ledger entry", e.ID, err)
+	}
+	e.Seq, e.TenantID = seq, m.TenantID
+	return nil
+}
+
+func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64, limit int) ([]*pool.Entry, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	if err := r.v.check(ctx); err != nil {
+		return nil, opError(ctx, "list", "ledger", customerID, err)
+	}
+	sql := "SELECT " + ledgerCols + " FROM " + r.v.poolTable("crm_pool_ledger") + " WHERE tenant_id = $1 AND seq > $2"
+	args := []any{crm.TenantFrom(ctx), afterSeq, limit}
+	if customerID != crm.NilID {
+		sql += " AND customer_id = $4"
+		args = append(args, key(customerID))
+	}
+	rows, err := r.v.q.Query(ctx, sql+" ORDER BY seq LIMIT $3", args...)
+	if err != nil {
+		return nil, opError(ctx, "list", "ledger", customerID, err)
+	}
+	defer rows.Close()
+	var out []*pool.Entry
+	for rows.Next() {
+		var e pool.Entry
+		var id, cust key
+		var fromOwner, toOwner, fromPool, toPool, actor ref
+		var op string
+		var rule []byte
+		if err := rows.Scan(&id, &e.Seq, &e.TenantID, &cust, &op, &fromOwner, &toOwner, &fromPool, &toPool,
+			&e.Reason, &e.RuleID, &rule, &actor, &e.At, &e.IdempotencyKey); err != nil {
+			return nil, opError(ctx, "list", "ledger", customerID, err)
+		}
+		e.ID, e.CustomerID, e.Op = crm.ID(id), crm.ID(cust), pool.Op(op)
+		e.FromOwner, e.ToOwner, e.FromPool, e.ToPool, e.ActorID = crm.ID(fromOwner), crm.ID(toOwner), crm.ID(fromPool), crm.ID(toPool), crm.ID(actor)
+		e.At = e.At.UTC()
+		if len(rule) > 0 {
+			e.Rule = rule
+		}
+		out = append(out, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, opError(ctx, "list", "ledger", customerID, err)
+	}
+	return out, nil
+}
+
+type counterRepo struct{ v view }
+
+// Add is one statement: the insert or the conditional update decides, and
+// the counter row stays locked until the transaction ends.
+func (r counterRepo) Add(ctx context.Context, name string, delta, max int64) (int64, bool, error) {
+	if err := r.v.check(ctx); err != nil {
+		return 0, false, fmt.Errorf("pgstore: add to counter %q: %w", name, dbError(ctx, err))
+	}
+	table := r.v.poolTable("crm_pool_counters")
+	tenant := crm.TenantFrom(ctx)
+	var value int64
+	// $4 - $3 cannot overflow for the positive deltas it is used with.
+	err := r.v.q.QueryRow(ctx, "INSERT INTO "+table+" AS c (tenant_id, key, value)"+
+		" SELECT $1, $2, greatest($3::bigint, 0) WHERE $3::bigint <= $4::bigint"+
+		" ON CONFLICT (tenant_id, key) DO UPDATE SET value = greatest(c.value + $3::bigint, 0)"+
+		" WHERE $3::bigint <= 0 OR c.value <= $4::bigint - $3::bigint RETURNING value",
+		tenant, name, delta, max).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = r.v.q.QueryRow(ctx, "SELECT coalesce((SELECT value FROM "+table+" WHERE tenant_id = $1 AND key = $2), 0)", tenant, name).Scan(&value)
+		if err == nil {
+			return value, false, nil
+		}
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("pgstore: add to counter %q: %w", name, dbError(ctx, err))
+	}
+	return value, true, nil
+}
+
+func (r counterRepo) Get(ctx context.Context, name string) (int64, error) {
+	if err := r.v.check(ctx); err != nil {
+		return 0, fmt.Errorf("pgstore: get counter %q: %w", name, dbError(ctx, err))
+	}
+	var value int64
+	err := r.v.q.QueryRow(ctx, "SELECT coalesce((SELECT value FROM "+r.v.poolTable("crm_pool_counters")+" WHERE tenant_id = $1 AND key = $2), 0)",
+		crm.TenantFrom(ctx), name).Scan(&value)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: get counter %q: %w", name, dbError(ctx, err))
+	}
+	return value, nil
+}
+
+type requestRepo struct{ v view }
+
+func (r requestRepo) Get(ctx context.Context, k string) (*pool.Request, error) {
+	if err := r.v.check(ctx); err != nil {
+		return nil, fmt.Errorf("pgstore: get request %q: %w", k, dbError(ctx, err))
+	}
+	var req pool.Request
+	var cust key
+	var actor ref
+	var result []byte
+	err := r.v.q.QueryRow(ctx, "SELECT key, tenant_id, op, customer_id, actor_id, result, created_at FROM "+r.v.poolTable("crm_pool_requests")+
+		" WHERE tenant_id = $1 AND key = $2", crm.TenantFrom(ctx), k).Scan(&req.Key, &req.TenantID, &req.Op, &cust, &actor, &result, &req.CreatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get request %q: %w", k, dbError(ctx, err))
+	}
+	req.CustomerID, req.ActorID, req.Result, req.CreatedAt = crm.ID(cust), crm.ID(actor), result, req.CreatedAt.UTC()
+	return &req, nil
+}
+
+func (r requestRepo) Put(ctx context.Context, req *pool.Request) error {
+	if err := r.v.check(ctx); err != nil {
+		return fmt.Errorf("pgstore: put request %q: %w", req.Key, dbError(ctx, err))
+	}
+	m := crm.Meta{TenantID: req.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return err
+	}
+	if req.Key == "" {
+		return crm.Invalid("key", "is required")
+	}
+	if !json.Valid(req.Result) {
+		return crm.Invalid("result", "is not valid JSON")
+	}
+	now := crm.StorageTime(r.v.s.clock.Now())
+	tag, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.poolTable("crm_pool_requests")+" (tenant_id, key, op, customer_id, actor_id, result, created_at)"+
+		" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+		m.TenantID, req.Key, string(req.Op), key(req.CustomerID), ref(req.ActorID), []byte(req.Result), now)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = crm.ErrAlreadyExists
+	}
+	if err != nil {
+		return fmt.Errorf("pgstore: put request %q: %w", req.Key, dbError(ctx, err))
+	}
+	req.TenantID, req.CreatedAt = m.TenantID, now
+	return nil
+}
+
+var _ pool.BatchTx = view{}
+
+// PoolCustomers implements [pool.BatchTx] with one query.
+func (v view) PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer, error) {
+	if err := v.check(ctx); err != nil {
+		return nil, fmt.Errorf("pgstore: get customers: %w", dbError(ctx, err))
+	}
+	t := v.s.sql.customers
+	rows, err := v.q.Query(ctx, t.list+" AND id = ANY($2::uuid[])", crm.TenantFrom(ctx), uuidArray(ids))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: get customers: %w", dbError(ctx, err))
+	}
+	defer rows.Close()
+	out := make([]*crm.Customer, 0, len(ids))
+	for rows.Next() {
+		c, err := t.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: get customers: %w", dbError(ctx, err))
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: get customers: %w", dbError(ctx, err))
+	}
+	return out, nil
+}
+
+// PoolRecycleBatch implements [pool.BatchTx] with three set-based
+// statements over unnest()ed arrays: customers, holdings, ledger entries.
+func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
+	if err := v.check(ctx); err != nil {
+		return fmt.Errorf("pgstore: recycle batch: %w", dbError(ctx, err))
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	tenant := crm.TenantFrom(ctx)
+	now := crm.StorageTime(v.s.clock.Now())
+	n := len(batch)
+	var (
+		custIDs, poolIDs, owners, depts, prevs                     = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		custVersions, holdVersions                                 = make([]int64, n), make([]int64, n)
+		locked, dealt, openOpp                                     = make([]bool, n), make([]bool, n), make([]bool, n)
+		entered, owned, protected, prevUntil, lastOpp              = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+		due                                                        = make([]pgtype.Timestamptz, n)
+		dueReasons, dueRules                                       = make([]string, n), make([]string, n)
+		entryIDs, fromOwners, toOwners, fromPools, toPools, actors = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		ops, reasons, ruleIDs, keys                                = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		rules                                                      = make([]pgtype.Text, n)
+		ats                                                        = make([]time.Time, n)
+	)
+	for i, r := range batch {
+		h, e := r.Holding, r.Entry
+		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
+			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "needs a holding and a ledger entry of the same customer")
+		}
+		if err := checkHolding(h); err != nil {
+			return err
+		}
+		custIDs[i], poolIDs[i], custVersions[i] = uuidOf(h.CustomerID), uuidOf(r.PoolID), r.CustomerVersion
+		holdVersions[i] = h.Version
+		owners[i], depts[i], prevs[i] = uuidOf(h.OwnerID), uuidOf(h.OwnerDepartmentID), uuidOf(h.PreviousOwnerID)
+		locked[i], dealt[i], openOpp[i] = h.Locked, h.Dealt, h.OpenOpportunity
+		entered[i], owned[i], protected[i] = tsOf(h.EnteredAt), tsOf(h.OwnedSince), tsOf(h.ProtectedUntil)
+		prevUntil[i], lastOpp[i], due[i] = tsOf(h.PreviousOwnerUntil), tsOf(h.LastOpportunityAt), tsOf(h.DueAt)
+		dueReasons[i], dueRules[i] = string(h.DueReason), h.DueRuleID
+		entryIDs[i], fromOwners[i], toOwners[i] = uuidOf(e.ID), uuidOf(e.FromOwner), uuidOf(e.ToOwner)
+		fromPools[i], toPools[i], actors[i] = uuidOf(e.FromPool), uuidOf(e.ToPool), uuidOf(e.ActorID)
+		ops[i], reasons[i], ruleIDs[i], keys[i] = string(e.Op), e.Reason, e.RuleID, e.IdempotencyKey
+		rules[i] = pgtype.Text{String: string(e.Rule), Valid: len(e.Rule) > 0}
+		ats[i] = crm.StorageTime(e.At)
+	}
+	err := v.atomic(ctx, func(q pgx.Tx) error {
+		tag, err := q.Exec(ctx, "UPDATE "+v.poolTable("crm_customers")+" AS c SET owner_id = NULL, pool_id = u.pool_id,"+
+			" version = c.version + 1, updated_at = $2"+
+			" FROM unnest($3::uuid[], $4::bigint[], $5::uuid[]) AS u(id, version, pool_id)"+
+			" WHERE c.tenant_id = $1 AND c.id = u.id AND c.version = u.version",
+			tenant, now, custIDs, custVersions, poolIDs)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != int64(n) {
+			return fmt.Errorf("%d of %d customers changed since they were read: %w", int64(n)-tag.RowsAffected(), n, crm.ErrConflict)
+		}
+		tag, err = q.Exec(ctx, "UPDATE "+v.poolTable("crm_pool_holdings")+" AS h SET pool_id = u.pool_id, owner_id = u.owner_id,"+
+			" owner_department_id = u.dept, locked = u.locked, dealt = u.dealt, entered_at = u.entered_at,"+
+			" owned_since = u.owned_since, protected_until = u.protected_until, previous_owner_id = u.prev,"+
+			" previous_owner_until = u.prev_until, last_opportunity_at = u.last_opp, open_opportunity = u.open_opp,"+
+			" due_at = u.due_at, due_reason = u.due_reason, due_rule_id = u.due_rule, version = h.version + 1, updated_at = $2"+
+			" FROM unnest($3::uuid[], $4::bigint[], $5::uuid[], $6::uuid[], $7::uuid[], $8::bool[], $9::bool[],"+
+			" $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::uuid[], $14::timestamptz[],"+
+			" $15::timestamptz[], $16::bool[], $17::timestamptz[], $18::text[], $19::text[])"+
+			" AS u(id, version, pool_id, owner_id, dept, locked, dealt, entered_at, owned_since, protected_until, prev,"+
+			" prev_until, last_opp, open_opp, due_at, due_reason, due_rule)"+
+			" WHERE h.tenant_id = $1 AND h.customer_id = u.id AND h.version = u.version",
+			tenant, now, custIDs, holdVersions, poolIDs, owners, depts, locked, dealt, entered, owned, protected,
+			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != int64(n) {
+			return fmt.Errorf("%d of %d holdings changed since they were read: %w", int64(n)-tag.RowsAffected(), n, crm.ErrConflict)
+		}
+		rows, err := q.Query(ctx, "INSERT INTO "+v.poolTable("crm_pool_ledger")+
+			" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)"+
+			" SELECT u.id, $1, u.customer_id, u.op, u.from_owner, u.to_owner, u.from_pool, u.to_pool, u.reason, u.rule_id, u.rule::jsonb, u.actor_id, u.at, u.key"+
+			" FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],"+
+			" $11::text[], $12::uuid[], $13::timestamptz[], $14::text[]) WITH ORDINALITY"+
+			" AS u(id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, key, ord)"+
+			" ORDER BY u.ord RETURNING id, seq",
+			tenant, entryIDs, custIDs, ops, fromOwners, toOwners, fromPools, toPools, reasons, ruleIDs, rules, actors, ats, keys)
+		if err != nil {
+			return err
+		}
+		seqs := make(map[crm.ID]int64, n)
+		for rows.Next() {
+			var id key
+			var seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs[crm.ID(id)] = seq
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range batch {
+			r.Entry.Seq, r.Entry.TenantID = seqs[r.Entry.ID], tenant
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: recycle batch: %w", dbError(ctx, err))
+	}
+	for _, r := range batch {
+		h := normalisedHolding(*r.Holding)
+		h.TenantID, h.Version, h.UpdatedAt = tenant, r.Holding.Version+1, now
+		*r.Holding = h
+	}
+	return nil
+}
+
+func uuidOf(id crm.ID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: id != crm.NilID} }
+
+func tsOf(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: crm.StorageTime(t), Valid: !t.IsZero()}
+}

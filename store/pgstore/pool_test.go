@@ -1,0 +1,211 @@
+package pgstore_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/store/pgstore"
+	"github.com/crmkit/crmkit/store/storetest"
+)
+
+func TestPoolConformance(t *testing.T) {
+	storetest.RunPool(t, storetest.Harness{NewStore: func(t *testing.T, clock crm.Clock) crm.Store {
+		return newStore(t, clock)
+	}})
+}
+
+// poolBench is a migrated schema with a pool, an owner and a service.
+type poolBench struct {
+	ctx   context.Context
+	clock *crmtest.Clock
+	ids   *crmtest.IDs
+	store *pgstore.Store
+	svc   *pool.Service
+	pool  *pool.Pool
+	user  *crm.User
+}
+
+func newPoolBench(tb testing.TB, store *pgstore.Store, clock *crmtest.Clock, ids *crmtest.IDs) *poolBench {
+	tb.Helper()
+	ctx := context.Background()
+	svc, err := pool.New(store, &pool.Config{Clock: clock, IDs: ids, SweepBatch: 500})
+	require.NoError(tb, err)
+	p := &pool.Pool{ID: ids.NewID(), Name: "bench", Members: pool.Members{All: true},
+		Limits: []pool.Limit{{Kind: pool.DailyClaims, Max: 1 << 30}},
+		Recycle: []pool.RecycleRule{{ID: "r", EffectiveFrom: clock.Now().Add(-time.Hour),
+			Conditions: []pool.Condition{{Kind: pool.NoFollowUp, Days: 15}}}}}
+	require.NoError(tb, svc.CreatePool(ctx, p))
+	u := crmtest.User(ids)
+	require.NoError(tb, store.Users().Create(ctx, u))
+	return &poolBench{ctx: ctx, clock: clock, ids: ids, store: store, svc: svc, pool: p, user: u}
+}
+
+// load creates n customers with bulk SQL: pooled ones when owned is false,
+// else owned by the bench user and due 15 days after since.
+func (pb *poolBench) load(tb testing.TB, n int, owned bool, since time.Time) []crm.ID {
+	tb.Helper()
+	ids := make([]crm.ID, n)
+	rows := make([][]any, n)
+	hrows := make([][]any, n)
+	now := crm.StorageTime(pb.clock.Now())
+	since = crm.StorageTime(since)
+	for i := range ids {
+		ids[i] = pb.ids.NewID()
+		var owner, poolID, ownedSince, due any
+		poolID = pb.pool.ID
+		if owned {
+			owner, poolID, ownedSince, due = pb.user.ID, nil, since, since.Add(15*24*time.Hour)
+		}
+		rows[i] = []any{ids[i], "", int64(1), now, now, "company", "Customer", "potential", owner, poolID}
+		var hpool any = pb.pool.ID
+		hrows[i] = []any{ids[i], "", int64(1), now, now, hpool, owner, ownedSince, due, "no_follow_up", "r"}
+	}
+	schema := pb.store.Schema()
+	_, err := testPool(tb).CopyFrom(pb.ctx, pgx.Identifier{schema, "crm_customers"},
+		[]string{"id", "tenant_id", "version", "created_at", "updated_at", "kind", "name", "status", "owner_id", "pool_id"}, pgx.CopyFromRows(rows))
+	require.NoError(tb, err)
+	_, err = testPool(tb).CopyFrom(pb.ctx, pgx.Identifier{schema, "crm_pool_holdings"},
+		[]string{"customer_id", "tenant_id", "version", "created_at", "updated_at", "pool_id", "owner_id", "owned_since", "due_at", "due_reason", "due_rule_id"}, pgx.CopyFromRows(hrows))
+	require.NoError(tb, err)
+	if owned {
+		_, _, err = pb.counterAdd(tb, "pool/owned/"+pb.user.ID.String(), int64(n))
+		require.NoError(tb, err)
+	}
+	_, err = testPool(tb).Exec(pb.ctx, "ANALYZE "+pgx.Identifier{schema, "crm_pool_holdings"}.Sanitize())
+	require.NoError(tb, err)
+	return ids
+}
+
+func (pb *poolBench) counterAdd(tb testing.TB, key string, n int64) (int64, bool, error) {
+	var v int64
+	var ok bool
+	err := pb.store.InTx(pb.ctx, func(ctx context.Context, tx crm.Tx) error {
+		var err error
+		v, ok, err = tx.(pool.Tx).PoolCounters().Add(ctx, key, n, pool.NoMax)
+		return err
+	})
+	return v, ok, err
+}
+
+// Two application instances (two connection pools) sweeping the same
+// schema at once recycle each due customer exactly once.
+func TestPoolSweepFromTwoConnectionPools(t *testing.T) {
+	url := os.Getenv("CRMKIT_TEST_DATABASE_URL")
+	testPool(t)
+	clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	first := newStore(t, clock)
+	pb := newPoolBench(t, first, clock, ids)
+	const n = 300
+	pb.load(t, n, true, clock.Now().Add(-20*24*time.Hour))
+
+	other, err := pgxpool.New(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(other.Close)
+	second, err := pgstore.New(other, &pgstore.Config{Schema: first.Schema(), Clock: clock})
+	require.NoError(t, err)
+	svc2, err := pool.New(second, &pool.Config{Clock: clock, IDs: ids, SweepBatch: 20})
+	require.NoError(t, err)
+	svc1, err := pool.New(first, &pool.Config{Clock: clock, IDs: ids, SweepBatch: 20})
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	results := make([]pool.SweepResult, 4)
+	for i, svc := range []*pool.Service{svc1, svc2, svc1, svc2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := svc.Sweep(context.Background(), clock.Now(), 10_000)
+			if err != nil {
+				t.Errorf("sweep %d: %v", i, err)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, r := range results {
+		total += r.Recycled
+	}
+	require.Equal(t, n, total)
+	var recycles, distinct int
+	err = testPool(t).QueryRow(context.Background(),
+		"SELECT count(*), count(DISTINCT customer_id) FROM "+pgx.Identifier{first.Schema(), "crm_pool_ledger"}.Sanitize()+" WHERE op = 'recycle'").
+		Scan(&recycles, &distinct)
+	require.NoError(t, err)
+	require.Equal(t, n, recycles)
+	require.Equal(t, n, distinct, "no customer recycled twice")
+}
+
+// BenchmarkPoolClaim is one claim on PostgreSQL with every invariant kept
+// (row lock, limit counters, customer and holding updates, ledger, event).
+// Compare with BenchmarkPoolRawClaimUpdate, the floor.
+func BenchmarkPoolClaim(b *testing.B) {
+	clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	pb := newPoolBench(b, newStore(b, clock), clock, ids)
+	cs := pb.load(b, b.N, false, time.Time{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: cs[i]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPoolRawClaimUpdate is the floor a claim is measured against: a
+// single-statement conditional UPDATE that takes an unowned customer, with
+// no limits, ledger, events or idempotency.
+func BenchmarkPoolRawClaimUpdate(b *testing.B) {
+	clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	pb := newPoolBench(b, newStore(b, clock), clock, ids)
+	cs := pb.load(b, b.N, false, time.Time{})
+	sql := "UPDATE " + pgx.Identifier{pb.store.Schema(), "crm_customers"}.Sanitize() +
+		" SET owner_id = $2, pool_id = NULL, version = version + 1 WHERE id = $1 AND owner_id IS NULL"
+	db := testPool(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		tag, err := db.Exec(pb.ctx, sql, cs[i], pb.user.ID)
+		if err != nil || tag.RowsAffected() != 1 {
+			b.Fatal(err, tag)
+		}
+	}
+}
+
+// BenchmarkPoolSweep100k recycles 100,000 due customers on PostgreSQL. Run
+// with -benchtime=1x.
+func BenchmarkPoolSweep100k(b *testing.B) {
+	n := 100_000
+	if s := os.Getenv("CRMKIT_POOL_SWEEP_N"); s != "" {
+		v, err := strconv.Atoi(s)
+		require.NoError(b, err)
+		n = v
+	}
+	for range b.N {
+		b.StopTimer()
+		clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+		ids := crmtest.NewIDs()
+		pb := newPoolBench(b, newStore(b, clock), clock, ids)
+		pb.load(b, n, true, clock.Now().Add(-20*24*time.Hour))
+		b.StartTimer()
+		res, err := pb.svc.Sweep(pb.ctx, clock.Now(), n)
+		b.StopTimer()
+		require.NoError(b, err)
+		require.Equal(b, n, res.Recycled)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recycled")
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// csvInput reads a CSV file with a header row, one record at a time, the way
+// real exports look: a UTF-8 byte-order mark is dropped, CRLF and LF both end
+// lines, quoted fields may hold commas and line breaks, and header names and
+// values are trimmed of surrounding spaces (so ", "-separated files read as
+// plain CSV). Errors name the file and line.
+type csvInput struct {
+	path   string
+	f      *os.File
+	r      *csv.Reader
+	header []string
+}
+
+// badRowError reports one unusable row; commands may skip such rows when the
+// user asks.
+type badRowError struct {
+	path   string
+	line   int
+	reason string
+}
+
+func (e *badRowError) Error() string { return fmt.Sprintf("%s line %d: %s", e.path, e.line, e.reason) }
+
+// openCSV opens path and reads its header.
+func openCSV(path string) (*csvInput, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	r.ReuseRecord = false
+	in := &csvInput{path: path, f: f, r: r}
+	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, fmt.Errorf("%s: empty file, want a header row", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	seen := make(map[string]bool, len(header))
+	for i := range header {
+		header[i] = strings.TrimSpace(header[i])
+		if header[i] == "" {
+			f.Close()
+			return nil, fmt.Errorf("%s line 1: column %d has no name", path, i+1)
+		}
+		if seen[header[i]] {
+			f.Close()
+			return nil, fmt.Errorf("%s line 1: column %q appears twice", path, header[i])
+		}
+		seen[header[i]] = true
+	}
+	in.header = header
+	return in, nil
+}
+
+// Header returns the trimmed column names.
+func (in *csvInput) Header() []string { return in.header }
+
+// Column returns the index of the named column, or an error naming the file
+// and the columns it has.
+func (in *csvInput) Column(name string) (int, error) {
+	name = strings.TrimSpace(name)
+	for i, h := range in.header {
+		if h == name {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("%s: no column %q (columns: %s)", in.path, name, strings.Join(in.header, ", "))
+}
+
+// Next returns the next record with its values trimmed and the line it
+// starts on. Blank lines are skipped. At the end it returns io.EOF. A record
+// whose cell count differs from the header, or that is not valid CSV,
+// returns a *badRowError; reading may go on after it.
+func (in *csvInput) Next() ([]string, int, error) {
+	rec, err := in.r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, 0, io.EOF
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return nil, pe.StartLine, &badRowError{path: in.path, line: pe.StartLine, reason: pe.Err.Error()}
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", in.path, err)
+	}
+	line, _ := in.r.FieldPos(0)
+	if len(rec) != len(in.header) {
+		return nil, line, &badRowError{path: in.path, line: line,
+			reason: fmt.Sprintf("%d cells, want %d as in the header", len(rec), len(in.header))}
+	}
+	for i := range rec {
+		rec[i] = strings.TrimSpace(rec[i])
+	}
+	return rec, line, nil
+}
+
+// Close closes the file.
+func (in *csvInput) Close() error { return in.f.Close() }
+
+// readAllCSV reads a whole file: header, rows and each row's line. With
+// skipBad, bad rows are reported to warn and skipped; otherwise the first
+// one is the error.
+func readAllCSV(path string, skipBad bool, warn io.Writer) (header []string, rows [][]string, lines []int, err error) {
+	in, err := openCSV(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer in.Close()
+	for {
+		rec, line, err := in.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var bad *badRowError
+		if errors.As(err, &bad) && skipBad {
+			fmt.Fprintln(warn, "skipped:", bad)
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rows = append(rows, rec)
+		lines = append(lines, line)
+	}
+	return in.header, rows, lines, nil
+}
+
+// writeCSVFile writes records to path atomically: a temporary file in the
+// same folder is renamed over path only when everything was written, so a
+// failed run never leaves half a file.
+func writeCSVFile(path string, write func(w *csv.Writer) error) error {
+	tmp, err := os.CreateTemp(dirOf(path), ".crmkit-*.csv")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	w := csv.NewWriter(bw)
+	if err := write(w); err != nil {
+		tmp.Close()
+		return err
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/crmkit/crmkit/lead"
+)
+
+const scoreUsage = `usage:
+  crmkit score train --in FILE.csv --label COLUMN --id COLUMN [--exclude COL,COL...] [--model nb|logreg|gbt|ensemble|auto] [--skip-bad-rows] --out MODEL.json
+  crmkit score apply --model MODEL.json --in FILE.csv --id COLUMN [--skip-bad-rows] --out FILE.csv`
+
+// runScore runs "crmkit score train|apply".
+func runScore(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"score: missing subcommand\n" + scoreUsage}
+	}
+	switch args[0] {
+	case "train":
+		return scoreTrain(args[1:], stdout, stderr)
+	case "apply":
+		return scoreApply(args[1:], stdout, stderr)
+	}
+	return usageError{fmt.Sprintf("score: unknown subcommand %q\n%s", args[0], scoreUsage)}
+}
+
+func scoreRequire(cmd string, flags [][2]string) error {
+	for _, f := range flags {
+		if f[1] == "" {
+			return usageError{fmt.Sprintf("score %s: --%s is required\n%s", cmd, f[0], scoreUsage)}
+		}
+	}
+	return nil
+}
+
+func scoreTrain(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("score train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "", "training CSV file with a header row")
+	label := fs.String("label", "", "outcome column (0/1, true/false, yes/no)")
+	id := fs.String("id", "", "ID column, never learned from")
+	exclude := fs.String("exclude", "", "comma-separated columns not to learn from")
+	model := fs.String("model", string(lead.Ensemble), "nb, logreg, gbt, ensemble or auto")
+	out := fs.String("out", "", "model JSON file to write")
+	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("score train: %v", err)}
+	}
+	if err := scoreRequire("train", [][2]string{{"in", *in}, {"label", *label}, {"id", *id}, {"out", *out}}); err != nil {
+		return err
+	}
+	tbl, lines, err := scoreReadCSV(*in, *skipBad, stderr)
+	if err != nil {
+		return fmt.Errorf("score train: %w", err)
+	}
+	j := scoreColumn(tbl, *label)
+	if j < 0 {
+		return fmt.Errorf("score train: %s: no column %q", *in, *label)
+	}
+	if scoreColumn(tbl, *id) < 0 {
+		return fmt.Errorf("score train: %s: no column %q", *in, *id)
+	}
+	// Check labels here, where line numbers are known.
+	for i, row := range tbl.Rows {
+		if _, err := lead.ParseLabel(row[j]); err != nil {
+			return fmt.Errorf("score train: %s line %d: column %q: %v", *in, lines[i], *label, err)
+		}
+	}
+	cfg := &lead.TrainConfig{Label: *label, Exclude: []string{*id}, Algorithm: lead.Algorithm(*model)}
+	for _, c := range strings.Split(*exclude, ",") {
+		if c = strings.TrimSpace(c); c != "" && c != *id {
+			cfg.Exclude = append(cfg.Exclude, c)
+		}
+	}
+	p, err := lead.Train(tbl, cfg)
+	if err != nil {
+		return fmt.Errorf("score train: %w", err)
+	}
+	b, err := json.MarshalIndent(p, "", " ")
+	if err != nil {
+		return fmt.Errorf("score train: %w", err)
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("score train: %w", err)
+	}
+	fmt.Fprintf(stdout, "trained %s on %d rows, %d columns; wrote %s\n", p.Algorithm(), len(tbl.Rows), len(p.Columns()), *out)
+	for _, s := range p.Selection() {
+		fmt.Fprintf(stdout, "  cross-validated ROC AUC %-8s %.4f\n", s.Algorithm, s.AUC)
+	}
+	return nil
+}
+
+func scoreApply(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("score apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modelPath := fs.String("model", "", "model JSON file from score train")
+	in := fs.String("in", "", "CSV file of leads to score")
+	id := fs.String("id", "", "ID column copied to the output")
+	out := fs.String("out", "", "CSV file to write: id,score")
+	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("score apply: %v", err)}
+	}
+	if err := scoreRequire("apply", [][2]string{{"model", *modelPath}, {"in", *in}, {"id", *id}, {"out", *out}}); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*modelPath)
+	if err != nil {
+		return fmt.Errorf("score apply: %w", err)
+	}
+	p, err := lead.LoadPredictor(data)
+	if err != nil {
+		return fmt.Errorf("score apply: %s: %w", *modelPath, err)
+	}
+	tbl, _, err := scoreReadCSV(*in, *skipBad, stderr)
+	if err != nil {
+		return fmt.Errorf("score apply: %w", err)
+	}
+	j := scoreColumn(tbl, *id)
+	if j < 0 {
+		return fmt.Errorf("score apply: %s: no column %q", *in, *id)
+	}
+	scorer := p.Bind(tbl.Columns)
+	err = writeCSVFile(*out, func(w *csv.Writer) error {
+		if err := w.Write([]string{"id", "score"}); err != nil {
+			return err
+		}
+		for _, row := range tbl.Rows {
+			if err := w.Write([]string{row[j], strconv.FormatFloat(scorer.Score(row), 'f', 6, 64)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("score apply: %w", err)
+	}
+	fmt.Fprintf(stdout, "scored %d rows with %s; wrote %s\n", len(tbl.Rows), p.Algorithm(), *out)
+	return nil
+}
+
+func scoreColumn(t *lead.Table, name string) int {
+	for i, c := range t.Columns {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// scoreReadCSV reads a CSV file into a table, with each row's line number.
+func scoreReadCSV(path string, skipBad bool, warn io.Writer) (*lead.Table, []int, error) {
+	header, rows, lines, err := readAllCSV(path, skipBad, warn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil, fmt.Errorf("%s: no data rows", path)
+	}
+	return &lead.Table{Columns: header, Rows: rows}, lines, nil
+}

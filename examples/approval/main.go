@@ -1,0 +1,254 @@
+// Command approval runs a discount approval chain on the in-memory store:
+// above 10% the sales manager approves, above 20% also the director, and a
+// contract above 1,000,000 CNY also finance, in parallel with the
+// director. The sales manager does not answer within 8 hours, so the step
+// escalates to the director. The opportunity is locked while under
+// approval, and every change lands in the outbox with the request.
+//
+//	go run ./examples/approval
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/store/memstore"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		log.SetFlags(0)
+		log.Print("approval: ", err)
+		os.Exit(1)
+	}
+}
+
+const chainJSON = `{
+	"key": "quote_discount", "version": 1, "record_type": "opportunity",
+	"entry": {"field": "discount_percent", "range": {"gt": 0}},
+	"steps": [
+		{"name": "sales_manager", "when": {"field": "discount_percent", "range": {"gt": 10}},
+		 "approvers": [{"department_manager": {}}],
+		 "timeout": "8h", "on_timeout": {"action": "escalate", "to": {"role": "director"}}},
+		{"name": "director", "when": {"field": "discount_percent", "range": {"gt": 20}},
+		 "approvers": [{"role": "director"}]},
+		{"name": "finance", "when": {"field": "amount", "range": {"gt": "1000000 CNY"}},
+		 "approvers": [{"role": "finance"}], "parallel": true}
+	]}`
+
+type world struct {
+	store     *memstore.Store
+	clock     *crmtest.Clock
+	ids       *crmtest.IDs
+	schema    *workflow.Schema
+	org       *workflow.Org
+	approvals *workflow.Approvals
+	names     map[crm.ID]string
+}
+
+func run(ctx context.Context) error {
+	// A fixed clock and sequential IDs keep the output the same on every run.
+	clock := crmtest.NewClock(time.Date(2026, 6, 1, 1, 0, 0, 0, time.UTC)) // Monday 09:00 in Shanghai
+	ids := crmtest.NewIDs()
+	w := &world{store: memstore.New(&memstore.Config{Clock: clock}), clock: clock, ids: ids, names: map[crm.ID]string{}}
+
+	fmt.Println("1. The organisation: Sales (managed by Liu Yang), a director and finance.")
+	sales := crmtest.Department(ids, "Sales", crm.NilID)
+	rep := w.user(func(u *crm.User) { u.Name, u.DepartmentID = "Li Wei", sales.ID })
+	manager := w.user(func(u *crm.User) { u.Name, u.DepartmentID = "Liu Yang", sales.ID })
+	director := w.user(func(u *crm.User) { u.Name, u.Roles = "Chen Jie", []string{"director"} })
+	finance := w.user(func(u *crm.User) { u.Name, u.Roles = "Zhou Min", []string{"finance"} })
+	sales.ManagerID = manager.ID
+	tree, err := crm.NewDepartmentTree([]crm.Department{*sales})
+	if err != nil {
+		return err
+	}
+	if w.org, err = workflow.NewOrg([]crm.User{*rep, *manager, *director, *finance}, tree, nil); err != nil {
+		return err
+	}
+	if w.schema, err = workflow.NewSchema(
+		workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber},
+		workflow.Field{Name: "amount", Kind: workflow.KindMoney, Currency: "CNY"},
+	); err != nil {
+		return err
+	}
+	if w.approvals, err = workflow.NewApprovals(ids, clock, w.org, nil); err != nil {
+		return err
+	}
+
+	fmt.Println("\n2. The chain is data: validated, then stored as version 1.")
+	var spec workflow.DefinitionSpec
+	if err := json.Unmarshal([]byte(chainJSON), &spec); err != nil {
+		return err
+	}
+	if _, err := workflow.NewDefinition(w.schema, w.org, &spec); err != nil {
+		return err
+	}
+	if err := w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
+		return tx.ApprovalDefinitions().CreateDefinition(ctx, &spec)
+	}); err != nil {
+		return err
+	}
+
+	fmt.Println("\n3. An 8% discount on 500,000 CNY needs nobody: approved on submission.")
+	small, err := w.submit(ctx, rep.ID, "8", "500000 CNY")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   status %s\n", small.Status)
+
+	fmt.Println("\n4. A 25% discount on 2,000,000 CNY goes to the sales manager first.")
+	big, err := w.submit(ctx, rep.ID, "25", "2000000 CNY")
+	if err != nil {
+		return err
+	}
+	w.show(big)
+	err = w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
+		return workflow.CheckUnlocked(ctx, tx.ApprovalInstances(), big.Record)
+	})
+	fmt.Printf("   editing the opportunity now is refused: %v\n", errors.Is(err, crm.ErrFailedPrecondition))
+
+	fmt.Println("\n5. Liu Yang does not answer within 8 hours: the step escalates to the director.")
+	clock.Advance(8 * time.Hour)
+	if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
+		return w.approvals.Tick(in, clock.Now())
+	}); err != nil {
+		return err
+	}
+	w.showID(ctx, big.ID)
+
+	fmt.Println("\n6. Chen Jie approves for the manager, then as director; Zhou Min approves for finance.")
+	for _, who := range []crm.ID{director.ID, director.ID, finance.ID} {
+		if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
+			return w.approvals.Approve(in, who, "")
+		}); err != nil {
+			return err
+		}
+	}
+	w.showID(ctx, big.ID)
+
+	fmt.Println("\n7. The outbox holds every change, ready for the host's relay.")
+	events, err := w.store.Outbox().Pending(ctx, 100)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		fmt.Printf("   %d %s\n", e.Seq, e.Type)
+	}
+	return nil
+}
+
+func (w *world) user(edit func(*crm.User)) *crm.User {
+	u := crmtest.User(w.ids, edit)
+	w.names[u.ID] = u.Name
+	return u
+}
+
+func (w *world) inTx(ctx context.Context, fn func(ctx context.Context, tx workflow.Tx) error) error {
+	return w.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		wtx, err := workflow.TxOf(tx)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, wtx)
+	})
+}
+
+// definition compiles the stored version a request runs on.
+func (w *world) definition(ctx context.Context, tx workflow.Tx, version int) (*workflow.Definition, error) {
+	spec, err := tx.ApprovalDefinitions().GetDefinition(ctx, "quote_discount", version)
+	if err != nil {
+		return nil, err
+	}
+	return workflow.NewDefinition(w.schema, w.org, spec)
+}
+
+// submit creates an opportunity with a discount and submits it, in one
+// unit of work.
+func (w *world) submit(ctx context.Context, by crm.ID, discount, amount string) (*workflow.Instance, error) {
+	money, err := crm.ParseMoney(amount)
+	if err != nil {
+		return nil, err
+	}
+	rec := w.schema.NewRecord()
+	if err := rec.SetNumber("discount_percent", decimal.RequireFromString(discount)); err != nil {
+		return nil, err
+	}
+	if err := rec.SetMoney("amount", money); err != nil {
+		return nil, err
+	}
+	var in *workflow.Instance
+	err = w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
+		def, err := w.definition(ctx, tx, 0)
+		if err != nil {
+			return err
+		}
+		customer := crmtest.Customer(w.ids, func(c *crm.Customer) { c.OwnerID = by })
+		if err := tx.Customers().Create(ctx, customer); err != nil {
+			return err
+		}
+		opp := crmtest.Opportunity(w.ids, customer.ID, func(o *crm.Opportunity) { o.Amount, o.OwnerID = money, by })
+		if err := tx.Opportunities().Create(ctx, opp); err != nil {
+			return err
+		}
+		in, err = w.approvals.SubmitTx(ctx, tx, def, rec, crm.Ref{Type: crm.TypeOpportunity, ID: opp.ID}, by)
+		return err
+	})
+	return in, err
+}
+
+// change loads a request, applies op and saves it with its events, in one
+// unit of work; a concurrent change would make the save fail with
+// crm.ErrConflict.
+func (w *world) change(ctx context.Context, id crm.ID, op func(in *workflow.Instance) ([]crm.Event, error)) error {
+	return w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
+		in, err := tx.ApprovalInstances().GetInstance(ctx, id)
+		if err != nil {
+			return err
+		}
+		events, err := op(in)
+		if err != nil {
+			return err
+		}
+		return workflow.SaveTx(ctx, tx, in, events)
+	})
+}
+
+func (w *world) showID(ctx context.Context, id crm.ID) {
+	_ = w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
+		in, err := tx.ApprovalInstances().GetInstance(ctx, id)
+		if err == nil {
+			w.show(in)
+		}
+		return err
+	})
+}
+
+func (w *world) show(in *workflow.Instance) {
+	fmt.Printf("   status %s, definition version %d, locked %v\n", in.Status, in.DefinitionVersion, in.IsLocked())
+	for _, s := range in.Steps {
+		fmt.Printf("   step %-13s %-8s", s.Name, s.Status)
+		for _, t := range s.Tasks {
+			decision := t.Decision
+			if decision == "" {
+				decision = "waiting"
+			}
+			fmt.Printf(" %s: %s", w.names[t.Approver], decision)
+			if t.Escalated {
+				fmt.Print(" (escalated)")
+			}
+			fmt.Print(";")
+		}
+		fmt.Println()
+	}
+}

@@ -12,14 +12,7 @@ import (
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/store/memstore"
-	"github.com/crmkit/crmkit/store/storetest"
 )
-
-func TestPoolConformance(t *testing.T) {
-	storetest.RunPool(t, storetest.Harness{NewStore: func(t *testing.T, c crm.Clock) crm.Store {
-		return memstore.New(&memstore.Config{Clock: c})
-	}})
-}
 
 // The due index drops stale entries lazily and rebuilds itself when they
 // pile up; whatever happened, Due must answer from the holdings as stored.

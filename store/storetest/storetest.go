@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, h) })
+	t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
 }
 
 // env is what one subtest works with: a new store, its fake clock, and

@@ -1008,18 +1008,13 @@ type CreateRequest struct {
 // entry rules (none if no rule matches) and its protection period starts.
 // On success req.Customer holds the stored customer.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
-	var id crm.ID
-	if req.Customer != nil {
-		id = req.Customer.ID
+	if req.Customer == nil {
+		return nil, fmt.Errorf("pool: create: %w", crm.Invalid("customer", "is required"))
 	}
+	id := req.Customer.ID
 	r := request{op: OpCreate, actor: req.Actor, customer: id, key: req.IdempotencyKey}
-	extra := func(v *problems) {
-		if req.Customer == nil {
-			v.add("customer", "is required")
-		}
-	}
 	var stored *crm.Customer
-	res, err := s.operate(ctx, r, extra, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+	res, err := s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
 		if h != nil {
 			return nil, fmt.Errorf("customer %s: %w", id, crm.ErrAlreadyExists)
 		}

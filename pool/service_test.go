@@ -608,3 +608,97 @@ func requireField(t *testing.T, err error, field string) {
 	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
 	require.Equal(t, field, ve.Field)
 }
+
+func TestView(t *testing.T) {
+	f := newFixture(t, func(p *pool.Pool, _ *pool.Config) { p.HiddenFields = []string{"phone"} })
+	c := f.pooled(func(c *crm.Customer) { c.Phone = "13812345678" })
+	got, err := f.svc.View(f.ctx, f.alice.ID, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "138****5678", got.Phone, "masked while pooled")
+	_, err = f.claim(f.alice, c)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		actor *crm.User
+		phone string
+	}{
+		{"TheOwnerSeesThePhone", f.alice, "13812345678"},
+		{"AColleagueSeesItMasked", f.bob, "138****5678"},
+		{"TheManagerSeesThePhone", f.manager, "13812345678"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := f.svc.View(f.ctx, tc.actor.ID, c.ID)
+			require.NoError(t, err)
+			require.Equal(t, tc.phone, got.Phone)
+		})
+	}
+}
+
+func TestRecomputeAdjustsDealtCounting(t *testing.T) {
+	f := newFixture(t, func(_ *pool.Pool, cfg *pool.Config) {
+		cfg.Limits = []pool.Limit{{Kind: pool.OwnedCustomers, Max: 1}}
+	})
+	a, b := f.pooled(), f.pooled()
+	_, err := f.claim(f.alice, a)
+	require.NoError(t, err)
+	_, err = f.claim(f.alice, b)
+	require.ErrorIs(t, err, crm.ErrLimitExceeded)
+	got := f.customer(a.ID)
+	got.Status = crm.CustomerDealt
+	require.NoError(t, f.store.Customers().Update(f.ctx, got))
+	h, err := f.svc.Recompute(f.ctx, a.ID)
+	require.NoError(t, err)
+	require.True(t, h.Dealt)
+	require.True(t, h.DueAt.IsZero(), "dealt customers are excluded from recycling")
+	_, err = f.claim(f.alice, b)
+	require.NoError(t, err, "the dealt customer no longer counts against the cap")
+	_, err = f.svc.Recompute(f.ctx, crmtest.SequentialID(999999))
+	require.ErrorIs(t, err, pool.ErrNotInPool)
+}
+
+func TestCreate(t *testing.T) {
+	t.Run("ChoosesThePoolByRuleAndStartsProtection", func(t *testing.T) {
+		f := newFixture(t, nil)
+		home := &pool.Pool{ID: f.ids.NewID(), Name: "Key accounts", Members: pool.Members{All: true}, ProtectionDays: 30,
+			Entry: &pool.EntryRule{Match: []pool.FieldMatch{{Field: "level", In: []string{"A"}}}},
+			Recycle: []pool.RecycleRule{{ID: "p", EffectiveFrom: crmtest.Epoch().Add(-time.Hour),
+				Conditions: []pool.Condition{{Kind: pool.ProtectionExpired}}}}}
+		require.NoError(t, f.svc.CreatePool(f.ctx, home))
+		c := crmtest.Customer(f.ids, func(c *crm.Customer) { c.Level = "A" })
+		res, err := f.svc.Create(f.ctx, pool.CreateRequest{Actor: f.alice.ID, Customer: c})
+		require.NoError(t, err)
+		require.Equal(t, home.ID, res.Holding.PoolID)
+		require.Equal(t, f.alice.ID, c.OwnerID)
+		require.Equal(t, f.dept.ID, c.DepartmentID, "the actor's department by default")
+		want := crm.StorageTime(f.clock.Now()).Add(30 * 24 * time.Hour)
+		require.Equal(t, want, res.Holding.ProtectedUntil)
+		require.Equal(t, want, res.Holding.DueAt)
+		require.Equal(t, pool.ProtectionExpired, res.Holding.DueReason)
+	})
+	t.Run("ARepeatedCustomerIsRefused", func(t *testing.T) {
+		f := newFixture(t, nil)
+		c := crmtest.Customer(f.ids)
+		_, err := f.svc.Create(f.ctx, pool.CreateRequest{Actor: f.alice.ID, Customer: c})
+		require.NoError(t, err)
+		_, err = f.svc.Create(f.ctx, pool.CreateRequest{Actor: f.alice.ID, Customer: c})
+		require.ErrorIs(t, err, crm.ErrAlreadyExists)
+		_, err = f.svc.Create(f.ctx, pool.CreateRequest{Actor: f.alice.ID})
+		requireField(t, err, "customer")
+	})
+}
+
+func TestMoveOfAnOwnedCustomerChangesItsRules(t *testing.T) {
+	f := newFixture(t, nil)
+	strict := &pool.Pool{ID: f.ids.NewID(), Name: "Strict", Admins: []crm.ID{f.admin.ID}, Members: pool.Members{All: true},
+		Recycle: []pool.RecycleRule{{ID: "s", EffectiveFrom: crmtest.Epoch().Add(-time.Hour),
+			Conditions: []pool.Condition{{Kind: pool.NoFollowUp, Days: 3}}}}}
+	require.NoError(t, f.svc.CreatePool(f.ctx, strict))
+	c := f.pooled()
+	_, err := f.claim(f.alice, c)
+	require.NoError(t, err)
+	res, err := f.svc.Move(f.ctx, pool.MoveRequest{Actor: f.admin.ID, CustomerID: c.ID, PoolID: strict.ID})
+	require.NoError(t, err)
+	require.Equal(t, f.alice.ID, res.Holding.OwnerID, "the owner keeps the customer")
+	require.Equal(t, "s", res.Holding.DueRuleID)
+	require.Equal(t, crm.NilID, f.customer(c.ID).PoolID)
+}

@@ -191,3 +191,45 @@ func (u *unit) collisions(ctx context.Context, usr *crm.User, c *crm.Customer, m
 	}
 	return out, nil
 }
+
+// View returns the customer as actor may see it: the owner and those who may
+// see the owner ([ActionSeeOwner]) get every field; everyone else gets the
+// customer's pool's hidden fields masked ([Pool.Mask]), so a phone number
+// stays hidden until the customer is claimed.
+func (s *Service) View(ctx context.Context, actor, customerID crm.ID) (*crm.Customer, error) {
+	var out *crm.Customer
+	err := s.run(ctx, "view "+customerID.String(), func(ctx context.Context, u *unit) error {
+		usr, err := u.actor(ctx, actor, "actor")
+		if err != nil {
+			return err
+		}
+		c, err := u.customer(ctx, customerID)
+		if err != nil {
+			return err
+		}
+		out = c
+		h, err := u.tx.PoolHoldings().Get(ctx, customerID)
+		if errors.Is(err, crm.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p, err := u.pool(ctx, h.PoolID, "pool_id")
+		if err != nil || p == nil || len(p.HiddenFields) == 0 || h.OwnerID == usr.ID {
+			return err
+		}
+		if h.Owned() {
+			err := u.authorize(ctx, &Access{Action: ActionSeeOwner, Actor: usr, Pool: p, Holding: h, Customer: c})
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, crm.ErrPermissionDenied) {
+				return err
+			}
+		}
+		out = p.Mask(c)
+		return nil
+	})
+	return out, err
+}

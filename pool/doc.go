@@ -11,7 +11,8 @@
 // (users, departments, department trees), an entry rule selecting customers
 // by field, a priority deciding between several matching pools (the highest
 // wins, ties go to the lowest ID), hidden fields masked until a customer is
-// claimed ([Pool.Mask]), daily claim limits, cooldowns, a protection period
+// claimed ([Pool.Mask], [Service.View]), daily claim limits, cooldowns, a
+// protection period
 // and versioned recycling rules. A [RecycleRule] combines conditions (no
 // follow-up, no deal, no opportunity for N days, per customer level; the
 // protection period expired) with AND ("all") or OR ("any"), excludes dealt

@@ -12,8 +12,7 @@
 // by field, a priority deciding between several matching pools (the highest
 // wins, ties go to the lowest ID), hidden fields masked until a customer is
 // claimed ([Pool.Mask], [Service.View]), daily claim limits, cooldowns, a
-// protection period
-// and versioned recycling rules. A [RecycleRule] combines conditions (no
+// protection period and versioned recycling rules. A [RecycleRule] combines conditions (no
 // follow-up, no deal, no opportunity for N days, per customer level; the
 // protection period expired) with AND ("all") or OR ("any"), excludes dealt
 // customers or customers with an open opportunity (won, lost and deleted

@@ -8,12 +8,12 @@
 // # Pools and rules
 //
 // A [Pool] is plain data, usually JSON ([ParsePool]): admins and members
-// (users, departments, department trees), an entry rule selecting customers
-// by field, a priority deciding between several matching pools (the highest
-// wins, ties go to the lowest ID), hidden fields masked until a customer is
-// claimed ([Pool.Mask], [Service.View]), daily claim limits, cooldowns, a
-// protection period and versioned recycling rules. A [RecycleRule] combines conditions (no
-// follow-up, no deal, no opportunity for N days, per customer level; the
+// (users, departments, department trees), an entry rule selecting customers by
+// field, a priority deciding between several matching pools (the highest wins,
+// ties go to the lowest ID), hidden fields masked until a customer is claimed
+// ([Pool.Mask], [Service.View]), daily claim limits, cooldowns, a protection
+// period and versioned recycling rules. A [RecycleRule] combines conditions
+// (no follow-up, no deal, no opportunity for N days, per customer level; the
 // protection period expired) with AND ("all") or OR ("any"), excludes dealt
 // customers or customers with an open opportunity (won, lost and deleted
 // opportunities do not count), and takes effect from a stated time. Locked

@@ -61,6 +61,7 @@ func ExampleMigrations() {
 	// Output:
 	// 0001 init
 	// 0002 pool
+	// 0003 workflow
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -17,17 +17,24 @@ type Harness struct {
 	// called once per subtest, possibly from parallel subtests; register
 	// cleanup (closing pools, dropping schemas) with t.Cleanup. Required.
 	NewStore func(t *testing.T, clock crm.Clock) crm.Store
-	// Features lists optional capabilities the adapter has. Defaults to the
-	// zero value: only the mandatory contract is checked.
+	// Features says which optional domain ports the adapter lacks. Defaults
+	// to the zero value: every group runs.
 	Features Features
 }
 
-// Features lists optional capabilities of an adapter, in the manner of
-// watermill's pubsub test features. Every part of [crm.Store] is mandatory,
-// so there are no flags yet; they arrive with optional ports (a domain
-// package's own Tx interface, found by type assertion), and the zero value
-// always means "check only what every adapter must do".
-type Features struct{}
+// Features describes an adapter's optional capabilities. Every part of
+// [crm.Store] is mandatory; the ports of domain packages (pool.Tx,
+// workflow.Tx, ...) are optional, and a host whose adapter stores only the
+// shared records opts out of their groups. The flags are negative so the
+// zero value checks everything: crmkit's own adapters never skip a group.
+type Features struct {
+	// NoPool skips the "Pool" group, for adapters that do not implement
+	// pool.Tx.
+	NoPool bool
+	// NoWorkflow skips the "Workflow" group, for adapters that do not
+	// implement workflow.Tx.
+	NoWorkflow bool
+}
 
 // clockStart is where each subtest's fake clock starts: a time with
 // nanoseconds in a non-UTC zone, so an adapter that forgets to normalise
@@ -38,7 +45,8 @@ func clockStart() time.Time {
 
 // Run checks the adapter of h against the storage contract of [crm.Store]:
 // one group of subtests per record type, then "UnitOfWork", "Outbox" and
-// "Concurrency". Every subtest gets a new store from h.NewStore and runs in
+// "Concurrency", then the domain groups "Pool" ([RunPool]) and "Workflow"
+// ([RunWorkflow]) unless [Features] opts out of them. Every subtest gets a new store from h.NewStore and runs in
 // parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
@@ -62,7 +70,12 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, h) })
-	t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
+	if !h.Features.NoPool {
+		t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
+	}
+	if !h.Features.NoWorkflow {
+		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
+	}
 }
 
 // env is what one subtest works with: a new store, its fake clock, and

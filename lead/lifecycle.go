@@ -223,6 +223,9 @@ func (lc *Lifecycle) Check(l *crm.Lead, to crm.LeadStatus, reason string) error 
 // HistoryEntry records one transition. It is the payload of the transition's
 // event.
 type HistoryEntry struct {
+	// ID identifies the entry; entries of a lead list in ID order, which is
+	// the order they were made in for UUIDv7 IDs.
+	ID     crm.ID         `json:"id,omitzero"`
 	LeadID crm.ID         `json:"lead_id"`
 	From   crm.LeadStatus `json:"from"`
 	To     crm.LeadStatus `json:"to"`

@@ -71,8 +71,11 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Service moves leads through their lifecycle and converts them, each
-// operation one all-or-nothing unit of work with its events. It is safe for
+// Service moves leads through their lifecycle, converts them, stores
+// scoring models and predictors, and scores leads with stored models, each
+// operation one all-or-nothing unit of work with its events. It needs a store
+// whose units of work offer the lead ports ([Tx]); on any other store its
+// operations return an error matching [crm.ErrUnsupported]. It is safe for
 // concurrent use.
 type Service struct {
 	store crm.Store
@@ -117,8 +120,8 @@ type TransitionRequest struct {
 }
 
 // Transition moves a lead to req.To if the lifecycle allows it, stores the
-// lead and its event (whose payload is the returned [HistoryEntry]) in one
-// unit of work, and returns the updated lead. Converting goes through
+// lead, its history entry and its event (whose payload is the returned
+// [HistoryEntry]) in one unit of work, and returns the updated lead. Converting goes through
 // [Service.Convert]. Errors: [crm.ErrNotFound], [crm.ErrConflict], a
 // [*crm.ValidationError] for bad input, a [*TransitionError] for a move the
 // lifecycle refuses.
@@ -128,7 +131,11 @@ func (s *Service) Transition(ctx context.Context, req TransitionRequest) (*crm.L
 	}
 	var out *crm.Lead
 	var entry *HistoryEntry
-	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+	err := s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
+		tx, err := TxOf(t)
+		if err != nil {
+			return err
+		}
 		l, err := tx.Leads().Get(ctx, req.LeadID)
 		if err != nil {
 			return err
@@ -139,7 +146,7 @@ func (s *Service) Transition(ctx context.Context, req TransitionRequest) (*crm.L
 		if err := s.cfg.Lifecycle.Check(l, req.To, req.Reason); err != nil {
 			return err
 		}
-		h := &HistoryEntry{LeadID: l.ID, From: statusOf(l), To: req.To, Actor: req.Actor, At: s.cfg.Clock.Now(), Reason: strings.TrimSpace(req.Reason)}
+		h := &HistoryEntry{ID: s.cfg.IDs.NewID(), LeadID: l.ID, From: statusOf(l), To: req.To, Actor: req.Actor, At: s.cfg.Clock.Now(), Reason: strings.TrimSpace(req.Reason)}
 		l.Status = req.To
 		switch req.To {
 		case crm.LeadDisqualified:
@@ -149,6 +156,9 @@ func (s *Service) Transition(ctx context.Context, req TransitionRequest) (*crm.L
 		}
 		if err := tx.Leads().Update(ctx, l); err != nil {
 			return err
+		}
+		if err := tx.LeadHistory().Append(ctx, h); err != nil {
+			return fmt.Errorf("append history: %w", err)
 		}
 		if err := s.emit(ctx, tx, EventType(req.To), crm.Ref{Type: crm.TypeLead, ID: l.ID}, req.Actor, h); err != nil {
 			return err
@@ -238,6 +248,8 @@ type Conversion struct {
 	Duplicate   *DuplicateMatch
 	Contact     *crm.Contact
 	Opportunity *crm.Opportunity
+	// History is the transition stored in the lead's history.
+	History *HistoryEntry
 }
 
 // ConversionPayload is the payload of the lead.converted event.
@@ -251,7 +263,8 @@ type ConversionPayload struct {
 
 // Convert turns a lead into a customer (or attaches it to an existing one),
 // a contact and optionally an opportunity, links the lead to them and marks
-// it converted, all in one unit of work with their events. The duplicate
+// it converted, all in one unit of work with their events and the lead's
+// history entry. The duplicate
 // checker and the owner router are asked first, outside the unit of work.
 // Converting a converted or disqualified lead is refused with an error
 // matching [crm.ErrFailedPrecondition]; a duplicate the request did not say
@@ -294,7 +307,11 @@ func (s *Service) Convert(ctx context.Context, req ConvertRequest) (*Conversion,
 		}
 	}
 	var out *Conversion
-	err = s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+	err = s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
+		tx, err := TxOf(t)
+		if err != nil {
+			return err
+		}
 		out = &Conversion{Duplicate: dup}
 		return s.convert(ctx, tx, req, attachTo, owner, out)
 	})
@@ -304,7 +321,7 @@ func (s *Service) Convert(ctx context.Context, req ConvertRequest) (*Conversion,
 	return out, nil
 }
 
-func (s *Service) convert(ctx context.Context, tx crm.Tx, req ConvertRequest, attachTo, owner crm.ID, out *Conversion) error {
+func (s *Service) convert(ctx context.Context, tx Tx, req ConvertRequest, attachTo, owner crm.ID, out *Conversion) error {
 	l, err := tx.Leads().Get(ctx, req.LeadID)
 	if err != nil {
 		return err
@@ -370,7 +387,7 @@ func (s *Service) convert(ctx context.Context, tx crm.Tx, req ConvertRequest, at
 		out.Opportunity = o
 	}
 	payload := ConversionPayload{
-		HistoryEntry: HistoryEntry{LeadID: l.ID, From: statusOf(l), To: crm.LeadConverted, Actor: req.Actor, At: now},
+		HistoryEntry: HistoryEntry{ID: s.cfg.IDs.NewID(), LeadID: l.ID, From: statusOf(l), To: crm.LeadConverted, Actor: req.Actor, At: now},
 		CustomerID:   c.ID, Attached: out.Attached,
 	}
 	l.Status = crm.LeadConverted
@@ -385,6 +402,10 @@ func (s *Service) convert(ctx context.Context, tx crm.Tx, req ConvertRequest, at
 	if err := tx.Leads().Update(ctx, l); err != nil {
 		return err
 	}
-	out.Lead = l
+	h := payload.HistoryEntry
+	if err := tx.LeadHistory().Append(ctx, &h); err != nil {
+		return fmt.Errorf("append history: %w", err)
+	}
+	out.Lead, out.History = l, &h
 	return s.emit(ctx, tx, EventLeadConverted, ref(crm.TypeLead, l.ID), req.Actor, payload)
 }

@@ -69,13 +69,18 @@ func TestTransition(t *testing.T) {
 		got, h, err := f.svc.Transition(f.ctx, lead.TransitionRequest{LeadID: l.ID, To: crm.LeadContacted, Actor: actor, Version: l.Version})
 		require.NoError(t, err)
 		require.Equal(t, crm.LeadContacted, got.Status)
-		require.Equal(t, lead.HistoryEntry{LeadID: l.ID, From: crm.LeadNew, To: crm.LeadContacted, Actor: actor, At: t0}, *h)
+		require.NotEqual(t, crm.NilID, h.ID)
+		require.Equal(t, lead.HistoryEntry{ID: h.ID, LeadID: l.ID, From: crm.LeadNew, To: crm.LeadContacted, Actor: actor, At: t0}, *h)
 		evs := f.events(t)
 		require.Equal(t, []string{"lead.contacted"}, eventTypes(evs))
 		var payload lead.HistoryEntry
 		require.NoError(t, json.Unmarshal(evs[0].Payload, &payload))
 		require.Equal(t, *h, payload)
 		require.Equal(t, actor, evs[0].ActorID)
+		hist, err := f.svc.History(f.ctx, l.ID, crm.PageRequest{})
+		require.NoError(t, err)
+		require.Len(t, hist.Items, 1)
+		require.Equal(t, *h, *hist.Items[0])
 	})
 
 	t.Run("DisqualifiesWithAReasonAndReopens", func(t *testing.T) {
@@ -186,6 +191,12 @@ func TestConvert(t *testing.T) {
 		_, err = f.store.Customers().Get(f.ctx, conv.Customer.ID)
 		require.NoError(t, err)
 		require.Equal(t, []string{"customer.created", "contact.created", "opportunity.created", "lead.converted"}, eventTypes(f.events(t)))
+		hist, err := f.svc.History(f.ctx, l.ID, crm.PageRequest{})
+		require.NoError(t, err)
+		require.Len(t, hist.Items, 1)
+		require.Equal(t, *conv.History, *hist.Items[0])
+		require.Equal(t, crm.LeadSQL, conv.History.From)
+		require.Equal(t, crm.LeadConverted, conv.History.To)
 
 		t.Run("AndRefusesToConvertTwice", func(t *testing.T) {
 			_, err := f.svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID})

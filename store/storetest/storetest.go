@@ -34,6 +34,9 @@ type Features struct {
 	// NoWorkflow skips the "Workflow" group, for adapters that do not
 	// implement workflow.Tx.
 	NoWorkflow bool
+	// NoLead skips the "LeadStorage" group, for adapters that do not
+	// implement lead.Tx.
+	NoLead bool
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -45,8 +48,9 @@ func clockStart() time.Time {
 
 // Run checks the adapter of h against the storage contract of [crm.Store]:
 // one group of subtests per record type, then "UnitOfWork", "Outbox" and
-// "Concurrency", then the domain groups "Pool" ([RunPool]) and "Workflow"
-// ([RunWorkflow]) unless [Features] opts out of them. Every subtest gets a new store from h.NewStore and runs in
+// "Concurrency", then the domain groups "Pool" ([RunPool]), "Workflow"
+// ([RunWorkflow]) and "LeadStorage" ([RunLead]) unless [Features] opts out
+// of them. Every subtest gets a new store from h.NewStore and runs in
 // parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
@@ -75,6 +79,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if !h.Features.NoWorkflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
+	}
+	if !h.Features.NoLead {
+		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })
 	}
 }
 

@@ -1,0 +1,194 @@
+package lead
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// inTx runs fn in one unit of work with the lead ports.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
+	return s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
+		tx, err := TxOf(t)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	})
+}
+
+// History returns one page of the lead's transitions, oldest first.
+func (s *Service) History(ctx context.Context, leadID crm.ID, page crm.PageRequest) (crm.Page[HistoryEntry], error) {
+	var out crm.Page[HistoryEntry]
+	err := s.inTx(ctx, func(ctx context.Context, tx Tx) (err error) {
+		out, err = tx.LeadHistory().List(ctx, leadID, page)
+		return err
+	})
+	if err != nil {
+		return crm.Page[HistoryEntry]{}, wrap("history", leadID, err)
+	}
+	return out, nil
+}
+
+// SaveModel stores m as version m.Version() of scoring model m.ID(). Saving
+// a version again with the same content changes nothing; with different
+// content it is refused with [crm.ErrAlreadyExists], since a stored version
+// is immutable (publish a new version instead).
+func (s *Service) SaveModel(ctx context.Context, m *Model) error {
+	if m == nil {
+		return fmt.Errorf("lead: save model: %w", crm.Invalid("model", "is required"))
+	}
+	data, err := m.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("lead: save model %q: %w", m.id, err)
+	}
+	err = s.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.LeadScoringModels().Put(ctx, &ModelDocument{ID: m.id, Version: m.version, Data: data})
+	})
+	if err != nil {
+		return fmt.Errorf("lead: save model %q version %d: %w", m.id, m.version, err)
+	}
+	return nil
+}
+
+// LoadModel returns version of stored scoring model id, or its highest
+// version when version is 0; [crm.ErrNotFound] if there is none.
+func (s *Service) LoadModel(ctx context.Context, id string, version int) (*Model, error) {
+	var m *Model
+	err := s.inTx(ctx, func(ctx context.Context, tx Tx) (err error) {
+		m, err = loadModel(ctx, tx, id, version)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadModel(ctx context.Context, tx Tx, id string, version int) (*Model, error) {
+	d, err := tx.LeadScoringModels().Get(ctx, id, version)
+	if err != nil {
+		return nil, fmt.Errorf("lead: load model %q version %d: %w", truncate(id, 64), version, err)
+	}
+	m, err := ParseModel(d.Data)
+	if err != nil {
+		return nil, fmt.Errorf("lead: load model %q version %d: stored document: %w", truncate(id, 64), d.Version, err)
+	}
+	return m, nil
+}
+
+// SavePredictor stores p as version of predictive model id, with the same
+// immutability as [Service.SaveModel].
+func (s *Service) SavePredictor(ctx context.Context, id string, version int, p *Predictor) error {
+	if p == nil {
+		return fmt.Errorf("lead: save predictor: %w", crm.Invalid("predictor", "is required"))
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("lead: save predictor %q: %w", truncate(id, 64), err)
+	}
+	err = s.inTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.LeadPredictors().Put(ctx, &ModelDocument{ID: id, Version: version, Data: data})
+	})
+	if err != nil {
+		return fmt.Errorf("lead: save predictor %q version %d: %w", truncate(id, 64), version, err)
+	}
+	return nil
+}
+
+// LoadPredictor returns version of stored predictive model id, or its
+// highest version when version is 0; [crm.ErrNotFound] if there is none.
+func (s *Service) LoadPredictor(ctx context.Context, id string, version int) (*Predictor, error) {
+	var d *ModelDocument
+	err := s.inTx(ctx, func(ctx context.Context, tx Tx) (err error) {
+		d, err = tx.LeadPredictors().Get(ctx, id, version)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lead: load predictor %q version %d: %w", truncate(id, 64), version, err)
+	}
+	p, err := LoadPredictor(d.Data)
+	if err != nil {
+		return nil, fmt.Errorf("lead: load predictor %q version %d: stored document: %w", truncate(id, 64), d.Version, err)
+	}
+	return p, nil
+}
+
+// ScoreRequest asks to score a lead with a stored scoring model.
+type ScoreRequest struct {
+	LeadID crm.ID
+	// ModelID names the stored model; ModelVersion picks a version, 0 the
+	// highest.
+	ModelID      string
+	ModelVersion int
+	// Events are the lead's engagement events; the host keeps them (web
+	// analytics, email tool, call log) and passes them in.
+	Events []Engagement
+}
+
+// scoreAttempts bounds how often ScoreLead recomputes a snapshot that a
+// concurrent scoring of the same lead replaced meanwhile.
+const scoreAttempts = 3
+
+// ScoreLead scores a lead with a stored model as of the service clock's
+// time and saves the result as the lead's snapshot under that model, reading
+// the lead and the model and writing the snapshot in one unit of work. A
+// snapshot replaced concurrently is recomputed (a few times at most, then
+// [crm.ErrConflict]), so the newest score wins. Errors: [crm.ErrNotFound]
+// for an unknown lead or model.
+func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapshot, error) {
+	var out *ScoreSnapshot
+	var err error
+	for attempt := 0; attempt < scoreAttempts; attempt++ {
+		err = s.inTx(ctx, func(ctx context.Context, tx Tx) error {
+			l, err := tx.Leads().Get(ctx, req.LeadID)
+			if err != nil {
+				return err
+			}
+			m, err := loadModel(ctx, tx, req.ModelID, req.ModelVersion)
+			if err != nil {
+				return err
+			}
+			now := s.cfg.Clock.Now()
+			r := m.Score(l, req.Events, now)
+			snap := &ScoreSnapshot{LeadID: l.ID, ModelID: m.id, ModelVersion: m.version,
+				Fit: r.Fit, Engagement: r.Engagement, Total: r.Total, Grade: r.Grade, Stage: r.Stage, ComputedAt: now}
+			old, err := tx.LeadScores().Get(ctx, l.ID, m.id)
+			switch {
+			case err == nil:
+				snap.Version = old.Version
+			case !errors.Is(err, crm.ErrNotFound):
+				return err
+			}
+			if err := tx.LeadScores().Save(ctx, snap); err != nil {
+				return err
+			}
+			out = snap
+			return nil
+		})
+		if err == nil || !errors.Is(err, crm.ErrConflict) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, wrap("score", req.LeadID, err)
+	}
+	return out, nil
+}
+
+// Scores returns the lead's stored snapshots, one per model, ordered by
+// model ID.
+func (s *Service) Scores(ctx context.Context, leadID crm.ID) ([]*ScoreSnapshot, error) {
+	var out []*ScoreSnapshot
+	err := s.inTx(ctx, func(ctx context.Context, tx Tx) (err error) {
+		out, err = tx.LeadScores().List(ctx, leadID)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("scores", leadID, err)
+	}
+	return out, nil
+}

@@ -109,7 +109,7 @@ func (s *ScoreSnapshot) Validate() error {
 			errs = append(errs, crm.Invalid(f.name, "must be a finite number"))
 		}
 	}
-	if len(s.Grade) > 8 || !utf8.ValidString(s.Grade) {
+	if len(s.Grade) > 8 || !utf8.ValidString(s.Grade) || strings.IndexByte(s.Grade, 0) >= 0 {
 		errs = append(errs, crm.Invalid("grade", "must be valid text of at most 8 bytes"))
 	}
 	if s.Stage != "" && !s.Stage.Valid() {
@@ -223,8 +223,8 @@ func (e *HistoryEntry) Validate() error {
 	if e.At.IsZero() {
 		errs = append(errs, crm.Invalid("at", "is required"))
 	}
-	if len(e.Reason) > maxReason || !utf8.ValidString(e.Reason) {
-		errs = append(errs, crm.Invalid("reason", "must be valid text of at most %d bytes", maxReason))
+	if len(e.Reason) > maxReason || !utf8.ValidString(e.Reason) || strings.IndexByte(e.Reason, 0) >= 0 {
+		errs = append(errs, crm.Invalid("reason", "must be valid text without NUL bytes, at most %d bytes", maxReason))
 	}
 	return errsOrNil(errs)
 }

@@ -62,6 +62,7 @@ func ExampleMigrations() {
 	// 0001 init
 	// 0002 pool
 	// 0003 workflow
+	// 0004 lead
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -50,7 +50,15 @@ type decayFn struct {
 	halfLifeDays float64 // > 0: half-life decay
 	stepDays     float64 // > 0: step-down decay
 	lnStepFactor float64
+	// steps[k] is the step-down factor after k full steps, computed with
+	// the same expression scoring would use, so a lookup gives the same
+	// bits as computing it.
+	steps []float64
 }
+
+// maxDecaySteps bounds the step-down lookup table; older events compute
+// their factor.
+const maxDecaySteps = 512
 
 type fieldID uint8
 
@@ -122,7 +130,19 @@ type node struct {
 
 type kindSlots struct {
 	kind  string
+	head  uint64 // kindHead(kind): most kinds differ in length or first bytes
 	nodes []int32
+}
+
+// kindHead packs a string's length and its first 7 bytes into one word, so
+// finding an event's kind rarely needs a full string comparison.
+func kindHead(s string) uint64 {
+	h := uint64(len(s)) << 56
+	n := min(len(s), 7)
+	for i := 0; i < n; i++ {
+		h |= uint64(s[i]) << (8 * i)
+	}
+	return h
 }
 
 // maxEventSlots bounds the event conditions gathered in one pass on the
@@ -136,7 +156,21 @@ type rule struct {
 	points    float64
 	each      float64
 	maxPoints float64
+	// fast lets scoring skip the condition tree for the two common shapes
+	// of a rule: a single field test, or a single event test with a tally
+	// slot (slot, minCount copied from the node).
+	fast     ruleShape
+	slot     int32
+	minCount int
 }
+
+type ruleShape uint8
+
+const (
+	shapeTree  ruleShape = iota // evaluate the condition tree
+	shapeField                  // the root is a field test
+	shapeSlot                   // the root is an event test with a slot
+)
 
 type group struct {
 	name       string
@@ -266,7 +300,7 @@ func (c *compiler) prepare() {
 	for i := range c.m.nodes {
 		n := &c.m.nodes[i]
 		n.slot = -1
-		if n.op == opContains && isASCII(n.str) {
+		if (n.op == opContains || n.op == opEquals) && isASCII(n.str) {
 			n.lowered = strings.ToLower(n.str)
 		}
 		if n.op != opEvent || c.m.eventSlots >= maxEventSlots {
@@ -282,9 +316,22 @@ func (c *compiler) prepare() {
 		if !ok {
 			k = len(c.m.kinds)
 			kinds[n.kind] = k
-			c.m.kinds = append(c.m.kinds, kindSlots{kind: n.kind})
+			c.m.kinds = append(c.m.kinds, kindSlots{kind: n.kind, head: kindHead(n.kind)})
 		}
 		c.m.kinds[k].nodes = append(c.m.kinds[k].nodes, int32(i))
+	}
+	for i := range c.m.rules {
+		r := &c.m.rules[i]
+		if r.root < 0 || int(r.root) >= len(c.m.nodes) {
+			continue
+		}
+		n := &c.m.nodes[r.root]
+		switch {
+		case n.op >= opEquals && n.op <= opRange:
+			r.fast = shapeField
+		case n.op == opEvent && n.slot >= 0:
+			r.fast, r.slot, r.minCount = shapeSlot, int32(n.slot), n.minCount
+		}
 	}
 }
 
@@ -581,6 +628,10 @@ func (c *compiler) decay(d *DecaySpec) {
 		}
 		c.m.decay.stepDays = d.StepDays
 		c.m.decay.lnStepFactor = math.Log(f)
+		c.m.decay.steps = make([]float64, maxDecaySteps)
+		for k := range c.m.decay.steps {
+			c.m.decay.steps[k] = math.Exp(float64(k) * c.m.decay.lnStepFactor)
+		}
 	}
 }
 

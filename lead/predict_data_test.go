@@ -61,11 +61,20 @@ func TestPredictiveQualityOnSharedLeads(t *testing.T) {
 		res := cv("")
 		require.GreaterOrEqual(t, res.Mean, 0.90)
 	})
+	// The default model's AUC is asserted in every run, -race included; the
+	// baselines only document the gap and would triple the race run.
+	skipUnderRace := func(t *testing.T) {
+		if raceEnabled {
+			t.Skip("baseline AUCs are checked without -race; the race detector makes training about ten times slower")
+		}
+	}
 	t.Run("NaiveBayesIsAReasonableBaseline", func(t *testing.T) {
+		skipUnderRace(t)
 		res := cv(lead.NaiveBayes)
 		require.GreaterOrEqual(t, res.Mean, 0.85)
 	})
 	t.Run("LogisticRegressionIsNearTheTarget", func(t *testing.T) {
+		skipUnderRace(t)
 		res := cv(lead.LogisticRegression)
 		require.GreaterOrEqual(t, res.Mean, 0.89)
 	})

@@ -139,20 +139,44 @@ type tally struct {
 
 type tallies [maxEventSlots]tally
 
+// decayMemo remembers the decay factors computed during one scoring, by
+// event age: the same few events are the youngest of many rules, and their
+// points_each decay was often computed already by tally.
+type decayMemo struct {
+	n    int
+	ages [8]time.Duration
+	facs [8]float64
+}
+
+// factor returns m's decay factor for age, computing it at most once per
+// distinct age among the first few seen.
+func (dm *decayMemo) factor(m *Model, age time.Duration) float64 {
+	for i := 0; i < dm.n; i++ {
+		if dm.ages[i] == age {
+			return dm.facs[i]
+		}
+	}
+	f := m.decayFactor(age)
+	if dm.n < len(dm.ages) {
+		dm.ages[dm.n], dm.facs[dm.n] = age, f
+		dm.n++
+	}
+	return f
+}
+
 func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explanation) Result {
 	var tl tallies
+	var memo decayMemo
 	if m.eventSlots > 0 {
-		m.tally(&tl, events, now)
+		m.tally(&tl, &memo, events, now)
 	}
 	var fit, eng float64
-	lastAge, lastDecay := time.Duration(-1), 1.0 // rules often share their youngest event
 	for gi := range m.groups {
 		g := &m.groups[gi]
 		isEng := g.section == SectionEngagement
 		var sum float64
 		for ri := g.start; ri < g.end; ri++ {
 			r := &m.rules[ri]
-			info := &m.ruleInfo[ri]
 			var base, got float64
 			var units int
 			if r.each != 0 {
@@ -162,16 +186,24 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 				}
 				base = r.each * float64(units)
 			} else {
-				ok, age, n := m.match(r.root, l, &tl, events, now)
+				var ok bool
+				age, n := time.Duration(-1), 0
+				switch r.fast {
+				case shapeField:
+					ok = matchField(&m.nodes[r.root], l)
+				case shapeSlot:
+					if t := &tl[r.slot]; t.units >= r.minCount {
+						ok, age, n = true, t.age, t.units
+					}
+				default:
+					ok, age, n = m.match(r.root, l, &tl, events, now)
+				}
 				if !ok {
 					continue
 				}
 				base, got, units = r.points, r.points, n
-				if isEng && age >= 0 {
-					if age != lastAge {
-						lastAge, lastDecay = age, m.decayFactor(age)
-					}
-					got *= lastDecay
+				if isEng && age >= 0 && m.decay.active() {
+					got *= memo.factor(m, age)
 				}
 			}
 			if got > r.maxPoints {
@@ -179,6 +211,7 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 			}
 			sum += got
 			if ex != nil {
+				info := &m.ruleInfo[ri]
 				ex.Contributions = append(ex.Contributions, Contribution{
 					Section: g.section, Group: g.name, Rule: info.id, Description: info.desc,
 					Base: base, Points: got, Events: units,
@@ -240,10 +273,17 @@ func (m *Model) decayFactor(age time.Duration) float64 {
 	case d.halfLifeDays > 0:
 		return math.Exp2(-days / d.halfLifeDays)
 	case d.stepDays > 0:
-		return math.Exp(math.Floor(days/d.stepDays) * d.lnStepFactor)
+		k := math.Floor(days / d.stepDays)
+		if k >= 0 && k < float64(len(d.steps)) {
+			return d.steps[int(k)]
+		}
+		return math.Exp(k * d.lnStepFactor)
 	}
 	return 1
 }
+
+// active reports whether engagement points decay at all.
+func (d *decayFn) active() bool { return d.halfLifeDays > 0 || d.stepDays > 0 }
 
 // match evaluates node i. age is the age of the most recent event counted by
 // the node's event tests (-1 when none), units the event units counted.
@@ -325,7 +365,7 @@ func (n *node) matchEvents(events []Engagement, now time.Time) (bool, time.Durat
 
 // tally counts every event once for all event conditions with a slot: its
 // age and decay are computed once, not once per condition.
-func (m *Model) tally(tl *tallies, events []Engagement, now time.Time) {
+func (m *Model) tally(tl *tallies, memo *decayMemo, events []Engagement, now time.Time) {
 	nowSec, nowNsec := now.Unix(), now.Nanosecond()
 	for i := range events {
 		e := &events[i]
@@ -334,9 +374,11 @@ func (m *Model) tally(tl *tallies, events []Engagement, now time.Time) {
 			continue // after the scoring time
 		}
 		var nodes []int32
+		head := kindHead(e.Kind)
 		for k := range m.kinds {
-			if m.kinds[k].kind == e.Kind {
-				nodes = m.kinds[k].nodes
+			ks := &m.kinds[k]
+			if ks.head == head && (len(e.Kind) <= 7 || ks.kind == e.Kind) {
+				nodes = ks.nodes
 				break
 			}
 		}
@@ -355,7 +397,7 @@ func (m *Model) tally(tl *tallies, events []Engagement, now time.Time) {
 				t.units += c
 				if n.each != 0 {
 					if dec < 0 {
-						dec = m.decayFactor(age)
+						dec = memo.factor(m, age)
 					}
 					t.sum += n.each * float64(c) * dec
 				}
@@ -449,6 +491,9 @@ func leadString(f fieldID, l *crm.Lead) string {
 func matchString(n *node, s string) bool {
 	switch n.op {
 	case opEquals:
+		if n.lowered != "" {
+			return equalsLower(s, n.lowered)
+		}
 		return strings.EqualFold(s, n.str)
 	case opIn:
 		for _, v := range n.strs {
@@ -539,6 +584,29 @@ func decimalFloat(d decimal.Decimal) (float64, bool) {
 		return c / pow10[-e], true
 	}
 	return c * math.Pow(10, float64(e)), true
+}
+
+// equalsLower is strings.EqualFold(s, lower) for lower-case ASCII lower,
+// deciding most pairs by length: an ASCII byte only folds to ASCII, and a
+// non-ASCII rune that folds to ASCII (the Kelvin sign, long s) takes more
+// bytes, so s shorter than lower never matches.
+func equalsLower(s, lower string) bool {
+	switch {
+	case len(s) < len(lower):
+		return false
+	case len(s) > len(lower):
+		return !isASCII(s) && strings.EqualFold(s, lower)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return strings.EqualFold(s, lower)
+		}
+		if lowerASCII(c) != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // containsLower reports whether sub, lower-case ASCII, occurs in s ignoring

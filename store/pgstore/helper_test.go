@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		cfg.MaxConns = 8
+		// Test data need not survive a crash; not waiting for the WAL
+		// flush at each commit makes the suite's many migrations cheaper.
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 		sharedPool, err = pgxpool.NewWithConfig(context.Background(), cfg)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "pgstore tests: connect: %v\n", err)

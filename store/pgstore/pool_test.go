@@ -16,14 +16,7 @@ import (
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/store/pgstore"
-	"github.com/crmkit/crmkit/store/storetest"
 )
-
-func TestPoolConformance(t *testing.T) {
-	storetest.RunPool(t, storetest.Harness{NewStore: func(t *testing.T, clock crm.Clock) crm.Store {
-		return newStore(t, clock)
-	}})
-}
 
 // poolBench is a migrated schema with a pool, an owner and a service.
 type poolBench struct {

@@ -9,18 +9,8 @@ import (
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
-	"github.com/crmkit/crmkit/store/storetest"
 	"github.com/crmkit/crmkit/workflow"
 )
-
-// TestWorkflowConformance runs the workflow ports' part of the storage
-// contract, each subtest on a fresh, migrated schema.
-func TestWorkflowConformance(t *testing.T) {
-	testPool(t)
-	storetest.RunWorkflow(t, storetest.Harness{
-		NewStore: func(t *testing.T, clock crm.Clock) crm.Store { return newStore(t, clock) },
-	})
-}
 
 // BenchmarkTick100000DueTimers fires 100,000 due SLA timers with Tick in
 // units of work of workflow.MaxTickLimit timers each, events included. The

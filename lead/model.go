@@ -129,20 +129,12 @@ type node struct {
 }
 
 type kindSlots struct {
-	kind  string
-	head  uint64 // kindHead(kind): most kinds differ in length or first bytes
+	kind string
+	// last is the kind's last byte: kinds of one length ("web_visit",
+	// "form_fill") rarely end alike, so most mismatches need no full
+	// comparison.
+	last  byte
 	nodes []int32
-}
-
-// kindHead packs a string's length and its first 7 bytes into one word, so
-// finding an event's kind rarely needs a full string comparison.
-func kindHead(s string) uint64 {
-	h := uint64(len(s)) << 56
-	n := min(len(s), 7)
-	for i := 0; i < n; i++ {
-		h |= uint64(s[i]) << (8 * i)
-	}
-	return h
 }
 
 // maxEventSlots bounds the event conditions gathered in one pass on the
@@ -316,7 +308,7 @@ func (c *compiler) prepare() {
 		if !ok {
 			k = len(c.m.kinds)
 			kinds[n.kind] = k
-			c.m.kinds = append(c.m.kinds, kindSlots{kind: n.kind, head: kindHead(n.kind)})
+			c.m.kinds = append(c.m.kinds, kindSlots{kind: n.kind, last: n.kind[len(n.kind)-1]})
 		}
 		c.m.kinds[k].nodes = append(c.m.kinds[k].nodes, int32(i))
 	}

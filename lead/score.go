@@ -374,12 +374,14 @@ func (m *Model) tally(tl *tallies, memo *decayMemo, events []Engagement, now tim
 			continue // after the scoring time
 		}
 		var nodes []int32
-		head := kindHead(e.Kind)
-		for k := range m.kinds {
-			ks := &m.kinds[k]
-			if ks.head == head && (len(e.Kind) <= 7 || ks.kind == e.Kind) {
-				nodes = ks.nodes
-				break
+		if kl := len(e.Kind); kl > 0 {
+			last := e.Kind[kl-1]
+			for k := range m.kinds {
+				ks := &m.kinds[k]
+				if len(ks.kind) == kl && ks.last == last && ks.kind == e.Kind {
+					nodes = ks.nodes
+					break
+				}
 			}
 		}
 		c := max(e.Count, 1)
@@ -586,27 +588,25 @@ func decimalFloat(d decimal.Decimal) (float64, bool) {
 	return c * math.Pow(10, float64(e)), true
 }
 
-// equalsLower is strings.EqualFold(s, lower) for lower-case ASCII lower,
-// deciding most pairs by length: an ASCII byte only folds to ASCII, and a
-// non-ASCII rune that folds to ASCII (the Kelvin sign, long s) takes more
-// bytes, so s shorter than lower never matches.
+// equalsLower is strings.EqualFold(s, lower) for lower-case ASCII lower
+// without the general case's rune decoding: an ASCII byte only folds to
+// ASCII, and a non-ASCII rune that folds to ASCII (the Kelvin sign, long s)
+// takes more bytes, so s shorter than lower never matches.
 func equalsLower(s, lower string) bool {
-	switch {
-	case len(s) < len(lower):
+	if len(s) < len(lower) {
 		return false
-	case len(s) > len(lower):
-		return !isASCII(s) && strings.EqualFold(s, lower)
 	}
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(lower); i++ {
 		c := s[i]
 		if c >= 0x80 {
 			return strings.EqualFold(s, lower)
 		}
 		if lowerASCII(c) != lower[i] {
-			return false
+			return false // the runes before were ASCII, so this pair decides
 		}
 	}
-	return true
+	// An ASCII prefix matches lower; anything after it is unmatched.
+	return len(s) == len(lower)
 }
 
 // containsLower reports whether sub, lower-case ASCII, occurs in s ignoring

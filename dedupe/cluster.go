@@ -1,0 +1,527 @@
+package dedupe
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// ClusterOptions tune [Matcher.Cluster]. The zero value is the default.
+type ClusterOptions struct {
+	// MaxClusterSize caps how many records one cluster may hold: links are
+	// taken strongest first and a link that would grow a cluster past the
+	// cap is refused, so a chain of weak links cannot glue thousands of
+	// records together. Defaults to 50.
+	MaxClusterSize int
+	// MaxBlockSize is the largest block compared all-pairs; larger blocks
+	// are compared through a sliding window. Defaults to 100.
+	MaxBlockSize int
+	// Window is how many neighbours each record of a large block is
+	// compared with. Defaults to 20.
+	Window int
+	// NoLearning keeps the matcher's parameters instead of learning them
+	// from the records. Defaults to false: parameters are learnt.
+	NoLearning bool
+	// EMIterations bounds the expectation-maximisation rounds. Defaults to 25.
+	EMIterations int
+	// SamplePairs is how many candidate pairs (and as many random pairs)
+	// learning looks at. Defaults to 100000.
+	SamplePairs int
+	// Seed makes the random pairs reproducible. Defaults to 1.
+	Seed uint64
+	// Workers is how many goroutines score pairs; they all end before
+	// Cluster returns. Defaults to GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called from the calling goroutine as work
+	// advances. Defaults to none.
+	Progress func(Progress)
+}
+
+func (o ClusterOptions) withDefaults() ClusterOptions {
+	if o.MaxClusterSize == 0 {
+		o.MaxClusterSize = 50
+	}
+	if o.MaxBlockSize == 0 {
+		o.MaxBlockSize = 100
+	}
+	if o.Window == 0 {
+		o.Window = 20
+	}
+	if o.EMIterations == 0 {
+		o.EMIterations = 25
+	}
+	if o.SamplePairs == 0 {
+		o.SamplePairs = 100000
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return o
+}
+
+func (o ClusterOptions) validate() error {
+	var errs crm.ValidationErrors
+	if o.MaxClusterSize < 2 {
+		errs = append(errs, crm.Invalid("max_cluster_size", "must be at least 2"))
+	}
+	if o.MaxBlockSize < 2 {
+		errs = append(errs, crm.Invalid("max_block_size", "must be at least 2"))
+	}
+	if o.Window < 1 {
+		errs = append(errs, crm.Invalid("window", "must be at least 1"))
+	}
+	if o.EMIterations < 0 || o.SamplePairs < 0 || o.Workers < 0 {
+		errs = append(errs, crm.Invalid("em_iterations", "counts must not be negative"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// Progress reports how far [Matcher.Cluster] has come.
+type Progress struct {
+	// Stage is "prepare", "block", "learn", "score" or "cluster".
+	Stage string
+	// Done of Total units (records or blocks) are finished; Total is 0
+	// while unknown (records still streaming in).
+	Done, Total int
+}
+
+// ClusterStats describe a clustering run.
+type ClusterStats struct {
+	Records int
+	// CandidatePairs is how many pairs blocking produced and were scored.
+	CandidatePairs int
+	// MatchedPairs scored at least the match weight.
+	MatchedPairs int
+	// RefusedLinks were matched pairs not followed because the cluster
+	// would have outgrown ClusterOptions.MaxClusterSize.
+	RefusedLinks int
+	// LargeBlocks were compared through a sliding window.
+	LargeBlocks int
+	// Clusters counts clusters, single records included.
+	Clusters int
+}
+
+// Clustering is the result of [Matcher.Cluster].
+type Clustering struct {
+	// IDs are the record IDs in input order.
+	IDs []string
+	// Rep gives, for each record, the index of its cluster's first record
+	// in input order; records with the same Rep are duplicates.
+	Rep []int32
+	// Matcher is the matcher with the parameters learnt from the records.
+	Matcher *Matcher
+	Stats   ClusterStats
+}
+
+// ClusterID returns the cluster of record i, named by the ID of the
+// cluster's first record.
+func (c *Clustering) ClusterID(i int) string { return c.IDs[c.Rep[i]] }
+
+// Pairs calls fn for every pair of records in the same cluster, i < j.
+func (c *Clustering) Pairs(fn func(i, j int)) {
+	members := map[int32][]int{}
+	for i, r := range c.Rep {
+		members[r] = append(members[r], i)
+	}
+	for _, ms := range members {
+		for x := range ms {
+			for y := x + 1; y < len(ms); y++ {
+				fn(ms[x], ms[y])
+			}
+		}
+	}
+}
+
+// frequencyTable counts prepared values of the term-frequency fields.
+type frequencyTable struct {
+	counts []map[string]uint32
+	total  int
+}
+
+func (t *frequencyTable) frequency(field int, value string) (int, int) {
+	if t.counts[field] == nil {
+		return 0, 0
+	}
+	return int(t.counts[field][value]), t.total
+}
+
+// Records returns a sequence over a slice of records, for [Matcher.Cluster].
+func Records(rs []Record) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		for _, r := range rs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Cluster groups records that describe the same customer. Records stream
+// in from seq and are kept only in prepared form; an error from seq stops
+// the run and is returned. Unless told not to, it first learns the model's
+// parameters from the records (u from random pairs, m and the prior by
+// expectation-maximisation over candidate pairs), then scores every
+// candidate pair with rarity-adjusted weights and links matches, strongest
+// first, into clusters no larger than the cap.
+func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (*Clustering, error) {
+	var o ClusterOptions
+	if opts != nil {
+		o = *opts
+	}
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("dedupe: cluster: %w", err)
+	}
+	report := func(stage string, done, total int) {
+		if o.Progress != nil {
+			o.Progress(Progress{Stage: stage, Done: done, Total: total})
+		}
+	}
+	nf := len(mt.cfg.Fields)
+	tf := &frequencyTable{counts: make([]map[string]uint32, nf)}
+	for i, f := range mt.cfg.Fields {
+		if f.Kind.usesTermFrequency() {
+			tf.counts[i] = map[string]uint32{}
+		}
+	}
+	var ids []string
+	var recs [][]normalised
+	var pending [][]string
+	flush := func() {
+		start := len(recs)
+		recs = append(recs, make([][]normalised, len(pending))...)
+		mt.prepareParallel(recs[start:], pending, o.Workers)
+		pending = pending[:0]
+		report("prepare", len(recs), 0)
+	}
+	for r, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		if len(r.Values) != nf {
+			return nil, fmt.Errorf("dedupe: cluster: record %d (%q): %w", len(ids)+1, truncateText(r.ID),
+				crm.Invalid("values", "want %d values, one per field, got %d", nf, len(r.Values)))
+		}
+		if len(ids) >= math.MaxInt32-1 {
+			return nil, errors.New("dedupe: cluster: too many records")
+		}
+		ids = append(ids, r.ID)
+		pending = append(pending, r.Values)
+		if len(pending) == 8192 {
+			flush()
+		}
+	}
+	flush()
+	n := len(recs)
+	report("prepare", n, n)
+	for _, rec := range recs {
+		for i := range rec {
+			if tf.counts[i] != nil && rec[i].v != "" {
+				tf.counts[i][rec[i].v]++
+			}
+		}
+	}
+	tf.total = n
+
+	bl := newBlocks(defaultRules(mt.cfg.Fields), recs, o.MaxBlockSize, o.Window)
+	report("block", len(bl.groups), len(bl.groups))
+
+	model := mt
+	if !o.NoLearning && n >= 2 {
+		report("learn", 0, 1)
+		model = mt.learn(recs, bl, tf, o)
+		report("learn", 1, 1)
+	}
+
+	edges, candidates := model.scoreBlocks(recs, bl, tf, o, report)
+	res := &Clustering{IDs: ids, Matcher: model}
+	res.Stats = ClusterStats{Records: n, CandidatePairs: candidates, MatchedPairs: len(edges), LargeBlocks: bl.large}
+	res.Rep, res.Stats.RefusedLinks = linkClusters(n, edges, o.MaxClusterSize)
+	for i, r := range res.Rep {
+		if int(r) == i {
+			res.Stats.Clusters++
+		}
+	}
+	report("cluster", n, n)
+	return res, nil
+}
+
+// prepareParallel normalises raw values into out using several goroutines.
+func (mt *Matcher) prepareParallel(out [][]normalised, raw [][]string, workers int) {
+	var wg sync.WaitGroup
+	chunk := (len(raw) + workers - 1) / max(workers, 1)
+	for w := 0; w < len(raw); w += max(chunk, 1) {
+		end := min(w+chunk, len(raw))
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				rec := make([]normalised, len(raw[i]))
+				for f, v := range raw[i] {
+					rec[f] = normalise(mt.cfg.Fields[f].Kind, v, mt.cfg.Region)
+				}
+				out[i] = rec
+			}
+		}(w, end)
+	}
+	wg.Wait()
+}
+
+// edge is a matched pair.
+type edge struct {
+	i, j int32
+	w    float32
+}
+
+// scoreBlocks scores every candidate pair on several goroutines and
+// returns the matched pairs and the number of pairs scored.
+func (mt *Matcher) scoreBlocks(recs [][]normalised, bl *blocks, tf termFrequencies, o ClusterOptions, report func(string, int, int)) ([]edge, int) {
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	var all []edge
+	total := 0
+	var wg sync.WaitGroup
+	progress := make(chan int, o.Workers)
+	for range o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []edge
+			count := 0
+			threshold := mt.cfg.MatchWeight
+			for {
+				g := int(next.Add(256)) - 256
+				if g >= len(bl.groups) {
+					break
+				}
+				for _, grp := range bl.groups[g:min(g+256, len(bl.groups))] {
+					bl.pairs(grp, func(i, j int32) {
+						count++
+						if s := mt.score(recs[i], recs[j], tf); s >= threshold {
+							local = append(local, edge{i: i, j: j, w: float32(s)})
+						}
+					})
+				}
+				select {
+				case progress <- int(done.Add(256)):
+				default:
+				}
+			}
+			mu.Lock()
+			all = append(all, local...)
+			total += count
+			mu.Unlock()
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	for {
+		select {
+		case d := <-progress:
+			report("score", min(d, len(bl.groups)), len(bl.groups))
+			continue
+		case <-finished:
+		}
+		break
+	}
+	report("score", len(bl.groups), len(bl.groups))
+	return all, total
+}
+
+// linkClusters joins matched pairs into clusters, strongest first, never
+// past maxSize records, and returns each record's representative (the
+// smallest index in its cluster) and how many links were refused.
+func linkClusters(n int, edges []edge, maxSize int) ([]int32, int) {
+	slices.SortFunc(edges, func(a, b edge) int {
+		switch {
+		case a.w > b.w:
+			return -1
+		case a.w < b.w:
+			return 1
+		case a.i != b.i:
+			return int(a.i - b.i)
+		}
+		return int(a.j - b.j)
+	})
+	parent := make([]int32, n)
+	size := make([]int32, n)
+	for i := range parent {
+		parent[i] = int32(i)
+		size[i] = 1
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	refused := 0
+	for _, e := range edges {
+		a, b := find(e.i), find(e.j)
+		if a == b {
+			continue
+		}
+		if int(size[a]+size[b]) > maxSize {
+			refused++
+			continue
+		}
+		if b < a {
+			a, b = b, a
+		}
+		parent[b] = a
+		size[a] += size[b]
+	}
+	rep := make([]int32, n)
+	for i := range rep {
+		rep[i] = find(int32(i))
+	}
+	return rep, refused
+}
+
+// emPseudoPairs is how many pairs' worth of weight the starting m keeps
+// during learning.
+const emPseudoPairs = 50
+
+// learn estimates the model from the records: u from random pairs (almost
+// all of which are non-matches), m and the prior by expectation
+// maximisation over a sample of candidate pairs with u held fixed.
+func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o ClusterOptions) *Matcher {
+	nf := len(mt.cfg.Fields)
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	n := len(recs)
+
+	// u from random pairs, smoothed towards the defaults.
+	u := slices.Clone(mt.u)
+	var counts = make([][numLevels]float64, nf)
+	for range o.SamplePairs {
+		i, j := rng.IntN(n), rng.IntN(n)
+		if i == j {
+			continue
+		}
+		for f := range nf {
+			counts[f][compareField(mt.cfg.Fields[f].Kind, recs[i][f], recs[j][f])]++
+		}
+	}
+	for f := range nf {
+		seen := 0.0
+		for l := LevelDifferent; l < numLevels; l++ {
+			seen += counts[f][l]
+		}
+		if seen < 100 {
+			continue
+		}
+		for l := LevelDifferent; l < numLevels; l++ {
+			u[f][l] = (counts[f][l] + mt.u[f][l]) / (seen + 1)
+		}
+	}
+
+	// A reservoir sample of candidate pairs, as agreement patterns.
+	type pair struct{ i, j int32 }
+	sample := make([]pair, 0, o.SamplePairs)
+	seen := 0
+	for _, g := range bl.groups {
+		bl.pairs(g, func(i, j int32) {
+			seen++
+			if len(sample) < o.SamplePairs {
+				sample = append(sample, pair{i, j})
+			} else if k := rng.IntN(seen); k < o.SamplePairs {
+				sample[k] = pair{i, j}
+			}
+		})
+	}
+	if len(sample) < 10 {
+		return mt.withParams(slices.Clone(mt.m), u, mt.prior)
+	}
+	patterns := map[string]float64{}
+	buf := make([]byte, nf)
+	for _, p := range sample {
+		for f := range nf {
+			buf[f] = byte(compareField(mt.cfg.Fields[f].Kind, recs[p.i][f], recs[p.j][f]))
+		}
+		patterns[string(buf)]++
+	}
+	m := slices.Clone(mt.m)
+	total := float64(len(sample))
+	// Start from the share of sampled pairs the starting model calls a
+	// match: EM started near the answer stays near it.
+	start := mt.withParams(m, u, mt.prior)
+	prior := 0.0
+	for _, p := range sample {
+		if start.score(recs[p.i], recs[p.j], nil) >= mt.cfg.MatchWeight {
+			prior++
+		}
+	}
+	prior = min(max(prior/total, 0.001), 0.9)
+	startPrior := prior
+	for range o.EMIterations {
+		var mNum = make([][numLevels]float64, nf)
+		var mDen = make([]float64, nf)
+		matches := 0.0
+		for pat, cnt := range patterns {
+			lm, lu := math.Log(prior), math.Log(1-prior)
+			for f := range nf {
+				l := Level(pat[f])
+				if l == LevelMissing {
+					continue
+				}
+				lm += math.Log(max(m[f][l], 1e-9))
+				lu += math.Log(max(u[f][l], 1e-12))
+			}
+			g := 1 / (1 + math.Exp(lu-lm))
+			matches += g * cnt
+			for f := range nf {
+				l := Level(pat[f])
+				if l == LevelMissing {
+					continue
+				}
+				mNum[f][l] += g * cnt
+				mDen[f] += g * cnt
+			}
+		}
+		prior = min(max(matches/total, 1e-6), 0.999)
+		for f := range nf {
+			if mDen[f] < 1 {
+				continue
+			}
+			for l := LevelDifferent; l < numLevels; l++ {
+				// Smoothed towards the defaults (emPseudoPairs pairs' worth)
+				// so a level never seen among matches keeps a chance and a
+				// small data set cannot pull the model far.
+				m[f][l] = (mNum[f][l] + emPseudoPairs*mt.m[f][l]) / (mDen[f] + emPseudoPairs)
+			}
+		}
+	}
+	// EM may settle on a different split than "same entity" (for example
+	// "same city"). A field whose learnt exact agreement no longer counts
+	// for a match, or whose disagreement no longer counts against it,
+	// keeps its starting m.
+	for f := range nf {
+		we := math.Log2(max(m[f][LevelExact], 1e-6) / max(u[f][LevelExact], 1e-9))
+		wd := math.Log2(max(m[f][LevelDifferent], 1e-6) / max(u[f][LevelDifferent], 1e-9))
+		if we <= 0 || wd >= 0 {
+			m[f] = mt.m[f]
+		}
+	}
+	// EM that ends far from where the starting model stood has found
+	// another split of the pairs; keep the starting m then (u is learnt
+	// from random pairs and stays).
+	if prior > 2*startPrior+0.1 || prior < startPrior/4 {
+		return mt.withParams(slices.Clone(mt.m), u, startPrior)
+	}
+	return mt.withParams(m, u, min(prior, 0.9))
+}

@@ -1,0 +1,304 @@
+package dedupe
+
+import (
+	"strings"
+)
+
+// Kind says what a field holds; it chooses the normaliser, the comparator,
+// the default weights and the blocking keys of the field.
+type Kind string
+
+// Field kinds.
+const (
+	// KindName is a person's full name, Chinese or Western.
+	KindName Kind = "name"
+	// KindGivenName is a person's given (first) name.
+	KindGivenName Kind = "given_name"
+	// KindFamilyName is a person's family name (surname).
+	KindFamilyName Kind = "family_name"
+	// KindCompany is an organisation's name.
+	KindCompany Kind = "company"
+	// KindPhone is a telephone number.
+	KindPhone Kind = "phone"
+	// KindEmail is an e-mail address.
+	KindEmail Kind = "email"
+	// KindAddress is a postal address, whole or in part.
+	KindAddress Kind = "address"
+	// KindStreet is a street name or a street line of an address.
+	KindStreet Kind = "street"
+	// KindCity is a city, town or suburb.
+	KindCity Kind = "city"
+	// KindPostcode is a postal code.
+	KindPostcode Kind = "postcode"
+	// KindState is a state, province or region code.
+	KindState Kind = "state"
+	// KindDate is a date, such as a date of birth or of founding.
+	KindDate Kind = "date"
+	// KindNationalID is an identity number: national ID, tax or social
+	// security number, unified social credit code.
+	KindNationalID Kind = "national_id"
+	// KindText is any other text, compared as folded words.
+	KindText Kind = "text"
+)
+
+// Kinds lists every kind, in the order of their documentation.
+func Kinds() []Kind {
+	return []Kind{KindName, KindGivenName, KindFamilyName, KindCompany, KindPhone, KindEmail, KindAddress,
+		KindStreet, KindCity, KindPostcode, KindState, KindDate, KindNationalID, KindText}
+}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	for _, x := range Kinds() {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Level is how well two values of one field agree.
+type Level uint8
+
+// Agreement levels, from none to full. A field missing on either side has
+// LevelMissing and weighs nothing either way.
+const (
+	LevelMissing Level = iota
+	LevelDifferent
+	LevelPartial
+	LevelClose
+	LevelExact
+	numLevels
+)
+
+var levelNames = [...]string{"missing", "different", "partial", "close", "exact"}
+
+// String returns the level's name: "exact", "close", "partial",
+// "different" or "missing".
+func (l Level) String() string {
+	if int(l) < len(levelNames) {
+		return levelNames[l]
+	}
+	return "unknown"
+}
+
+// isNameKind reports whether k holds (part of) a person's name.
+func (k Kind) isName() bool { return k == KindName || k == KindGivenName || k == KindFamilyName }
+
+// normalised holds a field value prepared for comparison: the main form
+// and, depending on the kind, an alternative (pinyin for Chinese names, the
+// region for companies).
+type normalised struct{ v, alt string }
+
+// normalise prepares one value of kind k. Values that do not parse (a phone
+// number with too few digits, an impossible date) are kept folded, so two
+// records with the same odd value still agree.
+func normalise(k Kind, s, region string) normalised {
+	switch k {
+	case KindName, KindGivenName, KindFamilyName:
+		n := NormaliseName(s)
+		if hasHan(n) {
+			return normalised{v: n, alt: PinyinKey(n)}
+		}
+		return normalised{v: n}
+	case KindCompany:
+		c := NormaliseCompany(s)
+		return normalised{v: c.Key(), alt: c.Region}
+	case KindPhone:
+		if p, err := NormalisePhone(s, region); err == nil {
+			return normalised{v: p.E164}
+		}
+		return normalised{v: digitsOnly(Fold(s))}
+	case KindEmail:
+		return normalised{v: NormaliseEmail(s)}
+	case KindAddress, KindStreet:
+		return normalised{v: NormaliseAddress(s)}
+	case KindCity, KindState:
+		f := stripSpacesBetweenHan(Simplify(s))
+		if r, ok := asRegion(strings.ReplaceAll(f, " ", "")); ok {
+			return normalised{v: r}
+		}
+		return normalised{v: f}
+	case KindPostcode, KindNationalID:
+		return normalised{v: strings.ReplaceAll(Simplify(s), " ", "")}
+	case KindDate:
+		if d, err := NormaliseDate(s); err == nil {
+			return normalised{v: d}
+		}
+		return normalised{v: digitsOnly(Fold(s))}
+	default:
+		return normalised{v: stripSpacesBetweenHan(Simplify(s))}
+	}
+}
+
+// compareField returns the agreement level of two prepared values of kind
+// k. It does not allocate.
+func compareField(k Kind, a, b normalised) Level {
+	if a.v == "" || b.v == "" {
+		return LevelMissing
+	}
+	if a.v == b.v {
+		if k == KindCompany && a.alt != "" && b.alt != "" && a.alt != b.alt {
+			// Same name in two regions: often two companies.
+			return LevelPartial
+		}
+		return LevelExact
+	}
+	switch k {
+	case KindName, KindGivenName, KindFamilyName:
+		if a.alt != "" && a.alt == b.alt {
+			return LevelClose // homophones: 李伟 and 李薇
+		}
+		jw := JaroWinkler(a.v, b.v)
+		if a.alt != "" && b.alt != "" {
+			jw = max(jw, JaroWinkler(a.alt, b.alt)-0.04)
+		}
+		if k == KindName {
+			jw = max(jw, MongeElkan(a.v, b.v))
+		}
+		switch {
+		case jw >= 0.92:
+			return LevelClose
+		case jw >= 0.8:
+			return LevelPartial
+		}
+		if k != KindName && (len(a.v) == 1 || len(b.v) == 1) && a.v[0] == b.v[0] {
+			return LevelPartial // an initial
+		}
+		return LevelDifferent
+	case KindCompany:
+		if branchOf(a.v) != branchOf(b.v) {
+			return LevelDifferent // a branch is a different customer
+		}
+		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
+		switch {
+		case jw >= 0.93:
+			return LevelClose
+		case jw >= 0.85:
+			return LevelPartial
+		}
+		return LevelDifferent
+	case KindPhone:
+		if d := DamerauDistance(a.v, b.v, 1); d <= 1 {
+			return LevelPartial
+		}
+		return LevelDifferent
+	case KindEmail:
+		la, lb := localPart(a.v), localPart(b.v)
+		if la != "" && la == lb {
+			return LevelClose
+		}
+		if DamerauDistance(a.v, b.v, 1) <= 1 {
+			return LevelPartial
+		}
+		return LevelDifferent
+	case KindPostcode:
+		switch DamerauDistance(a.v, b.v, 2) {
+		case 1:
+			return LevelClose
+		case 2:
+			return LevelPartial
+		}
+		return LevelDifferent
+	case KindNationalID:
+		if DamerauDistance(a.v, b.v, 1) <= 1 {
+			return LevelClose
+		}
+		return LevelDifferent
+	case KindState:
+		return LevelDifferent
+	case KindDate:
+		switch DamerauDistance(a.v, b.v, 2) {
+		case 1:
+			return LevelClose
+		case 2:
+			return LevelPartial
+		}
+		if len(a.v) == 10 && len(b.v) == 10 && a.v[:4] == b.v[:4] && a.v[5:7] == b.v[8:] && a.v[8:] == b.v[5:7] {
+			return LevelClose // day and month swapped
+		}
+		return LevelDifferent
+	case KindAddress, KindStreet:
+		short, long := a.v, b.v
+		if len(short) > len(long) {
+			short, long = long, short
+		}
+		// One address is the other plus detail ("at 10th st", a building).
+		if mongeElkanOneWay(short, long) >= 0.97 {
+			return LevelClose
+		}
+		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
+		switch {
+		case jw >= 0.92:
+			return LevelClose
+		case jw >= 0.8:
+			return LevelPartial
+		}
+		return LevelDifferent
+	default:
+		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
+		switch {
+		case jw >= 0.92:
+			return LevelClose
+		case jw >= 0.8:
+			return LevelPartial
+		}
+		return LevelDifferent
+	}
+}
+
+func branchOf(companyKey string) string {
+	if i := strings.IndexByte(companyKey, '#'); i >= 0 {
+		return companyKey[i+1:]
+	}
+	return ""
+}
+
+func localPart(email string) string {
+	if i := strings.IndexByte(email, '@'); i > 0 {
+		return email[:i]
+	}
+	return ""
+}
+
+// defaultProbabilities returns starting m and u probabilities for the
+// levels Different, Partial, Close and Exact of a kind: m is how often
+// records of the same entity agree at that level, u how often records of
+// different entities do. Learning replaces them with figures from the data.
+func defaultProbabilities(k Kind) (m, u [numLevels]float64) {
+	set := func(mm, uu [4]float64) {
+		copy(m[LevelDifferent:], mm[:])
+		copy(u[LevelDifferent:], uu[:])
+	}
+	switch k {
+	case KindName, KindGivenName, KindFamilyName:
+		set([4]float64{0.05, 0.05, 0.15, 0.75}, [4]float64{0.95, 0.04, 0.008, 0.002})
+	case KindCompany:
+		set([4]float64{0.05, 0.05, 0.1, 0.8}, [4]float64{0.99, 0.008, 0.0015, 0.0005})
+	case KindPhone, KindEmail, KindNationalID:
+		set([4]float64{0.1, 0.05, 0.05, 0.8}, [4]float64{0.9999, 0.00008, 0.00001, 0.00001})
+	case KindPostcode:
+		set([4]float64{0.05, 0.03, 0.07, 0.85}, [4]float64{0.98, 0.01, 0.009, 0.001})
+	case KindDate:
+		set([4]float64{0.05, 0.03, 0.07, 0.85}, [4]float64{0.999, 0.0006, 0.0003, 0.0001})
+	case KindState, KindCity:
+		set([4]float64{0.1, 0.05, 0.1, 0.75}, [4]float64{0.8, 0.02, 0.03, 0.15})
+	case KindText:
+		// Free text (a category, a note) differs often between sources.
+		set([4]float64{0.4, 0.1, 0.1, 0.4}, [4]float64{0.9, 0.05, 0.03, 0.02})
+	default:
+		set([4]float64{0.05, 0.05, 0.15, 0.75}, [4]float64{0.95, 0.04, 0.008, 0.002})
+	}
+	return m, u
+}
+
+// usesTermFrequency reports whether exact agreement on kind k is weighed
+// by how rare the value is: agreeing on "Wang Wei" says less than agreeing
+// on "Ouyang Zhenhua".
+func (k Kind) usesTermFrequency() bool {
+	switch k {
+	case KindName, KindGivenName, KindFamilyName, KindCompany, KindCity, KindStreet, KindAddress, KindText, KindPostcode:
+		return true
+	}
+	return false
+}

@@ -43,6 +43,22 @@
 // [OwnerRouter]; the lead keeps links to what it became, and converting
 // twice or converting a disqualified lead is refused.
 //
+// # Storage
+//
+// [Service] stores through the ports of [Tx], which an adapter's unit of
+// work implements next to [crm.Tx] (memstore and pgstore do; the
+// conformance suite's RunLead checks any adapter): [HistoryStore], the
+// append-only history of transitions, written in the same unit of work as
+// the lead and its event; [ScoreStore], each lead's latest
+// [ScoreSnapshot] per model, replaced by compare-and-swap on its version;
+// and [ModelStore] for scoring models and predictors, whose versions are
+// immutable once stored (a different document under a stored version is
+// [crm.ErrAlreadyExists]). [Service.ScoreLead] reads the lead and the stored
+// model and saves the snapshot in one unit of work; [Service.SaveModel],
+// [Service.LoadModel], [Service.SavePredictor] and [Service.LoadPredictor]
+// publish and read versions. On an adapter without these ports the
+// operations return an error matching [crm.ErrUnsupported].
+//
 // # Concurrency
 //
 // [Model], [Models], [Predictor], [RowScorer], [Lifecycle] and [Service] are

@@ -2,6 +2,7 @@ package lead_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -111,4 +112,51 @@ func ExampleService_Transition() {
 	// lead: cannot move from new to sales_qualified: the lead needs a phone number or an email address
 	// new -> marketing_qualified at 2026-03-01 09:00:00
 	// lead.qualified
+}
+
+// Store a scoring model, score a lead with it and keep the snapshot; a
+// stored model version cannot be changed, only followed by a new version.
+func ExampleService_ScoreLead() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	svc, err := lead.New(store, &lead.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		panic(err)
+	}
+	model, err := lead.ParseModel([]byte(`{"id": "smb", "version": 1,
+	  "fit": {"groups": [{"name": "firm", "rules": [
+	    {"id": "retail", "when": {"field": "industry", "op": "equals", "value": "retail"}, "points": 50}]}]},
+	  "engagement": {"groups": [{"name": "activity", "rules": [
+	    {"id": "demo", "when": {"event": {"kind": "demo_request"}}, "points": 40}]}]},
+	  "decay": {"half_life_days": 7}}`))
+	if err != nil {
+		panic(err)
+	}
+	if err := svc.SaveModel(ctx, model); err != nil {
+		panic(err)
+	}
+	l := &crm.Lead{Meta: crm.Meta{ID: ids.NewID()}, Name: "Wang Fang", Industry: "Retail"}
+	if err := store.Leads().Create(ctx, l); err != nil {
+		panic(err)
+	}
+	demo := []lead.Engagement{{Kind: "demo_request", At: clock.Now().Add(-7 * 24 * time.Hour)}}
+	snap, err := svc.ScoreLead(ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "smb", Events: demo})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s v%d: fit %.0f, engagement %.0f, grade %s (snapshot version %d)\n",
+		snap.ModelID, snap.ModelVersion, snap.Fit, snap.Engagement, snap.Grade, snap.Version)
+
+	spec := model.Spec()
+	spec.Fit.Groups[0].Rules[0].Points = 60
+	changed, err := lead.Compile(spec)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(errors.Is(svc.SaveModel(ctx, changed), crm.ErrAlreadyExists))
+	// Output:
+	// smb v1: fit 50, engagement 20, grade B4 (snapshot version 1)
+	// true
 }

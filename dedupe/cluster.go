@@ -241,7 +241,7 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	report("block", len(bl.groups), len(bl.groups))
 
 	model := mt
-	if !o.NoLearning && n >= 2 {
+	if !o.NoLearning && n >= minLearnRecords {
 		report("learn", 0, 1)
 		model = mt.learn(recs, bl, tf, o)
 		report("learn", 1, 1)
@@ -393,6 +393,10 @@ func linkClusters(n int, edges []edge, maxSize int) ([]int32, int) {
 	return rep, refused
 }
 
+// minLearnRecords is the fewest records learning needs: random pairs of a
+// handful of records say nothing about chance agreement.
+const minLearnRecords = 200
+
 // emPseudoPairs is how many pairs' worth of weight the starting m keeps
 // during learning.
 const emPseudoPairs = 50
@@ -444,7 +448,7 @@ func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o 
 			}
 		})
 	}
-	if len(sample) < 10 {
+	if len(sample) < 200 {
 		return mt.withParams(slices.Clone(mt.m), u, mt.prior)
 	}
 	patterns := map[string]float64{}

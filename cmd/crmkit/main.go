@@ -1,6 +1,7 @@
 // Command crmkit runs crmkit's rules over CSV files: duplicate detection and
 // lead scoring for data teams preparing a CRM import.
 //
+//	crmkit dedupe --in customers.csv --id id --field company=name --field phone=tel --out clusters.csv
 //	crmkit score train --in leads.csv --label Converted --id "Prospect ID" --out model.json
 //	crmkit score apply --model model.json --in new.csv --id "Prospect ID" --out scores.csv
 //
@@ -25,6 +26,7 @@ type command struct {
 // commands lists the subcommands; adding one is one line here.
 func commands() []command {
 	return []command{
+		{"dedupe", "find duplicate customers in a CSV file", runDedupe},
 		{"score", "train and apply predictive lead-scoring models", runScore},
 	}
 }

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/crmkit/crmkit/dedupe"
+)
+
+const dedupeUsage = `usage:
+  crmkit dedupe --in FILE.csv --out FILE.csv --id COLUMN --field KIND=COLUMN [--field KIND=COLUMN ...]
+                [--region CN] [--threshold BITS] [--max-cluster-size N] [--skip-bad-rows]
+
+KIND is one of: name, given_name, family_name, company, phone, email, address, street,
+city, postcode, state, date, national_id, text. A kind may be given for several columns.
+The output has the header id,cluster_id and one row per input row; rows in the same
+cluster share a cluster_id (the id of the cluster's first row).`
+
+// fieldFlags collects repeated --field KIND=COLUMN flags.
+type fieldFlags []dedupe.Field
+
+func (f *fieldFlags) String() string {
+	parts := make([]string, len(*f))
+	for i, x := range *f {
+		parts[i] = string(x.Kind) + "=" + x.Name
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *fieldFlags) Set(s string) error {
+	kind, col, ok := strings.Cut(s, "=")
+	kind, col = strings.TrimSpace(kind), strings.TrimSpace(col)
+	if !ok || col == "" {
+		return fmt.Errorf("want KIND=COLUMN, got %q", s)
+	}
+	k := dedupe.Kind(strings.ToLower(kind))
+	if !k.Valid() {
+		names := make([]string, 0, 14)
+		for _, x := range dedupe.Kinds() {
+			names = append(names, string(x))
+		}
+		return fmt.Errorf("unknown kind %q (kinds: %s)", kind, strings.Join(names, ", "))
+	}
+	*f = append(*f, dedupe.Field{Name: col, Kind: k})
+	return nil
+}
+
+// runDedupe runs "crmkit dedupe".
+func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dedupe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, dedupeUsage); fs.PrintDefaults() }
+	in := fs.String("in", "", "input CSV file with a header row")
+	out := fs.String("out", "", "output CSV file (id,cluster_id)")
+	idCol := fs.String("id", "", "ID column")
+	var fields fieldFlags
+	fs.Var(&fields, "field", "KIND=COLUMN, repeatable: a column to match on and its kind")
+	region := fs.String("region", "CN", "country assumed for phone numbers without a country code")
+	threshold := fs.Float64("threshold", 0, "match weight in bits from which two rows are duplicates (default 10)")
+	maxCluster := fs.Int("max-cluster-size", 0, "largest cluster allowed (default 50)")
+	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{fmt.Sprintf("dedupe: %v", err)}
+	}
+	switch {
+	case *in == "":
+		return usageError{"dedupe: --in is required\n" + dedupeUsage}
+	case *out == "":
+		return usageError{"dedupe: --out is required\n" + dedupeUsage}
+	case *idCol == "":
+		return usageError{"dedupe: --id is required\n" + dedupeUsage}
+	case len(fields) == 0:
+		return usageError{"dedupe: at least one --field KIND=COLUMN is required\n" + dedupeUsage}
+	case fs.NArg() > 0:
+		return usageError{fmt.Sprintf("dedupe: unexpected argument %q\n%s", fs.Arg(0), dedupeUsage)}
+	}
+	cfg := &dedupe.Config{Fields: fields, Region: *region, MatchWeight: *threshold}
+	if *threshold != 0 {
+		cfg.PossibleWeight = *threshold - 6
+	}
+	m, err := dedupe.New(cfg)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+
+	src, err := openCSV(*in)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	idIdx, err := src.Column(*idCol)
+	if err != nil {
+		return err
+	}
+	cols := make([]int, len(fields))
+	for i, f := range fields {
+		if cols[i], err = src.Column(f.Name); err != nil {
+			return err
+		}
+	}
+	prog := newProgressPrinter(stderr, *quiet)
+	var firstErr error
+	rows := 0
+	seq := func(yield func(dedupe.Record, error) bool) {
+		for {
+			rec, _, err := src.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			var bad *badRowError
+			if errors.As(err, &bad) && *skipBad {
+				fmt.Fprintln(stderr, "skipped:", bad)
+				continue
+			}
+			if err != nil {
+				firstErr = err
+				yield(dedupe.Record{}, err)
+				return
+			}
+			vals := make([]string, len(cols))
+			for i, c := range cols {
+				vals[i] = rec[c]
+			}
+			rows++
+			if !yield(dedupe.Record{ID: rec[idIdx], Values: vals}, nil) {
+				return
+			}
+		}
+	}
+	res, err := m.Cluster(iter.Seq2[dedupe.Record, error](seq), &dedupe.ClusterOptions{MaxClusterSize: *maxCluster, Progress: prog.report})
+	if firstErr != nil {
+		return fmt.Errorf("%w (use --skip-bad-rows to skip such rows)", firstErr)
+	}
+	if err != nil {
+		return err
+	}
+	err = writeCSVFile(*out, func(w *csv.Writer) error {
+		if err := w.Write([]string{"id", "cluster_id"}); err != nil {
+			return err
+		}
+		for i, id := range res.IDs {
+			if err := w.Write([]string{id, res.ClusterID(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dedupe: write %s: %w", *out, err)
+	}
+	s := res.Stats
+	if !*quiet {
+		fmt.Fprintf(stderr, "dedupe: %d rows, %d clusters, %d candidate pairs, %d matched pairs, %d links refused by the cluster size cap\n",
+			s.Records, s.Clusters, s.CandidatePairs, s.MatchedPairs, s.RefusedLinks)
+	}
+	return nil
+}
+
+// progressPrinter writes progress to stderr at most every two seconds.
+type progressPrinter struct {
+	w     io.Writer
+	quiet bool
+	last  time.Time
+	stage string
+}
+
+func newProgressPrinter(w io.Writer, quiet bool) *progressPrinter {
+	return &progressPrinter{w: w, quiet: quiet, last: time.Now()}
+}
+
+func (p *progressPrinter) report(pr dedupe.Progress) {
+	if p.quiet {
+		return
+	}
+	now := time.Now()
+	finished := pr.Total > 0 && pr.Done >= pr.Total
+	if now.Sub(p.last) < 2*time.Second && !(finished && pr.Stage != p.stage && pr.Total > 100000) {
+		return
+	}
+	p.last, p.stage = now, pr.Stage
+	if pr.Total > 0 {
+		fmt.Fprintf(p.w, "dedupe: %s %d/%d\n", pr.Stage, pr.Done, pr.Total)
+	} else {
+		fmt.Fprintf(p.w, "dedupe: %s %d\n", pr.Stage, pr.Done)
+	}
+}

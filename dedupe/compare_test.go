@@ -1,0 +1,106 @@
+package dedupe
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestComparators(t *testing.T) {
+	t.Parallel()
+	require.InDelta(t, 0.961, JaroWinkler("martha", "marhta"), 0.001)
+	require.InDelta(t, 0.840, JaroWinkler("dwayne", "duane"), 0.001)
+	require.InDelta(t, 0.813, JaroWinkler("dixon", "dicksonx"), 0.001)
+	require.Equal(t, 1.0, JaroWinkler("李伟", "李伟"))
+	require.Equal(t, 0.0, JaroWinkler("", "x"))
+	require.Equal(t, 3, EditDistance("kitten", "sitting", 5))
+	require.Equal(t, 3, EditDistance("kitten", "sitting", 2), "limit+1 when over the limit")
+	require.Equal(t, 2, EditDistance("19560409", "19564009", 3))
+	require.Equal(t, 1, DamerauDistance("19560409", "19564009", 3))
+	require.Equal(t, 1, EditDistance("华腾科技", "华藤科技", 3))
+	require.Equal(t, 1.0, MongeElkan("john smith", "smith john"))
+	require.Greater(t, MongeElkan("j smith", "john smith"), 0.9)
+	require.InDelta(t, 0.5, TokenJaccard("a b c", "b c d e"), 0.11)
+	require.Equal(t, 1.0, NumericCloseness(3, 3, 1))
+	require.Equal(t, 0.5, NumericCloseness(3, 4, 2))
+	d, ok := DaysApart("2024-02-28", "2024-03-01")
+	require.True(t, ok)
+	require.Equal(t, 2, d)
+	_, ok = DaysApart("2024-02-28", "20240301")
+	require.False(t, ok)
+}
+
+func FuzzComparators(f *testing.F) {
+	f.Add("martha", "marhta")
+	f.Add("华腾科技有限公司", "华藤科技")
+	f.Add("", "x")
+	f.Add("a b  c ", " c b a")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, s := range []float64{JaroWinkler(a, b), MongeElkan(a, b), TokenJaccard(a, b)} {
+			if s < 0 || s > 1.0000001 {
+				t.Fatalf("similarity %v out of [0,1] for %q %q", s, a, b)
+			}
+		}
+		require.InDelta(t, JaroWinkler(a, b), JaroWinkler(b, a), 1e-9, "Jaro-Winkler is symmetric")
+		d := EditDistance(a, b, 3)
+		require.Equal(t, d, EditDistance(b, a, 3))
+		require.LessOrEqual(t, DamerauDistance(a, b, 3), d)
+		if a == b {
+			require.Zero(t, d)
+		}
+	})
+}
+
+func BenchmarkComparators(b *testing.B) {
+	b.Run("JaroWinkler", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			JaroWinkler("北京华腾科技有限公司", "华腾科技北京有限公司")
+		}
+	})
+	b.Run("DamerauDistance", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			DamerauDistance("19560409", "19564009", 2)
+		}
+	})
+	b.Run("MongeElkan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			MongeElkan("john r smith", "smith john")
+		}
+	})
+	b.Run("TokenJaccard", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			TokenJaccard("12224 ventura blvd", "12224 ventura blvd studio city")
+		}
+	})
+	b.Run("ScorePreparedPair", func(b *testing.B) {
+		m := febrlMatcher(b)
+		x, err := m.prepare(Record{Values: []string{"mitchell", "green", "7", "wallaby place", "delmar", "cleveland", "2119", "sa", "19560409", "1804974"}})
+		require.NoError(b, err)
+		y, err := m.prepare(Record{Values: []string{"mitchel", "greene", "7", "wallaby pl", "", "cleveland", "2119", "sa", "19564009", "1804947"}})
+		require.NoError(b, err)
+		b.ReportAllocs()
+		for b.Loop() {
+			m.score(x, y, nil)
+		}
+	})
+}
+
+func TestComparingDoesNotAllocate(t *testing.T) {
+	m := febrlMatcher(t)
+	x, err := m.prepare(Record{Values: []string{"mitchell", "green", "7", "wallaby place", "delmar", "cleveland", "2119", "sa", "19560409", "1804974"}})
+	require.NoError(t, err)
+	y, err := m.prepare(Record{Values: []string{"mitchel", "greene", "7", "wallaby pl", "", "cleveland", "2119", "sa", "19564009", "1804947"}})
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		JaroWinkler("北京华腾科技有限公司", "华腾科技北京有限公司")
+		DamerauDistance("19560409", "19564009", 2)
+		MongeElkan("john r smith", "smith john")
+		TokenJaccard("a b c", "c d")
+		m.score(x, y, nil)
+	})
+	require.Zero(t, allocs)
+}

@@ -1,0 +1,91 @@
+package dedupe_test
+
+import (
+	"fmt"
+
+	"github.com/crmkit/crmkit/dedupe"
+)
+
+func ExampleNormalisePhone() {
+	for _, s := range []string{"+86 138-0013-8000", "0086 13800138000", "(010) 8888 6666 转 8001"} {
+		p, err := dedupe.NormalisePhone(s, "CN")
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(p)
+	}
+	// Output:
+	// +8613800138000
+	// +8613800138000
+	// +861088886666;ext=8001
+}
+
+func ExampleNormaliseCompany() {
+	for _, s := range []string{"华腾科技(北京)有限公司", "北京华腾科技有限公司", "北京华腾科技有限公司上海分公司"} {
+		c := dedupe.NormaliseCompany(s)
+		fmt.Printf("core=%s region=%s branch=%q\n", c.Core, c.Region, c.Branch)
+	}
+	// Output:
+	// core=华腾科技 region=北京 branch=""
+	// core=华腾科技 region=北京 branch=""
+	// core=华腾科技 region=北京 branch="上海分公司"
+}
+
+func ExampleMatcher_Compare() {
+	m, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{
+		{Name: "company", Kind: dedupe.KindCompany},
+		{Name: "contact", Kind: dedupe.KindName},
+		{Name: "phone", Kind: dedupe.KindPhone},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := m.Compare(
+		dedupe.Record{ID: "a", Values: []string{"北京华腾科技有限公司", "李伟", "13800138000"}},
+		dedupe.Record{ID: "b", Values: []string{"华腾科技(北京)有限公司", "李薇", "+86 138-0013-8000"}},
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d.Class)
+	for _, r := range d.Reasons {
+		fmt.Println(r.Field, r.Level)
+	}
+	// Output:
+	// match
+	// company exact
+	// contact close
+	// phone exact
+}
+
+func ExampleMatcher_Cluster() {
+	m, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{
+		{Name: "company", Kind: dedupe.KindCompany},
+		{Name: "phone", Kind: dedupe.KindPhone},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := m.Cluster(dedupe.Records([]dedupe.Record{
+		{ID: "1", Values: []string{"北京华腾科技有限公司", "13800138000"}},
+		{ID: "2", Values: []string{"华腾科技（北京）有限公司", "+86 138 0013 8000"}},
+		{ID: "3", Values: []string{"北京华腾科技有限公司上海分公司", "021-5555 6666"}},
+		{ID: "4", Values: []string{"Acme Widgets Ltd.", "+44 20 7946 0958"}},
+	}), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, id := range res.IDs {
+		fmt.Println(id, "->", res.ClusterID(i))
+	}
+	// Output:
+	// 1 -> 1
+	// 2 -> 1
+	// 3 -> 3
+	// 4 -> 4
+}

@@ -33,7 +33,7 @@ type ClusterOptions struct {
 	// EMIterations bounds the expectation-maximisation rounds. Defaults to 25.
 	EMIterations int
 	// SamplePairs is how many candidate pairs (and as many random pairs)
-	// learning looks at. Defaults to 100000.
+	// learning looks at. Defaults to 40000.
 	SamplePairs int
 	// Seed makes the random pairs reproducible. Defaults to 1.
 	Seed uint64
@@ -59,7 +59,7 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 		o.EMIterations = 25
 	}
 	if o.SamplePairs == 0 {
-		o.SamplePairs = 100000
+		o.SamplePairs = 40000
 	}
 	if o.Seed == 0 {
 		o.Seed = 1

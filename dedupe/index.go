@@ -1,0 +1,302 @@
+package dedupe
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+// Entry is a record kept in an [Index] with who holds the customer, so a
+// check can say "this looks like X, owned by Y".
+type Entry struct {
+	Record
+	// OwnerID is the owning user, crm.NilID when none.
+	OwnerID crm.ID
+	// PoolID is the public pool holding the customer, crm.NilID when none.
+	PoolID crm.ID
+}
+
+// Candidate is an existing record that a checked record may duplicate.
+type Candidate struct {
+	ID      string
+	OwnerID crm.ID
+	PoolID  crm.ID
+	Decision
+}
+
+// IndexConfig tunes an [Index]. The zero value is the default.
+type IndexConfig struct {
+	// MaxPostings bounds how many records of one blocking key a check
+	// looks at (the most recently added), keeping a check fast however
+	// common a key is. Defaults to 200.
+	MaxPostings int
+	// Limit is how many candidates a check returns at most. Defaults to 10.
+	Limit int
+}
+
+// Index holds existing records in memory and finds the ones a new record
+// may duplicate. It is safe for concurrent use: Check runs in parallel with
+// other checks; Add and Remove take a write lock.
+type Index struct {
+	mt          *Matcher
+	rules       []blockRule
+	maxPostings int
+	limit       int
+
+	mu       sync.RWMutex
+	slots    []indexSlot
+	free     []int32
+	byID     map[string]int32
+	postings map[uint64][]int32
+}
+
+type indexSlot struct {
+	entry Entry
+	prep  []normalised
+	keys  []uint64
+	live  bool
+}
+
+// NewIndex returns an empty index comparing records with mt.
+func NewIndex(mt *Matcher, cfg *IndexConfig) (*Index, error) {
+	if mt == nil {
+		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("matcher", "is required"))
+	}
+	var c IndexConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.MaxPostings == 0 {
+		c.MaxPostings = 200
+	}
+	if c.Limit == 0 {
+		c.Limit = 10
+	}
+	if c.MaxPostings < 1 {
+		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("max_postings", "must be positive"))
+	}
+	if c.Limit < 1 {
+		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("limit", "must be positive"))
+	}
+	return &Index{mt: mt, rules: defaultRules(mt.cfg.Fields), maxPostings: c.MaxPostings, limit: c.Limit,
+		byID: map[string]int32{}, postings: map[uint64][]int32{}}, nil
+}
+
+func (ix *Index) keys(prep []normalised) []uint64 {
+	out := make([]uint64, 0, len(ix.rules))
+	for r, rule := range ix.rules {
+		if k := rule.key(r, prep); k != 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Add puts a record in the index, replacing any record with the same ID.
+// The record's ID is required.
+func (ix *Index) Add(e Entry) error {
+	if strings.TrimSpace(e.ID) == "" {
+		return fmt.Errorf("dedupe: index add: %w", crm.Invalid("id", "is required"))
+	}
+	prep, err := ix.mt.prepare(e.Record)
+	if err != nil {
+		return err
+	}
+	keys := ix.keys(prep)
+	e.Values = slices.Clone(e.Values)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.removeLocked(e.ID)
+	var slot int32
+	if n := len(ix.free); n > 0 {
+		slot = ix.free[n-1]
+		ix.free = ix.free[:n-1]
+	} else {
+		slot = int32(len(ix.slots))
+		ix.slots = append(ix.slots, indexSlot{})
+	}
+	ix.slots[slot] = indexSlot{entry: e, prep: prep, keys: keys, live: true}
+	ix.byID[e.ID] = slot
+	for _, k := range keys {
+		ix.postings[k] = append(ix.postings[k], slot)
+	}
+	return nil
+}
+
+// Remove takes the record with the given ID out of the index and reports
+// whether it was there.
+func (ix *Index) Remove(id string) bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.removeLocked(id)
+}
+
+func (ix *Index) removeLocked(id string) bool {
+	slot, ok := ix.byID[id]
+	if !ok {
+		return false
+	}
+	s := &ix.slots[slot]
+	for _, k := range s.keys {
+		p := ix.postings[k]
+		if i := slices.Index(p, slot); i >= 0 {
+			p = slices.Delete(p, i, i+1)
+		}
+		if len(p) == 0 {
+			delete(ix.postings, k)
+		} else {
+			ix.postings[k] = p
+		}
+	}
+	*s = indexSlot{}
+	delete(ix.byID, id)
+	ix.free = append(ix.free, slot)
+	return true
+}
+
+// Len returns how many records the index holds.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byID)
+}
+
+// Check returns the indexed records that r may duplicate, best first:
+// those scoring at least the possible-match weight, each with its score,
+// class and per-field reasons. A record with r's own ID is skipped, so an
+// edited record does not match itself.
+func (ix *Index) Check(r Record) ([]Candidate, error) {
+	prep, err := ix.mt.prepare(r)
+	if err != nil {
+		return nil, err
+	}
+	keys := ix.keys(prep)
+	type scored struct {
+		slot  int32
+		score float64
+	}
+	var found []scored
+	seen := make(map[int32]struct{}, 64)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, k := range keys {
+		p := ix.postings[k]
+		if len(p) > ix.maxPostings {
+			p = p[len(p)-ix.maxPostings:]
+		}
+		for _, slot := range p {
+			if _, dup := seen[slot]; dup {
+				continue
+			}
+			seen[slot] = struct{}{}
+			s := &ix.slots[slot]
+			if !s.live || (r.ID != "" && s.entry.ID == r.ID) {
+				continue
+			}
+			if sc := ix.mt.score(prep, s.prep, nil); sc >= ix.mt.cfg.PossibleWeight {
+				found = append(found, scored{slot, sc})
+			}
+		}
+	}
+	slices.SortFunc(found, func(a, b scored) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return strings.Compare(ix.slots[a.slot].entry.ID, ix.slots[b.slot].entry.ID)
+	})
+	if len(found) > ix.limit {
+		found = found[:ix.limit]
+	}
+	out := make([]Candidate, len(found))
+	for i, f := range found {
+		s := &ix.slots[f.slot]
+		out[i] = Candidate{ID: s.entry.ID, OwnerID: s.entry.OwnerID, PoolID: s.entry.PoolID,
+			Decision: ix.mt.decide(prep, s.prep, nil)}
+	}
+	return out, nil
+}
+
+// CustomerFields are the fields of [CustomerRecord]: company, contact
+// name, phone, e-mail and address.
+func CustomerFields() []Field {
+	return []Field{
+		{Name: "company", Kind: KindCompany},
+		{Name: "name", Kind: KindName},
+		{Name: "phone", Kind: KindPhone},
+		{Name: "email", Kind: KindEmail},
+		{Name: "address", Kind: KindAddress},
+	}
+}
+
+// CustomerRecord turns a customer into a record with [CustomerFields]:
+// the name goes to "company" for a company and to "name" for a person.
+func CustomerRecord(c *crm.Customer) Record {
+	company, person := c.Name, ""
+	if c.Kind == crm.CustomerPerson {
+		company, person = "", c.Name
+	}
+	return Record{ID: c.ID.String(), Values: []string{company, person, c.Phone, c.Email, c.Address}}
+}
+
+// CustomerEntry is [CustomerRecord] with the customer's owner and pool.
+func CustomerEntry(c *crm.Customer) Entry {
+	return Entry{Record: CustomerRecord(c), OwnerID: c.OwnerID, PoolID: c.PoolID}
+}
+
+// Action is what an entry point does with a record that may be a duplicate.
+type Action uint8
+
+// Actions, from the mildest.
+const (
+	// Allow saves the record.
+	Allow Action = iota
+	// Warn saves the record after showing the candidates.
+	Warn
+	// Block refuses the record.
+	Block
+)
+
+// String returns "allow", "warn" or "block".
+func (a Action) String() string {
+	switch a {
+	case Warn:
+		return "warn"
+	case Block:
+		return "block"
+	}
+	return "allow"
+}
+
+// Policy decides, for one entry point (a web form, an import, an API
+// client), what to do with the candidates of a check: block from
+// BlockScore, warn from WarnScore, allow below. Safe for concurrent use.
+type Policy struct {
+	// BlockScore is the score from which entry is refused. Zero means
+	// never block.
+	BlockScore float64 `json:"block_score,omitempty"`
+	// WarnScore is the score from which the user is warned. Zero means
+	// never warn.
+	WarnScore float64 `json:"warn_score,omitempty"`
+}
+
+// Decide returns the action for the best candidate (candidates come best
+// first from [Index.Check]) and that candidate, nil when allowed.
+func (p Policy) Decide(cands []Candidate) (Action, *Candidate) {
+	if len(cands) == 0 {
+		return Allow, nil
+	}
+	best := &cands[0]
+	switch {
+	case p.BlockScore != 0 && best.Score >= p.BlockScore:
+		return Block, best
+	case p.WarnScore != 0 && best.Score >= p.WarnScore:
+		return Warn, best
+	}
+	return Allow, nil
+}

@@ -1,0 +1,99 @@
+package dedupe
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClusterQualityOnChineseRecords(t *testing.T) {
+	t.Parallel()
+	recs, truth := newChineseGenerator(42).dataset(3000)
+	m, err := New(&Config{Fields: CustomerFields()})
+	require.NoError(t, err)
+	res, err := m.Cluster(Records(recs), nil)
+	require.NoError(t, err)
+	p, r, f1 := pairF1(res, truth)
+	t.Logf("generated Chinese customers (%d records): precision %.4f recall %.4f F1 %.4f", len(recs), p, r, f1)
+	require.GreaterOrEqual(t, f1, 0.95)
+	for i := range recs {
+		for j := range recs {
+			if truth[i]+"-branch" == truth[j] {
+				require.NotEqual(t, res.ClusterID(i), res.ClusterID(j), "a branch never joins its parent: %v %v", recs[i], recs[j])
+			}
+		}
+	}
+}
+
+func TestIndex(t *testing.T) {
+	t.Parallel()
+	m, err := New(&Config{Fields: CustomerFields()})
+	require.NoError(t, err)
+	ix, err := NewIndex(m, nil)
+	require.NoError(t, err)
+	owner := crm.ID{1}
+	existing := &crm.Customer{Meta: crm.Meta{ID: crm.ID{9}}, Kind: crm.CustomerCompany, Name: "北京华腾科技有限公司",
+		Phone: "13800138000", OwnerID: owner}
+	require.NoError(t, ix.Add(CustomerEntry(existing)))
+	require.NoError(t, ix.Add(Entry{Record: Record{ID: "other", Values: []string{"上海远航贸易有限公司", "", "13900001111", "", ""}}}))
+	require.Equal(t, 2, ix.Len())
+
+	t.Run("FindsTheCustomerTypedDifferentlyWithItsOwner", func(t *testing.T) {
+		cands, err := ix.Check(Record{Values: []string{"华腾科技(北京)有限公司", "李伟", "+86 138-0013-8000", "", ""}})
+		require.NoError(t, err)
+		require.Len(t, cands, 1)
+		require.Equal(t, existing.ID.String(), cands[0].ID)
+		require.Equal(t, owner, cands[0].OwnerID)
+		require.Equal(t, Match, cands[0].Class)
+		action, best := Policy{BlockScore: m.cfg.MatchWeight, WarnScore: m.cfg.PossibleWeight}.Decide(cands)
+		require.Equal(t, Block, action)
+		require.Equal(t, existing.ID.String(), best.ID)
+	})
+	t.Run("DoesNotMatchABranch", func(t *testing.T) {
+		cands, err := ix.Check(Record{Values: []string{"北京华腾科技有限公司上海分公司", "", "021-55556666", "", ""}})
+		require.NoError(t, err)
+		for _, c := range cands {
+			require.NotEqual(t, Match, c.Class)
+		}
+	})
+	t.Run("ForgetsRemovedRecords", func(t *testing.T) {
+		require.True(t, ix.Remove("other"))
+		require.False(t, ix.Remove("other"))
+		cands, err := ix.Check(Record{Values: []string{"上海远航贸易有限公司", "", "13900001111", "", ""}})
+		require.NoError(t, err)
+		require.Empty(t, cands)
+	})
+	t.Run("RejectsARecordWithoutID", func(t *testing.T) {
+		require.ErrorIs(t, ix.Add(Entry{Record: Record{Values: make([]string, 5)}}), crm.ErrInvalidArgument)
+		_, err := ix.Check(Record{Values: []string{"x"}})
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
+}
+
+func TestIndexIsSafeForConcurrentUse(t *testing.T) {
+	t.Parallel()
+	m, err := New(&Config{Fields: CustomerFields()})
+	require.NoError(t, err)
+	ix, err := NewIndex(m, nil)
+	require.NoError(t, err)
+	recs, _ := newChineseGenerator(7).dataset(200)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += 4 {
+				require.NoError(t, ix.Add(Entry{Record: recs[i]}))
+				_, err := ix.Check(recs[(i*7)%len(recs)])
+				require.NoError(t, err)
+				if i%5 == 0 {
+					ix.Remove(recs[i].ID)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, len(recs)-(len(recs)+4)/5, ix.Len())
+}

@@ -72,10 +72,9 @@
 // The package declares its storage ports in [Tx]: an adapter supports pools
 // when the unit of work it passes to InTx implements them (memstore and
 // pgstore do); otherwise operations fail with [crm.ErrUnsupported]. An
-// adapter that also implements [BatchTx] (pgstore) gets set-based sweeps:
-// a few statements per batch instead of a dozen round trips per customer.
-// The
-// conformance group storetest.RunPool checks an adapter, including the
+// adapter that also implements [BatchTx] (memstore, pgstore) gets
+// set-based sweeps: a few statements per batch instead of a dozen round
+// trips per customer. The conformance group storetest.RunPool checks an adapter, including the
 // concurrency invariants: one winner among 32 simultaneous claims, caps and
 // daily limits exact under contention, each due customer recycled exactly
 // once by concurrent sweeps, and a ledger whose replay ([Replay]) gives

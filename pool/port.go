@@ -212,14 +212,17 @@ type Requests interface {
 }
 
 // BatchTx is an optional extension of [Tx] for set-based sweeps. When the
-// unit of work implements it (pgstore does), [Service.Sweep] reads a batch's
-// customers in one call and stores the batch's recycles in a few
-// statements instead of a dozen round trips per customer. Adapters without
-// it get the same results one customer at a time.
+// unit of work implements it (memstore and pgstore do), [Service.Sweep]
+// reads a batch's customers in one call and stores the batch's recycles,
+// counters and events in a few statements instead of a dozen round trips
+// per customer. Adapters without it get the same results one customer at
+// a time.
 type BatchTx interface {
 	Tx
 	// PoolCustomers returns the context tenant's customers among ids, in
-	// any order; missing IDs are left out.
+	// any order; missing IDs are left out. Inside a unit of work it locks
+	// them until the unit of work ends (pgstore: FOR UPDATE), as
+	// [Holdings.Get] locks a holding.
 	PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer, error)
 	// PoolRecycleBatch stores several recycles at once, all or none: each
 	// holding as given (if its Version is current), each customer unowned
@@ -227,6 +230,12 @@ type BatchTx interface {
 	// ledger entry (assigning Seq). A stale holding or customer fails the
 	// whole batch with [crm.ErrConflict].
 	PoolRecycleBatch(ctx context.Context, batch []Recycled) error
+	// PoolAppendEvents stores events like [crm.EventWriter.Append] (all or
+	// none, assigning Seq and the context tenant; a repeated ID is
+	// [crm.ErrAlreadyExists]), in a few statements for the whole slice.
+	// Payloads must be compact, valid JSON (the Service writes them so);
+	// an adapter may store them without checking again.
+	PoolAppendEvents(ctx context.Context, events []*crm.Event) error
 }
 
 // Recycled is one customer's recycle in a [BatchTx.PoolRecycleBatch].

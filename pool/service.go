@@ -428,12 +428,17 @@ func releaseOwner(h *Holding, c *crm.Customer, deltas []counterDelta) []counterD
 	}
 	if h.Locked {
 		deltas = append(deltas, counterDelta{lockedKey(owner), -1})
-		h.Locked = false
 	}
+	unown(h, c)
+	return deltas
+}
+
+// unown leaves h and c unowned; the caller uncounts the previous owner.
+func unown(h *Holding, c *crm.Customer) {
+	h.Locked = false
 	h.OwnerID, h.OwnerDepartmentID, h.OwnedSince, h.ProtectedUntil = crm.NilID, crm.NilID, time.Time{}, time.Time{}
 	h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
 	c.OwnerID = crm.NilID
-	return deltas
 }
 
 // dropOwner uncounts the owner and leaves h and c unowned.
@@ -495,29 +500,27 @@ func (u *unit) record(ctx context.Context, e *Entry) error {
 }
 
 // eventPayload encodes the entry without its rule snapshot (consumers that
-// need it read the ledger). Encoded by hand: sweeps write one per customer.
+// need it read the ledger).
 func (e *Entry) eventPayload() json.RawMessage {
-	b := make([]byte, 0, 320)
+	return e.appendPayload(make([]byte, 0, 320))
+}
+
+// appendPayload appends the entry's event payload to b: compact JSON,
+// encoded by hand because sweeps write one per customer.
+func (e *Entry) appendPayload(b []byte) []byte {
 	b = append(b, `{"entry_id":"`...)
-	b = append(b, e.ID.String()...)
+	b = appendID(b, e.ID)
 	b = append(b, `","seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, `,"customer_id":"`...)
-	b = append(b, e.CustomerID.String()...)
+	b = appendID(b, e.CustomerID)
 	b = append(b, `","op":`...)
-	b = strconv.AppendQuote(b, string(e.Op))
-	for _, f := range []struct {
-		name string
-		id   crm.ID
-	}{{"from_owner", e.FromOwner}, {"to_owner", e.ToOwner}, {"from_pool", e.FromPool}, {"to_pool", e.ToPool}, {"actor_id", e.ActorID}} {
-		if f.id != crm.NilID {
-			b = append(b, `,"`...)
-			b = append(b, f.name...)
-			b = append(b, `":"`...)
-			b = append(b, f.id.String()...)
-			b = append(b, '"')
-		}
-	}
+	b = appendJSONString(b, string(e.Op))
+	b = appendIDField(b, "from_owner", e.FromOwner)
+	b = appendIDField(b, "to_owner", e.ToOwner)
+	b = appendIDField(b, "from_pool", e.FromPool)
+	b = appendIDField(b, "to_pool", e.ToPool)
+	b = appendIDField(b, "actor_id", e.ActorID)
 	if e.Reason != "" {
 		b = append(b, `,"reason":`...)
 		b = appendJSONString(b, e.Reason)
@@ -529,6 +532,29 @@ func (e *Entry) eventPayload() json.RawMessage {
 	b = append(b, `,"at":"`...)
 	b = e.At.UTC().AppendFormat(b, time.RFC3339Nano)
 	return append(b, `"}`...)
+}
+
+func appendIDField(b []byte, name string, id crm.ID) []byte {
+	if id == crm.NilID {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":"`...)
+	b = appendID(b, id)
+	return append(b, '"')
+}
+
+// appendID appends id in its canonical text form without allocating.
+func appendID(b []byte, id crm.ID) []byte {
+	const hex = "0123456789abcdef"
+	for i, x := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[x>>4], hex[x&0xf])
+	}
+	return b
 }
 
 // appendJSONString quotes s for JSON; ASCII without quotes or escapes is

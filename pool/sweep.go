@@ -221,9 +221,14 @@ func (sw *sweeper) recycle(ctx context.Context, h *Holding, dryRun bool) (*Decis
 	return d, nil
 }
 
+// uncount is what a batch takes off one previous owner's counters.
+type uncount struct{ owned, open, locked int64 }
+
 // batch is recycle for a whole batch through the set-based port: one read
 // of the customers, one write of holdings, customers and ledger entries,
-// one update per touched counter and one append of the events.
+// one update per touched counter and one append of the events. Entries,
+// events and payloads live in a few slices per batch rather than a few
+// allocations per customer.
 func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recycled, rescheduled int, err error) {
 	u := sw.u
 	ids := make([]crm.ID, len(hs))
@@ -239,8 +244,8 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 		byID[c.ID] = c
 	}
 	rs := make([]Recycled, 0, len(hs))
-	deltas := map[string]int64{}
-	var buf [3]counterDelta
+	entries := make([]Entry, 0, len(hs))
+	owners := map[crm.ID]*uncount{}
 	for _, h := range hs {
 		p, err := sw.poolOf(ctx, h.PoolID)
 		if err != nil {
@@ -260,14 +265,24 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 			return 0, 0, err
 		}
 		prev, version := h.OwnerID, c.Version
-		for _, cd := range releaseOwner(h, c, buf[:0]) {
-			deltas[cd.key] += cd.delta
+		n := owners[prev]
+		if n == nil {
+			n = &uncount{}
+			owners[prev] = n
 		}
+		n.owned++
+		if !h.Dealt {
+			n.open++
+		}
+		if h.Locked {
+			n.locked++
+		}
+		unown(h, c)
 		u.toPool(h, c, p, prev)
 		schedule(h, c, p)
-		e := &Entry{ID: u.s.cfg.IDs.NewID(), At: u.now, CustomerID: c.ID, Op: OpRecycle, FromOwner: prev,
-			FromPool: p.ID, ToPool: p.ID, Reason: string(d.Reason), RuleID: rule.ID, Rule: snap}
-		rs = append(rs, Recycled{Holding: h, CustomerVersion: version, PoolID: p.ID, Entry: e})
+		entries = append(entries, Entry{ID: u.s.cfg.IDs.NewID(), At: u.now, CustomerID: c.ID, Op: OpRecycle, FromOwner: prev,
+			FromPool: p.ID, ToPool: p.ID, Reason: string(d.Reason), RuleID: rule.ID, Rule: snap})
+		rs = append(rs, Recycled{Holding: h, CustomerVersion: version, PoolID: p.ID, Entry: &entries[len(entries)-1]})
 	}
 	if len(rs) == 0 {
 		return 0, rescheduled, nil
@@ -276,18 +291,33 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 		return 0, 0, err
 	}
 	// Sorted, so concurrent sweeps lock counters in one order.
+	deltas := make(map[string]int64, 2*len(owners))
+	for owner, n := range owners {
+		deltas[ownedKey(owner)] -= n.owned
+		if n.open > 0 {
+			deltas[ownedOpenKey(owner)] -= n.open
+		}
+		if n.locked > 0 {
+			deltas[lockedKey(owner)] -= n.locked
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(deltas)) {
 		if _, _, err := u.tx.PoolCounters().Add(ctx, k, deltas[k], NoMax); err != nil {
 			return 0, 0, err
 		}
 	}
-	events := make([]*crm.Event, len(rs))
+	events := make([]crm.Event, len(rs))
+	ptrs := make([]*crm.Event, len(rs))
+	buf := make([]byte, 0, 300*len(rs))
 	for i, r := range rs {
 		e := r.Entry
-		events[i] = &crm.Event{ID: u.s.cfg.IDs.NewID(), Type: EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
-			OccurredAt: u.now, Payload: e.eventPayload()}
+		start := len(buf)
+		buf = e.appendPayload(buf)
+		events[i] = crm.Event{ID: u.s.cfg.IDs.NewID(), Type: EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
+			OccurredAt: u.now, Payload: buf[start:len(buf):len(buf)]}
+		ptrs[i] = &events[i]
 	}
-	if err := u.tx.Events().Append(ctx, events...); err != nil {
+	if err := btx.PoolAppendEvents(ctx, ptrs); err != nil {
 		return 0, 0, err
 	}
 	return len(rs), rescheduled, nil

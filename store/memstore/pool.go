@@ -256,7 +256,7 @@ func (r holdingRepo) Update(ctx context.Context, h *pool.Holding) error {
 func (st *poolState) putHolding(h *pool.Holding) {
 	st.holdings[h.CustomerID] = h
 	if dueIndexed(h) {
-		st.due.push(dueEntry{at: h.DueAt, id: h.CustomerID})
+		st.due.push(dueEntry{at: dueKey(h.DueAt), id: h.CustomerID})
 	}
 	if len(st.due) > 2*len(st.holdings)+1024 {
 		st.compactDue()
@@ -271,7 +271,7 @@ func (st *poolState) compactDue() {
 	st.due = st.due[:0]
 	for _, h := range st.holdings {
 		if dueIndexed(h) {
-			st.due = append(st.due, dueEntry{at: h.DueAt, id: h.CustomerID})
+			st.due = append(st.due, dueEntry{at: dueKey(h.DueAt), id: h.CustomerID})
 		}
 	}
 	st.due.init()
@@ -290,18 +290,30 @@ func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool
 	tenant := crm.TenantFrom(ctx)
 	var out []*pool.Holding
 	var keep []dueEntry
-	seen := make(map[crm.ID]bool)
-	for len(out) < limit && len(st.due) > 0 && !st.due[0].at.After(now) {
+	var slab []pool.Holding
+	cut := dueKey(now)
+	var last dueEntry
+	for len(out) < limit && len(st.due) > 0 && st.due[0].at <= cut {
 		e := st.due.pop()
-		h, ok := st.holdings[e.id]
-		if !ok || !dueIndexed(h) || !h.DueAt.Equal(e.at) || seen[e.id] {
-			continue // stale or repeated entry: drop it
+		// Repeated entries are equal, so they pop one after the other.
+		if len(keep) > 0 && e == last {
+			continue
 		}
-		seen[e.id] = true
+		last = e
+		h, ok := st.holdings[e.id]
+		if !ok || !dueIndexed(h) || dueKey(h.DueAt) != e.at {
+			continue // stale entry: drop it
+		}
 		keep = append(keep, e)
 		if h.TenantID == tenant {
-			c := *h
-			out = append(out, &c)
+			if slab == nil {
+				slab = make([]pool.Holding, 0, min(limit, 1024))
+			}
+			if len(slab) == cap(slab) {
+				slab = make([]pool.Holding, 0, cap(slab))
+			}
+			slab = append(slab, *h)
+			out = append(out, &slab[len(slab)-1])
 		}
 	}
 	// Popping only finds the earliest entries; they stay indexed until the
@@ -312,14 +324,19 @@ func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool
 	return out, nil
 }
 
+// dueEntry is one due index entry. The time is kept as Unix microseconds
+// (storage precision), so the heap holds no pointers and the garbage
+// collector never scans it.
 type dueEntry struct {
-	at time.Time
+	at int64
 	id crm.ID
 }
 
+func dueKey(t time.Time) int64 { return crm.StorageTime(t).UnixMicro() }
+
 func (a dueEntry) less(b dueEntry) bool {
-	if !a.at.Equal(b.at) {
-		return a.at.Before(b.at)
+	if a.at != b.at {
+		return a.at < b.at
 	}
 	return bytes.Compare(a.id[:], b.id[:]) < 0
 }
@@ -526,5 +543,193 @@ func (r requestRepo) Put(ctx context.Context, req *pool.Request) error {
 	st.requests[k] = &c
 	r.tx.onUndo(func() { delete(st.requests, k) })
 	req.TenantID, req.CreatedAt = c.TenantID, c.CreatedAt
+	return nil
+}
+
+var _ pool.BatchTx = tx{}
+
+// PoolCustomers implements [pool.BatchTx].
+func (t tx) PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer, error) {
+	unlock, err := t.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: get customers: %w", err)
+	}
+	defer unlock()
+	tenant := crm.TenantFrom(ctx)
+	rows := t.s.customers.rows
+	out := make([]*crm.Customer, 0, len(ids))
+	// One slab for the copies and one for their time pointers, instead of
+	// up to four allocations per customer.
+	slab := make([]crm.Customer, len(ids))
+	times := make([]time.Time, 0, 2*len(ids))
+	for _, id := range ids {
+		c, ok := rows[id]
+		if !ok || c.TenantID != tenant {
+			continue
+		}
+		d := &slab[len(out)]
+		*d = *c
+		if c.LastFollowUpAt != nil {
+			times = append(times, *c.LastFollowUpAt)
+			d.LastFollowUpAt = &times[len(times)-1]
+		}
+		if c.LastDealAt != nil {
+			times = append(times, *c.LastDealAt)
+			d.LastDealAt = &times[len(times)-1]
+		}
+		d.Fields = c.Fields.Clone()
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// PoolRecycleBatch implements [pool.BatchTx]. It checks the whole batch
+// before changing anything, then writes straight into the tables with one
+// undo step for the batch. Stored customers are immutable values (every
+// write replaces the row), so the new row may share the old one's maps.
+func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
+	unlock, err := t.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: recycle batch: %w", err)
+	}
+	defer unlock()
+	tenant := crm.TenantFrom(ctx)
+	st := t.poolState()
+	rows := t.s.customers.rows
+	for i, r := range batch {
+		h, e := r.Holding, r.Entry
+		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
+			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "needs a holding and a ledger entry of the same customer")
+		}
+		if err := validHolding(h); err != nil {
+			return err
+		}
+		old, ok := st.holdings[h.CustomerID]
+		if !ok || old.TenantID != tenant {
+			return fmt.Errorf("memstore: recycle batch: holding %s: %w", h.CustomerID, crm.ErrNotFound)
+		}
+		if old.Version != h.Version {
+			return fmt.Errorf("memstore: recycle batch: holding %s changed since it was read: %w", h.CustomerID, crm.ErrConflict)
+		}
+		c, ok := rows[h.CustomerID]
+		if !ok || c.TenantID != tenant {
+			return fmt.Errorf("memstore: recycle batch: customer %s: %w", h.CustomerID, crm.ErrNotFound)
+		}
+		if c.Version != r.CustomerVersion {
+			return fmt.Errorf("memstore: recycle batch: customer %s changed since it was read: %w", h.CustomerID, crm.ErrConflict)
+		}
+	}
+	now := crm.StorageTime(t.s.clock.Now())
+	n := len(batch)
+	oldHoldings := make([]*pool.Holding, n)
+	oldCustomers := make([]*crm.Customer, n)
+	newHoldings := make([]pool.Holding, n)
+	newCustomers := make([]crm.Customer, n)
+	entries := make([]pool.Entry, n)
+	ledgerLen := len(st.ledger)
+	// Entries of one batch share few rule snapshots; each is copied once.
+	var lastRule, lastCopy []byte
+	for i, r := range batch {
+		id := r.Holding.CustomerID
+		old := st.holdings[id]
+		oldHoldings[i] = old
+		h := &newHoldings[i]
+		*h = *r.Holding
+		normaliseHolding(h)
+		h.TenantID, h.Version, h.CreatedAt, h.UpdatedAt = old.TenantID, old.Version+1, old.CreatedAt, now
+		st.putHolding(h)
+		*r.Holding = *h
+
+		oc := rows[id]
+		oldCustomers[i] = oc
+		c := &newCustomers[i]
+		*c = *oc
+		c.OwnerID, c.PoolID, c.Version, c.UpdatedAt = crm.NilID, r.PoolID, oc.Version+1, now
+		rows[id] = c
+
+		e := &entries[i]
+		*e = *r.Entry
+		if len(e.Rule) > 0 {
+			if len(lastRule) == 0 || &e.Rule[0] != &lastRule[0] || len(e.Rule) != len(lastRule) {
+				lastRule, lastCopy = e.Rule, bytes.Clone(e.Rule)
+			}
+			e.Rule = lastCopy
+		}
+		e.TenantID, e.At = tenant, crm.StorageTime(e.At)
+		e.Seq = int64(len(st.ledger)) + 1
+		st.ledger = append(st.ledger, e)
+		st.byCust[id] = append(st.byCust[id], len(st.ledger)-1)
+		r.Entry.Seq, r.Entry.TenantID = e.Seq, tenant
+	}
+	t.onUndo(func() {
+		for i := n - 1; i >= 0; i-- {
+			old := oldHoldings[i]
+			st.putHolding(old)
+			rows[old.CustomerID] = oldCustomers[i]
+			idx := st.byCust[old.CustomerID]
+			st.byCust[old.CustomerID] = idx[:len(idx)-1]
+		}
+		clear(st.ledger[ledgerLen:])
+		st.ledger = st.ledger[:ledgerLen]
+	})
+	return nil
+}
+
+// PoolAppendEvents implements [pool.BatchTx]. It appends to the outbox
+// like the event writer, with one undo step for the slice, and stores the
+// payloads as given: the port's contract makes them compact, valid JSON.
+func (t tx) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
+	unlock, err := t.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: append events: %w", err)
+	}
+	defer unlock()
+	ob := &t.s.outbox
+	prepared := make([]outboxEvent, len(events))
+	for i, e := range events {
+		c := e
+		if c == nil {
+			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
+		}
+		p := &prepared[i].e
+		*p = *c
+		if err := crm.ApplyEventTenant(ctx, p); err != nil {
+			return err
+		}
+		p.OccurredAt = crm.StorageTime(p.OccurredAt)
+		if p.ID == crm.NilID || p.Type == "" || p.Subject.Type == "" || p.Subject.ID == crm.NilID || p.OccurredAt.IsZero() {
+			return crm.Invalid(fmt.Sprintf("events[%d]", i), "id, type, subject and occurred_at are required")
+		}
+		p.Payload = slices.Clip(p.Payload)
+		if _, dup := ob.ids[p.ID]; dup {
+			return fmt.Errorf("memstore: append event %s: %w", p.ID, crm.ErrAlreadyExists)
+		}
+	}
+	n := len(ob.events)
+	for i := range prepared {
+		p := &prepared[i].e
+		if _, dup := ob.ids[p.ID]; dup {
+			for _, oe := range ob.events[n:] {
+				delete(ob.ids, oe.e.ID)
+			}
+			ob.events = ob.events[:n]
+			ob.seq -= int64(i)
+			return fmt.Errorf("memstore: append event %s: %w", p.ID, crm.ErrAlreadyExists)
+		}
+		ob.seq++
+		p.Seq = ob.seq
+		ob.ids[p.ID] = len(ob.events)
+		ob.events = append(ob.events, prepared[i])
+	}
+	t.onUndo(func() {
+		for _, oe := range ob.events[n:] {
+			delete(ob.ids, oe.e.ID)
+		}
+		ob.seq -= int64(len(prepared))
+		ob.events = ob.events[:n]
+	})
+	for i, e := range events {
+		e.Seq, e.TenantID, e.OccurredAt = prepared[i].e.Seq, prepared[i].e.TenantID, prepared[i].e.OccurredAt
+	}
 	return nil
 }

@@ -535,7 +535,13 @@ func (v view) PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer,
 		return nil, fmt.Errorf("pgstore: get customers: %w", dbError(ctx, err))
 	}
 	t := v.s.sql.customers
-	rows, err := v.q.Query(ctx, t.list+" AND id = ANY($2::uuid[])", crm.TenantFrom(ctx), uuidArray(ids))
+	sql := t.list + " AND id = ANY($2::uuid[])"
+	if v.tx != nil {
+		// Locked like the holdings, so PoolRecycleBatch can update them by
+		// ID alone: nobody changes them between this read and that write.
+		sql += " ORDER BY id FOR UPDATE"
+	}
+	rows, err := v.q.Query(ctx, sql, crm.TenantFrom(ctx), uuidArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: get customers: %w", dbError(ctx, err))
 	}
@@ -600,18 +606,46 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		ats[i] = crm.StorageTime(e.At)
 	}
 	err := v.atomic(ctx, func(q pgx.Tx) error {
-		tag, err := q.Exec(ctx, "UPDATE "+v.poolTable("crm_customers")+" AS c SET owner_id = NULL, pool_id = u.pool_id,"+
-			" version = c.version + 1, updated_at = $2"+
-			" FROM unnest($3::uuid[], $4::bigint[], $5::uuid[]) AS u(id, version, pool_id)"+
-			" WHERE c.tenant_id = $1 AND c.id = u.id AND c.version = u.version",
-			tenant, now, custIDs, custVersions, poolIDs)
-		if err != nil {
-			return err
+		// One UPDATE per destination pool (usually one), by ID: the rows
+		// are locked since PoolCustomers, and a condition on id = ANY()
+		// is planned as an index scan whatever the table's statistics,
+		// unlike a join with unnest().
+		groups := map[crm.ID][]crm.ID{}
+		var order []crm.ID
+		want := make(map[crm.ID]int64, n)
+		for _, r := range batch {
+			if _, ok := groups[r.PoolID]; !ok {
+				order = append(order, r.PoolID)
+			}
+			groups[r.PoolID] = append(groups[r.PoolID], r.Holding.CustomerID)
+			want[r.Holding.CustomerID] = r.CustomerVersion + 1
 		}
-		if tag.RowsAffected() != int64(n) {
-			return fmt.Errorf("%d of %d customers changed since they were read: %w", int64(n)-tag.RowsAffected(), n, crm.ErrConflict)
+		for _, p := range order {
+			rows, err := q.Query(ctx, "UPDATE "+v.poolTable("crm_customers")+" SET owner_id = NULL, pool_id = $3,"+
+				" version = version + 1, updated_at = $2 WHERE tenant_id = $1 AND id = ANY($4::uuid[]) RETURNING id, version",
+				tenant, now, uuidOf(p), uuidArray(groups[p]))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id key
+				var version int64
+				if err := rows.Scan(&id, &version); err != nil {
+					rows.Close()
+					return err
+				}
+				if want[crm.ID(id)] == version {
+					delete(want, crm.ID(id))
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
-		tag, err = q.Exec(ctx, "UPDATE "+v.poolTable("crm_pool_holdings")+" AS h SET pool_id = u.pool_id, owner_id = u.owner_id,"+
+		if len(want) > 0 {
+			return fmt.Errorf("%d of %d customers changed since they were read: %w", len(want), n, crm.ErrConflict)
+		}
+		tag, err := q.Exec(ctx, "UPDATE "+v.poolTable("crm_pool_holdings")+" AS h SET pool_id = u.pool_id, owner_id = u.owner_id,"+
 			" owner_department_id = u.dept, locked = u.locked, dealt = u.dealt, entered_at = u.entered_at,"+
 			" owned_since = u.owned_since, protected_until = u.protected_until, previous_owner_id = u.prev,"+
 			" previous_owner_until = u.prev_until, last_opportunity_at = u.last_opp, open_opportunity = u.open_opp,"+
@@ -621,7 +655,7 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 			" $15::timestamptz[], $16::bool[], $17::timestamptz[], $18::text[], $19::text[])"+
 			" AS u(id, version, pool_id, owner_id, dept, locked, dealt, entered_at, owned_since, protected_until, prev,"+
 			" prev_until, last_opp, open_opp, due_at, due_reason, due_rule)"+
-			" WHERE h.tenant_id = $1 AND h.customer_id = u.id AND h.version = u.version",
+			" WHERE h.tenant_id = $1 AND h.customer_id = ANY($3::uuid[]) AND h.customer_id = u.id AND h.version = u.version",
 			tenant, now, custIDs, holdVersions, poolIDs, owners, depts, locked, dealt, entered, owned, protected,
 			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules)
 		if err != nil {
@@ -666,6 +700,88 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		h := normalisedHolding(*r.Holding)
 		h.TenantID, h.Version, h.UpdatedAt = tenant, r.Holding.Version+1, now
 		*r.Holding = h
+	}
+	return nil
+}
+
+// PoolAppendEvents implements [pool.BatchTx]: the events are validated as
+// [crm.EventWriter.Append] does and stored by one INSERT over unnest()ed
+// arrays, instead of one INSERT each.
+func (v view) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
+	if err := v.check(ctx); err != nil {
+		return fmt.Errorf("pgstore: append events: %w", err)
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	var (
+		ids, subjects, actors        = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		tenants, types, subjectTypes = make([]string, n), make([]string, n), make([]string, n)
+		payloads                     = make([]pgtype.Text, n)
+		occurred                     = make([]time.Time, n)
+		prepared                     = make([]crm.Event, n)
+		seen                         = make(map[crm.ID]struct{}, n)
+	)
+	for i, e := range events {
+		if e == nil {
+			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
+		}
+		c := *e
+		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
+			return err
+		}
+		c.OccurredAt = crm.StorageTime(c.OccurredAt)
+		c.Payload = compactJSON(c.Payload)
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if _, dup := seen[c.ID]; dup {
+			return fmt.Errorf("pgstore: append event %s: %w", c.ID, crm.ErrAlreadyExists)
+		}
+		seen[c.ID] = struct{}{}
+		prepared[i] = c
+		ids[i], subjects[i], actors[i] = uuidOf(c.ID), uuidOf(c.Subject.ID), uuidOf(c.ActorID)
+		tenants[i], types[i], subjectTypes[i] = c.TenantID, c.Type, string(c.Subject.Type)
+		payloads[i] = pgtype.Text{String: string(c.Payload), Valid: len(c.Payload) > 0}
+		occurred[i] = c.OccurredAt
+	}
+	seqs := make(map[crm.ID]int64, n)
+	err := v.atomic(ctx, func(q pgx.Tx) error {
+		// ON CONFLICT DO NOTHING turns a repeated ID into a missing row
+		// rather than an error that would abort the caller's transaction.
+		rows, err := q.Query(ctx, "INSERT INTO "+v.poolTable("crm_events")+
+			" (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)"+
+			" SELECT u.id, u.tenant_id, u.type, u.subject_type, u.subject_id, u.actor_id, u.occurred_at, u.payload::json"+
+			" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::text[]) WITH ORDINALITY"+
+			" AS u(id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload, ord)"+
+			" ORDER BY u.ord ON CONFLICT DO NOTHING RETURNING id, seq",
+			ids, tenants, types, subjectTypes, subjects, actors, occurred, payloads)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id key
+			var seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs[crm.ID(id)] = seq
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(seqs) != n {
+			return fmt.Errorf("%d of %d event IDs already stored: %w", n-len(seqs), n, crm.ErrAlreadyExists)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: append events: %w", dbError(ctx, err))
+	}
+	for i, e := range events {
+		e.Seq, e.TenantID, e.OccurredAt = seqs[e.ID], prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
 }

@@ -89,3 +89,54 @@ func ExampleMatcher_Cluster() {
 	// 3 -> 3
 	// 4 -> 4
 }
+
+func ExampleMatcher_Merge() {
+	m, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{
+		{Name: "company", Kind: dedupe.KindCompany},
+		{Name: "phone", Kind: dedupe.KindPhone},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := m.Merge([]dedupe.MergeSource{
+		{Record: dedupe.Record{ID: "1", Values: []string{"华腾科技", "13800138000"}}},
+		{Record: dedupe.Record{ID: "2", Values: []string{"北京华腾科技有限公司", "+86 138 0013 8000"}}},
+		{Record: dedupe.Record{ID: "3", Values: []string{"", "010-8888 6666"}}},
+	}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, g := range res.Golden {
+		fmt.Printf("%s: %s (from %s), %d other value(s)\n", g.Field, g.Value.Value, g.Value.From, len(g.Others))
+	}
+	fmt.Println("re-point:", res.LoserIDs, "to", res.SurvivorID)
+	// Output:
+	// company: 北京华腾科技有限公司 (from 2), 1 other value(s)
+	// phone: 13800138000 (from 1), 1 other value(s)
+	// re-point: [2 3] to 1
+}
+
+func ExampleIndex_Check() {
+	m, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ix, err := dedupe.NewIndex(m, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = ix.Add(dedupe.Entry{Record: dedupe.Record{ID: "c-1", Values: []string{"北京华腾科技有限公司", "李伟", "13800138000", "", ""}}})
+	cands, err := ix.Check(dedupe.Record{Values: []string{"华腾科技(北京)有限公司", "李薇", "+86 138-0013-8000", "", ""}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	action, best := dedupe.Policy{BlockScore: 10, WarnScore: 4}.Decide(cands)
+	fmt.Println(action, best.ID, best.Class)
+	// Output:
+	// block c-1 match
+}

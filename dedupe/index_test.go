@@ -3,6 +3,7 @@ package dedupe
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/stretchr/testify/require"
@@ -96,4 +97,35 @@ func TestIndexIsSafeForConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, len(recs)-(len(recs)+4)/5, ix.Len())
+}
+
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	m, err := New(&Config{Fields: CustomerFields()})
+	require.NoError(t, err)
+	t0 := crm.StorageTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	srcs := []MergeSource{
+		{Record: Record{ID: "a", Values: []string{"华腾科技", "李伟", "13800138000", "", "北京"}}, UpdatedAt: t0, Source: "import"},
+		{Record: Record{ID: "b", Values: []string{"北京华腾科技有限公司", "李伟", "+86 138 0013 8000", "li@x.com", "朝阳区建国路88号"}}, UpdatedAt: t0.Add(time.Hour), Source: "crm"},
+	}
+	t.Run("KeepsEveryValueWithProvenance", func(t *testing.T) {
+		res, err := m.Merge(srcs, &MergeConfig{Rules: map[string]Rule{"name": MostRecent, "address": SourcePriority}, SourcePriority: []string{"import"}})
+		require.NoError(t, err)
+		require.Equal(t, "a", res.SurvivorID)
+		require.Equal(t, []string{"b"}, res.LoserIDs)
+		require.Equal(t, Value{"北京华腾科技有限公司", "b"}, res.Golden[0].Value)
+		require.Equal(t, []Value{{"华腾科技", "a"}}, res.Golden[0].Others)
+		require.Empty(t, res.Golden[2].Others, "the same phone written twice is one value")
+		require.Equal(t, Value{"北京", "a"}, res.Golden[4].Value, "source priority prefers the import")
+		require.Len(t, res.Before, 2)
+		require.Equal(t, "li@x.com", res.GoldenRecord().Values[3])
+	})
+	t.Run("RejectsBadInput", func(t *testing.T) {
+		_, err := m.Merge(srcs[:1], nil)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		_, err = m.Merge(srcs, &MergeConfig{Rules: map[string]Rule{"nope": KeepAll}})
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		_, err = m.Merge(srcs, &MergeConfig{Rules: map[string]Rule{"name": "newest"}})
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
 }

@@ -2,7 +2,9 @@ package lead_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,6 +104,31 @@ func BenchmarkModelScoreMillion(b *testing.B) {
 			k := i & 4095
 			_ = m.Score(&leads[k], events[k], t0)
 		}
+	}
+}
+
+// BenchmarkModelScoreMillionParallel scores the same 1,000,000 leads split
+// across GOMAXPROCS goroutines: a Model is immutable, so a batch rescoring
+// uses every core without locks.
+func BenchmarkModelScoreMillionParallel(b *testing.B) {
+	m := mustModel(b, benchModel())
+	leads, events := benchLeads(4096)
+	workers := runtime.GOMAXPROCS(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < 1_000_000; i += workers {
+					k := i & 4095
+					_ = m.Score(&leads[k], events[k], t0)
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }
 

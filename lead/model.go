@@ -38,7 +38,8 @@ type Model struct {
 	// events gathers (see evalEvents); kinds groups them by event kind.
 	eventSlots int
 	kinds      []kindSlots
-	anyKind    []int32
+	anyKind    []tallyNode
+	kindTab    [64]uint8 // kindHash(kind) -> index+1 into kinds; 0: none
 
 	fitCap, engCap, totalCap float64
 	decay                    decayFn
@@ -128,13 +129,28 @@ type node struct {
 	lowered  string        // str lower-cased, when ASCII, for contains
 }
 
+// kindSlots lists what tally updates for an event of one kind: the kind's
+// own conditions, then those counting every kind ("*").
 type kindSlots struct {
-	kind string
-	// last is the kind's last byte: kinds of one length ("web_visit",
-	// "form_fill") rarely end alike, so most mismatches need no full
-	// comparison.
-	last  byte
-	nodes []int32
+	kind  string
+	nodes []tallyNode
+}
+
+// tallyNode is the part of an event condition tally reads, kept apart from
+// the large node so one pass over the events touches little memory.
+type tallyNode struct {
+	within time.Duration // 0: no window
+	each   float64
+	slot   int32
+}
+
+// kindCollision in kindTab means several kinds share the hash: scan kinds.
+const kindCollision = 255
+
+// kindHash spreads event kinds over kindTab by length and last byte, which
+// tell most host-defined kinds ("web_visit", "email_click") apart.
+func kindHash(s string) int {
+	return (len(s)*7 + int(s[len(s)-1])) & 63
 }
 
 // maxEventSlots bounds the event conditions gathered in one pass on the
@@ -300,17 +316,31 @@ func (c *compiler) prepare() {
 		}
 		n.slot = c.m.eventSlots
 		c.m.eventSlots++
+		tn := tallyNode{within: n.within, each: n.each, slot: int32(n.slot)}
 		if n.anyKind {
-			c.m.anyKind = append(c.m.anyKind, int32(i))
+			c.m.anyKind = append(c.m.anyKind, tn)
 			continue
 		}
 		k, ok := kinds[n.kind]
 		if !ok {
 			k = len(c.m.kinds)
 			kinds[n.kind] = k
-			c.m.kinds = append(c.m.kinds, kindSlots{kind: n.kind, last: n.kind[len(n.kind)-1]})
+			c.m.kinds = append(c.m.kinds, kindSlots{kind: n.kind})
 		}
-		c.m.kinds[k].nodes = append(c.m.kinds[k].nodes, int32(i))
+		c.m.kinds[k].nodes = append(c.m.kinds[k].nodes, tn)
+	}
+	for k := range c.m.kinds {
+		ks := &c.m.kinds[k]
+		ks.nodes = append(ks.nodes, c.m.anyKind...)
+		if ks.kind == "" {
+			continue // refused by validation; the model is not returned
+		}
+		switch h := kindHash(ks.kind); c.m.kindTab[h] {
+		case 0:
+			c.m.kindTab[h] = uint8(k + 1)
+		default:
+			c.m.kindTab[h] = kindCollision
+		}
 	}
 	for i := range c.m.rules {
 		r := &c.m.rules[i]

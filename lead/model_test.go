@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -154,6 +155,36 @@ func TestModelStepDecay(t *testing.T) {
 		r := m.Score(&crm.Lead{Name: "x"}, ev, t0.Add(tc.after))
 		require.InDelta(t, tc.want, r.Engagement, 1e-9, "after %v", tc.after)
 	}
+}
+
+func TestModelStepDecayBeyondTheLookupTable(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, `{"id":"step","version":1,
+	  "engagement":{"groups":[{"name":"g","rules":[{"id":"call","when":{"event":{"kind":"call"}},"points":40}]}]},
+	  "decay":{"step_days":1,"step_factor":0.99}}`)
+	ev := []lead.Engagement{{Kind: "call", At: t0}}
+	for _, steps := range []int{0, 1, 511, 512, 513, 2000} {
+		r := m.Score(&crm.Lead{Name: "x"}, ev, t0.Add(time.Duration(steps)*day))
+		require.Equal(t, 40*math.Exp(float64(steps)*math.Log(0.99)), r.Engagement, "after %d steps", steps)
+	}
+}
+
+// Event kinds of one length and last letter share a lookup bucket; each
+// must still count only its own events.
+func TestModelCountsKindsThatShareABucket(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, `{"id":"kinds","version":1,
+	  "engagement":{"groups":[{"name":"g","rules":[
+	    {"id":"a","when":{"event":{"kind":"aaa_x"}},"points_each":1},
+	    {"id":"b","when":{"event":{"kind":"bbb_x"}},"points_each":10},
+	    {"id":"all","when":{"event":{"kind":"*"}},"points_each":100}]}]}}`)
+	ev := []lead.Engagement{{Kind: "bbb_x", At: t0}, {Kind: "aaa_x", At: t0}, {Kind: "bbb_x", At: t0}, {Kind: "ccc_x", At: t0}, {Kind: "", At: t0}}
+	ex := m.Explain(&crm.Lead{Name: "x"}, ev, t0)
+	got := map[string]float64{}
+	for _, c := range ex.Contributions {
+		got[c.Rule] = c.Points
+	}
+	require.Equal(t, map[string]float64{"a": 1, "b": 20, "all": 500}, got)
 }
 
 func TestModelFieldOperators(t *testing.T) {

@@ -171,12 +171,15 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 		m.tally(&tl, &memo, events, now)
 	}
 	var fit, eng float64
+	decays := m.decay.active()
 	for gi := range m.groups {
 		g := &m.groups[gi]
 		isEng := g.section == SectionEngagement
+		decayed := isEng && decays
 		var sum float64
-		for ri := g.start; ri < g.end; ri++ {
-			r := &m.rules[ri]
+		rules := m.rules[g.start:g.end]
+		for i := range rules {
+			r := &rules[i]
 			var base, got float64
 			var units int
 			if r.each != 0 {
@@ -202,7 +205,7 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 					continue
 				}
 				base, got, units = r.points, r.points, n
-				if isEng && age >= 0 && m.decay.active() {
+				if decayed && age >= 0 {
 					got *= memo.factor(m, age)
 				}
 			}
@@ -211,7 +214,7 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 			}
 			sum += got
 			if ex != nil {
-				info := &m.ruleInfo[ri]
+				info := &m.ruleInfo[g.start+i]
 				ex.Contributions = append(ex.Contributions, Contribution{
 					Section: g.section, Group: g.name, Rule: info.id, Description: info.desc,
 					Base: base, Points: got, Events: units,
@@ -373,38 +376,41 @@ func (m *Model) tally(tl *tallies, memo *decayMemo, events []Engagement, now tim
 		if age < 0 {
 			continue // after the scoring time
 		}
-		var nodes []int32
-		if kl := len(e.Kind); kl > 0 {
-			last := e.Kind[kl-1]
-			for k := range m.kinds {
-				ks := &m.kinds[k]
-				if len(ks.kind) == kl && ks.last == last && ks.kind == e.Kind {
+		nodes := m.anyKind
+		if e.Kind != "" {
+			switch v := m.kindTab[kindHash(e.Kind)]; v {
+			case 0:
+			case kindCollision:
+				for k := range m.kinds {
+					if m.kinds[k].kind == e.Kind {
+						nodes = m.kinds[k].nodes
+						break
+					}
+				}
+			default:
+				if ks := &m.kinds[v-1]; ks.kind == e.Kind {
 					nodes = ks.nodes
-					break
 				}
 			}
 		}
 		c := max(e.Count, 1)
 		dec := -1.0
-		for pass := 0; pass < 2; pass++ {
-			for _, ni := range nodes {
-				n := &m.nodes[ni]
-				if n.within > 0 && age > n.within {
-					continue
-				}
-				t := &tl[n.slot]
-				if t.units == 0 || age < t.age {
-					t.age = age
-				}
-				t.units += c
-				if n.each != 0 {
-					if dec < 0 {
-						dec = memo.factor(m, age)
-					}
-					t.sum += n.each * float64(c) * dec
-				}
+		for j := range nodes {
+			tn := &nodes[j]
+			if tn.within > 0 && age > tn.within {
+				continue
 			}
-			nodes = m.anyKind
+			t := &tl[tn.slot]
+			if t.units == 0 || age < t.age {
+				t.age = age
+			}
+			t.units += c
+			if tn.each != 0 {
+				if dec < 0 {
+					dec = memo.factor(m, age)
+				}
+				t.sum += tn.each * float64(c) * dec
+			}
 		}
 	}
 }
@@ -613,9 +619,16 @@ func equalsLower(s, lower string) bool {
 // ASCII case.
 func containsLower(s, sub string) bool {
 	n := len(sub)
-	first := sub[0]
-	for i := 0; i+n <= len(s); i++ {
-		if lowerASCII(s[i]) != first {
+	if n > len(s) {
+		return false
+	}
+	// A byte folds to sub[0] when it is sub[0] or its upper-case letter.
+	first, upper := sub[0], sub[0]
+	if 'a' <= first && first <= 'z' {
+		upper = first - ('a' - 'A')
+	}
+	for i, last := 0, len(s)-n; i <= last; i++ {
+		if c := s[i]; c != first && c != upper {
 			continue
 		}
 		j := 1

@@ -8,10 +8,10 @@ import (
 )
 
 // TestConformance runs the storage contract every adapter must keep, each
-// subtest on a fresh, migrated schema.
+// subtest on an empty, migrated schema (recycled by truncation after use).
 func TestConformance(t *testing.T) {
 	testPool(t)
 	storetest.Run(t, storetest.Harness{
-		NewStore: func(t *testing.T, clock crm.Clock) crm.Store { return newStore(t, clock) },
+		NewStore: func(t *testing.T, clock crm.Clock) crm.Store { return recycledStore(t, clock) },
 	})
 }

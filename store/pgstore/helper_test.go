@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if sharedPool != nil {
+		dropRecycledSchemas(sharedPool)
 		sharedPool.Close()
 	}
 	os.Exit(code)
@@ -85,4 +87,76 @@ func newStore(tb testing.TB, clock crm.Clock) *pgstore.Store {
 	require.NoError(tb, err)
 	require.NoError(tb, s.Migrate(context.Background()))
 	return s
+}
+
+// recycled holds migrated schemas emptied by earlier conformance subtests.
+// Migrating a fresh schema of some forty tables costs far more than
+// truncating one, and the conformance suite makes hundreds of stores.
+var recycled = make(chan string, 64)
+
+// recycledStore returns a store over an empty, migrated schema: a recycled
+// one when available, else a fresh one. When the test ends the schema is
+// truncated (sequences restarted) and offered for reuse, so every store
+// still starts exactly as empty as a new one.
+func recycledStore(tb testing.TB, clock crm.Clock) *pgstore.Store {
+	tb.Helper()
+	pool := testPool(tb)
+	var schema string
+	select {
+	case schema = <-recycled:
+	default:
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		schema = "crmkit_test_" + hex.EncodeToString(b[:])
+		s, err := pgstore.New(pool, &pgstore.Config{Schema: schema})
+		require.NoError(tb, err)
+		require.NoError(tb, s.Migrate(context.Background()))
+	}
+	tb.Cleanup(func() {
+		if err := truncateSchema(context.Background(), pool, schema); err != nil {
+			tb.Errorf("empty schema %s: %v", schema, err)
+			return
+		}
+		select {
+		case recycled <- schema:
+		default:
+			_, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		}
+	})
+	s, err := pgstore.New(pool, &pgstore.Config{Schema: schema, Clock: clock})
+	require.NoError(tb, err)
+	return s
+}
+
+// truncateSchema empties every crmkit table of schema except the migration
+// history, restarting sequences.
+func truncateSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'crm\_%' AND tablename <> 'crm_schema_migrations'`, schema)
+	if err != nil {
+		return err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("no crm_ tables in schema %s", schema)
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = pgx.Identifier{schema, t}.Sanitize()
+	}
+	_, err = pool.Exec(ctx, "TRUNCATE "+strings.Join(names, ", ")+" RESTART IDENTITY CASCADE")
+	return err
+}
+
+func dropRecycledSchemas(pool *pgxpool.Pool) {
+	for {
+		select {
+		case schema := <-recycled:
+			_, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		default:
+			return
+		}
+	}
 }

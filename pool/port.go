@@ -245,3 +245,72 @@ type Recycled struct {
 	PoolID          crm.ID
 	Entry           *Entry
 }
+
+// ClaimStore is an optional extension of [crm.Store] for claims stored by
+// one atomic write instead of a unit of work of a dozen statements. When
+// the store implements it (pgstore does), [Service.Claim] reads the state
+// it decides on without locks, decides with the package's rules as usual,
+// and hands the adapter the result with every limit already resolved to
+// numbers; the adapter stores it only if the state read still holds.
+// Rules never move into the adapter: it enforces the conditions it is
+// given.
+type ClaimStore interface {
+	crm.Store
+	// PoolClaimState reads, without locking, what a claim decides on: the
+	// customer's holding, the customer, the actor and the holding's pool,
+	// each nil when missing (a holding without a pool has none).
+	PoolClaimState(ctx context.Context, customerID, actorID crm.ID) (*ClaimState, error)
+	// PoolClaim stores w atomically (all or nothing, on its own: never
+	// inside InTx) if the customer's holding still has w.Holding.Version
+	// and the customer still has w.CustomerVersion, and every counter of
+	// w.Counters stays within its Max after adding one. It then writes the
+	// holding as given (incrementing Version), makes the customer owned by
+	// w.Holding.OwnerID and no longer pooled, adds one to each counter,
+	// appends w.Entry (assigning Seq) and w.Event (assigning Seq, with the
+	// payload w.EventHead + the entry's Seq in decimal + w.EventTail).
+	// Otherwise it changes nothing and says why in the outcome.
+	PoolClaim(ctx context.Context, w *ClaimWrite) (ClaimOutcome, error)
+}
+
+// ClaimState is what [ClaimStore.PoolClaimState] reads.
+type ClaimState struct {
+	Holding  *Holding
+	Customer *crm.Customer
+	Actor    *crm.User
+	Pool     *Pool
+}
+
+// CounterCheck is one counter a claim adds one to, within Max.
+type CounterCheck struct {
+	Key string
+	Max int64
+}
+
+// ClaimWrite is a claim decided by the [Service], for [ClaimStore.PoolClaim].
+type ClaimWrite struct {
+	// Holding is the holding after the claim, carrying the Version read.
+	Holding *Holding
+	// CustomerVersion is the customer's Version read.
+	CustomerVersion int64
+	// Counters are checked and incremented together.
+	Counters []CounterCheck
+	Entry    *Entry
+	// Event is the outbox event; its payload is EventHead, the entry's
+	// Seq, EventTail.
+	Event                *crm.Event
+	EventHead, EventTail []byte
+}
+
+// ClaimOutcome says what [ClaimStore.PoolClaim] did.
+type ClaimOutcome struct {
+	// Stored is true when the claim was stored; the write's Holding, Entry
+	// and Event then carry their stored Version, Seq and times.
+	Stored bool
+	// Refused is the index in Counters of a counter that would have passed
+	// its Max, with its Current value; -1 when no counter refused.
+	Refused int
+	Current int64
+	// OwnerID is the holding's current owner when the claim was not
+	// stored because the holding changed (NilID: still unowned, or gone).
+	OwnerID crm.ID
+}

@@ -116,6 +116,11 @@ type Config struct {
 	// SweepBatch is how many customers one unit of work of
 	// [Service.Sweep] recycles. Defaults to 500.
 	SweepBatch int
+	// ClaimInUnitOfWork makes every claim run in a unit of work, even when
+	// the store can store one in a single conditional write
+	// ([ClaimStore]). Set it when the Authorizer must read inside the
+	// claim's transaction. Defaults to false.
+	ClaimInUnitOfWork bool
 }
 
 func (c *Config) validate() error {
@@ -388,27 +393,67 @@ func (u *unit) add(ctx context.Context, key string, delta, max int64, limit stri
 	return nil
 }
 
-// takeOwner counts c against usr's owned-customer limits and makes usr the
-// owner of h and c.
-func (u *unit) takeOwner(ctx context.Context, h *Holding, c *crm.Customer, usr *crm.User, p *Pool) error {
-	ls := resolveLimits(u.s.cfg.Limits, OwnedCustomers, usr)
+// limitCheck is one counter an operation adds one to, within the limit it
+// enforces.
+type limitCheck struct {
+	CounterCheck
+	limit LimitKind
+}
+
+// ownedChecks appends the owned-customer counters that taking c counts
+// against usr's limits.
+func (s *Service) ownedChecks(checks []limitCheck, usr *crm.User, c *crm.Customer) []limitCheck {
+	ls := resolveLimits(s.cfg.Limits, OwnedCustomers, usr)
 	all, _ := strictest(ls, func(l *Limit) bool { return l.CountDealt })
-	open, _ := strictest(ls, func(l *Limit) bool { return !l.CountDealt })
-	if err := u.add(ctx, ownedKey(usr.ID), 1, all, string(OwnedCustomers)); err != nil {
-		return err
+	checks = append(checks, limitCheck{CounterCheck{ownedKey(usr.ID), all}, OwnedCustomers})
+	if c.Status != crm.CustomerDealt {
+		open, _ := strictest(ls, func(l *Limit) bool { return !l.CountDealt })
+		checks = append(checks, limitCheck{CounterCheck{ownedOpenKey(usr.ID), open}, OwnedCustomers})
 	}
-	dealt := c.Status == crm.CustomerDealt
-	if !dealt {
-		if err := u.add(ctx, ownedOpenKey(usr.ID), 1, open, string(OwnedCustomers)); err != nil {
+	return checks
+}
+
+// claimChecks returns the counters a claim of c by usr from p adds one to:
+// the daily claims (every claim counts, and releases never uncount, so
+// claim-release loops cannot get around the limit), then the owned
+// customers. The order is the counters' key order, so units of work lock
+// them in one order.
+func (s *Service) claimChecks(p *Pool, usr *crm.User, c *crm.Customer, now time.Time) []limitCheck {
+	daily, _ := strictest(resolveLimits(p.Limits, DailyClaims, usr), func(*Limit) bool { return true })
+	checks := make([]limitCheck, 1, 3)
+	checks[0] = limitCheck{CounterCheck{claimsKey(p, usr.ID, now), daily}, DailyClaims}
+	return s.ownedChecks(checks, usr, c)
+}
+
+// addAll adds one to each counter within its max, in order.
+func (u *unit) addAll(ctx context.Context, checks []limitCheck) error {
+	for _, ck := range checks {
+		if err := u.add(ctx, ck.Key, 1, ck.Max, string(ck.limit)); err != nil {
 			return err
 		}
 	}
-	h.OwnerID, h.OwnerDepartmentID, h.Dealt, h.OwnedSince = usr.ID, usr.DepartmentID, dealt, u.now
+	return nil
+}
+
+// assignOwner makes usr the owner of h and c from now, starting p's
+// protection period.
+func assignOwner(h *Holding, c *crm.Customer, usr *crm.User, p *Pool, now time.Time) {
+	h.OwnerID, h.OwnerDepartmentID, h.Dealt, h.OwnedSince = usr.ID, usr.DepartmentID, c.Status == crm.CustomerDealt, now
 	h.ProtectedUntil = time.Time{}
 	if p != nil && p.ProtectionDays > 0 {
-		h.ProtectedUntil = u.now.Add(time.Duration(p.ProtectionDays) * 24 * time.Hour)
+		h.ProtectedUntil = now.Add(time.Duration(p.ProtectionDays) * 24 * time.Hour)
 	}
 	c.OwnerID, c.PoolID = usr.ID, crm.NilID
+}
+
+// takeOwner counts c against usr's owned-customer limits and makes usr the
+// owner of h and c.
+func (u *unit) takeOwner(ctx context.Context, h *Holding, c *crm.Customer, usr *crm.User, p *Pool) error {
+	var buf [2]limitCheck
+	if err := u.addAll(ctx, u.s.ownedChecks(buf[:0], usr, c)); err != nil {
+		return err
+	}
+	assignOwner(h, c, usr, p, u.now)
 	return nil
 }
 
@@ -508,10 +553,20 @@ func (e *Entry) eventPayload() json.RawMessage {
 // appendPayload appends the entry's event payload to b: compact JSON,
 // encoded by hand because sweeps write one per customer.
 func (e *Entry) appendPayload(b []byte) []byte {
+	b = e.appendPayloadHead(b)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	return e.appendPayloadTail(b)
+}
+
+// appendPayloadHead appends the payload up to the entry's Seq.
+func (e *Entry) appendPayloadHead(b []byte) []byte {
 	b = append(b, `{"entry_id":"`...)
 	b = appendID(b, e.ID)
-	b = append(b, `","seq":`...)
-	b = strconv.AppendInt(b, e.Seq, 10)
+	return append(b, `","seq":`...)
+}
+
+// appendPayloadTail appends the payload after the entry's Seq.
+func (e *Entry) appendPayloadTail(b []byte) []byte {
 	b = append(b, `,"customer_id":"`...)
 	b = appendID(b, e.CustomerID)
 	b = append(b, `","op":`...)
@@ -607,14 +662,24 @@ type ClaimRequest struct {
 // ([crm.ErrPermissionDenied]); a claim during a cooldown
 // ([*CooldownError]); a claim beyond the daily or owned-customer limits
 // ([*crm.LimitError]); and a collision in block mode ([*CollisionError]).
+//
+// When the store implements [ClaimStore] (pgstore) and the claim carries
+// no idempotency key, consults no duplicate checker and cascades nothing
+// ([Config.ClaimInUnitOfWork] unset), Claim reads the state without locks,
+// decides, and stores the decision with one conditional write that holds
+// only if nothing it decided on changed; otherwise it decides again. The
+// [Authorizer] then reads through the store's own repositories. The
+// invariants are the same either way.
 func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) {
+	if cs, ok := s.store.(ClaimStore); ok && s.oneWriteClaims() && req.IdempotencyKey == "" {
+		if res, err, decided := s.claimOneWrite(ctx, cs, req); decided {
+			return res, err
+		}
+	}
 	r := request{op: OpClaim, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
 	return s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
-		if h.Owned() {
-			return nil, ErrTaken
-		}
-		if !h.Pooled() {
-			return nil, ErrNotInPool
+		if err := claimable(h); err != nil {
+			return nil, err
 		}
 		usr, err := u.actor(ctx, req.Actor, "actor")
 		if err != nil {
@@ -628,30 +693,17 @@ func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		if err := u.authorize(ctx, &Access{Action: ActionClaim, Actor: usr, Pool: p, Holding: h, Customer: c}); err != nil {
+		if err := s.mayClaim(ctx, u.tx, u.now, h, usr, p, c); err != nil {
 			return nil, err
-		}
-		if p.NewEntryCooldownHours > 0 {
-			if until := h.EnteredAt.Add(time.Duration(p.NewEntryCooldownHours) * time.Hour); u.now.Before(until) {
-				return nil, &CooldownError{Kind: CooldownNewEntry, Until: until}
-			}
-		}
-		if h.PreviousOwnerID == usr.ID && u.now.Before(h.PreviousOwnerUntil) {
-			return nil, &CooldownError{Kind: CooldownPreviousOwner, Until: h.PreviousOwnerUntil}
 		}
 		warnings, err := u.collisions(ctx, usr, c, u.s.cfg.CollisionOnClaim)
 		if err != nil {
 			return nil, err
 		}
-		daily, _ := strictest(resolveLimits(p.Limits, DailyClaims, usr), func(*Limit) bool { return true })
-		// Every claim counts, and releases never uncount, so claim-release
-		// loops cannot get around the limit.
-		if err := u.add(ctx, claimsKey(p, usr.ID, u.now), 1, daily, string(DailyClaims)); err != nil {
+		if err := u.addAll(ctx, s.claimChecks(p, usr, c, u.now)); err != nil {
 			return nil, err
 		}
-		if err := u.takeOwner(ctx, h, c, usr, p); err != nil {
-			return nil, err
-		}
+		assignOwner(h, c, usr, p, u.now)
 		e := &Entry{CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
 		res, err := u.finish(ctx, h, c, p, e, false, &u.s.cfg.Cascade.OnClaim, crm.NilID)
 		if res != nil {
@@ -659,6 +711,108 @@ func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) 
 		}
 		return res, err
 	})
+}
+
+// claimable refuses a holding that is not in a pool or already owned.
+func claimable(h *Holding) error {
+	if h.Owned() {
+		return ErrTaken
+	}
+	if !h.Pooled() {
+		return ErrNotInPool
+	}
+	return nil
+}
+
+// mayClaim checks permission and cooldowns of a claim of h by usr from p.
+func (s *Service) mayClaim(ctx context.Context, tx crm.Tx, now time.Time, h *Holding, usr *crm.User, p *Pool, c *crm.Customer) error {
+	if err := s.cfg.Authorizer.Authorize(ctx, tx, &Access{Action: ActionClaim, Actor: usr, Pool: p, Holding: h, Customer: c}); err != nil {
+		return err
+	}
+	if p.NewEntryCooldownHours > 0 {
+		if until := h.EnteredAt.Add(time.Duration(p.NewEntryCooldownHours) * time.Hour); now.Before(until) {
+			return &CooldownError{Kind: CooldownNewEntry, Until: until}
+		}
+	}
+	if h.PreviousOwnerID == usr.ID && now.Before(h.PreviousOwnerUntil) {
+		return &CooldownError{Kind: CooldownPreviousOwner, Until: h.PreviousOwnerUntil}
+	}
+	return nil
+}
+
+// oneWriteClaims reports whether claims without an idempotency key may go
+// through [ClaimStore]: nothing the claim does needs a unit of work.
+func (s *Service) oneWriteClaims() bool {
+	return !s.cfg.ClaimInUnitOfWork && keepsAll(&s.cfg.Cascade.OnClaim) &&
+		(s.cfg.Duplicates == nil || s.cfg.CollisionOnClaim == CollisionOff)
+}
+
+// oneWriteAttempts bounds how often a claim decides again because the state
+// changed under it before it falls back to a unit of work.
+const oneWriteAttempts = 3
+
+// claimOneWrite is Claim through [ClaimStore]. decided is false when the
+// state kept changing, and the caller claims in a unit of work instead.
+func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimRequest) (res *Result, err error, decided bool) {
+	name := "claim " + req.CustomerID.String()
+	fail := func(err error) (*Result, error, bool) { return nil, fmt.Errorf("pool: %s: %w", name, err), true }
+	var v problems
+	(&request{op: OpClaim, actor: req.Actor, customer: req.CustomerID}).validate(&v, false)
+	if err := v.err(); err != nil {
+		return fail(err)
+	}
+	for range oneWriteAttempts {
+		now := crm.StorageTime(s.cfg.Clock.Now())
+		st, err := cs.PoolClaimState(ctx, req.CustomerID, req.Actor)
+		if err != nil {
+			return fail(err)
+		}
+		h, usr, p, c := st.Holding, st.Actor, st.Pool, st.Customer
+		switch {
+		case h == nil:
+			return fail(ErrNotInPool)
+		case claimable(h) != nil:
+			return fail(claimable(h))
+		case usr == nil:
+			return fail(crm.Invalid("actor", "unknown user %s", req.Actor))
+		case !usr.Active:
+			return fail(fmt.Errorf("user %s is inactive: %w", usr.ID, crm.ErrPermissionDenied))
+		case p == nil:
+			return fail(crm.Invalid("pool_id", "unknown pool %s", h.PoolID))
+		case c == nil:
+			return fail(fmt.Errorf("customer %s: %w", req.CustomerID, crm.ErrNotFound))
+		}
+		if err := s.mayClaim(ctx, s.store, now, h, usr, p, c); err != nil {
+			return fail(err)
+		}
+		checks := s.claimChecks(p, usr, c, now)
+		customerVersion := c.Version
+		assignOwner(h, c, usr, p, now)
+		schedule(h, c, p)
+		e := &Entry{ID: s.cfg.IDs.NewID(), At: now, CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID}
+		w := &ClaimWrite{Holding: h, CustomerVersion: customerVersion, Counters: make([]CounterCheck, len(checks)), Entry: e,
+			Event: &crm.Event{ID: s.cfg.IDs.NewID(), Type: EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: c.ID},
+				ActorID: usr.ID, OccurredAt: now},
+			EventHead: e.appendPayloadHead(nil), EventTail: e.appendPayloadTail(nil)}
+		for i, ck := range checks {
+			w.Counters[i] = ck.CounterCheck
+		}
+		out, err := cs.PoolClaim(ctx, w)
+		switch {
+		case errors.Is(err, crm.ErrConflict):
+			continue // a deadlock or serialisation failure: decide again
+		case err != nil:
+			return fail(err)
+		case out.Stored:
+			return &Result{Entry: *e, Holding: *h}, nil, true
+		case out.Refused >= 0 && out.Refused < len(checks):
+			ck := checks[out.Refused]
+			return fail(&crm.LimitError{Limit: string(ck.limit), Max: ck.Max, Current: out.Current})
+		case out.OwnerID != crm.NilID:
+			return fail(ErrTaken)
+		}
+	}
+	return nil, nil, false
 }
 
 // ReleaseRequest asks to give a customer back to a pool (放弃).

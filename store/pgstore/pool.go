@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -790,4 +792,148 @@ func uuidOf(id crm.ID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: id != 
 
 func tsOf(t time.Time) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: crm.StorageTime(t), Valid: !t.IsZero()}
+}
+
+var _ pool.ClaimStore = (*Store)(nil)
+
+// PoolClaimState implements [pool.ClaimStore]: four reads sent together,
+// so one round trip, each seeing the latest committed data.
+func (s *Store) PoolClaimState(ctx context.Context, customerID, actorID crm.ID) (*pool.ClaimState, error) {
+	v := s.auto()
+	if err := v.check(ctx); err != nil {
+		return nil, fmt.Errorf("pgstore: read claim state: %w", err)
+	}
+	tenant := crm.TenantFrom(ctx)
+	var out pool.ClaimState
+	keep := func(err error) error {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	}
+	holdings := v.poolTable("crm_pool_holdings")
+	b := &pgx.Batch{}
+	b.Queue("SELECT "+holdingCols+" FROM "+holdings+" WHERE customer_id = $1 AND tenant_id = $2", key(customerID), tenant).
+		QueryRow(func(row pgx.Row) (err error) {
+			out.Holding, err = scanHolding(row)
+			return keep(err)
+		})
+	b.Queue(s.sql.customers.get, key(customerID), tenant).QueryRow(func(row pgx.Row) (err error) {
+		out.Customer, err = s.sql.customers.scan(row)
+		return keep(err)
+	})
+	b.Queue(s.sql.users.get, key(actorID), tenant).QueryRow(func(row pgx.Row) (err error) {
+		out.Actor, err = s.sql.users.scan(row)
+		return keep(err)
+	})
+	b.Queue("SELECT "+poolCols+" FROM "+v.poolTable("crm_pools")+" WHERE tenant_id = $2 AND id ="+
+		" (SELECT pool_id FROM "+holdings+" WHERE customer_id = $1 AND tenant_id = $2)", key(customerID), tenant).
+		QueryRow(func(row pgx.Row) (err error) {
+			out.Pool, err = poolRepo{v}.scan(row)
+			return keep(err)
+		})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("pgstore: read claim state: %w", dbError(ctx, err))
+	}
+	return &out, nil
+}
+
+// PoolClaim implements [pool.ClaimStore] in one round trip: the counters
+// are created if missing, then one statement locks the holding, the
+// customer and the counters, checks the versions read and the counters'
+// maxima, and only then updates holding, customer and counters and appends
+// the ledger entry and the event. Both statements run in one implicit
+// transaction, so nothing is kept unless everything is.
+func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOutcome, error) {
+	v := s.auto()
+	out := pool.ClaimOutcome{Refused: -1}
+	if err := v.check(ctx); err != nil {
+		return out, fmt.Errorf("pgstore: claim: %w", err)
+	}
+	h, e, ev := w.Holding, w.Entry, w.Event
+	if h == nil || e == nil || ev == nil || h.OwnerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.At.IsZero() || ev.ID == crm.NilID {
+		return out, crm.Invalid("claim", "needs an owned holding, a ledger entry of its customer and an event")
+	}
+	if err := checkHolding(h); err != nil {
+		return out, err
+	}
+	tenant := crm.TenantFrom(ctx)
+	if e.TenantID != "" && e.TenantID != tenant {
+		return out, crm.Invalid("entry.tenant_id", "is not the context's tenant")
+	}
+	now := crm.StorageTime(s.clock.Now())
+	keys := make([]string, len(w.Counters))
+	maxes := make([]int64, len(w.Counters))
+	for i, c := range w.Counters {
+		keys[i], maxes[i] = c.Key, c.Max
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	var rule any
+	if len(e.Rule) > 0 {
+		rule = []byte(e.Rule)
+	}
+	occurred := crm.StorageTime(ev.OccurredAt)
+	args := append([]any{tenant, key(h.CustomerID), h.Version, w.CustomerVersion, now}, holdingValues(h)...)
+	args = append(args, keys, maxes,
+		key(e.ID), string(e.Op), ref(e.FromOwner), ref(e.ToOwner), ref(e.FromPool), ref(e.ToPool), e.Reason, e.RuleID, rule,
+		ref(e.ActorID), crm.StorageTime(e.At), e.IdempotencyKey,
+		key(ev.ID), ev.Type, string(ev.Subject.Type), ref(ev.ActorID), occurred, string(w.EventHead), string(w.EventTail))
+	holdings, customers, counters := v.poolTable("crm_pool_holdings"), v.poolTable("crm_customers"), v.poolTable("crm_pool_counters")
+	sql := "WITH h AS (SELECT version, owner_id FROM " + holdings + " WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE)," +
+		" c AS (SELECT version FROM " + customers + " WHERE tenant_id = $1 AND id = $2 FOR UPDATE)," +
+		" k AS (SELECT key, value FROM " + counters + " WHERE tenant_id = $1 AND key = ANY($21::text[]) ORDER BY key FOR UPDATE)," +
+		" lim AS (SELECT u.ord, coalesce(k.value, 0) AS value FROM unnest($21::text[], $22::bigint[]) WITH ORDINALITY AS u(key, max, ord)" +
+		" LEFT JOIN k ON k.key = u.key WHERE coalesce(k.value, 0) >= u.max)," +
+		" ok AS (SELECT 1 FROM h, c WHERE h.version = $3 AND c.version = $4 AND NOT EXISTS (SELECT 1 FROM lim))," +
+		" uh AS (UPDATE " + holdings + " SET pool_id = $6, owner_id = $7, owner_department_id = $8, locked = $9, dealt = $10," +
+		" entered_at = $11, owned_since = $12, protected_until = $13, previous_owner_id = $14, previous_owner_until = $15," +
+		" last_opportunity_at = $16, open_opportunity = $17, due_at = $18, due_reason = $19, due_rule_id = $20," +
+		" version = version + 1, updated_at = $5 WHERE tenant_id = $1 AND customer_id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING created_at)," +
+		" uc AS (UPDATE " + customers + " SET owner_id = $7, pool_id = NULL, version = version + 1, updated_at = $5" +
+		" WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING id)," +
+		" uk AS (UPDATE " + counters + " SET value = value + 1 WHERE tenant_id = $1 AND key = ANY($21::text[]) AND EXISTS (SELECT 1 FROM ok) RETURNING key)," +
+		" l AS (INSERT INTO " + v.poolTable("crm_pool_ledger") +
+		" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)" +
+		" SELECT $23::uuid, $1, $2, $24::text, $25::uuid, $26::uuid, $27::uuid, $28::uuid, $29::text, $30::text, $31::jsonb, $32::uuid, $33::timestamptz, $34::text" +
+		" FROM ok RETURNING seq)," +
+		" e AS (INSERT INTO " + v.poolTable("crm_events") + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
+		" SELECT $35::uuid, $1, $36::text, $37::text, $2, $38::uuid, $39::timestamptz, ($40::text || l.seq::text || $41::text)::json FROM l RETURNING seq)" +
+		" SELECT (SELECT version FROM h), (SELECT owner_id FROM h), (SELECT version FROM c)," +
+		" (SELECT ord FROM lim ORDER BY ord LIMIT 1), (SELECT value FROM lim ORDER BY ord LIMIT 1)," +
+		" (SELECT created_at FROM uh), (SELECT seq FROM l), (SELECT seq FROM e), (SELECT count(*) FROM uc), (SELECT count(*) FROM uk)"
+	var (
+		hVersion, cVersion, refusedOrd, refusedValue, seq, evSeq *int64
+		owner                                                    ref
+		created                                                  *time.Time
+		customersDone, countersDone                              int64
+	)
+	b := &pgx.Batch{}
+	// Counters the claim checks must exist before the statement starts,
+	// so that it can lock them; a missing counter is 0 either way.
+	b.Queue("INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING", tenant, sorted)
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&hVersion, &owner, &cVersion, &refusedOrd, &refusedValue, &created, &seq, &evSeq, &customersDone, &countersDone)
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, dbError(ctx, err))
+	}
+	switch {
+	case hVersion == nil || *hVersion != h.Version || cVersion == nil || *cVersion != w.CustomerVersion:
+		out.OwnerID = crm.ID(owner)
+		return out, nil
+	case refusedOrd != nil:
+		out.Refused, out.Current = int(*refusedOrd-1), *refusedValue
+		return out, nil
+	case created == nil || seq == nil || evSeq == nil || customersDone != 1 || countersDone != int64(len(w.Counters)):
+		return out, fmt.Errorf("pgstore: claim customer %s: the statement stored part of the claim", h.CustomerID)
+	}
+	stored := normalisedHolding(*h)
+	stored.TenantID, stored.Version, stored.CreatedAt, stored.UpdatedAt = tenant, h.Version+1, created.UTC(), now
+	*h = stored
+	e.Seq, e.TenantID, e.At = *seq, tenant, crm.StorageTime(e.At)
+	payload := append(append(slices.Clip(w.EventHead), strconv.FormatInt(*seq, 10)...), w.EventTail...)
+	ev.Seq, ev.TenantID, ev.OccurredAt, ev.Payload = *evSeq, tenant, occurred, payload
+	out.Stored = true
+	return out, nil
 }

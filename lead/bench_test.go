@@ -1,6 +1,7 @@
 package lead_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/store/memstore"
 	"github.com/shopspring/decimal"
 )
 
@@ -139,5 +142,35 @@ func BenchmarkModelExplain(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		k := i & 63
 		_ = m.Explain(&leads[k], events[k], t0)
+	}
+}
+
+// BenchmarkServiceScoreLead scores one stored lead with a stored
+// 30-criterion model and saves its snapshot, on memstore: the cost around
+// Model.Score of reading the lead and the model and writing the snapshot in
+// one unit of work.
+func BenchmarkServiceScoreLead(b *testing.B) {
+	ctx := context.Background()
+	clock := crmtest.NewClock(t0)
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	svc, err := lead.New(store, &lead.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.SaveModel(ctx, mustModel(b, benchModel())); err != nil {
+		b.Fatal(err)
+	}
+	leads, events := benchLeads(1)
+	l := leads[0]
+	l.ID = ids.NewID()
+	if err := store.Leads().Create(ctx, &l); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.ScoreLead(ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "bench", Events: events[0]}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -78,8 +78,9 @@ func (c *Config) validate() error {
 // operations return an error matching [crm.ErrUnsupported]. It is safe for
 // concurrent use.
 type Service struct {
-	store crm.Store
-	cfg   Config
+	store  crm.Store
+	cfg    Config
+	models *modelCache
 }
 
 // New returns a service on store. A nil cfg means defaults.
@@ -103,7 +104,7 @@ func New(store crm.Store, cfg *Config) (*Service, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &Service{store: store, cfg: c}, nil
+	return &Service{store: store, cfg: c, models: &modelCache{}}, nil
 }
 
 // TransitionRequest asks to move a lead to another status.

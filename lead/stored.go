@@ -1,10 +1,12 @@
 package lead
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -59,7 +61,7 @@ func (s *Service) SaveModel(ctx context.Context, m *Model) error {
 func (s *Service) LoadModel(ctx context.Context, id string, version int) (*Model, error) {
 	var m *Model
 	err := s.inTx(ctx, func(ctx context.Context, tx Tx) (err error) {
-		m, err = loadModel(ctx, tx, id, version)
+		m, err = s.loadModel(ctx, tx, id, version)
 		return err
 	})
 	if err != nil {
@@ -68,15 +70,62 @@ func (s *Service) LoadModel(ctx context.Context, id string, version int) (*Model
 	return m, nil
 }
 
-func loadModel(ctx context.Context, tx Tx, id string, version int) (*Model, error) {
+func (s *Service) loadModel(ctx context.Context, tx Tx, id string, version int) (*Model, error) {
 	d, err := tx.LeadScoringModels().Get(ctx, id, version)
 	if err != nil {
 		return nil, fmt.Errorf("lead: load model %q version %d: %w", truncate(id, 64), version, err)
 	}
-	m, err := ParseModel(d.Data)
+	m, err := s.models.compile(crm.TenantFrom(ctx), d)
 	if err != nil {
 		return nil, fmt.Errorf("lead: load model %q version %d: stored document: %w", truncate(id, 64), d.Version, err)
 	}
+	return m, nil
+}
+
+// maxCachedModels bounds the compiled models a Service keeps.
+const maxCachedModels = 64
+
+// modelCache keeps compiled scoring models by tenant, ID and version, so
+// scoring a lead with a stored model does not parse and validate its JSON
+// every time (that costs milliseconds; scoring, a microsecond). An entry is
+// used only while the stored document is byte for byte the one compiled, so
+// a version changed behind the store's back is compiled again. Safe for
+// concurrent use.
+type modelCache struct {
+	mu      sync.Mutex
+	entries map[modelKey]cachedModel
+}
+
+type modelKey struct {
+	tenant, id string
+	version    int
+}
+
+type cachedModel struct {
+	data  []byte
+	model *Model
+}
+
+// compile returns the model of d, compiling it on a miss. d.Data must not
+// change afterwards (store ports return copies the caller owns).
+func (c *modelCache) compile(tenant string, d *ModelDocument) (*Model, error) {
+	k := modelKey{tenant: tenant, id: d.ID, version: d.Version}
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.data, d.Data) {
+		return e.model, nil
+	}
+	m, err := ParseModel(d.Data)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxCachedModels {
+		c.entries = make(map[modelKey]cachedModel) // a full reset is simple and rare: hosts use a few models
+	}
+	c.entries[k] = cachedModel{data: d.Data, model: m}
 	return m, nil
 }
 
@@ -137,8 +186,10 @@ const scoreAttempts = 3
 // time and saves the result as the lead's snapshot under that model, reading
 // the lead and the model and writing the snapshot in one unit of work. A
 // snapshot replaced concurrently is recomputed (a few times at most, then
-// [crm.ErrConflict]), so the newest score wins. Errors: [crm.ErrNotFound]
-// for an unknown lead or model.
+// [crm.ErrConflict]), so the newest score wins. The service keeps the
+// compiled models it loaded (up to 64, by tenant, ID and version), so only
+// the first scoring with a version pays for parsing it. Errors:
+// [crm.ErrNotFound] for an unknown lead or model.
 func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapshot, error) {
 	var out *ScoreSnapshot
 	var err error
@@ -148,7 +199,7 @@ func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapsh
 			if err != nil {
 				return err
 			}
-			m, err := loadModel(ctx, tx, req.ModelID, req.ModelVersion)
+			m, err := s.loadModel(ctx, tx, req.ModelID, req.ModelVersion)
 			if err != nil {
 				return err
 			}

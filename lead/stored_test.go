@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/stretchr/testify/require"
 )
@@ -155,6 +156,32 @@ func TestServiceScoreLead(t *testing.T) {
 		all, err := f.svc.Scores(f.ctx, l.ID)
 		require.NoError(t, err)
 		require.Equal(t, []*lead.ScoreSnapshot{again}, all)
+	})
+
+	t.Run("UsesEachTenantsOwnModelAndTheLatestVersion", func(t *testing.T) {
+		f := newFixture(t, nil)
+		model := func(version int, points float64) *lead.Model {
+			return mustModel(t, fmt.Sprintf(`{"id":"smb","version":%d,"fit":{"groups":[{"name":"g","rules":[
+			  {"id":"named","when":{"field":"name","op":"exists"},"points":%v}]}]}}`, version, points))
+		}
+		ctxA, ctxB := crm.WithTenant(f.ctx, "a"), crm.WithTenant(f.ctx, "b")
+		require.NoError(t, f.svc.SaveModel(ctxA, model(1, 10)))
+		require.NoError(t, f.svc.SaveModel(ctxB, model(1, 20)))
+		la, lb := crmtest.Lead(f.ids), crmtest.Lead(f.ids)
+		require.NoError(t, f.store.Leads().Create(ctxA, la))
+		require.NoError(t, f.store.Leads().Create(ctxB, lb))
+		score := func(ctx context.Context, l *crm.Lead) float64 {
+			snap, err := f.svc.ScoreLead(ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "smb"})
+			require.NoError(t, err)
+			return snap.Fit
+		}
+		for range 2 { // the second round is served by compiled models
+			require.Equal(t, 10.0, score(ctxA, la))
+			require.Equal(t, 20.0, score(ctxB, lb))
+		}
+		require.NoError(t, f.svc.SaveModel(ctxA, model(2, 30)))
+		require.Equal(t, 30.0, score(ctxA, la))
+		require.Equal(t, 20.0, score(ctxB, lb))
 	})
 
 	t.Run("ReportsAnUnknownLeadOrModelAndStoresNothing", func(t *testing.T) {

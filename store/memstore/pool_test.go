@@ -89,3 +89,113 @@ func TestPoolDueIndexFollowsChurnAndRollbacks(t *testing.T) {
 		return nil
 	}))
 }
+
+// The set-based sweep ports write straight into the tables with one undo
+// step per batch; a failed unit of work must leave holdings, customers,
+// ledger and outbox as they were, and a stale batch must change nothing.
+func TestPoolRecycleBatchRollsBackWhole(t *testing.T) {
+	ctx := context.Background()
+	clock := crmtest.NewClock(crmtest.Epoch())
+	ids := crmtest.NewIDs()
+	s := memstore.New(&memstore.Config{Clock: clock})
+	owner, poolID := ids.NewID(), ids.NewID()
+	now := crm.StorageTime(clock.Now())
+	const n = 5
+	cust := make([]*crm.Customer, n)
+	for i := range cust {
+		cust[i] = crmtest.Customer(ids, func(c *crm.Customer) { c.OwnerID = owner })
+		require.NoError(t, s.Customers().Create(ctx, cust[i]))
+	}
+	inTx := func(fn func(tx pool.BatchTx) error) error {
+		return s.InTx(ctx, func(ctx context.Context, tx crm.Tx) error { return fn(tx.(pool.BatchTx)) })
+	}
+	require.NoError(t, inTx(func(tx pool.BatchTx) error {
+		for _, c := range cust {
+			if err := tx.PoolHoldings().Create(ctx, &pool.Holding{CustomerID: c.ID, PoolID: poolID, OwnerID: owner, DueAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	batch := func(tx pool.BatchTx) ([]pool.Recycled, []*crm.Event, error) {
+		hs, err := tx.PoolHoldings().Due(ctx, now, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		cs, err := tx.PoolCustomers(ctx, holdingIDsOf(hs))
+		if err != nil {
+			return nil, nil, err
+		}
+		require.Len(t, cs, n)
+		rs := make([]pool.Recycled, n)
+		evs := make([]*crm.Event, n)
+		for i, h := range hs {
+			h.OwnerID, h.DueAt, h.EnteredAt = crm.NilID, time.Time{}, now
+			rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, PoolID: poolID,
+				Entry: &pool.Entry{ID: ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner, At: now, Rule: []byte(`{"id":"r"}`)}}
+			evs[i] = &crm.Event{ID: ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
+		}
+		return rs, evs, nil
+	}
+	boom := errors.New("boom")
+	err := inTx(func(tx pool.BatchTx) error {
+		rs, evs, err := batch(tx)
+		require.NoError(t, err)
+		require.NoError(t, tx.PoolRecycleBatch(ctx, rs))
+		require.NoError(t, tx.PoolAppendEvents(ctx, evs))
+		require.Positive(t, rs[n-1].Entry.Seq)
+		require.Positive(t, evs[n-1].Seq)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	check := func(wantOwner crm.ID, wantEntries, wantEvents int) {
+		t.Helper()
+		for _, c := range cust {
+			got, err := s.Customers().Get(ctx, c.ID)
+			require.NoError(t, err)
+			require.Equal(t, wantOwner, got.OwnerID)
+		}
+		require.NoError(t, inTx(func(tx pool.BatchTx) error {
+			for _, c := range cust {
+				h, err := tx.PoolHoldings().Get(ctx, c.ID)
+				require.NoError(t, err)
+				require.Equal(t, wantOwner, h.OwnerID)
+			}
+			es, err := tx.PoolLedger().List(ctx, crm.NilID, 0, 100)
+			require.NoError(t, err)
+			require.Len(t, es, wantEntries)
+			return nil
+		}))
+		pending, err := s.Pending(ctx, 100)
+		require.NoError(t, err)
+		require.Len(t, pending, wantEvents)
+	}
+	check(owner, 0, 0)
+
+	err = inTx(func(tx pool.BatchTx) error {
+		rs, _, err := batch(tx)
+		require.NoError(t, err)
+		rs[n-1].CustomerVersion = 7
+		return tx.PoolRecycleBatch(ctx, rs)
+	})
+	require.ErrorIs(t, err, crm.ErrConflict, "a stale customer fails the whole batch")
+	check(owner, 0, 0)
+
+	require.NoError(t, inTx(func(tx pool.BatchTx) error {
+		rs, evs, err := batch(tx)
+		require.NoError(t, err)
+		if err := tx.PoolRecycleBatch(ctx, rs); err != nil {
+			return err
+		}
+		return tx.PoolAppendEvents(ctx, evs)
+	}))
+	check(crm.NilID, n, n)
+}
+
+func holdingIDsOf(hs []*pool.Holding) []crm.ID {
+	out := make([]crm.ID, len(hs))
+	for i, h := range hs {
+		out[i] = h.CustomerID
+	}
+	return out
+}

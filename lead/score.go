@@ -469,7 +469,16 @@ func matchField(n *node, l *crm.Lead) bool {
 		}
 		return matchCustom(n, v)
 	}
-	return matchString(n, leadString(n.field, l))
+	s := leadString(n.field, l)
+	if n.lowered != "" { // the common ASCII operands, without another call
+		switch n.op {
+		case opEquals:
+			return equalsLower(s, n.lowered)
+		case opContains:
+			return containsLower(s, n.lowered)
+		}
+	}
+	return matchString(n, s)
 }
 
 func leadString(f fieldID, l *crm.Lead) string {

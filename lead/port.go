@@ -196,7 +196,8 @@ type ModelStore interface {
 	// back into d.
 	Put(ctx context.Context, d *ModelDocument) error
 	// Get returns a copy of version of model id, or of its highest version
-	// when version is 0; [crm.ErrNotFound] if there is none.
+	// when version is 0; [crm.ErrNotFound] if there is none, a
+	// [*crm.ValidationError] on "version" when it is negative.
 	Get(ctx context.Context, id string, version int) (*ModelDocument, error)
 	// List returns up to limit (1 to [crm.MaxPageLimit]) versions of model
 	// id above version after, ascending. Fewer than limit means there are

@@ -435,6 +435,8 @@ func runLeadModels(t *testing.T, h Harness, name string, port func(lead.Tx) lead
 			requireInvalid(t, put(e, e.ctx, doc("smb", 1, ``)), "data")
 			_, err := get(e, e.ctx, "smb", 0)
 			require.ErrorIs(t, err, crm.ErrNotFound)
+			_, err = get(e, e.ctx, "smb", -1)
+			requireInvalid(t, err, "version")
 			err = e.inLeadTx(e.ctx, func(ctx context.Context, tx lead.Tx) error {
 				_, err := port(tx).List(ctx, "smb", 0, 0)
 				return err

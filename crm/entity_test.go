@@ -112,6 +112,10 @@ func TestCustomFieldsJSONKeepTheirKind(t *testing.T) {
 	_, isStr := back["vip"].Str()
 	require.False(t, isStr)
 
+	require.Equal(t, 2, f["channels"].Len())
+	require.Equal(t, "phone", f["channels"].At(1))
+	require.Zero(t, f["tier"].Len())
+	require.Zero(t, testing.AllocsPerRun(10, func() { _ = f["channels"].At(0) }))
 	clone := f.Clone()
 	list, _ := clone["channels"].List()
 	list[0] = "changed"

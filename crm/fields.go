@@ -84,6 +84,14 @@ func (v FieldValue) TimeValue() (time.Time, bool) { return v.t, v.kind == FieldT
 // List returns a copy of the string list and whether the value is a list.
 func (v FieldValue) List() ([]string, bool) { return slices.Clone(v.ss), v.kind == FieldStrings }
 
+// Len returns the number of items of a string list (0 for other kinds). With
+// [FieldValue.At] it reads a list without copying it.
+func (v FieldValue) Len() int { return len(v.ss) }
+
+// At returns item i of a string list. It panics if i is out of range, like
+// a slice index; use [FieldValue.Len] first.
+func (v FieldValue) At(i int) string { return v.ss[i] }
+
 // Equal reports whether two values have the same kind and equal contents.
 func (v FieldValue) Equal(o FieldValue) bool {
 	if v.kind != o.kind {

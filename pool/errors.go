@@ -49,9 +49,10 @@ type CooldownError struct {
 	Until time.Time
 }
 
-// Error implements error.
+// Error implements error. It carries no package prefix: the [Service]
+// always returns it wrapped in "pool: <operation> <customer>: ".
 func (e *CooldownError) Error() string {
-	return fmt.Sprintf("pool: %s cooldown until %s", e.Kind, e.Until.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s cooldown until %s", e.Kind, e.Until.UTC().Format(time.RFC3339))
 }
 
 // Unwrap returns [ErrCooldown].
@@ -64,13 +65,13 @@ type CollisionError struct {
 	Collisions []Standing
 }
 
-// Error implements error.
+// Error implements error, without a package prefix like [CooldownError].
 func (e *CollisionError) Error() string {
 	parts := make([]string, len(e.Collisions))
 	for i, c := range e.Collisions {
 		parts[i] = c.String()
 	}
-	return "pool: collides with " + strings.Join(parts, ", ")
+	return "collides with " + strings.Join(parts, ", ")
 }
 
 // Unwrap returns [ErrCollision].

@@ -184,7 +184,11 @@ const scoreAttempts = 3
 
 // ScoreLead scores a lead with a stored model as of the service clock's
 // time and saves the result as the lead's snapshot under that model, reading
-// the lead and the model and writing the snapshot in one unit of work. A
+// the lead and the model and writing the snapshot in one unit of work. When
+// the lead's first snapshot under the model is stored, or its grade or
+// suggested stage changes, an [EventLeadRegraded] event is written in the
+// same unit of work, so hosts can tell sales about leads that became hot
+// without an event for every unchanged nightly rescoring. A
 // snapshot replaced concurrently is recomputed (a few times at most, then
 // [crm.ErrConflict]), so the newest score wins. The service keeps the
 // compiled models it loaded (up to 64, by tenant, ID and version), so only
@@ -211,11 +215,22 @@ func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapsh
 			switch {
 			case err == nil:
 				snap.Version = old.Version
-			case !errors.Is(err, crm.ErrNotFound):
+			case errors.Is(err, crm.ErrNotFound):
+				old = nil
+			default:
 				return err
 			}
 			if err := tx.LeadScores().Save(ctx, snap); err != nil {
 				return err
+			}
+			if old == nil || old.Grade != snap.Grade || old.Stage != snap.Stage {
+				p := RegradedPayload{ModelID: m.id, ModelVersion: m.version, Grade: snap.Grade, Stage: snap.Stage, Total: snap.Total}
+				if old != nil {
+					p.PreviousGrade, p.PreviousStage = old.Grade, old.Stage
+				}
+				if err := s.emit(ctx, tx, EventLeadRegraded, crm.Ref{Type: crm.TypeLead, ID: l.ID}, crm.NilID, p); err != nil {
+					return err
+				}
 			}
 			out = snap
 			return nil
@@ -228,6 +243,23 @@ func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapsh
 		return nil, wrap("score", req.LeadID, err)
 	}
 	return out, nil
+}
+
+// EventLeadRegraded is written by [Service.ScoreLead] when a lead's grade
+// or suggested stage under a model changes (or is first computed). Its
+// payload is a [RegradedPayload]; the actor is the system.
+const EventLeadRegraded = "lead.regraded"
+
+// RegradedPayload is the payload of [EventLeadRegraded]. The previous grade
+// and stage are empty for a lead's first snapshot under the model.
+type RegradedPayload struct {
+	ModelID       string         `json:"model_id"`
+	ModelVersion  int            `json:"model_version"`
+	Grade         string         `json:"grade"`
+	PreviousGrade string         `json:"previous_grade,omitempty"`
+	Stage         crm.LeadStatus `json:"stage,omitempty"`
+	PreviousStage crm.LeadStatus `json:"previous_stage,omitempty"`
+	Total         float64        `json:"total"`
 }
 
 // Scores returns the lead's stored snapshots, one per model, ordered by

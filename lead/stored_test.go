@@ -2,6 +2,7 @@ package lead_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -156,6 +157,47 @@ func TestServiceScoreLead(t *testing.T) {
 		all, err := f.svc.Scores(f.ctx, l.ID)
 		require.NoError(t, err)
 		require.Equal(t, []*lead.ScoreSnapshot{again}, all)
+	})
+
+	t.Run("WritesARegradedEventOnlyWhenTheGradeOrStageChanges", func(t *testing.T) {
+		f := newFixture(t, nil)
+		require.NoError(t, f.svc.SaveModel(f.ctx, mustModel(t, benchModel())))
+		l := f.lead(t, func(l *crm.Lead) { l.Industry, l.Region, l.CompanySize = "retail", "cn-east", 300 })
+		events := []lead.Engagement{{Kind: "demo_request", At: t0.Add(-24 * time.Hour)}}
+		regraded := func() []lead.RegradedPayload {
+			t.Helper()
+			pending, err := f.store.Outbox().Pending(f.ctx, 100)
+			require.NoError(t, err)
+			var out []lead.RegradedPayload
+			for _, e := range pending {
+				if e.Type != lead.EventLeadRegraded {
+					continue
+				}
+				require.Equal(t, crm.Ref{Type: crm.TypeLead, ID: l.ID}, e.Subject)
+				var p lead.RegradedPayload
+				require.NoError(t, json.Unmarshal(e.Payload, &p))
+				out = append(out, p)
+			}
+			return out
+		}
+
+		first, err := f.svc.ScoreLead(f.ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "bench", Events: events})
+		require.NoError(t, err)
+		require.Equal(t, []lead.RegradedPayload{{ModelID: "bench", ModelVersion: 1, Grade: first.Grade, Stage: first.Stage, Total: first.Total}}, regraded(),
+			"the first snapshot announces the grade")
+
+		_, err = f.svc.ScoreLead(f.ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "bench", Events: events})
+		require.NoError(t, err)
+		require.Len(t, regraded(), 1, "an unchanged rescoring writes no event")
+
+		f.clock.Advance(365 * 24 * time.Hour) // the demo request decays away
+		later, err := f.svc.ScoreLead(f.ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "bench", Events: events})
+		require.NoError(t, err)
+		require.NotEqual(t, first.Grade, later.Grade, "the test needs a grade change")
+		got := regraded()
+		require.Len(t, got, 2)
+		require.Equal(t, first.Grade, got[1].PreviousGrade)
+		require.Equal(t, later.Grade, got[1].Grade)
 	})
 
 	t.Run("UsesEachTenantsOwnModelAndTheLatestVersion", func(t *testing.T) {

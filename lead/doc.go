@@ -54,7 +54,9 @@
 // and [ModelStore] for scoring models and predictors, whose versions are
 // immutable once stored (a different document under a stored version is
 // [crm.ErrAlreadyExists]). [Service.ScoreLead] reads the lead and the stored
-// model and saves the snapshot in one unit of work; [Service.SaveModel],
+// model and saves the snapshot in one unit of work, with an
+// [EventLeadRegraded] event when the grade or suggested stage changes;
+// [Service.SaveModel],
 // [Service.LoadModel], [Service.SavePredictor] and [Service.LoadPredictor]
 // publish and read versions. On an adapter without these ports the
 // operations return an error matching [crm.ErrUnsupported].

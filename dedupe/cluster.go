@@ -311,7 +311,7 @@ func (mt *Matcher) scoreBlocks(recs [][]normalised, bl *blocks, tf termFrequenci
 				for _, grp := range bl.groups[g:min(g+256, len(bl.groups))] {
 					bl.pairs(grp, func(i, j int32) {
 						count++
-						if s := mt.score(recs[i], recs[j], tf); s >= threshold {
+						if s, ok := mt.scoreAtLeast(recs[i], recs[j], tf, threshold); ok {
 							local = append(local, edge{i: i, j: j, w: float32(s)})
 						}
 					})

@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"strings"
 	"unicode/utf8"
 )
 
@@ -371,4 +372,77 @@ func dayNumber(s string) (int, bool) {
 	doy := (153*mp+2)/5 + d - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return era*146097 + doe - 719468, true
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// withinOneEdit reports whether DamerauDistance(a, b, 1) <= 1. ASCII
+// strings (phone numbers, most e-mail addresses) are checked byte by byte
+// in one pass instead of through the distance table.
+func withinOneEdit(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if len(a) > maxRunes || len(b) > maxRunes || !isASCII(a) || !isASCII(b) {
+		return DamerauDistance(a, b, 1) <= 1
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(b)-len(a) > 1 {
+		return false
+	}
+	i := 0
+	for i < len(a) && a[i] == b[i] {
+		i++
+	}
+	if len(a) < len(b) {
+		return a[i:] == b[i+1:] // one insertion
+	}
+	// a != b and same length: i is the first difference.
+	if a[i+1:] == b[i+1:] {
+		return true // one substitution
+	}
+	return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:] // one swap
+}
+
+// jaroWinklerBoth returns JaroWinkler(a, b) and JaroWinkler(b, a),
+// decoding each string once. They differ only for strings of equal length,
+// where the greedy matching of Jaro depends on which side leads.
+func jaroWinklerBoth(a, b string) (ab, ba float64) {
+	var x, y runeBuf
+	x.load(a)
+	y.load(b)
+	ab = jaroWinkler(&x, &y)
+	if x.n != y.n {
+		return ab, ab
+	}
+	return ab, jaroWinkler(&y, &x)
+}
+
+// singleWords reports whether a and b are single words of more than one
+// byte, different and not empty: Monge-Elkan then reduces to Jaro-Winkler
+// of the two words (an initial rule needs a one-byte word).
+func singleWords(a, b string) bool {
+	return a != b && len(a) > 1 && len(b) > 1 && strings.IndexByte(a, ' ') < 0 && strings.IndexByte(b, ' ') < 0
+}
+
+// jaroWinklerOrMongeElkan returns max(JaroWinkler(a, b), MongeElkan(a, b))
+// for two different non-empty values. Chinese names, companies and
+// addresses are written without spaces: for them Monge-Elkan is the mean
+// of Jaro-Winkler both ways, computed from one decoding of each string.
+func jaroWinklerOrMongeElkan(a, b string) float64 {
+	if singleWords(a, b) {
+		ab, ba := jaroWinklerBoth(a, b)
+		return max(ab, (ab+ba)/2)
+	}
+	return max(JaroWinkler(a, b), MongeElkan(a, b))
 }

@@ -196,7 +196,7 @@ func (ix *Index) Check(r Record) ([]Candidate, error) {
 			if !s.live || (r.ID != "" && s.entry.ID == r.ID) {
 				continue
 			}
-			if sc := ix.mt.score(prep, s.prep, nil); sc >= ix.mt.cfg.PossibleWeight {
+			if sc, ok := ix.mt.scoreAtLeast(prep, s.prep, nil, ix.mt.cfg.PossibleWeight); ok {
 				found = append(found, scored{slot, sc})
 			}
 		}

@@ -149,12 +149,14 @@ func compareField(k Kind, a, b normalised) Level {
 		if a.alt != "" && a.alt == b.alt {
 			return LevelClose // homophones: 李伟 and 李薇
 		}
-		jw := JaroWinkler(a.v, b.v)
+		var jw float64
+		if k == KindName {
+			jw = jaroWinklerOrMongeElkan(a.v, b.v)
+		} else {
+			jw = JaroWinkler(a.v, b.v)
+		}
 		if a.alt != "" && b.alt != "" {
 			jw = max(jw, JaroWinkler(a.alt, b.alt)-0.04)
-		}
-		if k == KindName {
-			jw = max(jw, MongeElkan(a.v, b.v))
 		}
 		switch {
 		case jw >= 0.92:
@@ -170,7 +172,7 @@ func compareField(k Kind, a, b normalised) Level {
 		if branchOf(a.v) != branchOf(b.v) {
 			return LevelDifferent // a branch is a different customer
 		}
-		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
+		jw := jaroWinklerOrMongeElkan(a.v, b.v)
 		switch {
 		case jw >= 0.93:
 			return LevelClose
@@ -179,7 +181,7 @@ func compareField(k Kind, a, b normalised) Level {
 		}
 		return LevelDifferent
 	case KindPhone:
-		if d := DamerauDistance(a.v, b.v, 1); d <= 1 {
+		if withinOneEdit(a.v, b.v) {
 			return LevelPartial
 		}
 		return LevelDifferent
@@ -188,7 +190,7 @@ func compareField(k Kind, a, b normalised) Level {
 		if la != "" && la == lb {
 			return LevelClose
 		}
-		if DamerauDistance(a.v, b.v, 1) <= 1 {
+		if withinOneEdit(a.v, b.v) {
 			return LevelPartial
 		}
 		return LevelDifferent
@@ -201,7 +203,7 @@ func compareField(k Kind, a, b normalised) Level {
 		}
 		return LevelDifferent
 	case KindNationalID:
-		if DamerauDistance(a.v, b.v, 1) <= 1 {
+		if withinOneEdit(a.v, b.v) {
 			return LevelClose
 		}
 		return LevelDifferent
@@ -223,11 +225,26 @@ func compareField(k Kind, a, b normalised) Level {
 		if len(short) > len(long) {
 			short, long = long, short
 		}
-		// One address is the other plus detail ("at 10th st", a building).
-		if mongeElkanOneWay(short, long) >= 0.97 {
-			return LevelClose
+		var jw float64
+		if singleWords(a.v, b.v) {
+			// Monge-Elkan of single words is Jaro-Winkler: one decoding
+			// serves the containment test and the similarity.
+			ab, ba := jaroWinklerBoth(a.v, b.v)
+			oneWay := ab
+			if len(a.v) > len(b.v) {
+				oneWay = ba
+			}
+			if oneWay >= 0.97 {
+				return LevelClose
+			}
+			jw = max(ab, (ab+ba)/2)
+		} else {
+			// One address is the other plus detail ("at 10th st", a building).
+			if mongeElkanOneWay(short, long) >= 0.97 {
+				return LevelClose
+			}
+			jw = jaroWinklerOrMongeElkan(a.v, b.v)
 		}
-		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
 		switch {
 		case jw >= 0.92:
 			return LevelClose
@@ -236,7 +253,7 @@ func compareField(k Kind, a, b normalised) Level {
 		}
 		return LevelDifferent
 	default:
-		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
+		jw := jaroWinklerOrMongeElkan(a.v, b.v)
 		switch {
 		case jw >= 0.92:
 			return LevelClose

@@ -188,6 +188,11 @@ type Matcher struct {
 	m, u   [][numLevels]float64
 	weight [][numLevels]float64
 	prior  float64
+
+	// Early-exit scoring (see scoreAtLeast): each field's best weight
+	// short of exact agreement, and the order fields are compared in.
+	bestNonExact []float64
+	order        []int
 }
 
 // New returns a Matcher for records with the configured fields. A nil
@@ -248,6 +253,7 @@ func (mt *Matcher) computeWeights() {
 			mt.weight[i][l] = clampWeight(math.Log2(m / u))
 		}
 	}
+	mt.computeBounds()
 }
 
 // clampWeight bounds one field's weight so no single field decides alone

@@ -17,7 +17,10 @@ import (
 // lock, which gives compare-and-swap and ClaimDue's "skip what another unit
 // of work holds" for free: no other unit of work runs at the same time.
 
-var _ workflow.Tx = tx{}
+var (
+	_ workflow.Tx                = tx{}
+	_ workflow.ApprovalDeadlines = instanceRepo{}
+)
 
 // routeKey names a rule-set-scoped counter or cursor of one tenant.
 type routeKey struct {
@@ -49,6 +52,9 @@ type workflowState struct {
 	instances map[crm.ID][]byte
 	tenants   map[crm.ID]string // instance -> tenant
 	pending   map[pendingKey]crm.ID
+	// due holds Instance.NextDueAt of the requests that have one, so
+	// DueInstances decodes only what it returns.
+	due map[crm.ID]time.Time
 }
 
 func newWorkflowState() *workflowState {
@@ -62,6 +68,7 @@ func newWorkflowState() *workflowState {
 		instances: make(map[crm.ID][]byte),
 		tenants:   make(map[crm.ID]string),
 		pending:   make(map[pendingKey]crm.ID),
+		due:       make(map[crm.ID]time.Time),
 	}
 }
 
@@ -420,9 +427,11 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 	if pending {
 		ws.pending[pk] = c.ID
 	}
+	ws.setDue(c)
 	r.tx.onUndo(func() {
 		delete(ws.instances, c.ID)
 		delete(ws.tenants, c.ID)
+		delete(ws.due, c.ID)
 		if pending {
 			delete(ws.pending, pk)
 		}
@@ -478,8 +487,10 @@ func (r instanceRepo) UpdateInstance(ctx context.Context, in *workflow.Instance)
 	case isPending && !wasPending:
 		ws.pending[pk] = c.ID
 	}
+	ws.setDue(c)
 	r.tx.onUndo(func() {
 		ws.instances[c.ID] = oldJSON
+		ws.setDue(old)
 		switch {
 		case wasPending && !isPending:
 			ws.pending[pk] = c.ID
@@ -503,4 +514,52 @@ func (r instanceRepo) PendingInstance(ctx context.Context, record crm.Ref) (*wor
 		return nil, fmt.Errorf("memstore: pending approval of %s %s: %w", record.Type, record.ID, crm.ErrNotFound)
 	}
 	return decodeInstance(ws.instances[id])
+}
+
+// setDue records the next due time of in, or forgets it when it has none.
+func (ws *workflowState) setDue(in *workflow.Instance) {
+	if next := in.NextDueAt(); !next.IsZero() {
+		ws.due[in.ID] = next
+	} else {
+		delete(ws.due, in.ID)
+	}
+}
+
+func (r instanceRepo) DueInstances(ctx context.Context, now time.Time, limit int) ([]*workflow.Instance, error) {
+	if limit < 1 || limit > workflow.MaxTickLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", workflow.MaxTickLimit, limit)
+	}
+	// A write lock: claims belong to the unit of work that made them.
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: due approvals: %w", err)
+	}
+	defer unlock()
+	ws, tenant := r.tx.workflowState(), crm.TenantFrom(ctx)
+	type dueRef struct {
+		id  crm.ID
+		due time.Time
+	}
+	var due []dueRef
+	for id, at := range ws.due {
+		if !now.Before(at) && ws.tenants[id] == tenant {
+			due = append(due, dueRef{id, at})
+		}
+	}
+	slices.SortFunc(due, func(a, b dueRef) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return compareID(a.id, b.id)
+	})
+	if len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]*workflow.Instance, len(due))
+	for i, d := range due {
+		if out[i], err = decodeInstance(ws.instances[d.id]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

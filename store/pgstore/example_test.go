@@ -63,6 +63,7 @@ func ExampleMigrations() {
 	// 0002 pool
 	// 0003 workflow
 	// 0004 lead
+	// 0005 workflow_deadlines
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

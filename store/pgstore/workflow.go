@@ -19,9 +19,14 @@ import (
 // cursors move by compare-and-swap on their version and loads grow by
 // conditional upserts, inside a savepoint so a refused commit writes
 // nothing; ClaimDue is FOR UPDATE SKIP LOCKED on the timers' next_at index;
-// UpdateTimers is one set-based UPDATE over unnest'ed arrays.
+// UpdateTimers is one set-based UPDATE over unnest'ed arrays. Approval
+// requests keep workflow.Instance.NextDueAt in next_due_at (migration
+// 0005_workflow_deadlines), which DueInstances claims the same way.
 
-var _ workflow.Tx = view{}
+var (
+	_ workflow.Tx                = view{}
+	_ workflow.ApprovalDeadlines = instanceRepo{}
+)
 
 // Routing implements [workflow.Tx].
 func (v view) Routing() workflow.RoutingStore { return routingRepo{v} }
@@ -446,7 +451,7 @@ func (r definitionRepo) CreateDefinition(ctx context.Context, spec *workflow.Def
 
 type instanceRepo struct{ v view }
 
-const instanceCols = "id, tenant_id, version, definition, definition_version, record_type, record_id, submitter, status, submitted_at, body"
+const instanceCols = "id, tenant_id, version, definition, definition_version, record_type, record_id, submitter, status, submitted_at, body, next_due_at"
 
 func instanceValues(in *workflow.Instance) ([]any, error) {
 	body, err := json.Marshal(in)
@@ -454,7 +459,7 @@ func instanceValues(in *workflow.Instance) ([]any, error) {
 		return nil, fmt.Errorf("encode approval %s: %w", in.ID, err)
 	}
 	return []any{key(in.ID), in.TenantID, in.Version, in.Definition, in.DefinitionVersion, string(in.Record.Type), key(in.Record.ID),
-		key(in.Submitter), string(in.Status), wfTime(in.SubmittedAt), body}, nil
+		key(in.Submitter), string(in.Status), wfTime(in.SubmittedAt), body, wfTime(in.NextDueAt())}, nil
 }
 
 func scanInstance(row pgx.Row) (*workflow.Instance, error) {
@@ -509,7 +514,7 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 	// ON CONFLICT without a target also covers the one-pending-per-record
 	// index, so a clash does not abort the caller's unit of work.
 	tag, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.wfTable("crm_approval_instances")+" ("+instanceCols+")"+
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING", vals...)
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING", vals...)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("the ID is taken or %s %s is already under approval: %w", c.Record.Type, c.Record.ID, crm.ErrAlreadyExists)
 	}
@@ -541,7 +546,7 @@ func (r instanceRepo) UpdateInstance(ctx context.Context, in *workflow.Instance)
 	table := r.v.wfTable("crm_approval_instances")
 	// The identifying columns are part of the condition: a request never
 	// changes its record, definition or submitter.
-	tag, err := r.v.q.Exec(ctx, "UPDATE "+table+" SET version = $3, status = $9, submitted_at = $10, body = $11"+
+	tag, err := r.v.q.Exec(ctx, "UPDATE "+table+" SET version = $3, status = $9, submitted_at = $10, body = $11, next_due_at = $12"+
 		" WHERE id = $1 AND tenant_id = $2 AND version = $3 - 1 AND definition = $4 AND definition_version = $5"+
 		" AND record_type = $6 AND record_id = $7 AND submitter = $8", vals...)
 	if err == nil && tag.RowsAffected() == 0 {
@@ -582,4 +587,37 @@ func (r instanceRepo) PendingInstance(ctx context.Context, record crm.Ref) (*wor
 		return nil, wfFail(ctx, op, err)
 	}
 	return in, nil
+}
+
+func (r instanceRepo) DueInstances(ctx context.Context, now time.Time, limit int) ([]*workflow.Instance, error) {
+	if limit < 1 || limit > workflow.MaxTickLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", workflow.MaxTickLimit, limit)
+	}
+	const op = "claim due approvals"
+	if err := r.v.check(ctx); err != nil {
+		return nil, wfFail(ctx, op, err)
+	}
+	// Every condition of the partial index is spelled out: under READ
+	// COMMITTED a row another unit of work changed meanwhile is checked
+	// again against them before it is locked.
+	rows, err := r.v.q.Query(ctx, "SELECT tenant_id, version, body FROM "+r.v.wfTable("crm_approval_instances")+
+		" WHERE tenant_id = $1 AND status = 'pending' AND next_due_at IS NOT NULL AND next_due_at <= $2"+
+		" ORDER BY next_due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+		crm.TenantFrom(ctx), crm.StorageTime(now), limit)
+	if err != nil {
+		return nil, wfFail(ctx, op, err)
+	}
+	defer rows.Close()
+	out := make([]*workflow.Instance, 0, min(limit, 256))
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			return nil, wfFail(ctx, op, err)
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wfFail(ctx, op, err)
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,12 +18,15 @@ import (
 
 // RunWorkflow checks an adapter's implementation of the workflow package's
 // storage ports ([workflow.Tx]): routing state ("Routing"), SLA timers
-// ("Timers"), approval definitions and instances ("Approvals"), and the
-// invariants that must hold under concurrency ("Concurrency"): goroutines
-// routing through one [workflow.Router] stay fair and never exceed a
-// member's capacity or daily quota, Tick from 4 goroutines fires each due
-// timer exactly once, and of many compare-and-swap updates of one approval
-// request exactly one wins. An adapter without workflow ports fails it.
+// ("Timers"), approval definitions and instances ("Approvals"), approval
+// step deadlines ([workflow.ApprovalDeadlines], "ApprovalDeadlines"), and
+// the invariants that must hold under concurrency ("Concurrency"):
+// goroutines routing through one [workflow.Router] stay fair and never
+// exceed a member's capacity or daily quota, Tick and
+// [workflow.Approvals.TickDue] from 4 goroutines fire each due timer and
+// step timeout exactly once, and of many compare-and-swap updates of one
+// approval request exactly one wins. An adapter without workflow ports
+// fails it.
 func RunWorkflow(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
@@ -30,6 +34,7 @@ func RunWorkflow(t *testing.T, h Harness) {
 	t.Run("Routing", func(t *testing.T) { runWorkflowRouting(t, h) })
 	t.Run("Timers", func(t *testing.T) { runWorkflowTimers(t, h) })
 	t.Run("Approvals", func(t *testing.T) { runWorkflowApprovals(t, h) })
+	t.Run("ApprovalDeadlines", func(t *testing.T) { runWorkflowDeadlines(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runWorkflowConcurrency(t, h) })
 }
 
@@ -640,6 +645,56 @@ func runWorkflowConcurrency(t *testing.T, h Harness) {
 		})
 		require.Empty(t, left)
 	})
+	test(t, h, "TickDueFromFourGoroutinesFiresEachStepTimeoutExactlyOnce", func(t *testing.T, e *env) {
+		const requests = 200
+		now := e.now().Add(time.Hour)
+		ids := e.dueInstances(t, e.ctx, requests, now)
+		approvals := e.approvals(t)
+		var fired, saved atomic.Int64
+		errs := race(4, func(int) error {
+			for {
+				var res workflow.ApprovalTickResult
+				err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+					var err error
+					res, err = approvals.TickDue(ctx, w, now, 7)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if res.Claimed == 0 {
+					return nil
+				}
+				if len(res.Failed) > 0 {
+					return res.Failed[0].Err
+				}
+				fired.Add(int64(len(res.Events)))
+				saved.Add(int64(len(res.Saved)))
+			}
+		})
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, int64(requests), fired.Load())
+		require.Equal(t, int64(requests), saved.Load())
+		events, err := e.store.Outbox().Pending(e.ctx, 1000)
+		require.NoError(t, err)
+		require.Len(t, events, requests)
+		seen := map[crm.ID]bool{}
+		for _, ev := range events {
+			require.Equal(t, workflow.EventApprovalReminded, ev.Type)
+			require.False(t, seen[ev.Subject.ID], "approval %s reminded twice", ev.Subject.ID)
+			seen[ev.Subject.ID] = true
+		}
+		for _, id := range ids {
+			require.True(t, seen[id], "approval %s was never reminded", id)
+			got, err := e.getInstance(e.ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, int64(2), got.Version, "approval %s stored once", id)
+			require.True(t, got.Steps[0].TimedOut)
+		}
+		require.Empty(t, e.due(t, e.ctx, now, 100))
+	})
 	test(t, h, "OnlyOneOfManyUpdatesOfAnApprovalWins", func(t *testing.T, e *env) {
 		in := e.approvalInstance(e.opportunityRef(), e.ids.NewID())
 		require.NoError(t, e.createInstance(e.ctx, in))
@@ -662,5 +717,176 @@ func runWorkflowConcurrency(t *testing.T, h Harness) {
 		ok, clashes := countOutcomes(t, errs, crm.ErrAlreadyExists)
 		require.Equal(t, 1, ok)
 		require.Equal(t, goroutines-1, clashes)
+	})
+}
+
+// approvals returns an approval engine over an empty organisation: the
+// requests of these tests are built by hand and only remind on timeout.
+func (e *env) approvals(t *testing.T) *workflow.Approvals {
+	t.Helper()
+	org, err := workflow.NewOrg(nil, nil, nil)
+	require.NoError(t, err)
+	a, err := workflow.NewApprovals(e.ids, e.clock, org, nil)
+	require.NoError(t, err)
+	return a
+}
+
+// dueInstance returns a pending request whose one step reminds its
+// approver at due.
+func (e *env) dueInstance(due time.Time) *workflow.Instance {
+	in := e.approvalInstance(e.opportunityRef(), e.ids.NewID())
+	s := &in.Steps[0]
+	s.Timeout, s.OnTimeout, s.DueAt = workflow.Duration(time.Hour), workflow.TimeoutRemind, due
+	return in
+}
+
+// dueInstances stores n requests due at due in one unit of work and
+// returns their IDs.
+func (e *env) dueInstances(t *testing.T, ctx context.Context, n int, due time.Time) []crm.ID {
+	t.Helper()
+	ids := make([]crm.ID, n)
+	mustWorkflow(t, ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		for i := range ids {
+			in := e.dueInstance(due)
+			if err := w.ApprovalInstances().CreateInstance(ctx, in); err != nil {
+				return err
+			}
+			ids[i] = in.ID
+		}
+		return nil
+	})
+	return ids
+}
+
+// deadlines returns the approval-deadline port of w, failing the test when
+// the adapter lacks it.
+func deadlines(t *testing.T, w workflow.Tx) workflow.ApprovalDeadlines {
+	t.Helper()
+	d, ok := w.ApprovalInstances().(workflow.ApprovalDeadlines)
+	require.True(t, ok, "%T does not implement workflow.ApprovalDeadlines", w.ApprovalInstances())
+	return d
+}
+
+// due lists the IDs of the requests due at now, in the order listed.
+func (e *env) due(t *testing.T, ctx context.Context, now time.Time, limit int) []crm.ID {
+	t.Helper()
+	var out []crm.ID
+	mustWorkflow(t, ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		got, err := deadlines(t, w).DueInstances(ctx, now, limit)
+		for _, in := range got {
+			out = append(out, in.ID)
+		}
+		return err
+	})
+	return out
+}
+
+func runWorkflowDeadlines(t *testing.T, h Harness) {
+	test(t, h, "DueInstancesListsDueRequestsOfTheTenantEarliestThenByID", func(t *testing.T, e *env) {
+		base := e.now()
+		create := func(ctx context.Context, in *workflow.Instance) crm.ID {
+			require.NoError(t, e.createInstance(ctx, in))
+			return in.ID
+		}
+		late := create(e.ctx, e.dueInstance(base.Add(2*time.Hour)))
+		early := create(e.ctx, e.dueInstance(base.Add(time.Hour)))
+		tie1 := create(e.ctx, e.dueInstance(base.Add(3*time.Hour)))
+		tie2 := create(e.ctx, e.dueInstance(base.Add(3*time.Hour)))
+		if bytes.Compare(tie1[:], tie2[:]) > 0 {
+			tie1, tie2 = tie2, tie1
+		}
+		create(e.ctx, e.dueInstance(base.Add(5*time.Hour)))                 // not due yet
+		create(e.ctx, e.dueInstance(base.Add(4*time.Hour+time.Nanosecond))) // due a nanosecond after now
+		other := create(e.ctxA, e.dueInstance(base.Add(time.Hour)))         // another tenant's
+		finished := e.dueInstance(base.Add(time.Hour))                      // no longer pending
+		finished.Status, finished.FinishedAt = workflow.ApprovalApproved, base
+		create(e.ctx, finished)
+		fired := e.dueInstance(base.Add(time.Hour)) // its timeout already fired
+		fired.Steps[0].TimedOut = true
+		create(e.ctx, fired)
+		waiting := e.dueInstance(base.Add(time.Hour)) // a step not running
+		waiting.Steps[0].Status = workflow.StepWaiting
+		create(e.ctx, waiting)
+		// A nanosecond clock time and zone: adapters compare instants.
+		now := base.Add(4 * time.Hour).In(time.FixedZone("PST", -8*3600))
+
+		require.Equal(t, []crm.ID{early, late, tie1, tie2}, e.due(t, e.ctx, now, 10))
+		require.Equal(t, []crm.ID{early, late, tie1}, e.due(t, e.ctx, now, 3), "limit is kept")
+		require.Equal(t, []crm.ID{other}, e.due(t, e.ctxA, now, 10), "tenants see only their own")
+		require.Empty(t, e.due(t, e.ctxB, now, 10))
+		require.Empty(t, e.due(t, e.ctx, base, 10), "nothing is due before its time")
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			_, err := deadlines(t, w).DueInstances(ctx, now, 0)
+			return err
+		})
+		requireInvalid(t, err, "limit")
+	})
+	test(t, h, "RequestsLeaveTheDueListWhenTickedOrFinished", func(t *testing.T, e *env) {
+		base := e.now()
+		approvals := e.approvals(t)
+		ids := e.dueInstances(t, e.ctx, 3, base.Add(time.Hour))
+		now := base.Add(2 * time.Hour)
+
+		// Finish one by hand: an update with no running step unlists it.
+		got, err := e.getInstance(e.ctx, ids[2])
+		require.NoError(t, err)
+		got.Status, got.FinishedAt = workflow.ApprovalRecalled, base
+		require.NoError(t, e.updateInstance(e.ctx, got))
+		require.Equal(t, ids[:2], e.due(t, e.ctx, now, 10))
+
+		tick := func() workflow.ApprovalTickResult {
+			var res workflow.ApprovalTickResult
+			mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				var err error
+				res, err = approvals.TickDue(ctx, w, now, 10)
+				return err
+			})
+			return res
+		}
+		res := tick()
+		require.Equal(t, 2, res.Claimed)
+		require.Len(t, res.Saved, 2)
+		require.Empty(t, res.Failed)
+		require.Len(t, res.Events, 2)
+		for i, ev := range res.Events {
+			require.Equal(t, workflow.EventApprovalReminded, ev.Type)
+			require.Equal(t, ids[i], ev.Subject.ID)
+			require.NotZero(t, ev.Seq, "events are appended")
+		}
+		require.False(t, res.More(10))
+		require.Empty(t, e.due(t, e.ctx, now, 10), "ticked requests leave the due list")
+		for _, id := range ids[:2] {
+			got, err := e.getInstance(e.ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, int64(2), got.Version)
+			require.True(t, got.Steps[0].TimedOut)
+			require.Equal(t, workflow.ApprovalPending, got.Status, "a reminder leaves the request pending")
+		}
+		again := tick()
+		require.Zero(t, again.Claimed, "a second tick at the same instant fires nothing")
+		require.Empty(t, again.Events)
+		events, err := e.store.Outbox().Pending(e.ctx, 100)
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+	})
+	test(t, h, "ARolledBackTickDueKeepsNeitherChangesNorEvents", func(t *testing.T, e *env) {
+		base := e.now()
+		approvals := e.approvals(t)
+		ids := e.dueInstances(t, e.ctx, 2, base)
+		err := inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			res, err := approvals.TickDue(ctx, w, base, 10)
+			if err != nil {
+				return err
+			}
+			if len(res.Events) != 2 {
+				return fmt.Errorf("fired %d timeouts, want 2", len(res.Events))
+			}
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		require.Equal(t, ids, e.due(t, e.ctx, base, 10), "still due")
+		events, err := e.store.Outbox().Pending(e.ctx, 100)
+		require.NoError(t, err)
+		require.Empty(t, events)
 	})
 }

@@ -224,8 +224,8 @@ type BatchTx interface {
 	// them until the unit of work ends (pgstore: FOR UPDATE), as
 	// [Holdings.Get] locks a holding.
 	PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer, error)
-	// PoolRecycleBatch stores several recycles at once, all or none: each
-	// holding as given (if its Version is current), each customer unowned
+	// PoolRecycleBatch stores several recycles at once, all or none (each
+	// customer at most once per batch): each holding as given (if its Version is current), each customer unowned
 	// and in PoolID (if its version is still CustomerVersion), and each
 	// ledger entry (assigning Seq). A stale holding or customer fails the
 	// whole batch with [crm.ErrConflict].

@@ -566,7 +566,11 @@ func (e *Entry) appendPayloadHead(b []byte) []byte {
 }
 
 // appendPayloadTail appends the payload after the entry's Seq.
-func (e *Entry) appendPayloadTail(b []byte) []byte {
+func (e *Entry) appendPayloadTail(b []byte) []byte { return e.appendPayloadTailAt(b, nil) }
+
+// appendPayloadTailAt is appendPayloadTail with e.At already formatted as
+// RFC 3339 (nil: format it here); a sweep batch formats its one time once.
+func (e *Entry) appendPayloadTailAt(b, at []byte) []byte {
 	b = append(b, `,"customer_id":"`...)
 	b = appendID(b, e.CustomerID)
 	b = append(b, `","op":`...)
@@ -585,7 +589,11 @@ func (e *Entry) appendPayloadTail(b []byte) []byte {
 		b = appendJSONString(b, e.RuleID)
 	}
 	b = append(b, `,"at":"`...)
-	b = e.At.UTC().AppendFormat(b, time.RFC3339Nano)
+	if at == nil {
+		b = e.At.UTC().AppendFormat(b, time.RFC3339Nano)
+	} else {
+		b = append(b, at...)
+	}
 	return append(b, `"}`...)
 }
 

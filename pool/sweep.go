@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -308,11 +309,14 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 	}
 	events := make([]crm.Event, len(rs))
 	ptrs := make([]*crm.Event, len(rs))
-	buf := make([]byte, 0, 300*len(rs))
+	buf := make([]byte, 0, 400*len(rs))
+	at := u.now.UTC().AppendFormat(nil, time.RFC3339Nano) // every entry's At
 	for i, r := range rs {
 		e := r.Entry
 		start := len(buf)
-		buf = e.appendPayload(buf)
+		buf = e.appendPayloadHead(buf)
+		buf = strconv.AppendInt(buf, e.Seq, 10)
+		buf = e.appendPayloadTailAt(buf, at)
 		events[i] = crm.Event{ID: u.s.cfg.IDs.NewID(), Type: EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
 			OccurredAt: u.now, Payload: buf[start:len(buf):len(buf)]}
 		ptrs[i] = &events[i]

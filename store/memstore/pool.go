@@ -26,9 +26,18 @@ type poolState struct {
 	// due indexes owned, unlocked holdings by due time. Entries go stale
 	// when a holding changes; Due drops stale entries as it meets them and
 	// compactDue rebuilds the heap when stale entries pile up.
-	due      dueHeap
-	ledger   []*pool.Entry // Seq = index + 1
-	byCust   map[crm.ID][]int
+	due dueHeap
+	// popped holds the entries the last Due call handed out. They are
+	// pushed back by the next Due call if their holdings still have the
+	// same due time, so a batch that recycles its holdings costs one heap
+	// pop per customer, not a pop, a push and a pop of a stale entry.
+	popped []dueEntry
+	ledger []*pool.Entry // Seq = index + 1
+	// lastOf is the index in ledger of each customer's latest entry and
+	// prevOf[i] the index of the entry before ledger[i] of the same
+	// customer (-1: none): a chain per customer without a slice each.
+	lastOf   map[crm.ID]int
+	prevOf   []int
 	counters map[string]int64
 	requests map[string]*pool.Request
 }
@@ -37,7 +46,7 @@ func newPoolState() *poolState {
 	return &poolState{
 		pools:    make(map[crm.ID]*pool.Pool),
 		holdings: make(map[crm.ID]*pool.Holding),
-		byCust:   make(map[crm.ID][]int),
+		lastOf:   make(map[crm.ID]int),
 		counters: make(map[string]int64),
 		requests: make(map[string]*pool.Request),
 	}
@@ -268,7 +277,7 @@ func dueIndexed(h *pool.Holding) bool { return h.Owned() && !h.Locked && !h.DueA
 // compactDue rebuilds the due index from the holdings, dropping stale
 // entries.
 func (st *poolState) compactDue() {
-	st.due = st.due[:0]
+	st.due, st.popped = st.due[:0], st.popped[:0]
 	for _, h := range st.holdings {
 		if dueIndexed(h) {
 			st.due = append(st.due, dueEntry{at: dueKey(h.DueAt), id: h.CustomerID})
@@ -287,16 +296,16 @@ func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool
 	}
 	defer unlock()
 	st := r.tx.poolState()
+	st.repush()
 	tenant := crm.TenantFrom(ctx)
 	var out []*pool.Holding
-	var keep []dueEntry
 	var slab []pool.Holding
 	cut := dueKey(now)
 	var last dueEntry
 	for len(out) < limit && len(st.due) > 0 && st.due[0].at <= cut {
 		e := st.due.pop()
 		// Repeated entries are equal, so they pop one after the other.
-		if len(keep) > 0 && e == last {
+		if len(st.popped) > 0 && e == last {
 			continue
 		}
 		last = e
@@ -304,7 +313,7 @@ func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool
 		if !ok || !dueIndexed(h) || dueKey(h.DueAt) != e.at {
 			continue // stale entry: drop it
 		}
-		keep = append(keep, e)
+		st.popped = append(st.popped, e)
 		if h.TenantID == tenant {
 			if slab == nil {
 				slab = make([]pool.Holding, 0, min(limit, 1024))
@@ -316,12 +325,20 @@ func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool
 			out = append(out, &slab[len(slab)-1])
 		}
 	}
-	// Popping only finds the earliest entries; they stay indexed until the
-	// holdings change.
-	for _, e := range keep {
-		st.due.push(e)
-	}
 	return out, nil
+}
+
+// repush returns to the due index the entries the last Due call popped
+// whose holdings are still due at the same time (not recycled, not
+// rescheduled, or restored by a rollback), so they stay indexed until their
+// holdings change.
+func (st *poolState) repush() {
+	for _, e := range st.popped {
+		if h, ok := st.holdings[e.id]; ok && dueIndexed(h) && dueKey(h.DueAt) == e.at {
+			st.due.push(e)
+		}
+	}
+	st.popped = st.popped[:0]
 }
 
 // dueEntry is one due index entry. The time is kept as Unix microseconds
@@ -411,13 +428,8 @@ func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
 	c := *e
 	c.TenantID, c.At, c.Rule = m.TenantID, crm.StorageTime(e.At), bytes.Clone(e.Rule)
 	c.Seq = int64(len(st.ledger)) + 1
-	st.ledger = append(st.ledger, &c)
-	st.byCust[c.CustomerID] = append(st.byCust[c.CustomerID], len(st.ledger)-1)
-	r.tx.onUndo(func() {
-		st.ledger = st.ledger[:len(st.ledger)-1]
-		idx := st.byCust[c.CustomerID]
-		st.byCust[c.CustomerID] = idx[:len(idx)-1]
-	})
+	st.appendEntry(&c)
+	r.tx.onUndo(func() { st.truncateLedger(len(st.ledger) - 1) })
 	e.Seq, e.TenantID = c.Seq, c.TenantID
 	return nil
 }
@@ -443,8 +455,14 @@ func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64,
 		return len(out) < limit
 	}
 	if customerID != crm.NilID {
-		for _, i := range st.byCust[customerID] {
-			if !add(st.ledger[i]) {
+		var chain []int
+		i, ok := st.lastOf[customerID]
+		for ok && i >= 0 && int64(i) >= afterSeq {
+			chain = append(chain, i)
+			i = st.prevOf[i]
+		}
+		for j := len(chain) - 1; j >= 0; j-- {
+			if !add(st.ledger[chain[j]]) {
 				break
 			}
 		}
@@ -457,6 +475,43 @@ func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64,
 		}
 	}
 	return out, nil
+}
+
+// appendEntry appends e to the ledger and its customer's chain.
+func (st *poolState) appendEntry(e *pool.Entry) {
+	prev, ok := st.lastOf[e.CustomerID]
+	if !ok {
+		prev = -1
+	}
+	st.ledger = append(st.ledger, e)
+	st.prevOf = append(st.prevOf, prev)
+	st.lastOf[e.CustomerID] = len(st.ledger) - 1
+}
+
+// truncateLedger undoes the appends after the first n entries, newest
+// first.
+func (st *poolState) truncateLedger(n int) {
+	for i := len(st.ledger) - 1; i >= n; i-- {
+		id := st.ledger[i].CustomerID
+		if p := st.prevOf[i]; p >= 0 {
+			st.lastOf[id] = p
+		} else {
+			delete(st.lastOf, id)
+		}
+	}
+	clear(st.ledger[n:])
+	st.ledger, st.prevOf = st.ledger[:n], st.prevOf[:n]
+}
+
+// growDoubling makes room for n more elements, at least doubling the
+// capacity when it grows: the large append-only tables (ledger, outbox)
+// then copy each element about once as they grow, not four times as
+// append's 1.25 growth of large slices does.
+func growDoubling[S ~[]E, E any](s S, n int) S {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(n, len(s)))
 }
 
 type counterRepo struct{ tx tx }
@@ -596,6 +651,11 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 	tenant := crm.TenantFrom(ctx)
 	st := t.poolState()
 	rows := t.s.customers.rows
+	n := len(batch)
+	// The check keeps the rows it found, so the writes look nothing up
+	// again: each customer is in the batch once (the port's contract).
+	oldHoldings := make([]*pool.Holding, n)
+	oldCustomers := make([]*crm.Customer, n)
 	for i, r := range batch {
 		h, e := r.Holding, r.Entry
 		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
@@ -618,21 +678,19 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		if c.Version != r.CustomerVersion {
 			return fmt.Errorf("memstore: recycle batch: customer %s changed since it was read: %w", h.CustomerID, crm.ErrConflict)
 		}
+		oldHoldings[i], oldCustomers[i] = old, c
 	}
 	now := crm.StorageTime(t.s.clock.Now())
-	n := len(batch)
-	oldHoldings := make([]*pool.Holding, n)
-	oldCustomers := make([]*crm.Customer, n)
 	newHoldings := make([]pool.Holding, n)
 	newCustomers := make([]crm.Customer, n)
 	entries := make([]pool.Entry, n)
 	ledgerLen := len(st.ledger)
+	st.ledger, st.prevOf = growDoubling(st.ledger, n), growDoubling(st.prevOf, n)
 	// Entries of one batch share few rule snapshots; each is copied once.
 	var lastRule, lastCopy []byte
 	for i, r := range batch {
 		id := r.Holding.CustomerID
-		old := st.holdings[id]
-		oldHoldings[i] = old
+		old := oldHoldings[i]
 		h := &newHoldings[i]
 		*h = *r.Holding
 		normaliseHolding(h)
@@ -640,8 +698,7 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		st.putHolding(h)
 		*r.Holding = *h
 
-		oc := rows[id]
-		oldCustomers[i] = oc
+		oc := oldCustomers[i]
 		c := &newCustomers[i]
 		*c = *oc
 		c.OwnerID, c.PoolID, c.Version, c.UpdatedAt = crm.NilID, r.PoolID, oc.Version+1, now
@@ -657,20 +714,16 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		}
 		e.TenantID, e.At = tenant, crm.StorageTime(e.At)
 		e.Seq = int64(len(st.ledger)) + 1
-		st.ledger = append(st.ledger, e)
-		st.byCust[id] = append(st.byCust[id], len(st.ledger)-1)
+		st.appendEntry(e)
 		r.Entry.Seq, r.Entry.TenantID = e.Seq, tenant
 	}
 	t.onUndo(func() {
+		st.truncateLedger(ledgerLen)
 		for i := n - 1; i >= 0; i-- {
 			old := oldHoldings[i]
 			st.putHolding(old)
 			rows[old.CustomerID] = oldCustomers[i]
-			idx := st.byCust[old.CustomerID]
-			st.byCust[old.CustomerID] = idx[:len(idx)-1]
 		}
-		clear(st.ledger[ledgerLen:])
-		st.ledger = st.ledger[:ledgerLen]
 	})
 	return nil
 }
@@ -678,6 +731,8 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 // PoolAppendEvents implements [pool.BatchTx]. It appends to the outbox
 // like the event writer, with one undo step for the slice, and stores the
 // payloads as given: the port's contract makes them compact, valid JSON.
+// Events go straight into the outbox as they are checked; a bad or
+// repeated one takes back those before it.
 func (t tx) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
 	unlock, err := t.begin(ctx, true)
 	if err != nil {
@@ -685,51 +740,41 @@ func (t tx) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
 	}
 	defer unlock()
 	ob := &t.s.outbox
-	prepared := make([]outboxEvent, len(events))
+	n, seq := len(ob.events), ob.seq
+	undo := func() {
+		for _, oe := range ob.events[n:] {
+			delete(ob.ids, oe.e.ID)
+		}
+		clear(ob.events[n:])
+		ob.events, ob.seq = ob.events[:n], seq
+	}
+	ob.events = growDoubling(ob.events, len(events))
 	for i, e := range events {
-		c := e
-		if c == nil {
+		if e == nil {
+			undo()
 			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
 		}
-		p := &prepared[i].e
-		*p = *c
-		if err := crm.ApplyEventTenant(ctx, p); err != nil {
+		p := *e
+		if err := crm.ApplyEventTenant(ctx, &p); err != nil {
+			undo()
 			return err
 		}
 		p.OccurredAt = crm.StorageTime(p.OccurredAt)
 		if p.ID == crm.NilID || p.Type == "" || p.Subject.Type == "" || p.Subject.ID == crm.NilID || p.OccurredAt.IsZero() {
+			undo()
 			return crm.Invalid(fmt.Sprintf("events[%d]", i), "id, type, subject and occurred_at are required")
 		}
+		if _, dup := ob.ids[p.ID]; dup {
+			undo()
+			return fmt.Errorf("memstore: append event %s: %w", p.ID, crm.ErrAlreadyExists)
+		}
 		p.Payload = slices.Clip(p.Payload)
-		if _, dup := ob.ids[p.ID]; dup {
-			return fmt.Errorf("memstore: append event %s: %w", p.ID, crm.ErrAlreadyExists)
-		}
-	}
-	n := len(ob.events)
-	for i := range prepared {
-		p := &prepared[i].e
-		if _, dup := ob.ids[p.ID]; dup {
-			for _, oe := range ob.events[n:] {
-				delete(ob.ids, oe.e.ID)
-			}
-			ob.events = ob.events[:n]
-			ob.seq -= int64(i)
-			return fmt.Errorf("memstore: append event %s: %w", p.ID, crm.ErrAlreadyExists)
-		}
 		ob.seq++
 		p.Seq = ob.seq
 		ob.ids[p.ID] = len(ob.events)
-		ob.events = append(ob.events, prepared[i])
+		ob.events = append(ob.events, outboxEvent{e: p})
+		e.Seq, e.TenantID, e.OccurredAt = p.Seq, p.TenantID, p.OccurredAt
 	}
-	t.onUndo(func() {
-		for _, oe := range ob.events[n:] {
-			delete(ob.ids, oe.e.ID)
-		}
-		ob.seq -= int64(len(prepared))
-		ob.events = ob.events[:n]
-	})
-	for i, e := range events {
-		e.Seq, e.TenantID, e.OccurredAt = prepared[i].e.Seq, prepared[i].e.TenantID, prepared[i].e.OccurredAt
-	}
+	t.onUndo(undo)
 	return nil
 }

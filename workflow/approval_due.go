@@ -90,7 +90,7 @@ type ApprovalTickFailure struct {
 // More reports whether the host should run another batch at once: the
 // batch claimed a full limit of requests and stored at least one, so more
 // may be due. A loop on More ends even when some requests keep failing.
-func (r *ApprovalTickResult) More(limit int) bool {
+func (r ApprovalTickResult) More(limit int) bool {
 	return r.Claimed >= limit && len(r.Saved) > 0
 }
 

@@ -10,7 +10,8 @@
 // rules, the record and explicit state, so they are reproducible in tests
 // and explainable to a manager. Storage is reached only through the small
 // ports this package declares ([RoutingStore], [TimerStore],
-// [ApprovalDefinitions], [ApprovalInstances]), which the storage adapters
+// [ApprovalDefinitions], [ApprovalInstances], optionally
+// [ApprovalDeadlines]), which the storage adapters
 // implement and offer through [Tx] ([TxOf] finds it on a [crm.Tx]).
 //
 // # Records and conditions
@@ -61,6 +62,11 @@
 // version they started with ([ApprovalDefinitions] stores every version).
 // [Approvals.SubmitTx] and [SaveTx] store a request and its events in one
 // unit of work; updates are a compare-and-swap on the request's Version.
+// Step timeouts fire from storage with [Approvals.TickDue]: adapters that
+// offer [ApprovalDeadlines] keep each request's [Instance.NextDueAt] and
+// hand out due requests in batches (SKIP LOCKED on PostgreSQL), so hosts
+// tick all running requests of a tenant without loading them, from many
+// application instances at once, and every timeout fires exactly once.
 //
 // # Hand-offs
 //

@@ -201,10 +201,14 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	var ids []string
 	var recs [][]normalised
 	var pending [][]string
+	caches := make([]readingCache, o.Workers)
+	for w := range caches {
+		caches[w] = readingCache{}
+	}
 	flush := func() {
 		start := len(recs)
 		recs = append(recs, make([][]normalised, len(pending))...)
-		mt.prepareParallel(recs[start:], pending, o.Workers)
+		mt.prepareParallel(recs[start:], pending, caches)
 		pending = pending[:0]
 		report("prepare", len(recs), 0)
 	}
@@ -260,23 +264,25 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	return res, nil
 }
 
-// prepareParallel normalises raw values into out using several goroutines.
-func (mt *Matcher) prepareParallel(out [][]normalised, raw [][]string, workers int) {
+// prepareParallel normalises raw values into out using one goroutine per
+// cache.
+func (mt *Matcher) prepareParallel(out [][]normalised, raw [][]string, caches []readingCache) {
 	var wg sync.WaitGroup
-	chunk := (len(raw) + workers - 1) / max(workers, 1)
-	for w := 0; w < len(raw); w += max(chunk, 1) {
-		end := min(w+chunk, len(raw))
+	workers := len(caches)
+	chunk := max((len(raw)+workers-1)/workers, 1)
+	for w, lo := 0, 0; lo < len(raw); w, lo = w+1, lo+chunk {
+		hi := min(lo+chunk, len(raw))
 		wg.Add(1)
-		go func(lo, hi int) {
+		go func(lo, hi int, cache readingCache) {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
 				rec := make([]normalised, len(raw[i]))
 				for f, v := range raw[i] {
-					rec[f] = normalise(mt.cfg.Fields[f].Kind, v, mt.cfg.Region)
+					rec[f] = normaliseWith(mt.cfg.Fields[f].Kind, v, mt.cfg.Region, cache)
 				}
 				out[i] = rec
 			}
-		}(w, end)
+		}(lo, hi, caches[w])
 	}
 	wg.Wait()
 }

@@ -93,12 +93,16 @@ type normalised struct{ v, alt string }
 // normalise prepares one value of kind k. Values that do not parse (a phone
 // number with too few digits, an impossible date) are kept folded, so two
 // records with the same odd value still agree.
-func normalise(k Kind, s, region string) normalised {
+func normalise(k Kind, s, region string) normalised { return normaliseWith(k, s, region, nil) }
+
+// normaliseWith is normalise reading Chinese characters through cache
+// (nil for none).
+func normaliseWith(k Kind, s, region string, cache readingCache) normalised {
 	switch k {
 	case KindName, KindGivenName, KindFamilyName:
 		n := NormaliseName(s)
 		if hasHan(n) {
-			return normalised{v: n, alt: PinyinKey(n)}
+			return normalised{v: n, alt: pinyinKey(n, cache)}
 		}
 		return normalised{v: n}
 	case KindCompany:

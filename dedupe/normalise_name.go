@@ -91,7 +91,23 @@ var surnameReadings = map[string]string{
 // ou, "仇" qiu, "朴" piao, "查" zha. Characters without a reading are kept
 // as they are. Names without Chinese characters are returned normalised by
 // [NormaliseName].
-func PinyinKey(name string) string {
+func PinyinKey(name string) string { return pinyinKey(name, nil) }
+
+// readingCache remembers the pinyin of characters already read: the
+// library's lookup splits and restyles its table entry on every call,
+// which costs more than the rest of normalising a record. A cache belongs
+// to one goroutine.
+type readingCache map[rune]reading
+
+// reading is a character's pinyin; ok is false when it has none.
+type reading struct {
+	pinyin string
+	ok     bool
+}
+
+// pinyinKey is [PinyinKey] reading characters through cache (nil for
+// none).
+func pinyinKey(name string, cache readingCache) string {
 	n := NormaliseName(name)
 	if !hasHan(n) {
 		return n
@@ -120,8 +136,17 @@ func PinyinKey(name string) string {
 			parts = append(parts, string(r))
 			continue
 		}
-		if p := pinyin.SinglePinyin(r, args); len(p) > 0 {
-			parts = append(parts, p[0])
+		rd, cached := cache[r]
+		if !cached {
+			if p := pinyin.SinglePinyin(r, args); len(p) > 0 {
+				rd = reading{pinyin: p[0], ok: true}
+			}
+			if cache != nil {
+				cache[r] = rd
+			}
+		}
+		if rd.ok {
+			parts = append(parts, rd.pinyin)
 		}
 	}
 	return strings.Join(parts, " ")

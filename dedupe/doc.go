@@ -42,7 +42,36 @@
 // matches strongest first into clusters capped by
 // [ClusterOptions.MaxClusterSize] so weak chains cannot snowball.
 //
+// # Storage
+//
+// [Index] checks against records held in memory. [Service] checks against
+// the customers of a [crm.Store] whose units of work implement [Tx]: the
+// store keeps each customer's normalised keys ([Service.Keys]: company
+// name without legal form and region, pinyin name, E.164 phone, e-mail,
+// address prefix) through the [KeyStore] port, so PostgreSQL finds the
+// candidates of a check through an index, reading at most
+// [ServiceConfig.PerKey] records per key however common the key. The
+// candidates are loaded, scored with the [Matcher] and returned like
+// [Index.Check]'s, with owner and pool.
+//
+// [Service.Enter] checks, lets a [Policy] decide and creates the customer
+// with its keys in one unit of work; a blocked entry writes nothing and
+// returns a [*BlockedError] naming the existing customer. Each customer also
+// has a strong key (company name with region, or a person's name with
+// phone) that is unique per tenant, so of concurrent entries of one
+// customer only one is stored; the others get an error matching
+// [crm.ErrAlreadyExists] ([*KeyTakenError] or [*BlockedError]).
+//
+// [Service.Merge] applies [Matcher.Merge] to stored customers in one unit
+// of work: the survivor gets the golden values, the losers' contacts,
+// opportunities, tickets and activities move to it, the losers are kept
+// and marked with [MergedIntoField], keys are updated and a
+// customer.merged event carries the [CustomerMerge]; [Service.Undo] puts
+// everything back from it. The ...Tx variants run inside a unit of work
+// the host already holds.
+//
 // # Concurrency
 //
-// Normalisers, comparators and [Matcher] are safe for concurrent use.
+// Normalisers, comparators, [Matcher], [Index] and [Service] are safe for
+// concurrent use.
 package dedupe

@@ -64,6 +64,7 @@ func ExampleMigrations() {
 	// 0003 workflow
 	// 0004 lead
 	// 0005 workflow_deadlines
+	// 0006 dedupe
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -163,6 +163,38 @@ func runDedupeKeys(t *testing.T, h Harness) {
 		require.Empty(t, got.Strong)
 	})
 
+	test(t, h, "OfSixteenConcurrentPutsOfOneStrongKeyExactlyOneCommits", func(t *testing.T, e *env) {
+		const n = 16
+		ids := make([]crm.ID, n)
+		for i := range ids {
+			ids[i] = e.ids.NewID()
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = e.putKeys(e.ctxA, &dedupe.RecordKeys{RecordID: ids[i], Strong: "company:华腾科技@北京", Keys: []dedupe.Key{phoneKey("1")}})
+			}()
+		}
+		wg.Wait()
+		winner := crm.NilID
+		for i, err := range errs {
+			if err == nil {
+				require.Equal(t, crm.NilID, winner, "two puts of one strong key committed")
+				winner = ids[i]
+				continue
+			}
+			var taken *dedupe.KeyTakenError
+			require.ErrorAs(t, err, &taken)
+			require.ErrorIs(t, err, crm.ErrAlreadyExists)
+			defer func() { require.Equal(t, winner, taken.HolderID) }()
+		}
+		require.NotEqual(t, crm.NilID, winner)
+		require.Equal(t, []crm.ID{winner}, e.lookup(e.ctxA, 100, phoneKey("1")), "the losers' blocking keys were not stored")
+	})
+
 	test(t, h, "BadInputIsRefusedNamingTheField", func(t *testing.T, e *env) {
 		requireInvalid(t, e.putKeys(e.ctx, &dedupe.RecordKeys{}), "record_id")
 		requireInvalid(t, e.putKeys(e.ctx, &dedupe.RecordKeys{RecordID: e.ids.NewID(), Keys: []dedupe.Key{{Kind: dedupe.StrongKind, Value: "x"}}}), "keys[0].kind")

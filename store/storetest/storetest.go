@@ -37,6 +37,9 @@ type Features struct {
 	// NoLead skips the "LeadStorage" group, for adapters that do not
 	// implement lead.Tx.
 	NoLead bool
+	// NoDedupe skips the "Dedupe" group, for adapters that do not
+	// implement dedupe.Tx.
+	NoDedupe bool
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -49,9 +52,9 @@ func clockStart() time.Time {
 // Run checks the adapter of h against the storage contract of [crm.Store]:
 // one group of subtests per record type, then "UnitOfWork", "Outbox" and
 // "Concurrency", then the domain groups "Pool" ([RunPool]), "Workflow"
-// ([RunWorkflow]) and "LeadStorage" ([RunLead]) unless [Features] opts out
-// of them. Every subtest gets a new store from h.NewStore and runs in
-// parallel with its siblings.
+// ([RunWorkflow]), "LeadStorage" ([RunLead]) and "Dedupe" ([RunDedupe])
+// unless [Features] opts out of them. Every subtest gets a new store from
+// h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
@@ -82,6 +85,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if !h.Features.NoLead {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })
+	}
+	if !h.Features.NoDedupe {
+		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })
 	}
 }
 

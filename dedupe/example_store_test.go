@@ -1,0 +1,112 @@
+package dedupe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/store/memstore"
+)
+
+// newExampleService returns a service on a fresh in-memory store with a
+// fixed clock and sequential IDs.
+func newExampleService() (*dedupe.Service, *memstore.Store) {
+	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
+	store := memstore.New(&memstore.Config{Clock: clock})
+	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	if err != nil {
+		panic(err)
+	}
+	svc, err := dedupe.NewService(store, mt, &dedupe.ServiceConfig{Clock: clock, IDs: crmtest.NewIDs()})
+	if err != nil {
+		panic(err)
+	}
+	return svc, store
+}
+
+func ExampleService_Enter() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+	liWei := crmtest.SequentialID(1000)
+	form := dedupe.Policy{BlockScore: 10, WarnScore: 4}
+	_, err := svc.Enter(ctx, dedupe.EntryRequest{Policy: form,
+		Customer: &crm.Customer{Name: "北京华腾科技有限公司", Phone: "13800138000", OwnerID: liWei}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Another rep types the same company another way.
+	_, err = svc.Enter(ctx, dedupe.EntryRequest{Policy: form,
+		Customer: &crm.Customer{Name: "华腾科技(北京)有限公司", Phone: "+86 138-0013-8000"}})
+	var blocked *dedupe.BlockedError
+	if errors.As(err, &blocked) {
+		fmt.Println("blocked, duplicates", blocked.Existing.Name)
+		fmt.Println("owner is Li Wei:", blocked.Best.OwnerID == liWei)
+		fmt.Println("already exists:", errors.Is(err, crm.ErrAlreadyExists))
+	}
+	// Output:
+	// blocked, duplicates 北京华腾科技有限公司
+	// owner is Li Wei: true
+	// already exists: true
+}
+
+func ExampleService_Check() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+	for _, c := range []*crm.Customer{
+		{Name: "北京华腾科技有限公司", Phone: "13800138000"},
+		{Name: "Acme Widgets Ltd.", Phone: "+44 20 7946 0958"},
+	} {
+		if _, err := svc.Enter(ctx, dedupe.EntryRequest{Customer: c}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	cands, err := svc.Check(ctx, &crm.Customer{Name: "华腾科技有限公司", Phone: "010 8888 6666"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, c := range cands {
+		fmt.Println(c.Class, c.Reasons[0])
+	}
+	// Output:
+	// possible_match company: exact (+10.6)
+}
+
+func ExampleService_Merge() {
+	ctx := context.Background()
+	svc, store := newExampleService()
+	var ids []crm.ID
+	for _, c := range []*crm.Customer{
+		{Name: "上海远航物流有限公司", Phone: "021-6888 1234"},
+		{Name: "远航物流", Phone: "+86 21 6888 1234", Email: "sales@yuanhang.example"},
+	} {
+		res, err := svc.Enter(ctx, dedupe.EntryRequest{Customer: c})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ids = append(ids, res.Customer.ID)
+	}
+	m, err := svc.Merge(ctx, dedupe.MergeRequest{SurvivorID: ids[0], LoserIDs: ids[1:]})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	golden, _ := store.Customers().Get(ctx, ids[0])
+	fmt.Println("merged:", golden.Name, golden.Email)
+	if err := svc.Undo(ctx, m, crm.NilID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	restored, _ := store.Customers().Get(ctx, ids[0])
+	fmt.Printf("undone: %s %q\n", restored.Name, restored.Email)
+	// Output:
+	// merged: 上海远航物流有限公司 sales@yuanhang.example
+	// undone: 上海远航物流有限公司 ""
+}

@@ -59,6 +59,13 @@ type ApprovalDeadlines interface {
 	// outside 1 to [MaxTickLimit] is a [*crm.ValidationError] on "limit".
 	// Results are copies the caller owns.
 	DueInstances(ctx context.Context, now time.Time, limit int) ([]*Instance, error)
+	// UpdateInstances is [ApprovalInstances.UpdateInstance] for many
+	// requests at once, all or nothing: when any request is missing
+	// ([crm.ErrNotFound]), stale or listed twice ([crm.ErrConflict]), or
+	// changes what it is about ([*crm.ValidationError]), it writes none.
+	// Versions are written back only on success. It exists so TickDue
+	// stores a batch with one set-based statement on SQL adapters.
+	UpdateInstances(ctx context.Context, ins []*Instance) error
 }
 
 // ApprovalTickResult is what one [Approvals.TickDue] batch did.
@@ -97,8 +104,8 @@ func (r ApprovalTickResult) More(limit int) bool {
 // TickDue fires the approval step timeouts due at now inside the unit of
 // work tx: it claims up to limit due requests of the context's tenant
 // ([ApprovalDeadlines.DueInstances]), applies [Approvals.Tick] to each,
-// stores every ticked request (compare-and-swap on its Version) and
-// appends all their events through tx.Events(), so requests and events
+// stores every ticked request with one [ApprovalDeadlines.UpdateInstances]
+// (compare-and-swap on each Version) and appends all their events through tx.Events(), so requests and events
 // commit together or not at all. It is the approval counterpart of [Tick]
 // for SLA timers and takes the same arguments.
 //
@@ -141,11 +148,13 @@ func (a *Approvals) TickDue(ctx context.Context, tx ApprovalTx, now time.Time, l
 		}
 		// Stored even when nothing fired: the update recomputes the
 		// request's next due time, so a stale one never stays listed.
-		if err := store.UpdateInstance(ctx, in); err != nil {
-			return ApprovalTickResult{}, fmt.Errorf("workflow: tick approvals: store approval %s: %w", in.ID, err)
-		}
 		res.Saved = append(res.Saved, in)
 		res.Events = append(res.Events, evs...)
+	}
+	if len(res.Saved) > 0 {
+		if err := deadlines.UpdateInstances(ctx, res.Saved); err != nil {
+			return ApprovalTickResult{}, fmt.Errorf("workflow: tick approvals: store approvals: %w", err)
+		}
 	}
 	// One append for the batch: SQL adapters insert the events together.
 	if err := appendEvents(ctx, tx.Events(), res.Events); err != nil {

@@ -444,40 +444,77 @@ func (r instanceRepo) UpdateInstance(ctx context.Context, in *workflow.Instance)
 	if in == nil {
 		return crm.Invalid("instance", "is required")
 	}
-	if err := in.CheckStorable(); err != nil {
-		return err
+	return r.UpdateInstances(ctx, []*workflow.Instance{in})
+}
+
+func (r instanceRepo) UpdateInstances(ctx context.Context, ins []*workflow.Instance) error {
+	for i, in := range ins {
+		if in == nil {
+			return crm.Invalid(fmt.Sprintf("instances[%d]", i), "is nil")
+		}
+		if err := in.CheckStorable(); err != nil {
+			return err
+		}
 	}
 	unlock, err := r.tx.begin(ctx, true)
 	if err != nil {
-		return fmt.Errorf("memstore: update approval %s: %w", in.ID, err)
+		return fmt.Errorf("memstore: update approvals: %w", err)
 	}
 	defer unlock()
 	ws, tenant := r.tx.workflowState(), crm.TenantFrom(ctx)
+	// Each update sees the ones before it (a request listed twice is
+	// stale the second time); a failure undoes those already written.
+	undos := make([]func(), 0, len(ins))
+	versions := make([]int64, len(ins))
+	for i, in := range ins {
+		undo, err := ws.updateInstance(tenant, in)
+		if err != nil {
+			for j := len(undos) - 1; j >= 0; j-- {
+				undos[j]()
+			}
+			return err
+		}
+		undos, versions[i] = append(undos, undo), in.Version+1
+	}
+	r.tx.onUndo(func() {
+		for j := len(undos) - 1; j >= 0; j-- {
+			undos[j]()
+		}
+	})
+	for i, in := range ins {
+		in.TenantID, in.Version = tenant, versions[i]
+	}
+	return nil
+}
+
+// updateInstance stores in over the tenant's stored request (compare-and-
+// swap on Version) and returns how to undo it. Callers hold the lock.
+func (ws *workflowState) updateInstance(tenant string, in *workflow.Instance) (undo func(), err error) {
 	oldJSON, ok := ws.instances[in.ID]
 	if !ok || ws.tenants[in.ID] != tenant {
-		return fmt.Errorf("memstore: update approval %s: %w", in.ID, crm.ErrNotFound)
+		return nil, fmt.Errorf("memstore: update approval %s: %w", in.ID, crm.ErrNotFound)
 	}
 	old, err := decodeInstance(oldJSON)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if in.Version != old.Version {
-		return fmt.Errorf("memstore: update approval %s: version %d is stale, stored version is %d: %w", in.ID, in.Version, old.Version, crm.ErrConflict)
+		return nil, fmt.Errorf("memstore: update approval %s: version %d is stale, stored version is %d: %w", in.ID, in.Version, old.Version, crm.ErrConflict)
 	}
 	if err := in.CheckImmutable(old); err != nil {
-		return err
+		return nil, err
 	}
 	c := in.Clone()
 	c.TenantID, c.Version = tenant, old.Version+1
 	b, err := json.Marshal(c)
 	if err != nil {
-		return fmt.Errorf("memstore: encode approval %s: %w", in.ID, err)
+		return nil, fmt.Errorf("memstore: encode approval %s: %w", in.ID, err)
 	}
 	pk := pendingKey{tenant: tenant, record: c.Record}
 	wasPending, isPending := old.Status == workflow.ApprovalPending, c.Status == workflow.ApprovalPending
 	if isPending && !wasPending {
 		if other, busy := ws.pending[pk]; busy {
-			return fmt.Errorf("memstore: update approval %s: %s %s is already under approval %s: %w", in.ID, c.Record.Type, c.Record.ID, other, crm.ErrAlreadyExists)
+			return nil, fmt.Errorf("memstore: update approval %s: %s %s is already under approval %s: %w", in.ID, c.Record.Type, c.Record.ID, other, crm.ErrAlreadyExists)
 		}
 	}
 	ws.instances[c.ID] = b
@@ -488,7 +525,7 @@ func (r instanceRepo) UpdateInstance(ctx context.Context, in *workflow.Instance)
 		ws.pending[pk] = c.ID
 	}
 	ws.setDue(c)
-	r.tx.onUndo(func() {
+	return func() {
 		ws.instances[c.ID] = oldJSON
 		ws.setDue(old)
 		switch {
@@ -497,9 +534,7 @@ func (r instanceRepo) UpdateInstance(ctx context.Context, in *workflow.Instance)
 		case isPending && !wasPending:
 			delete(ws.pending, pk)
 		}
-	})
-	in.TenantID, in.Version = tenant, c.Version
-	return nil
+	}, nil
 }
 
 func (r instanceRepo) PendingInstance(ctx context.Context, record crm.Ref) (*workflow.Instance, error) {

@@ -575,6 +575,121 @@ func (r instanceRepo) explainMiss(ctx context.Context, in *workflow.Instance) er
 	return fmt.Errorf("approval changed during the update: %w", crm.ErrConflict)
 }
 
+// errBatchMiss marks a batch update that matched fewer rows than it has
+// requests; the caller explains it after the savepoint rolled back.
+var errBatchMiss = errors.New("pgstore: approval batch missed rows")
+
+func (r instanceRepo) UpdateInstances(ctx context.Context, ins []*workflow.Instance) error {
+	const op = "update approvals"
+	if err := r.v.check(ctx); err != nil {
+		return wfFail(ctx, op, err)
+	}
+	n := len(ins)
+	if n == 0 {
+		return nil
+	}
+	tenant := crm.TenantFrom(ctx)
+	ids, records, submitters := make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+	versions, defVersions := make([]int64, n), make([]int32, n)
+	statuses, bodies, defs, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	submitted, due := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	seen := make(map[crm.ID]bool, n)
+	for i, in := range ins {
+		if in == nil {
+			return crm.Invalid(fmt.Sprintf("instances[%d]", i), "is nil")
+		}
+		if err := in.CheckStorable(); err != nil {
+			return err
+		}
+		if seen[in.ID] {
+			return fmt.Errorf("pgstore: update approval %s: listed twice: %w", in.ID, crm.ErrConflict)
+		}
+		seen[in.ID] = true
+		c := in.Clone()
+		c.TenantID, c.Version = tenant, in.Version+1
+		body, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("pgstore: encode approval %s: %w", in.ID, err)
+		}
+		ids[i], records[i], submitters[i] = pgtype.UUID{Bytes: in.ID, Valid: true}, pgtype.UUID{Bytes: in.Record.ID, Valid: true}, pgtype.UUID{Bytes: in.Submitter, Valid: true}
+		versions[i], defVersions[i] = in.Version, int32(in.DefinitionVersion)
+		statuses[i], bodies[i], defs[i], types[i] = string(in.Status), string(body), in.Definition, string(in.Record.Type)
+		submitted[i], due[i] = wfTime(in.SubmittedAt), wfTime(in.NextDueAt())
+	}
+	table := r.v.wfTable("crm_approval_instances")
+	err := r.v.savepoint(ctx, func(q pgx.Tx) error {
+		// As in UpdateInstance, the identifying columns are part of the
+		// condition: a request never changes its record, definition or
+		// submitter.
+		tag, err := q.Exec(ctx, "UPDATE "+table+" AS i SET version = i.version + 1, status = u.status, submitted_at = u.submitted_at,"+
+			" body = u.body::jsonb, next_due_at = u.next_due_at"+
+			" FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],"+
+			" $8::text[], $9::int[], $10::text[], $11::uuid[], $12::uuid[])"+
+			" AS u(id, version, status, body, submitted_at, next_due_at, definition, definition_version, record_type, record_id, submitter)"+
+			" WHERE i.id = u.id AND i.tenant_id = $1 AND i.version = u.version AND i.definition = u.definition"+
+			" AND i.definition_version = u.definition_version AND i.record_type = u.record_type"+
+			" AND i.record_id = u.record_id AND i.submitter = u.submitter",
+			tenant, ids, versions, statuses, bodies, submitted, due, defs, defVersions, types, records, submitters)
+		if err != nil {
+			return err
+		}
+		if int(tag.RowsAffected()) != n {
+			return errBatchMiss
+		}
+		return nil
+	})
+	if errors.Is(err, errBatchMiss) {
+		err = r.explainBatchMiss(ctx, ins)
+	}
+	if err != nil {
+		return wfFail(ctx, op, err)
+	}
+	for _, in := range ins {
+		in.TenantID, in.Version = tenant, in.Version+1
+	}
+	return nil
+}
+
+// explainBatchMiss names the first request of a refused batch that is
+// missing, stale or changes what it is about.
+func (r instanceRepo) explainBatchMiss(ctx context.Context, ins []*workflow.Instance) error {
+	ids := make([]crm.ID, len(ins))
+	for i, in := range ins {
+		ids[i] = in.ID
+	}
+	rows, err := r.v.q.Query(ctx, "SELECT tenant_id, version, body FROM "+r.v.wfTable("crm_approval_instances")+
+		" WHERE tenant_id = $1 AND id = ANY($2::uuid[])", crm.TenantFrom(ctx), uuidArray(ids))
+	if err != nil {
+		return err
+	}
+	stored := make(map[crm.ID]*workflow.Instance, len(ins))
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		stored[in.ID] = in
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, in := range ins {
+		st, ok := stored[in.ID]
+		switch {
+		case !ok:
+			return fmt.Errorf("approval %s: %w", in.ID, crm.ErrNotFound)
+		case st.Version != in.Version:
+			return fmt.Errorf("approval %s: %w", in.ID, staleVersion(in.Version, st.Version))
+		}
+		if err := in.CheckImmutable(st); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("approvals changed during the update: %w", crm.ErrConflict)
+}
+
 func (r instanceRepo) PendingInstance(ctx context.Context, record crm.Ref) (*workflow.Instance, error) {
 	op := fmt.Sprintf("pending approval of %s %s", record.Type, record.ID)
 	if err := r.v.check(ctx); err != nil {

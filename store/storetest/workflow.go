@@ -869,6 +869,45 @@ func runWorkflowDeadlines(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.Len(t, events, 2)
 	})
+	test(t, h, "UpdateInstancesIsAllOrNothing", func(t *testing.T, e *env) {
+		ids := e.dueInstances(t, e.ctx, 2, e.now())
+		update := func(ins ...*workflow.Instance) error {
+			return inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				return deadlines(t, w).UpdateInstances(ctx, ins)
+			})
+		}
+		a, err := e.getInstance(e.ctx, ids[0])
+		require.NoError(t, err)
+		b, err := e.getInstance(e.ctx, ids[1])
+		require.NoError(t, err)
+		a.Steps[0].TimedOut = true
+		staleB := b.Clone()
+		staleB.Version = 7
+		require.ErrorIs(t, update(a, staleB), crm.ErrConflict)
+		require.Equal(t, int64(1), a.Version, "no version is written back on failure")
+		require.ErrorIs(t, update(a, a.Clone()), crm.ErrConflict, "a request listed twice")
+		missing := b.Clone()
+		missing.ID = e.ids.NewID()
+		require.ErrorIs(t, update(a, missing), crm.ErrNotFound)
+		moved := b.Clone()
+		moved.Submitter = e.ids.NewID()
+		requireInvalid(t, update(a, moved), "record")
+		require.Equal(t, ids, e.due(t, e.ctx, e.now(), 10), "the valid request of a refused batch is not written")
+		_, err = e.getInstance(e.ctxA, ids[0])
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		require.ErrorIs(t, inWorkflow(e.ctxA, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return deadlines(t, w).UpdateInstances(ctx, []*workflow.Instance{a.Clone()})
+		}), crm.ErrNotFound, "another tenant cannot update it")
+
+		b.Steps[0].TimedOut = true
+		require.NoError(t, update(a, b))
+		require.Equal(t, int64(2), a.Version)
+		require.Equal(t, int64(2), b.Version)
+		require.Empty(t, e.due(t, e.ctx, e.now(), 10))
+		got, err := e.getInstance(e.ctx, ids[1])
+		require.NoError(t, err)
+		require.Equal(t, b, got)
+	})
 	test(t, h, "ARolledBackTickDueKeepsNeitherChangesNorEvents", func(t *testing.T, e *env) {
 		base := e.now()
 		approvals := e.approvals(t)

@@ -43,8 +43,9 @@ func (in *Instance) NextDueAt() time.Time {
 // that finds requests with a step timeout due, so hosts fire timeouts from
 // storage ([Approvals.TickDue]) without loading every request. Adapters
 // offer it by implementing it on the value ApprovalInstances returns;
-// [Approvals.TickDue] finds it by type assertion. crmkit's memstore and
-// pgstore implement it. The port keeps [Instance.NextDueAt] of every
+// [Approvals.TickDue] finds it by type assertion, so adapters written
+// before it existed keep compiling. crmkit's memstore and pgstore
+// implement it. The port keeps [Instance.NextDueAt] of every
 // request it stores (on create and on update) and lists by it.
 // Implementations are safe for concurrent use; tenancy comes from the
 // context; a context that ends makes it return the context's error
@@ -90,7 +91,9 @@ type ApprovalTickResult struct {
 // ApprovalTickFailure is one claimed request [Approvals.TickDue] could not
 // tick.
 type ApprovalTickFailure struct {
-	ID  crm.ID
+	// ID is the request's.
+	ID crm.ID
+	// Err is what [Approvals.Tick] returned for it.
 	Err error
 }
 
@@ -105,8 +108,8 @@ func (r ApprovalTickResult) More(limit int) bool {
 // work tx: it claims up to limit due requests of the context's tenant
 // ([ApprovalDeadlines.DueInstances]), applies [Approvals.Tick] to each,
 // stores every ticked request with one [ApprovalDeadlines.UpdateInstances]
-// (compare-and-swap on each Version) and appends all their events through tx.Events(), so requests and events
-// commit together or not at all. It is the approval counterpart of [Tick]
+// (compare-and-swap on each Version) and appends all their events through
+// tx.Events(), so requests and events commit together or not at all. It is the approval counterpart of [Tick]
 // for SLA timers and takes the same arguments.
 //
 // now is cut to microseconds, the precision stores keep, so claiming and

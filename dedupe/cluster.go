@@ -232,16 +232,26 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	flush()
 	n := len(recs)
 	report("prepare", n, n)
-	for _, rec := range recs {
-		for i := range rec {
-			if tf.counts[i] != nil && rec[i].v != "" {
-				tf.counts[i][rec[i].v]++
-			}
+	// Term frequencies, one goroutine per counted field, while blocking
+	// runs on the others.
+	var tfDone sync.WaitGroup
+	for i, c := range tf.counts {
+		if c == nil {
+			continue
 		}
+		tfDone.Add(1)
+		go func() {
+			defer tfDone.Done()
+			for _, rec := range recs {
+				if v := rec[i].v; v != "" {
+					c[v]++
+				}
+			}
+		}()
 	}
 	tf.total = n
-
-	bl := newBlocks(defaultRules(mt.cfg.Fields), recs, o.MaxBlockSize, o.Window)
+	bl := newBlocks(defaultRules(mt.cfg.Fields), recs, o.MaxBlockSize, o.Window, o.Workers)
+	tfDone.Wait()
 	report("block", len(bl.groups), len(bl.groups))
 
 	model := mt

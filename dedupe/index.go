@@ -35,6 +35,11 @@ type IndexConfig struct {
 	MaxPostings int
 	// Limit is how many candidates a check returns at most. Defaults to 10.
 	Limit int
+	// MaxCandidates bounds how many indexed records one check scores in
+	// all. Keys are visited rarest first (a shared phone number before a
+	// shared surname), so the budget goes to the records most likely to
+	// be duplicates. Defaults to 300.
+	MaxCandidates int
 }
 
 // Index holds existing records in memory and finds the ones a new record
@@ -45,6 +50,10 @@ type Index struct {
 	rules       []blockRule
 	maxPostings int
 	limit       int
+	maxCands    int
+	// scratch holds *checkScratch buffers so a check does not allocate
+	// its working sets.
+	scratch sync.Pool
 
 	mu       sync.RWMutex
 	slots    []indexSlot
@@ -75,24 +84,51 @@ func NewIndex(mt *Matcher, cfg *IndexConfig) (*Index, error) {
 	if c.Limit == 0 {
 		c.Limit = 10
 	}
+	if c.MaxCandidates == 0 {
+		c.MaxCandidates = 300
+	}
 	if c.MaxPostings < 1 {
 		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("max_postings", "must be positive"))
 	}
 	if c.Limit < 1 {
 		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("limit", "must be positive"))
 	}
-	return &Index{mt: mt, rules: defaultRules(mt.cfg.Fields), maxPostings: c.MaxPostings, limit: c.Limit,
-		byID: map[string]int32{}, postings: map[uint64][]int32{}}, nil
+	if c.MaxCandidates < 1 {
+		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("max_candidates", "must be positive"))
+	}
+	ix := &Index{mt: mt, rules: defaultRules(mt.cfg.Fields), maxPostings: c.MaxPostings, limit: c.Limit,
+		maxCands: c.MaxCandidates, byID: map[string]int32{}, postings: map[uint64][]int32{}}
+	ix.scratch.New = func() any { return &checkScratch{seen: map[int32]struct{}{}} }
+	return ix, nil
 }
 
-func (ix *Index) keys(prep []normalised) []uint64 {
-	out := make([]uint64, 0, len(ix.rules))
+// checkScratch is the working memory of one check.
+type checkScratch struct {
+	keys  []uint64
+	lists [][]int32
+	seen  map[int32]struct{}
+	found []scoredSlot
+}
+
+// scoredSlot is an indexed record that scored at least the possible-match
+// weight.
+type scoredSlot struct {
+	slot  int32
+	score float64
+}
+
+// appendKeys appends the blocking keys of a prepared record to out.
+func (ix *Index) appendKeys(out []uint64, prep []normalised) []uint64 {
 	for r, rule := range ix.rules {
 		if k := rule.key(r, prep); k != 0 {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+func (ix *Index) keys(prep []normalised) []uint64 {
+	return ix.appendKeys(make([]uint64, 0, len(ix.rules)), prep)
 }
 
 // Add puts a record in the index, replacing any record with the same ID.
@@ -168,40 +204,63 @@ func (ix *Index) Len() int {
 // those scoring at least the possible-match weight, each with its score,
 // class and per-field reasons. A record with r's own ID is skipped, so an
 // edited record does not match itself.
+//
+// A check looks at the records sharing a blocking key with r, rarest key
+// first, at most [IndexConfig.MaxPostings] per key (the most recently
+// added) and [IndexConfig.MaxCandidates] in all.
 func (ix *Index) Check(r Record) ([]Candidate, error) {
 	prep, err := ix.mt.prepare(r)
 	if err != nil {
 		return nil, err
 	}
-	keys := ix.keys(prep)
-	type scored struct {
-		slot  int32
-		score float64
-	}
-	var found []scored
-	seen := make(map[int32]struct{}, 64)
+	sc := ix.scratch.Get().(*checkScratch)
+	defer ix.scratch.Put(sc)
+	sc.keys = ix.appendKeys(sc.keys[:0], prep)
+	sc.found = sc.found[:0]
+	clear(sc.seen)
+
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	for _, k := range keys {
-		p := ix.postings[k]
-		if len(p) > ix.maxPostings {
-			p = p[len(p)-ix.maxPostings:]
+	sc.lists = sc.lists[:0]
+	for _, k := range sc.keys {
+		if p := ix.postings[k]; len(p) > 0 {
+			if len(p) > ix.maxPostings {
+				p = p[len(p)-ix.maxPostings:]
+			}
+			sc.lists = append(sc.lists, p)
 		}
+	}
+	// Rarest first: a key few records share says more than a common one.
+	// A handful of keys: insertion sort, stable and allocation free.
+	for i := 1; i < len(sc.lists); i++ {
+		for j := i; j > 0 && len(sc.lists[j]) < len(sc.lists[j-1]); j-- {
+			sc.lists[j], sc.lists[j-1] = sc.lists[j-1], sc.lists[j]
+		}
+	}
+	budget := ix.maxCands
+	threshold := ix.mt.cfg.PossibleWeight
+lists:
+	for _, p := range sc.lists {
 		for _, slot := range p {
-			if _, dup := seen[slot]; dup {
+			if _, dup := sc.seen[slot]; dup {
 				continue
 			}
-			seen[slot] = struct{}{}
+			if budget == 0 {
+				break lists
+			}
+			budget--
+			sc.seen[slot] = struct{}{}
 			s := &ix.slots[slot]
 			if !s.live || (r.ID != "" && s.entry.ID == r.ID) {
 				continue
 			}
-			if sc, ok := ix.mt.scoreAtLeast(prep, s.prep, nil, ix.mt.cfg.PossibleWeight); ok {
-				found = append(found, scored{slot, sc})
+			if score, ok := ix.mt.scoreAtLeast(prep, s.prep, nil, threshold); ok {
+				sc.found = append(sc.found, scoredSlot{slot, score})
 			}
 		}
 	}
-	slices.SortFunc(found, func(a, b scored) int {
+	found := sc.found
+	slices.SortFunc(found, func(a, b scoredSlot) int {
 		switch {
 		case a.score > b.score:
 			return -1

@@ -88,7 +88,12 @@ func (k Kind) isName() bool { return k == KindName || k == KindGivenName || k ==
 // normalised holds a field value prepared for comparison: the main form
 // and, depending on the kind, an alternative (pinyin for Chinese names, the
 // region for companies).
-type normalised struct{ v, alt string }
+type normalised struct {
+	v, alt string
+	// freq, when not 0, is how many records of a clustering run share v:
+	// filled in once so that scoring a pair need not look it up.
+	freq uint32
+}
 
 // normalise prepares one value of kind k. Values that do not parse (a phone
 // number with too few digits, an impossible date) are kept folded, so two

@@ -280,13 +280,19 @@ func (mt *Matcher) prepare(r Record) ([]normalised, error) {
 }
 
 // levelWeight is the weight of field i agreeing at level l on value v,
-// adjusted for the value's rarity when tf is given.
-func (mt *Matcher) levelWeight(i int, l Level, v string, tf termFrequencies) float64 {
+// adjusted for the value's rarity when tf is given (freq is v's count in
+// tf when known, 0 otherwise).
+func (mt *Matcher) levelWeight(i int, l Level, v string, freq uint32, tf termFrequencies) float64 {
 	w := mt.weight[i][l]
 	if l != LevelExact || tf == nil || !mt.cfg.Fields[i].Kind.usesTermFrequency() {
 		return w
 	}
-	count, total := tf.frequency(i, v)
+	var count, total int
+	if ft, ok := tf.(*frequencyTable); ok && freq > 0 {
+		count, total = int(freq), ft.total
+	} else {
+		count, total = tf.frequency(i, v)
+	}
 	if total < 2 {
 		return w
 	}
@@ -306,7 +312,7 @@ func (mt *Matcher) score(a, b []normalised, tf termFrequencies) float64 {
 		if l == LevelMissing {
 			continue
 		}
-		s += mt.levelWeight(i, l, a[i].v, tf)
+		s += mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
 	}
 	return s
 }
@@ -319,7 +325,7 @@ func (mt *Matcher) decide(a, b []normalised, tf termFrequencies) Decision {
 		l := compareField(f.Kind, a[i], b[i])
 		w := 0.0
 		if l != LevelMissing {
-			w = mt.levelWeight(i, l, a[i].v, tf)
+			w = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
 		}
 		d.Reasons[i] = Reason{Field: f.Name, Kind: f.Kind, Level: l, Weight: w}
 		d.Score += w

@@ -92,7 +92,7 @@ func (mt *Matcher) scoreAtLeast(a, b []normalised, tf termFrequencies, threshold
 		}
 		if x.v == y.v {
 			l := compareField(mt.cfg.Fields[i].Kind, x, y)
-			ws[i] = mt.levelWeight(i, l, x.v, tf)
+			ws[i] = mt.levelWeight(i, l, x.v, x.freq, tf)
 			known += ws[i]
 			continue
 		}
@@ -108,7 +108,7 @@ func (mt *Matcher) scoreAtLeast(a, b []normalised, tf termFrequencies, threshold
 				continue
 			}
 			l := compareField(mt.cfg.Fields[i].Kind, a[i], b[i])
-			ws[i] = mt.levelWeight(i, l, a[i].v, tf)
+			ws[i] = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
 			known += ws[i]
 			open -= mt.bestNonExact[i]
 			if known+open < threshold-boundSlack {

@@ -562,8 +562,9 @@ func (v view) PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer,
 	return out, nil
 }
 
-// PoolRecycleBatch implements [pool.BatchTx] with three set-based
-// statements over unnest()ed arrays: customers, holdings, ledger entries.
+// PoolRecycleBatch implements [pool.BatchTx] with one set-based statement
+// over unnest()ed arrays that updates customers and holdings and appends
+// the ledger entries.
 func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 	if err := v.check(ctx); err != nil {
 		return fmt.Errorf("pgstore: recycle batch: %w", dbError(ctx, err))
@@ -576,16 +577,20 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 	n := len(batch)
 	var (
 		custIDs, poolIDs, owners, depts, prevs                     = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
-		custVersions, holdVersions                                 = make([]int64, n), make([]int64, n)
+		holdVersions                                               = make([]int64, n)
+		want                                                       = make(map[crm.ID]int64, n)
+		onePool                                                    pgtype.UUID
 		locked, dealt, openOpp                                     = make([]bool, n), make([]bool, n), make([]bool, n)
 		entered, owned, protected, prevUntil, lastOpp              = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 		due                                                        = make([]pgtype.Timestamptz, n)
 		dueReasons, dueRules                                       = make([]string, n), make([]string, n)
 		entryIDs, fromOwners, toOwners, fromPools, toPools, actors = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 		ops, reasons, ruleIDs, keys                                = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		rules                                                      = make([]pgtype.Text, n)
+		ruleOrds                                                   = make([]pgtype.Int4, n)
+		distinctRules                                              []string
 		ats                                                        = make([]time.Time, n)
 	)
+	onePool = uuidOf(batch[0].PoolID)
 	for i, r := range batch {
 		h, e := r.Holding, r.Entry
 		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
@@ -594,7 +599,11 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		if err := checkHolding(h); err != nil {
 			return err
 		}
-		custIDs[i], poolIDs[i], custVersions[i] = uuidOf(h.CustomerID), uuidOf(r.PoolID), r.CustomerVersion
+		custIDs[i], poolIDs[i] = uuidOf(h.CustomerID), uuidOf(r.PoolID)
+		want[h.CustomerID] = r.CustomerVersion + 1
+		if r.PoolID != batch[0].PoolID {
+			onePool = pgtype.UUID{} // several pools: looked up per row
+		}
 		holdVersions[i] = h.Version
 		owners[i], depts[i], prevs[i] = uuidOf(h.OwnerID), uuidOf(h.OwnerDepartmentID), uuidOf(h.PreviousOwnerID)
 		locked[i], dealt[i], openOpp[i] = h.Locked, h.Dealt, h.OpenOpportunity
@@ -604,94 +613,92 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		entryIDs[i], fromOwners[i], toOwners[i] = uuidOf(e.ID), uuidOf(e.FromOwner), uuidOf(e.ToOwner)
 		fromPools[i], toPools[i], actors[i] = uuidOf(e.FromPool), uuidOf(e.ToPool), uuidOf(e.ActorID)
 		ops[i], reasons[i], ruleIDs[i], keys[i] = string(e.Op), e.Reason, e.RuleID, e.IdempotencyKey
-		rules[i] = pgtype.Text{String: string(e.Rule), Valid: len(e.Rule) > 0}
+		if len(e.Rule) > 0 {
+			// Entries of a batch share few snapshots; usually the one
+			// before.
+			k := len(distinctRules) - 1
+			if k < 0 || distinctRules[k] != string(e.Rule) {
+				k = slices.Index(distinctRules, string(e.Rule))
+			}
+			if k < 0 {
+				distinctRules = append(distinctRules, string(e.Rule))
+				k = len(distinctRules) - 1
+			}
+			ruleOrds[i] = pgtype.Int4{Int32: int32(k + 1), Valid: true}
+		}
 		ats[i] = crm.StorageTime(e.At)
 	}
+	// One statement for the batch: customers, holdings and ledger entries.
+	// Rows are found by id = ANY(), which is planned as an index scan
+	// whatever the table's statistics (a bare join with unnest() may hash
+	// the whole table), and joined to their new values by ID. The
+	// customers and holdings are locked since PoolCustomers and Due, and
+	// each update is conditional on the version read; the counts returned
+	// say whether every row matched, and a mismatch fails the batch (the
+	// caller's unit of work is then rolled back whole).
+	holdings, customers := v.poolTable("crm_pool_holdings"), v.poolTable("crm_customers")
+	sql := "WITH u AS MATERIALIZED (SELECT * FROM unnest($3::uuid[], $4::bigint[], $5::uuid[], $6::uuid[], $7::uuid[], $8::bool[], $9::bool[]," +
+		" $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::uuid[], $14::timestamptz[]," +
+		" $15::timestamptz[], $16::bool[], $17::timestamptz[], $18::text[], $19::text[])" +
+		" AS u(id, version, pool_id, owner_id, dept, locked, dealt, entered_at, owned_since, protected_until, prev," +
+		" prev_until, last_opp, open_opp, due_at, due_reason, due_rule))," +
+		// No join for the customers: a cached plan guesses ten rows per
+		// array and may nest-loop the batch against itself. Their pool is
+		// $20 when the whole batch goes to one pool (the usual case), else
+		// looked up by position; versions are checked by the caller.
+		" uc AS (UPDATE " + customers + " AS c SET owner_id = NULL," +
+		" pool_id = coalesce($20::uuid, ($5::uuid[])[array_position($3::uuid[], c.id)]), version = c.version + 1, updated_at = $2" +
+		" WHERE c.tenant_id = $1 AND c.id = ANY($3::uuid[]) RETURNING c.id, c.version)," +
+		" uh AS (UPDATE " + holdings + " AS h SET pool_id = u.pool_id, owner_id = u.owner_id," +
+		" owner_department_id = u.dept, locked = u.locked, dealt = u.dealt, entered_at = u.entered_at," +
+		" owned_since = u.owned_since, protected_until = u.protected_until, previous_owner_id = u.prev," +
+		" previous_owner_until = u.prev_until, last_opportunity_at = u.last_opp, open_opportunity = u.open_opp," +
+		" due_at = u.due_at, due_reason = u.due_reason, due_rule_id = u.due_rule, version = h.version + 1, updated_at = $2" +
+		" FROM u WHERE h.tenant_id = $1 AND h.customer_id = ANY($3::uuid[]) AND h.customer_id = u.id AND h.version = u.version RETURNING 1)," +
+		" ul AS (INSERT INTO " + v.poolTable("crm_pool_ledger") +
+		" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)" +
+		" SELECT e.id, $1, e.customer_id, e.op, e.from_owner, e.to_owner, e.from_pool, e.to_pool, e.reason, e.rule_id, r.rule, e.actor_id, e.at, e.key" +
+		" FROM unnest($21::uuid[], $3::uuid[], $22::text[], $23::uuid[], $24::uuid[], $25::uuid[], $26::uuid[], $27::text[], $28::text[]," +
+		" $29::int[], $30::uuid[], $31::timestamptz[], $32::text[]) WITH ORDINALITY" +
+		" AS e(id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule_ord, actor_id, at, key, ord)" +
+		// Snapshots are parsed once per distinct rule, not once per entry.
+		" LEFT JOIN (SELECT r.rule::jsonb AS rule, r.ord FROM unnest($33::text[]) WITH ORDINALITY AS r(rule, ord)) AS r ON r.ord = e.rule_ord" +
+		" ORDER BY e.ord RETURNING id, seq)" +
+		" SELECT (SELECT array_agg(id) FROM uc), (SELECT array_agg(version) FROM uc), (SELECT count(*) FROM uh)," +
+		" (SELECT array_agg(id) FROM ul), (SELECT array_agg(seq) FROM ul)"
 	err := v.atomic(ctx, func(q pgx.Tx) error {
-		// One UPDATE per destination pool (usually one), by ID: the rows
-		// are locked since PoolCustomers, and a condition on id = ANY()
-		// is planned as an index scan whatever the table's statistics,
-		// unlike a join with unnest().
-		groups := map[crm.ID][]crm.ID{}
-		var order []crm.ID
-		want := make(map[crm.ID]int64, n)
-		for _, r := range batch {
-			if _, ok := groups[r.PoolID]; !ok {
-				order = append(order, r.PoolID)
-			}
-			groups[r.PoolID] = append(groups[r.PoolID], r.Holding.CustomerID)
-			want[r.Holding.CustomerID] = r.CustomerVersion + 1
-		}
-		for _, p := range order {
-			rows, err := q.Query(ctx, "UPDATE "+v.poolTable("crm_customers")+" SET owner_id = NULL, pool_id = $3,"+
-				" version = version + 1, updated_at = $2 WHERE tenant_id = $1 AND id = ANY($4::uuid[]) RETURNING id, version",
-				tenant, now, uuidOf(p), uuidArray(groups[p]))
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id key
-				var version int64
-				if err := rows.Scan(&id, &version); err != nil {
-					rows.Close()
-					return err
-				}
-				if want[crm.ID(id)] == version {
-					delete(want, crm.ID(id))
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-		}
-		if len(want) > 0 {
-			return fmt.Errorf("%d of %d customers changed since they were read: %w", len(want), n, crm.ErrConflict)
-		}
-		tag, err := q.Exec(ctx, "UPDATE "+v.poolTable("crm_pool_holdings")+" AS h SET pool_id = u.pool_id, owner_id = u.owner_id,"+
-			" owner_department_id = u.dept, locked = u.locked, dealt = u.dealt, entered_at = u.entered_at,"+
-			" owned_since = u.owned_since, protected_until = u.protected_until, previous_owner_id = u.prev,"+
-			" previous_owner_until = u.prev_until, last_opportunity_at = u.last_opp, open_opportunity = u.open_opp,"+
-			" due_at = u.due_at, due_reason = u.due_reason, due_rule_id = u.due_rule, version = h.version + 1, updated_at = $2"+
-			" FROM unnest($3::uuid[], $4::bigint[], $5::uuid[], $6::uuid[], $7::uuid[], $8::bool[], $9::bool[],"+
-			" $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::uuid[], $14::timestamptz[],"+
-			" $15::timestamptz[], $16::bool[], $17::timestamptz[], $18::text[], $19::text[])"+
-			" AS u(id, version, pool_id, owner_id, dept, locked, dealt, entered_at, owned_since, protected_until, prev,"+
-			" prev_until, last_opp, open_opp, due_at, due_reason, due_rule)"+
-			" WHERE h.tenant_id = $1 AND h.customer_id = ANY($3::uuid[]) AND h.customer_id = u.id AND h.version = u.version",
-			tenant, now, custIDs, holdVersions, poolIDs, owners, depts, locked, dealt, entered, owned, protected,
-			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules)
+		var changedHoldings int64
+		var customerIDs, stored []key
+		var customerVersions, seqs []int64
+		err := q.QueryRow(ctx, sql, tenant, now, custIDs, holdVersions, poolIDs, owners, depts, locked, dealt, entered, owned, protected,
+			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules, onePool,
+			entryIDs, ops, fromOwners, toOwners, fromPools, toPools, reasons, ruleIDs, ruleOrds, actors, ats, keys, distinctRules).
+			Scan(&customerIDs, &customerVersions, &changedHoldings, &stored, &seqs)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() != int64(n) {
-			return fmt.Errorf("%d of %d holdings changed since they were read: %w", int64(n)-tag.RowsAffected(), n, crm.ErrConflict)
-		}
-		rows, err := q.Query(ctx, "INSERT INTO "+v.poolTable("crm_pool_ledger")+
-			" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)"+
-			" SELECT u.id, $1, u.customer_id, u.op, u.from_owner, u.to_owner, u.from_pool, u.to_pool, u.reason, u.rule_id, u.rule::jsonb, u.actor_id, u.at, u.key"+
-			" FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::text[], $10::text[],"+
-			" $11::text[], $12::uuid[], $13::timestamptz[], $14::text[]) WITH ORDINALITY"+
-			" AS u(id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, key, ord)"+
-			" ORDER BY u.ord RETURNING id, seq",
-			tenant, entryIDs, custIDs, ops, fromOwners, toOwners, fromPools, toPools, reasons, ruleIDs, rules, actors, ats, keys)
-		if err != nil {
-			return err
-		}
-		seqs := make(map[crm.ID]int64, n)
-		for rows.Next() {
-			var id key
-			var seq int64
-			if err := rows.Scan(&id, &seq); err != nil {
-				rows.Close()
-				return err
+		// The customers are locked since PoolCustomers, so a version
+		// other than the one read plus one means the read was stale.
+		changed := len(customerIDs)
+		for i, id := range customerIDs {
+			if want[crm.ID(id)] != customerVersions[i] {
+				changed--
 			}
-			seqs[crm.ID(id)] = seq
 		}
-		if err := rows.Err(); err != nil {
-			return err
+		switch {
+		case changed != n:
+			return fmt.Errorf("%d of %d customers changed since they were read: %w", n-changed, n, crm.ErrConflict)
+		case changedHoldings != int64(n):
+			return fmt.Errorf("%d of %d holdings changed since they were read: %w", int64(n)-changedHoldings, n, crm.ErrConflict)
+		case len(stored) != n || len(seqs) != n:
+			return fmt.Errorf("%d of %d ledger entries stored", len(stored), n)
+		}
+		bySeq := make(map[crm.ID]int64, n)
+		for i, id := range stored {
+			bySeq[crm.ID(id)] = seqs[i]
 		}
 		for _, r := range batch {
-			r.Entry.Seq, r.Entry.TenantID = seqs[r.Entry.ID], tenant
+			r.Entry.Seq, r.Entry.TenantID = bySeq[r.Entry.ID], tenant
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -339,6 +340,114 @@ func runPoolPorts(t *testing.T, h Harness) {
 			return nil
 		})
 		require.NoError(t, err)
+	})
+	t.Run("RecycleBatchesAreAllOrNothing", func(t *testing.T) {
+		t.Parallel()
+		e := newPoolEnv(t, h, nil)
+		owner := e.user()
+		const n = 5
+		now := crm.StorageTime(e.clock.Now())
+		cust := make([]*crm.Customer, n)
+		for i := range cust {
+			cust[i] = crmtest.Customer(e.ids, func(c *crm.Customer) { c.OwnerID = owner.ID })
+			require.NoError(t, e.store.Customers().Create(e.ctx, cust[i]))
+		}
+		// Odd customers go back to a second pool: one batch, two pools.
+		other := &pool.Pool{ID: e.ids.NewID(), Name: "Other", Members: pool.Members{All: true}}
+		require.NoError(t, e.svc.CreatePool(e.ctx, other))
+		poolOf := func(i int) crm.ID {
+			if i%2 == 1 {
+				return other.ID
+			}
+			return e.pool.ID
+		}
+		var batchTx bool
+		require.NoError(t, e.inTx(func(ctx context.Context, tx pool.Tx) error {
+			_, batchTx = tx.(pool.BatchTx)
+			for _, c := range cust {
+				if err := tx.PoolHoldings().Create(ctx, &pool.Holding{CustomerID: c.ID, PoolID: e.pool.ID, OwnerID: owner.ID, DueAt: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		if !batchTx {
+			t.Skip("the adapter does not implement pool.BatchTx")
+		}
+		// batch reads the due batch and recycles it, spoiling one row's
+		// version with stale when set.
+		batch := func(ctx context.Context, tx pool.BatchTx, stale func([]pool.Recycled)) error {
+			hs, err := tx.PoolHoldings().Due(ctx, now, n)
+			if err != nil {
+				return err
+			}
+			cs, err := tx.PoolCustomers(ctx, holdingIDs(hs))
+			if err != nil {
+				return err
+			}
+			require.Len(t, cs, n)
+			byID := make(map[crm.ID]*crm.Customer, n)
+			for i, c := range cust {
+				byID[c.ID] = cust[i]
+			}
+			rs := make([]pool.Recycled, n)
+			evs := make([]*crm.Event, n)
+			for i, h := range hs {
+				h.OwnerID, h.DueAt, h.EnteredAt = crm.NilID, time.Time{}, now
+				rule := []byte(`{"id":"r1"}`)
+				if i%2 == 1 {
+					rule = []byte(`{"id":"r2"}`)
+				}
+				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, PoolID: poolOf(slices.Index(cust, byID[h.CustomerID])),
+					Entry: &pool.Entry{ID: e.ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner.ID, At: now, Rule: rule}}
+				evs[i] = &crm.Event{ID: e.ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
+			}
+			if stale != nil {
+				stale(rs)
+			}
+			if err := tx.PoolRecycleBatch(ctx, rs); err != nil {
+				return err
+			}
+			for i := 1; i < n; i++ {
+				require.Greater(t, rs[i].Entry.Seq, rs[i-1].Entry.Seq, "entries get increasing seqs in batch order")
+			}
+			return tx.PoolAppendEvents(ctx, evs)
+		}
+		check := func(wantOwner crm.ID, wantEntries int) {
+			t.Helper()
+			for i, c := range cust {
+				got, err := e.store.Customers().Get(e.ctx, c.ID)
+				require.NoError(t, err)
+				require.Equal(t, wantOwner, got.OwnerID)
+				if wantOwner == crm.NilID {
+					require.Equal(t, poolOf(i), got.PoolID, "each customer goes to its own pool")
+				}
+			}
+			require.NoError(t, e.inTx(func(ctx context.Context, tx pool.Tx) error {
+				for _, c := range cust {
+					h, err := tx.PoolHoldings().Get(ctx, c.ID)
+					require.NoError(t, err)
+					require.Equal(t, wantOwner, h.OwnerID)
+				}
+				es, err := tx.PoolLedger().List(ctx, crm.NilID, 0, 100)
+				require.NoError(t, err)
+				require.Len(t, es, wantEntries)
+				for i, en := range es {
+					require.JSONEq(t, fmt.Sprintf(`{"id":"r%d"}`, i%2+1), string(en.Rule), "each entry keeps its own rule snapshot")
+				}
+				return nil
+			}))
+		}
+		for name, stale := range map[string]func([]pool.Recycled){
+			"customer": func(rs []pool.Recycled) { rs[n-1].CustomerVersion = 7 },
+			"holding":  func(rs []pool.Recycled) { rs[n-1].Holding.Version = 7 },
+		} {
+			err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), stale) })
+			require.ErrorIs(t, err, crm.ErrConflict, "a stale %s fails the whole batch", name)
+			check(owner.ID, 0)
+		}
+		require.NoError(t, e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), nil) }))
+		check(crm.NilID, n)
 	})
 }
 

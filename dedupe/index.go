@@ -57,6 +57,11 @@ type Index struct {
 
 	mu       sync.RWMutex
 	slots    []indexSlot
+	// The data a check reads for every candidate, apart from the slots:
+	// prepared values in pages of slotPage slots (a record's fields side
+	// by side, pages never move) and a live flag per slot.
+	prepPages [][]normalised
+	live      []bool
 	free     []int32
 	byID     map[string]int32
 	postings map[uint64][]int32
@@ -64,9 +69,17 @@ type Index struct {
 
 type indexSlot struct {
 	entry Entry
-	prep  []normalised
 	keys  []uint64
-	live  bool
+}
+
+// slotPage is how many slots' prepared values share one page.
+const slotPage = 4096
+
+// prepOf returns the prepared values of a slot.
+func (ix *Index) prepOf(slot int32) []normalised {
+	nf := len(ix.mt.cfg.Fields)
+	o := int(slot%slotPage) * nf
+	return ix.prepPages[slot/slotPage][o : o+nf : o+nf]
 }
 
 // NewIndex returns an empty index comparing records with mt.
@@ -142,6 +155,11 @@ func (ix *Index) Add(e Entry) error {
 		return err
 	}
 	keys := ix.keys(prep)
+	size := 0
+	for _, n := range prep {
+		size += len(n.v) + len(n.alt)
+	}
+	packStrings(prep, size)
 	e.Values = slices.Clone(e.Values)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -153,8 +171,14 @@ func (ix *Index) Add(e Entry) error {
 	} else {
 		slot = int32(len(ix.slots))
 		ix.slots = append(ix.slots, indexSlot{})
+		ix.live = append(ix.live, false)
+		if int(slot)/slotPage == len(ix.prepPages) {
+			ix.prepPages = append(ix.prepPages, make([]normalised, slotPage*len(prep)))
+		}
 	}
-	ix.slots[slot] = indexSlot{entry: e, prep: prep, keys: keys, live: true}
+	ix.slots[slot] = indexSlot{entry: e, keys: keys}
+	copy(ix.prepOf(slot), prep)
+	ix.live[slot] = true
 	ix.byID[e.ID] = slot
 	for _, k := range keys {
 		ix.postings[k] = append(ix.postings[k], slot)
@@ -188,6 +212,8 @@ func (ix *Index) removeLocked(id string) bool {
 		}
 	}
 	*s = indexSlot{}
+	clear(ix.prepOf(slot))
+	ix.live[slot] = false
 	delete(ix.byID, id)
 	ix.free = append(ix.free, slot)
 	return true
@@ -250,11 +276,10 @@ lists:
 			}
 			budget--
 			sc.seen[slot] = struct{}{}
-			s := &ix.slots[slot]
-			if !s.live || (r.ID != "" && s.entry.ID == r.ID) {
+			if !ix.live[slot] || (r.ID != "" && ix.slots[slot].entry.ID == r.ID) {
 				continue
 			}
-			if score, ok := ix.mt.scoreAtLeast(prep, s.prep, nil, threshold); ok {
+			if score, ok := ix.mt.scoreAtLeast(prep, ix.prepOf(slot), nil, threshold); ok {
 				sc.found = append(sc.found, scoredSlot{slot, score})
 			}
 		}
@@ -276,7 +301,7 @@ lists:
 	for i, f := range found {
 		s := &ix.slots[f.slot]
 		out[i] = Candidate{ID: s.entry.ID, OwnerID: s.entry.OwnerID, PoolID: s.entry.PoolID,
-			Decision: ix.mt.decide(prep, s.prep, nil)}
+			Decision: ix.mt.decide(prep, ix.prepOf(f.slot), nil)}
 	}
 	return out, nil
 }

@@ -75,8 +75,12 @@ func (pb *poolBench) load(tb testing.TB, n int, owned bool, since time.Time) []c
 		_, _, err = pb.counterAdd(tb, "pool/owned/"+pb.user.ID.String(), int64(n))
 		require.NoError(tb, err)
 	}
-	_, err = testPool(tb).Exec(pb.ctx, "ANALYZE "+pgx.Identifier{schema, "crm_pool_holdings"}.Sanitize())
-	require.NoError(tb, err)
+	// Fresh statistics, as autovacuum would gather them, so the planner
+	// sees tables of the loaded size.
+	for _, table := range []string{"crm_pool_holdings", "crm_customers"} {
+		_, err = testPool(tb).Exec(pb.ctx, "ANALYZE "+pgx.Identifier{schema, table}.Sanitize())
+		require.NoError(tb, err)
+	}
 	return ids
 }
 
@@ -201,4 +205,49 @@ func BenchmarkPoolSweep100k(b *testing.B) {
 		require.Equal(b, n, res.Recycled)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recycled")
+}
+
+// The claim state is read by one statement with a part per record; each
+// part is nil exactly when its record is missing, and a claim decided on
+// it refuses what it must.
+func TestPoolClaimStateReadsEachPartOrNil(t *testing.T) {
+	clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	pb := newPoolBench(t, newStore(t, clock), clock, ids)
+	c := pb.load(t, 1, false, time.Time{})[0]
+
+	st, err := pb.store.PoolClaimState(pb.ctx, c, pb.user.ID)
+	require.NoError(t, err)
+	require.NotNil(t, st.Holding)
+	require.Equal(t, c, st.Holding.CustomerID)
+	require.NotNil(t, st.Customer)
+	require.Equal(t, c, st.Customer.ID)
+	require.NotNil(t, st.Actor)
+	require.Equal(t, pb.user.Name, st.Actor.Name)
+	require.NotNil(t, st.Pool)
+	require.Equal(t, pb.pool.ID, st.Pool.ID)
+	require.Equal(t, pb.pool.Recycle[0].ID, st.Pool.Recycle[0].ID)
+
+	st, err = pb.store.PoolClaimState(pb.ctx, ids.NewID(), ids.NewID())
+	require.NoError(t, err)
+	require.Equal(t, &pool.ClaimState{}, st, "nothing exists")
+
+	other := crmtest.Customer(ids)
+	require.NoError(t, pb.store.Customers().Create(pb.ctx, other))
+	st, err = pb.store.PoolClaimState(pb.ctx, other.ID, pb.user.ID)
+	require.NoError(t, err)
+	require.Nil(t, st.Holding, "not tracked by the pool package")
+	require.Nil(t, st.Pool)
+	require.NotNil(t, st.Customer)
+	require.NotNil(t, st.Actor)
+
+	_, err = pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: other.ID})
+	require.ErrorIs(t, err, pool.ErrNotInPool)
+	_, err = pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: ids.NewID(), CustomerID: c})
+	require.ErrorIs(t, err, crm.ErrInvalidArgument, "an unknown actor")
+	res, err := pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: c})
+	require.NoError(t, err)
+	require.Equal(t, pb.user.ID, res.Holding.OwnerID)
+	_, err = pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: c})
+	require.ErrorIs(t, err, pool.ErrTaken)
 }

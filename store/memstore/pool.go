@@ -653,14 +653,19 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 	rows := t.s.customers.rows
 	n := len(batch)
 	// The check keeps the rows it found, so the writes look nothing up
-	// again: each customer is in the batch once (the port's contract).
+	// again; it refuses a customer listed twice (the port's contract).
 	oldHoldings := make([]*pool.Holding, n)
 	oldCustomers := make([]*crm.Customer, n)
+	seen := make(map[crm.ID]struct{}, n)
 	for i, r := range batch {
 		h, e := r.Holding, r.Entry
 		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
 			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "needs a holding and a ledger entry of the same customer")
 		}
+		if _, dup := seen[h.CustomerID]; dup {
+			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "customer %s is in the batch twice", h.CustomerID)
+		}
+		seen[h.CustomerID] = struct{}{}
 		if err := validHolding(h); err != nil {
 			return err
 		}

@@ -599,6 +599,9 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		if err := checkHolding(h); err != nil {
 			return err
 		}
+		if _, dup := want[h.CustomerID]; dup {
+			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "customer %s is in the batch twice", h.CustomerID)
+		}
 		custIDs[i], poolIDs[i] = uuidOf(h.CustomerID), uuidOf(r.PoolID)
 		want[h.CustomerID] = r.CustomerVersion + 1
 		if r.PoolID != batch[0].PoolID {

@@ -446,6 +446,13 @@ func runPoolPorts(t *testing.T, h Harness) {
 			require.ErrorIs(t, err, crm.ErrConflict, "a stale %s fails the whole batch", name)
 			check(owner.ID, 0)
 		}
+		twice := func(rs []pool.Recycled) {
+			h := *rs[0].Holding
+			rs[n-1].Holding, rs[n-1].Entry.CustomerID = &h, h.CustomerID
+		}
+		err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), twice) })
+		require.ErrorIs(t, err, crm.ErrInvalidArgument, "a customer listed twice is refused")
+		check(owner.ID, 0)
 		require.NoError(t, e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), nil) }))
 		check(crm.NilID, n)
 	})

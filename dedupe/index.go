@@ -55,16 +55,16 @@ type Index struct {
 	// its working sets.
 	scratch sync.Pool
 
-	mu       sync.RWMutex
-	slots    []indexSlot
+	mu    sync.RWMutex
+	slots []indexSlot
 	// The data a check reads for every candidate, apart from the slots:
 	// prepared values in pages of slotPage slots (a record's fields side
 	// by side, pages never move) and a live flag per slot.
 	prepPages [][]normalised
 	live      []bool
-	free     []int32
-	byID     map[string]int32
-	postings map[uint64][]int32
+	free      []int32
+	byID      map[string]int32
+	postings  map[uint64][]int32
 }
 
 type indexSlot struct {

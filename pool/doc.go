@@ -47,6 +47,13 @@
 // [*crm.LimitError], [*CollisionError], [crm.ErrPermissionDenied]) and leave
 // nothing changed.
 //
+// A customer's department follows its owner: every operation that gives a
+// customer an owner sets [crm.Customer.DepartmentID] to the owner's
+// department, and every return to a pool clears it, so department and
+// department-tree data scopes (package permission) cover exactly the
+// customers their people own, and pooled customers are reached through pool
+// scopes.
+//
 // # Recycling
 //
 // Every tracked customer carries a stored due time and reason

@@ -443,7 +443,7 @@ func assignOwner(h *Holding, c *crm.Customer, usr *crm.User, p *Pool, now time.T
 	if p != nil && p.ProtectionDays > 0 {
 		h.ProtectedUntil = now.Add(time.Duration(p.ProtectionDays) * 24 * time.Hour)
 	}
-	c.OwnerID, c.PoolID = usr.ID, crm.NilID
+	c.OwnerID, c.DepartmentID, c.PoolID = usr.ID, usr.DepartmentID, crm.NilID
 }
 
 // takeOwner counts c against usr's owned-customer limits and makes usr the
@@ -483,7 +483,7 @@ func unown(h *Holding, c *crm.Customer) {
 	h.Locked = false
 	h.OwnerID, h.OwnerDepartmentID, h.OwnedSince, h.ProtectedUntil = crm.NilID, crm.NilID, time.Time{}, time.Time{}
 	h.DueAt, h.DueReason, h.DueRuleID = time.Time{}, "", ""
-	c.OwnerID = crm.NilID
+	c.OwnerID, c.DepartmentID = crm.NilID, crm.NilID
 }
 
 // dropOwner uncounts the owner and leaves h and c unowned.
@@ -1184,8 +1184,8 @@ func compareID(a, b crm.ID) int { return strings.Compare(string(a[:]), string(b[
 // CreateRequest asks to create a customer owned by Actor.
 type CreateRequest struct {
 	Actor crm.ID
-	// Customer is the new customer; its ID must be set. OwnerID and PoolID
-	// are set by Create; DepartmentID defaults to the actor's.
+	// Customer is the new customer; its ID must be set. Create sets its
+	// OwnerID and DepartmentID to the actor's and its PoolID to none.
 	Customer       *crm.Customer
 	IdempotencyKey string
 }
@@ -1211,10 +1211,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 			return nil, err
 		}
 		c := req.Customer.Clone()
-		c.OwnerID, c.PoolID, c.CreatedBy = crm.NilID, crm.NilID, usr.ID
-		if c.DepartmentID == crm.NilID {
-			c.DepartmentID = usr.DepartmentID
-		}
+		c.OwnerID, c.DepartmentID, c.PoolID, c.CreatedBy = crm.NilID, usr.DepartmentID, crm.NilID, usr.ID
 		warnings, err := u.collisions(ctx, usr, c, u.s.cfg.CollisionOnCreate)
 		if err != nil {
 			return nil, err

@@ -706,7 +706,7 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		oc := oldCustomers[i]
 		c := &newCustomers[i]
 		*c = *oc
-		c.OwnerID, c.PoolID, c.Version, c.UpdatedAt = crm.NilID, r.PoolID, oc.Version+1, now
+		c.OwnerID, c.DepartmentID, c.PoolID, c.Version, c.UpdatedAt = crm.NilID, crm.NilID, r.PoolID, oc.Version+1, now
 		rows[id] = c
 
 		e := &entries[i]

@@ -649,7 +649,7 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		// array and may nest-loop the batch against itself. Their pool is
 		// $20 when the whole batch goes to one pool (the usual case), else
 		// looked up by position; versions are checked by the caller.
-		" uc AS (UPDATE " + customers + " AS c SET owner_id = NULL," +
+		" uc AS (UPDATE " + customers + " AS c SET owner_id = NULL, department_id = NULL," +
 		" pool_id = coalesce($20::uuid, ($5::uuid[])[array_position($3::uuid[], c.id)]), version = c.version + 1, updated_at = $2" +
 		" WHERE c.tenant_id = $1 AND c.id = ANY($3::uuid[]) RETURNING c.id, c.version)," +
 		" uh AS (UPDATE " + holdings + " AS h SET pool_id = u.pool_id, owner_id = u.owner_id," +
@@ -900,7 +900,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		" entered_at = $11, owned_since = $12, protected_until = $13, previous_owner_id = $14, previous_owner_until = $15," +
 		" last_opportunity_at = $16, open_opportunity = $17, due_at = $18, due_reason = $19, due_rule_id = $20," +
 		" version = version + 1, updated_at = $5 WHERE tenant_id = $1 AND customer_id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING created_at)," +
-		" uc AS (UPDATE " + customers + " SET owner_id = $7, pool_id = NULL, version = version + 1, updated_at = $5" +
+		" uc AS (UPDATE " + customers + " SET owner_id = $7, department_id = $8, pool_id = NULL, version = version + 1, updated_at = $5" +
 		" WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING id)," +
 		" uk AS (UPDATE " + counters + " SET value = value + 1 WHERE tenant_id = $1 AND key = ANY($21::text[]) AND EXISTS (SELECT 1 FROM ok) RETURNING key)," +
 		" l AS (INSERT INTO " + v.poolTable("crm_pool_ledger") +

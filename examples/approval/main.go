@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"time"
@@ -26,7 +27,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.SetFlags(0)
 		log.Print("approval: ", err)
 		os.Exit(1)
@@ -47,6 +48,7 @@ const chainJSON = `{
 	]}`
 
 type world struct {
+	out       io.Writer
 	store     *memstore.Store
 	clock     *crmtest.Clock
 	ids       *crmtest.IDs
@@ -56,13 +58,14 @@ type world struct {
 	names     map[crm.ID]string
 }
 
-func run(ctx context.Context) error {
+// run tells the story to out.
+func run(ctx context.Context, out io.Writer) error {
 	// A fixed clock and sequential IDs keep the output the same on every run.
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 1, 0, 0, 0, time.UTC)) // Monday 09:00 in Shanghai
 	ids := crmtest.NewIDs()
-	w := &world{store: memstore.New(&memstore.Config{Clock: clock}), clock: clock, ids: ids, names: map[crm.ID]string{}}
+	w := &world{out: out, store: memstore.New(&memstore.Config{Clock: clock}), clock: clock, ids: ids, names: map[crm.ID]string{}}
 
-	fmt.Println("1. The organisation: Sales (managed by Liu Yang), a director and finance.")
+	fmt.Fprintln(w.out, "1. The organisation: Sales (managed by Liu Yang), a director and finance.")
 	sales := crmtest.Department(ids, "Sales", crm.NilID)
 	rep := w.user(func(u *crm.User) { u.Name, u.DepartmentID = "Li Wei", sales.ID })
 	manager := w.user(func(u *crm.User) { u.Name, u.DepartmentID = "Liu Yang", sales.ID })
@@ -86,7 +89,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	fmt.Println("\n2. The chain is data: validated, then stored as version 1.")
+	fmt.Fprintln(w.out, "\n2. The chain is data: validated, then stored as version 1.")
 	var spec workflow.DefinitionSpec
 	if err := json.Unmarshal([]byte(chainJSON), &spec); err != nil {
 		return err
@@ -100,14 +103,14 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	fmt.Println("\n3. An 8% discount on 500,000 CNY needs nobody: approved on submission.")
+	fmt.Fprintln(w.out, "\n3. An 8% discount on 500,000 CNY needs nobody: approved on submission.")
 	small, err := w.submit(ctx, rep.ID, "8", "500000 CNY")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("   status %s\n", small.Status)
+	fmt.Fprintf(w.out, "   status %s\n", small.Status)
 
-	fmt.Println("\n4. A 25% discount on 2,000,000 CNY goes to the sales manager first.")
+	fmt.Fprintln(w.out, "\n4. A 25% discount on 2,000,000 CNY goes to the sales manager first.")
 	big, err := w.submit(ctx, rep.ID, "25", "2000000 CNY")
 	if err != nil {
 		return err
@@ -116,9 +119,9 @@ func run(ctx context.Context) error {
 	err = w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
 		return workflow.CheckUnlocked(ctx, tx.ApprovalInstances(), big.Record)
 	})
-	fmt.Printf("   editing the opportunity now is refused: %v\n", errors.Is(err, crm.ErrFailedPrecondition))
+	fmt.Fprintf(w.out, "   editing the opportunity now is refused: %v\n", errors.Is(err, crm.ErrFailedPrecondition))
 
-	fmt.Println("\n5. Liu Yang does not answer within 8 hours: the step escalates to the director.")
+	fmt.Fprintln(w.out, "\n5. Liu Yang does not answer within 8 hours: the step escalates to the director.")
 	clock.Advance(8 * time.Hour)
 	if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
 		return w.approvals.Tick(in, clock.Now())
@@ -127,7 +130,7 @@ func run(ctx context.Context) error {
 	}
 	w.showID(ctx, big.ID)
 
-	fmt.Println("\n6. Chen Jie approves for the manager, then as director; Zhou Min approves for finance.")
+	fmt.Fprintln(w.out, "\n6. Chen Jie approves for the manager, then as director; Zhou Min approves for finance.")
 	for _, who := range []crm.ID{director.ID, director.ID, finance.ID} {
 		if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
 			return w.approvals.Approve(in, who, "")
@@ -137,13 +140,13 @@ func run(ctx context.Context) error {
 	}
 	w.showID(ctx, big.ID)
 
-	fmt.Println("\n7. The outbox holds every change, ready for the host's relay.")
+	fmt.Fprintln(w.out, "\n7. The outbox holds every change, ready for the host's relay.")
 	events, err := w.store.Outbox().Pending(ctx, 100)
 	if err != nil {
 		return err
 	}
 	for _, e := range events {
-		fmt.Printf("   %d %s\n", e.Seq, e.Type)
+		fmt.Fprintf(w.out, "   %d %s\n", e.Seq, e.Type)
 	}
 	return nil
 }
@@ -235,20 +238,20 @@ func (w *world) showID(ctx context.Context, id crm.ID) {
 }
 
 func (w *world) show(in *workflow.Instance) {
-	fmt.Printf("   status %s, definition version %d, locked %v\n", in.Status, in.DefinitionVersion, in.IsLocked())
+	fmt.Fprintf(w.out, "   status %s, definition version %d, locked %v\n", in.Status, in.DefinitionVersion, in.IsLocked())
 	for _, s := range in.Steps {
-		fmt.Printf("   step %-13s %-8s", s.Name, s.Status)
+		fmt.Fprintf(w.out, "   step %-13s %-8s", s.Name, s.Status)
 		for _, t := range s.Tasks {
 			decision := t.Decision
 			if decision == "" {
 				decision = "waiting"
 			}
-			fmt.Printf(" %s: %s", w.names[t.Approver], decision)
+			fmt.Fprintf(w.out, " %s: %s", w.names[t.Approver], decision)
 			if t.Escalated {
-				fmt.Print(" (escalated)")
+				fmt.Fprint(w.out, " (escalated)")
 			}
-			fmt.Print(";")
+			fmt.Fprint(w.out, ";")
 		}
-		fmt.Println()
+		fmt.Fprintln(w.out)
 	}
 }

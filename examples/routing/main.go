@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"time"
@@ -22,7 +23,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.SetFlags(0)
 		log.Print("routing: ", err)
 		os.Exit(1)
@@ -39,13 +40,14 @@ const rulesJSON = `{
 		 "target": {"team": "%s"}, "strategy": "round_robin"}
 	]}`
 
-func run(ctx context.Context) error {
+// run tells the story to out.
+func run(ctx context.Context, out io.Writer) error {
 	// A fixed clock and sequential IDs keep the output the same on every run.
 	clock := crmtest.NewClock(time.Date(2026, 6, 2, 2, 0, 0, 0, time.UTC)) // Tuesday 10:00 in Shanghai
 	ids := crmtest.NewIDs()
 	store := memstore.New(&memstore.Config{Clock: clock})
 
-	fmt.Println("1. The East China team: three salespeople, one of them on leave this week.")
+	fmt.Fprintln(out, "1. The East China team: three salespeople, one of them on leave this week.")
 	var users []*crm.User
 	for _, name := range []string{"Li Wei", "Wang Fang", "Zhao Lei"} {
 		u := crmtest.User(ids, func(u *crm.User) { u.Name, u.Capacity = name, 20 })
@@ -84,38 +86,38 @@ func run(ctx context.Context) error {
 		names[u.ID] = u.Name
 	}
 
-	fmt.Println("\n2. Four leads from Shanghai arrive; round robin skips Zhao Lei, who is away.")
+	fmt.Fprintln(out, "\n2. Four leads from Shanghai arrive; round robin skips Zhao Lei, who is away.")
 	for i := range 4 {
 		lead := crmtest.Lead(ids, func(l *crm.Lead) { l.Region, l.Company = "cn-shanghai", fmt.Sprintf("Shanghai Trading %d", i+1) })
 		d, err := routeLead(ctx, store, router, lead, clock.Now())
 		if err != nil {
 			return err
 		}
-		fmt.Printf("   %s -> %s\n", lead.Company, names[d.UserID])
+		fmt.Fprintf(out, "   %s -> %s\n", lead.Company, names[d.UserID])
 	}
 
-	fmt.Println("\n3. The manager asks why the next one would go where it goes.")
+	fmt.Fprintln(out, "\n3. The manager asks why the next one would go where it goes.")
 	why, err := explain(ctx, store, router, crmtest.Lead(ids, func(l *crm.Lead) { l.Region = "cn-east" }), clock.Now())
 	if err != nil {
 		return err
 	}
 	for _, r := range why.Rules {
-		fmt.Printf("   rule %s matched: %v\n", r.Name, r.Matched)
+		fmt.Fprintf(out, "   rule %s matched: %v\n", r.Name, r.Matched)
 	}
 	for _, c := range why.Candidates {
 		if c.Chosen {
-			fmt.Printf("   %s: chosen (open %d, today %d)\n", c.Name, c.Open, c.Today)
+			fmt.Fprintf(out, "   %s: chosen (open %d, today %d)\n", c.Name, c.Open, c.Today)
 		} else {
-			fmt.Printf("   %s: skipped, %s\n", c.Name, c.Skipped)
+			fmt.Fprintf(out, "   %s: skipped, %s\n", c.Name, c.Skipped)
 		}
 	}
 
-	fmt.Println("\n4. A lead from Chengdu matches no rule and waits in the fallback queue.")
+	fmt.Fprintln(out, "\n4. A lead from Chengdu matches no rule and waits in the fallback queue.")
 	d, err := routeLead(ctx, store, router, crmtest.Lead(ids, func(l *crm.Lead) { l.Region = "cn-southwest" }), clock.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Printf("   queue %s (fallback: %v)\n", d.Queue, d.Fallback)
+	fmt.Fprintf(out, "   queue %s (fallback: %v)\n", d.Queue, d.Fallback)
 	return nil
 }
 

@@ -254,7 +254,8 @@ func (e *events) add(typ string, actor crm.ID, payload map[string]any) {
 // Submit starts an approval of the record ref (whose rule view is rec) by
 // submitter under def. Steps whose When does not match are left out; the
 // approvers of the remaining steps are resolved now and kept, as is the
-// definition version. It returns [crm.ErrFailedPrecondition] when the record
+// definition version. The submitter is never one of them, nor anyone's
+// delegate: nobody approves their own request. It returns [crm.ErrFailedPrecondition] when the record
 // does not meet the entry criteria, and a [*crm.ValidationError] naming the
 // step when a step resolves to no active approver.
 func (a *Approvals) Submit(def *Definition, rec *Record, ref crm.Ref, submitter crm.ID) (*Instance, []crm.Event, error) {
@@ -307,7 +308,7 @@ func (a *Approvals) Submit(def *Definition, rec *Record, ref crm.Ref, submitter 
 			for j := range s.Approvers {
 				names[j] = describe(&s.Approvers[j])
 			}
-			errs = append(errs, crm.Invalid(p+".approvers", "no possible approver for step %s: %s resolve to no active user", s.Name, strings.Join(names, ", ")))
+			errs = append(errs, crm.Invalid(p+".approvers", "no possible approver for step %s: %s resolve to no active user other than the submitter", s.Name, strings.Join(names, ", ")))
 		}
 		if st.Rule == RuleQuorum && st.Quorum > len(st.Approvers) {
 			errs = append(errs, crm.Invalid(p+".quorum", "step %s needs %d approvals but only %d approvers resolve", s.Name, st.Quorum, len(st.Approvers)))
@@ -317,7 +318,7 @@ func (a *Approvals) Submit(def *Definition, rec *Record, ref crm.Ref, submitter 
 			if t.To != nil {
 				st.Escalate = a.org.resolve(t.To, rec, submitter)
 				if len(st.Escalate) == 0 {
-					errs = append(errs, crm.Invalid(p+".on_timeout.to", "step %s escalates to %s, who resolves to no active user", s.Name, describe(t.To)))
+					errs = append(errs, crm.Invalid(p+".on_timeout.to", "step %s escalates to %s, who resolves to no active user other than the submitter", s.Name, describe(t.To)))
 				}
 			}
 		}
@@ -357,7 +358,7 @@ func (a *Approvals) activate(in *Instance, stage int, now time.Time) error {
 		s.Status, s.StartedAt, s.DueAt, s.TimedOut = StepActive, now, time.Time{}, false
 		s.Tasks = s.Tasks[:0]
 		for _, u := range s.Approvers {
-			t := Task{Approver: a.org.delegateOf(u, now)}
+			t := Task{Approver: a.org.delegateOf(u, now, in.Submitter)}
 			if t.Approver != u {
 				t.OnBehalfOf = u
 			}
@@ -526,7 +527,7 @@ func (a *Approvals) Delegate(in *Instance, actor, to crm.ID) ([]crm.Event, error
 		if err != nil {
 			return err
 		}
-		if err := a.handOver(s, t, to); err != nil {
+		if err := a.handOver(x, s, t, to); err != nil {
 			return err
 		}
 		ev.add(EventApprovalDelegated, actor, map[string]any{"step": s.Name, "from": actor, "to": to})
@@ -542,7 +543,7 @@ func (a *Approvals) Reassign(in *Instance, actor, from, to crm.ID) ([]crm.Event,
 		if err != nil {
 			return err
 		}
-		if err := a.handOver(s, t, to); err != nil {
+		if err := a.handOver(x, s, t, to); err != nil {
 			return err
 		}
 		ev.add(EventApprovalReassigned, actor, map[string]any{"step": s.Name, "from": from, "to": to})
@@ -550,20 +551,35 @@ func (a *Approvals) Reassign(in *Instance, actor, from, to crm.ID) ([]crm.Event,
 	})
 }
 
-func (a *Approvals) handOver(s *StepState, t *Task, to crm.ID) error {
+// handOver gives task t of step s to another user. The new approver must
+// be active, must not be the submitter (nobody approves their own request)
+// and must hold no task in the step yet, decided or not: otherwise one
+// person could count twice towards an all or quorum rule.
+func (a *Approvals) handOver(x *Instance, s *StepState, t *Task, to crm.ID) error {
 	if !a.org.active(to) {
 		return crm.Invalid("to", "%s is not an active user", to)
 	}
-	for _, o := range s.Tasks {
-		if o.Approver == to && o.Decision == "" {
-			return crm.Invalid("to", "%s already has a task in step %s", to, s.Name)
-		}
+	if to == x.Submitter {
+		return crm.Invalid("to", "%s submitted the request and cannot approve it", to)
+	}
+	if hasTask(s, to) {
+		return crm.Invalid("to", "%s already has a task in step %s", to, s.Name)
 	}
 	if t.OnBehalfOf == crm.NilID {
 		t.OnBehalfOf = t.Approver
 	}
 	t.Approver = to
 	return nil
+}
+
+// hasTask reports whether user holds a task in step s, decided or not.
+func hasTask(s *StepState, user crm.ID) bool {
+	for i := range s.Tasks {
+		if s.Tasks[i].Approver == user {
+			return true
+		}
+	}
+	return false
 }
 
 // AddComment adds a remark by anyone involved; it does not change the flow.
@@ -604,8 +620,10 @@ func (a *Approvals) Tick(in *Instance, now time.Time) ([]crm.Event, error) {
 				ev.add(EventApprovalReminded, crm.NilID, map[string]any{"step": s.Name, "approvers": pending})
 			case TimeoutEscalate:
 				for _, u := range s.Escalate {
-					if !containsID(pending, u) {
-						s.Tasks = append(s.Tasks, Task{Approver: a.org.delegateOf(u, now), Escalated: true})
+					// Someone who already holds a task in the step, decided
+					// or not, gets no second vote.
+					if to := a.org.delegateOf(u, now, x.Submitter); !hasTask(s, to) {
+						s.Tasks = append(s.Tasks, Task{Approver: to, Escalated: true})
 					}
 				}
 				ev.add(EventApprovalEscalated, crm.NilID, map[string]any{"step": s.Name, "to": s.Escalate, "waiting_on": pending})

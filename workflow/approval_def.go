@@ -29,7 +29,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // ApproverSpec names who approves: exactly one of a user, a role, a
-// department manager, or a record field holding a user ID.
+// department manager, or a record field holding a user ID. Whatever the
+// kind, the submitter never approves their own request: they are left out
+// when approvers are resolved at submission.
 type ApproverSpec struct {
 	User crm.ID `json:"user,omitzero"`
 	// Role resolves to every active user with the role.
@@ -307,11 +309,12 @@ func (d *Definition) Version() int { return d.spec.Version }
 // Applies reports whether rec meets the entry criteria.
 func (d *Definition) Applies(rec *Record) bool { return d.entry.Match(rec) }
 
-// resolve returns the active users an approver spec names for a request.
+// resolve returns the active users an approver spec names for a request,
+// leaving out the submitter: nobody approves their own request.
 func (o *Org) resolve(a *ApproverSpec, rec *Record, submitter crm.ID) []crm.ID {
 	var out []crm.ID
 	addUser := func(id crm.ID) {
-		if o.active(id) && !containsID(out, id) {
+		if o.active(id) && id != submitter && !containsID(out, id) {
 			out = append(out, id)
 		}
 	}

@@ -419,3 +419,77 @@ func FuzzParseDefinition(f *testing.F) {
 		require.NotEmpty(t, def.Key())
 	})
 }
+
+// TestApprovalSeparationOfDuties checks that nobody approves their own
+// request and nobody counts twice in a step, whatever the way in: the
+// approver kinds, delegation, reassignment or an escalation.
+func TestApprovalSeparationOfDuties(t *testing.T) {
+	t.Parallel()
+	ref := crm.Ref{Type: crm.TypeOpportunity, ID: uid(500)}
+	t.Run("A submitter who holds the approving role is left out of the step", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _, err := k.eng.Submit(k.def, k.quote(t, "15", "2000000"), ref, financeA)
+		require.NoError(t, err)
+		require.Equal(t, []string{"sales_manager", "finance"}, []string{in.Steps[0].Name, in.Steps[1].Name})
+		require.Equal(t, []crm.ID{director}, in.Steps[0].Approvers, "finance sits in the company department, managed by the director")
+		require.Equal(t, []crm.ID{financeB}, in.Steps[1].Approvers)
+	})
+	t.Run("A step only the submitter could approve is refused at submission, naming the step", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		_, _, err := k.eng.Submit(k.def, k.quote(t, "25", "100"), ref, director)
+		var errs crm.ValidationErrors
+		require.ErrorAs(t, err, &errs)
+		fields := []string{}
+		for _, e := range errs {
+			fields = append(fields, e.Field)
+		}
+		require.Contains(t, fields, "steps[1].approvers")
+		require.Contains(t, err.Error(), "other than the submitter")
+	})
+	t.Run("A delegation to the submitter is passed over", func(t *testing.T) {
+		toRep := workflow.Delegation{From: salesMgr, To: rep, Start: time.Date(2026, 5, 30, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 5, 0, 0, 0, 0, time.UTC)}
+		k := newApprovalKit(t, discountChain, toRep)
+		in, _ := k.submit(t, "15", "100")
+		require.Equal(t, []crm.ID{salesMgr}, in.PendingApprovers())
+	})
+	t.Run("Nobody hands a task to the submitter", func(t *testing.T) {
+		k := newApprovalKit(t, discountChain)
+		in, _ := k.submit(t, "15", "100")
+		before := in.Clone()
+		_, err := k.eng.Delegate(in, salesMgr, rep)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		_, err = k.eng.Reassign(in, director, salesMgr, rep)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		require.Equal(t, before, in, "nothing half-done")
+	})
+	t.Run("An approver who already decided cannot take a second task in the step", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+			{"name":"board","approvers":[{"role":"finance"},{"role":"director"}],"rule":"all"}]}`
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		_, err := k.eng.Approve(in, financeA, "")
+		require.NoError(t, err)
+		before := in.Clone()
+		_, err = k.eng.Delegate(in, director, financeA)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		_, err = k.eng.Reassign(in, salesMgr, financeB, financeA)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		require.Equal(t, before, in, "nothing half-done")
+		require.True(t, in.IsLocked(), "one person's approval does not count for the others")
+	})
+	t.Run("An escalation adds nobody who already holds a task in the step", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+			{"name":"board","approvers":[{"role":"director"},{"role":"finance"}],"rule":"all",
+			 "timeout":"1h","on_timeout":{"action":"escalate","to":{"role":"director"}}}]}`
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		_, err := k.eng.Approve(in, director, "")
+		require.NoError(t, err)
+		evs, err := k.eng.Tick(in, k.clock.Now().Add(time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, []string{workflow.EventApprovalEscalated}, types(evs))
+		require.Len(t, in.Steps[0].Tasks, 3, "the director approved already and gets no second task")
+		_, err = k.eng.Approve(in, director, "")
+		require.ErrorIs(t, err, crm.ErrPermissionDenied)
+	})
+}

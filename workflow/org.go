@@ -83,12 +83,13 @@ func (o *Org) active(id crm.ID) bool {
 }
 
 // delegateOf returns who acts for user at t (following chains up to a few
-// hops), or user itself.
-func (o *Org) delegateOf(user crm.ID, t time.Time) crm.ID {
+// hops), or user itself. A delegation to submitter is passed over: the
+// submitter never approves their own request.
+func (o *Org) delegateOf(user crm.ID, t time.Time, submitter crm.ID) crm.ID {
 	for hop := 0; hop < 5; hop++ {
 		next := user
 		for _, d := range o.delegations {
-			if d.From == user && !t.Before(d.Start) && t.Before(d.End) && o.active(d.To) {
+			if d.From == user && !t.Before(d.Start) && t.Before(d.End) && o.active(d.To) && d.To != submitter {
 				next = d.To
 				break
 			}

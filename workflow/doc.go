@@ -51,7 +51,9 @@
 // department manager found in the [crm.DepartmentTree], or an ID field of
 // the record; a step needs any one, all, or a quorum of them. [Approvals]
 // runs an [Instance]: Submit resolves every approver up front (a step with
-// nobody to approve is an error then), and Approve, Reject (to the
+// nobody to approve is an error then), leaving out the submitter: nobody
+// approves their own request, not by role, record field or delegation, and
+// nobody holds two tasks in one step. Approve, Reject (to the
 // submitter or the previous step), Recall, Delegate, Reassign, AddComment
 // and Tick (step timeouts that remind, escalate or decide) change it and
 // return the [crm.Event] values to store in the same unit of work. A
@@ -75,7 +77,9 @@
 // to move). Cycles and unreachable stages are refused on load.
 // [Machine.Transition] checks a [Move] and returns the new stage, the
 // history so far and the actions (create a task for another department,
-// notify, route) as data for the caller to perform.
+// notify, route) as data for the caller to perform; [Outcome.Event] is the
+// "<record type>.handed_off" event the caller stores with the move in the
+// same unit of work.
 //
 // # SLA timers
 //

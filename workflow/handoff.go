@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -55,9 +56,10 @@ type MachineSpec struct {
 // with no cycles in which every stage is reachable from the initial one. It
 // is immutable and safe for concurrent use.
 type Machine struct {
-	spec  MachineSpec
-	tree  *crm.DepartmentTree
-	trans []compiledTransition
+	spec   MachineSpec
+	schema *Schema
+	tree   *crm.DepartmentTree
+	trans  []compiledTransition
 }
 
 type compiledTransition struct {
@@ -74,7 +76,8 @@ func ParseMachine(schema *Schema, tree *crm.DepartmentTree, data []byte) (*Machi
 	return NewMachine(schema, tree, &s)
 }
 
-// NewMachine validates spec: known, unique stages; transitions between known
+// NewMachine validates spec: a name and a record type of lower-case
+// letters, digits and underscores; known, unique stages; transitions between known
 // stages with guards and required fields on the schema; departments in tree
 // (nil tree: department guards compare IDs exactly); no cycles; no stage
 // unreachable from the initial one. Problems are [crm.ValidationErrors].
@@ -84,8 +87,16 @@ func NewMachine(schema *Schema, tree *crm.DepartmentTree, spec *MachineSpec) (*M
 	}
 	var errs crm.ValidationErrors
 	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
-	m := &Machine{spec: *spec, tree: tree}
+	m := &Machine{spec: *spec, schema: schema, tree: tree}
+	m.spec.Stages = slices.Clone(spec.Stages)
 	m.spec.Transitions = slices.Clone(spec.Transitions)
+	if !validName(spec.Name) {
+		add("name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(spec.Name))
+	}
+	// The record type names the hand-off events ("lead.handed_off").
+	if !validName(string(spec.RecordType)) {
+		add("record_type", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(string(spec.RecordType)))
+	}
 	idx := map[string]int{}
 	for i, s := range spec.Stages {
 		if !validName(s) {
@@ -193,11 +204,51 @@ type Move struct {
 // Outcome is the result of an allowed move: the new stage, the history
 // including this move, and the actions the caller performs. The caller
 // attaches History to what it creates, so the receiving department sees
-// what happened before.
+// what happened before, and stores [Outcome.Event] in the same unit of
+// work.
 type Outcome struct {
 	Stage   string
 	History []Handoff
 	Actions []ActionSpec
+
+	machine    string
+	recordType crm.RecordType
+}
+
+// EventHandedOff is the verb of hand-off events: a move of a lead is
+// "lead.handed_off".
+const EventHandedOff = "handed_off"
+
+// handoffPayload is the JSON body of hand-off events.
+type handoffPayload struct {
+	Machine    string       `json:"machine"`
+	From       string       `json:"from"`
+	To         string       `json:"to"`
+	Department crm.ID       `json:"department,omitzero"`
+	Note       string       `json:"note,omitempty"`
+	Actions    []ActionSpec `json:"actions,omitempty"`
+}
+
+// Event returns the outbox event of the move for the record with ID
+// record: type "<record type>.handed_off", subject the record, actor the
+// mover, time the move's, and a payload with the machine, the stages, the
+// mover's department, the note and the actions asked for. Relays use it to
+// tell the receiving department.
+func (o *Outcome) Event(ids crm.IDGenerator, record crm.ID) (crm.Event, error) {
+	if ids == nil {
+		return crm.Event{}, crm.Invalid("ids", "is required")
+	}
+	if record == crm.NilID || len(o.History) == 0 {
+		return crm.Event{}, crm.Invalid("record", "is required")
+	}
+	h := o.History[len(o.History)-1]
+	typ := string(o.recordType) + "." + EventHandedOff
+	payload, err := json.Marshal(handoffPayload{Machine: o.machine, From: h.From, To: h.To, Department: h.Department, Note: h.Note, Actions: o.Actions})
+	if err != nil {
+		return crm.Event{}, fmt.Errorf("workflow: encode %s payload: %w", typ, err)
+	}
+	e := crm.Event{ID: ids.NewID(), Type: typ, Subject: crm.Ref{Type: o.recordType, ID: record}, ActorID: h.Actor, OccurredAt: h.At, Payload: payload}
+	return e, e.Validate()
 }
 
 // Transition checks a move against the machine and returns its outcome. A
@@ -206,10 +257,14 @@ type Outcome struct {
 // [crm.ErrFailedPrecondition] (or [crm.ErrPermissionDenied] for the
 // department) that names the reason. It is pure.
 func (m *Machine) Transition(mv *Move) (*Outcome, error) {
-	if mv == nil || mv.Record == nil {
+	switch {
+	case mv == nil || mv.Record == nil:
 		return nil, crm.Invalid("record", "is required")
-	}
-	if mv.At.IsZero() {
+	case mv.Record.schema != m.schema:
+		return nil, crm.Invalid("record", "was built from another schema than the machine's")
+	case mv.Actor == crm.NilID:
+		return nil, crm.Invalid("actor", "is required: the history names who moved the record")
+	case mv.At.IsZero():
 		return nil, crm.Invalid("at", "is required")
 	}
 	var t *compiledTransition
@@ -234,7 +289,7 @@ func (m *Machine) Transition(mv *Move) (*Outcome, error) {
 		return nil, fmt.Errorf("workflow: %s: the record does not meet the guard from %q to %q: %w", m.spec.Name, mv.Stage, mv.To, crm.ErrFailedPrecondition)
 	}
 	h := append(slices.Clone(mv.History), Handoff{From: mv.Stage, To: mv.To, Actor: mv.Actor, Department: mv.ActorDepartment, At: mv.At, Note: mv.Note})
-	return &Outcome{Stage: mv.To, History: h, Actions: slices.Clone(t.spec.Actions)}, nil
+	return &Outcome{Stage: mv.To, History: h, Actions: slices.Clone(t.spec.Actions), machine: m.spec.Name, recordType: m.spec.RecordType}, nil
 }
 
 func (m *Machine) allowed(depts []crm.ID, d crm.ID) bool {

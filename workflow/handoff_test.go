@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -102,8 +103,76 @@ func TestHandoffGuardFails(t *testing.T) {
 	require.NoError(t, err)
 	rec := s.NewRecord()
 	require.NoError(t, rec.SetNumber("score", decimalOf(t, "59.9")))
-	_, err = m.Transition(&workflow.Move{Record: rec, Stage: "marketing_lead", To: "sales_follow_up", ActorDepartment: marketing, At: time.Now()})
+	_, err = m.Transition(&workflow.Move{Record: rec, Stage: "marketing_lead", To: "sales_follow_up", Actor: uid(1), ActorDepartment: marketing, At: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)})
 	require.ErrorIs(t, err, crm.ErrFailedPrecondition)
+}
+
+func TestHandoffRefusesIncompleteMoves(t *testing.T) {
+	t.Parallel()
+	s := handoffSchema(t)
+	m, err := workflow.ParseMachine(s, handoffTree(t), []byte(pipeline))
+	require.NoError(t, err)
+	rec := s.NewRecord()
+	require.NoError(t, rec.SetNumber("score", decimalOf(t, "90")))
+	other, err := workflow.NewSchema(workflow.Field{Name: "score", Kind: workflow.KindNumber})
+	require.NoError(t, err)
+	foreign := other.NewRecord()
+	require.NoError(t, foreign.SetNumber("score", decimalOf(t, "90")))
+	at := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	move := func(edit func(*workflow.Move)) *workflow.Move {
+		mv := &workflow.Move{Record: rec, Stage: "marketing_lead", To: "sales_follow_up", Actor: uid(1), ActorDepartment: marketing, At: at}
+		edit(mv)
+		return mv
+	}
+	cases := []struct {
+		name  string
+		move  *workflow.Move
+		field string
+	}{
+		{"a missing move names the record", nil, "record"},
+		{"a missing record is refused", move(func(mv *workflow.Move) { mv.Record = nil }), "record"},
+		{"a record of another schema is refused instead of failing its guard", move(func(mv *workflow.Move) { mv.Record = foreign }), "record"},
+		{"a move by nobody is refused: the history names who moved", move(func(mv *workflow.Move) { mv.Actor = crm.NilID }), "actor"},
+		{"a move without a time is refused", move(func(mv *workflow.Move) { mv.At = time.Time{} }), "at"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := m.Transition(tc.move)
+			var ve *crm.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Equal(t, tc.field, ve.Field)
+		})
+	}
+	_, err = m.Transition(move(func(*workflow.Move) {}))
+	require.NoError(t, err, "the same move, complete, is allowed")
+}
+
+func TestHandoffEvent(t *testing.T) {
+	t.Parallel()
+	s := handoffSchema(t)
+	m, err := workflow.ParseMachine(s, handoffTree(t), []byte(pipeline))
+	require.NoError(t, err)
+	rec := s.NewRecord()
+	require.NoError(t, rec.SetNumber("score", decimalOf(t, "90")))
+	at := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	out, err := m.Transition(&workflow.Move{Record: rec, Stage: "marketing_lead", To: "sales_follow_up", Actor: uid(7), ActorDepartment: marketing, At: at, Note: "asked for a demo"})
+	require.NoError(t, err)
+	lead := uid(900)
+	ev, err := out.Event(crmtest.NewIDs(), lead)
+	require.NoError(t, err)
+	require.Equal(t, "lead.handed_off", ev.Type)
+	require.Equal(t, crm.Ref{Type: "lead", ID: lead}, ev.Subject)
+	require.Equal(t, uid(7), ev.ActorID)
+	require.Equal(t, at, ev.OccurredAt)
+	require.JSONEq(t, `{"machine":"lead_to_service","from":"marketing_lead","to":"sales_follow_up","department":"`+marketing.String()+`",
+		"note":"asked for a demo","actions":[{"kind":"route","rule_set":"inbound_leads"}]}`, string(ev.Payload))
+
+	t.Run("an event needs the record and an id generator", func(t *testing.T) {
+		_, err := out.Event(crmtest.NewIDs(), crm.NilID)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		_, err = out.Event(nil, lead)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	})
 }
 
 func TestMachineValidation(t *testing.T) {
@@ -117,6 +186,8 @@ func TestMachineValidation(t *testing.T) {
 		{"UnknownRequiredField", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","required":["contract"]}]}`, "transitions[0].required[0]"},
 		{"UnknownDepartment", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","departments":["` + uid(999).String() + `"]}]}`, "transitions[0].departments[0]"},
 		{"TaskWithoutDepartment", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","actions":[{"kind":"create_task"}]}]}`, "transitions[0].actions[0].department"},
+		{"BadName", `{"name":"Lead Flow","record_type":"lead","initial":"a","stages":["a"],"transitions":[]}`, "name"},
+		{"MissingRecordType", `{"name":"m","initial":"a","stages":["a"],"transitions":[]}`, "record_type"},
 		{"SelfLoop", `{"name":"m","record_type":"lead","initial":"a","stages":["a"],"transitions":[{"from":"a","to":"a"}]}`, "transitions"},
 	}
 	for _, tc := range cases {

@@ -72,7 +72,7 @@ type Timer struct {
 	// stopped.
 	RunningSince time.Time `json:"running_since,omitzero"`
 	// WarnAt and DueAt are when the warning and the breach fire; zero when
-	// paused, stopped or already fired.
+	// stopped, already fired, or paused before they were due.
 	WarnAt   time.Time `json:"warn_at,omitzero"`
 	DueAt    time.Time `json:"due_at,omitzero"`
 	Warned   bool      `json:"warned,omitempty"`
@@ -110,27 +110,44 @@ func (p *SLAPolicy) Start(id crm.ID, record crm.Ref, start, now time.Time) (Time
 	return t, nil
 }
 
-// run starts a run at from and computes the fire instants.
+// run starts a run at from and computes the fire instants. A warning or
+// breach whose business time is already used up and that has not fired
+// yet stays due: at the instant kept by [SLAPolicy.Pause], else at from.
 func (p *SLAPolicy) run(t *Timer, from time.Time) error {
-	t.RunningSince = from
-	due, err := p.add(from, p.Target-t.Consumed)
+	due, err := p.instant(t.DueAt, from, p.Target-t.Consumed)
 	if err != nil {
 		return fmt.Errorf("workflow: sla %s due time: %w", p.Name, err)
 	}
-	t.DueAt, t.WarnAt = due, time.Time{}
-	if p.Warn > 0 && !t.Warned && t.Consumed < p.Warn {
-		if t.WarnAt, err = p.add(from, p.Warn-t.Consumed); err != nil {
+	warn := time.Time{}
+	if p.Warn > 0 && !t.Warned {
+		if warn, err = p.instant(t.WarnAt, from, p.Warn-t.Consumed); err != nil {
 			return fmt.Errorf("workflow: sla %s warning time: %w", p.Name, err)
 		}
 	}
 	if t.Breached {
-		t.DueAt = time.Time{}
+		due = time.Time{}
 	}
+	t.RunningSince, t.DueAt, t.WarnAt = from, due, warn
 	return nil
 }
 
-// Pause stops the clock, for example while waiting on the customer. Pausing
-// a paused or stopped timer is [crm.ErrFailedPrecondition].
+// instant returns when left business time is used up from from; when none
+// is left the firing is overdue and fires at kept (its unfired instant) or
+// at from.
+func (p *SLAPolicy) instant(kept, from time.Time, left time.Duration) (time.Time, error) {
+	switch {
+	case left > 0:
+		return p.add(from, left)
+	case !kept.IsZero():
+		return kept, nil
+	}
+	return from, nil
+}
+
+// Pause stops the clock, for example while waiting on the customer. A
+// warning or breach already due at now that no Tick has fired yet stays
+// due, so pausing never swallows it. Pausing a paused or stopped timer is
+// [crm.ErrFailedPrecondition].
 func (p *SLAPolicy) Pause(t *Timer, now time.Time) error {
 	if t.Stopped || t.RunningSince.IsZero() {
 		return fmt.Errorf("workflow: sla timer %s is not running: %w", t.ID, crm.ErrFailedPrecondition)
@@ -139,11 +156,18 @@ func (p *SLAPolicy) Pause(t *Timer, now time.Time) error {
 		return crm.Invalid("now", "is before the timer's run started")
 	}
 	t.Consumed += p.between(t.RunningSince, now)
-	t.RunningSince, t.WarnAt, t.DueAt = time.Time{}, time.Time{}, time.Time{}
+	t.RunningSince = time.Time{}
+	if now.Before(t.WarnAt) {
+		t.WarnAt = time.Time{}
+	}
+	if now.Before(t.DueAt) {
+		t.DueAt = time.Time{}
+	}
 	return nil
 }
 
-// Resume restarts a paused timer at now with the business time left.
+// Resume restarts a paused timer at now with the business time left; a
+// firing whose time is used up fires at the next Tick.
 func (p *SLAPolicy) Resume(t *Timer, now time.Time) error {
 	if t.Stopped || !t.RunningSince.IsZero() {
 		return fmt.Errorf("workflow: sla timer %s is not paused: %w", t.ID, crm.ErrFailedPrecondition)

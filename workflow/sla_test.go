@@ -46,6 +46,36 @@ func TestSLATimer(t *testing.T) {
 		require.True(t, sh(t, "2026-06-02 17:00").Equal(tm.DueAt))
 		require.True(t, sh(t, "2026-06-02 16:00").Equal(tm.WarnAt))
 	})
+	t.Run("Pausing after the breach instant, before a tick fired it, keeps it due", func(t *testing.T) {
+		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-01 09:00"))
+		require.NoError(t, err)
+		require.NoError(t, p.Pause(&tm, sh(t, "2026-06-01 13:30")))
+		fs := workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 13:31"))
+		require.Len(t, fs, 2, "both the warning and the breach were due before the pause")
+		require.NoError(t, p.Resume(&tm, sh(t, "2026-06-02 09:00")), "a timer past its target resumes")
+		require.True(t, sh(t, "2026-06-01 12:00").Equal(tm.WarnAt))
+		require.True(t, sh(t, "2026-06-01 13:00").Equal(tm.DueAt))
+		for _, f := range workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-02 09:00")) {
+			tm.Fire(f)
+		}
+		require.True(t, tm.Warned && tm.Breached)
+		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-30 09:00")))
+	})
+	t.Run("Resuming after the warning time keeps the warning due and the breach in business time", func(t *testing.T) {
+		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-01 09:00"))
+		require.NoError(t, err)
+		require.NoError(t, p.Pause(&tm, sh(t, "2026-06-01 12:30")))
+		require.True(t, tm.DueAt.IsZero(), "the breach was not due yet")
+		require.NoError(t, p.Resume(&tm, sh(t, "2026-06-02 10:00")))
+		require.True(t, sh(t, "2026-06-01 12:00").Equal(tm.WarnAt))
+		require.True(t, sh(t, "2026-06-02 10:30").Equal(tm.DueAt))
+	})
+	t.Run("A paused timer past its warning with no instant kept warns when it resumes", func(t *testing.T) {
+		tm := workflow.Timer{ID: uid(10), Record: ticket, Policy: p.Name, Consumed: 3*time.Hour + 30*time.Minute}
+		require.NoError(t, p.Resume(&tm, sh(t, "2026-06-02 10:00")))
+		require.True(t, sh(t, "2026-06-02 10:00").Equal(tm.WarnAt))
+		require.True(t, sh(t, "2026-06-02 10:30").Equal(tm.DueAt))
+	})
 	t.Run("WarningThenBreachFireOnce", func(t *testing.T) {
 		tm, err := p.Start(uid(10), ticket, sh(t, "2026-06-01 09:00"), sh(t, "2026-06-01 09:00"))
 		require.NoError(t, err)

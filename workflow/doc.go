@@ -40,7 +40,9 @@
 // through a [RoutingStore], decides, and commits with a compare-and-swap on
 // the rule's cursor version, deciding again when another application
 // instance won the race, so rotation stays fair and capacity holds across
-// many instances.
+// many instances. [Router.RouteTx] does the same inside a unit of work and
+// appends the decision's "<record type>.routed" event ([Router.Event]) to
+// the outbox, so state, event and the host's assignment commit together.
 //
 // # Approvals
 //

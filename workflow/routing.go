@@ -235,8 +235,9 @@ func NewRouter(schema *Schema, set *RuleSet, members []Member, teams []Team) (*R
 	if strings.TrimSpace(set.Name) == "" {
 		add("name", "is required")
 	}
-	if set.RecordType == "" {
-		add("record_type", "is required")
+	// The record type names routing events ("lead.routed").
+	if !validName(string(set.RecordType)) {
+		add("record_type", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(string(set.RecordType)))
 	}
 	if strings.TrimSpace(set.FallbackQueue) == "" {
 		add("fallback_queue", "is required: records nobody fits must go somewhere")

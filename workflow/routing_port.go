@@ -2,8 +2,10 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -108,4 +110,75 @@ func (r *Router) Route(ctx context.Context, store RoutingStore, req *Request) (D
 		return d, nil
 	}
 	return Decision{}, fmt.Errorf("workflow: route: state changed %d times in a row: %w", maxRouteAttempts, crm.ErrConflict)
+}
+
+// RouteTx is what [Router.RouteTx] needs of a unit of work: the routing
+// port and the outbox. [Tx] satisfies it.
+type RouteTx interface {
+	Routing() RoutingStore
+	Events() crm.EventWriter
+}
+
+// RouteTx routes the record with ID record like [Router.Route] inside the
+// unit of work tx and appends the decision's event ([Router.Event]) to the
+// outbox, so the routing state, the event and whatever else the host
+// writes in tx (the record's new owner) commit together or not at all.
+func (r *Router) RouteTx(ctx context.Context, tx RouteTx, ids crm.IDGenerator, record crm.ID, req *Request) (Decision, error) {
+	switch {
+	case tx == nil || ids == nil:
+		return Decision{}, crm.Invalid("tx", "a unit of work and an id generator are required")
+	case record == crm.NilID:
+		return Decision{}, crm.Invalid("record_id", "is required")
+	}
+	d, err := r.Route(ctx, tx.Routing(), req)
+	if err != nil {
+		return Decision{}, err
+	}
+	ev, err := r.Event(ids, record, &d, req.Now)
+	if err != nil {
+		return Decision{}, err
+	}
+	if err := tx.Events().Append(ctx, &ev); err != nil {
+		return Decision{}, fmt.Errorf("workflow: route: append event: %w", err)
+	}
+	return d, nil
+}
+
+// EventRouted is the verb of routing events: a routed lead is
+// "lead.routed".
+const EventRouted = "routed"
+
+// routedPayload is the JSON body of routing events.
+type routedPayload struct {
+	RuleSet  string `json:"rule_set"`
+	Rule     string `json:"rule,omitempty"`
+	UserID   crm.ID `json:"user_id,omitzero"`
+	Queue    string `json:"queue,omitempty"`
+	Fallback bool   `json:"fallback,omitempty"`
+	Sticky   bool   `json:"sticky,omitempty"`
+}
+
+// Event returns the outbox event of decision d for the record with ID
+// record, made at at: type "<record type>.routed" (the rule set's record
+// type), subject the record, actor the system, and a payload with the rule
+// set, the rule, the user or queue, and whether it was a fallback or the
+// sticky owner.
+func (r *Router) Event(ids crm.IDGenerator, record crm.ID, d *Decision, at time.Time) (crm.Event, error) {
+	switch {
+	case ids == nil:
+		return crm.Event{}, crm.Invalid("ids", "is required")
+	case record == crm.NilID:
+		return crm.Event{}, crm.Invalid("record_id", "is required")
+	case d == nil || (d.UserID == crm.NilID) == (d.Queue == ""):
+		return crm.Event{}, crm.Invalid("decision", "must name exactly one of a user and a queue")
+	case at.IsZero():
+		return crm.Event{}, crm.Invalid("at", "is required")
+	}
+	typ := string(r.set.RecordType) + "." + EventRouted
+	payload, err := json.Marshal(routedPayload{RuleSet: r.set.Name, Rule: d.Rule, UserID: d.UserID, Queue: d.Queue, Fallback: d.Fallback, Sticky: d.Sticky})
+	if err != nil {
+		return crm.Event{}, fmt.Errorf("workflow: encode %s payload: %w", typ, err)
+	}
+	e := crm.Event{ID: ids.NewID(), Type: typ, Subject: crm.Ref{Type: r.set.RecordType, ID: record}, OccurredAt: at, Payload: payload}
+	return e, e.Validate()
 }

@@ -262,6 +262,7 @@ func TestRouterValidation(t *testing.T) {
 		{"RepeatedRuleName", `{"name":"l","record_type":"lead","fallback_queue":"q","rules":[{"name":"a","target":{"queue":"x"}},{"name":"a","target":{"queue":"y"}}]}`, "rules[1].name"},
 		{"SkillsWithoutField", fmt.Sprintf(`{"name":"l","record_type":"lead","fallback_queue":"q","rules":[{"name":"a","target":{"team":%q},"strategy":"skills"}]}`, teamEast), "rules[0].skills_field"},
 		{"SkillsFieldOfWrongKind", fmt.Sprintf(`{"name":"l","record_type":"lead","fallback_queue":"q","rules":[{"name":"a","target":{"team":%q},"strategy":"skills","skills_field":"company_size"}]}`, teamEast), "rules[0].skills_field"},
+		{"RecordTypeThatCannotNameEvents", `{"name":"l","record_type":"Sales Lead","fallback_queue":"q","rules":[]}`, "record_type"},
 		{"UnknownZone", `{"name":"l","record_type":"lead","fallback_queue":"q","time_zone":"Nowhere/City","rules":[]}`, "time_zone"},
 	}
 	for _, tc := range cases {

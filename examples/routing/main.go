@@ -3,7 +3,7 @@
 // leave, the explanation a manager sees, and the fallback queue for a lead
 // nobody's rule covers. Cursors and loads persist through the store's
 // workflow ports, so several application instances would rotate fairly
-// together.
+// together, and every decision lands in the outbox with the lead.
 //
 //	go run ./examples/routing
 package main
@@ -89,7 +89,7 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintln(out, "\n2. Four leads from Shanghai arrive; round robin skips Zhao Lei, who is away.")
 	for i := range 4 {
 		lead := crmtest.Lead(ids, func(l *crm.Lead) { l.Region, l.Company = "cn-shanghai", fmt.Sprintf("Shanghai Trading %d", i+1) })
-		d, err := routeLead(ctx, store, router, lead, clock.Now())
+		d, err := routeLead(ctx, store, router, ids, lead, clock.Now())
 		if err != nil {
 			return err
 		}
@@ -113,11 +113,24 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	fmt.Fprintln(out, "\n4. A lead from Chengdu matches no rule and waits in the fallback queue.")
-	d, err := routeLead(ctx, store, router, crmtest.Lead(ids, func(l *crm.Lead) { l.Region = "cn-southwest" }), clock.Now())
+	d, err := routeLead(ctx, store, router, ids, crmtest.Lead(ids, func(l *crm.Lead) { l.Region = "cn-southwest" }), clock.Now())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "   queue %s (fallback: %v)\n", d.Queue, d.Fallback)
+
+	fmt.Fprintln(out, "\n5. Every routing is an event in the outbox, stored with the lead.")
+	events, err := store.Outbox().Pending(ctx, 100)
+	if err != nil {
+		return err
+	}
+	routed := 0
+	for _, e := range events {
+		if e.Type == "lead.routed" {
+			routed++
+		}
+	}
+	fmt.Fprintf(out, "   %d lead.routed events\n", routed)
 	return nil
 }
 
@@ -131,8 +144,9 @@ func record(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) {
 }
 
 // routeLead stores the lead, routes it and records the owner in one unit of
-// work: the round-robin cursor and the owner's load move with the lead.
-func routeLead(ctx context.Context, store crm.Store, router *workflow.Router, lead *crm.Lead, now time.Time) (workflow.Decision, error) {
+// work: the round-robin cursor, the owner's load and the "lead.routed"
+// event move with the lead.
+func routeLead(ctx context.Context, store crm.Store, router *workflow.Router, ids crm.IDGenerator, lead *crm.Lead, now time.Time) (workflow.Decision, error) {
 	var d workflow.Decision
 	err := store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
 		w, err := workflow.TxOf(tx)
@@ -143,7 +157,7 @@ func routeLead(ctx context.Context, store crm.Store, router *workflow.Router, le
 		if err != nil {
 			return err
 		}
-		if d, err = router.Route(ctx, w.Routing(), &workflow.Request{Record: rec, Now: now}); err != nil {
+		if d, err = router.RouteTx(ctx, w, ids, lead.ID, &workflow.Request{Record: rec, Now: now}); err != nil {
 			return err
 		}
 		lead.OwnerID = d.UserID

@@ -28,6 +28,7 @@ func TestStory(t *testing.T) {
 		"   Li Wei: chosen (open 2, today 2)\n",
 		"   Wang Fang: skipped, another candidate ranked higher\n",
 		"   queue unassigned (fallback: true)\n",
+		"   5 lead.routed events\n",
 	} {
 		require.Contains(t, got, want)
 	}

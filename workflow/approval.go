@@ -432,6 +432,7 @@ func (a *Approvals) decide(in *Instance, actor crm.ID, decision, comment string)
 // settle applies the step's rule after a decision and moves the request on.
 func (a *Approvals) settle(x *Instance, s *StepState, actor crm.ID, now time.Time, ev *events) error {
 	approvals, rejections := 0, 0
+	escalated := ""
 	for _, t := range s.Tasks {
 		switch t.Decision {
 		case Approved:
@@ -439,23 +440,31 @@ func (a *Approvals) settle(x *Instance, s *StepState, actor crm.ID, now time.Tim
 		case Rejected:
 			rejections++
 		}
+		if t.Escalated && t.Decision != "" && escalated == "" {
+			escalated = t.Decision
+		}
 	}
 	n := len(s.Tasks)
 	outcome := ""
-	switch s.Rule {
-	case RuleAny:
+	switch {
+	case escalated != "":
+		// An escalation approver answers for everyone who stayed silent:
+		// their decision settles the step whatever its rule, or an all
+		// step would still wait on the approver it escalated from.
+		outcome = escalated
+	case s.Rule == RuleAny:
 		if approvals > 0 {
 			outcome = Approved
 		} else if rejections > 0 {
 			outcome = Rejected
 		}
-	case RuleAll:
+	case s.Rule == RuleAll:
 		if rejections > 0 {
 			outcome = Rejected
 		} else if approvals == n {
 			outcome = Approved
 		}
-	case RuleQuorum:
+	case s.Rule == RuleQuorum:
 		if approvals >= s.Quorum {
 			outcome = Approved
 		} else if n-rejections < s.Quorum {

@@ -74,10 +74,15 @@ const (
 
 // Timeout actions.
 const (
-	TimeoutRemind   = "remind"
+	// TimeoutRemind sends an "approval.reminded" event naming who is late.
+	TimeoutRemind = "remind"
+	// TimeoutEscalate adds the step's escalation approvers as tasks; the
+	// first decision by one of them settles the step whatever its rule,
+	// since they answer for the approvers who stayed silent.
 	TimeoutEscalate = "escalate"
-	TimeoutApprove  = "approve"
-	TimeoutReject   = "reject"
+	// TimeoutApprove and TimeoutReject decide every open task of the step.
+	TimeoutApprove = "approve"
+	TimeoutReject  = "reject"
 )
 
 // TimeoutSpec says what happens when a step waits longer than its timeout.

@@ -290,6 +290,39 @@ func TestApprovalTimeouts(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, workflow.ApprovalApproved, in.Status)
 	})
+	t.Run("An escalation approver settles an all step the silent approver blocked", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+			{"name":"board","approvers":[{"role":"finance"}],"rule":"all",
+			 "timeout":"1h","on_timeout":{"action":"escalate","to":{"role":"director"}}}]}`
+		for _, decide := range []string{"approve", "reject"} {
+			k := newApprovalKit(t, chain)
+			in, _ := k.submit(t, "1", "1")
+			_, err := k.eng.Approve(in, financeA, "")
+			require.NoError(t, err)
+			_, err = k.eng.Tick(in, k.clock.Now().Add(time.Hour))
+			require.NoError(t, err)
+			require.ElementsMatch(t, []crm.ID{financeB, director}, in.PendingApprovers())
+			if decide == "approve" {
+				_, err = k.eng.Approve(in, director, "approved for wu, who is out")
+				require.NoError(t, err)
+				require.Equal(t, workflow.ApprovalApproved, in.Status)
+			} else {
+				_, err = k.eng.Reject(in, director, "too cheap")
+				require.NoError(t, err)
+				require.Equal(t, workflow.ApprovalRejected, in.Status)
+			}
+		}
+	})
+	t.Run("Before the escalation an all step waits for everyone", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+			{"name":"board","approvers":[{"role":"finance"}],"rule":"all"}]}`
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		_, err := k.eng.Approve(in, financeA, "")
+		require.NoError(t, err)
+		require.Equal(t, workflow.ApprovalPending, in.Status)
+		require.Equal(t, []crm.ID{financeB}, in.PendingApprovers())
+	})
 	for _, action := range []string{"approve", "reject", "remind"} {
 		t.Run("Auto "+action, func(t *testing.T) {
 			chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[

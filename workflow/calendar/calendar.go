@@ -96,6 +96,9 @@ func Parse(data []byte) (*Calendar, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("calendar: decode: %w", crm.Invalid("calendar", "%v", err))
 	}
+	if dec.More() {
+		return nil, fmt.Errorf("calendar: decode: %w", crm.Invalid("calendar", "trailing data after the JSON value"))
+	}
 	return New(&s)
 }
 

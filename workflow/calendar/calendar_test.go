@@ -294,3 +294,35 @@ func BenchmarkIsOpen(b *testing.B) {
 		_ = c.IsOpen(t)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"name":"cn","time_zone":"Asia/Shanghai","week":{"monday":[{"start":"09:00","end":"12:00"},{"start":"13:00","end":"18:00"}]},
+		"holidays":["2026-10-01"],"extra_days":[{"date":"2026-09-27","like":"monday"}]}`))
+	f.Add([]byte(`{"name":"night","time_zone":"UTC","week":{"friday":[{"start":"22:00","end":"24:00"}],"saturday":[{"start":"00:00","end":"06:00"}]}}`))
+	f.Add([]byte(`{"name":"x","time_zone":"Asia/Shangai","week":{"monday":[{"start":"09:00","end":"12:00"},{"start":"11:00","end":"13:00"}]}}`))
+	f.Add([]byte(`{"name":"x","time_zone":"UTC","week":{}} {"trailing":true}`))
+	f.Add([]byte(`{"name":"x","time_zone":"UTC","week":{"funday":[{"start":"25:00","end":"09:00"}]},"holidays":["2026-02-30"]}`))
+	start := time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := calendar.Parse(data)
+		if err != nil {
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			return
+		}
+		// A calendar that parses answers every question without a panic,
+		// and business time added then measured comes back whole.
+		_ = c.IsOpen(start)
+		end, err := c.Add(start, 90*time.Minute)
+		if err != nil {
+			require.ErrorIs(t, err, calendar.ErrNoWorkingTime)
+			return
+		}
+		require.Equal(t, 90*time.Minute, c.Between(start, end))
+	})
+}
+
+func TestParseRefusesTrailingData(t *testing.T) {
+	_, err := calendar.Parse([]byte(`{"name":"x","time_zone":"UTC","week":{"monday":[{"start":"09:00","end":"18:00"}]}} {}`))
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "trailing data")
+}

@@ -175,12 +175,24 @@ func (p *SLAPolicy) Resume(t *Timer, now time.Time) error {
 	return p.run(t, now)
 }
 
-// Stop ends the timer (the response was given, the ticket resolved).
-func (p *SLAPolicy) Stop(t *Timer, now time.Time) {
+// Stop ends the timer (the response was given, the ticket resolved). A
+// warning or breach already due at now that no Tick has fired yet is
+// returned and marked fired on the timer, so a late answer still counts as
+// a breach: the caller stores its event ([Firing.Event]) with the timer in
+// the same unit of work. Stopping a stopped timer changes nothing.
+func (p *SLAPolicy) Stop(t *Timer, now time.Time) []Firing {
+	if t.Stopped {
+		return nil
+	}
+	fired := t.due(now, nil)
+	for _, f := range fired {
+		t.Fire(f)
+	}
 	if !t.RunningSince.IsZero() && now.After(t.RunningSince) {
 		t.Consumed += p.between(t.RunningSince, now)
 	}
 	t.Stopped, t.RunningSince, t.WarnAt, t.DueAt = true, time.Time{}, time.Time{}, time.Time{}
+	return fired
 }
 
 // Firing kinds.

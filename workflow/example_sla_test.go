@@ -14,13 +14,17 @@ import (
 
 // A ticket must get a first answer within 4 business hours. It arrives on
 // Friday at 16:00, so the warning fires on Monday at 10:00 and the breach
-// at 11:00; each Tick stores the timer and its event in one unit of work.
+// at 11:00, which escalates to the team lead; each Tick stores the timer
+// and its event in one unit of work.
 func ExampleTick() {
 	day := []calendar.Span{{Start: "09:00", End: "18:00"}}
 	office, _ := calendar.New(&calendar.Spec{Name: "support", TimeZone: "Asia/Shanghai", Week: map[string][]calendar.Span{
 		"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day}})
 	policies, err := workflow.ParseSLAPolicies([]byte(`{"policies": [
-		{"name": "first_response", "target": "4h", "warn": "3h", "calendar": "support"}]}`),
+		{"name": "first_response", "target": "4h", "warn": "3h", "calendar": "support",
+		 "on_warn": [{"kind": "notify", "department": "0190a5a0-0000-7000-8000-0000000000e1", "title": "answer the ticket within the hour"}],
+		 "on_breach": [{"kind": "create_task", "department": "0190a5a0-0000-7000-8000-0000000000e1",
+		                "title": "team lead: ticket not answered in 4 business hours"}]}]}`),
 		map[string]*calendar.Calendar{"support": office})
 	if err != nil {
 		fmt.Println(err)
@@ -46,6 +50,9 @@ func ExampleTick() {
 			fs, err := workflow.Tick(ctx, w, ids, now, 100)
 			for _, f := range fs {
 				fmt.Println(now.In(shanghai).Format("Mon 15:04"), f.EventType())
+				for _, a := range policies[0].Actions(f) {
+					fmt.Printf("  %s: %s\n", a.Kind, a.Title)
+				}
 			}
 			return err
 		})
@@ -59,6 +66,8 @@ func ExampleTick() {
 	fmt.Println("events in the outbox:", len(pending))
 	// Output:
 	// Mon 10:00 sla.warned
+	//   notify: answer the ticket within the hour
 	// Mon 11:00 sla.breached
+	//   create_task: team lead: ticket not answered in 4 business hours
 	// events in the outbox: 2
 }

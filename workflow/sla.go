@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -193,6 +194,21 @@ func (p *SLAPolicy) Stop(t *Timer, now time.Time) []Firing {
 	}
 	t.Stopped, t.RunningSince, t.WarnAt, t.DueAt = true, time.Time{}, time.Time{}, time.Time{}
 	return fired
+}
+
+// Actions returns what firing f asks the host to do under this policy:
+// OnWarn for a warning, OnBreach for a breach (such as a task for the team
+// lead), or nil when f belongs to another policy. The slice is a copy.
+func (p *SLAPolicy) Actions(f Firing) []ActionSpec {
+	switch {
+	case f.Policy != p.Name:
+		return nil
+	case f.Kind == FiringWarning:
+		return slices.Clone(p.OnWarn)
+	case f.Kind == FiringBreach:
+		return slices.Clone(p.OnBreach)
+	}
+	return nil
 }
 
 // Firing kinds.

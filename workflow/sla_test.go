@@ -237,3 +237,24 @@ func TestTickFiresEachTimerOnce(t *testing.T) {
 	_, err = workflow.Tick(context.Background(), store, ids, now, 0)
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
 }
+
+func TestSLAPolicyActionsFollowTheFiring(t *testing.T) {
+	t.Parallel()
+	lead := workflow.ActionSpec{Kind: workflow.ActionCreateTask, Department: uid(20), Title: "answer the ticket"}
+	agent := workflow.ActionSpec{Kind: workflow.ActionNotify, Title: "4 business hours nearly up"}
+	p := &workflow.SLAPolicy{Name: "first_response", Target: 4 * time.Hour, Warn: 3 * time.Hour, OnWarn: []workflow.ActionSpec{agent}, OnBreach: []workflow.ActionSpec{lead}}
+	cases := []struct {
+		name string
+		f    workflow.Firing
+		want []workflow.ActionSpec
+	}{
+		{"a warning asks for the warning actions", workflow.Firing{Policy: "first_response", Kind: workflow.FiringWarning}, []workflow.ActionSpec{agent}},
+		{"a breach asks for the breach actions", workflow.Firing{Policy: "first_response", Kind: workflow.FiringBreach}, []workflow.ActionSpec{lead}},
+		{"a firing of another policy asks for nothing", workflow.Firing{Policy: "resolution", Kind: workflow.FiringBreach}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, p.Actions(tc.f))
+		})
+	}
+}

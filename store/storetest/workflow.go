@@ -392,6 +392,27 @@ func runWorkflowTimers(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.Len(t, events, 2)
 	})
+	test(t, h, "ATimerPausedPastItsBreachStillFiresOnTheNextTick", func(t *testing.T, e *env) {
+		base := e.now()
+		tm := e.timer(t, e.ctx, base)
+		// Waiting on the customer starts after the breach instant, before
+		// any Tick ran: the pause must not swallow the breach.
+		require.NoError(t, slaPolicy().Pause(tm, base.Add(150*time.Minute)))
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error { return w.Timers().UpdateTimer(ctx, tm) })
+		var fs []workflow.Firing
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			fs, err = workflow.Tick(ctx, w, e.ids, base.Add(151*time.Minute), 100)
+			return err
+		})
+		require.Len(t, fs, 2, "the warning and the breach were both due before the pause")
+		got, err := e.getTimer(t, e.ctx, tm.ID)
+		require.NoError(t, err)
+		require.True(t, got.Warned && got.Breached)
+		require.True(t, got.RunningSince.IsZero(), "the timer stays paused")
+		require.NoError(t, slaPolicy().Resume(got, base.Add(4*time.Hour)))
+		require.True(t, got.NextAt().IsZero(), "nothing is left to fire")
+	})
 }
 
 // approvalInstance returns a pending request of record by submitter.

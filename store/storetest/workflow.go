@@ -221,6 +221,34 @@ func runWorkflowRouting(t *testing.T, h Harness) {
 		}
 		require.Equal(t, []crm.ID{f.a, f.b, f.c, f.d, f.a}, got)
 	})
+	test(t, h, "RouteTxCommitsStateAndEventTogether", func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		lead := e.ids.NewID()
+		var d workflow.Decision
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			d, err = f.router.RouteTx(ctx, w, e.ids, lead, f.request(e.clock.Now()))
+			return err
+		})
+		require.Equal(t, f.a, d.UserID)
+		events, err := e.store.Outbox().Pending(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, events, 1)
+		require.Equal(t, "lead.routed", events[0].Type)
+		require.Equal(t, crm.Ref{Type: crm.TypeLead, ID: lead}, events[0].Subject)
+
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			if _, err := f.router.RouteTx(ctx, w, e.ids, e.ids.NewID(), f.request(e.clock.Now())); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		events, err = e.store.Outbox().Pending(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, events, 1, "a rolled-back routing leaves no event")
+		require.Equal(t, int64(1), f.load(t, e.ctx, e.store).Cursor("everyone").Version, "nor a cursor move")
+	})
 	test(t, h, "CallsOnADoneContextFail", func(t *testing.T, e *env) {
 		f := newRoutingFixture(t, e)
 		var loadErr, commitErr error

@@ -2,7 +2,8 @@
 // above 10% the sales manager approves, above 20% also the director, and a
 // contract above 1,000,000 CNY also finance, in parallel with the
 // director. The sales manager does not answer within 8 hours, so the step
-// escalates to the director. The opportunity is locked while under
+// escalates to the director; finance's approver is away, so her delegate
+// approves on her behalf. The opportunity is locked while under
 // approval, and every change lands in the outbox with the request.
 //
 //	go run ./examples/approval
@@ -66,17 +67,21 @@ func run(ctx context.Context, out io.Writer) error {
 	w := &world{out: out, store: memstore.New(&memstore.Config{Clock: clock}), clock: clock, ids: ids, names: map[crm.ID]string{}}
 
 	fmt.Fprintln(w.out, "1. The organisation: Sales (managed by Liu Yang), a director and finance.")
+	fmt.Fprintln(w.out, "   Zhou Min (finance) is away this week; Wu Lan approves for her.")
 	sales := crmtest.Department(ids, "Sales", crm.NilID)
 	rep := w.user(func(u *crm.User) { u.Name, u.DepartmentID = "Li Wei", sales.ID })
 	manager := w.user(func(u *crm.User) { u.Name, u.DepartmentID = "Liu Yang", sales.ID })
 	director := w.user(func(u *crm.User) { u.Name, u.Roles = "Chen Jie", []string{"director"} })
 	finance := w.user(func(u *crm.User) { u.Name, u.Roles = "Zhou Min", []string{"finance"} })
+	deputy := w.user(func(u *crm.User) { u.Name = "Wu Lan" })
+	away := workflow.Delegation{From: finance.ID, To: deputy.ID,
+		Start: time.Date(2026, 5, 31, 16, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 7, 16, 0, 0, 0, time.UTC)}
 	sales.ManagerID = manager.ID
 	tree, err := crm.NewDepartmentTree([]crm.Department{*sales})
 	if err != nil {
 		return err
 	}
-	if w.org, err = workflow.NewOrg([]crm.User{*rep, *manager, *director, *finance}, tree, nil); err != nil {
+	if w.org, err = workflow.NewOrg([]crm.User{*rep, *manager, *director, *finance, *deputy}, tree, []workflow.Delegation{away}); err != nil {
 		return err
 	}
 	if w.schema, err = workflow.NewSchema(
@@ -130,8 +135,8 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	w.showID(ctx, big.ID)
 
-	fmt.Fprintln(w.out, "\n6. Chen Jie approves for the manager, then as director; Zhou Min approves for finance.")
-	for _, who := range []crm.ID{director.ID, director.ID, finance.ID} {
+	fmt.Fprintln(w.out, "\n6. Chen Jie approves for the manager, then as director; Wu Lan approves for finance.")
+	for _, who := range []crm.ID{director.ID, director.ID, deputy.ID} {
 		if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
 			return w.approvals.Approve(in, who, "")
 		}); err != nil {
@@ -243,10 +248,18 @@ func (w *world) show(in *workflow.Instance) {
 		fmt.Fprintf(w.out, "   step %-13s %-8s", s.Name, s.Status)
 		for _, t := range s.Tasks {
 			decision := t.Decision
-			if decision == "" {
+			switch {
+			case decision != "":
+			case s.Status == workflow.StepActive:
 				decision = "waiting"
+			default:
+				// The step settled without this approver's answer.
+				decision = "no answer needed"
 			}
 			fmt.Fprintf(w.out, " %s: %s", w.names[t.Approver], decision)
+			if t.OnBehalfOf != crm.NilID {
+				fmt.Fprintf(w.out, " (for %s)", w.names[t.OnBehalfOf])
+			}
 			if t.Escalated {
 				fmt.Fprint(w.out, " (escalated)")
 			}

@@ -12,8 +12,8 @@ import (
 // TestStory runs the example and checks the lines that carry its story: a
 // small discount needs nobody, a large one goes to the department manager
 // first with the opportunity locked, the silent manager's step escalates
-// to the director, the parallel finance step joins, and the outbox holds
-// every change in order.
+// to the director, the parallel finance step goes to the delegate of the
+// approver who is away, and the outbox holds every change in order.
 func TestStory(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out))
@@ -43,9 +43,10 @@ func TestStory(t *testing.T) {
 
 	s6 := section("6")
 	require.Contains(t, s6, "status approved, definition version 1, locked false")
-	require.Regexp(t, `step sales_manager approved .*Chen Jie: approved \(escalated\);`, s6)
+	require.Regexp(t, `step sales_manager approved +Liu Yang: no answer needed; Chen Jie: approved \(escalated\);`, s6)
 	require.Regexp(t, `step director +approved +Chen Jie: approved;`, s6)
-	require.Regexp(t, `step finance +approved +Zhou Min: approved;`, s6)
+	require.Regexp(t, `step finance +approved +Wu Lan: approved \(for Zhou Min\);`, s6)
+	require.NotContains(t, got, "Zhou Min: approved", "Zhou Min is away: her delegate decides")
 
 	require.Equal(t, "7. The outbox holds every change, ready for the host's relay.\n"+
 		"   1 approval.submitted\n"+

@@ -306,8 +306,10 @@ func (r *Router) decide(st *State, req *Request, e *Explanation) Decision {
 			}
 			return r.fallback(d, rule.fallback, e, "the rule's user is not available")
 		}
+		tried := int32(-1) // the owner, when sticky found them unavailable
 		if rule.sticky && req.Owner != crm.NilID {
 			if mi, ok := r.byUser[req.Owner]; ok {
+				tried = mi
 				why := r.available(st, mi, rule, req.Now, &cache)
 				r.trace(e, st, mi, why, 0)
 				if why == NotSkipped {
@@ -323,7 +325,7 @@ func (r *Router) decide(st *State, req *Request, e *Explanation) Decision {
 		if e != nil {
 			e.Strategy = rule.strategy
 		}
-		best := r.pick(st, req, rule, r.teams[rule.team], st.cursors[ri], &cache, e)
+		best := r.pick(st, req, rule, r.teams[rule.team], st.cursors[ri], tried, &cache, e)
 		if best < 0 {
 			return r.fallback(d, rule.fallback, e, "nobody in the team is available")
 		}
@@ -345,9 +347,11 @@ func (r *Router) fallback(d Decision, queue string, e *Explanation, why string) 
 }
 
 // pick runs the rule's strategy over a team (member indices in ID order),
-// visiting members in rotation order starting after the cursor. It returns
-// the chosen member index or -1.
-func (r *Router) pick(st *State, req *Request, rule *compiledRule, team []int32, cur Cursor, cache *avail, e *Explanation) int32 {
+// visiting members in rotation order starting after the cursor. Member
+// tried was found unavailable already and is not visited again, so an
+// explanation lists every candidate once. It returns the chosen member
+// index or -1.
+func (r *Router) pick(st *State, req *Request, rule *compiledRule, team []int32, cur Cursor, tried int32, cache *avail, e *Explanation) int32 {
 	n := len(team)
 	if n == 0 {
 		return -1
@@ -373,6 +377,9 @@ func (r *Router) pick(st *State, req *Request, rule *compiledRule, team []int32,
 	bestPos := -1
 	for k := 0; k < n; k++ {
 		mi := team[(start+k)%n]
+		if mi == tried {
+			continue
+		}
 		why := r.available(st, mi, rule, req.Now, cache)
 		score := 0
 		if why == NotSkipped && rule.strategy == SkillsMatch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -209,6 +210,25 @@ func TestRuleOrderTargetsAndSticky(t *testing.T) {
 		require.Equal(t, uid(2), d.UserID)
 		require.True(t, d.Sticky)
 		require.False(t, d.CursorMoved)
+	})
+	t.Run("An owner at capacity falls back to the strategy and is explained once", func(t *testing.T) {
+		capped := slices.Clone(members)
+		capped[1].Capacity = 1
+		rc := router(t, rules, capped)
+		st := rc.NewState()
+		st.SetLoad(uid(2), 1, 1)
+		e, err := rc.Explain(st, &workflow.Request{Record: lead(t, rc.Schema(), leadValues{region: "cn-east"}), Now: monday10, Owner: uid(2)})
+		require.NoError(t, err)
+		require.False(t, e.Decision.Sticky)
+		require.Equal(t, uid(1), e.Decision.UserID)
+		seen := map[crm.ID]int{}
+		for _, c := range e.Candidates {
+			seen[c.UserID]++
+		}
+		require.Equal(t, map[crm.ID]int{uid(1): 1, uid(2): 1, uid(3): 1}, seen, e.String())
+		d, err := rc.Decide(st, &workflow.Request{Record: lead(t, rc.Schema(), leadValues{region: "cn-east"}), Now: monday10, Owner: uid(2)})
+		require.NoError(t, err)
+		require.Equal(t, e.Decision, d)
 	})
 	t.Run("NoMatchGoesToTheFallbackQueue", func(t *testing.T) {
 		d := decide(leadValues{region: "us-west"}, crm.NilID)

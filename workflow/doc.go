@@ -88,7 +88,8 @@
 // An [SLAPolicy] measures a target in business time on a calendar; policies
 // load from JSON with [ParseSLAPolicies]. Its Start, Pause, Resume and Stop
 // keep a [Timer] value up to date (a firing already due is never lost:
-// Pause keeps it due and Stop returns it); [Due] lists what fires at an instant
+// Pause keeps it due and Stop returns it; [StopTx] stores a stop with the
+// events of such firings); [Due] lists what fires at an instant
 // without changing anything, and [Tick] claims due timers through a
 // [TimerStore] (SKIP LOCKED on PostgreSQL), marks them fired, stores them
 // and writes one "sla.warned" or "sla.breached" event per firing in the

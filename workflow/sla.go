@@ -385,6 +385,51 @@ func Tick(ctx context.Context, tx TickTx, ids crm.IDGenerator, now time.Time, li
 	return out, nil
 }
 
+// StopTx stops the stored timer id under policy p inside the unit of work
+// tx ([SLAPolicy.Stop]): it loads the timer, stops it at now, stores it
+// (compare-and-swap on its Version: a Tick that fired it meanwhile makes
+// this [crm.ErrConflict], and the caller retries) and appends one event per
+// firing that was due but not yet ticked, so a late answer is recorded as
+// a breach in the outbox. It returns those firings for the caller to act
+// on ([SLAPolicy.Actions]). Stopping a stopped timer writes nothing.
+func StopTx(ctx context.Context, tx TickTx, ids crm.IDGenerator, p *SLAPolicy, id crm.ID, now time.Time) ([]Firing, error) {
+	switch {
+	case tx == nil || ids == nil || p == nil:
+		return nil, crm.Invalid("tx", "a unit of work, an id generator and a policy are required")
+	case now.IsZero():
+		return nil, crm.Invalid("now", "is required")
+	}
+	t, err := tx.Timers().GetTimer(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("workflow: stop timer %s: %w", id, err)
+	}
+	if t.Policy != p.Name {
+		return nil, crm.Invalid("policy", "timer %s runs under %s, not %s", id, t.Policy, p.Name)
+	}
+	if t.Stopped {
+		return nil, nil
+	}
+	fired := p.Stop(t, now)
+	if err := tx.Timers().UpdateTimer(ctx, t); err != nil {
+		return nil, fmt.Errorf("workflow: stop timer %s: %w", id, err)
+	}
+	if len(fired) == 0 {
+		return nil, nil
+	}
+	events := make([]crm.Event, len(fired))
+	ptrs := make([]*crm.Event, len(fired))
+	for i := range fired {
+		if events[i], err = fired[i].Event(ids, now); err != nil {
+			return nil, fmt.Errorf("workflow: stop timer %s: %w", id, err)
+		}
+		ptrs[i] = &events[i]
+	}
+	if err := tx.Events().Append(ctx, ptrs...); err != nil {
+		return nil, fmt.Errorf("workflow: stop timer %s: append events: %w", id, err)
+	}
+	return fired, nil
+}
+
 // RecordTypeSLA is the subject type of SLA events; the subject ID is the
 // timer's.
 const RecordTypeSLA crm.RecordType = "sla"

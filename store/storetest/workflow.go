@@ -420,6 +420,51 @@ func runWorkflowTimers(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.Len(t, events, 2)
 	})
+	test(t, h, "StopTxRecordsALateAnswerAsABreachOnce", func(t *testing.T, e *env) {
+		base := e.now()
+		late, onTime := e.timer(t, e.ctx, base), e.timer(t, e.ctx, base)
+		stop := func(id crm.ID, at time.Time) []workflow.Firing {
+			var fs []workflow.Firing
+			mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				var err error
+				fs, err = workflow.StopTx(ctx, w, e.ids, slaPolicy(), id, at)
+				return err
+			})
+			return fs
+		}
+		require.Empty(t, stop(onTime.ID, base.Add(30*time.Minute)), "an answer in time fires nothing")
+		fs := stop(late.ID, base.Add(150*time.Minute))
+		require.Len(t, fs, 2, "the warning and the breach no Tick had fired")
+		require.Empty(t, stop(late.ID, base.Add(3*time.Hour)), "stopping twice fires nothing again")
+		got, err := e.getTimer(t, e.ctx, late.ID)
+		require.NoError(t, err)
+		require.True(t, got.Stopped && got.Warned && got.Breached)
+		require.Equal(t, 150*time.Minute, got.Consumed)
+		events, err := e.store.Outbox().Pending(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+		require.Equal(t, workflow.EventSLABreached, events[1].Type)
+		require.Equal(t, late.ID, events[1].Subject.ID)
+		var none []workflow.Firing
+		mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			var err error
+			none, err = workflow.Tick(ctx, w, e.ids, base.Add(4*time.Hour), 100)
+			return err
+		})
+		require.Empty(t, none, "a stopped timer never fires on Tick")
+
+		other := &workflow.SLAPolicy{Name: "resolution", Target: time.Hour}
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			_, err := workflow.StopTx(ctx, w, e.ids, other, onTime.ID, base.Add(time.Hour))
+			return err
+		})
+		require.ErrorIs(t, err, crm.ErrInvalidArgument, "the timer runs under another policy")
+		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+			_, err := workflow.StopTx(ctx, w, e.ids, slaPolicy(), e.ids.NewID(), base.Add(time.Hour))
+			return err
+		})
+		require.ErrorIs(t, err, crm.ErrNotFound)
+	})
 	test(t, h, "ATimerPausedPastItsBreachStillFiresOnTheNextTick", func(t *testing.T, e *env) {
 		base := e.now()
 		tm := e.timer(t, e.ctx, base)

@@ -81,6 +81,8 @@ type StepState struct {
 	Approvers []crm.ID   `json:"approvers"`
 	Timeout   Duration   `json:"timeout,omitempty"`
 	OnTimeout string     `json:"on_timeout,omitempty"`
+	// RemindEvery repeats a timeout reminder this often; 0 reminds once.
+	RemindEvery Duration `json:"remind_every,omitempty"`
 	Escalate  []crm.ID   `json:"escalate,omitempty"`
 	Status    StepStatus `json:"status"`
 	Tasks     []Task     `json:"tasks,omitempty"`
@@ -314,7 +316,7 @@ func (a *Approvals) Submit(def *Definition, rec *Record, ref crm.Ref, submitter 
 			errs = append(errs, crm.Invalid(p+".quorum", "step %s needs %d approvals but only %d approvers resolve", s.Name, st.Quorum, len(st.Approvers)))
 		}
 		if t := s.OnTimeout; t != nil {
-			st.OnTimeout = t.Action
+			st.OnTimeout, st.RemindEvery = t.Action, t.Every
 			if t.To != nil {
 				st.Escalate = a.org.resolve(t.To, rec, submitter)
 				if len(st.Escalate) == 0 {
@@ -365,17 +367,23 @@ func (a *Approvals) activate(in *Instance, stage int, now time.Time) error {
 			s.Tasks = append(s.Tasks, t)
 		}
 		if s.Timeout > 0 {
-			due := now.Add(time.Duration(s.Timeout))
-			if a.cfg.Calendar != nil {
-				var err error
-				if due, err = a.cfg.Calendar.Add(now, time.Duration(s.Timeout)); err != nil {
-					return fmt.Errorf("workflow: approval step %s due time: %w", s.Name, err)
-				}
+			due, err := a.after(now, s.Timeout)
+			if err != nil {
+				return fmt.Errorf("workflow: approval step %s due time: %w", s.Name, err)
 			}
 			s.DueAt = due
 		}
 	}
 	return nil
+}
+
+// after returns the instant d after t, in business time when the engine
+// has a calendar.
+func (a *Approvals) after(t time.Time, d Duration) (time.Time, error) {
+	if a.cfg.Calendar == nil {
+		return t.Add(time.Duration(d)), nil
+	}
+	return a.cfg.Calendar.Add(t, time.Duration(d))
 }
 
 func (a *Approvals) comment(field, text string) error {
@@ -608,8 +616,10 @@ func (a *Approvals) AddComment(in *Instance, actor crm.ID, text string) ([]crm.E
 
 // Tick applies step timeouts due at now: it reminds, escalates (adding the
 // escalation approvers as tasks), or decides automatically, once per step
-// activation. It is idempotent: a second Tick at the same now returns no
-// events. A finished request is [crm.ErrFailedPrecondition].
+// activation; a reminder with on_timeout.every repeats that long after
+// each one until the step settles. It is idempotent: a second Tick at the
+// same now returns no events. A finished request is
+// [crm.ErrFailedPrecondition].
 func (a *Approvals) Tick(in *Instance, now time.Time) ([]crm.Event, error) {
 	return a.change(in, func(x *Instance, ev *events) error {
 		for i := range x.Steps {
@@ -617,12 +627,22 @@ func (a *Approvals) Tick(in *Instance, now time.Time) ([]crm.Event, error) {
 			if s.Status != StepActive || s.DueAt.IsZero() || now.Before(s.DueAt) || s.TimedOut || x.Finished() {
 				continue
 			}
-			s.TimedOut = true
 			pending := make([]crm.ID, 0, len(s.Tasks))
 			for _, t := range s.Tasks {
 				if t.Decision == "" {
 					pending = append(pending, t.Approver)
 				}
+			}
+			if s.OnTimeout == TimeoutRemind && s.RemindEvery > 0 {
+				// The next reminder counts from now, so a late Tick sends
+				// one reminder, not one for every period it missed.
+				next, err := a.after(now, s.RemindEvery)
+				if err != nil {
+					return fmt.Errorf("workflow: approval step %s next reminder: %w", s.Name, err)
+				}
+				s.DueAt = next
+			} else {
+				s.TimedOut = true
 			}
 			switch s.OnTimeout {
 			case TimeoutRemind:

@@ -91,6 +91,10 @@ type TimeoutSpec struct {
 	Action string `json:"action"`
 	// To is who an escalation adds as approvers.
 	To *ApproverSpec `json:"to,omitempty"`
+	// Every repeats a reminder this long after each one (business time
+	// when the engine has a calendar) until the step settles; at least one
+	// minute. Only remind repeats. Defaults to 0: remind once.
+	Every Duration `json:"every,omitempty"`
 }
 
 // StepSpec is one step of an approval chain.
@@ -233,6 +237,9 @@ func NewDefinition(schema *Schema, org *Org, spec *DefinitionSpec) (*Definition,
 		if t := s.OnTimeout; t != nil {
 			if s.Timeout == 0 {
 				add(p+".timeout", "is required with on_timeout")
+			}
+			if t.Every != 0 && (t.Action != TimeoutRemind || t.Every < Duration(time.Minute)) {
+				add(p+".on_timeout.every", "repeats only a reminder, at least a minute apart")
 			}
 			switch t.Action {
 			case TimeoutRemind, TimeoutApprove, TimeoutReject:

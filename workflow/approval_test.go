@@ -323,6 +323,26 @@ func TestApprovalTimeouts(t *testing.T) {
 		require.Equal(t, workflow.ApprovalPending, in.Status)
 		require.Equal(t, []crm.ID{financeB}, in.PendingApprovers())
 	})
+	t.Run("A repeating reminder fires once per period until the step settles", func(t *testing.T) {
+		chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
+			{"name":"manager","approvers":[{"user":"` + salesMgr.String() + `"}],"timeout":"4h",
+			 "on_timeout":{"action":"remind","every":"2h"}}]}`
+		k := newApprovalKit(t, chain)
+		in, _ := k.submit(t, "1", "1")
+		start := k.clock.Now()
+		reminders := 0
+		for _, h := range []int{3, 4, 4, 5, 6, 9, 9} {
+			evs, err := k.eng.Tick(in, start.Add(time.Duration(h)*time.Hour))
+			require.NoError(t, err)
+			reminders += len(evs)
+		}
+		// At 4h, at 6h, and once at 9h for the late tick (8h was missed).
+		require.Equal(t, 3, reminders)
+		require.True(t, start.Add(11*time.Hour).Equal(in.NextDueAt()), "the next reminder counts from the last one")
+		_, err := k.eng.Approve(in, salesMgr, "")
+		require.NoError(t, err)
+		require.True(t, in.NextDueAt().IsZero(), "a settled request reminds nobody")
+	})
 	for _, action := range []string{"approve", "reject", "remind"} {
 		t.Run("Auto "+action, func(t *testing.T) {
 			chain := `{"key":"k","version":1,"record_type":"opportunity","steps":[
@@ -395,6 +415,8 @@ func TestApprovalDefinitionValidation(t *testing.T) {
 		{"ParallelFirstStep", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"parallel":true}]}`, "steps[0].parallel"},
 		{"EscalationWithoutTarget", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"timeout":"1h","on_timeout":{"action":"escalate"}}]}`, "steps[0].on_timeout.to"},
 		{"TimeoutActionWithoutTimeout", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"on_timeout":{"action":"remind"}}]}`, "steps[0].timeout"},
+		{"RepeatingEscalation", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"timeout":"1h","on_timeout":{"action":"escalate","to":{"role":"director"},"every":"1h"}}]}`, "steps[0].on_timeout.every"},
+		{"ReminderStorm", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}],"timeout":"1h","on_timeout":{"action":"remind","every":"1s"}}]}`, "steps[0].on_timeout.every"},
 		{"NoVersion", `{"key":"k","record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}]}]}`, "version"},
 		{"RepeatedStep", `{"key":"k","version":1,"record_type":"opportunity","steps":[{"name":"a","approvers":[{"role":"director"}]},{"name":"a","approvers":[{"role":"director"}]}]}`, "steps[1].name"},
 	}

@@ -915,6 +915,31 @@ func runWorkflowDeadlines(t *testing.T, h Harness) {
 		})
 		requireInvalid(t, err, "limit")
 	})
+	test(t, h, "ARepeatingReminderReturnsToTheDueListForItsNextTurn", func(t *testing.T, e *env) {
+		base := e.now()
+		approvals := e.approvals(t)
+		in := e.dueInstance(base.Add(time.Hour))
+		in.Steps[0].RemindEvery = workflow.Duration(2 * time.Hour)
+		require.NoError(t, e.createInstance(e.ctx, in))
+		tick := func(now time.Time) int {
+			var res workflow.ApprovalTickResult
+			mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				var err error
+				res, err = approvals.TickDue(ctx, w, now, 10)
+				return err
+			})
+			require.Empty(t, res.Failed)
+			return len(res.Events)
+		}
+		require.Equal(t, 1, tick(base.Add(time.Hour)))
+		require.Equal(t, 0, tick(base.Add(time.Hour)), "a second tick at the same instant fires nothing")
+		require.Empty(t, e.due(t, e.ctx, base.Add(2*time.Hour), 10))
+		require.Equal(t, []crm.ID{in.ID}, e.due(t, e.ctx, base.Add(3*time.Hour), 10), "due again two hours later")
+		require.Equal(t, 1, tick(base.Add(3*time.Hour)))
+		events, err := e.store.Outbox().Pending(e.ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, events, 2)
+	})
 	test(t, h, "RequestsLeaveTheDueListWhenTickedOrFinished", func(t *testing.T, e *env) {
 		base := e.now()
 		approvals := e.approvals(t)

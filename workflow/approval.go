@@ -73,22 +73,22 @@ type Task struct {
 // copied in at submission so later edits of the definition do not change
 // it.
 type StepState struct {
-	Name      string     `json:"name"`
-	Stage     int        `json:"stage"`
-	Rule      string     `json:"rule"`
-	Quorum    int        `json:"quorum,omitempty"`
-	OnReject  string     `json:"on_reject"`
-	Approvers []crm.ID   `json:"approvers"`
-	Timeout   Duration   `json:"timeout,omitempty"`
-	OnTimeout string     `json:"on_timeout,omitempty"`
+	Name      string   `json:"name"`
+	Stage     int      `json:"stage"`
+	Rule      string   `json:"rule"`
+	Quorum    int      `json:"quorum,omitempty"`
+	OnReject  string   `json:"on_reject"`
+	Approvers []crm.ID `json:"approvers"`
+	Timeout   Duration `json:"timeout,omitempty"`
+	OnTimeout string   `json:"on_timeout,omitempty"`
 	// RemindEvery repeats a timeout reminder this often; 0 reminds once.
-	RemindEvery Duration `json:"remind_every,omitempty"`
-	Escalate  []crm.ID   `json:"escalate,omitempty"`
-	Status    StepStatus `json:"status"`
-	Tasks     []Task     `json:"tasks,omitempty"`
-	StartedAt time.Time  `json:"started_at,omitzero"`
-	DueAt     time.Time  `json:"due_at,omitzero"`
-	TimedOut  bool       `json:"timed_out,omitempty"`
+	RemindEvery Duration   `json:"remind_every,omitempty"`
+	Escalate    []crm.ID   `json:"escalate,omitempty"`
+	Status      StepStatus `json:"status"`
+	Tasks       []Task     `json:"tasks,omitempty"`
+	StartedAt   time.Time  `json:"started_at,omitzero"`
+	DueAt       time.Time  `json:"due_at,omitzero"`
+	TimedOut    bool       `json:"timed_out,omitempty"`
 }
 
 // Comment is a remark on a request by anyone involved.

@@ -407,7 +407,11 @@ func (r *Router) pick(st *State, req *Request, rule *compiledRule, team []int32,
 			}
 			continue
 		}
-		r.trace(e, st, mi, SkipOutranked, score)
+		if rule.strategy == RoundRobin {
+			r.trace(e, st, mi, SkipNotNextInRotation, score)
+		} else {
+			r.trace(e, st, mi, SkipOutranked, score)
+		}
 	}
 	if e != nil && bestPos >= 0 {
 		e.Candidates[bestPos].Chosen = true

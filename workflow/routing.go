@@ -162,9 +162,12 @@ const (
 	SkipMissingSkill
 	SkipNoMatchingSkill
 	SkipOutranked
+	// SkipNotNextInRotation: a round robin chose an earlier member in the
+	// rotation; this one's turn comes later.
+	SkipNotNextInRotation
 )
 
-var skipNames = [...]string{"", "inactive", "absent", "off duty", "at capacity", "daily quota reached", "missing a required skill", "no matching skill", "another candidate ranked higher"}
+var skipNames = [...]string{"", "inactive", "absent", "off duty", "at capacity", "daily quota reached", "missing a required skill", "no matching skill", "another candidate ranked higher", "not next in the rotation"}
 
 // String describes the reason.
 func (r SkipReason) String() string {

@@ -26,7 +26,7 @@ func TestStory(t *testing.T) {
 		"   rule east_china matched: true\n",
 		"   Zhao Lei: skipped, absent\n",
 		"   Li Wei: chosen (open 2, today 2)\n",
-		"   Wang Fang: skipped, another candidate ranked higher\n",
+		"   Wang Fang: skipped, not next in the rotation\n",
 		"   queue unassigned (fallback: true)\n",
 		"   5 lead.routed events\n",
 	} {

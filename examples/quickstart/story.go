@@ -300,8 +300,8 @@ func (s *story) routeLead() error {
 		return err
 	}
 	req := &workflow.Request{Record: rec, Now: s.clock.Now()}
-	// The decision, its explanation, the rotating cursor and the new
-	// owner are read and written in one unit of work.
+	// The decision, its explanation, the rotating cursor, the lead.routed
+	// event and the new owner are read and written in one unit of work.
 	var why *workflow.Explanation
 	err = s.store.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
 		w, err := workflow.TxOf(tx)
@@ -315,7 +315,7 @@ func (s *story) routeLead() error {
 		if why, err = s.router.Explain(st, req); err != nil {
 			return err
 		}
-		d, err := s.router.Route(ctx, w.Routing(), req)
+		d, err := s.router.RouteTx(ctx, w, s.ids, s.lead.ID, req)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.SetFlags(0)
 		log.Print("leadscoring: ", err)
 		os.Exit(1)
@@ -67,7 +68,7 @@ const modelJSON = `{
     {"stage": "disqualified", "max_total": -10}]
 }`
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, w io.Writer) error {
 	// A fixed clock and sequential IDs keep the output the same on every run.
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	ids := crmtest.NewIDs()
@@ -76,17 +77,17 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ruleScoring(ctx, svc, store, clock, ids); err != nil {
+	if err := ruleScoring(ctx, w, svc, store, clock, ids); err != nil {
 		return fmt.Errorf("rule scoring: %w", err)
 	}
-	fmt.Println()
-	if err := predictiveScoring(ctx, svc); err != nil {
+	fmt.Fprintln(w)
+	if err := predictiveScoring(ctx, w, svc); err != nil {
 		return fmt.Errorf("predictive scoring: %w", err)
 	}
 	return nil
 }
 
-func ruleScoring(ctx context.Context, svc *lead.Service, store *memstore.Store, clock *crmtest.Clock, ids *crmtest.IDs) error {
+func ruleScoring(ctx context.Context, w io.Writer, svc *lead.Service, store *memstore.Store, clock *crmtest.Clock, ids *crmtest.IDs) error {
 	model, err := lead.ParseModel([]byte(modelJSON))
 	if err != nil {
 		return err
@@ -119,9 +120,9 @@ func ruleScoring(ctx context.Context, svc *lead.Service, store *memstore.Store, 
 	if err != nil {
 		return err
 	}
-	fmt.Println("== rule model ==")
-	fmt.Println(model.Explain(l, events, now))
-	fmt.Printf("stored snapshot: model %s v%d, total %.2f, grade %s, stage %s, version %d\n",
+	fmt.Fprintln(w, "== rule model ==")
+	fmt.Fprintln(w, model.Explain(l, events, now))
+	fmt.Fprintf(w, "stored snapshot: model %s v%d, total %.2f, grade %s, stage %s, version %d\n",
 		snap.ModelID, snap.ModelVersion, snap.Total, snap.Grade, snap.Stage, snap.Version)
 
 	// The model suggests a stage; the lifecycle decides whether the move is
@@ -131,7 +132,7 @@ func ruleScoring(ctx context.Context, svc *lead.Service, store *memstore.Store, 
 		if err != nil {
 			return err
 		}
-		fmt.Printf("moved %s -> %s (%s)\n", h.From, h.To, h.Reason)
+		fmt.Fprintf(w, "moved %s -> %s (%s)\n", h.From, h.To, h.Reason)
 	}
 
 	// A month without new activity: the same events are worth less.
@@ -140,7 +141,7 @@ func ruleScoring(ctx context.Context, svc *lead.Service, store *memstore.Store, 
 	if err != nil {
 		return err
 	}
-	fmt.Printf("30 days later: engagement %.2f (was %.2f), grade %s, stage %q, snapshot version %d\n",
+	fmt.Fprintf(w, "30 days later: engagement %.2f (was %.2f), grade %s, stage %q, snapshot version %d\n",
 		later.Engagement, snap.Engagement, later.Grade, later.Stage, later.Version)
 
 	hist, err := svc.History(ctx, l.ID, crm.PageRequest{})
@@ -148,7 +149,7 @@ func ruleScoring(ctx context.Context, svc *lead.Service, store *memstore.Store, 
 		return err
 	}
 	for _, h := range hist.Items {
-		fmt.Printf("history: %s %s -> %s\n", h.At.Format(time.DateOnly), h.From, h.To)
+		fmt.Fprintf(w, "history: %s %s -> %s\n", h.At.Format(time.DateOnly), h.From, h.To)
 	}
 	return nil
 }
@@ -162,11 +163,11 @@ var leakyColumns = []string{
 	"Asymmetrique Activity Score", "Asymmetrique Profile Score", "Last Notable Activity",
 }
 
-func predictiveScoring(ctx context.Context, svc *lead.Service) error {
-	fmt.Println("== predictive model ==")
+func predictiveScoring(ctx context.Context, w io.Writer, svc *lead.Service) error {
+	fmt.Fprintln(w, "== predictive model ==")
 	path, err := leadsFile()
 	if err != nil {
-		fmt.Println("skipped:", err)
+		fmt.Fprintln(w, "skipped:", err)
 		return nil
 	}
 	tbl, err := readTable(path)
@@ -178,7 +179,7 @@ func predictiveScoring(ctx context.Context, svc *lead.Service) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d leads; default model (%s), 5-fold cross-validated ROC AUC %.3f\n", len(tbl.Rows), lead.Ensemble, cv.Mean)
+	fmt.Fprintf(w, "%d leads; default model (%s), 5-fold cross-validated ROC AUC %.3f\n", len(tbl.Rows), lead.Ensemble, cv.Mean)
 	p, err := lead.Train(tbl, cfg)
 	if err != nil {
 		return err
@@ -201,9 +202,9 @@ func predictiveScoring(ctx context.Context, svc *lead.Service) error {
 		}
 		row := tbl.Rows[i]
 		prob, top := scorer.Explain(row, 4)
-		fmt.Printf("lead %s (converted: %s): probability %.2f; top features:\n", row[0], want, prob)
+		fmt.Fprintf(w, "lead %s (converted: %s): probability %.2f; top features:\n", row[0], want, prob)
 		for _, f := range top {
-			fmt.Printf("  %+.2f log-odds  %s = %s\n", f.Weight, f.Column, f.Value)
+			fmt.Fprintf(w, "  %+.2f log-odds  %s = %s\n", f.Weight, f.Column, f.Value)
 		}
 	}
 	return nil

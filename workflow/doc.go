@@ -81,7 +81,10 @@
 // history so far and the actions (create a task for another department,
 // notify, route) as data for the caller to perform; [Outcome.Event] is the
 // "<record type>.handed_off" event the caller stores with the move in the
-// same unit of work.
+// same unit of work. [Machine.MoveTx] does all of it against the store: it
+// reads the record's stage and history through the [HandoffStore] port,
+// checks the move, and stores the new [HandoffState] (compare-and-swap on
+// its version, so of two concurrent moves one fails) with the event.
 //
 // # SLA timers
 //

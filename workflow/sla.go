@@ -471,9 +471,10 @@ func (f Firing) EventType() string {
 }
 
 // Tx is what a unit of work offers workflow when the adapter supports it:
-// the shared ports plus routing state, SLA timers and approvals. Hosts find it by type
-// assertion on the [crm.Tx] passed to [crm.Store.InTx]; an adapter without
-// it does not support workflow storage ([crm.ErrUnsupported]).
+// the shared ports plus routing state, SLA timers, approvals and hand-off
+// states. Hosts find it by type assertion on the [crm.Tx] passed to
+// [crm.Store.InTx]; an adapter without it does not support workflow
+// storage ([crm.ErrUnsupported]).
 type Tx interface {
 	crm.Tx
 	// Routing returns the routing-state port bound to the unit of work.
@@ -486,6 +487,8 @@ type Tx interface {
 	// ApprovalInstances returns the approval-request port bound to the
 	// unit of work.
 	ApprovalInstances() ApprovalInstances
+	// Handoffs returns the hand-off state port bound to the unit of work.
+	Handoffs() HandoffStore
 }
 
 // TxOf returns tx as a workflow [Tx], or an error matching

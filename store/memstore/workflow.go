@@ -55,6 +55,13 @@ type workflowState struct {
 	// due holds Instance.NextDueAt of the requests that have one, so
 	// DueInstances decodes only what it returns.
 	due map[crm.ID]time.Time
+	// handoffs holds hand-off states as JSON.
+	handoffs map[handoffKey][]byte
+}
+
+type handoffKey struct {
+	tenant, machine string
+	record          crm.Ref
 }
 
 func newWorkflowState() *workflowState {
@@ -69,6 +76,7 @@ func newWorkflowState() *workflowState {
 		tenants:   make(map[crm.ID]string),
 		pending:   make(map[pendingKey]crm.ID),
 		due:       make(map[crm.ID]time.Time),
+		handoffs:  make(map[handoffKey][]byte),
 	}
 }
 
@@ -85,6 +93,9 @@ func (t tx) ApprovalDefinitions() workflow.ApprovalDefinitions { return definiti
 
 // ApprovalInstances implements [workflow.Tx].
 func (t tx) ApprovalInstances() workflow.ApprovalInstances { return instanceRepo{t} }
+
+// Handoffs implements [workflow.Tx].
+func (t tx) Handoffs() workflow.HandoffStore { return handoffRepo{t} }
 
 type routingRepo struct{ tx tx }
 
@@ -597,4 +608,71 @@ func (r instanceRepo) DueInstances(ctx context.Context, now time.Time, limit int
 		}
 	}
 	return out, nil
+}
+
+type handoffRepo struct{ tx tx }
+
+func (r handoffRepo) GetHandoff(ctx context.Context, machine string, record crm.Ref) (*workflow.HandoffState, error) {
+	unlock, err := r.tx.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: get hand-off state of %s %s: %w", record.Type, record.ID, err)
+	}
+	defer unlock()
+	b, ok := r.tx.workflowState().handoffs[handoffKey{tenant: crm.TenantFrom(ctx), machine: machine, record: record}]
+	if !ok {
+		return nil, fmt.Errorf("memstore: get hand-off state of %s %s in %s: %w", record.Type, record.ID, machine, crm.ErrNotFound)
+	}
+	var st workflow.HandoffState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("memstore: decode hand-off state: %w", err)
+	}
+	return &st, nil
+}
+
+func (r handoffRepo) PutHandoff(ctx context.Context, st *workflow.HandoffState) error {
+	if st == nil {
+		return crm.Invalid("state", "is required")
+	}
+	if err := st.CheckStorable(); err != nil {
+		return err
+	}
+	op := fmt.Sprintf("store hand-off state of %s %s in %s", st.Record.Type, st.Record.ID, st.Machine)
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: %s: %w", op, err)
+	}
+	defer unlock()
+	ws := r.tx.workflowState()
+	k := handoffKey{tenant: crm.TenantFrom(ctx), machine: st.Machine, record: st.Record}
+	old, exists := ws.handoffs[k]
+	switch {
+	case st.Version == 0 && exists:
+		return fmt.Errorf("memstore: %s: %w", op, crm.ErrAlreadyExists)
+	case st.Version > 0 && !exists:
+		return fmt.Errorf("memstore: %s: %w", op, crm.ErrNotFound)
+	case st.Version > 0:
+		var cur workflow.HandoffState
+		if err := json.Unmarshal(old, &cur); err != nil {
+			return fmt.Errorf("memstore: decode hand-off state: %w", err)
+		}
+		if cur.Version != st.Version {
+			return fmt.Errorf("memstore: %s: stored version %d, not %d: %w", op, cur.Version, st.Version, crm.ErrConflict)
+		}
+	}
+	c := st.Clone()
+	c.Version, c.UpdatedAt = st.Version+1, crm.StorageTime(r.tx.s.clock.Now())
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("memstore: encode hand-off state: %w", err)
+	}
+	ws.handoffs[k] = b
+	r.tx.onUndo(func() {
+		if exists {
+			ws.handoffs[k] = old
+		} else {
+			delete(ws.handoffs, k)
+		}
+	})
+	st.Version, st.UpdatedAt = c.Version, c.UpdatedAt
+	return nil
 }

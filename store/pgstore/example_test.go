@@ -65,6 +65,7 @@ func ExampleMigrations() {
 	// 0004 lead
 	// 0005 workflow_deadlines
 	// 0006 dedupe
+	// 0007 workflow_handoffs
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

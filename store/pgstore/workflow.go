@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmkit/crmkit/crm"
@@ -39,6 +40,9 @@ func (v view) ApprovalDefinitions() workflow.ApprovalDefinitions { return defini
 
 // ApprovalInstances implements [workflow.Tx].
 func (v view) ApprovalInstances() workflow.ApprovalInstances { return instanceRepo{v} }
+
+// Handoffs implements [workflow.Tx].
+func (v view) Handoffs() workflow.HandoffStore { return handoffRepo{v} }
 
 func (v view) wfTable(name string) string { return pgx.Identifier{v.s.schema, name}.Sanitize() }
 
@@ -735,4 +739,76 @@ func (r instanceRepo) DueInstances(ctx context.Context, now time.Time, limit int
 		return nil, wfFail(ctx, op, err)
 	}
 	return out, nil
+}
+
+type handoffRepo struct{ v view }
+
+func (r handoffRepo) GetHandoff(ctx context.Context, machine string, record crm.Ref) (*workflow.HandoffState, error) {
+	op := fmt.Sprintf("get hand-off state of %s %s in %s", record.Type, record.ID, machine)
+	if err := r.v.check(ctx); err != nil {
+		return nil, wfFail(ctx, op, err)
+	}
+	st := &workflow.HandoffState{Machine: machine, Record: record}
+	var history []byte
+	err := r.v.q.QueryRow(ctx, "SELECT stage, version, updated_at, history FROM "+r.v.wfTable("crm_handoffs")+
+		" WHERE tenant_id = $1 AND machine = $2 AND record_type = $3 AND record_id = $4",
+		crm.TenantFrom(ctx), machine, string(record.Type), key(record.ID)).Scan(&st.Stage, &st.Version, &st.UpdatedAt, &history)
+	if err != nil {
+		return nil, wfFail(ctx, op, err)
+	}
+	if err := json.Unmarshal(history, &st.History); err != nil {
+		return nil, fmt.Errorf("pgstore: %s: decode history: %w", op, err)
+	}
+	st.UpdatedAt = st.UpdatedAt.UTC()
+	return st, nil
+}
+
+func (r handoffRepo) PutHandoff(ctx context.Context, st *workflow.HandoffState) error {
+	if st == nil {
+		return crm.Invalid("state", "is required")
+	}
+	op := fmt.Sprintf("store hand-off state of %s %s in %s", st.Record.Type, st.Record.ID, st.Machine)
+	if err := r.v.check(ctx); err != nil {
+		return wfFail(ctx, op, err)
+	}
+	if err := st.CheckStorable(); err != nil {
+		return err
+	}
+	history := st.History
+	if history == nil {
+		history = []workflow.Handoff{}
+	}
+	body, err := json.Marshal(history)
+	if err != nil {
+		return fmt.Errorf("pgstore: %s: encode history: %w", op, err)
+	}
+	now := crm.StorageTime(r.v.s.clock.Now())
+	tenant, table := crm.TenantFrom(ctx), r.v.wfTable("crm_handoffs")
+	args := []any{tenant, st.Machine, string(st.Record.Type), key(st.Record.ID), st.Stage, st.Version, now, body}
+	var tag pgconn.CommandTag
+	if st.Version == 0 {
+		tag, err = r.v.q.Exec(ctx, "INSERT INTO "+table+" (tenant_id, machine, record_type, record_id, stage, version, updated_at, history)"+
+			" VALUES ($1, $2, $3, $4, $5, $6 + 1, $7, $8) ON CONFLICT DO NOTHING", args...)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = crm.ErrAlreadyExists
+		}
+	} else {
+		tag, err = r.v.q.Exec(ctx, "UPDATE "+table+" SET stage = $5, version = $6 + 1, updated_at = $7, history = $8"+
+			" WHERE tenant_id = $1 AND machine = $2 AND record_type = $3 AND record_id = $4 AND version = $6", args...)
+		if err == nil && tag.RowsAffected() == 0 {
+			var exists bool
+			if err = r.v.q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+table+
+				" WHERE tenant_id = $1 AND machine = $2 AND record_type = $3 AND record_id = $4)", args[:4]...).Scan(&exists); err == nil {
+				err = crm.ErrNotFound
+				if exists {
+					err = crm.ErrConflict
+				}
+			}
+		}
+	}
+	if err != nil {
+		return wfFail(ctx, op, err)
+	}
+	st.Version, st.UpdatedAt = st.Version+1, now
+	return nil
 }

@@ -19,8 +19,9 @@ import (
 // RunWorkflow checks an adapter's implementation of the workflow package's
 // storage ports ([workflow.Tx]): routing state ("Routing"), SLA timers
 // ("Timers"), approval definitions and instances ("Approvals"), approval
-// step deadlines ([workflow.ApprovalDeadlines], "ApprovalDeadlines"), and
-// the invariants that must hold under concurrency ("Concurrency"):
+// step deadlines ([workflow.ApprovalDeadlines], "ApprovalDeadlines"),
+// hand-off states ([workflow.HandoffStore], "Handoffs"), and the
+// invariants that must hold under concurrency ("Concurrency"):
 // goroutines routing through one [workflow.Router] stay fair and never
 // exceed a member's capacity or daily quota, Tick and
 // [workflow.Approvals.TickDue] from 4 goroutines fire each due timer and
@@ -35,6 +36,7 @@ func RunWorkflow(t *testing.T, h Harness) {
 	t.Run("Timers", func(t *testing.T) { runWorkflowTimers(t, h) })
 	t.Run("Approvals", func(t *testing.T) { runWorkflowApprovals(t, h) })
 	t.Run("ApprovalDeadlines", func(t *testing.T) { runWorkflowDeadlines(t, h) })
+	t.Run("Handoffs", func(t *testing.T) { runWorkflowHandoffs(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runWorkflowConcurrency(t, h) })
 }
 

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -359,7 +360,10 @@ func (a Action) String() string {
 
 // Policy decides, for one entry point (a web form, an import, an API
 // client), what to do with the candidates of a check: block from
-// BlockScore, warn from WarnScore, allow below. Safe for concurrent use.
+// BlockScore, warn from WarnScore, allow below. [Service.Enter] refuses a
+// policy whose scores are not finite or whose WarnScore is above its
+// BlockScore, since such a threshold would silently never apply. Safe for
+// concurrent use.
 type Policy struct {
 	// BlockScore is the score from which entry is refused. Zero means
 	// never block.
@@ -367,6 +371,28 @@ type Policy struct {
 	// WarnScore is the score from which the user is warned. Zero means
 	// never warn.
 	WarnScore float64 `json:"warn_score,omitempty"`
+}
+
+// validate refuses thresholds that would silently never apply: NaN or
+// infinite scores, and a warning above the block score (every such score
+// blocks, so the warning could never show).
+func (p Policy) validate() error {
+	var errs crm.ValidationErrors
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"policy.block_score", p.BlockScore}, {"policy.warn_score", p.WarnScore}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			errs = append(errs, crm.Invalid(f.name, "must be a finite number (zero for never)"))
+		}
+	}
+	if len(errs) == 0 && p.BlockScore != 0 && p.WarnScore != 0 && p.WarnScore > p.BlockScore {
+		errs = append(errs, crm.Invalid("policy.warn_score", "must not be above policy.block_score"))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // Decide returns the action for the best candidate (candidates come best

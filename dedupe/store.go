@@ -369,6 +369,9 @@ func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EntryRequest) (*En
 	if req.Customer == nil {
 		return nil, fmt.Errorf("dedupe: enter: %w", crm.Invalid("customer", "is required"))
 	}
+	if err := req.Policy.validate(); err != nil {
+		return nil, fmt.Errorf("dedupe: enter: %w", err)
+	}
 	dt, err := TxOf(tx)
 	if err != nil {
 		return nil, err

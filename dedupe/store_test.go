@@ -2,6 +2,7 @@ package dedupe_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,31 @@ func TestNewServiceRefusesBadConfigurationNamingTheField(t *testing.T) {
 			var ve *crm.ValidationError
 			require.ErrorAs(t, err, &ve)
 			require.Equal(t, tc.field, ve.Field)
+		})
+	}
+}
+
+func TestEnterRefusesAPolicyThatWouldNeverApplyNamingTheField(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy dedupe.Policy
+		field  string
+	}{
+		{"ANaNBlockScore", dedupe.Policy{BlockScore: math.NaN()}, "policy.block_score"},
+		{"AnInfiniteWarnScore", dedupe.Policy{WarnScore: math.Inf(1)}, "policy.warn_score"},
+		{"AWarningAboveTheBlockScore", dedupe.Policy{BlockScore: 4, WarnScore: 10}, "policy.warn_score"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			svc, store := newExampleService()
+			_, err := svc.Enter(ctx, dedupe.EntryRequest{Customer: &crm.Customer{Name: "北京华腾科技有限公司"}, Policy: tc.policy})
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			var ve *crm.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Equal(t, tc.field, ve.Field)
+			page, err := store.Customers().List(ctx, crm.CustomerFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
+			require.NoError(t, err)
+			require.Empty(t, page.Items, "nothing is stored")
 		})
 	}
 }

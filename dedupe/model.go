@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -150,8 +152,10 @@ func (c Config) validate() error {
 			errs = append(errs, crm.Invalid(fmt.Sprintf("fields[%d].kind", i), "unknown kind %q", f.Kind))
 		}
 	}
-	if len(c.Region) != 2 {
-		errs = append(errs, crm.Invalid("region", "want a two-letter ISO 3166 code, got %q", c.Region))
+	// A region phonenumbers does not know would leave every national
+	// number unparsed, so phones would silently stop matching.
+	if len(c.Region) != 2 || phonenumbers.GetCountryCodeForRegion(c.Region) == 0 {
+		errs = append(errs, crm.Invalid("region", "want a two-letter ISO 3166 code of a country with telephone numbers, got %q", c.Region))
 	}
 	if math.IsNaN(c.MatchWeight) || math.IsInf(c.MatchWeight, 0) {
 		errs = append(errs, crm.Invalid("match_weight", "must be a finite number"))

@@ -72,6 +72,18 @@ func TestEnterRefusesAPolicyThatWouldNeverApplyNamingTheField(t *testing.T) {
 	}
 }
 
+func TestNewRefusesARegionWithoutTelephoneNumbersNamingTheField(t *testing.T) {
+	for _, region := range []string{"XX", "C", "CHN"} {
+		_, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields(), Region: region})
+		require.ErrorIs(t, err, crm.ErrInvalidArgument, region)
+		var ve *crm.ValidationError
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, "region", ve.Field)
+	}
+	_, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields(), Region: "de"})
+	require.NoError(t, err, "a region is read in either case")
+}
+
 func TestKeysOfCompaniesAndPersons(t *testing.T) {
 	svc, _ := newExampleService()
 	id := crm.ID{1}

@@ -83,6 +83,9 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 		return usageError{"dedupe: at least one --field KIND=COLUMN is required\n" + dedupeUsage}
 	case fs.NArg() > 0:
 		return usageError{fmt.Sprintf("dedupe: unexpected argument %q\n%s", fs.Arg(0), dedupeUsage)}
+	case sameFile(*in, *out):
+		// The output replaces its file, so the input would be lost.
+		return usageError{fmt.Sprintf("dedupe: --out %s is the input file; write the clusters to another file", *out)}
 	}
 	cfg := &dedupe.Config{Fields: fields, Region: *region, MatchWeight: *threshold}
 	if *threshold != 0 {

@@ -88,6 +88,29 @@ func TestDedupeCommand(t *testing.T) {
 			require.NotEmpty(t, stderr.String())
 		}
 	})
+	t.Run("RefusesToWriteOverItsInput", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in.csv")
+		data := []byte("id,name\na,Li Wei\n")
+		require.NoError(t, os.WriteFile(in, data, 0o644))
+		for _, out := range []string{in, filepath.Join(dir, ".", "in.csv")} {
+			var stderr bytes.Buffer
+			code := run([]string{"dedupe", "--in", in, "--out", out, "--id", "id", "--field", "name=name"}, &bytes.Buffer{}, &stderr)
+			require.Equal(t, 2, code, out)
+			require.Contains(t, stderr.String(), "is the input file")
+		}
+		got, err := os.ReadFile(in)
+		require.NoError(t, err)
+		require.Equal(t, data, got, "the input is left as it was")
+	})
+	t.Run("RefusesAnUnknownRegion", func(t *testing.T) {
+		t.Parallel()
+		var stderr bytes.Buffer
+		code := run([]string{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "phone=tel", "--region", "XX"}, &bytes.Buffer{}, &stderr)
+		require.Equal(t, 2, code)
+		require.Contains(t, stderr.String(), "region")
+	})
 	t.Run("NamesAMissingColumn", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"strings"
 	"time"
 
@@ -83,6 +84,8 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 		return usageError{"dedupe: at least one --field KIND=COLUMN is required\n" + dedupeUsage}
 	case fs.NArg() > 0:
 		return usageError{fmt.Sprintf("dedupe: unexpected argument %q\n%s", fs.Arg(0), dedupeUsage)}
+	case math.IsNaN(*threshold) || math.IsInf(*threshold, 0):
+		return usageError{fmt.Sprintf("dedupe: --threshold %v: want a finite number of bits\n%s", *threshold, dedupeUsage)}
 	case sameFile(*in, *out):
 		// The output replaces its file, so the input would be lost.
 		return usageError{fmt.Sprintf("dedupe: --out %s is the input file; write the clusters to another file", *out)}

@@ -82,6 +82,8 @@ func TestDedupeCommand(t *testing.T) {
 			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id"},
 			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "colour=c"},
 			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name"},
+			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name=n", "--threshold", "NaN"},
+			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name=n", "--threshold", "-Inf"},
 		} {
 			var stderr bytes.Buffer
 			require.Equal(t, 2, run(args, &bytes.Buffer{}, &stderr), strings.Join(args, " "))

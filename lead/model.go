@@ -55,7 +55,16 @@ type decayFn struct {
 	// the same expression scoring would use, so a lookup gives the same
 	// bits as computing it.
 	steps []float64
+	// wholeDays[d] is the half-life factor of an event exactly d days old,
+	// computed with the expression scoring uses (see halfLife), so a lookup
+	// gives the same bits: events stamped with dates, scored at midnight,
+	// skip math.Exp2.
+	wholeDays []float64
 }
+
+// maxDecayDays bounds the half-life lookup table (a little over a year);
+// older or not whole-day ages compute their factor.
+const maxDecayDays = 400
 
 // maxDecaySteps bounds the step-down lookup table; older events compute
 // their factor.
@@ -639,6 +648,10 @@ func (c *compiler) decay(d *DecaySpec) {
 			c.add("decay.step_factor", "is used with step_days only")
 		}
 		c.m.decay.halfLifeDays = d.HalfLifeDays
+		c.m.decay.wholeDays = make([]float64, maxDecayDays)
+		for k := range c.m.decay.wholeDays {
+			c.m.decay.wholeDays[k] = halfLife(float64(k), d.HalfLifeDays)
+		}
 	default:
 		f := d.StepFactor
 		if f == 0 {

@@ -271,11 +271,17 @@ func (s *stage) holds(r *Result, gi int) bool {
 // old.
 func (m *Model) decayFactor(age time.Duration) float64 {
 	d := &m.decay
-	days := age.Hours() / 24
+	const day = 24 * time.Hour
 	switch {
 	case d.halfLifeDays > 0:
-		return math.Exp2(-days / d.halfLifeDays)
+		// age.Hours()/24 is exactly k for an age of k whole days, so the
+		// table holds the very bits halfLife would return.
+		if age%day == 0 && uint64(age/day) < uint64(len(d.wholeDays)) {
+			return d.wholeDays[age/day]
+		}
+		return halfLife(age.Hours()/24, d.halfLifeDays)
 	case d.stepDays > 0:
+		days := age.Hours() / 24
 		k := math.Floor(days / d.stepDays)
 		if k >= 0 && k < float64(len(d.steps)) {
 			return d.steps[int(k)]
@@ -283,6 +289,11 @@ func (m *Model) decayFactor(age time.Duration) float64 {
 		return math.Exp(k * d.lnStepFactor)
 	}
 	return 1
+}
+
+// halfLife returns the half-life decay factor of an event days old.
+func halfLife(days, halfLifeDays float64) float64 {
+	return math.Exp2(-days / halfLifeDays)
 }
 
 // active reports whether engagement points decay at all.
@@ -372,10 +383,6 @@ func (m *Model) tally(tl *tallies, memo *decayMemo, events []Engagement, now tim
 	nowSec, nowNsec := now.Unix(), now.Nanosecond()
 	for i := range events {
 		e := &events[i]
-		age := ageOf(nowSec, nowNsec, e.At)
-		if age < 0 {
-			continue // after the scoring time
-		}
 		nodes := m.anyKind
 		if e.Kind != "" {
 			switch v := m.kindTab[kindHash(e.Kind)]; v {
@@ -392,6 +399,13 @@ func (m *Model) tally(tl *tallies, memo *decayMemo, events []Engagement, now tim
 					nodes = ks.nodes
 				}
 			}
+		}
+		if len(nodes) == 0 {
+			continue // no condition counts this kind: skip its age
+		}
+		age := ageOf(nowSec, nowNsec, e.At)
+		if age < 0 {
+			continue // after the scoring time
 		}
 		c := max(e.Count, 1)
 		dec := -1.0

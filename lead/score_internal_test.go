@@ -1,8 +1,11 @@
 package lead
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzEqualsLower checks the fast case-insensitive comparison against
@@ -38,6 +41,37 @@ func FuzzContainsLower(f *testing.F) {
 		}
 		if got, want := containsLower(s, sub), strings.Contains(strings.ToLower(s), sub); got != want {
 			t.Fatalf("containsLower(%q, %q) = %v, want %v", s, sub, got, want)
+		}
+	})
+}
+
+// FuzzHalfLifeFactor checks that the whole-day lookup table gives the very
+// bits math.Exp2(-days/half-life) gives, for whole-day and other ages.
+func FuzzHalfLifeFactor(f *testing.F) {
+	const day = int64(24 * time.Hour)
+	for _, seed := range []struct {
+		age  int64
+		half float64
+	}{
+		{0, 14}, {day, 14}, {30 * day, 14}, {(maxDecayDays - 1) * day, 7}, {maxDecayDays * day, 7},
+		{500 * day, 30}, {day + 1, 14}, {3*day - 1, 0.5}, {45 * day, 1.0 / 3}, {90 * day, 365.25},
+	} {
+		f.Add(seed.age, seed.half)
+	}
+	f.Fuzz(func(t *testing.T, age int64, half float64) {
+		if !(half > 0) || math.IsInf(half, 0) || age < 0 {
+			return
+		}
+		m, err := ParseModel([]byte(`{"id": "m", "version": 1,
+			"fit": {"groups": [{"name": "g", "rules": [{"id": "r", "when": {"field": "industry", "op": "equals", "value": "x"}, "points": 1}]}]},
+			"decay": {"half_life_days": ` + strconv.FormatFloat(half, 'g', -1, 64) + `}}`))
+		if err != nil {
+			t.Skip(err)
+		}
+		a := time.Duration(age)
+		want := math.Exp2(-(a.Hours() / 24) / half)
+		if got := m.decayFactor(a); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("decayFactor(%v) with half-life %v = %v, want %v (bit for bit)", a, half, got, want)
 		}
 	})
 }

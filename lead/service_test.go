@@ -211,6 +211,10 @@ func TestConvert(t *testing.T) {
 		_, err := f.svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID})
 		require.ErrorIs(t, err, crm.ErrFailedPrecondition)
 		require.ErrorContains(t, err, "disqualified")
+		page, err := f.store.Customers().List(f.ctx, crm.CustomerFilter{}, crm.PageRequest{})
+		require.NoError(t, err)
+		require.Empty(t, page.Items, "no customer is created for a refused conversion")
+		require.Empty(t, f.events(t))
 	})
 
 	t.Run("StoresNothingWhenAPartIsInvalid", func(t *testing.T) {

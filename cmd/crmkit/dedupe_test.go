@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,4 +181,50 @@ func TestDedupeCommandOnFEBRL(t *testing.T) {
 	f1 := 2 * p * r / (p + r)
 	t.Logf("crmkit dedupe on FEBRL dataset3: precision %.4f recall %.4f F1 %.4f", p, r, f1)
 	require.GreaterOrEqual(t, f1, 0.95)
+}
+
+// FuzzCSVInput feeds arbitrary bytes to the CSV reader: it never panics,
+// ends, and every row it returns has the header's width, trimmed cells and
+// a line number; every refused row names its line.
+func FuzzCSVInput(f *testing.F) {
+	for _, seed := range []string{
+		"id,name\na,b\n",
+		"\ufeff id , 公司 \r\nc1,\"华腾科技（北京）有限公司\"\r\n",
+		"id,name\na,\"b\nc\"\nd\n",
+		"id,name\na,\"b\"c\"\n",
+		"\"",
+		"",
+		"id\n\n\n x \n",
+	} {
+		f.Add([]byte(seed))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "in.csv")
+		require.NoError(t, os.WriteFile(path, data, 0o644))
+		in, err := openCSV(path)
+		if err != nil {
+			return
+		}
+		defer in.Close()
+		width := len(in.Header())
+		for range len(data) + 2 {
+			rec, line, err := in.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			var bad *badRowError
+			if errors.As(err, &bad) {
+				require.Positive(t, bad.line)
+				continue
+			}
+			require.NoError(t, err)
+			require.Len(t, rec, width)
+			require.Positive(t, line)
+			for _, v := range rec {
+				require.Equal(t, strings.TrimSpace(v), v)
+			}
+		}
+		t.Fatalf("the reader did not end within %d rows", len(data)+2)
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"strings"
@@ -49,18 +50,18 @@ func departments() []crm.Department {
 }
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.SetFlags(0)
 		log.Print("permission: ", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, w io.Writer) error {
 	depts := departments()
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	admin := id(0x9000)
-	audit := &printAudit{}
+	audit := &printAudit{w: w}
 	doc, err := permission.ParseDocument(policyJSON)
 	if err != nil {
 		return err
@@ -81,14 +82,14 @@ func run(ctx context.Context) error {
 	ian := user(0x1007, "Ian (IT)", itDept)
 	max := user(0x1008, "Max (management)", management)
 
-	fmt.Println("1. Who may do what, and why.")
+	fmt.Fprintln(w, "1. Who may do what, and why.")
 	mktLead := permission.Resource{Type: crm.TypeLead, OwnerID: mia.ID, DepartmentID: marketing, CreatorDepartmentID: marketing}
 	handed := permission.Resource{Type: crm.TypeLead, OwnerID: sam.ID, DepartmentID: salesEast, CreatorDepartmentID: marketing}
 	customer := permission.Resource{Type: crm.TypeCustomer, OwnerID: sam.ID, DepartmentID: salesEast}
 	pooled := permission.Resource{Type: crm.TypeCustomer, PoolID: publicPool}
 	ask := func(u *crm.User, a permission.Action, r *permission.Resource, what string) {
 		s := p.Subject(u)
-		fmt.Printf("   %-20s %-34s %s\n", u.Name, what, p.Check(&s, a, r).Reason())
+		fmt.Fprintf(w, "   %-20s %-34s %s\n", u.Name, what, p.Check(&s, a, r).Reason())
 	}
 	ask(mia, permission.ActionEdit, &mktLead, "edit marketing's lead")
 	ask(mia, permission.ActionEdit, &handed, "edit a lead owned by sales")
@@ -97,18 +98,18 @@ func run(ctx context.Context) error {
 	ask(sue, permission.ActionView, &customer, "view a customer of Sales East")
 	ask(max, permission.ActionView, &customer, "view any customer")
 	samS := p.Subject(sam)
-	fmt.Printf("   %-20s %-34s %s\n", sam.Name, "change follow_up_status", p.CheckField(&samS, permission.ActionEdit, &mktLead, "follow_up_status").Reason())
-	fmt.Printf("   %-20s %-34s %s\n", sam.Name, "change budget", p.CheckField(&samS, permission.ActionEdit, &mktLead, "budget").Reason())
+	fmt.Fprintf(w, "   %-20s %-34s %s\n", sam.Name, "change follow_up_status", p.CheckField(&samS, permission.ActionEdit, &mktLead, "follow_up_status").Reason())
+	fmt.Fprintf(w, "   %-20s %-34s %s\n", sam.Name, "change budget", p.CheckField(&samS, permission.ActionEdit, &mktLead, "budget").Reason())
 
-	fmt.Println("2. Field masks: finance sees amounts, IT administers customers without their phone numbers.")
+	fmt.Fprintln(w, "2. Field masks: finance sees amounts, IT administers customers without their phone numbers.")
 	for _, u := range []*crm.User{fay, mia} {
 		s := p.Subject(u)
-		fmt.Printf("   %-20s opportunity fields visible: %v\n", u.Name, p.FieldMask(&s, crm.TypeOpportunity, permission.ActionView).Fields())
+		fmt.Fprintf(w, "   %-20s opportunity fields visible: %v\n", u.Name, p.FieldMask(&s, crm.TypeOpportunity, permission.ActionView).Fields())
 	}
 	ianS := p.Subject(ian)
-	fmt.Printf("   %-20s customer fields visible: %v\n", ian.Name, p.FieldMask(&ianS, crm.TypeCustomer, permission.ActionView).Fields())
+	fmt.Fprintf(w, "   %-20s customer fields visible: %v\n", ian.Name, p.FieldMask(&ianS, crm.TypeCustomer, permission.ActionView).Fields())
 
-	fmt.Println("3. A filtered list: the store evaluates the subject's scope; no row is checked in Go.")
+	fmt.Fprintln(w, "3. A filtered list: the store evaluates the subject's scope; no row is checked in Go.")
 	store := memstore.New(&memstore.Config{Clock: clock})
 	for i := range depts {
 		if err := store.Departments().Create(ctx, &depts[i]); err != nil {
@@ -145,11 +146,11 @@ func run(ctx context.Context) error {
 			}
 			names = append(names, c.Name)
 		}
-		fmt.Printf("   %-20s sees %s (pushed down: %d owners, %d departments, %d subtrees, %d pools; post-filter %v)\n",
+		fmt.Fprintf(w, "   %-20s sees %s (pushed down: %d owners, %d departments, %d subtrees, %d pools; post-filter %v)\n",
 			u.Name, strings.Join(names, ", "), len(f.Scope.OwnerIDs), len(f.Scope.DepartmentIDs), len(f.Scope.DepartmentTrees), len(f.Scope.PoolIDs), f.PostFilter)
 	}
 
-	fmt.Println("4. Policy changes are audited before they take effect.")
+	fmt.Fprintln(w, "4. Policy changes are audited before they take effect.")
 	next := doc.Clone()
 	for i := range next.Roles {
 		if next.Roles[i].Name == "it_admin" {
@@ -162,17 +163,17 @@ func run(ctx context.Context) error {
 	}
 	next.Roles[0].Rules[0].Scope = "everything"
 	_, err = reg.Replace(ctx, admin, next, "typo")
-	fmt.Printf("   an invalid policy is refused and the current one stays: %v\n", err)
+	fmt.Fprintf(w, "   an invalid policy is refused and the current one stays: %v\n", err)
 	return nil
 }
 
-type printAudit struct{}
+type printAudit struct{ w io.Writer }
 
-func (*printAudit) RecordPolicyChange(_ context.Context, c permission.PolicyChange) error {
+func (a *printAudit) RecordPolicyChange(_ context.Context, c permission.PolicyChange) error {
 	if c.Before == nil {
-		fmt.Printf("   audit %s: first policy, %d roles\n", c.At.Format("15:04"), len(c.After.Roles))
+		fmt.Fprintf(a.w, "   audit %s: first policy, %d roles\n", c.At.Format("15:04"), len(c.After.Roles))
 		return nil
 	}
-	fmt.Printf("   audit %s: policy changed by %s (%s)\n", c.At.Format("15:04"), c.Actor, c.Note)
+	fmt.Fprintf(a.w, "   audit %s: policy changed by %s (%s)\n", c.At.Format("15:04"), c.Actor, c.Note)
 	return nil
 }

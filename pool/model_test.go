@@ -140,9 +140,9 @@ func TestDue(t *testing.T) {
 func TestNewRefusesBadConfig(t *testing.T) {
 	_, err := pool.New(nil, nil)
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
-	_, err = pool.New(bareStore{}, &pool.Config{CollisionOnClaim: "maybe", SweepBatch: -1,
+	_, err = pool.New(bareStore{}, &pool.Config{CollisionOnClaim: "maybe", SweepBatch: -1, SweepWorkers: 65,
 		Cascade: pool.Cascade{OnClaim: pool.CascadeRule{Contacts: "drop"}}})
 	var ve crm.ValidationErrors
 	require.ErrorAs(t, err, &ve)
-	require.Equal(t, []string{"collision_on_claim", "cascade.on_claim.contacts", "sweep_batch"}, ve.Fields())
+	require.Equal(t, []string{"collision_on_claim", "cascade.on_claim.contacts", "sweep_batch", "sweep_workers"}, ve.Fields())
 }

@@ -91,6 +91,10 @@ type DuplicateChecker interface {
 	Duplicates(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]crm.ID, error)
 }
 
+// maxSweepWorkers bounds [Config.SweepWorkers]: far more than any
+// database server has cores to give one sweep.
+const maxSweepWorkers = 64
+
 // Config configures a [Service]. Nil means defaults.
 type Config struct {
 	// Clock tells the time. Defaults to crm.SystemClock.
@@ -116,6 +120,13 @@ type Config struct {
 	// SweepBatch is how many customers one unit of work of
 	// [Service.Sweep] recycles. Defaults to 500.
 	SweepBatch int
+	// SweepWorkers is how many batches one [Service.Sweep] call runs at
+	// once, each in its own unit of work on its own connection. Batches
+	// never share a customer (each skips what another holds), so more
+	// workers only divide the work; on PostgreSQL they use as many server
+	// cores. A store that serialises units of work (memstore) gains
+	// nothing from more than one. At most 64. Defaults to 1.
+	SweepWorkers int
 	// ClaimInUnitOfWork makes every claim run in a unit of work, even when
 	// the store can store one in a single conditional write
 	// ([ClaimStore]). Set it when the Authorizer must read inside the
@@ -150,6 +161,9 @@ func (c *Config) validate() error {
 	if c.SweepBatch < 1 || c.SweepBatch > crm.MaxPageLimit {
 		v.add("sweep_batch", "must be between 1 and %d, got %d", crm.MaxPageLimit, c.SweepBatch)
 	}
+	if c.SweepWorkers < 1 || c.SweepWorkers > maxSweepWorkers {
+		v.add("sweep_workers", "must be between 1 and %d, got %d", maxSweepWorkers, c.SweepWorkers)
+	}
 	return v.err()
 }
 
@@ -183,13 +197,16 @@ func (c *Config) withDefaults() Config {
 	if out.SweepBatch == 0 {
 		out.SweepBatch = 500
 	}
+	if out.SweepWorkers == 0 {
+		out.SweepWorkers = 1
+	}
 	return out
 }
 
 // Service runs pool operations against a store whose units of work
 // implement [Tx]. Every operation is one unit of work: its checks, counter
 // updates, ledger entry and events commit together or not at all. It is safe
-// for concurrent use and starts no goroutines.
+// for concurrent use and starts no goroutine that outlives a call.
 type Service struct {
 	store crm.Store
 	cfg   Config

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -38,60 +39,137 @@ type SweepResult struct {
 // Sweep recycles up to limit customers whose due time is at or before now:
 // each goes back to its pool with a ledger entry naming the rule and
 // condition (actor: system), a [EventRecycled] event and the OnRelease
-// cascade. It works in units of work of [Config.SweepBatch] customers and
-// re-checks every candidate against its current facts before recycling it.
+// cascade. It works in units of work of [Config.SweepBatch] customers,
+// [Config.SweepWorkers] of them at once, and re-checks every candidate
+// against its current facts before recycling it.
 //
 // Sweep is idempotent and safe to run from many goroutines or application
 // instances at once: each batch locks its candidates and skips those another
 // sweep holds, and a recycled customer is no longer due, so every due
 // customer is recycled exactly once. A failed batch is rolled back whole;
-// batches already committed stay. Hosts call Sweep from their scheduler;
-// the package starts no timers.
+// batches already committed stay, and the result counts them alongside
+// the error. Hosts call Sweep from their scheduler; the package starts no
+// timers.
 func (s *Service) Sweep(ctx context.Context, now time.Time, limit int) (SweepResult, error) {
-	var res SweepResult
 	if limit < 1 {
-		return res, fmt.Errorf("pool: sweep: %w", crm.Invalid("limit", "must be at least 1, got %d", limit))
+		return SweepResult{}, fmt.Errorf("pool: sweep: %w", crm.Invalid("limit", "must be at least 1, got %d", limit))
 	}
 	now = crm.StorageTime(now)
-	for res.Recycled < limit {
-		batch := min(s.cfg.SweepBatch, limit-res.Recycled)
-		var got, recycled, rescheduled int
-		err := s.run(ctx, "sweep", func(ctx context.Context, u *unit) error {
-			u.now = now
-			got, recycled, rescheduled = 0, 0, 0
-			hs, err := u.tx.PoolHoldings().Due(ctx, now, batch)
-			if err != nil {
-				return err
+	q := sweepQueue{left: limit}
+	workers := min(s.cfg.SweepWorkers, (limit+s.cfg.SweepBatch-1)/s.cfg.SweepBatch)
+	if workers <= 1 {
+		return q.drain(ctx, s, now)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]SweepResult, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			results[i], errs[i] = q.drain(ctx, s, now)
+			if errs[i] != nil {
+				cancel() // the others stop after their current batch
 			}
-			got = len(hs)
-			sw := sweeper{u: u, pools: map[crm.ID]*Pool{}, rules: map[*RecycleRule]json.RawMessage{}}
-			if btx, ok := u.tx.(BatchTx); ok && keepsAll(&u.s.cfg.Cascade.OnRelease) {
-				recycled, rescheduled, err = sw.batch(ctx, btx, hs)
-				return err
-			}
-			for _, h := range hs {
-				done, err := sw.recycle(ctx, h, false)
-				if err != nil {
-					return fmt.Errorf("customer %s: %w", h.CustomerID, err)
-				}
-				if done != nil {
-					recycled++
-				} else {
-					rescheduled++
-				}
-			}
-			return nil
 		})
-		if err != nil {
+	}
+	wg.Wait()
+	var res SweepResult
+	for _, r := range results {
+		res.Recycled += r.Recycled
+		res.Rescheduled += r.Rescheduled
+	}
+	// The first failure, not the cancellations it caused.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return res, err
 		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// sweepQueue shares one Sweep call's limit among its workers.
+type sweepQueue struct {
+	mu   sync.Mutex
+	left int  // customers still to recycle
+	done bool // a batch came back short: nothing more is due
+}
+
+// take reserves up to n of what is left; 0 means stop.
+func (q *sweepQueue) take(n int) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.done {
+		return 0
+	}
+	n = min(n, q.left)
+	q.left -= n
+	return n
+}
+
+// settle returns what a batch of reserved customers did not recycle, and
+// marks the queue done when the batch found fewer due than it asked for.
+func (q *sweepQueue) settle(reserved, got, recycled int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.left += reserved - recycled
+	if got < reserved {
+		q.done = true
+	}
+}
+
+// drain runs batches until the queue says stop.
+func (q *sweepQueue) drain(ctx context.Context, s *Service, now time.Time) (SweepResult, error) {
+	var res SweepResult
+	for {
+		batch := q.take(s.cfg.SweepBatch)
+		if batch == 0 {
+			return res, nil
+		}
+		got, recycled, rescheduled, err := s.sweepBatch(ctx, now, batch)
+		if err != nil {
+			q.settle(batch, 0, 0)
+			return res, err
+		}
+		q.settle(batch, got, recycled)
 		res.Recycled += recycled
 		res.Rescheduled += rescheduled
-		if got < batch {
-			break
-		}
 	}
-	return res, nil
+}
+
+// sweepBatch recycles up to n due customers in one unit of work; got is
+// how many due candidates it found.
+func (s *Service) sweepBatch(ctx context.Context, now time.Time, n int) (got, recycled, rescheduled int, err error) {
+	err = s.run(ctx, "sweep", func(ctx context.Context, u *unit) error {
+		u.now = now
+		got, recycled, rescheduled = 0, 0, 0
+		hs, err := u.tx.PoolHoldings().Due(ctx, now, n)
+		if err != nil {
+			return err
+		}
+		got = len(hs)
+		sw := sweeper{u: u, pools: map[crm.ID]*Pool{}, rules: map[*RecycleRule]json.RawMessage{}}
+		if btx, ok := u.tx.(BatchTx); ok && keepsAll(&u.s.cfg.Cascade.OnRelease) {
+			recycled, rescheduled, err = sw.batch(ctx, btx, hs)
+			return err
+		}
+		for _, h := range hs {
+			done, err := sw.recycle(ctx, h, false)
+			if err != nil {
+				return fmt.Errorf("customer %s: %w", h.CustomerID, err)
+			}
+			if done != nil {
+				recycled++
+			} else {
+				rescheduled++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return got, recycled, rescheduled, nil
 }
 
 // Plan is the dry run of [Sweep]: it lists up to limit (at most
@@ -291,22 +369,6 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 	if err := btx.PoolRecycleBatch(ctx, rs); err != nil {
 		return 0, 0, err
 	}
-	// Sorted, so concurrent sweeps lock counters in one order.
-	deltas := make(map[string]int64, 2*len(owners))
-	for owner, n := range owners {
-		deltas[ownedKey(owner)] -= n.owned
-		if n.open > 0 {
-			deltas[ownedOpenKey(owner)] -= n.open
-		}
-		if n.locked > 0 {
-			deltas[lockedKey(owner)] -= n.locked
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(deltas)) {
-		if _, _, err := u.tx.PoolCounters().Add(ctx, k, deltas[k], NoMax); err != nil {
-			return 0, 0, err
-		}
-	}
 	events := make([]crm.Event, len(rs))
 	ptrs := make([]*crm.Event, len(rs))
 	buf := make([]byte, 0, 400*len(rs))
@@ -323,6 +385,24 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 	}
 	if err := btx.PoolAppendEvents(ctx, ptrs); err != nil {
 		return 0, 0, err
+	}
+	// Last, so the counter rows that concurrent batches of one owner share
+	// stay locked for as short a time as possible; sorted, so concurrent
+	// sweeps lock them in one order.
+	deltas := make(map[string]int64, 2*len(owners))
+	for owner, n := range owners {
+		deltas[ownedKey(owner)] -= n.owned
+		if n.open > 0 {
+			deltas[ownedOpenKey(owner)] -= n.open
+		}
+		if n.locked > 0 {
+			deltas[lockedKey(owner)] -= n.locked
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(deltas)) {
+		if _, _, err := u.tx.PoolCounters().Add(ctx, k, deltas[k], NoMax); err != nil {
+			return 0, 0, err
+		}
 	}
 	return len(rs), rescheduled, nil
 }

@@ -66,6 +66,7 @@ func ExampleMigrations() {
 	// 0005 workflow_deadlines
 	// 0006 dedupe
 	// 0007 workflow_handoffs
+	// 0008 ownership_indexes
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

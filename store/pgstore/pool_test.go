@@ -183,8 +183,9 @@ func BenchmarkPoolRawClaimUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkPoolSweep100k recycles 100,000 due customers on PostgreSQL. Run
-// with -benchtime=1x.
+// BenchmarkPoolSweep100k recycles 100,000 due customers on PostgreSQL,
+// with one sweep worker and with two (one batch per server core here).
+// Run with -benchtime=1x; CRMKIT_POOL_SWEEP_N sets another count.
 func BenchmarkPoolSweep100k(b *testing.B) {
 	n := 100_000
 	if s := os.Getenv("CRMKIT_POOL_SWEEP_N"); s != "" {
@@ -192,19 +193,25 @@ func BenchmarkPoolSweep100k(b *testing.B) {
 		require.NoError(b, err)
 		n = v
 	}
-	for range b.N {
-		b.StopTimer()
-		clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-		ids := crmtest.NewIDs()
-		pb := newPoolBench(b, newStore(b, clock), clock, ids)
-		pb.load(b, n, true, clock.Now().Add(-20*24*time.Hour))
-		b.StartTimer()
-		res, err := pb.svc.Sweep(pb.ctx, clock.Now(), n)
-		b.StopTimer()
-		require.NoError(b, err)
-		require.Equal(b, n, res.Recycled)
+	for _, workers := range []int{1, 2} {
+		b.Run("workers="+strconv.Itoa(workers), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+				ids := crmtest.NewIDs()
+				pb := newPoolBench(b, newStore(b, clock), clock, ids)
+				pb.load(b, n, true, clock.Now().Add(-20*24*time.Hour))
+				svc, err := pool.New(pb.store, &pool.Config{Clock: clock, IDs: ids, SweepBatch: 500, SweepWorkers: workers})
+				require.NoError(b, err)
+				b.StartTimer()
+				res, err := svc.Sweep(pb.ctx, clock.Now(), n)
+				b.StopTimer()
+				require.NoError(b, err)
+				require.Equal(b, n, res.Recycled)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recycled")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recycled")
 }
 
 // The claim state is read by one statement with a part per record; each

@@ -610,6 +610,47 @@ func runPoolInvariants(t *testing.T, h Harness) {
 		}
 		e.requireConsistent(cs)
 	})
+	t.Run("SweepWorkersKeepTheLimitAndRecycleEachDueCustomerOnce", func(t *testing.T) {
+		t.Parallel()
+		e := newPoolEnv(t, h, func(_ *pool.Pool, cfg *pool.Config) { cfg.SweepBatch, cfg.SweepWorkers = 5, 4 })
+		u := e.user()
+		cs := e.pooled(60)
+		for _, c := range cs {
+			_, err := e.svc.Claim(e.ctx, pool.ClaimRequest{Actor: u.ID, CustomerID: c.ID})
+			require.NoError(t, err)
+		}
+		now := e.clock.Advance(11 * 24 * time.Hour)
+		res, err := e.svc.Sweep(e.ctx, now, 23)
+		require.NoError(t, err)
+		require.Equal(t, 23, res.Recycled, "four workers stop at the limit together")
+		var recycled atomic.Int32
+		recycled.Add(int32(res.Recycled))
+		poolParallel(2, func(int) {
+			res, err := e.svc.Sweep(e.ctx, now, 1000)
+			if err != nil {
+				t.Errorf("sweep: %v", err)
+			}
+			recycled.Add(int32(res.Recycled))
+		})
+		require.EqualValues(t, len(cs), recycled.Load())
+		per := map[crm.ID]int{}
+		for _, en := range e.ledgerAll() {
+			if en.Op == pool.OpRecycle {
+				per[en.CustomerID]++
+			}
+		}
+		require.Len(t, per, len(cs))
+		for id, n := range per {
+			require.Equal(t, 1, n, "customer %s recycled %d times", id, n)
+		}
+		e.requireConsistent(cs)
+		err = e.inTx(func(ctx context.Context, tx pool.Tx) error {
+			v, err := tx.PoolCounters().Get(ctx, "pool/owned/"+u.ID.String())
+			require.Zero(t, v, "every recycle uncounted once")
+			return err
+		})
+		require.NoError(t, err)
+	})
 	t.Run("ClaimsRacingARecycleLeaveOneConsistentOwner", func(t *testing.T) {
 		t.Parallel()
 		e := newPoolEnv(t, h, func(_ *pool.Pool, cfg *pool.Config) { cfg.SweepBatch = 5 })

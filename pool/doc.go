@@ -62,9 +62,11 @@
 // opportunity; hosts sort by it and remind owners before it. [Service.Sweep]
 // recycles what is due in batches, re-checking each candidate against its
 // current facts; it is idempotent and safe from many instances at once
-// (pgstore takes work with FOR UPDATE SKIP LOCKED). [Service.Plan] is its
-// dry run. The package starts no goroutines: hosts call Sweep from their
-// scheduler.
+// (pgstore takes work with FOR UPDATE SKIP LOCKED). [Config.SweepWorkers]
+// runs a call's batches in parallel, each in its own unit of work, which on
+// PostgreSQL divides a large sweep among the server's cores. [Service.Plan]
+// is its dry run. The package starts no background goroutines: hosts call
+// Sweep from their scheduler, and its workers end before it returns.
 //
 // # Anti-collision
 //

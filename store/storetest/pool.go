@@ -136,6 +136,47 @@ func (e *poolEnv) ledgerAll() []*pool.Entry {
 // requireConsistent checks that every customer's stored owner and pool, its
 // holding and the replayed ledger agree, and that each user's owned counter
 // matches the customers they own.
+// claimedBy puts n new customers in the pool and has u claim them.
+func (e *poolEnv) claimedBy(u *crm.User, n int) []*crm.Customer {
+	e.t.Helper()
+	cs := e.pooled(n)
+	for _, c := range cs {
+		_, err := e.svc.Claim(e.ctx, pool.ClaimRequest{Actor: u.ID, CustomerID: c.ID})
+		require.NoError(e.t, err)
+	}
+	return cs
+}
+
+// sweepConcurrently runs n sweeps at once and returns how many customers
+// they recycled in all.
+func (e *poolEnv) sweepConcurrently(n int, now time.Time) int {
+	var recycled atomic.Int32
+	poolParallel(n, func(int) {
+		res, err := e.svc.Sweep(e.ctx, now, 1000)
+		if err != nil {
+			e.t.Errorf("sweep: %v", err)
+		}
+		recycled.Add(int32(res.Recycled))
+	})
+	return int(recycled.Load())
+}
+
+// requireRecycledOnce checks that the ledger records exactly one recycle
+// of each customer and none of any other.
+func (e *poolEnv) requireRecycledOnce(customers []*crm.Customer) {
+	e.t.Helper()
+	per := map[crm.ID]int{}
+	for _, en := range e.ledgerAll() {
+		if en.Op == pool.OpRecycle {
+			per[en.CustomerID]++
+		}
+	}
+	require.Len(e.t, per, len(customers))
+	for _, c := range customers {
+		require.Equal(e.t, 1, per[c.ID], "customer %s recycled %d times", c.ID, per[c.ID])
+	}
+}
+
 func (e *poolEnv) requireConsistent(customers []*crm.Customer) {
 	e.t.Helper()
 	entries := e.ledgerAll()
@@ -583,66 +624,23 @@ func runPoolInvariants(t *testing.T, h Harness) {
 		t.Parallel()
 		e := newPoolEnv(t, h, func(_ *pool.Pool, cfg *pool.Config) { cfg.SweepBatch = 7 })
 		u := e.user()
-		cs := e.pooled(60)
-		for _, c := range cs {
-			_, err := e.svc.Claim(e.ctx, pool.ClaimRequest{Actor: u.ID, CustomerID: c.ID})
-			require.NoError(t, err)
-		}
+		cs := e.claimedBy(u, 60)
 		now := e.clock.Advance(11 * 24 * time.Hour)
-		var recycled atomic.Int32
-		poolParallel(4, func(int) {
-			res, err := e.svc.Sweep(e.ctx, now, 1000)
-			if err != nil {
-				t.Errorf("sweep: %v", err)
-			}
-			recycled.Add(int32(res.Recycled))
-		})
-		require.EqualValues(t, len(cs), recycled.Load())
-		per := map[crm.ID]int{}
-		for _, en := range e.ledgerAll() {
-			if en.Op == pool.OpRecycle {
-				per[en.CustomerID]++
-			}
-		}
-		require.Len(t, per, len(cs))
-		for id, n := range per {
-			require.Equal(t, 1, n, "customer %s recycled %d times", id, n)
-		}
+		require.Equal(t, len(cs), e.sweepConcurrently(4, now))
+		e.requireRecycledOnce(cs)
 		e.requireConsistent(cs)
 	})
 	t.Run("SweepWorkersKeepTheLimitAndRecycleEachDueCustomerOnce", func(t *testing.T) {
 		t.Parallel()
 		e := newPoolEnv(t, h, func(_ *pool.Pool, cfg *pool.Config) { cfg.SweepBatch, cfg.SweepWorkers = 5, 4 })
 		u := e.user()
-		cs := e.pooled(60)
-		for _, c := range cs {
-			_, err := e.svc.Claim(e.ctx, pool.ClaimRequest{Actor: u.ID, CustomerID: c.ID})
-			require.NoError(t, err)
-		}
+		cs := e.claimedBy(u, 60)
 		now := e.clock.Advance(11 * 24 * time.Hour)
 		res, err := e.svc.Sweep(e.ctx, now, 23)
 		require.NoError(t, err)
 		require.Equal(t, 23, res.Recycled, "four workers stop at the limit together")
-		var recycled atomic.Int32
-		recycled.Add(int32(res.Recycled))
-		poolParallel(2, func(int) {
-			res, err := e.svc.Sweep(e.ctx, now, 1000)
-			if err != nil {
-				t.Errorf("sweep: %v", err)
-			}
-			recycled.Add(int32(res.Recycled))
-		})
-		require.EqualValues(t, len(cs), recycled.Load())
-		per := map[crm.ID]int{}
-		for _, en := range e.ledgerAll() {
-			if en.Op == pool.OpRecycle {
-				per[en.CustomerID]++
-			}
-		}
-		require.Len(t, per, len(cs))
-		for id, n := range per {
-			require.Equal(t, 1, n, "customer %s recycled %d times", id, n)
-		}
+		require.Equal(t, len(cs)-res.Recycled, e.sweepConcurrently(2, now), "the rest, by two concurrent sweeps")
+		e.requireRecycledOnce(cs)
 		e.requireConsistent(cs)
 		err = e.inTx(func(ctx context.Context, tx pool.Tx) error {
 			v, err := tx.PoolCounters().Get(ctx, "pool/owned/"+u.ID.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -701,4 +702,81 @@ func TestMoveOfAnOwnedCustomerChangesItsRules(t *testing.T) {
 	require.Equal(t, f.alice.ID, res.Holding.OwnerID, "the owner keeps the customer")
 	require.Equal(t, "s", res.Holding.DueRuleID)
 	require.Equal(t, crm.NilID, f.customer(c.ID).PoolID)
+}
+
+// flakyStore fails one unit of work of its choice, after running it, so
+// that everything the unit did is rolled back.
+type flakyStore struct {
+	*memstore.Store
+	calls, failAt atomic.Int32
+}
+
+var errFlaky = errors.New("flaky store: injected failure")
+
+func (s *flakyStore) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
+	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		if s.calls.Add(1) == s.failAt.Load() {
+			return errFlaky
+		}
+		return nil
+	})
+}
+
+func TestSweepWorkers(t *testing.T) {
+	t.Run("AFailedBatchStopsTheSweepAndKeepsWhatCommitted", func(t *testing.T) {
+		f := newFixture(t, nil)
+		flaky := &flakyStore{Store: f.store}
+		svc, err := pool.New(flaky, &pool.Config{Clock: f.clock, IDs: f.ids, SweepBatch: 2, SweepWorkers: 3})
+		require.NoError(t, err)
+		cs := make([]*crm.Customer, 12)
+		for i := range cs {
+			cs[i] = f.pooled()
+			_, err := f.claim(f.alice, cs[i])
+			require.NoError(t, err)
+		}
+		f.clock.Advance(16 * 24 * time.Hour)
+		flaky.failAt.Store(3) // the third batch fails after doing its work
+
+		res, err := svc.Sweep(f.ctx, f.clock.Now(), 100)
+		require.ErrorIs(t, err, errFlaky, "the failure itself, not the cancellations it caused")
+		require.Less(t, res.Recycled, len(cs))
+		require.Zero(t, res.Recycled%2, "only whole batches count")
+		owned := 0
+		for _, c := range cs {
+			if f.customer(c.ID).OwnerID == f.alice.ID {
+				owned++
+			}
+		}
+		require.Equal(t, len(cs)-res.Recycled, owned, "the failed batch left no customer recycled")
+
+		rest, err := svc.Sweep(f.ctx, f.clock.Now(), 100)
+		require.NoError(t, err)
+		require.Equal(t, len(cs), res.Recycled+rest.Recycled, "a later sweep recycles the rest")
+		for _, c := range cs {
+			recycles := 0
+			for _, e := range f.ledger(c.ID) {
+				if e.Op == pool.OpRecycle {
+					recycles++
+				}
+			}
+			require.Equal(t, 1, recycles, "customer %s", c.ID)
+		}
+	})
+	t.Run("FourWorkersStopAtTheLimit", func(t *testing.T) {
+		f := newFixture(t, func(_ *pool.Pool, cfg *pool.Config) { cfg.SweepBatch, cfg.SweepWorkers = 3, 4 })
+		for range 20 {
+			_, err := f.claim(f.alice, f.pooled())
+			require.NoError(t, err)
+		}
+		f.clock.Advance(16 * 24 * time.Hour)
+		res, err := f.svc.Sweep(f.ctx, f.clock.Now(), 11)
+		require.NoError(t, err)
+		require.Equal(t, pool.SweepResult{Recycled: 11}, res)
+		res, err = f.svc.Sweep(f.ctx, f.clock.Now(), 100)
+		require.NoError(t, err)
+		require.Equal(t, pool.SweepResult{Recycled: 9}, res)
+	})
 }

@@ -178,6 +178,33 @@ func ExampleService_Sweep() {
 	// Zhao claims it: true
 }
 
+// A sweep with several workers runs its batches side by side, each in its
+// own unit of work, and still stops at its limit: on PostgreSQL that
+// divides a large sweep among the server's cores.
+func ExampleService_Sweep_workers() {
+	d := newDemo(&pool.Config{SweepBatch: 2, SweepWorkers: 3})
+	for i := range 9 {
+		c := d.pooled(fmt.Sprintf("客户%d", i), "")
+		if _, err := d.svc.Claim(d.ctx, pool.ClaimRequest{Actor: d.wang.ID, CustomerID: c.ID}); err != nil {
+			panic(err)
+		}
+	}
+	d.clock.Advance(16 * 24 * time.Hour)
+	first, err := d.svc.Sweep(d.ctx, d.clock.Now(), 5)
+	if err != nil {
+		panic(err)
+	}
+	rest, err := d.svc.Sweep(d.ctx, d.clock.Now(), 1000)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("recycled within the limit of 5:", first.Recycled)
+	fmt.Println("recycled by the next sweep:", rest.Recycled)
+	// Output:
+	// recycled within the limit of 5: 5
+	// recycled by the next sweep: 4
+}
+
 // samePhone is a toy duplicate checker; hosts plug in the dedupe package.
 type samePhone struct{}
 

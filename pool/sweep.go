@@ -79,13 +79,24 @@ func (s *Service) Sweep(ctx context.Context, now time.Time, limit int) (SweepRes
 		res.Recycled += r.Recycled
 		res.Rescheduled += r.Rescheduled
 	}
-	// The first failure, not the cancellations it caused.
+	return res, firstFailure(errs)
+}
+
+// firstFailure is the error that stopped a sweep's workers: the first one
+// that is not a cancellation (the others stopped because of it), else the
+// first cancellation, else nil.
+func firstFailure(errs []error) error {
+	var canceled error
 	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return res, err
+		switch {
+		case err == nil:
+		case !errors.Is(err, context.Canceled):
+			return err
+		case canceled == nil:
+			canceled = err
 		}
 	}
-	return res, errors.Join(errs...)
+	return canceled
 }
 
 // sweepQueue shares one Sweep call's limit among its workers.

@@ -133,9 +133,6 @@ func (e *poolEnv) ledgerAll() []*pool.Entry {
 	}
 }
 
-// requireConsistent checks that every customer's stored owner and pool, its
-// holding and the replayed ledger agree, and that each user's owned counter
-// matches the customers they own.
 // claimedBy puts n new customers in the pool and has u claim them.
 func (e *poolEnv) claimedBy(u *crm.User, n int) []*crm.Customer {
 	e.t.Helper()
@@ -177,6 +174,9 @@ func (e *poolEnv) requireRecycledOnce(customers []*crm.Customer) {
 	}
 }
 
+// requireConsistent checks that every customer's stored owner and pool, its
+// holding and the replayed ledger agree, and that each user's owned counter
+// matches the customers they own.
 func (e *poolEnv) requireConsistent(customers []*crm.Customer) {
 	e.t.Helper()
 	entries := e.ledgerAll()

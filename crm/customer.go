@@ -115,3 +115,24 @@ func (c *Customer) Validate() error {
 	v.merge(c.Fields.Validate())
 	return v.err()
 }
+
+// MergedIntoField is the custom field that marks a customer merged into
+// another one: its value is the survivor's ID. A merged customer is kept
+// (so a merge can be undone) but takes part in nothing any more: it holds no
+// match keys and no pool operation accepts it.
+const MergedIntoField = "merged_into"
+
+// MergedInto returns the survivor a merged customer was merged into, and
+// whether it was merged at all.
+func (c *Customer) MergedInto() (ID, bool) {
+	v, ok := c.Fields[MergedIntoField]
+	if !ok {
+		return NilID, false
+	}
+	s, _ := v.Str()
+	id, err := ParseID(MergedIntoField, s)
+	if err != nil {
+		return NilID, true
+	}
+	return id, true
+}

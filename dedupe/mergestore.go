@@ -14,7 +14,7 @@ import (
 // another: its value is the survivor's ID. A merged customer is kept, not
 // deleted, so nothing is lost and the merge can be undone; it has no match
 // keys, so checks no longer find it.
-const MergedIntoField = "merged_into"
+const MergedIntoField = crm.MergedIntoField
 
 // MergeRequest asks to merge duplicate customers into one.
 type MergeRequest struct {

@@ -22,9 +22,14 @@ type Entry struct {
 
 // Candidate is an existing record that a checked record may duplicate.
 type Candidate struct {
-	ID      string
-	OwnerID crm.ID
-	PoolID  crm.ID
+	// ID is the matching entry's ID: for [Index] the ID it was added
+	// under, for [Service] the customer's ID in text.
+	ID string
+	// CustomerID is the matching customer, set by [Service] checks
+	// (crm.NilID for [Index] entries, whose IDs are free text).
+	CustomerID crm.ID
+	OwnerID    crm.ID
+	PoolID     crm.ID
 	Decision
 }
 

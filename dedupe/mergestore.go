@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -88,6 +89,9 @@ type CustomerMerge struct {
 	Repointed []Repointed `json:"repointed,omitempty"`
 	// MergedAt is when the merge happened.
 	MergedAt time.Time `json:"merged_at"`
+	// Ownership is what the configured [OwnershipSettler] changed (JSON of
+	// its own), empty without one.
+	Ownership json.RawMessage `json:"ownership,omitempty"`
 }
 
 // Merge merges duplicate customers in one unit of work; see
@@ -183,7 +187,20 @@ func (s *Service) MergeTx(ctx context.Context, tx crm.Tx, req MergeRequest) (*Cu
 	if err := dt.DedupeKeys().Put(ctx, &keys); err != nil {
 		return fail(err)
 	}
-	m.After = append([]RecordVersion{{ID: survivor.ID, Version: survivor.Version}}, m.After...)
+	if o := s.cfg.Ownership; o != nil {
+		if m.Ownership, err = o.SettleMerge(ctx, tx, m, req.ActorID); err != nil {
+			return fail(fmt.Errorf("settle ownership: %w", err))
+		}
+	}
+	// Versions as they are now, after any ownership settlement.
+	m.After = m.After[:0]
+	for _, id := range ids {
+		c, err := tx.Customers().Get(ctx, id)
+		if err != nil {
+			return fail(err)
+		}
+		m.After = append(m.After, RecordVersion{ID: id, Version: c.Version})
+	}
 	if err := s.emit(ctx, tx, EventCustomerMerged, req.SurvivorID, req.ActorID, m); err != nil {
 		return fail(err)
 	}
@@ -337,8 +354,7 @@ func (s *Service) UndoTx(ctx context.Context, tx crm.Tx, m *CustomerMerge, actor
 		return err
 	}
 	fail := func(err error) error { return fmt.Errorf("dedupe: undo merge %s: %w", m.ID, err) }
-	current := make([]*crm.Customer, len(m.After))
-	for i, v := range m.After {
+	for _, v := range m.After {
 		c, err := tx.Customers().Get(ctx, v.ID)
 		if err != nil {
 			return fail(fmt.Errorf("customer %s: %w", v.ID, err))
@@ -346,14 +362,22 @@ func (s *Service) UndoTx(ctx context.Context, tx crm.Tx, m *CustomerMerge, actor
 		if c.Version != v.Version {
 			return fail(fmt.Errorf("customer %s changed since the merge (version %d, merged at %d): %w", v.ID, c.Version, v.Version, crm.ErrConflict))
 		}
-		current[i] = c
+	}
+	if o := s.cfg.Ownership; o != nil && len(m.Ownership) > 0 {
+		if err := o.UndoMerge(ctx, tx, m, actor); err != nil {
+			return fail(fmt.Errorf("undo ownership: %w", err))
+		}
 	}
 	for i, before := range m.Before {
 		if before == nil || before.ID != m.After[i].ID {
 			return fail(crm.Invalid(fmt.Sprintf("merge.before[%d]", i), "does not match merge.after"))
 		}
+		now, err := tx.Customers().Get(ctx, before.ID)
+		if err != nil {
+			return fail(err)
+		}
 		c := before.Clone()
-		c.Version = current[i].Version
+		c.Version = now.Version
 		if err := tx.Customers().Update(ctx, c); err != nil {
 			return fail(fmt.Errorf("restore customer %s: %w", c.ID, err))
 		}

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,6 +50,22 @@ type ServiceConfig struct {
 	PerKey int
 	// Limit is how many candidates a check returns at most. Defaults to 10.
 	Limit int
+	// Ownership settles who owns what when customers merge, inside the
+	// merge's unit of work, and undoes it with the merge. The composition
+	// root (package crmkit) wires the pool package's settlement here.
+	// Defaults to nil: merges leave ownership as the customers carry it.
+	Ownership OwnershipSettler
+}
+
+// OwnershipSettler settles ownership when customers merge: the survivor's
+// owner or pool, the losers' holdings and whatever counts them. It runs
+// inside the merge's unit of work after the customers were updated, and
+// returns its settlement as JSON, kept in [CustomerMerge.Ownership] so
+// UndoMerge can restore it. Implementations must be safe for concurrent
+// use.
+type OwnershipSettler interface {
+	SettleMerge(ctx context.Context, tx crm.Tx, m *CustomerMerge, actor crm.ID) (json.RawMessage, error)
+	UndoMerge(ctx context.Context, tx crm.Tx, m *CustomerMerge, actor crm.ID) error
 }
 
 func (c *ServiceConfig) validate() error {
@@ -263,7 +280,7 @@ func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Cand
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("dedupe: check: %w", err)
 		}
-		f := found{cand: Candidate{ID: id.String(), OwnerID: other.OwnerID, PoolID: other.PoolID, Decision: d}, cust: other}
+		f := found{cand: Candidate{ID: id.String(), CustomerID: id, OwnerID: other.OwnerID, PoolID: other.PoolID, Decision: d}, cust: other}
 		if id == holder {
 			strong = &f
 		}

@@ -28,8 +28,11 @@ type Candidate struct {
 	// CustomerID is the matching customer, set by [Service] checks
 	// (crm.NilID for [Index] entries, whose IDs are free text).
 	CustomerID crm.ID
-	OwnerID    crm.ID
-	PoolID     crm.ID
+	// Strong is set by [Service] checks when this customer holds the
+	// checked customer's strong key: the two cannot both be stored.
+	Strong  bool
+	OwnerID crm.ID
+	PoolID  crm.ID
 	Decision
 }
 

@@ -227,6 +227,35 @@ func (s *Service) CheckTx(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Ca
 	return cands, err
 }
 
+// DecideTx checks c like [Service.CheckTx] and decides with p what an entry
+// of c would meet, writing nothing: [Block] when another customer holds c's
+// strong key (that customer comes first among the candidates, whatever its
+// score) or the best candidate reaches p.BlockScore, [Warn] from
+// p.WarnScore, else [Allow]. Seams that ask "is this a duplicate?" from
+// inside another domain's unit of work (pool anti-collision, lead
+// conversion) use it, so they decide exactly as [Service.EnterTx] does.
+func (s *Service) DecideTx(ctx context.Context, tx crm.Tx, c *crm.Customer, p Policy) (Action, []Candidate, error) {
+	if err := p.validate(); err != nil {
+		return Allow, nil, fmt.Errorf("dedupe: decide: %w", err)
+	}
+	cands, _, strong, err := s.check(ctx, tx, c)
+	if err != nil {
+		return Allow, nil, err
+	}
+	if strong != nil {
+		out := make([]Candidate, 0, len(cands)+1)
+		out = append(out, strong.cand)
+		for _, cd := range cands {
+			if cd.CustomerID != strong.cand.CustomerID {
+				out = append(out, cd)
+			}
+		}
+		return Block, out, nil
+	}
+	action, _ := p.Decide(cands)
+	return action, cands, nil
+}
+
 // found is a stored customer compared with a checked one.
 type found struct {
 	cand Candidate
@@ -282,6 +311,7 @@ func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Cand
 		}
 		f := found{cand: Candidate{ID: id.String(), CustomerID: id, OwnerID: other.OwnerID, PoolID: other.PoolID, Decision: d}, cust: other}
 		if id == holder {
+			f.cand.Strong = true
 			strong = &f
 		}
 		if d.Class != NonMatch {

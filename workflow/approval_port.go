@@ -146,16 +146,22 @@ func (a *Approvals) SubmitTx(ctx context.Context, tx ApprovalTx, def *Definition
 	if err != nil {
 		return nil, err
 	}
+	if err := createSubmitted(ctx, tx, in, events); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// createSubmitted stores a request Submit just made, in the context's
+// tenant, and appends its events.
+func createSubmitted(ctx context.Context, tx ApprovalTx, in *Instance, events []crm.Event) error {
 	if in.TenantID == "" {
 		in.TenantID = crm.TenantFrom(ctx)
 	}
 	if err := tx.ApprovalInstances().CreateInstance(ctx, in); err != nil {
-		return nil, fmt.Errorf("workflow: store approval %s: %w", in.ID, err)
+		return fmt.Errorf("workflow: store approval %s: %w", in.ID, err)
 	}
-	if err := appendEvents(ctx, tx.Events(), events); err != nil {
-		return nil, err
-	}
-	return in, nil
+	return appendEvents(ctx, tx.Events(), events)
 }
 
 // SaveTx stores a changed request (compare-and-swap on its Version) and

@@ -231,6 +231,14 @@ func New(cfg *Config) (*Matcher, error) {
 // Fields returns the configured fields.
 func (mt *Matcher) Fields() []Field { return append([]Field(nil), mt.cfg.Fields...) }
 
+// MatchWeight returns the score from which a pair is a match
+// ([Config.MatchWeight] after defaults).
+func (mt *Matcher) MatchWeight() float64 { return mt.cfg.MatchWeight }
+
+// Region returns the country assumed for phone numbers without a country
+// code ([Config.Region] after defaults).
+func (mt *Matcher) Region() string { return mt.cfg.Region }
+
 // Params returns the model's current parameters.
 func (mt *Matcher) Params() Params {
 	p := Params{Prior: mt.prior, Fields: make([]FieldParams, len(mt.cfg.Fields))}

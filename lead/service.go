@@ -11,12 +11,31 @@ import (
 )
 
 // DuplicateChecker finds an existing customer that a lead duplicates. The
-// dedupe package (or a host's own matcher) implements it. Implementations
-// must be safe for concurrent use and must not write.
+// dedupe package (or a host's own matcher) implements it. [Service] asks it
+// inside the conversion's unit of work, passing that unit of work as tx, so
+// the checker reads what the conversion commits against; when it also
+// implements [CustomerIndexer], the customers conversions create are indexed
+// in the same unit of work. Implementations must be safe for concurrent use
+// and must not change l.
 type DuplicateChecker interface {
 	// FindCustomer returns the best matching customer and true, or false
-	// when the lead matches none.
-	FindCustomer(ctx context.Context, l *crm.Lead) (DuplicateMatch, bool, error)
+	// when the lead matches none. An error fails the conversion, which
+	// then keeps nothing.
+	FindCustomer(ctx context.Context, tx crm.Tx, l *crm.Lead) (DuplicateMatch, bool, error)
+}
+
+// CustomerIndexer keeps the match keys of customers a conversion creates, so
+// later conversions' [DuplicateChecker] finds them. [Service] finds it on
+// [Config.Duplicates] by type assertion and calls it right after creating a
+// customer, in the same unit of work. An indexer that keeps a unique (strong)
+// key returns an error matching [crm.ErrAlreadyExists] when another customer
+// holds the key; the conversion then fails and keeps nothing, so of two
+// concurrent conversions of one company only one creates a customer.
+// Implementations must be safe for concurrent use.
+type CustomerIndexer interface {
+	// IndexCustomer records c's match keys through tx. c has its stored
+	// ID, version and times; the indexer must not change it.
+	IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer) error
 }
 
 // DuplicateMatch is a customer a lead appears to duplicate.
@@ -27,11 +46,56 @@ type DuplicateMatch struct {
 }
 
 // OwnerRouter decides who should own what a converted lead becomes. The
-// workflow package's routing (or a host's own rule) implements it.
+// workflow package's routing (or a host's own rule) implements it. [Service]
+// asks it inside the conversion's unit of work, after the duplicate check,
+// and the router writes what it must remember (round-robin cursors, load
+// counters) through tx, so a conversion that fails afterwards keeps none of
+// it. Implementations must be safe for concurrent use and must not change l.
 type OwnerRouter interface {
 	// RouteOwner returns the owner's user ID, or crm.NilID to keep the
-	// lead's owner.
-	RouteOwner(ctx context.Context, l *crm.Lead) (crm.ID, error)
+	// lead's owner. The owner must be a stored user: the conversion reads
+	// it to give the new customer the owner's department.
+	RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm.ID, error)
+}
+
+// Authorizer decides whether an actor may change, convert or score a lead.
+// The permission package (or a host's own policy) implements it. [Service]
+// asks it inside the operation's unit of work, after reading the lead and
+// (for a transition or conversion) checking the lifecycle, and only for a
+// request with an actor: the system (a nil actor) is never asked.
+// Implementations must be safe for concurrent use and must not change the
+// [Access].
+type Authorizer interface {
+	// AuthorizeLead returns nil to allow the access, or an error matching
+	// [crm.ErrPermissionDenied] to refuse it, which [Service] returns as it
+	// is (not wrapped) and stores nothing. Any other error fails the
+	// operation too, wrapped.
+	AuthorizeLead(ctx context.Context, tx crm.Tx, a *Access) error
+}
+
+// Action is what an actor asks to do to a lead.
+type Action string
+
+// The actions an [Authorizer] is asked about.
+const (
+	// ActionTransition moves a lead to another status ([Service.Transition]).
+	ActionTransition Action = "transition"
+	// ActionConvert converts a lead ([Service.Convert]).
+	ActionConvert Action = "convert"
+	// ActionScore scores a lead and stores its snapshot ([Service.ScoreLead]
+	// with an actor).
+	ActionScore Action = "score"
+)
+
+// Access is one question to an [Authorizer]: may Actor do Action to Lead?
+type Access struct {
+	Action Action
+	// Actor is the acting user, read in the operation's unit of work.
+	Actor *crm.User
+	// Lead is the lead as stored before the operation.
+	Lead *crm.Lead
+	// To is the status a transition moves to; empty for other actions.
+	To crm.LeadStatus
 }
 
 // DuplicateError reports that a lead matches an existing customer and the
@@ -56,12 +120,16 @@ type Config struct {
 	// Lifecycle decides which status changes are allowed. Defaults to
 	// DefaultLifecycle().
 	Lifecycle *Lifecycle
-	// Duplicates is asked before a conversion creates a customer. Defaults
-	// to nil: no duplicate check.
+	// Duplicates is asked before a conversion creates a customer, and
+	// indexes the customers conversions create when it is also a
+	// [CustomerIndexer]. Defaults to nil: no duplicate check.
 	Duplicates DuplicateChecker
 	// Router picks the owner of converted records. Defaults to nil: the
 	// lead's owner.
 	Router OwnerRouter
+	// Authorizer is asked whether a request's actor may transition, convert
+	// or score a lead. Defaults to nil: every actor is allowed.
+	Authorizer Authorizer
 }
 
 func (c *Config) validate() error {
@@ -107,11 +175,75 @@ func New(store crm.Store, cfg *Config) (*Service, error) {
 	return &Service{store: store, cfg: c, models: &modelCache{}}, nil
 }
 
+// run runs op, the Tx form of an operation, in a unit of work of its own.
+// An error op returned reaches the caller as op returned it (already
+// wrapped, or an [Authorizer]'s refusal as is); an error of the unit of work
+// itself (begin, commit) goes through wrapErr.
+func (s *Service) run(ctx context.Context, op func(ctx context.Context, tx crm.Tx) error, wrapErr func(error) error) error {
+	var opErr error
+	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		opErr = op(ctx, tx)
+		return opErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case opErr != nil && errors.Is(err, opErr):
+		return err
+	default:
+		return wrapErr(err)
+	}
+}
+
+// refusal carries an [Authorizer]'s refusal up to the Tx form, which
+// returns the refusal itself rather than wrapping it.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// fail wraps err for the Tx form of op, except an authorizer's refusal,
+// which is returned as is.
+func fail(op string, id crm.ID, err error) error {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.err
+	}
+	return wrap(op, id, err)
+}
+
+// authorize asks the configured [Authorizer] whether actorID may do action
+// to l. A nil authorizer or a nil actor allows everything; an unknown actor
+// is a [*crm.ValidationError] on "actor".
+func (s *Service) authorize(ctx context.Context, tx crm.Tx, action Action, actorID crm.ID, l *crm.Lead, to crm.LeadStatus) error {
+	if s.cfg.Authorizer == nil || actorID == crm.NilID {
+		return nil
+	}
+	actor, err := tx.Users().Get(ctx, actorID)
+	if errors.Is(err, crm.ErrNotFound) {
+		return crm.Invalid("actor", "unknown user %s", actorID)
+	}
+	if err != nil {
+		return fmt.Errorf("read actor %s: %w", actorID, err)
+	}
+	err = s.cfg.Authorizer.AuthorizeLead(ctx, tx, &Access{Action: action, Actor: actor, Lead: l.Clone(), To: to})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, crm.ErrPermissionDenied):
+		return &refusal{err}
+	default:
+		return fmt.Errorf("authorize %s: %w", action, err)
+	}
+}
+
 // TransitionRequest asks to move a lead to another status.
 type TransitionRequest struct {
 	LeadID crm.ID
 	To     crm.LeadStatus
-	// Actor is the user making the change; NilID for the system.
+	// Actor is the user making the change; NilID for the system. With a
+	// [Config.Authorizer], a set actor must be a stored user and is asked
+	// about with [ActionTransition].
 	Actor crm.ID
 	// Reason explains the change; required to disqualify or reopen.
 	Reason string
@@ -120,57 +252,80 @@ type TransitionRequest struct {
 	Version int64
 }
 
-// Transition moves a lead to req.To if the lifecycle allows it, stores the
-// lead, its history entry and its event (whose payload is the returned
-// [HistoryEntry]) in one unit of work, and returns the updated lead. Converting goes through
-// [Service.Convert]. Errors: [crm.ErrNotFound], [crm.ErrConflict], a
-// [*crm.ValidationError] for bad input, a [*TransitionError] for a move the
-// lifecycle refuses.
+// Transition moves a lead to req.To if the lifecycle allows it and the
+// [Authorizer] lets req.Actor, stores the lead, its history entry and its
+// event (whose payload is the returned [HistoryEntry]) in one unit of work,
+// and returns the updated lead. Converting goes through [Service.Convert].
+// Errors: [crm.ErrNotFound], [crm.ErrConflict], a [*crm.ValidationError] for
+// bad input or an unknown actor, a [*TransitionError] for a move the
+// lifecycle refuses, the authorizer's refusal ([crm.ErrPermissionDenied]).
+// It is [Service.TransitionTx] in a unit of work of its own.
 func (s *Service) Transition(ctx context.Context, req TransitionRequest) (*crm.Lead, *HistoryEntry, error) {
+	var out *crm.Lead
+	var entry *HistoryEntry
+	err := s.run(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, entry, err = s.TransitionTx(ctx, tx, req)
+		return err
+	}, func(err error) error { return wrap("transition", req.LeadID, err) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, entry, nil
+}
+
+// TransitionTx is [Service.Transition] inside a unit of work the caller
+// holds ([crm.Store.InTx], or a host's own transaction such as pgstore's
+// Store.WithTx): it writes through tx and commits nothing, so the caller's
+// unit of work keeps or discards the change with the rest of its work. When
+// it returns an error the caller must not commit what it wrote. An error
+// matching [crm.ErrUnsupported] means tx has no lead ports ([TxOf]).
+func (s *Service) TransitionTx(ctx context.Context, t crm.Tx, req TransitionRequest) (*crm.Lead, *HistoryEntry, error) {
 	if req.To == crm.LeadConverted {
 		return nil, nil, fmt.Errorf("lead: transition: %w", crm.Invalid("to", "use Convert to convert a lead"))
 	}
-	var out *crm.Lead
-	var entry *HistoryEntry
-	err := s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
-		tx, err := TxOf(t)
-		if err != nil {
-			return err
-		}
-		l, err := tx.Leads().Get(ctx, req.LeadID)
-		if err != nil {
-			return err
-		}
-		if req.Version != 0 && req.Version != l.Version {
-			return fmt.Errorf("lead %s is at version %d, not %d: %w", l.ID, l.Version, req.Version, crm.ErrConflict)
-		}
-		if err := s.cfg.Lifecycle.Check(l, req.To, req.Reason); err != nil {
-			return err
-		}
-		h := &HistoryEntry{ID: s.cfg.IDs.NewID(), LeadID: l.ID, From: statusOf(l), To: req.To, Actor: req.Actor, At: s.cfg.Clock.Now(), Reason: strings.TrimSpace(req.Reason)}
-		l.Status = req.To
-		switch req.To {
-		case crm.LeadDisqualified:
-			l.DisqualifyReason = h.Reason
-		default:
-			l.DisqualifyReason = ""
-		}
-		if err := tx.Leads().Update(ctx, l); err != nil {
-			return err
-		}
-		if err := tx.LeadHistory().Append(ctx, h); err != nil {
-			return fmt.Errorf("append history: %w", err)
-		}
-		if err := s.emit(ctx, tx, EventType(req.To), crm.Ref{Type: crm.TypeLead, ID: l.ID}, req.Actor, h); err != nil {
-			return err
-		}
-		out, entry = l, h
-		return nil
-	})
+	l, h, err := s.transition(ctx, t, req)
 	if err != nil {
-		return nil, nil, wrap("transition", req.LeadID, err)
+		return nil, nil, fail("transition", req.LeadID, err)
 	}
-	return out, entry, nil
+	return l, h, nil
+}
+
+func (s *Service) transition(ctx context.Context, t crm.Tx, req TransitionRequest) (*crm.Lead, *HistoryEntry, error) {
+	tx, err := TxOf(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := tx.Leads().Get(ctx, req.LeadID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.Version != 0 && req.Version != l.Version {
+		return nil, nil, fmt.Errorf("lead %s is at version %d, not %d: %w", l.ID, l.Version, req.Version, crm.ErrConflict)
+	}
+	if err := s.cfg.Lifecycle.Check(l, req.To, req.Reason); err != nil {
+		return nil, nil, err
+	}
+	if err := s.authorize(ctx, t, ActionTransition, req.Actor, l, req.To); err != nil {
+		return nil, nil, err
+	}
+	h := &HistoryEntry{ID: s.cfg.IDs.NewID(), LeadID: l.ID, From: statusOf(l), To: req.To, Actor: req.Actor, At: s.cfg.Clock.Now(), Reason: strings.TrimSpace(req.Reason)}
+	l.Status = req.To
+	switch req.To {
+	case crm.LeadDisqualified:
+		l.DisqualifyReason = h.Reason
+	default:
+		l.DisqualifyReason = ""
+	}
+	if err := tx.Leads().Update(ctx, l); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.LeadHistory().Append(ctx, h); err != nil {
+		return nil, nil, fmt.Errorf("append history: %w", err)
+	}
+	if err := s.emit(ctx, tx, EventType(req.To), crm.Ref{Type: crm.TypeLead, ID: l.ID}, req.Actor, h); err != nil {
+		return nil, nil, err
+	}
+	return l, h, nil
 }
 
 func statusOf(l *crm.Lead) crm.LeadStatus {
@@ -226,7 +381,10 @@ type OpportunityDraft struct {
 // ConvertRequest asks to convert a lead.
 type ConvertRequest struct {
 	LeadID crm.ID
-	Actor  crm.ID
+	// Actor is the user converting; NilID for the system. With a
+	// [Config.Authorizer], a set actor must be a stored user and is asked
+	// about with [ActionConvert].
+	Actor crm.ID
 	// CustomerID, when set, attaches to this existing customer without
 	// asking the duplicate checker.
 	CustomerID crm.ID
@@ -264,30 +422,78 @@ type ConversionPayload struct {
 
 // Convert turns a lead into a customer (or attaches it to an existing one),
 // a contact and optionally an opportunity, links the lead to them and marks
-// it converted, all in one unit of work with their events and the lead's
-// history entry. The duplicate
-// checker and the owner router are asked first, outside the unit of work.
-// Converting a converted or disqualified lead is refused with an error
-// matching [crm.ErrFailedPrecondition]; a duplicate the request did not say
-// how to handle with a [*DuplicateError] ([crm.ErrAlreadyExists]). On any
-// error nothing is stored.
+// it converted. Everything happens in one unit of work, in this order: read
+// the lead, check the lifecycle, ask the [Authorizer] (when req.Actor is
+// set), ask the [DuplicateChecker] (unless req.CustomerID is set) and the
+// [OwnerRouter], create the customer and index it ([CustomerIndexer]),
+// create the contact and opportunity, then store the lead, its history
+// entry and the events. The seams work through the same unit of work, so
+// what the router writes is kept only if the conversion is, and the
+// duplicate check sees what the conversion commits against. A created
+// customer, contact and opportunity are owned by the routed owner (or the
+// lead's); the customer and opportunity belong to the routed owner's
+// department when the router picked an owner who has one, else to the
+// lead's.
+//
+// Errors: converting a converted or disqualified lead matches
+// [crm.ErrFailedPrecondition]; a duplicate the request did not say how to
+// handle is a [*DuplicateError] ([crm.ErrAlreadyExists]); an indexer's
+// clash with a customer created meanwhile matches [crm.ErrAlreadyExists]
+// too; an unknown actor is a
+// [*crm.ValidationError] on "actor"; the authorizer's refusal is returned as
+// it is ([crm.ErrPermissionDenied]). On any error nothing is stored. It is
+// [Service.ConvertTx] in a unit of work of its own.
 func (s *Service) Convert(ctx context.Context, req ConvertRequest) (*Conversion, error) {
-	l, err := s.store.Leads().Get(ctx, req.LeadID)
+	var out *Conversion
+	err := s.run(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, err = s.ConvertTx(ctx, tx, req)
+		return err
+	}, func(err error) error { return wrap("convert", req.LeadID, err) })
 	if err != nil {
-		return nil, wrap("convert", req.LeadID, err)
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConvertTx is [Service.Convert] inside a unit of work the caller holds
+// ([crm.Store.InTx], or a host's own transaction such as pgstore's
+// Store.WithTx); the seams receive tx. It commits nothing: the caller's unit
+// of work keeps or discards the conversion, and what the seams wrote, with
+// the rest of its work. When it returns an error the caller must not commit
+// what it wrote. An error matching [crm.ErrUnsupported] means tx has no lead
+// ports ([TxOf]).
+func (s *Service) ConvertTx(ctx context.Context, t crm.Tx, req ConvertRequest) (*Conversion, error) {
+	out, err := s.convert(ctx, t, req)
+	if err != nil {
+		return nil, fail("convert", req.LeadID, err) // a *DuplicateError passes unwrapped
+	}
+	return out, nil
+}
+
+func (s *Service) convert(ctx context.Context, t crm.Tx, req ConvertRequest) (*Conversion, error) {
+	tx, err := TxOf(t)
+	if err != nil {
+		return nil, err
+	}
+	l, err := tx.Leads().Get(ctx, req.LeadID)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.cfg.Lifecycle.Check(l, crm.LeadConverted, ""); err != nil {
-		return nil, wrap("convert", req.LeadID, err)
+		return nil, err
 	}
+	if err := s.authorize(ctx, t, ActionConvert, req.Actor, l, ""); err != nil {
+		return nil, err
+	}
+	out := &Conversion{}
 	attachTo := req.CustomerID
-	var dup *DuplicateMatch
 	if attachTo == crm.NilID && s.cfg.Duplicates != nil {
-		m, found, err := s.cfg.Duplicates.FindCustomer(ctx, l)
+		m, found, err := s.cfg.Duplicates.FindCustomer(ctx, t, l)
 		if err != nil {
-			return nil, fmt.Errorf("lead: convert %s: duplicate check: %w", l.ID, err)
+			return nil, fmt.Errorf("duplicate check: %w", err)
 		}
 		if found {
-			dup = &m
+			out.Duplicate = &m
 			switch req.OnDuplicate {
 			case DuplicateAttach:
 				attachTo = m.CustomerID
@@ -297,43 +503,35 @@ func (s *Service) Convert(ctx context.Context, req ConvertRequest) (*Conversion,
 			}
 		}
 	}
-	owner := l.OwnerID
+	owner, dept := l.OwnerID, l.DepartmentID
 	if s.cfg.Router != nil {
-		o, err := s.cfg.Router.RouteOwner(ctx, l)
+		o, err := s.cfg.Router.RouteOwner(ctx, t, l)
 		if err != nil {
-			return nil, fmt.Errorf("lead: convert %s: route owner: %w", l.ID, err)
+			return nil, fmt.Errorf("route owner: %w", err)
 		}
 		if o != crm.NilID {
+			u, err := tx.Users().Get(ctx, o)
+			if err != nil {
+				return nil, fmt.Errorf("route owner: read routed owner %s: %w", o, err)
+			}
 			owner = o
+			if u.DepartmentID != crm.NilID {
+				dept = u.DepartmentID
+			}
 		}
 	}
-	var out *Conversion
-	err = s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
-		tx, err := TxOf(t)
-		if err != nil {
-			return err
-		}
-		out = &Conversion{Duplicate: dup}
-		return s.convert(ctx, tx, req, attachTo, owner, out)
-	})
-	if err != nil {
-		return nil, wrap("convert", req.LeadID, err)
+	if err := s.create(ctx, tx, req, l, attachTo, owner, dept, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func (s *Service) convert(ctx context.Context, tx Tx, req ConvertRequest, attachTo, owner crm.ID, out *Conversion) error {
-	l, err := tx.Leads().Get(ctx, req.LeadID)
-	if err != nil {
-		return err
-	}
-	// Re-check inside the unit of work: the lead may have changed since.
-	if err := s.cfg.Lifecycle.Check(l, crm.LeadConverted, ""); err != nil {
-		return err
-	}
+// create writes the records of a conversion whose checks passed.
+func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.Lead, attachTo, owner, dept crm.ID, out *Conversion) error {
 	now := s.cfg.Clock.Now()
 	ref := func(t crm.RecordType, id crm.ID) crm.Ref { return crm.Ref{Type: t, ID: id} }
 	var c *crm.Customer
+	var err error
 	if attachTo != crm.NilID {
 		if c, err = tx.Customers().Get(ctx, attachTo); err != nil {
 			return fmt.Errorf("customer to attach to %s: %w", attachTo, err)
@@ -343,13 +541,18 @@ func (s *Service) convert(ctx context.Context, tx Tx, req ConvertRequest, attach
 		c = &crm.Customer{
 			Meta: crm.Meta{ID: s.cfg.IDs.NewID()}, Kind: crm.CustomerCompany, Name: l.Company,
 			Industry: l.Industry, Region: l.Region, Source: l.Source, Phone: l.Phone, Email: l.Email,
-			OwnerID: owner, DepartmentID: l.DepartmentID, CreatedBy: req.Actor,
+			OwnerID: owner, DepartmentID: dept, CreatedBy: req.Actor,
 		}
 		if strings.TrimSpace(l.Company) == "" {
 			c.Kind, c.Name = crm.CustomerPerson, l.Name
 		}
 		if err := tx.Customers().Create(ctx, c); err != nil {
 			return fmt.Errorf("create customer: %w", err)
+		}
+		if ix, ok := s.cfg.Duplicates.(CustomerIndexer); ok {
+			if err := ix.IndexCustomer(ctx, tx, c.Clone()); err != nil {
+				return fmt.Errorf("index customer %s: %w", c.ID, err)
+			}
 		}
 		if err := s.emit(ctx, tx, crm.EventCustomerCreated, ref(crm.TypeCustomer, c.ID), req.Actor, nil); err != nil {
 			return err
@@ -375,7 +578,7 @@ func (s *Service) convert(ctx context.Context, tx Tx, req ConvertRequest, attach
 	}
 	if d := req.Opportunity; d != nil {
 		o := &crm.Opportunity{Meta: crm.Meta{ID: s.cfg.IDs.NewID()}, CustomerID: c.ID, Name: d.Name, Amount: d.Amount,
-			Stage: d.Stage, Probability: d.Probability, ExpectedClose: d.ExpectedClose, OwnerID: owner, DepartmentID: l.DepartmentID}
+			Stage: d.Stage, Probability: d.Probability, ExpectedClose: d.ExpectedClose, OwnerID: owner, DepartmentID: dept}
 		if o.Name == "" {
 			o.Name = c.Name
 		}

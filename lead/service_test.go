@@ -152,13 +152,13 @@ type stubDuplicates struct {
 	found bool
 }
 
-func (s stubDuplicates) FindCustomer(context.Context, *crm.Lead) (lead.DuplicateMatch, bool, error) {
+func (s stubDuplicates) FindCustomer(context.Context, crm.Tx, *crm.Lead) (lead.DuplicateMatch, bool, error) {
 	return s.match, s.found, nil
 }
 
 type stubRouter struct{ owner crm.ID }
 
-func (s stubRouter) RouteOwner(context.Context, *crm.Lead) (crm.ID, error) { return s.owner, nil }
+func (s stubRouter) RouteOwner(context.Context, crm.Tx, *crm.Lead) (crm.ID, error) { return s.owner, nil }
 
 func cny(t *testing.T, v int64) crm.Money {
 	m, err := crm.NewMoney(decimal.NewFromInt(v), "CNY")
@@ -172,6 +172,7 @@ func TestConvert(t *testing.T) {
 
 	t.Run("CreatesCustomerContactAndOpportunityAtomically", func(t *testing.T) {
 		f := newFixture(t, &lead.Config{Router: stubRouter{owner: owner}})
+		require.NoError(t, f.store.Users().Create(f.ctx, crmtest.User(f.ids, func(u *crm.User) { u.ID = owner })))
 		l := f.lead(t, func(l *crm.Lead) { l.Phone = "+86 21 5555 0101"; l.Status = crm.LeadSQL })
 		conv, err := f.svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID, Opportunity: &lead.OpportunityDraft{Name: "ERP rollout", Amount: cny(t, 250000)}})
 		require.NoError(t, err)

@@ -38,8 +38,18 @@ func (s *Service) History(ctx context.Context, leadID crm.ID, page crm.PageReque
 // SaveModel stores m as version m.Version() of scoring model m.ID(). Saving
 // a version again with the same content changes nothing; with different
 // content it is refused with [crm.ErrAlreadyExists], since a stored version
-// is immutable (publish a new version instead).
+// is immutable (publish a new version instead). It is [Service.SaveModelTx]
+// in a unit of work of its own.
 func (s *Service) SaveModel(ctx context.Context, m *Model) error {
+	return s.run(ctx, func(ctx context.Context, tx crm.Tx) error { return s.SaveModelTx(ctx, tx, m) },
+		func(err error) error { return fmt.Errorf("lead: save model: %w", err) })
+}
+
+// SaveModelTx is [Service.SaveModel] inside a unit of work the caller holds
+// ([crm.Store.InTx], or a host's own transaction such as pgstore's
+// Store.WithTx); it commits nothing. An error matching [crm.ErrUnsupported]
+// means tx has no lead ports ([TxOf]).
+func (s *Service) SaveModelTx(ctx context.Context, t crm.Tx, m *Model) error {
 	if m == nil {
 		return fmt.Errorf("lead: save model: %w", crm.Invalid("model", "is required"))
 	}
@@ -47,9 +57,13 @@ func (s *Service) SaveModel(ctx context.Context, m *Model) error {
 	if err != nil {
 		return fmt.Errorf("lead: save model %q: %w", m.id, err)
 	}
-	err = s.inTx(ctx, func(ctx context.Context, tx Tx) error {
+	err = func() error {
+		tx, err := TxOf(t)
+		if err != nil {
+			return err
+		}
 		return tx.LeadScoringModels().Put(ctx, &ModelDocument{ID: m.id, Version: m.version, Data: data})
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("lead: save model %q version %d: %w", m.id, m.version, err)
 	}
@@ -130,8 +144,20 @@ func (c *modelCache) compile(tenant string, d *ModelDocument) (*Model, error) {
 }
 
 // SavePredictor stores p as version of predictive model id, with the same
-// immutability as [Service.SaveModel].
+// immutability as [Service.SaveModel]. It is [Service.SavePredictorTx] in a
+// unit of work of its own.
 func (s *Service) SavePredictor(ctx context.Context, id string, version int, p *Predictor) error {
+	return s.run(ctx, func(ctx context.Context, tx crm.Tx) error { return s.SavePredictorTx(ctx, tx, id, version, p) },
+		func(err error) error {
+			return fmt.Errorf("lead: save predictor %q version %d: %w", truncate(id, 64), version, err)
+		})
+}
+
+// SavePredictorTx is [Service.SavePredictor] inside a unit of work the
+// caller holds ([crm.Store.InTx], or a host's own transaction such as
+// pgstore's Store.WithTx); it commits nothing. An error matching
+// [crm.ErrUnsupported] means tx has no lead ports ([TxOf]).
+func (s *Service) SavePredictorTx(ctx context.Context, t crm.Tx, id string, version int, p *Predictor) error {
 	if p == nil {
 		return fmt.Errorf("lead: save predictor: %w", crm.Invalid("predictor", "is required"))
 	}
@@ -139,9 +165,13 @@ func (s *Service) SavePredictor(ctx context.Context, id string, version int, p *
 	if err != nil {
 		return fmt.Errorf("lead: save predictor %q: %w", truncate(id, 64), err)
 	}
-	err = s.inTx(ctx, func(ctx context.Context, tx Tx) error {
+	err = func() error {
+		tx, err := TxOf(t)
+		if err != nil {
+			return err
+		}
 		return tx.LeadPredictors().Put(ctx, &ModelDocument{ID: id, Version: version, Data: data})
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("lead: save predictor %q version %d: %w", truncate(id, 64), version, err)
 	}
@@ -176,6 +206,11 @@ type ScoreRequest struct {
 	// Events are the lead's engagement events; the host keeps them (web
 	// analytics, email tool, call log) and passes them in.
 	Events []Engagement
+	// Actor is the user asking for the score; NilID for the system (a
+	// nightly rescoring). With a [Config.Authorizer], a set actor must be a
+	// stored user and is asked about with [ActionScore]; it is also the
+	// actor of the [EventLeadRegraded] event.
+	Actor crm.ID
 }
 
 // scoreAttempts bounds how often ScoreLead recomputes a snapshot that a
@@ -189,65 +224,94 @@ const scoreAttempts = 3
 // suggested stage changes, an [EventLeadRegraded] event is written in the
 // same unit of work, so hosts can tell sales about leads that became hot
 // without an event for every unchanged nightly rescoring. A
-// snapshot replaced concurrently is recomputed (a few times at most, then
-// [crm.ErrConflict]), so the newest score wins. The service keeps the
-// compiled models it loaded (up to 64, by tenant, ID and version), so only
-// the first scoring with a version pays for parsing it. Errors:
-// [crm.ErrNotFound] for an unknown lead or model.
+// snapshot replaced concurrently is recomputed in a new unit of work (a few
+// times at most, then [crm.ErrConflict]), so the newest score wins. The
+// service keeps the compiled models it loaded (up to 64, by tenant, ID and
+// version), so only the first scoring with a version pays for parsing it.
+// Errors: [crm.ErrNotFound] for an unknown lead or model, a
+// [*crm.ValidationError] on "actor" for an unknown actor, the
+// [Authorizer]'s refusal as it is ([crm.ErrPermissionDenied]). It is
+// [Service.ScoreLeadTx] in a unit of work of its own, retried on conflict.
 func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapshot, error) {
 	var out *ScoreSnapshot
 	var err error
 	for attempt := 0; attempt < scoreAttempts; attempt++ {
-		err = s.inTx(ctx, func(ctx context.Context, tx Tx) error {
-			l, err := tx.Leads().Get(ctx, req.LeadID)
-			if err != nil {
-				return err
-			}
-			m, err := s.loadModel(ctx, tx, req.ModelID, req.ModelVersion)
-			if err != nil {
-				return err
-			}
-			now := s.cfg.Clock.Now()
-			r := m.Score(l, req.Events, now)
-			snap := &ScoreSnapshot{LeadID: l.ID, ModelID: m.id, ModelVersion: m.version,
-				Fit: r.Fit, Engagement: r.Engagement, Total: r.Total, Grade: r.Grade, Stage: r.Stage, ComputedAt: now}
-			old, err := tx.LeadScores().Get(ctx, l.ID, m.id)
-			switch {
-			case err == nil:
-				snap.Version = old.Version
-			case errors.Is(err, crm.ErrNotFound):
-				old = nil
-			default:
-				return err
-			}
-			if err := tx.LeadScores().Save(ctx, snap); err != nil {
-				return err
-			}
-			if old == nil || old.Grade != snap.Grade || old.Stage != snap.Stage {
-				p := RegradedPayload{ModelID: m.id, ModelVersion: m.version, Grade: snap.Grade, Stage: snap.Stage, Total: snap.Total}
-				if old != nil {
-					p.PreviousGrade, p.PreviousStage = old.Grade, old.Stage
-				}
-				if err := s.emit(ctx, tx, EventLeadRegraded, crm.Ref{Type: crm.TypeLead, ID: l.ID}, crm.NilID, p); err != nil {
-					return err
-				}
-			}
-			out = snap
-			return nil
-		})
+		err = s.run(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+			out, err = s.ScoreLeadTx(ctx, tx, req)
+			return err
+		}, func(err error) error { return wrap("score", req.LeadID, err) })
 		if err == nil || !errors.Is(err, crm.ErrConflict) {
 			break
 		}
 	}
 	if err != nil {
-		return nil, wrap("score", req.LeadID, err)
+		return nil, err
 	}
 	return out, nil
 }
 
+// ScoreLeadTx is [Service.ScoreLead] inside a unit of work the caller holds
+// ([crm.Store.InTx], or a host's own transaction such as pgstore's
+// Store.WithTx), tried once: a snapshot replaced concurrently is
+// [crm.ErrConflict], which the caller may retry in a new unit of work. It
+// commits nothing. An error matching [crm.ErrUnsupported] means tx has no
+// lead ports ([TxOf]).
+func (s *Service) ScoreLeadTx(ctx context.Context, t crm.Tx, req ScoreRequest) (*ScoreSnapshot, error) {
+	out, err := s.scoreLead(ctx, t, req)
+	if err != nil {
+		return nil, fail("score", req.LeadID, err)
+	}
+	return out, nil
+}
+
+func (s *Service) scoreLead(ctx context.Context, t crm.Tx, req ScoreRequest) (*ScoreSnapshot, error) {
+	tx, err := TxOf(t)
+	if err != nil {
+		return nil, err
+	}
+	l, err := tx.Leads().Get(ctx, req.LeadID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, t, ActionScore, req.Actor, l, ""); err != nil {
+		return nil, err
+	}
+	m, err := s.loadModel(ctx, tx, req.ModelID, req.ModelVersion)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Clock.Now()
+	r := m.Score(l, req.Events, now)
+	snap := &ScoreSnapshot{LeadID: l.ID, ModelID: m.id, ModelVersion: m.version,
+		Fit: r.Fit, Engagement: r.Engagement, Total: r.Total, Grade: r.Grade, Stage: r.Stage, ComputedAt: now}
+	old, err := tx.LeadScores().Get(ctx, l.ID, m.id)
+	switch {
+	case err == nil:
+		snap.Version = old.Version
+	case errors.Is(err, crm.ErrNotFound):
+		old = nil
+	default:
+		return nil, err
+	}
+	if err := tx.LeadScores().Save(ctx, snap); err != nil {
+		return nil, err
+	}
+	if old == nil || old.Grade != snap.Grade || old.Stage != snap.Stage {
+		p := RegradedPayload{ModelID: m.id, ModelVersion: m.version, Grade: snap.Grade, Stage: snap.Stage, Total: snap.Total}
+		if old != nil {
+			p.PreviousGrade, p.PreviousStage = old.Grade, old.Stage
+		}
+		if err := s.emit(ctx, tx, EventLeadRegraded, crm.Ref{Type: crm.TypeLead, ID: l.ID}, req.Actor, p); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
 // EventLeadRegraded is written by [Service.ScoreLead] when a lead's grade
 // or suggested stage under a model changes (or is first computed). Its
-// payload is a [RegradedPayload]; the actor is the system.
+// payload is a [RegradedPayload]; its actor is the request's (the system
+// when none is given).
 const EventLeadRegraded = "lead.regraded"
 
 // RegradedPayload is the payload of [EventLeadRegraded]. The previous grade

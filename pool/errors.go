@@ -31,6 +31,9 @@ var (
 	ErrCollision = fmt.Errorf("%w: collides with a customer owned by someone else", crm.ErrFailedPrecondition)
 	// ErrNoMatchingPool: no pool's entry rule selects the customer.
 	ErrNoMatchingPool = fmt.Errorf("%w: no pool's entry rule matches the customer", crm.ErrFailedPrecondition)
+	// ErrMerged: the customer was merged into another one
+	// ([crm.Customer.MergedInto]); act on the survivor instead.
+	ErrMerged = fmt.Errorf("%w: customer was merged into another", crm.ErrFailedPrecondition)
 	// ErrKeyReused: an idempotency key came back with a different request.
 	ErrKeyReused = fmt.Errorf("%w: idempotency key was used for a different request", crm.ErrInvalidArgument)
 )

@@ -10,10 +10,20 @@ import (
 // CreatePool validates and stores a new pool. Managing pool definitions is
 // an administrative task; the host decides who may do it.
 func (s *Service) CreatePool(ctx context.Context, p *Pool) error {
+	return s.createPool(ctx, nil, p)
+}
+
+// CreatePoolTx is [Service.CreatePool] inside tx, a unit of work the caller
+// holds; see [Service.ClaimTx].
+func (s *Service) CreatePoolTx(ctx context.Context, tx crm.Tx, p *Pool) error {
+	return s.createPool(ctx, joined(tx), p)
+}
+
+func (s *Service) createPool(ctx context.Context, t crm.Tx, p *Pool) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("pool: create pool: %w", err)
 	}
-	return s.run(ctx, "create pool "+p.ID.String(), func(ctx context.Context, u *unit) error {
+	return s.exec(ctx, t, "create pool "+p.ID.String(), func(ctx context.Context, u *unit) error {
 		return u.tx.Pools().Create(ctx, p)
 	})
 }
@@ -24,10 +34,20 @@ func (s *Service) CreatePool(ctx context.Context, p *Pool) error {
 // customer; a sweep never recycles a customer its current rule does not
 // find due.
 func (s *Service) UpdatePool(ctx context.Context, p *Pool) error {
+	return s.updatePool(ctx, nil, p)
+}
+
+// UpdatePoolTx is [Service.UpdatePool] inside tx, a unit of work the caller
+// holds; see [Service.ClaimTx].
+func (s *Service) UpdatePoolTx(ctx context.Context, tx crm.Tx, p *Pool) error {
+	return s.updatePool(ctx, joined(tx), p)
+}
+
+func (s *Service) updatePool(ctx context.Context, t crm.Tx, p *Pool) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("pool: update pool: %w", err)
 	}
-	return s.run(ctx, "update pool "+p.ID.String(), func(ctx context.Context, u *unit) error {
+	return s.exec(ctx, t, "update pool "+p.ID.String(), func(ctx context.Context, u *unit) error {
 		return u.tx.Pools().Update(ctx, p)
 	})
 }

@@ -83,12 +83,38 @@ const (
 	CollisionOff CollisionMode = "off"
 )
 
-// DuplicateChecker finds stored customers that may be the same as c (the
-// dedupe package provides one). It runs inside the operation's unit of work
-// and must not return c's own ID. Implementations must be safe for
-// concurrent use.
+// DuplicateChecker finds stored customers that may be the same as c. It
+// runs inside the operation's unit of work and must not return c's own ID.
+// Implementations must be safe for concurrent use. The pool package
+// imports no other domain: the root package crmkit provides the
+// implementation backed by the dedupe package's match keys and wires it
+// into [Config.Duplicates]; a host may supply its own.
 type DuplicateChecker interface {
 	Duplicates(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]crm.ID, error)
+}
+
+// CustomerIndexer keeps the match keys of customers the pool writes, so
+// the [DuplicateChecker] finds them. When [Config.Duplicates] also
+// implements CustomerIndexer (found by type assertion), [Service.Create]
+// calls IndexCustomer after storing the new customer and [Service.Enter]
+// after the customer entered a pool, in the same unit of work (tx); an
+// error fails the operation and nothing of it is kept. c is the stored
+// customer; the indexer must not keep it. Implementations must be safe for
+// concurrent use.
+type CustomerIndexer interface {
+	IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer) error
+}
+
+// index hands c to the configured [CustomerIndexer], if any.
+func (u *unit) index(ctx context.Context, c *crm.Customer) error {
+	ix, ok := u.s.cfg.Duplicates.(CustomerIndexer)
+	if !ok {
+		return nil
+	}
+	if err := ix.IndexCustomer(ctx, u.tx, c); err != nil {
+		return fmt.Errorf("index customer %s: %w", c.ID, err)
+	}
+	return nil
 }
 
 // maxSweepWorkers bounds [Config.SweepWorkers]: far more than any
@@ -244,19 +270,58 @@ type unit struct {
 	now time.Time
 }
 
-// run executes fn in one unit of work.
+// nilTx stands for a nil tx handed to a Tx form, so that the form fails
+// with [crm.ErrUnsupported] instead of starting a unit of work of its own.
+type nilTx struct{ crm.Tx }
+
+// joined returns the caller's unit of work t for exec, never nil.
+func joined(t crm.Tx) crm.Tx {
+	if t == nil {
+		return nilTx{}
+	}
+	return t
+}
+
+// run executes fn in a unit of work of its own.
 func (s *Service) run(ctx context.Context, name string, fn func(ctx context.Context, u *unit) error) error {
-	err := s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error {
-		tx, ok := t.(Tx)
-		if !ok {
-			return fmt.Errorf("storage adapter %T has no pool ports: %w", t, crm.ErrUnsupported)
-		}
-		return fn(ctx, &unit{s: s, tx: tx, now: crm.StorageTime(s.cfg.Clock.Now())})
-	})
+	return s.exec(ctx, nil, name, fn)
+}
+
+// exec executes fn inside t, the caller's unit of work, or in a unit of
+// work of its own when t is nil. Every mutating operation goes through
+// here, so its plain form and its Tx form share one code path.
+func (s *Service) exec(ctx context.Context, t crm.Tx, name string, fn func(ctx context.Context, u *unit) error) error {
+	var err error
+	if t == nil {
+		err = s.store.InTx(ctx, func(ctx context.Context, t crm.Tx) error { return s.within(ctx, t, fn) })
+	} else {
+		err = s.within(ctx, t, fn)
+	}
 	if err != nil {
 		return fmt.Errorf("pool: %s: %w", name, err)
 	}
 	return nil
+}
+
+// within runs fn with t's pool ports.
+func (s *Service) within(ctx context.Context, t crm.Tx, fn func(ctx context.Context, u *unit) error) error {
+	tx, err := portsOf(t)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, &unit{s: s, tx: tx, now: crm.StorageTime(s.cfg.Clock.Now())})
+}
+
+// portsOf returns t's pool ports, or an error matching [crm.ErrUnsupported].
+func portsOf(t crm.Tx) (Tx, error) {
+	if _, ok := t.(nilTx); ok {
+		return nil, fmt.Errorf("tx is nil: %w", crm.ErrUnsupported)
+	}
+	tx, ok := t.(Tx)
+	if !ok {
+		return nil, fmt.Errorf("storage adapter %T has no pool ports: %w", t, crm.ErrUnsupported)
+	}
+	return tx, nil
 }
 
 // request is what every ownership operation shares.
@@ -279,10 +344,12 @@ func (r *request) validate(v *problems, system bool) {
 	}
 }
 
-// operate runs one ownership operation: it locks the customer's holding,
-// answers a repeated idempotency key with the stored result, else runs fn
-// and stores its result under the key.
-func (s *Service) operate(ctx context.Context, r request, extra func(*problems), fn func(ctx context.Context, u *unit, h *Holding) (*Result, error)) (*Result, error) {
+// operate runs one ownership operation inside t (nil: a unit of work of
+// its own; see exec): it locks the customer's holding, answers a repeated
+// idempotency key with the stored result, reads the customer (refusing a
+// merged one with [ErrMerged]; Create has none yet and gets nil), else runs
+// fn and stores its result under the key.
+func (s *Service) operate(ctx context.Context, t crm.Tx, r request, extra func(*problems), fn func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error)) (*Result, error) {
 	var v problems
 	r.validate(&v, r.op == OpEnter)
 	if extra != nil {
@@ -293,7 +360,7 @@ func (s *Service) operate(ctx context.Context, r request, extra func(*problems),
 		return nil, fmt.Errorf("pool: %s: %w", name, err)
 	}
 	var res *Result
-	err := s.run(ctx, name, func(ctx context.Context, u *unit) error {
+	err := s.exec(ctx, t, name, func(ctx context.Context, u *unit) error {
 		res = nil
 		h, err := u.tx.PoolHoldings().Get(ctx, r.customer)
 		if err != nil && !errors.Is(err, crm.ErrNotFound) {
@@ -308,10 +375,24 @@ func (s *Service) operate(ctx context.Context, r request, extra func(*problems),
 				return err
 			}
 		}
-		if h == nil && r.op != OpEnter && r.op != OpCreate {
+		tracked := h != nil || r.op == OpEnter || r.op == OpCreate
+		var c *crm.Customer
+		if r.op != OpCreate {
+			c, err = u.customer(ctx, r.customer)
+			switch {
+			case errors.Is(err, crm.ErrNotFound) && !tracked:
+				return ErrNotInPool
+			case err != nil:
+				return err
+			}
+			if err := notMerged(c); err != nil {
+				return err
+			}
+		}
+		if !tracked {
 			return ErrNotInPool
 		}
-		out, err := fn(ctx, u, h)
+		out, err := fn(ctx, u, h, c)
 		if err != nil {
 			return err
 		}
@@ -328,6 +409,18 @@ func (s *Service) operate(ctx context.Context, r request, extra func(*problems),
 		return nil
 	})
 	return res, err
+}
+
+// notMerged refuses a customer merged into another with [ErrMerged].
+func notMerged(c *crm.Customer) error {
+	into, merged := c.MergedInto()
+	switch {
+	case !merged:
+		return nil
+	case into == crm.NilID:
+		return ErrMerged
+	}
+	return fmt.Errorf("%w (survivor %s)", ErrMerged, into)
 }
 
 func (u *unit) replay(ctx context.Context, r request) (*Result, error) {
@@ -701,8 +794,21 @@ func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) 
 			return res, err
 		}
 	}
+	return s.claim(ctx, nil, req)
+}
+
+// ClaimTx is [Service.Claim] inside tx, a unit of work the caller holds
+// (from [crm.Store.InTx], or a host transaction such as pgstore's
+// Store.WithTx); it never takes the one-write path of [ClaimStore], and
+// nothing it wrote is kept unless the caller commits. It returns an error
+// matching [crm.ErrUnsupported] when tx lacks the pool ports ([Tx]).
+func (s *Service) ClaimTx(ctx context.Context, tx crm.Tx, req ClaimRequest) (*Result, error) {
+	return s.claim(ctx, joined(tx), req)
+}
+
+func (s *Service) claim(ctx context.Context, t crm.Tx, req ClaimRequest) (*Result, error) {
 	r := request{op: OpClaim, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+	return s.operate(ctx, t, r, nil, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		if err := claimable(h); err != nil {
 			return nil, err
 		}
@@ -711,10 +817,6 @@ func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) 
 			return nil, err
 		}
 		p, err := u.pool(ctx, h.PoolID, "pool_id")
-		if err != nil {
-			return nil, err
-		}
-		c, err := u.customer(ctx, h.CustomerID)
 		if err != nil {
 			return nil, err
 		}
@@ -796,6 +898,8 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		switch {
 		case h == nil:
 			return fail(ErrNotInPool)
+		case c != nil && notMerged(c) != nil:
+			return fail(notMerged(c))
 		case claimable(h) != nil:
 			return fail(claimable(h))
 		case usr == nil:
@@ -855,9 +959,19 @@ type ReleaseRequest struct {
 // admin may release ([crm.ErrPermissionDenied] otherwise); a locked customer
 // must be unlocked first ([ErrLocked]). The previous-owner cooldown starts.
 func (s *Service) Release(ctx context.Context, req ReleaseRequest) (*Result, error) {
+	return s.release(ctx, nil, req)
+}
+
+// ReleaseTx is [Service.Release] inside tx, a unit of work the caller
+// holds; see [Service.ClaimTx].
+func (s *Service) ReleaseTx(ctx context.Context, tx crm.Tx, req ReleaseRequest) (*Result, error) {
+	return s.release(ctx, joined(tx), req)
+}
+
+func (s *Service) release(ctx context.Context, t crm.Tx, req ReleaseRequest) (*Result, error) {
 	r := request{op: OpRelease, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, func(v *problems) { reasonCode(v, req.Reason, true) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
-		return u.giveBack(ctx, h, req.Actor, req.PoolID, OpRelease, req.Reason, req.IdempotencyKey)
+	return s.operate(ctx, t, r, func(v *problems) { reasonCode(v, req.Reason, true) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+		return u.giveBack(ctx, h, c, req.Actor, req.PoolID, OpRelease, req.Reason, req.IdempotencyKey)
 	})
 }
 
@@ -871,7 +985,7 @@ func reasonCode(v *problems, reason string, required bool) {
 }
 
 // giveBack is Release.
-func (u *unit) giveBack(ctx context.Context, h *Holding, actorID, poolID crm.ID, op Op, reason, key string) (*Result, error) {
+func (u *unit) giveBack(ctx context.Context, h *Holding, c *crm.Customer, actorID, poolID crm.ID, op Op, reason, key string) (*Result, error) {
 	if !h.Owned() {
 		return nil, ErrNotOwned
 	}
@@ -891,10 +1005,6 @@ func (u *unit) giveBack(ctx context.Context, h *Holding, actorID, poolID crm.ID,
 	}
 	if dest == nil {
 		return nil, crm.Invalid("pool_id", "the customer has no pool; name one")
-	}
-	c, err := u.customer(ctx, h.CustomerID)
-	if err != nil {
-		return nil, err
 	}
 	if err := u.authorize(ctx, &Access{Action: ActionRelease, Actor: usr, Pool: home, Target: dest, Holding: h, Customer: c}); err != nil {
 		return nil, err
@@ -924,15 +1034,25 @@ type AssignRequest struct {
 // manager of the user. The assignee's owned-customer limits apply; claim
 // cooldowns and daily claim limits do not, since an admin decided.
 func (s *Service) Assign(ctx context.Context, req AssignRequest) (*Result, error) {
+	return s.assign(ctx, nil, req)
+}
+
+// AssignTx is [Service.Assign] inside tx, a unit of work the caller holds;
+// see [Service.ClaimTx].
+func (s *Service) AssignTx(ctx context.Context, tx crm.Tx, req AssignRequest) (*Result, error) {
+	return s.assign(ctx, joined(tx), req)
+}
+
+func (s *Service) assign(ctx context.Context, t crm.Tx, req AssignRequest) (*Result, error) {
 	r := request{op: OpAssign, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		if h.Owned() {
 			return nil, ErrTaken
 		}
 		if !h.Pooled() {
 			return nil, ErrNotInPool
 		}
-		usr, to, p, c, err := u.load(ctx, h, req.Actor, req.To)
+		usr, to, p, err := u.load(ctx, h, req.Actor, req.To)
 		if err != nil {
 			return nil, err
 		}
@@ -961,39 +1081,45 @@ func required(v *problems, field string, id crm.ID) {
 	}
 }
 
-// load reads the actor, the other user, the holding's pool and the customer.
-func (u *unit) load(ctx context.Context, h *Holding, actor, other crm.ID) (*crm.User, *crm.User, *Pool, *crm.Customer, error) {
+// load reads the actor, the other user and the holding's pool.
+func (u *unit) load(ctx context.Context, h *Holding, actor, other crm.ID) (*crm.User, *crm.User, *Pool, error) {
 	usr, err := u.actor(ctx, actor, "actor")
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	var to *crm.User
 	if other != crm.NilID {
 		if to, err = u.actor(ctx, other, "to"); err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	p, err := u.pool(ctx, h.PoolID, "pool_id")
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	c, err := u.customer(ctx, h.CustomerID)
-	return usr, to, p, c, err
+	return usr, to, p, err
 }
 
 // Transfer gives an owned customer to another user, on behalf of a pool
 // admin or a manager of the current owner. The new owner's limits apply; a
 // locked customer must be unlocked first.
 func (s *Service) Transfer(ctx context.Context, req AssignRequest) (*Result, error) {
+	return s.transfer(ctx, nil, req)
+}
+
+// TransferTx is [Service.Transfer] inside tx, a unit of work the caller
+// holds; see [Service.ClaimTx].
+func (s *Service) TransferTx(ctx context.Context, tx crm.Tx, req AssignRequest) (*Result, error) {
+	return s.transfer(ctx, joined(tx), req)
+}
+
+func (s *Service) transfer(ctx context.Context, t crm.Tx, req AssignRequest) (*Result, error) {
 	r := request{op: OpTransfer, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		if !h.Owned() {
 			return nil, ErrNotOwned
 		}
 		if h.OwnerID == req.To {
 			return nil, fmt.Errorf("%w: user %s already owns the customer", crm.ErrFailedPrecondition, req.To)
 		}
-		usr, to, p, c, err := u.load(ctx, h, req.Actor, req.To)
+		usr, to, p, err := u.load(ctx, h, req.Actor, req.To)
 		if err != nil {
 			return nil, err
 		}
@@ -1025,25 +1151,37 @@ type LockRequest struct {
 // Lock protects an owned customer from recycling until unlocked, within the
 // owner's locked_customers limit.
 func (s *Service) Lock(ctx context.Context, req LockRequest) (*Result, error) {
-	return s.lock(ctx, req, true)
+	return s.lock(ctx, nil, req, true)
+}
+
+// LockTx is [Service.Lock] inside tx, a unit of work the caller holds; see
+// [Service.ClaimTx].
+func (s *Service) LockTx(ctx context.Context, tx crm.Tx, req LockRequest) (*Result, error) {
+	return s.lock(ctx, joined(tx), req, true)
 }
 
 // Unlock ends a lock; the customer's due time is recomputed.
 func (s *Service) Unlock(ctx context.Context, req LockRequest) (*Result, error) {
-	return s.lock(ctx, req, false)
+	return s.lock(ctx, nil, req, false)
 }
 
-func (s *Service) lock(ctx context.Context, req LockRequest, lock bool) (*Result, error) {
+// UnlockTx is [Service.Unlock] inside tx, a unit of work the caller holds;
+// see [Service.ClaimTx].
+func (s *Service) UnlockTx(ctx context.Context, tx crm.Tx, req LockRequest) (*Result, error) {
+	return s.lock(ctx, joined(tx), req, false)
+}
+
+func (s *Service) lock(ctx context.Context, t crm.Tx, req LockRequest, lock bool) (*Result, error) {
 	op, action := OpLock, ActionLock
 	if !lock {
 		op, action = OpUnlock, ActionUnlock
 	}
 	r := request{op: op, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+	return s.operate(ctx, t, r, nil, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		if !h.Owned() {
 			return nil, ErrNotOwned
 		}
-		usr, _, p, c, err := u.load(ctx, h, req.Actor, crm.NilID)
+		usr, _, p, err := u.load(ctx, h, req.Actor, crm.NilID)
 		if err != nil {
 			return nil, err
 		}
@@ -1083,9 +1221,19 @@ type MoveRequest struct {
 // (and its new-entry cooldown restarts), an owned one changes the pool
 // whose rules recycle it.
 func (s *Service) Move(ctx context.Context, req MoveRequest) (*Result, error) {
+	return s.move(ctx, nil, req)
+}
+
+// MoveTx is [Service.Move] inside tx, a unit of work the caller holds; see
+// [Service.ClaimTx].
+func (s *Service) MoveTx(ctx context.Context, tx crm.Tx, req MoveRequest) (*Result, error) {
+	return s.move(ctx, joined(tx), req)
+}
+
+func (s *Service) move(ctx context.Context, t crm.Tx, req MoveRequest) (*Result, error) {
 	r := request{op: OpMove, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, func(v *problems) { required(v, "pool_id", req.PoolID) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
-		usr, _, from, c, err := u.load(ctx, h, req.Actor, crm.NilID)
+	return s.operate(ctx, t, r, func(v *problems) { required(v, "pool_id", req.PoolID) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+		usr, _, from, err := u.load(ctx, h, req.Actor, crm.NilID)
 		if err != nil {
 			return nil, err
 		}
@@ -1127,12 +1275,18 @@ type EnterRequest struct {
 // ([ErrNoMatchingPool] when no rule matches). An owned customer is refused
 // with [ErrTaken]: release it instead.
 func (s *Service) Enter(ctx context.Context, req EnterRequest) (*Result, error) {
+	return s.enter(ctx, nil, req)
+}
+
+// EnterTx is [Service.Enter] inside tx, a unit of work the caller holds;
+// see [Service.ClaimTx].
+func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EnterRequest) (*Result, error) {
+	return s.enter(ctx, joined(tx), req)
+}
+
+func (s *Service) enter(ctx context.Context, t crm.Tx, req EnterRequest) (*Result, error) {
 	r := request{op: OpEnter, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, r, func(v *problems) { reasonCode(v, req.Reason, false) }, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
-		c, err := u.customer(ctx, req.CustomerID)
-		if err != nil {
-			return nil, err
-		}
+	return s.operate(ctx, t, r, func(v *problems) { reasonCode(v, req.Reason, false) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		isNew := h == nil
 		if isNew {
 			h = &Holding{CustomerID: c.ID}
@@ -1167,7 +1321,11 @@ func (s *Service) Enter(ctx context.Context, req EnterRequest) (*Result, error) 
 		}
 		e := &Entry{CustomerID: c.ID, Op: OpEnter, FromPool: h.PoolID, ToPool: to.ID, Reason: req.Reason, ActorID: req.Actor, IdempotencyKey: req.IdempotencyKey}
 		u.toPool(h, c, to, crm.NilID)
-		return u.finish(ctx, h, c, to, e, isNew, nil, crm.NilID)
+		res, err := u.finish(ctx, h, c, to, e, isNew, nil, crm.NilID)
+		if err != nil {
+			return nil, err
+		}
+		return res, u.index(ctx, c)
 	})
 }
 
@@ -1213,13 +1371,24 @@ type CreateRequest struct {
 // entry rules (none if no rule matches) and its protection period starts.
 // On success req.Customer holds the stored customer.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
+	return s.create(ctx, nil, req)
+}
+
+// CreateTx is [Service.Create] inside tx, a unit of work the caller holds;
+// see [Service.ClaimTx]. req.Customer holds the stored customer on success
+// even if the caller later rolls back.
+func (s *Service) CreateTx(ctx context.Context, tx crm.Tx, req CreateRequest) (*Result, error) {
+	return s.create(ctx, joined(tx), req)
+}
+
+func (s *Service) create(ctx context.Context, t crm.Tx, req CreateRequest) (*Result, error) {
 	if req.Customer == nil {
 		return nil, fmt.Errorf("pool: create: %w", crm.Invalid("customer", "is required"))
 	}
 	id := req.Customer.ID
 	r := request{op: OpCreate, actor: req.Actor, customer: id, key: req.IdempotencyKey}
 	var stored *crm.Customer
-	res, err := s.operate(ctx, r, nil, func(ctx context.Context, u *unit, h *Holding) (*Result, error) {
+	res, err := s.operate(ctx, t, r, nil, func(ctx context.Context, u *unit, h *Holding, _ *crm.Customer) (*Result, error) {
 		if h != nil {
 			return nil, fmt.Errorf("customer %s: %w", id, crm.ErrAlreadyExists)
 		}
@@ -1247,6 +1416,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 		if err := u.tx.Customers().Create(ctx, c); err != nil {
 			return nil, err
 		}
+		if err := u.index(ctx, c); err != nil {
+			return nil, err
+		}
 		schedule(h, c, home)
 		if err := u.tx.PoolHoldings().Create(ctx, h); err != nil {
 			return nil, err
@@ -1272,8 +1444,18 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 // It returns the updated holding; [ErrNotInPool] if the customer is not
 // tracked.
 func (s *Service) Recompute(ctx context.Context, customerID crm.ID) (*Holding, error) {
+	return s.recompute(ctx, nil, customerID)
+}
+
+// RecomputeTx is [Service.Recompute] inside tx, a unit of work the caller
+// holds; see [Service.ClaimTx].
+func (s *Service) RecomputeTx(ctx context.Context, tx crm.Tx, customerID crm.ID) (*Holding, error) {
+	return s.recompute(ctx, joined(tx), customerID)
+}
+
+func (s *Service) recompute(ctx context.Context, t crm.Tx, customerID crm.ID) (*Holding, error) {
 	var out *Holding
-	err := s.run(ctx, "recompute "+customerID.String(), func(ctx context.Context, u *unit) error {
+	err := s.exec(ctx, t, "recompute "+customerID.String(), func(ctx context.Context, u *unit) error {
 		h, err := u.tx.PoolHoldings().Get(ctx, customerID)
 		if errors.Is(err, crm.ErrNotFound) {
 			return ErrNotInPool

@@ -72,6 +72,19 @@
 // tick all running requests of a tenant without loading them, from many
 // application instances at once, and every timeout fires exactly once.
 //
+// [ApprovalService] binds the engine to a [crm.Store], as the pool
+// package's Service does for pools: Submit, Approve, Reject, Recall,
+// Comment, Delegate and Reassign each load the request, refuse a stale
+// expected Version ([crm.ErrConflict]), apply the engine's rules, ask an
+// optional [ApprovalAuthorizer] (whose refusal is returned as is), and
+// store the request and its events in one unit of work; each has a Tx
+// form (ApproveTx, ...) that joins a unit of work the host opened, so an
+// approval commits with the host's own writes. [ApprovalService.TickDue]
+// runs [Approvals.TickDue] in a unit of work of its own. The engine's
+// [Org] is a snapshot: when users, roles, departments or delegations
+// change, hand the service a new one with [ApprovalService.SetOrg] (or a
+// new engine with [ApprovalService.SetEngine]).
+//
 // # Hand-offs
 //
 // A [Machine] declares the stages of a record type and the allowed

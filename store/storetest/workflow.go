@@ -20,8 +20,12 @@ import (
 // storage ports ([workflow.Tx]): routing state ("Routing"), SLA timers
 // ("Timers"), approval definitions and instances ("Approvals"), approval
 // step deadlines ([workflow.ApprovalDeadlines], "ApprovalDeadlines"),
-// hand-off states ([workflow.HandoffStore], "Handoffs"), and the
-// invariants that must hold under concurrency ("Concurrency"):
+// hand-off states ([workflow.HandoffStore], "Handoffs"), the
+// [workflow.ApprovalService] running on them ("ApprovalService": a
+// decision stores the request and its events together, a refusal or a
+// failed unit of work keeps nothing, of 8 concurrent approvals of one task
+// exactly one wins), and the invariants that must hold under concurrency
+// ("Concurrency"):
 // goroutines routing through one [workflow.Router] stay fair and never
 // exceed a member's capacity or daily quota, Tick and
 // [workflow.Approvals.TickDue] from 4 goroutines fire each due timer and
@@ -38,6 +42,7 @@ func RunWorkflow(t *testing.T, h Harness) {
 	t.Run("ApprovalDeadlines", func(t *testing.T) { runWorkflowDeadlines(t, h) })
 	t.Run("Handoffs", func(t *testing.T) { runWorkflowHandoffs(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runWorkflowConcurrency(t, h) })
+	t.Run("ApprovalService", func(t *testing.T) { runWorkflowApprovalService(t, h) })
 }
 
 // inWorkflow runs fn in a unit of work with the adapter's workflow ports.

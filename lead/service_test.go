@@ -158,7 +158,9 @@ func (s stubDuplicates) FindCustomer(context.Context, crm.Tx, *crm.Lead) (lead.D
 
 type stubRouter struct{ owner crm.ID }
 
-func (s stubRouter) RouteOwner(context.Context, crm.Tx, *crm.Lead) (crm.ID, error) { return s.owner, nil }
+func (s stubRouter) RouteOwner(context.Context, crm.Tx, *crm.Lead) (crm.ID, error) {
+	return s.owner, nil
+}
 
 func cny(t *testing.T, v int64) crm.Money {
 	m, err := crm.NewMoney(decimal.NewFromInt(v), "CNY")

@@ -59,11 +59,12 @@ type Authorizer interface {
 //   - assign: admins of the pool and managers of the assignee's department
 //     (or one above it);
 //   - transfer: admins of the customer's pool and managers of the current
-//     owner's department (or one above it);
+//     owner's department (or one above it), the department the owner is in
+//     now (read in the unit of work), not the one stored in the holding;
 //   - move, enter: admins of the destination pool (and of the source pool,
 //     if any);
 //   - see owner: the owner, admins of the customer's pool and managers of
-//     the owner's department (or one above it).
+//     the owner's current department (or one above it).
 //
 // Users holding one of AdminRoles may do everything. It is safe for
 // concurrent use.
@@ -94,8 +95,11 @@ func (d DefaultAuthorizer) Authorize(ctx context.Context, tx crm.Tx, a *Access) 
 		}
 	case ActionTransfer, ActionSeeOwner:
 		ok = isAdmin(a.Pool, u) || (a.Action == ActionSeeOwner && a.Holding != nil && a.Holding.OwnerID == u.ID)
-		if !ok && a.Holding != nil {
-			ok, err = manages(ctx, tx, u.ID, a.Holding.OwnerDepartmentID)
+		if !ok && a.Holding != nil && a.Holding.Owned() {
+			var dept crm.ID
+			if dept, err = ownerDepartment(ctx, tx, a.Holding); err == nil {
+				ok, err = manages(ctx, tx, u.ID, dept)
+			}
 		}
 	case ActionMove, ActionEnter:
 		ok = isAdmin(a.Target, u) && (a.Pool == nil || isAdmin(a.Pool, u))
@@ -107,6 +111,21 @@ func (d DefaultAuthorizer) Authorize(ctx context.Context, tx crm.Tx, a *Access) 
 		return fmt.Errorf("pool: user %s may not %s: %w", u.ID, a.Action, crm.ErrPermissionDenied)
 	}
 	return nil
+}
+
+// ownerDepartment returns the current department of h's owner, read in
+// tx: a user moved to another department takes the say over their
+// customers along ([Service.MoveUser]). An owner unknown to tx falls back
+// to the department stored in the holding.
+func ownerDepartment(ctx context.Context, tx crm.Tx, h *Holding) (crm.ID, error) {
+	owner, err := tx.Users().Get(ctx, h.OwnerID)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		return h.OwnerDepartmentID, nil
+	case err != nil:
+		return crm.NilID, err
+	}
+	return owner.DepartmentID, nil
 }
 
 func isAdmin(p *Pool, u *crm.User) bool { return p != nil && slices.Contains(p.Admins, u.ID) }

@@ -96,18 +96,23 @@ type Placement struct {
 
 // Replay folds ledger entries, in Seq order, into each customer's current
 // placement. Replaying the whole ledger gives every customer's owner.
+// [OpMerge] and [OpUnmerge] entries set the pool outright (NilID: none),
+// and an OpUnmerge entry restores a lock when its Reason is
+// [UnmergeLockedReason].
 func Replay(entries []*Entry, into map[crm.ID]Placement) {
 	for _, e := range entries {
 		pl := into[e.CustomerID]
 		pl.OwnerID = e.ToOwner
-		if e.ToPool != crm.NilID {
+		if e.ToPool != crm.NilID || e.Op == OpMerge || e.Op == OpUnmerge {
 			pl.PoolID = e.ToPool
 		}
 		switch e.Op {
 		case OpLock:
 			pl.Locked = true
-		case OpUnlock, OpRelease, OpRecycle, OpTransfer:
+		case OpUnlock, OpRelease, OpRecycle, OpTransfer, OpMerge:
 			pl.Locked = false
+		case OpUnmerge:
+			pl.Locked = e.Reason == UnmergeLockedReason
 		}
 		into[e.CustomerID] = pl
 	}

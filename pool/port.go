@@ -134,6 +134,12 @@ const (
 	OpMove     Op = "move"
 	OpEnter    Op = "enter"
 	OpRecycle  Op = "recycle"
+	// OpMerge settles a customer's ownership after a merge
+	// ([Service.SettleMergeTx]); OpUnmerge restores it
+	// ([Service.UndoMergeTx]). Their entries carry the whole placement
+	// after the change: ToPool NilID means no pool.
+	OpMerge   Op = "merge"
+	OpUnmerge Op = "unmerge"
 )
 
 // Entry is one ownership ledger entry: an append-only record of who owned a

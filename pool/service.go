@@ -32,6 +32,7 @@ var eventOf = map[Op]string{
 	OpCreate: crm.EventCustomerCreated, OpClaim: EventClaimed, OpRelease: EventReleased,
 	OpAssign: EventAssigned, OpTransfer: EventTransferred, OpLock: EventLocked,
 	OpUnlock: EventUnlocked, OpMove: EventMoved, OpEnter: EventPooled, OpRecycle: EventRecycled,
+	OpMerge: EventOwnershipMerged, OpUnmerge: EventOwnershipUnmerged,
 }
 
 // CascadeAction says what happens to a customer's related records when its

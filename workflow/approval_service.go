@@ -416,14 +416,19 @@ func (s *ApprovalService) change(ctx context.Context, tx crm.Tx, action Approval
 	if version != 0 && in.Version != version {
 		return fail(fmt.Errorf("expected version %d, stored %d: %w", version, in.Version, crm.ErrConflict))
 	}
-	before := in.Clone()
+	var before *Instance
+	if s.cfg.Authorizer != nil {
+		before = in.Clone() // op changes in; the authorizer sees it as it was
+	}
 	events, err := op(s.engine.Load(), in)
 	if err != nil {
 		return fail(err)
 	}
-	access.Action, access.Instance, access.Record, access.Definition = action, before, before.Record, before.Definition
-	if err := s.authorize(ctx, tx, &access); err != nil {
-		return nil, err
+	if before != nil {
+		access.Action, access.Instance, access.Record, access.Definition = action, before, before.Record, before.Definition
+		if err := s.cfg.Authorizer.AuthorizeApproval(ctx, tx, &access); err != nil {
+			return nil, err
+		}
 	}
 	if err := SaveTx(ctx, atx, in, events); err != nil {
 		return fail(err)

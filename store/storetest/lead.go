@@ -18,9 +18,13 @@ import (
 // ports ([lead.Tx]): transition history (order, pages, tenancy), score
 // snapshots (compare-and-swap on their version), scoring-model and
 // predictor documents (immutable versions, byte-exact round trips), units of
-// work that fail leaving nothing, and concurrency: of many simultaneous saves
-// of one snapshot with the same version exactly one wins. Run calls it; an
-// adapter without lead ports fails it.
+// work that fail leaving nothing, concurrency (of many simultaneous saves of
+// one snapshot with the same version exactly one wins), and
+// [lead.Service.Convert] on the adapter: a conversion that fails after its
+// router wrote through the unit of work leaves no customer and no event, and
+// of 16 concurrent conversions of one company only one creates a customer
+// when the indexer keeps a strong key. Run calls it; an adapter without lead
+// ports fails it.
 func RunLead(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
@@ -33,6 +37,7 @@ func RunLead(t *testing.T, h Harness) {
 	})
 	t.Run("UnitOfWork", func(t *testing.T) { runLeadUnitOfWork(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runLeadConcurrency(t, h) })
+	t.Run("Conversion", func(t *testing.T) { runLeadConversion(t, h) })
 }
 
 // inLeadTx runs fn in one unit of work with the lead ports.

@@ -38,10 +38,46 @@
 // "lead.reopened") whose payload is the [HistoryEntry] (from, to, actor,
 // time, reason); a refused move is a [*TransitionError] matching
 // [crm.ErrFailedPrecondition]. [Service.Convert] turns a lead into a
-// customer, contact and optional opportunity atomically, after asking a
-// [DuplicateChecker] (attach, refuse or create per [DuplicatePolicy]) and an
-// [OwnerRouter]; the lead keeps links to what it became, and converting
-// twice or converting a disqualified lead is refused.
+// customer, contact and optional opportunity; the lead keeps links to what
+// it became, and converting twice or converting a disqualified lead is
+// refused.
+//
+// # Seams
+//
+// Other domains plug into the lead operations through small interfaces on
+// [Config], which crmkit's composition root wires (dedupe, workflow routing,
+// permissions) and a host may replace:
+//
+//   - an [Authorizer] is asked whether a request's actor may transition,
+//     convert or score the lead ([Access] names the [Action]); a refusal
+//     matching [crm.ErrPermissionDenied] is returned as it is, and an
+//     unknown actor is a [*crm.ValidationError] on "actor";
+//   - a [DuplicateChecker] finds an existing customer the lead duplicates,
+//     and the conversion attaches, refuses ([*DuplicateError]) or creates
+//     per [DuplicatePolicy]; when it is also a [CustomerIndexer] it indexes
+//     the customer a conversion creates;
+//   - an [OwnerRouter] picks the owner of the converted records, and the new
+//     customer and opportunity take the routed owner's department.
+//
+// Every seam takes the operation's [crm.Tx] and runs inside its unit of
+// work: a conversion reads the lead, checks the lifecycle, authorizes,
+// checks for duplicates, routes, creates and indexes the customer, and
+// writes the contact, opportunity, history and events all in one. What a
+// router remembers (round-robin cursors) is kept only if the conversion
+// is, and an indexer's unique key makes the second of two concurrent
+// conversions of one company fail with [crm.ErrAlreadyExists] instead of
+// creating a second customer.
+//
+// # Joining a unit of work
+//
+// Every mutating operation has a Tx form that runs inside a unit of work
+// the caller holds — [Service.TransitionTx], [Service.ConvertTx],
+// [Service.SaveModelTx], [Service.SavePredictorTx], [Service.ScoreLeadTx] —
+// from [crm.Store.InTx] or a host's own database transaction (pgstore's
+// Store.WithTx), so a lead operation commits or rolls back together with
+// the caller's other work. The plain form is InTx plus the Tx form. A Tx
+// form on a [crm.Tx] without the lead ports returns an error matching
+// [crm.ErrUnsupported].
 //
 // # Storage
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -159,4 +160,141 @@ func ExampleService_ScoreLead() {
 	// Output:
 	// smb v1: fit 50, engagement 20, grade B4 (snapshot version 1)
 	// true
+}
+
+// regionRouter routes a converted lead to the user who covers its region,
+// reading users through the conversion's unit of work.
+type regionRouter struct{}
+
+func (regionRouter) RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm.ID, error) {
+	page, err := tx.Users().List(ctx, crm.UserFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
+	if err != nil {
+		return crm.NilID, err
+	}
+	for _, u := range page.Items {
+		if slices.Contains(u.Regions, l.Region) {
+			return u.ID, nil
+		}
+	}
+	return crm.NilID, nil // keep the lead's owner
+}
+
+// sameName finds a customer named as the lead's company, in the
+// conversion's unit of work.
+type sameName struct{}
+
+func (sameName) FindCustomer(ctx context.Context, tx crm.Tx, l *crm.Lead) (lead.DuplicateMatch, bool, error) {
+	page, err := tx.Customers().List(ctx, crm.CustomerFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
+	if err != nil {
+		return lead.DuplicateMatch{}, false, err
+	}
+	for _, c := range page.Items {
+		if c.Name == l.Company {
+			return lead.DuplicateMatch{CustomerID: c.ID, Score: 1, Reason: "same name"}, true, nil
+		}
+	}
+	return lead.DuplicateMatch{}, false, nil
+}
+
+// managersOnly lets only managers convert leads.
+type managersOnly struct{}
+
+func (managersOnly) AuthorizeLead(ctx context.Context, tx crm.Tx, a *lead.Access) error {
+	if a.Action == lead.ActionConvert && !slices.Contains(a.Actor.Roles, "manager") {
+		return fmt.Errorf("%s may not convert leads: %w", a.Actor.Name, crm.ErrPermissionDenied)
+	}
+	return nil
+}
+
+// Convert leads with the three seams a host (or crmkit's composition root)
+// wires in: an authorizer, a duplicate checker and an owner router. Each
+// works inside the conversion's unit of work.
+func ExampleService_Convert() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	east := &crm.Department{Meta: crm.Meta{ID: ids.NewID()}, Name: "East"}
+	rep := &crm.User{Meta: crm.Meta{ID: ids.NewID()}, Name: "Zhang Min", Email: "zhang.min@example.com", Active: true}
+	manager := &crm.User{Meta: crm.Meta{ID: ids.NewID()}, Name: "Li Wei", Email: "li.wei@example.com", Active: true,
+		Roles: []string{"manager"}, Regions: []string{"cn-east"}, DepartmentID: east.ID}
+	if err := store.Departments().Create(ctx, east); err != nil {
+		panic(err)
+	}
+	for _, u := range []*crm.User{rep, manager} {
+		if err := store.Users().Create(ctx, u); err != nil {
+			panic(err)
+		}
+	}
+	svc, err := lead.New(store, &lead.Config{Clock: clock, IDs: ids,
+		Authorizer: managersOnly{}, Duplicates: sameName{}, Router: regionRouter{}})
+	if err != nil {
+		panic(err)
+	}
+	first := &crm.Lead{Meta: crm.Meta{ID: ids.NewID()}, Name: "Wang Fang", Company: "Huateng Technology", Region: "cn-east"}
+	second := &crm.Lead{Meta: crm.Meta{ID: ids.NewID()}, Name: "Chen Jie", Company: "Huateng Technology", Region: "cn-east"}
+	for _, l := range []*crm.Lead{first, second} {
+		if err := store.Leads().Create(ctx, l); err != nil {
+			panic(err)
+		}
+	}
+
+	_, err = svc.Convert(ctx, lead.ConvertRequest{LeadID: first.ID, Actor: rep.ID})
+	fmt.Println(err)
+
+	conv, err := svc.Convert(ctx, lead.ConvertRequest{LeadID: first.ID, Actor: manager.ID})
+	if err != nil {
+		panic(err)
+	}
+	names := map[crm.ID]string{rep.ID: rep.Name, manager.ID: manager.Name, east.ID: east.Name}
+	fmt.Printf("%s owned by %s in %s\n", conv.Customer.Name, names[conv.Customer.OwnerID], names[conv.Customer.DepartmentID])
+
+	_, err = svc.Convert(ctx, lead.ConvertRequest{LeadID: second.ID, Actor: manager.ID})
+	fmt.Println("duplicate:", errors.Is(err, crm.ErrAlreadyExists))
+	conv, err = svc.Convert(ctx, lead.ConvertRequest{LeadID: second.ID, Actor: manager.ID, OnDuplicate: lead.DuplicateAttach})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("attached:", conv.Attached, conv.Contact.Name)
+	// Output:
+	// Zhang Min may not convert leads: crm: permission denied
+	// Huateng Technology owned by Li Wei in East
+	// duplicate: true
+	// attached: true Chen Jie
+}
+
+// Convert a lead inside the host's own unit of work: when the host's work
+// fails afterwards, the conversion is not kept either.
+func ExampleService_ConvertTx() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	svc, err := lead.New(store, &lead.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		panic(err)
+	}
+	l := &crm.Lead{Meta: crm.Meta{ID: ids.NewID()}, Name: "Wang Fang", Company: "Huateng Technology"}
+	if err := store.Leads().Create(ctx, l); err != nil {
+		panic(err)
+	}
+
+	errBilling := errors.New("billing: account could not be opened")
+	err = store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		conv, err := svc.ConvertTx(ctx, tx, lead.ConvertRequest{LeadID: l.ID})
+		if err != nil {
+			return err
+		}
+		fmt.Println("converted inside the unit of work:", conv.Customer.Name)
+		return errBilling // the host's own step fails
+	})
+	fmt.Println(err)
+
+	stored, _ := store.Leads().Get(ctx, l.ID)
+	customers, _ := store.Customers().List(ctx, crm.CustomerFilter{}, crm.PageRequest{})
+	fmt.Println(stored.Status, len(customers.Items))
+	// Output:
+	// converted inside the unit of work: Huateng Technology
+	// billing: account could not be opened
+	// new 0
 }

@@ -522,3 +522,31 @@ func requireInvalidField(t *testing.T, err error, field string) {
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, field, ve.Field)
 }
+
+func TestCustomerDraftIsWhatAConversionCreates(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		edit func(*crm.Lead)
+		kind crm.CustomerKind
+		want string
+	}{
+		{"ACompanyForALeadWithOne", func(l *crm.Lead) { l.Industry, l.Region, l.Phone = "retail", "cn-east", "+86 21 5555 0101" }, crm.CustomerCompany, "Huateng Technology"},
+		{"APersonForALeadWithoutACompany", func(l *crm.Lead) { l.Company = " " }, crm.CustomerPerson, "Wang Fang"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			l := f.lead(t, tc.edit, func(l *crm.Lead) { l.OwnerID, l.DepartmentID = crmtest.SequentialID(6001), crmtest.SequentialID(6002) })
+			draft := lead.CustomerDraft(l)
+			require.Equal(t, tc.kind, draft.Kind)
+			require.Equal(t, tc.want, draft.Name)
+			conv, err := f.svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID})
+			require.NoError(t, err)
+			got := conv.Customer.Clone()
+			got.Meta, got.CreatedBy = draft.Meta, draft.CreatedBy
+			require.Equal(t, draft, got)
+		})
+	}
+}

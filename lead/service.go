@@ -526,6 +526,25 @@ func (s *Service) convert(ctx context.Context, t crm.Tx, req ConvertRequest) (*C
 	return out, nil
 }
 
+// CustomerDraft returns the customer a conversion of l creates, before the
+// conversion gives it an ID, its creator and the routed owner and
+// department: a potential company named l.Company (a person named l.Name
+// when the lead has no company) with the lead's industry, region, source,
+// phone and email, owned by the lead's owner in the lead's department. A
+// [DuplicateChecker] matches it against stored customers. It touches no
+// storage and returns a value the caller owns.
+func CustomerDraft(l *crm.Lead) *crm.Customer {
+	c := &crm.Customer{
+		Kind: crm.CustomerCompany, Name: l.Company, Status: crm.CustomerPotential,
+		Industry: l.Industry, Region: l.Region, Source: l.Source, Phone: l.Phone, Email: l.Email,
+		OwnerID: l.OwnerID, DepartmentID: l.DepartmentID,
+	}
+	if strings.TrimSpace(l.Company) == "" {
+		c.Kind, c.Name = crm.CustomerPerson, l.Name
+	}
+	return c
+}
+
 // create writes the records of a conversion whose checks passed.
 func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.Lead, attachTo, owner, dept crm.ID, out *Conversion) error {
 	now := s.cfg.Clock.Now()
@@ -538,14 +557,8 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 		}
 		out.Attached = true
 	} else {
-		c = &crm.Customer{
-			Meta: crm.Meta{ID: s.cfg.IDs.NewID()}, Kind: crm.CustomerCompany, Name: l.Company,
-			Industry: l.Industry, Region: l.Region, Source: l.Source, Phone: l.Phone, Email: l.Email,
-			OwnerID: owner, DepartmentID: dept, CreatedBy: req.Actor,
-		}
-		if strings.TrimSpace(l.Company) == "" {
-			c.Kind, c.Name = crm.CustomerPerson, l.Name
-		}
+		c = CustomerDraft(l)
+		c.ID, c.OwnerID, c.DepartmentID, c.CreatedBy = s.cfg.IDs.NewID(), owner, dept, req.Actor
 		if err := tx.Customers().Create(ctx, c); err != nil {
 			return fmt.Errorf("create customer: %w", err)
 		}

@@ -89,6 +89,9 @@ func Run(t *testing.T, h Harness) {
 	if !h.Features.NoDedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })
 	}
+	if !h.Features.NoPool && !h.Features.NoWorkflow && !h.Features.NoLead && !h.Features.NoDedupe {
+		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })
+	}
 }
 
 // env is what one subtest works with: a new store, its fake clock, and

@@ -1,0 +1,237 @@
+package crmkit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/permission"
+	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+// Config configures a [CRM]. A nil *Config means defaults: pools, leads
+// and dedupe wired over the store, no routing, no approvals and no
+// permission policy (each domain's own rules apply).
+type Config struct {
+	// Clock tells the time to every domain. Defaults to crm.SystemClock.
+	Clock crm.Clock
+	// IDs makes every record, ledger entry and event ID. Defaults to
+	// crm.UUIDv7 on Clock.
+	IDs crm.IDGenerator
+	// Permissions, when set, is asked after each domain's own rules by pool
+	// operations, lead transitions and conversions, customer creates and
+	// edits through the CRM, and approval operations; a refusal is a
+	// [*permission.DeniedError] naming the deciding rule. Pass a
+	// [*permission.Registry] to pick up policy changes without rebuilding
+	// the CRM. Defaults to nil: each domain's own rules alone (pool
+	// membership and admins, approval tasks).
+	Permissions permission.Authorizer
+	// Matcher compares customers; its fields must be
+	// dedupe.CustomerFields(). Defaults to dedupe.New with CustomerFields
+	// and the package's default weights (a match from 10 bits).
+	Matcher *dedupe.Matcher
+	// EntryPolicy decides what a duplicate means when a customer is
+	// created through [CRM.CreateCustomer] and when a lead is converted.
+	// Defaults to blocking from the matcher's match weight (10).
+	EntryPolicy *dedupe.Policy
+	// Dedupe configures the dedupe service. Its Clock, IDs and Ownership
+	// are set by New (Ownership only when nil). Defaults to the zero
+	// value.
+	Dedupe dedupe.ServiceConfig
+	// Pool configures the pools. New sets Clock and IDs, sets Duplicates
+	// to the store-backed dedupe check when nil, and asks Permissions
+	// after Authorizer (the pool's DefaultAuthorizer when nil). Defaults
+	// to the zero value.
+	Pool pool.Config
+	// Lead configures leads. New sets Clock and IDs, sets Duplicates to
+	// the store-backed dedupe check and Router to Router when nil, and
+	// asks Permissions after Authorizer. Defaults to the zero value.
+	Lead lead.Config
+	// Router routes leads: [CRM.RouteLead] at intake, and a conversion of
+	// a lead nobody owns yet, whose routing state (round-robin cursors,
+	// loads, quotas) then commits in the conversion's unit of work.
+	// Defaults to nil: no routing; a conversion keeps the lead's owner.
+	Router *workflow.Router
+	// LeadRecord builds the routing record of a lead for Router. Defaults
+	// to [LeadRecord].
+	LeadRecord func(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error)
+	// Approvals is the approval engine behind [CRM.Approvals]. Defaults to
+	// nil: CRM.Approvals is nil.
+	Approvals *workflow.Approvals
+}
+
+// CRM is every crmkit capability wired over one store: pools, leads,
+// dedupe, routing, approvals and permissions, each asking the others
+// through the seams of this package. Every operation is one all-or-nothing
+// unit of work across domains, and every one has a ...Tx form that joins a
+// unit of work the caller already holds: one from [crm.Store.InTx], or a
+// host's own PostgreSQL transaction through pgstore's Store.WithTx.
+//
+// The domain services are exported for their full APIs; use them from the
+// CRM, not built by hand, so the seams stay wired. A CRM is safe for
+// concurrent use and starts no goroutines.
+type CRM struct {
+	// Pools runs public pools (公海): claims, releases, transfers,
+	// recycling, anti-collision (防撞单) through dedupe, ownership moves
+	// with the org and merges.
+	Pools *pool.Service
+	// Leads runs the lead lifecycle, scoring and conversion, with the
+	// duplicate check, routing and the customer's match keys in the
+	// conversion's unit of work.
+	Leads *lead.Service
+	// Dedupe checks, enters and merges customers against their stored
+	// match keys; merges settle pool ownership.
+	Dedupe *dedupe.Service
+	// Approvals submits and decides approvals; nil without
+	// [Config.Approvals].
+	Approvals *workflow.ApprovalService
+	// Router is [Config.Router], nil without one.
+	Router *workflow.Router
+
+	store crm.Store
+	cfg   Config
+	seams *seams
+}
+
+// New wires every capability over store. A nil cfg means defaults. New
+// opens one empty unit of work to check that the store offers every port
+// the configured capabilities need (pools, leads, dedupe keys, and routing
+// or approvals when configured) and returns an error matching
+// [crm.ErrUnsupported] naming the first one missing; bad configuration is a
+// [*crm.ValidationError] naming the field.
+func New(store crm.Store, cfg *Config) (*CRM, error) {
+	if store == nil {
+		return nil, fmt.Errorf("crmkit: new: %w", crm.Invalid("store", "is required"))
+	}
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Clock == nil {
+		c.Clock = crm.SystemClock{}
+	}
+	if c.IDs == nil {
+		c.IDs = crm.UUIDv7{Clock: c.Clock}
+	}
+	if c.Matcher == nil {
+		mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+		if err != nil {
+			return nil, fmt.Errorf("crmkit: new: %w", err)
+		}
+		c.Matcher = mt
+	}
+	policy := dedupe.Policy{BlockScore: c.Matcher.MatchWeight()}
+	if c.EntryPolicy != nil {
+		policy = *c.EntryPolicy
+	}
+	if c.LeadRecord == nil {
+		c.LeadRecord = LeadRecord
+	}
+	if err := checkPorts(store, &c); err != nil {
+		return nil, err
+	}
+	s := &seams{ids: c.IDs, clock: c.Clock, perm: c.Permissions, policy: policy, router: c.Router, leadRecord: c.LeadRecord}
+
+	dc := c.Dedupe
+	dc.Clock, dc.IDs = c.Clock, c.IDs
+	if dc.Ownership == nil {
+		dc.Ownership = mergeOwnership{s}
+	}
+	dd, err := dedupe.NewService(store, c.Matcher, &dc)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
+	s.dedupe = dd
+
+	pc := c.Pool
+	pc.Clock, pc.IDs = c.Clock, c.IDs
+	if pc.Duplicates == nil {
+		pc.Duplicates = poolDuplicates{s}
+	}
+	base := pc.Authorizer
+	if base == nil {
+		base = pool.DefaultAuthorizer{}
+	}
+	pc.Authorizer = poolAuthorizer{base: base, s: s}
+	pools, err := pool.New(store, &pc)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
+	s.pools = pools
+
+	lc := c.Lead
+	lc.Clock, lc.IDs = c.Clock, c.IDs
+	if lc.Duplicates == nil {
+		lc.Duplicates = leadDuplicates{s}
+	}
+	if lc.Router == nil && c.Router != nil {
+		lc.Router = leadRouter{s}
+	}
+	lc.Authorizer = leadAuthorizer{base: lc.Authorizer, s: s}
+	leads, err := lead.New(store, &lc)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
+
+	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, store: store, cfg: c, seams: s}
+	if c.Approvals != nil {
+		out.Approvals, err = workflow.NewApprovalService(store, c.Approvals, &workflow.ApprovalServiceConfig{
+			Clock: c.Clock, IDs: c.IDs, Authorizer: approvalAuthorizer{s},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("crmkit: new: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// checkPorts opens one unit of work and checks that it offers every port
+// the configuration needs.
+func checkPorts(store crm.Store, c *Config) error {
+	type port struct {
+		name string
+		ok   func(crm.Tx) bool
+	}
+	ports := []port{
+		{"pool.Tx", func(tx crm.Tx) bool { _, ok := tx.(pool.Tx); return ok }},
+		{"lead.Tx", func(tx crm.Tx) bool { _, ok := tx.(lead.Tx); return ok }},
+		{"dedupe.Tx", func(tx crm.Tx) bool { _, ok := tx.(dedupe.Tx); return ok }},
+	}
+	if c.Router != nil {
+		ports = append(ports, port{"workflow.RouteTx", func(tx crm.Tx) bool { _, ok := tx.(workflow.RouteTx); return ok }})
+	}
+	if c.Approvals != nil {
+		ports = append(ports, port{"workflow.ApprovalTx", func(tx crm.Tx) bool { _, ok := tx.(workflow.ApprovalTx); return ok }})
+	}
+	var missing error
+	err := store.InTx(context.Background(), func(ctx context.Context, tx crm.Tx) error {
+		for _, p := range ports {
+			if !p.ok(tx) {
+				missing = fmt.Errorf("crmkit: new: storage adapter %T has no %s ports: %w", tx, p.name, crm.ErrUnsupported)
+				return missing
+			}
+		}
+		return nil
+	})
+	if missing != nil {
+		return missing
+	}
+	if err != nil {
+		return fmt.Errorf("crmkit: new: open a unit of work: %w", err)
+	}
+	return nil
+}
+
+// Store returns the store the CRM runs on.
+func (c *CRM) Store() crm.Store { return c.store }
+
+// InTx runs fn in one unit of work of the CRM's store; pass tx to the
+// ...Tx forms of any domain to make their writes commit together. It is
+// [crm.Store.InTx].
+func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx) error) error {
+	return c.store.InTx(ctx, fn)
+}
+

@@ -1,0 +1,93 @@
+package crmkit_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/store/memstore"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+// sharedOnly is a store whose units of work offer only the shared
+// repositories, as a host's first adapter might.
+type sharedOnly struct{ crm.Store }
+
+func (s sharedOnly) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx) error) error {
+	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error { return fn(ctx, struct{ crm.Tx }{tx}) })
+}
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	t.Run("WiresEveryDomainWithANilConfig", func(t *testing.T) {
+		c, err := crmkit.New(memstore.New(nil), nil)
+		require.NoError(t, err)
+		require.NotNil(t, c.Pools)
+		require.NotNil(t, c.Leads)
+		require.NotNil(t, c.Dedupe)
+		require.Nil(t, c.Approvals, "no approval engine configured")
+		require.Nil(t, c.Router)
+	})
+	t.Run("RefusesANilStoreNamingIt", func(t *testing.T) {
+		_, err := crmkit.New(nil, nil)
+		var ve *crm.ValidationError
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, "store", ve.Field)
+	})
+	t.Run("NamesTheFirstMissingPort", func(t *testing.T) {
+		_, err := crmkit.New(sharedOnly{memstore.New(nil)}, nil)
+		require.ErrorIs(t, err, crm.ErrUnsupported)
+		require.ErrorContains(t, err, "pool.Tx")
+	})
+	t.Run("RefusesAMatcherForOtherFields", func(t *testing.T) {
+		mt, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{{Name: "name", Kind: dedupe.KindName}}})
+		require.NoError(t, err)
+		_, err = crmkit.New(memstore.New(nil), &crmkit.Config{Matcher: mt})
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		require.ErrorContains(t, err, "matcher")
+	})
+	t.Run("RefusesABadPoolConfigNamingTheField", func(t *testing.T) {
+		cfg := &crmkit.Config{}
+		cfg.Pool.SweepWorkers = -1
+		_, err := crmkit.New(memstore.New(nil), cfg)
+		require.ErrorIs(t, err, crm.ErrInvalidArgument)
+		require.ErrorContains(t, err, "sweep_workers")
+	})
+}
+
+func TestRouteLeadWithoutARouterIsAPreconditionError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := memstore.New(nil)
+	c, err := crmkit.New(store, nil)
+	require.NoError(t, err)
+	l := crmtest.Lead(crmtest.NewIDs())
+	require.NoError(t, store.Leads().Create(ctx, l))
+	_, err = c.RouteLead(ctx, crmkit.RouteLeadRequest{LeadID: l.ID})
+	require.ErrorIs(t, err, crm.ErrFailedPrecondition)
+}
+
+func TestLeadRecordFillsTheSchemasLeadFields(t *testing.T) {
+	t.Parallel()
+	schema, err := workflow.NewSchema(
+		workflow.Field{Name: "region", Kind: workflow.KindString},
+		workflow.Field{Name: "company_size", Kind: workflow.KindNumber},
+		workflow.Field{Name: "tags", Kind: workflow.KindStrings},
+		workflow.Field{Name: "campaign", Kind: workflow.KindString},
+		workflow.Field{Name: "industry", Kind: workflow.KindNumber}, // wrong kind: left unset
+	)
+	require.NoError(t, err)
+	l := &crm.Lead{Region: "cn-east", CompanySize: 250, Tags: []string{"expo"}, Industry: "logistics",
+		Fields: crm.Fields{"campaign": crm.String("spring-2026")}}
+	rec, err := crmkit.LeadRecord(schema, l)
+	require.NoError(t, err)
+	for _, f := range []string{"region", "company_size", "tags", "campaign"} {
+		require.True(t, rec.Has(f), "field %s unset", f)
+	}
+	require.False(t, rec.Has("industry"))
+}

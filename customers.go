@@ -1,0 +1,226 @@
+package crmkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/permission"
+	"github.com/crmkit/crmkit/pool"
+)
+
+// CreateCustomerRequest asks to create a customer.
+type CreateCustomerRequest struct {
+	// Customer is the new customer. Required. An ID of crm.NilID gets one
+	// from the configured generator. OwnerID, PoolID and DepartmentID are
+	// set by the CRM: ownership changes only through the pools.
+	Customer *crm.Customer
+	// Actor is the user creating the customer; crm.NilID for the system
+	// (an import), which no permission policy is asked about.
+	Actor crm.ID
+	// Own makes Actor the owner, through the pool's rules: owned-customer
+	// limits, the recycling pool chosen by entry rules, protection, the
+	// ledger, and the pool's collision mode. Without it the customer is
+	// created unowned; enter it into a pool with Pools.EnterTx.
+	Own bool
+	// Policy overrides [Config.EntryPolicy] for this entry point (an
+	// import may warn where a web form blocks). Defaults to nil.
+	Policy *dedupe.Policy
+	// IdempotencyKey makes a retried owned create return the first
+	// result (see pool.CreateRequest). Optional.
+	IdempotencyKey string
+}
+
+// CustomerResult is a stored customer and the duplicates it was let
+// through with.
+type CustomerResult struct {
+	// Customer is the stored customer, a copy the caller owns.
+	Customer *crm.Customer
+	// Candidates are the stored customers it may duplicate, best first,
+	// that the entry policy warned about (unowned creates).
+	Candidates []dedupe.Candidate
+	// Pool is the pool's result of an owned create, nil otherwise.
+	Pool *pool.Result
+}
+
+// CreateCustomer creates a customer in one unit of work; see
+// [CRM.CreateCustomerTx].
+func (c *CRM) CreateCustomer(ctx context.Context, req CreateCustomerRequest) (*CustomerResult, error) {
+	var out *CustomerResult
+	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, err = c.CreateCustomerTx(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	*req.Customer = *out.Customer.Clone()
+	return out, nil
+}
+
+// CreateCustomerTx creates a customer inside the caller's unit of work,
+// checked for duplicates against the stored match keys, with its keys and
+// its customer.created event. A duplicate is refused with an error matching
+// [crm.ErrAlreadyExists]: a [*dedupe.BlockedError] (unowned), a
+// [*pool.CollisionError] (owned), or a [*dedupe.KeyTakenError] when a
+// concurrent entry of the same customer committed first. With
+// [Config.Permissions] the actor needs the create grant on the customer.
+// On error the caller must roll back (returning the error from InTx does
+// that); req.Customer is not modified.
+func (c *CRM) CreateCustomerTx(ctx context.Context, tx crm.Tx, req CreateCustomerRequest) (*CustomerResult, error) {
+	if req.Customer == nil {
+		return nil, fmt.Errorf("crmkit: create customer: %w", crm.Invalid("customer", "is required"))
+	}
+	if req.Own && req.Actor == crm.NilID {
+		return nil, fmt.Errorf("crmkit: create customer: %w", crm.Invalid("actor", "is required to own the customer"))
+	}
+	cust := req.Customer.Clone()
+	if cust.ID == crm.NilID {
+		cust.ID = c.cfg.IDs.NewID()
+	}
+	cust.OwnerID, cust.PoolID = crm.NilID, crm.NilID
+	var actor *crm.User
+	if req.Actor != crm.NilID {
+		u, err := tx.Users().Get(ctx, req.Actor)
+		if errors.Is(err, crm.ErrNotFound) {
+			return nil, fmt.Errorf("crmkit: create customer: %w", crm.Invalid("actor", "unknown user %s", req.Actor))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("crmkit: create customer: %w", err)
+		}
+		actor = u
+		cust.CreatedBy, cust.DepartmentID = u.ID, u.DepartmentID
+		if req.Own {
+			cust.OwnerID = u.ID
+		}
+	}
+	if c.cfg.Permissions != nil && actor != nil {
+		r := permission.CustomerResource(cust, actor.DepartmentID)
+		if err := c.cfg.Permissions.Authorize(ctx, actor, permission.ActionCreate, &r); err != nil {
+			return nil, fmt.Errorf("crmkit: create customer: %w", err)
+		}
+	}
+	if req.Own {
+		cust.OwnerID = crm.NilID
+		res, err := c.Pools.CreateTx(ctx, tx, pool.CreateRequest{Actor: req.Actor, Customer: cust, IdempotencyKey: req.IdempotencyKey})
+		if err != nil {
+			return nil, err
+		}
+		stored, err := tx.Customers().Get(ctx, cust.ID)
+		if err != nil {
+			return nil, fmt.Errorf("crmkit: create customer %s: %w", cust.ID, err)
+		}
+		return &CustomerResult{Customer: stored, Pool: res}, nil
+	}
+	policy := c.seams.policy
+	if req.Policy != nil {
+		policy = *req.Policy
+	}
+	res, err := c.Dedupe.EnterTx(ctx, tx, dedupe.EntryRequest{Customer: cust, Policy: policy, ActorID: req.Actor})
+	if err != nil {
+		return nil, err
+	}
+	out := &CustomerResult{Customer: res.Customer}
+	if res.Action == dedupe.Warn {
+		out.Candidates = res.Candidates
+	}
+	return out, nil
+}
+
+// UpdateCustomerRequest asks to change a customer's attributes.
+type UpdateCustomerRequest struct {
+	// Customer carries the new values and the Version they were read at.
+	// Required. Ownership (OwnerID, PoolID, DepartmentID) must be as
+	// stored: it changes only through the pools.
+	Customer *crm.Customer
+	// Actor is the user editing; crm.NilID for the system.
+	Actor crm.ID
+}
+
+// UpdateCustomer changes a customer in one unit of work; see
+// [CRM.UpdateCustomerTx].
+func (c *CRM) UpdateCustomer(ctx context.Context, req UpdateCustomerRequest) (*crm.Customer, error) {
+	var out *crm.Customer
+	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, err = c.UpdateCustomerTx(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	*req.Customer = *out.Clone()
+	return out, nil
+}
+
+// UpdateCustomerTx stores a changed customer inside the caller's unit of
+// work if req.Customer.Version is current (else [crm.ErrConflict]),
+// replaces its match keys and appends a customer.updated event. It refuses:
+// a merged customer ([pool.ErrMerged]); a change of OwnerID, PoolID or
+// DepartmentID ([*crm.ValidationError] naming the field: use the pools);
+// with [Config.Permissions], an actor without the edit grant on the stored
+// customer; and new values whose strong key another customer holds
+// ([*dedupe.KeyTakenError], matching [crm.ErrAlreadyExists]: merge the
+// two). On error the caller must roll back; req.Customer is not modified.
+func (c *CRM) UpdateCustomerTx(ctx context.Context, tx crm.Tx, req UpdateCustomerRequest) (*crm.Customer, error) {
+	if req.Customer == nil || req.Customer.ID == crm.NilID {
+		return nil, fmt.Errorf("crmkit: update customer: %w", crm.Invalid("customer.id", "is required"))
+	}
+	fail := func(err error) (*crm.Customer, error) {
+		return nil, fmt.Errorf("crmkit: update customer %s: %w", req.Customer.ID, err)
+	}
+	stored, err := tx.Customers().Get(ctx, req.Customer.ID)
+	if err != nil {
+		return fail(err)
+	}
+	if _, merged := stored.MergedInto(); merged {
+		return fail(pool.ErrMerged)
+	}
+	next := req.Customer.Clone()
+	for _, f := range []struct {
+		name       string
+		was, isNow crm.ID
+	}{{"owner_id", stored.OwnerID, next.OwnerID}, {"pool_id", stored.PoolID, next.PoolID}, {"department_id", stored.DepartmentID, next.DepartmentID}} {
+		if f.was != f.isNow {
+			return fail(crm.Invalid(f.name, "changes only through the pools (claim, release, transfer, move user)"))
+		}
+	}
+	if _, merged := next.MergedInto(); merged {
+		return fail(crm.Invalid("fields."+crm.MergedIntoField, "is set only by a merge"))
+	}
+	if c.cfg.Permissions != nil && req.Actor != crm.NilID {
+		actor, err := tx.Users().Get(ctx, req.Actor)
+		if errors.Is(err, crm.ErrNotFound) {
+			return fail(crm.Invalid("actor", "unknown user %s", req.Actor))
+		}
+		if err != nil {
+			return fail(err)
+		}
+		r, err := resourceOf(ctx, tx, stored)
+		if err != nil {
+			return fail(err)
+		}
+		if err := c.cfg.Permissions.Authorize(ctx, actor, permission.ActionEdit, &r); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Customers().Update(ctx, next); err != nil {
+		return fail(err)
+	}
+	if err := c.Dedupe.IndexCustomerTx(ctx, tx, next); err != nil {
+		return fail(err)
+	}
+	if err := c.emitCustomer(ctx, tx, crm.EventCustomerUpdated, next.ID, req.Actor); err != nil {
+		return fail(err)
+	}
+	return next.Clone(), nil
+}
+
+func (c *CRM) emitCustomer(ctx context.Context, tx crm.Tx, typ string, id, actor crm.ID) error {
+	ev, err := crm.NewEvent(c.cfg.IDs, c.cfg.Clock, typ, crm.Ref{Type: crm.TypeCustomer, ID: id}, actor, nil)
+	if err != nil {
+		return err
+	}
+	return tx.Events().Append(ctx, &ev)
+}

@@ -1,0 +1,67 @@
+// Package crmkit is the composition root of crmkit: one constructor call,
+// [New], wires every capability over one store — public pools (公海) with
+// anti-collision (防撞单), leads with conversion, routing, approvals,
+// dedupe and permissions — each asking the others through the seams this
+// package ships, so a host writes no glue.
+//
+// # Wiring
+//
+//	store := memstore.New(nil) // or pgstore.New(pool, &pgstore.Config{Schema: "crm"})
+//	c, err := crmkit.New(store, &crmkit.Config{Permissions: policy, Router: router})
+//	res, err := c.Pools.Claim(ctx, pool.ClaimRequest{Actor: rep, CustomerID: id})
+//
+// The domain services hang off the [CRM]: Pools, Leads, Dedupe and
+// Approvals. Their full APIs are the domain packages' own; built by New
+// they carry the seams below.
+//
+// # The seams
+//
+//   - Anti-collision and duplicate checks: pool creates, claims and
+//     assigns, lead conversions and [CRM.CreateCustomer] ask the dedupe
+//     service against the stored match keys ([dedupe.Service.DecideTx]),
+//     inside their own unit of work, and every write path crmkit owns —
+//     pool create and enter, conversion, merge and undo, customer create
+//     and update here — keeps those keys in the same unit of work. A
+//     customer's strong key is unique per tenant, so of concurrent entries
+//     of one company through any mix of entry points exactly one is stored;
+//     the others fail with an error matching [crm.ErrAlreadyExists].
+//   - Routing: with [Config.Router], a conversion's owner is routed inside
+//     the conversion's unit of work, so a failed conversion leaves no
+//     round-robin cursor, load or quota change behind.
+//   - Permissions: with [Config.Permissions], pool operations, lead
+//     transitions and conversions, customer creates and edits, and approval
+//     operations are asked of the policy after each domain's own rules; a
+//     refusal is a [*permission.DeniedError] that names the deciding rule.
+//   - Merges and pools: a dedupe merge settles ownership in its unit of
+//     work ([pool.Service.SettleMergeTx]) and its undo restores it.
+//
+// # One unit of work across domains
+//
+// Every operation is all-or-nothing, and every mutating operation has a
+// ...Tx form that joins a unit of work the caller already holds: the tx of
+// [CRM.InTx] (memstore's lock, or a PostgreSQL transaction), or, with
+// pgstore, the host's own pgx.Tx wrapped by Store.WithTx, so crmkit's
+// writes commit or roll back with the host's own tables:
+//
+//	err := c.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+//		if _, err := c.Pools.ClaimTx(ctx, tx, claim); err != nil {
+//			return err
+//		}
+//		_, err := c.Leads.ConvertTx(ctx, tx, convert)
+//		return err // an error keeps nothing of either
+//	})
+//
+// # Traps
+//
+//   - A [crm.User] whose Active is false (the zero value) is inactive: it
+//     may not claim, own or decide. Set Active when creating users.
+//   - Pool IDs are set by the caller (pool.Pool.ID), like customer IDs;
+//     use the IDs generator of the Config.
+//   - A host's own adapter must implement Departments before pools and
+//     permissions can work: authorizers walk the department tree.
+//
+// # Concurrency
+//
+// A [CRM] is safe for concurrent use and starts no goroutines: hosts call
+// Pools.Sweep and Approvals.TickDue from their own scheduler.
+package crmkit

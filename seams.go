@@ -1,0 +1,379 @@
+package crmkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/permission"
+	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+// seams holds what the bridges between domains share. The domain packages
+// never import each other: each declares the small interface it needs at
+// the seam, and the types below implement those interfaces over the other
+// domains' services, inside the caller's unit of work.
+type seams struct {
+	ids        crm.IDGenerator
+	clock      crm.Clock
+	perm       permission.Authorizer
+	policy     dedupe.Policy
+	router     *workflow.Router
+	leadRecord func(*workflow.Schema, *crm.Lead) (*workflow.Record, error)
+	dedupe     *dedupe.Service
+	pools      *pool.Service
+}
+
+// poolDuplicates answers pool anti-collision (create, claim, assign) from
+// the stored match keys, and keeps the keys of the customers pools create
+// or take in.
+type poolDuplicates struct{ s *seams }
+
+var (
+	_ pool.DuplicateChecker = poolDuplicates{}
+	_ pool.CustomerIndexer  = poolDuplicates{}
+)
+
+// Duplicates implements [pool.DuplicateChecker]: the customers an entry of c
+// would be blocked by under the entry policy, the holder of c's strong key
+// first.
+func (d poolDuplicates) Duplicates(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]crm.ID, error) {
+	action, cands, err := d.s.dedupe.DecideTx(ctx, tx, c, d.s.policy)
+	if err != nil || action != dedupe.Block {
+		return nil, err
+	}
+	var out []crm.ID
+	for _, cd := range cands {
+		if cd.Strong || (d.s.policy.BlockScore != 0 && cd.Score >= d.s.policy.BlockScore) {
+			out = append(out, cd.CustomerID)
+		}
+	}
+	return out, nil
+}
+
+// IndexCustomer implements [pool.CustomerIndexer].
+func (d poolDuplicates) IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer) error {
+	return d.s.dedupe.IndexCustomerTx(ctx, tx, c)
+}
+
+// leadDuplicates answers a conversion's duplicate check from the stored
+// match keys and keeps the keys of the customer it creates.
+type leadDuplicates struct{ s *seams }
+
+var (
+	_ lead.DuplicateChecker = leadDuplicates{}
+	_ lead.CustomerIndexer  = leadDuplicates{}
+)
+
+// FindCustomer implements [lead.DuplicateChecker]: the best candidate the
+// entry policy blocks or warns about.
+func (d leadDuplicates) FindCustomer(ctx context.Context, tx crm.Tx, l *crm.Lead) (lead.DuplicateMatch, bool, error) {
+	c := lead.CustomerDraft(l)
+	action, cands, err := d.s.dedupe.DecideTx(ctx, tx, c, d.s.policy)
+	if err != nil || action == dedupe.Allow {
+		return lead.DuplicateMatch{}, false, err
+	}
+	best := cands[0]
+	reason := agreed(best.Reasons)
+	if best.Strong {
+		reason = "same strong key; " + reason
+	}
+	return lead.DuplicateMatch{CustomerID: best.CustomerID, Score: best.Score, Reason: reason}, true, nil
+}
+
+// IndexCustomer implements [lead.CustomerIndexer].
+func (d leadDuplicates) IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer) error {
+	return d.s.dedupe.IndexCustomerTx(ctx, tx, c)
+}
+
+// agreed names the fields that agreed, e.g. "company exact, phone exact".
+func agreed(reasons []dedupe.Reason) string {
+	var parts []string
+	for _, r := range reasons {
+		if r.Weight > 0 {
+			parts = append(parts, r.Field+" "+r.Level.String())
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// leadRouter routes a converted lead with the configured router, inside the
+// conversion's unit of work.
+type leadRouter struct{ s *seams }
+
+var _ lead.OwnerRouter = leadRouter{}
+
+// RouteOwner implements [lead.OwnerRouter]: a lead that already has an
+// owner (routed at intake with [CRM.RouteLead], or given by hand) keeps
+// them; an unowned one is routed. A decision for a queue keeps the lead's
+// owner.
+func (r leadRouter) RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm.ID, error) {
+	if l.OwnerID != crm.NilID {
+		return crm.NilID, nil
+	}
+	wt, ok := tx.(workflow.RouteTx)
+	if !ok {
+		return crm.NilID, fmt.Errorf("storage adapter %T has no routing port: %w", tx, crm.ErrUnsupported)
+	}
+	rec, err := r.s.leadRecord(r.s.router.Schema(), l)
+	if err != nil {
+		return crm.NilID, fmt.Errorf("routing record: %w", err)
+	}
+	d, err := r.s.router.RouteTx(ctx, wt, r.s.ids, l.ID, &workflow.Request{Record: rec, Now: r.s.clock.Now(), Owner: l.OwnerID})
+	if err != nil {
+		return crm.NilID, err
+	}
+	return d.UserID, nil
+}
+
+// LeadRecord is the default [Config.LeadRecord]: it fills the fields of
+// schema that name a lead attribute — "name", "company", "title", "email",
+// "phone", "industry", "region", "source", "status" (strings),
+// "company_size" (number), "tags" (strings), "owner_id" and
+// "department_id" (IDs) — plus any custom field of the lead whose name and
+// kind the schema declares. Fields the lead leaves empty stay unset.
+func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) {
+	rec := schema.NewRecord()
+	set := func(name string, kind workflow.Kind, put func() error) error {
+		f, ok := schema.Field(name)
+		if !ok || f.Kind != kind {
+			return nil
+		}
+		return put()
+	}
+	str := func(name, v string) error {
+		if v == "" {
+			return nil
+		}
+		return set(name, workflow.KindString, func() error { return rec.SetString(name, v) })
+	}
+	for _, f := range []struct{ name, v string }{
+		{"name", l.Name}, {"company", l.Company}, {"title", l.Title}, {"email", l.Email}, {"phone", l.Phone},
+		{"industry", l.Industry}, {"region", l.Region}, {"source", l.Source}, {"status", string(l.Status)},
+	} {
+		if err := str(f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	if l.CompanySize != 0 {
+		if err := set("company_size", workflow.KindNumber, func() error { return rec.SetNumber("company_size", decimal.NewFromInt(int64(l.CompanySize))) }); err != nil {
+			return nil, err
+		}
+	}
+	if len(l.Tags) > 0 {
+		if err := set("tags", workflow.KindStrings, func() error { return rec.SetStrings("tags", l.Tags...) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    crm.ID
+	}{{"owner_id", l.OwnerID}, {"department_id", l.DepartmentID}} {
+		if f.v == crm.NilID {
+			continue
+		}
+		if err := set(f.name, workflow.KindID, func() error { return rec.SetID(f.name, f.v) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, v := range l.Fields {
+		if s, ok := v.Str(); ok {
+			if err := str(name, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return rec, nil
+}
+
+// poolAuthorizer asks the pool's own rules, then the permission policy.
+type poolAuthorizer struct {
+	base pool.Authorizer
+	s    *seams
+}
+
+var _ pool.Authorizer = poolAuthorizer{}
+
+// Authorize implements [pool.Authorizer].
+func (a poolAuthorizer) Authorize(ctx context.Context, tx crm.Tx, acc *pool.Access) error {
+	if err := a.base.Authorize(ctx, tx, acc); err != nil {
+		return err
+	}
+	if a.s.perm == nil || acc.Customer == nil {
+		return nil
+	}
+	action := permission.ActionEdit
+	switch acc.Action {
+	case pool.ActionClaim:
+		action = permission.ActionClaim
+	case pool.ActionAssign, pool.ActionTransfer:
+		action = permission.ActionAssign
+	case pool.ActionSeeOwner:
+		action = permission.ActionView
+	}
+	r, err := resourceOf(ctx, tx, acc.Customer)
+	if err != nil {
+		return err
+	}
+	if err := a.s.perm.Authorize(ctx, acc.Actor, action, &r); err != nil {
+		return fmt.Errorf("pool: %s customer %s: %w", acc.Action, acc.Customer.ID, err)
+	}
+	return nil
+}
+
+// leadAuthorizer asks a host's lead authorizer, then the permission policy.
+type leadAuthorizer struct {
+	base lead.Authorizer
+	s    *seams
+}
+
+var _ lead.Authorizer = leadAuthorizer{}
+
+// AuthorizeLead implements [lead.Authorizer]: every lead operation needs
+// the policy's edit grant on the lead.
+func (a leadAuthorizer) AuthorizeLead(ctx context.Context, tx crm.Tx, acc *lead.Access) error {
+	if a.base != nil {
+		if err := a.base.AuthorizeLead(ctx, tx, acc); err != nil {
+			return err
+		}
+	}
+	if a.s.perm == nil || acc.Lead == nil {
+		return nil
+	}
+	r, err := resourceOf(ctx, tx, acc.Lead)
+	if err != nil {
+		return err
+	}
+	if err := a.s.perm.Authorize(ctx, acc.Actor, permission.ActionEdit, &r); err != nil {
+		return fmt.Errorf("lead: %s lead %s: %w", acc.Action, acc.Lead.ID, err)
+	}
+	return nil
+}
+
+// approvalAuthorizer asks the permission policy about approval operations
+// on the record under approval: submit and recall need edit, deciding and
+// handing over need approve, commenting needs view.
+type approvalAuthorizer struct{ s *seams }
+
+var _ workflow.ApprovalAuthorizer = approvalAuthorizer{}
+
+// AuthorizeApproval implements [workflow.ApprovalAuthorizer].
+func (a approvalAuthorizer) AuthorizeApproval(ctx context.Context, tx crm.Tx, acc *workflow.ApprovalAccess) error {
+	if a.s.perm == nil {
+		return nil
+	}
+	action := permission.ActionApprove
+	switch acc.Action {
+	case workflow.ApprovalActionSubmit, workflow.ApprovalActionRecall:
+		action = permission.ActionEdit
+	case workflow.ApprovalActionComment:
+		action = permission.ActionView
+	}
+	user, err := tx.Users().Get(ctx, acc.Actor)
+	if errors.Is(err, crm.ErrNotFound) {
+		return crm.Invalid("actor", "unknown user %s", acc.Actor)
+	}
+	if err != nil {
+		return err
+	}
+	r, err := refResource(ctx, tx, acc.Record)
+	if err != nil {
+		return err
+	}
+	if err := a.s.perm.Authorize(ctx, user, action, &r); err != nil {
+		return fmt.Errorf("workflow: %s approval of %s %s: %w", acc.Action, acc.Record.Type, acc.Record.ID, err)
+	}
+	return nil
+}
+
+// refResource describes the record ref points at. A record type the CRM
+// does not store is described by its type alone, which a policy denies
+// unless it grants that type without conditions.
+func refResource(ctx context.Context, tx crm.Tx, ref crm.Ref) (permission.Resource, error) {
+	var rec any
+	var err error
+	switch ref.Type {
+	case crm.TypeCustomer:
+		rec, err = tx.Customers().Get(ctx, ref.ID)
+	case crm.TypeLead:
+		rec, err = tx.Leads().Get(ctx, ref.ID)
+	case crm.TypeOpportunity:
+		rec, err = tx.Opportunities().Get(ctx, ref.ID)
+	case crm.TypeTicket:
+		rec, err = tx.Tickets().Get(ctx, ref.ID)
+	default:
+		return permission.Resource{Type: ref.Type}, nil
+	}
+	if err != nil {
+		return permission.Resource{}, fmt.Errorf("%s %s: %w", ref.Type, ref.ID, err)
+	}
+	return resourceOf(ctx, tx, rec)
+}
+
+// resourceOf describes a stored record for the permission policy, with its
+// creator's current department read in tx.
+func resourceOf(ctx context.Context, tx crm.Tx, rec any) (permission.Resource, error) {
+	var creator crm.ID
+	switch r := rec.(type) {
+	case *crm.Customer:
+		creator = r.CreatedBy
+	case *crm.Lead:
+		creator = r.CreatedBy
+	}
+	// Opportunities and tickets keep no creator: no creator condition
+	// matches them.
+	dept := crm.NilID
+	if creator != crm.NilID {
+		u, err := tx.Users().Get(ctx, creator)
+		switch {
+		case err == nil:
+			dept = u.DepartmentID
+		case !errors.Is(err, crm.ErrNotFound):
+			return permission.Resource{}, err
+		}
+	}
+	switch r := rec.(type) {
+	case *crm.Customer:
+		return permission.CustomerResource(r, dept), nil
+	case *crm.Lead:
+		return permission.LeadResource(r, dept), nil
+	case *crm.Opportunity:
+		return permission.OpportunityResource(r, dept), nil
+	case *crm.Ticket:
+		return permission.TicketResource(r, dept), nil
+	}
+	return permission.Resource{}, fmt.Errorf("crmkit: no permission resource for %T", rec)
+}
+
+// mergeOwnership settles pool ownership inside a dedupe merge.
+type mergeOwnership struct{ s *seams }
+
+var _ dedupe.OwnershipSettler = mergeOwnership{}
+
+// SettleMerge implements [dedupe.OwnershipSettler] with
+// [pool.Service.SettleMergeTx].
+func (m mergeOwnership) SettleMerge(ctx context.Context, tx crm.Tx, cm *dedupe.CustomerMerge, actor crm.ID) (json.RawMessage, error) {
+	mo, err := m.s.pools.SettleMergeTx(ctx, tx, pool.MergeOwnershipRequest{SurvivorID: cm.SurvivorID, LoserIDs: cm.LoserIDs, Actor: actor})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(mo)
+}
+
+// UndoMerge implements [dedupe.OwnershipSettler] with
+// [pool.Service.UndoMergeTx].
+func (m mergeOwnership) UndoMerge(ctx context.Context, tx crm.Tx, cm *dedupe.CustomerMerge, actor crm.ID) error {
+	var mo pool.MergeOwnership
+	if err := json.Unmarshal(cm.Ownership, &mo); err != nil {
+		return crm.Invalid("merge.ownership", "not a pool merge settlement: %v", err)
+	}
+	return m.s.pools.UndoMergeTx(ctx, tx, &mo, actor)
+}

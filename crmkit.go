@@ -234,4 +234,3 @@ func (c *CRM) Store() crm.Store { return c.store }
 func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx) error) error {
 	return c.store.InTx(ctx, fn)
 }
-

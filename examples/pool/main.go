@@ -6,6 +6,11 @@
 // salesperson who enters the same company again is stopped from chasing it
 // (anti-collision, 防撞单).
 //
+// Everything runs through the composition root: crmkit.New wires the
+// pools to the dedupe service, so anti-collision compares the stored match
+// keys of every customer created through the CRM (CreateCustomer, or the
+// pools' own Create and Enter), and the host writes no duplicate checker.
+//
 //	go run ./examples/pool
 package main
 
@@ -17,6 +22,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/crmkit/crmkit"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/pool"
@@ -50,42 +56,13 @@ const eastJSON = `{
   }]
 }`
 
-// samePhone is the duplicate checker of this example: two customers with
-// the same phone number are the same company. Hosts plug in the dedupe
-// package instead.
-type samePhone struct{}
-
-// Duplicates lists the stored customers sharing c's phone number.
-func (samePhone) Duplicates(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]crm.ID, error) {
-	if c.Phone == "" {
-		return nil, nil
-	}
-	var out []crm.ID
-	page := crm.PageRequest{Limit: crm.MaxPageLimit}
-	for {
-		got, err := tx.Customers().List(ctx, crm.CustomerFilter{}, page)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range got.Items {
-			if o.ID != c.ID && o.Phone == c.Phone {
-				out = append(out, o.ID)
-			}
-		}
-		if got.NextCursor == "" {
-			return out, nil
-		}
-		page.Cursor = got.NextCursor
-	}
-}
-
 // story holds what every step needs.
 type story struct {
 	ctx   context.Context
 	clock *crmtest.Clock
 	ids   crm.IDGenerator
 	store *memstore.Store
-	svc   *pool.Service
+	crm   *crmkit.CRM
 	east  *pool.Pool
 }
 
@@ -93,11 +70,12 @@ func run(ctx context.Context) error {
 	// A fixed clock and sequential IDs keep the output the same on every run.
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)) // Monday 09:00 in Shanghai
 	s := &story{ctx: ctx, clock: clock, ids: crmtest.NewIDs(), store: memstore.New(&memstore.Config{Clock: clock})}
-	svc, err := pool.New(s.store, &pool.Config{Clock: clock, IDs: s.ids, Duplicates: samePhone{}})
+	c, err := crmkit.New(s.store, &crmkit.Config{Clock: clock, IDs: s.ids})
 	if err != nil {
 		return err
 	}
-	s.svc = svc
+	s.crm = c
+	svc := c.Pools
 	if s.east, err = pool.ParsePool([]byte(eastJSON)); err != nil {
 		return err
 	}
@@ -144,7 +122,7 @@ func run(ctx context.Context) error {
 	fmt.Println("\n3. Over the next days Wang Fang follows up on every customer except 杭州云帆贸易.")
 	s.clock.Advance(3 * 24 * time.Hour)
 	for _, c := range customers[1:5] {
-		h, err := s.followUp(c.ID)
+		h, err := s.followUp(wang.ID, c.ID)
 		if err != nil {
 			return err
 		}
@@ -196,7 +174,7 @@ func run(ctx context.Context) error {
 	if owner := col.Collisions[0].OwnerID; owner != crm.NilID {
 		who = s.userName(owner)
 	}
-	fmt.Printf("   blocked (防撞单): the same phone as a customer already owned by %s\n", who)
+	fmt.Printf("   blocked (防撞单): the same company name and phone as a customer already owned by %s\n", who)
 	fmt.Printf("   (%v)\n", err)
 	st, err := svc.Status(ctx, zhao.ID, customers[0].ID)
 	if err != nil {
@@ -212,29 +190,37 @@ func (s *story) user(name string) (*crm.User, error) {
 	return u, s.store.Users().Create(s.ctx, u)
 }
 
-// pooled stores a customer and puts it into the East China pool by hand.
+// pooled creates a customer as the system would on an import (checked
+// for duplicates, its match keys stored) and enters it into the East China
+// pool.
 func (s *story) pooled(name, phone string) (*crm.Customer, error) {
 	c := crmtest.Customer(s.ids, func(c *crm.Customer) { c.Name, c.Phone = name, phone })
-	if err := s.store.Customers().Create(s.ctx, c); err != nil {
+	if _, err := s.crm.CreateCustomer(s.ctx, crmkit.CreateCustomerRequest{Customer: c}); err != nil {
 		return nil, err
 	}
-	_, err := s.svc.Enter(s.ctx, pool.EnterRequest{CustomerID: c.ID, PoolID: s.east.ID})
+	_, err := s.crm.Pools.Enter(s.ctx, pool.EnterRequest{CustomerID: c.ID, PoolID: s.east.ID})
 	return c, err
 }
 
-// followUp records a follow-up on the customer, as the host's activity
-// module would, and tells the pool so the due time moves.
-func (s *story) followUp(id crm.ID) (*pool.Holding, error) {
-	c, err := s.store.Customers().Get(s.ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock.Now()
-	c.LastFollowUpAt = &now
-	if err := s.store.Customers().Update(s.ctx, c); err != nil {
-		return nil, err
-	}
-	return s.svc.Recompute(s.ctx, id)
+// followUp records owner's follow-up on the customer, as the host's
+// activity module would, and tells the pool so the due time moves: one
+// unit of work, so the due time never lags the stored follow-up.
+func (s *story) followUp(owner, id crm.ID) (*pool.Holding, error) {
+	var h *pool.Holding
+	err := s.crm.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
+		c, err := tx.Customers().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		c.LastFollowUpAt = &now
+		if _, err := s.crm.UpdateCustomerTx(ctx, tx, crmkit.UpdateCustomerRequest{Customer: c, Actor: owner}); err != nil {
+			return err
+		}
+		h, err = s.crm.Pools.RecomputeTx(ctx, tx, id)
+		return err
+	})
+	return h, err
 }
 
 // date prints a time as a Shanghai calendar day.

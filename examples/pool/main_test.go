@@ -17,14 +17,16 @@ func TestStory(t *testing.T) {
 	out := captureStdout(t, func() error { return run(context.Background()) })
 	for _, want := range []string{
 		"南京启航软件: now Wang Fang's, falls back on Tue 17 Mar unless followed up",
-		"无锡新锐材料: refused: daily claim limit 5 reached (pool: claim 00000000-0000-7000-8000-000000000013: limit daily_claims exceeded: 5 of 5)",
+		"无锡新锐材料: refused: daily claim limit 5 reached (pool: claim 00000000-0000-7000-8000-000000000018: limit daily_claims exceeded: 5 of 5)",
 		"上海明达机械: called, now falls back on Fri 20 Mar",
 		"would recycle 杭州云帆贸易 from Wang Fang: no_follow_up (rule neglect-v1, due Tue 17 Mar)",
 		"the sweep recycled (回收) 1 customer",
 		"ledger: recycle by the system, from Wang Fang to pool East China, reason no_follow_up, rule neglect-v1",
 		"refused: previous owner may claim again from Fri 17 Apr (pool: claim 00000000-0000-7000-8000-000000000004: previous_owner cooldown until 2026-04-17T01:00:00Z)",
 		"Zhao Lei claims it instead: now Zhao Lei's",
-		"blocked (防撞单): the same phone as a customer already owned by a colleague (not named to Li Wei)",
+		"blocked (防撞单): the same company name and phone as a customer already owned by a colleague (not named to Li Wei)",
+		// The stored match keys of the customer entered on import found it.
+		"collides with customer 00000000-0000-7000-8000-000000000004 (owned by a colleague))",
 		`for Zhao Lei the customer is "yours", falling back on Thu 2 Apr`,
 	} {
 		require.Contains(t, out, want)

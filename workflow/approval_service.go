@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -400,6 +401,9 @@ func (s *ApprovalService) ReassignTx(ctx context.Context, tx crm.Tx, req HandOve
 func (s *ApprovalService) change(ctx context.Context, tx crm.Tx, action ApprovalAction, id crm.ID, version int64,
 	access ApprovalAccess, op func(a *Approvals, in *Instance) ([]crm.Event, error)) (*Instance, error) {
 	fail := func(err error) (*Instance, error) {
+		if strings.HasPrefix(err.Error(), "workflow: ") {
+			return nil, err // the engine's errors name the request already
+		}
 		return nil, fmt.Errorf("workflow: %s %s: %w", action, id, err)
 	}
 	atx, err := approvalTx(tx)

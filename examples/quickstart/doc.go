@@ -6,9 +6,12 @@
 // pool's sweep takes back; optimistic locking; the list a manager sees; and
 // the events waiting in the outbox.
 //
-// Every package is used as a host would use it, wired together at the small
-// interfaces the packages declare (see seams.go). A fixed clock and
-// sequential IDs keep the output the same on every run.
+// One call, crmkit.New, wires every capability over the store: the pools
+// ask dedupe (anti-collision from the stored match keys) and the
+// permission policy, conversions ask dedupe and the router inside their
+// unit of work, approvals ask the policy. The program writes no glue of its
+// own. A fixed clock and sequential IDs keep the output the same on every
+// run.
 //
 //	go run ./examples/quickstart
 package main

@@ -8,9 +8,11 @@ import (
 	"io"
 	"time"
 
+	"github.com/shopspring/decimal"
+
+	"github.com/crmkit/crmkit"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
-	"github.com/crmkit/crmkit/dedupe"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
@@ -18,8 +20,8 @@ import (
 	"github.com/crmkit/crmkit/workflow"
 )
 
-// story is the host application: one store, the domain services wired
-// together, and the people and records the chapters share.
+// story is the host application: one store, one CRM wired over it by
+// crmkit.New, and the people and records the chapters share.
 type story struct {
 	ctx   context.Context
 	out   io.Writer
@@ -31,14 +33,11 @@ type story struct {
 	company, marketing, sales, east *crm.Department
 	chen, zhang, zhou, liWei, zhao  *crm.User
 
-	policy    *permission.Policy
-	dupes     *duplicates
-	leads     *lead.Service
-	pools     *pool.Service
-	eastPool  *pool.Pool
-	router    *workflow.Router
-	approvals *workflow.Approvals
-	schema    *workflow.Schema
+	crm      *crmkit.CRM
+	policy   *permission.Policy
+	eastPool *pool.Pool
+	schema   *workflow.Schema
+	org      *workflow.Org
 
 	lead      *crm.Lead
 	customer  *crm.Customer
@@ -51,19 +50,6 @@ func newStory(ctx context.Context, out io.Writer) (*story, error) {
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC))
 	s := &story{ctx: ctx, out: out, clock: clock, ids: crmtest.NewIDs(), names: map[crm.ID]string{}}
 	s.store = memstore.New(&memstore.Config{Clock: clock})
-
-	// Block from the "match" weight: a rep must attach to the existing
-	// customer or say why it is a different one.
-	cfg := &dedupe.Config{Fields: dedupe.CustomerFields(), MatchWeight: 10}
-	matcher, err := dedupe.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	index, err := dedupe.NewIndex(matcher, nil)
-	if err != nil {
-		return nil, err
-	}
-	s.dupes = &duplicates{index: index, policy: dedupe.Policy{BlockScore: cfg.MatchWeight}}
 	return s, nil
 }
 
@@ -88,13 +74,14 @@ func (s *story) name(id crm.ID) string {
 	return id.String()
 }
 
-// addCustomer stores a customer and keeps the duplicate index in step.
-func (s *story) addCustomer(tx crm.Tx, c *crm.Customer) error {
-	if err := tx.Customers().Create(s.ctx, c); err != nil {
+// addCustomer enters a customer as an import would (the system, no
+// owner): checked against the stored customers, stored with its match keys.
+func (s *story) addCustomer(c *crm.Customer) error {
+	if _, err := s.crm.CreateCustomer(s.ctx, crmkit.CreateCustomerRequest{Customer: c}); err != nil {
 		return err
 	}
 	s.names[c.ID] = c.Name
-	return s.dupes.index.Add(dedupe.CustomerEntry(c))
+	return nil
 }
 
 // policyJSON is the permission policy: roles granted by department, data
@@ -195,16 +182,73 @@ func (s *story) organisation() error {
 	if s.eastPool, err = pool.ParsePool(fmt.Appendf(nil, poolJSON, poolID)); err != nil {
 		return err
 	}
-	s.pools, err = pool.New(s.store, &pool.Config{Clock: s.clock, IDs: s.ids, Duplicates: s.dupes,
-		Authorizer: &authorizer{policy: s.policy}})
+	router, err := s.router()
 	if err != nil {
 		return err
 	}
-	if err := s.pools.CreatePool(s.ctx, s.eastPool); err != nil {
+	approvals, err := s.approvalEngine(users, flat)
+	if err != nil {
+		return err
+	}
+	// One call wires every capability over the store: the pools ask dedupe
+	// (anti-collision) and the policy; conversions ask dedupe and the
+	// router; approvals ask the policy. Nothing below is glue.
+	s.crm, err = crmkit.New(s.store, &crmkit.Config{
+		Clock: s.clock, IDs: s.ids,
+		Permissions: s.policy,
+		Router:      router,
+		Approvals:   approvals,
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.crm.Pools.CreatePool(s.ctx, s.eastPool); err != nil {
 		return err
 	}
 	s.printf("permission policy loaded: 3 roles; East China public pool: daily claim limit 5, recycled after 15 days without follow-up")
+	s.printf("crmkit.New wires pools, leads, dedupe, routing, approvals and the policy over the store")
 	return nil
+}
+
+// rulesJSON routes East China leads round robin across the team, and
+// everything else to a queue.
+const rulesJSON = `{
+  "name": "inbound_leads", "record_type": "lead", "fallback_queue": "unassigned", "time_zone": "Asia/Shanghai",
+  "rules": [{"name": "east_china", "when": {"field": "region", "in": ["cn-east"]}, "target": {"team": "%s"}, "strategy": "round_robin"}]
+}`
+
+// router builds the lead router over the East China team.
+func (s *story) router() (*workflow.Router, error) {
+	team := crmtest.Team(s.ids, "East China", []crm.ID{s.liWei.ID, s.zhao.ID})
+	if err := s.store.Teams().Create(s.ctx, team); err != nil {
+		return nil, err
+	}
+	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	if err != nil {
+		return nil, err
+	}
+	rules, err := workflow.ParseRuleSet(fmt.Appendf(nil, rulesJSON, team.ID))
+	if err != nil {
+		return nil, err
+	}
+	members := []workflow.Member{workflow.MemberFromUser(s.liWei), workflow.MemberFromUser(s.zhao)}
+	return workflow.NewRouter(schema, rules, members, []workflow.Team{workflow.TeamFromCRM(team)})
+}
+
+// approvalEngine builds the approval engine over a snapshot of the org.
+func (s *story) approvalEngine(users []*crm.User, depts []crm.Department) (*workflow.Approvals, error) {
+	tree, err := crm.NewDepartmentTree(depts)
+	if err != nil {
+		return nil, err
+	}
+	flat := make([]crm.User, len(users))
+	for i, u := range users {
+		flat[i] = *u
+	}
+	if s.org, err = workflow.NewOrg(flat, tree, nil); err != nil {
+		return nil, err
+	}
+	return workflow.NewApprovals(s.ids, s.clock, s.org, nil)
 }
 
 // modelJSON is a small rule model: fit points for who the lead is,
@@ -223,15 +267,11 @@ const modelJSON = `{
 }`
 
 func (s *story) captureLead() error {
-	var err error
-	if s.leads, err = lead.New(s.store, &lead.Config{Clock: s.clock, IDs: s.ids, Duplicates: s.dupes}); err != nil {
-		return err
-	}
 	model, err := lead.ParseModel([]byte(modelJSON))
 	if err != nil {
 		return err
 	}
-	if err := s.leads.SaveModel(s.ctx, model); err != nil {
+	if err := s.crm.Leads.SaveModel(s.ctx, model); err != nil {
 		return err
 	}
 	s.lead = &crm.Lead{Meta: crm.Meta{ID: s.ids.NewID()}, Name: "王芳", Company: "华腾科技(北京)有限公司",
@@ -254,7 +294,7 @@ func (s *story) captureLead() error {
 		{Kind: "web_visit", At: now.Add(-10 * day), Count: 3},
 		{Kind: "demo_request", At: now.Add(-1 * day)},
 	}
-	snap, err := s.leads.ScoreLead(s.ctx, lead.ScoreRequest{LeadID: s.lead.ID, ModelID: model.ID(), Events: events})
+	snap, err := s.crm.Leads.ScoreLead(s.ctx, lead.ScoreRequest{LeadID: s.lead.ID, ModelID: model.ID(), Events: events})
 	if err != nil {
 		return err
 	}
@@ -262,7 +302,7 @@ func (s *story) captureLead() error {
 	for _, c := range model.Explain(s.lead, events, now).Contributions {
 		s.printf("  %-16s %+.1f", c.Rule, c.Points)
 	}
-	l, h, err := s.leads.Transition(s.ctx, lead.TransitionRequest{LeadID: s.lead.ID, To: snap.Stage, Actor: s.chen.ID, Reason: "scored " + snap.Grade})
+	l, h, err := s.crm.Leads.Transition(s.ctx, lead.TransitionRequest{LeadID: s.lead.ID, To: snap.Stage, Actor: s.chen.ID, Reason: "scored " + snap.Grade})
 	if err != nil {
 		return err
 	}
@@ -271,72 +311,18 @@ func (s *story) captureLead() error {
 	return nil
 }
 
-// rulesJSON routes East China leads round robin across the team, and
-// everything else to a queue.
-const rulesJSON = `{
-  "name": "inbound_leads", "record_type": "lead", "fallback_queue": "unassigned", "time_zone": "Asia/Shanghai",
-  "rules": [{"name": "east_china", "when": {"field": "region", "in": ["cn-east"]}, "target": {"team": "%s"}, "strategy": "round_robin"}]
-}`
-
 func (s *story) routeLead() error {
-	team := crmtest.Team(s.ids, "East China", []crm.ID{s.liWei.ID, s.zhao.ID})
-	if err := s.store.Teams().Create(s.ctx, team); err != nil {
-		return err
-	}
-	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
-	if err != nil {
-		return err
-	}
-	rules, err := workflow.ParseRuleSet(fmt.Appendf(nil, rulesJSON, team.ID))
-	if err != nil {
-		return err
-	}
-	members := []workflow.Member{workflow.MemberFromUser(s.liWei), workflow.MemberFromUser(s.zhao)}
-	if s.router, err = workflow.NewRouter(schema, rules, members, []workflow.Team{workflow.TeamFromCRM(team)}); err != nil {
-		return err
-	}
-	rec := schema.NewRecord()
-	if err := rec.SetString("region", s.lead.Region); err != nil {
-		return err
-	}
-	req := &workflow.Request{Record: rec, Now: s.clock.Now()}
 	// The decision, its explanation, the rotating cursor, the lead.routed
 	// event and the new owner are read and written in one unit of work.
-	var why *workflow.Explanation
-	err = s.store.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
-		w, err := workflow.TxOf(tx)
-		if err != nil {
-			return err
-		}
-		st := s.router.NewState()
-		if err := w.Routing().LoadRouting(ctx, rules.Name, s.router.Day(req.Now), st); err != nil {
-			return err
-		}
-		if why, err = s.router.Explain(st, req); err != nil {
-			return err
-		}
-		d, err := s.router.RouteTx(ctx, w, s.ids, s.lead.ID, req)
-		if err != nil {
-			return err
-		}
-		l, err := tx.Leads().Get(ctx, s.lead.ID)
-		if err != nil {
-			return err
-		}
-		l.OwnerID, l.DepartmentID = d.UserID, s.east.ID
-		if err := tx.Leads().Update(ctx, l); err != nil {
-			return err
-		}
-		s.lead = l
-		return nil
-	})
+	routed, err := s.crm.RouteLead(s.ctx, crmkit.RouteLeadRequest{LeadID: s.lead.ID, Actor: s.chen.ID, Explain: true})
 	if err != nil {
 		return err
 	}
-	for _, r := range why.Rules {
+	s.lead = routed.Lead
+	for _, r := range routed.Explanation.Rules {
 		s.printf("rule %s matched: %v", r.Name, r.Matched)
 	}
-	for _, c := range why.Candidates {
+	for _, c := range routed.Explanation.Candidates {
 		if c.Chosen {
 			s.printf("%s: chosen (round robin, %d open)", s.name(c.UserID), c.Open)
 		} else {
@@ -344,10 +330,12 @@ func (s *story) routeLead() error {
 		}
 	}
 
-	// The lead now belongs to sales: marketing may no longer edit it.
-	chen := s.policy.Subject(s.chen)
-	res := permission.LeadResource(s.lead, s.marketing.ID)
-	s.printf("陈洁 edits it now: %s", s.policy.Check(&chen, permission.ActionEdit, &res).Reason())
+	// The lead now belongs to sales: marketing may no longer change it,
+	// and the refusal names the rule.
+	_, _, err = s.crm.Leads.Transition(s.ctx, lead.TransitionRequest{LeadID: s.lead.ID, To: crm.LeadDisqualified, Actor: s.chen.ID, Reason: "duplicate"})
+	if d, ok := permission.IsDenied(err); ok {
+		s.printf("陈洁 disqualifies it now: %s", d.Reason())
+	}
 	return nil
 }
 
@@ -359,43 +347,37 @@ func (s *story) convertLead() error {
 	s.neglected = crmtest.Customer(s.ids, func(c *crm.Customer) {
 		c.Name, c.Phone, c.Level, c.Region = "上海明达机械有限公司", "021-5555 0101", "B", "cn-east"
 	})
-	err := s.store.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
-		if err := s.addCustomer(tx, s.customer); err != nil {
+	for _, c := range []*crm.Customer{s.customer, s.neglected} {
+		if err := s.addCustomer(c); err != nil {
 			return err
 		}
-		return s.addCustomer(tx, s.neglected)
-	})
-	if err != nil {
-		return err
-	}
-	for _, c := range []*crm.Customer{s.customer, s.neglected} {
-		if _, err := s.pools.Enter(s.ctx, pool.EnterRequest{CustomerID: c.ID, PoolID: s.eastPool.ID}); err != nil {
+		if _, err := s.crm.Pools.Enter(s.ctx, pool.EnterRequest{CustomerID: c.ID, PoolID: s.eastPool.ID}); err != nil {
 			return err
 		}
 	}
 	s.clock.Advance(time.Hour)
 
-	// Converting asks the duplicate checker first: the lead's company and
+	// Converting checks the stored customers first: the lead's company and
 	// phone, written differently, are those of the pooled customer.
-	_, err = s.leads.Convert(s.ctx, lead.ConvertRequest{LeadID: s.lead.ID, Actor: s.liWei.ID})
+	_, err := s.crm.Leads.Convert(s.ctx, lead.ConvertRequest{LeadID: s.lead.ID, Actor: s.liWei.ID})
 	var de *lead.DuplicateError
 	if !errors.As(err, &de) {
 		return fmt.Errorf("expected a duplicate, got %v", err)
 	}
 	s.printf("conversion refused: the lead matches %s (%s)", s.name(de.Match.CustomerID), de.Match.Reason)
 
-	res, err := s.pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.liWei.ID, CustomerID: s.customer.ID})
+	res, err := s.crm.Pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.liWei.ID, CustomerID: s.customer.ID})
 	if err != nil {
 		return err
 	}
 	s.printf("李伟 claims it from the East China pool; it falls back on %s unless followed up", res.Holding.DueAt.In(shanghai).Format(time.DateOnly))
-	_, err = s.pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.zhao.ID, CustomerID: s.customer.ID})
+	_, err = s.crm.Pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.zhao.ID, CustomerID: s.customer.ID})
 	s.printf("赵磊 tries a moment later: refused, already owned: %v", errors.Is(err, pool.ErrTaken))
 
 	// 赵磊 types the same company in as a new customer: anti-collision
 	// (防撞单) refuses it and says who holds it.
 	copyOf := crmtest.Customer(s.ids, func(c *crm.Customer) { c.Name, c.Phone = "华腾科技（北京）有限公司", "+86 138 0013 8000" })
-	_, err = s.pools.Create(s.ctx, pool.CreateRequest{Actor: s.zhao.ID, Customer: copyOf})
+	_, err = s.crm.CreateCustomer(s.ctx, crmkit.CreateCustomerRequest{Customer: copyOf, Actor: s.zhao.ID, Own: true})
 	var ce *pool.CollisionError
 	if errors.As(err, &ce) {
 		c := ce.Collisions[0]
@@ -410,7 +392,7 @@ func (s *story) convertLead() error {
 	if err != nil {
 		return err
 	}
-	conv, err := s.leads.Convert(s.ctx, lead.ConvertRequest{LeadID: s.lead.ID, Actor: s.liWei.ID,
+	conv, err := s.crm.Leads.Convert(s.ctx, lead.ConvertRequest{LeadID: s.lead.ID, Actor: s.liWei.ID,
 		OnDuplicate: lead.DuplicateAttach, Opportunity: &lead.OpportunityDraft{Name: "ERP rollout 2026", Amount: amount, Probability: 40}})
 	if err != nil {
 		return err
@@ -419,11 +401,11 @@ func (s *story) convertLead() error {
 	s.names[conv.Contact.ID] = conv.Contact.Name
 	s.printf("converted, attached to %s: contact %s, opportunity %q worth %s; lead status %s",
 		conv.Customer.Name, conv.Contact.Name, conv.Opportunity.Name, conv.Opportunity.Amount, conv.Lead.Status)
-	_, err = s.leads.Convert(s.ctx, lead.ConvertRequest{LeadID: s.lead.ID, Actor: s.liWei.ID})
+	_, err = s.crm.Leads.Convert(s.ctx, lead.ConvertRequest{LeadID: s.lead.ID, Actor: s.liWei.ID})
 	s.printf("converting it again: refused, already converted: %v", errors.Is(err, crm.ErrFailedPrecondition))
 
 	// 赵磊 claims the other pooled customer, and then never calls.
-	if _, err := s.pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.zhao.ID, CustomerID: s.neglected.ID}); err != nil {
+	if _, err := s.crm.Pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.zhao.ID, CustomerID: s.neglected.ID}); err != nil {
 		return err
 	}
 	s.printf("赵磊 claims %s", s.neglected.Name)
@@ -445,18 +427,7 @@ const chainJSON = `{
   ]}`
 
 func (s *story) approveDiscount() error {
-	users := []crm.User{*s.chen, *s.zhang, *s.zhou, *s.liWei, *s.zhao}
-	tree, err := crm.NewDepartmentTree([]crm.Department{*s.company, *s.marketing, *s.sales, *s.east})
-	if err != nil {
-		return err
-	}
-	org, err := workflow.NewOrg(users, tree, nil)
-	if err != nil {
-		return err
-	}
-	if s.approvals, err = workflow.NewApprovals(s.ids, s.clock, org, nil); err != nil {
-		return err
-	}
+	var err error
 	if s.schema, err = workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber}); err != nil {
 		return err
 	}
@@ -464,62 +435,45 @@ func (s *story) approveDiscount() error {
 	if err := json.Unmarshal([]byte(chainJSON), spec); err != nil {
 		return err
 	}
-	def, err := workflow.NewDefinition(s.schema, org, spec)
+	def, err := workflow.NewDefinition(s.schema, s.org, spec)
+	if err != nil {
+		return err
+	}
+	err = s.crm.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
+		w, err := workflow.TxOf(tx)
+		if err != nil {
+			return err
+		}
+		return w.ApprovalDefinitions().CreateDefinition(ctx, spec)
+	})
 	if err != nil {
 		return err
 	}
 	rec := s.schema.NewRecord()
-	if err := rec.SetNumber("discount_percent", decimalOf("15")); err != nil {
+	if err := rec.SetNumber("discount_percent", decimal.RequireFromString("15")); err != nil {
 		return err
 	}
 	ref := crm.Ref{Type: crm.TypeOpportunity, ID: s.deal.ID}
-	var in *workflow.Instance
-	err = s.inWorkflow(func(ctx context.Context, tx workflow.Tx) error {
-		if err := tx.ApprovalDefinitions().CreateDefinition(ctx, spec); err != nil {
-			return err
-		}
-		in, err = s.approvals.SubmitTx(ctx, tx, def, rec, ref, s.liWei.ID)
-		return err
-	})
+	in, err := s.crm.Approvals.Submit(s.ctx, workflow.SubmitRequest{Definition: def, Record: rec, Ref: ref, Submitter: s.liWei.ID})
 	if err != nil {
 		return err
 	}
 	step := in.Steps[0]
 	s.printf("李伟 submits: step %s waits for %s; the deal is locked: %v", step.Name, s.name(step.Tasks[0].Approver), in.IsLocked())
 
-	// The manager's right to approve comes from the permission policy.
-	zhang := s.policy.Subject(s.zhang)
-	res := permission.OpportunityResource(s.deal, crm.NilID)
-	if d := s.policy.Check(&zhang, permission.ActionApprove, &res); !d.Allowed {
-		return d.Err()
-	}
+	// 赵磊 holds no task: the engine refuses him before the policy is asked.
+	_, err = s.crm.Approvals.Approve(s.ctx, workflow.DecisionRequest{InstanceID: in.ID, Actor: s.zhao.ID})
+	s.printf("赵磊 tries to approve: refused, the task is not his (permission denied: %v)", errors.Is(err, crm.ErrPermissionDenied))
+
+	// The manager holds the task, and the permission policy grants him
+	// approval of deals in his department tree.
 	s.clock.Advance(2 * time.Hour)
-	err = s.inWorkflow(func(ctx context.Context, tx workflow.Tx) error {
-		in, err = tx.ApprovalInstances().GetInstance(ctx, in.ID)
-		if err != nil {
-			return err
-		}
-		events, err := s.approvals.Approve(in, s.zhang.ID, "ok for a reference customer")
-		if err != nil {
-			return err
-		}
-		return workflow.SaveTx(ctx, tx, in, events)
-	})
+	in, err = s.crm.Approvals.Approve(s.ctx, workflow.DecisionRequest{InstanceID: in.ID, Actor: s.zhang.ID, Comment: "ok for a reference customer", Version: in.Version})
 	if err != nil {
 		return err
 	}
 	s.printf("张敏 approves: %s; locked: %v", in.Status, in.IsLocked())
 	return nil
-}
-
-func (s *story) inWorkflow(fn func(ctx context.Context, tx workflow.Tx) error) error {
-	return s.store.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
-		w, err := workflow.TxOf(tx)
-		if err != nil {
-			return err
-		}
-		return fn(ctx, w)
-	})
 }
 
 func (s *story) recycle() error {
@@ -529,8 +483,8 @@ func (s *story) recycle() error {
 	call := crmtest.Activity(s.ids, crm.Ref{Type: crm.TypeCustomer, ID: s.customer.ID}, s.liWei.ID, func(a *crm.Activity) {
 		a.OccurredAt, a.Note = s.clock.Now(), "Scoped the rollout; proposal next week"
 	})
-	err := s.store.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
-		if err := tx.Activities().Create(s.ctx, call); err != nil {
+	err := s.crm.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
+		if err := tx.Activities().Create(ctx, call); err != nil {
 			return err
 		}
 		c, err := tx.Customers().Get(ctx, s.customer.ID)
@@ -538,36 +492,37 @@ func (s *story) recycle() error {
 			return err
 		}
 		c.LastFollowUpAt = &call.OccurredAt
-		return tx.Customers().Update(ctx, c)
+		if _, err := s.crm.UpdateCustomerTx(ctx, tx, crmkit.UpdateCustomerRequest{Customer: c, Actor: s.liWei.ID}); err != nil {
+			return err
+		}
+		_, err = s.crm.Pools.RecomputeTx(ctx, tx, s.customer.ID)
+		return err
 	})
 	if err != nil {
-		return err
-	}
-	if _, err := s.pools.Recompute(s.ctx, s.customer.ID); err != nil {
 		return err
 	}
 	s.printf("李伟 calls %s and records it", s.customer.Name)
 
 	s.clock.Advance(16 * 24 * time.Hour)
 	s.printf("16 days later, %s", s.clock.Now().In(shanghai).Format("Monday 2 January"))
-	plan, err := s.pools.Plan(s.ctx, s.clock.Now(), 100)
+	plan, err := s.crm.Pools.Plan(s.ctx, s.clock.Now(), 100)
 	if err != nil {
 		return err
 	}
 	for _, p := range plan {
 		s.printf("the sweep's dry run: %s, owned by %s, falls back (rule %s: %s)", s.name(p.CustomerID), s.name(p.OwnerID), p.RuleID, p.Reason)
 	}
-	res, err := s.pools.Sweep(s.ctx, s.clock.Now(), 1000)
+	res, err := s.crm.Pools.Sweep(s.ctx, s.clock.Now(), 1000)
 	if err != nil {
 		return err
 	}
 	s.printf("the sweep recycles %d customer(s); %s keeps %s (open opportunity)", res.Recycled, s.name(s.liWei.ID), s.customer.Name)
-	_, err = s.pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.zhao.ID, CustomerID: s.neglected.ID})
+	_, err = s.crm.Pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.zhao.ID, CustomerID: s.neglected.ID})
 	var cd *pool.CooldownError
 	if errors.As(err, &cd) {
 		s.printf("赵磊 tries to claim it back: refused until %s (%s)", cd.Until.In(shanghai).Format(time.DateOnly), cd.Kind)
 	}
-	if _, err := s.pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.liWei.ID, CustomerID: s.neglected.ID}); err != nil {
+	if _, err := s.crm.Pools.Claim(s.ctx, pool.ClaimRequest{Actor: s.liWei.ID, CustomerID: s.neglected.ID}); err != nil {
 		return err
 	}
 	s.printf("李伟 claims it instead")
@@ -584,17 +539,17 @@ func (s *story) concurrentEdit() error {
 		return err
 	}
 	mine.Level = "A+"
-	if err := s.store.Customers().Update(s.ctx, mine); err != nil {
+	if _, err := s.crm.UpdateCustomer(s.ctx, crmkit.UpdateCustomerRequest{Customer: mine, Actor: s.liWei.ID}); err != nil {
 		return err
 	}
 	theirs.Level = "B"
-	err = s.store.Customers().Update(s.ctx, theirs)
+	_, err = s.crm.UpdateCustomer(s.ctx, crmkit.UpdateCustomerRequest{Customer: theirs, Actor: s.zhang.ID})
 	s.printf("first edit saved (version %d); the second, made on the old version, is refused: conflict=%v", mine.Version, errors.Is(err, crm.ErrConflict))
 
 	// A unit of work that fails leaves nothing behind.
-	err = s.store.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
+	err = s.crm.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
 		mine.Level = "S"
-		if err := tx.Customers().Update(ctx, mine); err != nil {
+		if _, err := s.crm.UpdateCustomerTx(ctx, tx, crmkit.UpdateCustomerRequest{Customer: mine, Actor: s.liWei.ID}); err != nil {
 			return err
 		}
 		return tx.Opportunities().Create(ctx, crmtest.Opportunity(s.ids, mine.ID, func(o *crm.Opportunity) { o.Probability = 140 }))

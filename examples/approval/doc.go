@@ -6,5 +6,11 @@
 // approves on her behalf. The opportunity is locked while under
 // approval, and every change lands in the outbox with the request.
 //
+// The approvals run through the composition root: crmkit.New with
+// Config.Approvals gives c.Approvals, where submitting, approving and
+// ticking due steps are one call each (load, version check, decision,
+// store with events), and a submission joins the unit of work that
+// creates its customer (c.CreateCustomerTx) and opportunity.
+//
 //	go run ./examples/approval
 package main

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -40,14 +41,15 @@ const chainJSON = `{
 	]}`
 
 type world struct {
-	out       io.Writer
-	store     *memstore.Store
-	clock     *crmtest.Clock
-	ids       *crmtest.IDs
-	schema    *workflow.Schema
-	org       *workflow.Org
-	approvals *workflow.Approvals
-	names     map[crm.ID]string
+	out    io.Writer
+	store  *memstore.Store
+	crm    *crmkit.CRM
+	clock  *crmtest.Clock
+	ids    *crmtest.IDs
+	schema *workflow.Schema
+	org    *workflow.Org
+	names  map[crm.ID]string
+	users  []*crm.User
 }
 
 // run tells the story to out.
@@ -75,13 +77,30 @@ func run(ctx context.Context, out io.Writer) error {
 	if w.org, err = workflow.NewOrg([]crm.User{*rep, *manager, *director, *finance, *deputy}, tree, []workflow.Delegation{away}); err != nil {
 		return err
 	}
+	// The host's own directory: CreateCustomer reads the submitter (and
+	// their department) from it.
+	if err := w.store.Departments().Create(ctx, sales); err != nil {
+		return err
+	}
+	for _, u := range w.users {
+		if err := w.store.Users().Create(ctx, u); err != nil {
+			return err
+		}
+	}
 	if w.schema, err = workflow.NewSchema(
 		workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber},
 		workflow.Field{Name: "amount", Kind: workflow.KindMoney, Currency: "CNY"},
 	); err != nil {
 		return err
 	}
-	if w.approvals, err = workflow.NewApprovals(ids, clock, w.org, nil); err != nil {
+	engine, err := workflow.NewApprovals(ids, clock, w.org, nil)
+	if err != nil {
+		return err
+	}
+	// The composition root runs the engine against the store: each
+	// approval operation below is one call that loads the request, checks
+	// its version, decides and stores it with its events.
+	if w.crm, err = crmkit.New(w.store, &crmkit.Config{Clock: clock, IDs: ids, Approvals: engine}); err != nil {
 		return err
 	}
 
@@ -119,22 +138,23 @@ func run(ctx context.Context, out io.Writer) error {
 
 	fmt.Fprintln(w.out, "\n5. Liu Yang does not answer within 8 hours: the step escalates to the director.")
 	clock.Advance(8 * time.Hour)
-	if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
-		return w.approvals.Tick(in, clock.Now())
-	}); err != nil {
+	// The host's scheduler ticks the due requests.
+	if _, err := w.crm.Approvals.TickDue(ctx, clock.Now(), 100); err != nil {
 		return err
 	}
-	w.showID(ctx, big.ID)
+	if err := w.showID(ctx, big.ID); err != nil {
+		return err
+	}
 
 	fmt.Fprintln(w.out, "\n6. Chen Jie approves for the manager, then as director; Wu Lan approves for finance.")
 	for _, who := range []crm.ID{director.ID, director.ID, deputy.ID} {
-		if err := w.change(ctx, big.ID, func(in *workflow.Instance) ([]crm.Event, error) {
-			return w.approvals.Approve(in, who, "")
-		}); err != nil {
+		if _, err := w.crm.Approvals.Approve(ctx, workflow.DecisionRequest{InstanceID: big.ID, Actor: who}); err != nil {
 			return err
 		}
 	}
-	w.showID(ctx, big.ID)
+	if err := w.showID(ctx, big.ID); err != nil {
+		return err
+	}
 
 	fmt.Fprintln(w.out, "\n7. The outbox holds every change, ready for the host's relay.")
 	events, err := w.store.Outbox().Pending(ctx, 100)
@@ -150,11 +170,14 @@ func run(ctx context.Context, out io.Writer) error {
 func (w *world) user(edit func(*crm.User)) *crm.User {
 	u := crmtest.User(w.ids, edit)
 	w.names[u.ID] = u.Name
+	w.users = append(w.users, u)
 	return u
 }
 
+// inTx runs fn in one unit of work of the CRM with the workflow ports the
+// definitions and the lock check need.
 func (w *world) inTx(ctx context.Context, fn func(ctx context.Context, tx workflow.Tx) error) error {
-	return w.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+	return w.crm.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
 		wtx, err := workflow.TxOf(tx)
 		if err != nil {
 			return err
@@ -172,8 +195,9 @@ func (w *world) definition(ctx context.Context, tx workflow.Tx, version int) (*w
 	return workflow.NewDefinition(w.schema, w.org, spec)
 }
 
-// submit creates an opportunity with a discount and submits it, in one
-// unit of work.
+// submit creates a customer and an opportunity with a discount and
+// submits it for approval, in one unit of work: a refused submission keeps
+// neither.
 func (w *world) submit(ctx context.Context, by crm.ID, discount, amount string) (*workflow.Instance, error) {
 	money, err := crm.ParseMoney(amount)
 	if err != nil {
@@ -192,45 +216,30 @@ func (w *world) submit(ctx context.Context, by crm.ID, discount, amount string) 
 		if err != nil {
 			return err
 		}
-		customer := crmtest.Customer(w.ids, func(c *crm.Customer) { c.OwnerID = by })
-		if err := tx.Customers().Create(ctx, customer); err != nil {
+		customer, err := w.crm.CreateCustomerTx(ctx, tx, crmkit.CreateCustomerRequest{Customer: crmtest.Customer(w.ids), Actor: by, Own: true})
+		if err != nil {
 			return err
 		}
-		opp := crmtest.Opportunity(w.ids, customer.ID, func(o *crm.Opportunity) { o.Amount, o.OwnerID = money, by })
+		opp := crmtest.Opportunity(w.ids, customer.Customer.ID, func(o *crm.Opportunity) { o.Amount, o.OwnerID = money, by })
 		if err := tx.Opportunities().Create(ctx, opp); err != nil {
 			return err
 		}
-		in, err = w.approvals.SubmitTx(ctx, tx, def, rec, crm.Ref{Type: crm.TypeOpportunity, ID: opp.ID}, by)
+		in, err = w.crm.Approvals.SubmitTx(ctx, tx, workflow.SubmitRequest{
+			Definition: def, Record: rec, Ref: crm.Ref{Type: crm.TypeOpportunity, ID: opp.ID}, Submitter: by,
+		})
 		return err
 	})
 	return in, err
 }
 
-// change loads a request, applies op and saves it with its events, in one
-// unit of work; a concurrent change would make the save fail with
-// crm.ErrConflict.
-func (w *world) change(ctx context.Context, id crm.ID, op func(in *workflow.Instance) ([]crm.Event, error)) error {
-	return w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
-		in, err := tx.ApprovalInstances().GetInstance(ctx, id)
-		if err != nil {
-			return err
-		}
-		events, err := op(in)
-		if err != nil {
-			return err
-		}
-		return workflow.SaveTx(ctx, tx, in, events)
-	})
-}
-
-func (w *world) showID(ctx context.Context, id crm.ID) {
-	_ = w.inTx(ctx, func(ctx context.Context, tx workflow.Tx) error {
-		in, err := tx.ApprovalInstances().GetInstance(ctx, id)
-		if err == nil {
-			w.show(in)
-		}
+// showID prints the stored request id.
+func (w *world) showID(ctx context.Context, id crm.ID) error {
+	in, err := w.crm.Approvals.Get(ctx, id)
+	if err != nil {
 		return err
-	})
+	}
+	w.show(in)
+	return nil
 }
 
 func (w *world) show(in *workflow.Instance) {

@@ -48,15 +48,19 @@ func TestStory(t *testing.T) {
 	require.Regexp(t, `step finance +approved +Wu Lan: approved \(for Zhou Min\);`, s6)
 	require.NotContains(t, got, "Zhou Min: approved", "Zhou Min is away: her delegate decides")
 
+	// Each submission stores its customer in the same unit of work, so
+	// the customer's event precedes the request's.
 	require.Equal(t, "7. The outbox holds every change, ready for the host's relay.\n"+
-		"   1 approval.submitted\n"+
-		"   2 approval.approved\n"+
-		"   3 approval.submitted\n"+
-		"   4 approval.escalated\n"+
-		"   5 approval.step_approved\n"+
-		"   6 approval.step_approved\n"+
+		"   1 customer.created\n"+
+		"   2 approval.submitted\n"+
+		"   3 approval.approved\n"+
+		"   4 customer.created\n"+
+		"   5 approval.submitted\n"+
+		"   6 approval.escalated\n"+
 		"   7 approval.step_approved\n"+
-		"   8 approval.approved\n", section("7"))
+		"   8 approval.step_approved\n"+
+		"   9 approval.step_approved\n"+
+		"   10 approval.approved\n", section("7"))
 }
 
 // TestStoryIsTheSameEveryRun guards the fixed clock and IDs the story's

@@ -66,8 +66,22 @@
 // nil and empty lists equal). The random parts of the suite use fixed seeds,
 // so a failure repeats on the next run.
 //
-// # Features
+// # Domain groups and Features
 //
-// [Features] will gate checks of optional capabilities. Today every check is
-// part of the mandatory contract.
+// After the shared contract, [Run] runs one group per domain port: "Pool"
+// ([RunPool]: claims, limits, sweeps and the pool invariants under many
+// goroutines), "Workflow" ([RunWorkflow]: routing state, approvals,
+// hand-offs, SLA timers), "LeadStorage" ([RunLead]) and "Dedupe"
+// ([RunDedupe]), and then "CRM" ([RunCRM]): the composition root
+// (crmkit.New) over the adapter, checking what only holds when the
+// domains work together — one customer per company whatever the entry
+// point, conversions that leave nothing when they fail, units of work
+// spanning domains, anti-collision and policy denials on claims, merges
+// and department moves that keep the pool's invariants.
+//
+// The domain ports are optional for a host's adapter. [Features] opts out
+// of a group whose port the adapter does not implement (NoPool, NoWorkflow,
+// NoLead, NoDedupe); the "CRM" group runs only when none is set, since the
+// composition root needs every port. The zero value runs everything, and
+// crmkit's own adapters never opt out.
 package storetest

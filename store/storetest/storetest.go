@@ -53,7 +53,8 @@ func clockStart() time.Time {
 // one group of subtests per record type, then "UnitOfWork", "Outbox" and
 // "Concurrency", then the domain groups "Pool" ([RunPool]), "Workflow"
 // ([RunWorkflow]), "LeadStorage" ([RunLead]) and "Dedupe" ([RunDedupe])
-// unless [Features] opts out of them. Every subtest gets a new store from
+// unless [Features] opts out of them, and "CRM" ([RunCRM]) when it opts
+// out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {

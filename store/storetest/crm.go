@@ -37,6 +37,10 @@ func RunCRM(t *testing.T, h Harness) {
 	crmTest(t, h, "ClaimOfADuplicateOfAColleaguesCustomerIsRefused", testCRMClaimDuplicate)
 	crmTest(t, h, "PolicyDenyRefusesAClaimAndNamesTheRule", testCRMPolicyDeny)
 	crmTest(t, h, "CustomerEditsKeepMatchKeys", testCRMCustomerEdits)
+	t.Run("MergesAndDepartmentMovesKeepThePoolInvariants", func(t *testing.T) {
+		t.Parallel()
+		testCRMMergesAndMovesKeepPoolInvariants(t, h)
+	})
 }
 
 // crmEnv is one CRM subtest's world: a fresh store, an organisation of
@@ -398,4 +402,157 @@ func testCRMCustomerEdits(t *testing.T, e *crmEnv) {
 	require.NoError(t, err)
 	require.NotEmpty(t, cands)
 	require.Equal(t, b.ID, cands[0].CustomerID)
+}
+
+func testCRMMergesAndMovesKeepPoolInvariants(t *testing.T, h Harness) {
+	e := newCRMEnv(t, h, func(e *crmEnv, cfg *crmkit.Config) {
+		cfg.Pool.Limits = []pool.Limit{{Kind: pool.OwnedCustomers, Max: 1}}
+	})
+	north := crmtest.Department(e.ids, "Sales North", e.sales.ID)
+	require.NoError(t, e.store.Departments().Create(e.ctx, north))
+	u := e.reps[0]
+	// u holds the loser L (a cap of 1: u can own nothing more); the
+	// survivor S, the same company entered again by another source, sits in
+	// the pool.
+	loser := e.company("天津海港物流有限公司", "022-25551234")
+	_, err := e.crm.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: loser, Actor: u.ID, Own: true})
+	require.NoError(t, err)
+	survivor := crmtest.Customer(e.ids, func(c *crm.Customer) {
+		c.Kind, c.Name, c.Phone, c.Email = crm.CustomerCompany, "海港物流公司", "", "info@haigang.example"
+		c.OwnerID, c.PoolID, c.DepartmentID = crm.NilID, crm.NilID, crm.NilID
+	})
+	_, err = e.crm.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: survivor, Policy: &dedupe.Policy{}})
+	require.NoError(t, err)
+	_, err = e.crm.Pools.Enter(e.ctx, pool.EnterRequest{CustomerID: survivor.ID, PoolID: e.pool.ID})
+	require.NoError(t, err)
+	other := e.company("大连北方重工有限公司", "0411-85551234")
+	_, err = e.crm.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: other, Actor: e.reps[1].ID, Own: true})
+	require.NoError(t, err)
+	all := []*crm.Customer{loser, survivor, other}
+	e.requirePoolInvariants(all)
+
+	m, err := e.crm.Dedupe.Merge(e.ctx, dedupe.MergeRequest{SurvivorID: survivor.ID, LoserIDs: []crm.ID{loser.ID}, ActorID: e.admin.ID})
+	require.NoError(t, err)
+	got := e.customer(survivor.ID)
+	require.Equal(t, u.ID, got.OwnerID, "the survivor takes the loser's owner")
+	require.Equal(t, crm.NilID, got.PoolID)
+	require.Equal(t, e.sales.ID, got.DepartmentID, "the survivor takes its owner's department")
+	gotLoser := e.customer(loser.ID)
+	require.Equal(t, crm.NilID, gotLoser.OwnerID, "a merged loser keeps no owner")
+	require.Equal(t, crm.NilID, gotLoser.DepartmentID)
+	e.requirePoolInvariants(all)
+	for name, op := range map[string]func() error{
+		"claim": func() error {
+			_, err := e.crm.Pools.Claim(e.ctx, pool.ClaimRequest{Actor: e.reps[2].ID, CustomerID: loser.ID})
+			return err
+		},
+		"release": func() error {
+			_, err := e.crm.Pools.Release(e.ctx, pool.ReleaseRequest{Actor: u.ID, CustomerID: loser.ID, Reason: "no_budget"})
+			return err
+		},
+		"enter": func() error {
+			_, err := e.crm.Pools.Enter(e.ctx, pool.EnterRequest{CustomerID: loser.ID, PoolID: e.pool.ID})
+			return err
+		},
+	} {
+		require.ErrorIs(t, op(), pool.ErrMerged, "%s of a merged customer", name)
+	}
+
+	// Undo puts everything back where the merge found it: u owns the loser
+	// again, the survivor sits in the pool.
+	require.NoError(t, e.crm.Dedupe.Undo(e.ctx, m, e.admin.ID))
+	require.Equal(t, crm.NilID, e.customer(survivor.ID).OwnerID)
+	require.Equal(t, e.pool.ID, e.customer(survivor.ID).PoolID)
+	require.Equal(t, u.ID, e.customer(loser.ID).OwnerID)
+	require.Equal(t, e.sales.ID, e.customer(loser.ID).DepartmentID)
+	e.requirePoolInvariants(all)
+
+	// Merged again, then u moves to Sales North: the survivor follows, and
+	// department scopes list exactly what each department's people own.
+	m, err = e.crm.Dedupe.Merge(e.ctx, dedupe.MergeRequest{SurvivorID: survivor.ID, LoserIDs: []crm.ID{loser.ID}, ActorID: e.admin.ID})
+	require.NoError(t, err)
+	_, err = e.crm.Pools.MoveUser(e.ctx, pool.MoveUserRequest{UserID: u.ID, DepartmentID: north.ID, Actor: e.admin.ID})
+	require.NoError(t, err)
+	require.Equal(t, north.ID, e.customer(survivor.ID).DepartmentID)
+	e.requirePoolInvariants(all)
+	// The survivor changed since the merge: undo refuses and changes
+	// nothing.
+	require.ErrorIs(t, e.crm.Dedupe.Undo(e.ctx, m, e.admin.ID), crm.ErrConflict)
+	require.Equal(t, u.ID, e.customer(survivor.ID).OwnerID)
+	e.requirePoolInvariants(all)
+
+	// u releases the survivor; a colleague claims it.
+	_, err = e.crm.Pools.Release(e.ctx, pool.ReleaseRequest{Actor: u.ID, CustomerID: survivor.ID, Reason: "no_budget"})
+	require.NoError(t, err)
+	_, err = e.crm.Pools.Claim(e.ctx, pool.ClaimRequest{Actor: e.reps[2].ID, CustomerID: survivor.ID})
+	require.NoError(t, err)
+	e.requirePoolInvariants(all)
+}
+
+func (e *crmEnv) customer(id crm.ID) *crm.Customer {
+	e.t.Helper()
+	c, err := e.store.Customers().Get(e.ctx, id)
+	require.NoError(e.t, err)
+	return c
+}
+
+// requirePoolInvariants checks the pool's invariants over customers: the
+// customer's owner equals its holding's, the ledger replays to the owners,
+// each user's owned counter equals the holdings they own, a customer's
+// department is its owner's current one, and each department's scope lists
+// exactly the customers its people own.
+func (e *crmEnv) requirePoolInvariants(customers []*crm.Customer) {
+	e.t.Helper()
+	var entries []*pool.Entry
+	var after int64
+	for {
+		got, err := e.crm.Pools.Ledger(e.ctx, crm.NilID, after, crm.MaxPageLimit)
+		require.NoError(e.t, err)
+		entries = append(entries, got...)
+		if len(got) < crm.MaxPageLimit {
+			break
+		}
+		after = got[len(got)-1].Seq
+	}
+	replayed := map[crm.ID]pool.Placement{}
+	pool.Replay(entries, replayed)
+	owned := map[crm.ID]int64{}
+	byDept := map[crm.ID][]crm.ID{}
+	for _, c := range customers {
+		got := e.customer(c.ID)
+		h, err := e.crm.Pools.Holding(e.ctx, c.ID)
+		if errors.Is(err, pool.ErrNotInPool) || errors.Is(err, crm.ErrNotFound) {
+			require.Equal(e.t, crm.NilID, got.OwnerID, "customer %s: owned without a holding", c.ID)
+			continue
+		}
+		require.NoError(e.t, err)
+		require.Equal(e.t, h.OwnerID, got.OwnerID, "customer %s: holding and customer disagree", c.ID)
+		require.Equal(e.t, replayed[c.ID].OwnerID, got.OwnerID, "customer %s: the ledger replays to another owner", c.ID)
+		if got.OwnerID == crm.NilID {
+			require.Equal(e.t, crm.NilID, got.DepartmentID, "customer %s: unowned with a department", c.ID)
+			continue
+		}
+		owner, err := e.store.Users().Get(e.ctx, got.OwnerID)
+		require.NoError(e.t, err)
+		require.Equal(e.t, owner.DepartmentID, got.DepartmentID, "customer %s: not in its owner's department", c.ID)
+		owned[got.OwnerID]++
+		byDept[got.DepartmentID] = append(byDept[got.DepartmentID], c.ID)
+	}
+	for user, n := range owned {
+		err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error {
+			v, err := tx.(pool.Tx).PoolCounters().Get(ctx, "pool/owned/"+user.String())
+			require.Equal(e.t, n, v, "owned counter of %s", user)
+			return err
+		})
+		require.NoError(e.t, err)
+	}
+	for dept, want := range byDept {
+		page, err := e.store.Customers().List(e.ctx, crm.CustomerFilter{Scope: &crm.DataScope{DepartmentIDs: []crm.ID{dept}}}, crm.PageRequest{Limit: crm.MaxPageLimit})
+		require.NoError(e.t, err)
+		var listed []crm.ID
+		for _, c := range page.Items {
+			listed = append(listed, c.ID)
+		}
+		require.ElementsMatch(e.t, want, listed, "department %s lists other customers than its people own", dept)
+	}
 }

@@ -23,14 +23,18 @@ import (
 // ("Invariants"): one winner among 32 simultaneous claims, exact owned and
 // daily limits under contention, each due customer recycled exactly once by
 // concurrent sweeps, a claim racing a recycle leaving one consistent owner,
-// and a ledger whose replay gives every customer's owner. Run calls it; an
-// adapter without pool ports fails it.
+// and a ledger whose replay gives every customer's owner; then merge
+// settlements and their undo ("Merge") and users moving departments
+// ("Org") keeping every ownership invariant. Run calls it; an adapter
+// without pool ports fails it.
 func RunPool(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
 	}
 	t.Run("Ports", func(t *testing.T) { runPoolPorts(t, h) })
 	t.Run("Invariants", func(t *testing.T) { runPoolInvariants(t, h) })
+	t.Run("Merge", func(t *testing.T) { runPoolMerge(t, h) })
+	t.Run("Org", func(t *testing.T) { runPoolOrg(t, h) })
 }
 
 // poolEnv is one pool subtest's world: a fresh store, a service over it, a

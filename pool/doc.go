@@ -45,14 +45,52 @@
 // request returns the first result ([Result.Replayed]). Failures return
 // typed errors ([ErrTaken], [ErrNotInPool], [*CooldownError],
 // [*crm.LimitError], [*CollisionError], [crm.ErrPermissionDenied]) and leave
-// nothing changed.
+// nothing changed. A customer merged into another ([crm.Customer.MergedInto])
+// takes part in none of them: claim, release, assign, transfer, lock,
+// unlock, move and enter refuse it with [ErrMerged].
+//
+// # Joining a unit of work
+//
+// Every mutating operation has a Tx form that joins a unit of work the
+// caller holds instead of opening its own: [Service.ClaimTx],
+// [Service.ReleaseTx], [Service.AssignTx], [Service.TransferTx],
+// [Service.LockTx], [Service.UnlockTx], [Service.MoveTx], [Service.EnterTx],
+// [Service.CreateTx], [Service.RecomputeTx], [Service.CreatePoolTx],
+// [Service.UpdatePoolTx] and [Service.MoveUserTx]. The tx comes from
+// [crm.Store.InTx], or is a host's own transaction (pgstore's
+// Store.WithTx), so one commit can span pool operations, other domains and
+// the host's own tables; nothing is kept unless the caller commits. The
+// plain form is InTx plus the Tx form, on one code path; only
+// [Service.Claim] may instead store a claim with one conditional write
+// ([ClaimStore]). Idempotency keys work the same in both forms. A tx
+// without the pool ports ([Tx]) gets an error matching
+// [crm.ErrUnsupported]. Inside a memstore unit of work, use only its tx:
+// the store's own repositories wait for the unit of work to end.
 //
 // A customer's department follows its owner: every operation that gives a
 // customer an owner sets [crm.Customer.DepartmentID] to the owner's
 // department, and every return to a pool clears it, so department and
 // department-tree data scopes (package permission) cover exactly the
 // customers their people own, and pooled customers are reached through pool
-// scopes.
+// scopes. When a person changes department, [Service.MoveUser] moves them
+// and, in the same unit of work, their customers' departments and their
+// holdings' [Holding.OwnerDepartmentID]. [DefaultAuthorizer] decides
+// transfers and who sees an owner on the owner's current department, read
+// in the unit of work, so a user moved by other means takes the say over
+// their customers along too.
+//
+// # Merged customers
+//
+// When customers merge (package dedupe, wired by the root package crmkit),
+// [Service.SettleMergeTx] settles ownership inside the merge's unit of
+// work, after the customers were updated: an owned survivor keeps its
+// owner, an unowned one takes the owner of the first owned loser (with the
+// owned-customer counters), and every loser leaves its owner and its pool
+// for good. Each change is an [OpMerge] ledger entry with an event. The
+// returned [MergeOwnership] is plain JSON kept with the merge;
+// [Service.UndoMergeTx] restores holdings, customers' ownership fields and
+// counters from it ([OpUnmerge] entries), refusing with [crm.ErrConflict]
+// when a holding changed since.
 //
 // # Recycling
 //
@@ -70,11 +108,14 @@
 //
 // # Anti-collision
 //
-// A [DuplicateChecker] (the dedupe package provides one) is consulted when a
-// customer is created or claimed; a match owned by someone else blocks or
+// A [DuplicateChecker] is consulted when a customer is created or claimed
+// (the root package crmkit provides one backed by package dedupe; this
+// package imports no other domain); a match owned by someone else blocks or
 // warns, per entry point ([CollisionMode]), and names the owner or pool only
 // as far as the actor may see. [Service.Status] answers "is this customer
-// free, in a pool, or protected by a colleague?" in one call.
+// free, in a pool, or protected by a colleague?" in one call. A checker that
+// also implements [CustomerIndexer] keeps match keys current: Create and
+// Enter hand it the stored customer in the same unit of work.
 //
 // # Storage
 //

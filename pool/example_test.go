@@ -119,6 +119,46 @@ func ExampleService_Claim() {
 	// retry replayed: true true
 }
 
+// A claim joins a unit of work the host holds: here the claim and a lock
+// commit together, and a claim whose unit of work fails afterwards (the
+// host's own step refused) keeps nothing.
+func ExampleService_ClaimTx() {
+	d := newDemo(nil)
+	first := d.pooled("苏州恒通电子有限公司", "")
+	second := d.pooled("杭州启明软件有限公司", "")
+
+	err := d.store.InTx(d.ctx, func(ctx context.Context, tx crm.Tx) error {
+		if _, err := d.svc.ClaimTx(ctx, tx, pool.ClaimRequest{Actor: d.wang.ID, CustomerID: first.ID}); err != nil {
+			return err
+		}
+		_, err := d.svc.LockTx(ctx, tx, pool.LockRequest{Actor: d.wang.ID, CustomerID: first.ID})
+		return err
+	})
+	fmt.Println("claim and lock:", err)
+
+	errCredit := errors.New("host: credit check failed")
+	err = d.store.InTx(d.ctx, func(ctx context.Context, tx crm.Tx) error {
+		if _, err := d.svc.ClaimTx(ctx, tx, pool.ClaimRequest{Actor: d.zhao.ID, CustomerID: second.ID}); err != nil {
+			return err
+		}
+		return errCredit // the host's own step fails after the claim
+	})
+	fmt.Println("second unit of work:", err)
+
+	for _, c := range []*crm.Customer{first, second} {
+		h, err := d.svc.Holding(d.ctx, c.ID)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: owner %q, locked %v\n", c.Name, d.name(h.OwnerID), h.Locked)
+	}
+	// Output:
+	// claim and lock: <nil>
+	// second unit of work: host: credit check failed
+	// 苏州恒通电子有限公司: owner "Wang Fang", locked true
+	// 杭州启明软件有限公司: owner "nobody", locked false
+}
+
 // An owned-customer cap refuses the claim beyond it, with a typed error
 // saying which limit and how far.
 func ExampleService_Claim_limitReached() {

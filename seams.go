@@ -44,9 +44,11 @@ var (
 
 // Duplicates implements [pool.DuplicateChecker]: the customers an entry of c
 // would be blocked by under the entry policy, the holder of c's strong key
-// first.
+// first. A claimed or assigned customer is stored: its stored keys are
+// used ([dedupe.Service.DecideStoredTx]); a customer being created has
+// none yet, and gets them computed.
 func (d poolDuplicates) Duplicates(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]crm.ID, error) {
-	action, cands, err := d.s.dedupe.DecideTx(ctx, tx, c, d.s.policy)
+	action, cands, err := d.s.dedupe.DecideStoredTx(ctx, tx, c, d.s.policy)
 	if err != nil || action != dedupe.Block {
 		return nil, err
 	}

@@ -223,7 +223,7 @@ func (s *Service) Check(ctx context.Context, c *crm.Customer) ([]Candidate, erro
 // is skipped, so an edited customer does not match itself; keys that point
 // at a customer no longer stored are ignored. It writes nothing.
 func (s *Service) CheckTx(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Candidate, error) {
-	cands, _, _, err := s.check(ctx, tx, c)
+	cands, _, _, err := s.check(ctx, tx, c, false)
 	return cands, err
 }
 
@@ -235,10 +235,14 @@ func (s *Service) CheckTx(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Ca
 // inside another domain's unit of work (pool anti-collision, lead
 // conversion) use it, so they decide exactly as [Service.EnterTx] does.
 func (s *Service) DecideTx(ctx context.Context, tx crm.Tx, c *crm.Customer, p Policy) (Action, []Candidate, error) {
+	return s.decide(ctx, tx, c, p, false)
+}
+
+func (s *Service) decide(ctx context.Context, tx crm.Tx, c *crm.Customer, p Policy, stored bool) (Action, []Candidate, error) {
 	if err := p.validate(); err != nil {
 		return Allow, nil, fmt.Errorf("dedupe: decide: %w", err)
 	}
-	cands, _, strong, err := s.check(ctx, tx, c)
+	cands, _, strong, err := s.check(ctx, tx, c, stored)
 	if err != nil {
 		return Allow, nil, err
 	}
@@ -256,6 +260,28 @@ func (s *Service) DecideTx(ctx context.Context, tx crm.Tx, c *crm.Customer, p Po
 	return action, cands, nil
 }
 
+// storedKeys returns the stored keys of a stored customer, nil when c is
+// not stored (or stored is false) or has none.
+func storedKeys(ctx context.Context, ks KeyStore, c *crm.Customer, stored bool) (*RecordKeys, error) {
+	if !stored || c.ID == crm.NilID {
+		return nil, nil
+	}
+	k, err := ks.Get(ctx, c.ID)
+	if errors.Is(err, crm.ErrNotFound) {
+		return nil, nil
+	}
+	return k, err
+}
+
+// DecideStoredTx is [Service.DecideTx] for a customer as stored (a claim or
+// an assignment of an existing customer): it blocks on the keys stored for
+// it, which every crmkit write path keeps, instead of computing them again,
+// and computes them only when it has none. Use DecideTx for a customer
+// about to be stored or changed.
+func (s *Service) DecideStoredTx(ctx context.Context, tx crm.Tx, c *crm.Customer, p Policy) (Action, []Candidate, error) {
+	return s.decide(ctx, tx, c, p, true)
+}
+
 // found is a stored customer compared with a checked one.
 type found struct {
 	cand Candidate
@@ -265,7 +291,12 @@ type found struct {
 // check returns the candidates with their customers and, when another
 // customer holds c's strong key, that customer compared with c whatever
 // its score.
-func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Candidate, []*crm.Customer, *found, error) {
+//
+// With stored set, c is a stored customer and its stored keys, when it has
+// any, are looked up instead of computed again from its fields: computing
+// them normalises the phone number, which costs more than the rest of a
+// check.
+func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer, stored bool) ([]Candidate, []*crm.Customer, *found, error) {
 	if c == nil {
 		return nil, nil, nil, fmt.Errorf("dedupe: check: %w", crm.Invalid("customer", "is required"))
 	}
@@ -273,8 +304,16 @@ func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer) ([]Cand
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	keys := s.Keys(c)
 	ks := dt.DedupeKeys()
+	var keys RecordKeys
+	switch k, err := storedKeys(ctx, ks, c, stored); {
+	case err != nil:
+		return nil, nil, nil, fmt.Errorf("dedupe: check: %w", err)
+	case k != nil:
+		keys = *k
+	default:
+		keys = s.Keys(c)
+	}
 	ids, err := ks.Lookup(ctx, keys.Keys, s.cfg.PerKey)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("dedupe: check: %w", err)
@@ -431,7 +470,7 @@ func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EntryRequest) (*En
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("dedupe: enter: %w", err)
 	}
-	cands, custs, strong, err := s.check(ctx, tx, c)
+	cands, custs, strong, err := s.check(ctx, tx, c, false)
 	if err != nil {
 		return nil, err
 	}

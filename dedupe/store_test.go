@@ -167,3 +167,41 @@ func FuzzKeys(f *testing.F) {
 		require.NoError(t, keys.Validate())
 	})
 }
+
+func TestDecideBlocksOnTheStrongKeyHolderAndStoredKeys(t *testing.T) {
+	ctx := context.Background()
+	svc, store := newExampleService()
+	first := &crm.Customer{Name: "北京华腾科技有限公司", Phone: "13800138000"}
+	_, err := svc.Enter(ctx, dedupe.EntryRequest{Customer: first})
+	require.NoError(t, err)
+	second := &crm.Customer{Name: "华腾科技有限公司", Phone: "13800138000"}
+	_, err = svc.Enter(ctx, dedupe.EntryRequest{Customer: second})
+	require.NoError(t, err)
+
+	err = store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		// A new customer with first's strong key is blocked, first first,
+		// whatever the policy.
+		action, cands, err := svc.DecideTx(ctx, tx, &crm.Customer{Name: "华腾科技(北京)有限公司"}, dedupe.Policy{})
+		require.NoError(t, err)
+		require.Equal(t, dedupe.Block, action)
+		require.Equal(t, first.ID, cands[0].CustomerID)
+		require.True(t, cands[0].Strong)
+
+		// A stored customer, checked on its stored keys, decides as a
+		// check computing them does, and never finds itself.
+		policy := dedupe.Policy{BlockScore: 10}
+		wantAction, want, err := svc.DecideTx(ctx, tx, second, policy)
+		require.NoError(t, err)
+		action, cands, err = svc.DecideStoredTx(ctx, tx, second, policy)
+		require.NoError(t, err)
+		require.Equal(t, wantAction, action)
+		require.Equal(t, want, cands)
+		require.Equal(t, dedupe.Block, action)
+		require.Equal(t, first.ID, cands[0].CustomerID)
+		for _, c := range cands {
+			require.NotEqual(t, second.ID, c.CustomerID)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

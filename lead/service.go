@@ -548,7 +548,17 @@ func CustomerDraft(l *crm.Lead) *crm.Customer {
 // create writes the records of a conversion whose checks passed.
 func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.Lead, attachTo, owner, dept crm.ID, out *Conversion) error {
 	now := s.cfg.Clock.Now()
-	ref := func(t crm.RecordType, id crm.ID) crm.Ref { return crm.Ref{Type: t, ID: id} }
+	// The events are made where their records are and appended together
+	// at the end: one round trip to the outbox instead of one per record.
+	var events []*crm.Event
+	event := func(typ string, t crm.RecordType, id crm.ID, payload any) error {
+		ev, err := crm.NewEvent(s.cfg.IDs, s.cfg.Clock, typ, crm.Ref{Type: t, ID: id}, req.Actor, payload)
+		if err != nil {
+			return err
+		}
+		events = append(events, &ev)
+		return nil
+	}
 	var c *crm.Customer
 	var err error
 	if attachTo != crm.NilID {
@@ -567,7 +577,7 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 				return fmt.Errorf("index customer %s: %w", c.ID, err)
 			}
 		}
-		if err := s.emit(ctx, tx, crm.EventCustomerCreated, ref(crm.TypeCustomer, c.ID), req.Actor, nil); err != nil {
+		if err := event(crm.EventCustomerCreated, crm.TypeCustomer, c.ID, nil); err != nil {
 			return err
 		}
 	}
@@ -584,7 +594,7 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 		if err := tx.Contacts().Create(ctx, ct); err != nil {
 			return fmt.Errorf("create contact: %w", err)
 		}
-		if err := s.emit(ctx, tx, crm.EventContactCreated, ref(crm.TypeContact, ct.ID), req.Actor, nil); err != nil {
+		if err := event(crm.EventContactCreated, crm.TypeContact, ct.ID, nil); err != nil {
 			return err
 		}
 		out.Contact = ct
@@ -598,7 +608,7 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 		if err := tx.Opportunities().Create(ctx, o); err != nil {
 			return fmt.Errorf("create opportunity: %w", err)
 		}
-		if err := s.emit(ctx, tx, crm.EventOpportunityCreated, ref(crm.TypeOpportunity, o.ID), req.Actor, nil); err != nil {
+		if err := event(crm.EventOpportunityCreated, crm.TypeOpportunity, o.ID, nil); err != nil {
 			return err
 		}
 		out.Opportunity = o
@@ -624,5 +634,8 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 		return fmt.Errorf("append history: %w", err)
 	}
 	out.Lead, out.History = l, &h
-	return s.emit(ctx, tx, EventLeadConverted, ref(crm.TypeLead, l.ID), req.Actor, payload)
+	if err := event(EventLeadConverted, crm.TypeLead, l.ID, payload); err != nil {
+		return err
+	}
+	return tx.Events().Append(ctx, events...)
 }

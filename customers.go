@@ -119,14 +119,72 @@ func (c *CRM) CreateCustomerTx(ctx context.Context, tx crm.Tx, req CreateCustome
 		policy = *req.Policy
 	}
 	res, err := c.Dedupe.EnterTx(ctx, tx, dedupe.EntryRequest{Customer: cust, Policy: policy, ActorID: req.Actor})
+	var be *dedupe.BlockedError
+	if errors.As(err, &be) && req.Actor != crm.NilID {
+		// Nothing was written: the unit of work can still read.
+		return nil, c.maskBlocked(ctx, tx, req.Actor, be)
+	}
 	if err != nil {
 		return nil, err
 	}
 	out := &CustomerResult{Customer: res.Customer}
 	if res.Action == dedupe.Warn {
-		out.Candidates = res.Candidates
+		if out.Candidates, err = c.maskCandidates(ctx, tx, req.Actor, res.Candidates); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// maskBlocked returns be with the existing customer and the candidates as
+// actor may see them: owner, pool and department only where the pools let
+// actor see the owner ([pool.ActionSeeOwner]), hidden fields masked.
+func (c *CRM) maskBlocked(ctx context.Context, tx crm.Tx, actor crm.ID, be *dedupe.BlockedError) error {
+	out := *be
+	var err error
+	if out.Candidates, err = c.maskCandidates(ctx, tx, actor, be.Candidates); err != nil {
+		return err
+	}
+	if out.Best, err = c.maskCandidate(ctx, tx, actor, be.Best); err != nil {
+		return err
+	}
+	if out.Existing, err = c.Pools.ViewTx(ctx, tx, actor, be.Existing.ID); err != nil {
+		return err
+	}
+	out.Existing.OwnerID, out.Existing.PoolID = out.Best.OwnerID, out.Best.PoolID
+	if out.Existing.OwnerID == crm.NilID {
+		out.Existing.DepartmentID = crm.NilID
+	}
+	return &out
+}
+
+// maskCandidates returns cands with each owner and pool as actor may see
+// them (all of them for the system, crm.NilID).
+func (c *CRM) maskCandidates(ctx context.Context, tx crm.Tx, actor crm.ID, cands []dedupe.Candidate) ([]dedupe.Candidate, error) {
+	if actor == crm.NilID || len(cands) == 0 {
+		return cands, nil
+	}
+	out := make([]dedupe.Candidate, len(cands))
+	for i, cd := range cands {
+		m, err := c.maskCandidate(ctx, tx, actor, cd)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+func (c *CRM) maskCandidate(ctx context.Context, tx crm.Tx, actor crm.ID, cd dedupe.Candidate) (dedupe.Candidate, error) {
+	if cd.CustomerID == crm.NilID {
+		return cd, nil
+	}
+	st, err := c.Pools.StatusTx(ctx, tx, actor, cd.CustomerID)
+	if err != nil {
+		return cd, err
+	}
+	cd.OwnerID, cd.PoolID = st.OwnerID, st.PoolID
+	return cd, nil
 }
 
 // UpdateCustomerRequest asks to change a customer's attributes.

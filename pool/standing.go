@@ -60,8 +60,19 @@ func (s Standing) String() string {
 
 // Status tells actor where a customer stands.
 func (s *Service) Status(ctx context.Context, actor, customerID crm.ID) (*Standing, error) {
+	return s.status(ctx, nil, actor, customerID)
+}
+
+// StatusTx is [Service.Status] inside tx, a unit of work the caller holds;
+// a duplicate check reports what it found through it, so an actor learns
+// an owner only as far as [ActionSeeOwner] allows.
+func (s *Service) StatusTx(ctx context.Context, tx crm.Tx, actor, customerID crm.ID) (*Standing, error) {
+	return s.status(ctx, joined(tx), actor, customerID)
+}
+
+func (s *Service) status(ctx context.Context, t crm.Tx, actor, customerID crm.ID) (*Standing, error) {
 	var out *Standing
-	err := s.run(ctx, "status "+customerID.String(), func(ctx context.Context, u *unit) error {
+	err := s.exec(ctx, t, "status "+customerID.String(), func(ctx context.Context, u *unit) error {
 		usr, err := u.actor(ctx, actor, "actor")
 		if err != nil {
 			return err
@@ -197,8 +208,17 @@ func (u *unit) collisions(ctx context.Context, usr *crm.User, c *crm.Customer, m
 // customer's pool's hidden fields masked ([Pool.Mask]), so a phone number
 // stays hidden until the customer is claimed.
 func (s *Service) View(ctx context.Context, actor, customerID crm.ID) (*crm.Customer, error) {
+	return s.view(ctx, nil, actor, customerID)
+}
+
+// ViewTx is [Service.View] inside tx, a unit of work the caller holds.
+func (s *Service) ViewTx(ctx context.Context, tx crm.Tx, actor, customerID crm.ID) (*crm.Customer, error) {
+	return s.view(ctx, joined(tx), actor, customerID)
+}
+
+func (s *Service) view(ctx context.Context, t crm.Tx, actor, customerID crm.ID) (*crm.Customer, error) {
 	var out *crm.Customer
-	err := s.run(ctx, "view "+customerID.String(), func(ctx context.Context, u *unit) error {
+	err := s.exec(ctx, t, "view "+customerID.String(), func(ctx context.Context, u *unit) error {
 		usr, err := u.actor(ctx, actor, "actor")
 		if err != nil {
 			return err

@@ -37,6 +37,7 @@ func RunCRM(t *testing.T, h Harness) {
 	crmTest(t, h, "ClaimOfADuplicateOfAColleaguesCustomerIsRefused", testCRMClaimDuplicate)
 	crmTest(t, h, "PolicyDenyRefusesAClaimAndNamesTheRule", testCRMPolicyDeny)
 	crmTest(t, h, "CustomerEditsKeepMatchKeys", testCRMCustomerEdits)
+	crmTest(t, h, "DuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee", testCRMDuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee)
 	t.Run("MergesAndDepartmentMovesKeepThePoolInvariants", func(t *testing.T) {
 		t.Parallel()
 		testCRMMergesAndMovesKeepPoolInvariants(t, h)
@@ -554,5 +555,45 @@ func (e *crmEnv) requirePoolInvariants(customers []*crm.Customer) {
 			listed = append(listed, c.ID)
 		}
 		require.ElementsMatch(e.t, want, listed, "department %s lists other customers than its people own", dept)
+	}
+}
+
+func testCRMDuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee(t *testing.T, e *crmEnv) {
+	sales, err := e.store.Departments().Get(e.ctx, e.sales.ID)
+	require.NoError(t, err)
+	sales.ManagerID = e.admin.ID
+	require.NoError(t, e.store.Departments().Update(e.ctx, sales))
+	owned := e.company("苏州恒通材料有限公司", "0512-65551234")
+	_, err = e.crm.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: owned, Actor: e.reps[0].ID, Own: true})
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name    string
+		actor   crm.ID
+		seesWho crm.ID
+	}{
+		{"AColleagueLearnsThatSomeoneOwnsIt", e.reps[1].ID, crm.NilID},
+		{"TheOwnersManagerLearnsWho", e.admin.ID, e.reps[0].ID},
+		{"TheOwnerSeesThemselves", e.reps[0].ID, e.reps[0].ID},
+		{"TheSystemSeesEverything", crm.NilID, e.reps[0].ID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.crm.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: e.company("苏州恒通材料有限公司", "0512-65551234"), Actor: tc.actor})
+			require.ErrorIs(t, err, crm.ErrAlreadyExists)
+			var be *dedupe.BlockedError
+			require.ErrorAs(t, err, &be)
+			require.Equal(t, owned.ID, be.Existing.ID, "the error names the stored customer")
+			require.Equal(t, owned.ID, be.Best.CustomerID)
+			require.Equal(t, tc.seesWho, be.Existing.OwnerID)
+			require.Equal(t, tc.seesWho, be.Best.OwnerID)
+			for _, c := range be.Candidates {
+				if c.CustomerID == owned.ID {
+					require.Equal(t, tc.seesWho, c.OwnerID)
+				}
+			}
+			if tc.seesWho == crm.NilID {
+				require.Equal(t, crm.NilID, be.Existing.DepartmentID, "the department would tell whose it is")
+			}
+		})
 	}
 }

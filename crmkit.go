@@ -46,9 +46,11 @@ type Config struct {
 	// after Authorizer (the pool's DefaultAuthorizer when nil). Defaults
 	// to the zero value.
 	Pool pool.Config
-	// Lead configures leads. New sets Clock and IDs, sets Duplicates to
-	// the store-backed dedupe check and Router to Router when nil, and
-	// asks Permissions after Authorizer. Defaults to the zero value.
+	// Lead configures leads. New sets Clock and IDs; sets Duplicates to
+	// the store-backed dedupe check, Router to Router, and Customers to
+	// the pools (an owned converted customer gets its holding, counters,
+	// limits and ledger entry) when nil; and asks Permissions after
+	// Authorizer. Defaults to the zero value.
 	Lead lead.Config
 	// Router routes leads: [CRM.RouteLead] at intake, and a conversion of
 	// a lead nobody owns yet, whose routing state (round-robin cursors,
@@ -169,6 +171,9 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	}
 	if lc.Router == nil && c.Router != nil {
 		lc.Router = leadRouter{s}
+	}
+	if lc.Customers == nil {
+		lc.Customers = convertedCustomers{s}
 	}
 	lc.Authorizer = leadAuthorizer{base: lc.Authorizer, s: s}
 	leads, err := lead.New(store, &lc)

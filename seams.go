@@ -96,6 +96,43 @@ func (d leadDuplicates) IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Cus
 	return d.s.dedupe.IndexCustomerTx(ctx, tx, c)
 }
 
+// convertedCustomers stores the customers conversions create: an owned one
+// through the pools (holding, the owner's counters and limits, ledger,
+// keys, event), an unowned one with its keys and event.
+type convertedCustomers struct{ s *seams }
+
+var _ lead.CustomerCreator = convertedCustomers{}
+
+// CreateConvertedCustomer implements [lead.CustomerCreator]. The owner's
+// owned-customer limit applies: a conversion routed to someone at their
+// cap fails with an error matching [crm.ErrLimitExceeded] and keeps
+// nothing.
+func (cc convertedCustomers) CreateConvertedCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer, actor crm.ID) error {
+	if c.OwnerID == crm.NilID {
+		if err := tx.Customers().Create(ctx, c); err != nil {
+			return err
+		}
+		if err := cc.s.dedupe.IndexCustomerTx(ctx, tx, c); err != nil {
+			return err
+		}
+		ev, err := crm.NewEvent(cc.s.ids, cc.s.clock, crm.EventCustomerCreated, crm.Ref{Type: crm.TypeCustomer, ID: c.ID}, actor, nil)
+		if err != nil {
+			return err
+		}
+		return tx.Events().Append(ctx, &ev)
+	}
+	if actor == crm.NilID {
+		actor = c.OwnerID // a system conversion: the owner creates it
+	}
+	owner := c.OwnerID
+	c.OwnerID = crm.NilID
+	_, err := cc.s.pools.CreateTx(ctx, tx, pool.CreateRequest{Actor: actor, Owner: owner, Customer: c})
+	if err != nil {
+		c.OwnerID = owner
+	}
+	return err
+}
+
 // agreed names the fields that agreed, e.g. "company exact, phone exact".
 func agreed(reasons []dedupe.Reason) string {
 	var parts []string

@@ -38,6 +38,21 @@ type CustomerIndexer interface {
 	IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer) error
 }
 
+// CustomerCreator stores the customer a conversion creates, in the
+// conversion's unit of work, in place of tx.Customers().Create. The
+// composition root (package crmkit) stores it through the pools, so an
+// owned customer gets its pool holding, its owner's counters and limits
+// and a ledger entry like any other. When set, the creator also keeps the
+// customer's match keys and appends its customer.created event: the
+// conversion calls no [CustomerIndexer] for it and emits no event of its
+// own for it. Implementations must be safe for concurrent use.
+type CustomerCreator interface {
+	// CreateConvertedCustomer stores c (ID, owner and creator set; its
+	// DepartmentID may be changed to the owner's) on behalf of actor
+	// (crm.NilID for the system), writing the stored values back into c.
+	CreateConvertedCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer, actor crm.ID) error
+}
+
 // DuplicateMatch is a customer a lead appears to duplicate.
 type DuplicateMatch struct {
 	CustomerID crm.ID  `json:"customer_id"`
@@ -130,6 +145,10 @@ type Config struct {
 	// Authorizer is asked whether a request's actor may transition, convert
 	// or score a lead. Defaults to nil: every actor is allowed.
 	Authorizer Authorizer
+	// Customers stores the customer a conversion creates. Defaults to nil:
+	// tx.Customers().Create, the [CustomerIndexer] and a customer.created
+	// event.
+	Customers CustomerCreator
 }
 
 func (c *Config) validate() error {
@@ -569,16 +588,25 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 	} else {
 		c = CustomerDraft(l)
 		c.ID, c.OwnerID, c.DepartmentID, c.CreatedBy = s.cfg.IDs.NewID(), owner, dept, req.Actor
-		if err := tx.Customers().Create(ctx, c); err != nil {
-			return fmt.Errorf("create customer: %w", err)
-		}
-		if ix, ok := s.cfg.Duplicates.(CustomerIndexer); ok {
-			if err := ix.IndexCustomer(ctx, tx, c.Clone()); err != nil {
-				return fmt.Errorf("index customer %s: %w", c.ID, err)
+		if cc := s.cfg.Customers; cc != nil {
+			if err := cc.CreateConvertedCustomer(ctx, tx, c, req.Actor); err != nil {
+				return fmt.Errorf("create customer: %w", err)
 			}
-		}
-		if err := event(crm.EventCustomerCreated, crm.TypeCustomer, c.ID, nil); err != nil {
-			return err
+			// The opportunity follows the customer's department, which
+			// the creator may have set to the owner's.
+			dept = c.DepartmentID
+		} else {
+			if err := tx.Customers().Create(ctx, c); err != nil {
+				return fmt.Errorf("create customer: %w", err)
+			}
+			if ix, ok := s.cfg.Duplicates.(CustomerIndexer); ok {
+				if err := ix.IndexCustomer(ctx, tx, c.Clone()); err != nil {
+					return fmt.Errorf("index customer %s: %w", c.ID, err)
+				}
+			}
+			if err := event(crm.EventCustomerCreated, crm.TypeCustomer, c.ID, nil); err != nil {
+				return err
+			}
 		}
 	}
 	out.Customer = c

@@ -1359,16 +1359,25 @@ func compareID(a, b crm.ID) int { return strings.Compare(string(a[:]), string(b[
 
 // CreateRequest asks to create a customer owned by Actor.
 type CreateRequest struct {
+	// Actor is the user creating the customer, recorded as its creator
+	// and in the ledger.
 	Actor crm.ID
+	// Owner is the user who will own it. Defaults to Actor. A conversion
+	// routed to a salesperson creates on their behalf: the owner's limits
+	// and collisions apply, and the customer takes the owner's department.
+	// Create does not ask the Authorizer whether Actor may create for
+	// another user; the caller decided that (lead conversion asks its own
+	// authorizer).
+	Owner crm.ID
 	// Customer is the new customer; its ID must be set. Create sets its
-	// OwnerID and DepartmentID to the actor's and its PoolID to none.
+	// OwnerID and DepartmentID to the owner's and its PoolID to none.
 	Customer       *crm.Customer
 	IdempotencyKey string
 }
 
-// Create creates a customer owned by the actor, after checking for
-// collisions (in the mode of [Config.CollisionOnCreate]) and the actor's
-// owned-customer limits. The customer's pool for recycling is chosen by
+// Create creates a customer owned by the actor (or by req.Owner on the
+// actor's behalf), after checking for collisions (in the mode of
+// [Config.CollisionOnCreate]) and the owner's owned-customer limits. The customer's pool for recycling is chosen by
 // entry rules (none if no rule matches) and its protection period starts.
 // On success req.Customer holds the stored customer.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error) {
@@ -1397,9 +1406,15 @@ func (s *Service) create(ctx context.Context, t crm.Tx, req CreateRequest) (*Res
 		if err != nil {
 			return nil, err
 		}
+		owner := usr
+		if req.Owner != crm.NilID && req.Owner != usr.ID {
+			if owner, err = u.actor(ctx, req.Owner, "owner"); err != nil {
+				return nil, err
+			}
+		}
 		c := req.Customer.Clone()
-		c.OwnerID, c.DepartmentID, c.PoolID, c.CreatedBy = crm.NilID, usr.DepartmentID, crm.NilID, usr.ID
-		warnings, err := u.collisions(ctx, usr, c, u.s.cfg.CollisionOnCreate)
+		c.OwnerID, c.DepartmentID, c.PoolID, c.CreatedBy = crm.NilID, owner.DepartmentID, crm.NilID, usr.ID
+		warnings, err := u.collisions(ctx, owner, c, u.s.cfg.CollisionOnCreate)
 		if err != nil {
 			return nil, err
 		}
@@ -1411,7 +1426,7 @@ func (s *Service) create(ctx context.Context, t crm.Tx, req CreateRequest) (*Res
 		if home != nil {
 			h.PoolID = home.ID
 		}
-		if err := u.takeOwner(ctx, h, c, usr, home); err != nil {
+		if err := u.takeOwner(ctx, h, c, owner, home); err != nil {
 			return nil, err
 		}
 		if err := u.tx.Customers().Create(ctx, c); err != nil {
@@ -1424,7 +1439,7 @@ func (s *Service) create(ctx context.Context, t crm.Tx, req CreateRequest) (*Res
 		if err := u.tx.PoolHoldings().Create(ctx, h); err != nil {
 			return nil, err
 		}
-		e := &Entry{CustomerID: c.ID, Op: OpCreate, ToOwner: usr.ID, ToPool: h.PoolID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
+		e := &Entry{CustomerID: c.ID, Op: OpCreate, ToOwner: owner.ID, ToPool: h.PoolID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
 		if err := u.record(ctx, e); err != nil {
 			return nil, err
 		}

@@ -38,6 +38,10 @@ func RunCRM(t *testing.T, h Harness) {
 	crmTest(t, h, "PolicyDenyRefusesAClaimAndNamesTheRule", testCRMPolicyDeny)
 	crmTest(t, h, "CustomerEditsKeepMatchKeys", testCRMCustomerEdits)
 	crmTest(t, h, "DuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee", testCRMDuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee)
+	t.Run("ConversionsRespectTheOwnersCap", func(t *testing.T) {
+		t.Parallel()
+		testCRMConversionsRespectTheOwnersCap(t, h)
+	})
 	t.Run("MergesAndDepartmentMovesKeepThePoolInvariants", func(t *testing.T) {
 		t.Parallel()
 		testCRMMergesAndMovesKeepPoolInvariants(t, h)
@@ -262,6 +266,31 @@ func testCRMFailedConversion(t *testing.T, e *crmEnv) {
 	require.Contains(t, []crm.ID{e.reps[0].ID, e.reps[1].ID}, conv.Customer.OwnerID, "routed to the east team")
 	require.NotEqual(t, cursor, e.routingCursor())
 	require.NotNil(t, e.keysOf(conv.Customer.ID), "the converted customer has no match keys")
+	// The routed owner owns it through the pools: holding, ledger and
+	// counter agree.
+	e.requirePoolInvariants([]*crm.Customer{conv.Customer})
+	h, err := e.crm.Pools.Holding(e.ctx, conv.Customer.ID)
+	require.NoError(t, err)
+	require.Equal(t, conv.Customer.OwnerID, h.OwnerID)
+}
+
+func testCRMConversionsRespectTheOwnersCap(t *testing.T, h Harness) {
+	e := newCRMEnv(t, h, func(e *crmEnv, cfg *crmkit.Config) {
+		cfg.Pool.Limits = []pool.Limit{{Kind: pool.OwnedCustomers, Max: 1}}
+	})
+	// The lead is owned already, so the conversion keeps its owner, who
+	// owns as many customers as the cap allows.
+	full := e.reps[3]
+	_, err := e.crm.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: e.company("福州金桥纺织有限公司", "0591-87651234"), Actor: full.ID, Own: true})
+	require.NoError(t, err)
+	l := e.lead("厦门瑞丰食品有限公司", "0592-55551234")
+	l.OwnerID = full.ID
+	require.NoError(t, e.store.Leads().Update(e.ctx, l))
+	events := e.pending()
+	_, err = e.crm.Leads.Convert(e.ctx, lead.ConvertRequest{LeadID: l.ID, Actor: full.ID})
+	require.ErrorIs(t, err, crm.ErrLimitExceeded)
+	require.Equal(t, 0, e.customersNamed("厦门瑞丰食品有限公司"), "a conversion past the owner's cap stored a customer")
+	require.Equal(t, events, e.pending())
 }
 
 func testCRMHostUnitOfWork(t *testing.T, e *crmEnv) {

@@ -550,3 +550,54 @@ func TestCustomerDraftIsWhatAConversionCreates(t *testing.T) {
 		})
 	}
 }
+
+// departmentCreator stores converted customers itself, in a department of
+// its choosing, and may fail.
+type departmentCreator struct {
+	dept crm.ID
+	fail error
+}
+
+func (c departmentCreator) CreateConvertedCustomer(ctx context.Context, tx crm.Tx, cust *crm.Customer, actor crm.ID) error {
+	if c.fail != nil {
+		return c.fail
+	}
+	cust.DepartmentID = c.dept
+	return tx.Customers().Create(ctx, cust)
+}
+
+func TestConvertHandsTheCustomerToItsCreator(t *testing.T) {
+	t.Parallel()
+
+	t.Run("TheCreatorStoresItAndNoIndexerOrEventIsCalledForIt", func(t *testing.T) {
+		t.Parallel()
+		dup := &indexingChecker{}
+		dept := crmtest.SequentialID(9001)
+		f := newFixture(t, &lead.Config{Duplicates: dup, Customers: departmentCreator{dept: dept}})
+		l := f.lead(t)
+		conv, err := f.svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID, Opportunity: &lead.OpportunityDraft{Name: "deal"}})
+		require.NoError(t, err)
+		_, indexed := dup.calls()
+		require.Empty(t, indexed, "the creator keeps the keys")
+		got, err := f.store.Customers().Get(f.ctx, conv.Customer.ID)
+		require.NoError(t, err)
+		require.Equal(t, dept, got.DepartmentID)
+		require.Equal(t, dept, conv.Opportunity.DepartmentID, "the opportunity follows the customer's department")
+		events, err := f.store.Outbox().Pending(f.ctx, 100)
+		require.NoError(t, err)
+		for _, e := range events {
+			require.NotEqual(t, crm.EventCustomerCreated, e.Type, "the conversion emitted the creator's event")
+		}
+	})
+
+	t.Run("ACreatorsRefusalKeepsNothing", func(t *testing.T) {
+		t.Parallel()
+		refusal := fmt.Errorf("owner at cap: %w", crm.ErrLimitExceeded)
+		f := newFixture(t, &lead.Config{Customers: departmentCreator{fail: refusal}})
+		l := f.lead(t)
+		_, err := f.svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID})
+		require.ErrorIs(t, err, crm.ErrLimitExceeded)
+		f.requireUnconverted(t, l)
+		require.Empty(t, f.customers(t))
+	})
+}

@@ -3,6 +3,7 @@ package crmkit_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/store/memstore"
 	"github.com/crmkit/crmkit/workflow"
 )
@@ -90,4 +92,45 @@ func TestLeadRecordFillsTheSchemasLeadFields(t *testing.T) {
 		require.True(t, rec.Has(f), "field %s unset", f)
 	}
 	require.False(t, rec.Has("industry"))
+}
+
+func TestHandoffAsksThePolicyAndStoresTheStage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := crmtest.NewIDs()
+	store := memstore.New(nil)
+	dept := crmtest.Department(ids, "Service", crm.NilID)
+	require.NoError(t, store.Departments().Create(ctx, dept))
+	agent := crmtest.User(ids, func(u *crm.User) { u.DepartmentID, u.Roles = dept.ID, []string{"agent"} })
+	other := crmtest.User(ids, func(u *crm.User) { u.DepartmentID, u.Roles = dept.ID, []string{"agent"} })
+	for _, u := range []*crm.User{agent, other} {
+		require.NoError(t, store.Users().Create(ctx, u))
+	}
+	ticket := crmtest.Ticket(ids, func(tk *crm.Ticket) { tk.AssigneeID, tk.DepartmentID = agent.ID, dept.ID })
+	require.NoError(t, store.Tickets().Create(ctx, ticket))
+	policy, err := permission.Load([]byte(`{
+	  "record_types": [{"name": "ticket", "fields": ["subject"]}],
+	  "roles": [{"name": "agent", "rules": [{"id": "agent.own_tickets", "record_type": "ticket", "actions": ["view", "edit"], "scope": "own"}]}]
+	}`), []crm.Department{*dept}, nil)
+	require.NoError(t, err)
+	c, err := crmkit.New(store, &crmkit.Config{IDs: ids, Permissions: policy})
+	require.NoError(t, err)
+	schema, err := workflow.NewSchema(workflow.Field{Name: "priority", Kind: workflow.KindString})
+	require.NoError(t, err)
+	m, err := workflow.ParseMachine(schema, nil, []byte(`{"name": "ticket_flow", "record_type": "ticket", "initial": "open",
+		"stages": ["open", "escalated"], "transitions": [{"from": "open", "to": "escalated"}]}`))
+	require.NoError(t, err)
+	req := func(actor crm.ID) crmkit.HandoffRequest {
+		return crmkit.HandoffRequest{Machine: m, Record: crm.Ref{Type: crm.TypeTicket, ID: ticket.ID},
+			Move: workflow.Move{Record: schema.NewRecord(), To: "escalated", Actor: actor}}
+	}
+	_, err = c.Handoff(ctx, req(other.ID))
+	require.ErrorIs(t, err, crm.ErrPermissionDenied, "someone else's ticket")
+	out, err := c.Handoff(ctx, req(agent.ID))
+	require.NoError(t, err)
+	require.Equal(t, "escalated", out.Stage)
+
+	firings, err := c.TickSLA(ctx, time.Time{}, 100)
+	require.NoError(t, err)
+	require.Empty(t, firings, "no timers started")
 }

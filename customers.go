@@ -248,18 +248,7 @@ func (c *CRM) UpdateCustomerTx(ctx context.Context, tx crm.Tx, req UpdateCustome
 		return fail(crm.Invalid("fields."+crm.MergedIntoField, "is set only by a merge"))
 	}
 	if c.cfg.Permissions != nil && req.Actor != crm.NilID {
-		actor, err := tx.Users().Get(ctx, req.Actor)
-		if errors.Is(err, crm.ErrNotFound) {
-			return fail(crm.Invalid("actor", "unknown user %s", req.Actor))
-		}
-		if err != nil {
-			return fail(err)
-		}
-		r, err := resourceOf(ctx, tx, stored)
-		if err != nil {
-			return fail(err)
-		}
-		if err := c.cfg.Permissions.Authorize(ctx, actor, permission.ActionEdit, &r); err != nil {
+		if err := c.seams.authorizeRecord(ctx, tx, req.Actor, permission.ActionEdit, stored); err != nil {
 			return fail(err)
 		}
 	}

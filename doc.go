@@ -12,7 +12,11 @@
 //
 // The domain services hang off the [CRM]: Pools, Leads, Dedupe and
 // Approvals. Their full APIs are the domain packages' own; built by New
-// they carry the seams below.
+// they carry the seams below. The CRM itself adds what spans domains:
+// [CRM.CreateCustomer] and [CRM.UpdateCustomer] (duplicate checks and match
+// keys, ownership only through the pools), [CRM.RouteLead],
+// [CRM.Handoff] for hand-off state machines and [CRM.TickSLA] for SLA
+// timers.
 //
 // # The seams
 //

@@ -2,7 +2,6 @@ package crmkit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/crmkit/crmkit/crm"
@@ -70,18 +69,7 @@ func (c *CRM) RouteLeadTx(ctx context.Context, tx crm.Tx, req RouteLeadRequest) 
 		return fail(fmt.Errorf("lead is %s: %w", l.Status, crm.ErrFailedPrecondition))
 	}
 	if c.cfg.Permissions != nil && req.Actor != crm.NilID {
-		actor, err := tx.Users().Get(ctx, req.Actor)
-		if errors.Is(err, crm.ErrNotFound) {
-			return fail(crm.Invalid("actor", "unknown user %s", req.Actor))
-		}
-		if err != nil {
-			return fail(err)
-		}
-		r, err := resourceOf(ctx, tx, l)
-		if err != nil {
-			return fail(err)
-		}
-		if err := c.cfg.Permissions.Authorize(ctx, actor, permission.ActionEdit, &r); err != nil {
+		if err := c.seams.authorizeRecord(ctx, tx, req.Actor, permission.ActionEdit, l); err != nil {
 			return fail(err)
 		}
 	}

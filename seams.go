@@ -316,21 +316,43 @@ func (a approvalAuthorizer) AuthorizeApproval(ctx context.Context, tx crm.Tx, ac
 	case workflow.ApprovalActionComment:
 		action = permission.ActionView
 	}
-	user, err := tx.Users().Get(ctx, acc.Actor)
-	if errors.Is(err, crm.ErrNotFound) {
-		return crm.Invalid("actor", "unknown user %s", acc.Actor)
-	}
-	if err != nil {
-		return err
-	}
-	r, err := refResource(ctx, tx, acc.Record)
-	if err != nil {
-		return err
-	}
-	if err := a.s.perm.Authorize(ctx, user, action, &r); err != nil {
+	if err := a.s.authorizeRef(ctx, tx, acc.Actor, action, acc.Record); err != nil {
 		return fmt.Errorf("workflow: %s approval of %s %s: %w", acc.Action, acc.Record.Type, acc.Record.ID, err)
 	}
 	return nil
+}
+
+// authorizeRef asks the permission policy whether actor may do action on
+// the record ref points at.
+func (s *seams) authorizeRef(ctx context.Context, tx crm.Tx, actor crm.ID, action permission.Action, ref crm.Ref) error {
+	r, err := refResource(ctx, tx, ref)
+	if err != nil {
+		return err
+	}
+	return s.authorizeResource(ctx, tx, actor, action, &r)
+}
+
+// authorizeRecord asks the permission policy whether actor may do action
+// on a stored record (a *crm.Customer, *crm.Lead, *crm.Opportunity or
+// *crm.Ticket).
+func (s *seams) authorizeRecord(ctx context.Context, tx crm.Tx, actor crm.ID, action permission.Action, rec any) error {
+	r, err := resourceOf(ctx, tx, rec)
+	if err != nil {
+		return err
+	}
+	return s.authorizeResource(ctx, tx, actor, action, &r)
+}
+
+// authorizeResource loads actor in tx and asks the policy.
+func (s *seams) authorizeResource(ctx context.Context, tx crm.Tx, actor crm.ID, action permission.Action, r *permission.Resource) error {
+	user, err := tx.Users().Get(ctx, actor)
+	if errors.Is(err, crm.ErrNotFound) {
+		return crm.Invalid("actor", "unknown user %s", actor)
+	}
+	if err != nil {
+		return err
+	}
+	return s.perm.Authorize(ctx, user, action, r)
 }
 
 // refResource describes the record ref points at. A record type the CRM

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -124,18 +123,9 @@ func runLeadConversion(t *testing.T, h Harness) {
 		}
 		svc := e.leadService(t, lead.Config{Duplicates: companyKeyIndexer{ids: e.ids}})
 		errs := make([]error, workers)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				_, errs[i] = svc.Convert(e.ctx, lead.ConvertRequest{LeadID: leads[i%2].ID, OnDuplicate: lead.DuplicateCreate})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		poolParallel(workers, func(i int) {
+			_, errs[i] = svc.Convert(e.ctx, lead.ConvertRequest{LeadID: leads[i%2].ID, OnDuplicate: lead.DuplicateCreate})
+		})
 		ok := 0
 		for _, err := range errs {
 			switch {

@@ -16,6 +16,13 @@ import (
 // maxFilterValues bounds each list in a filter.
 const maxFilterValues = 1000
 
+// maxFilterText bounds each string value of a filter, in characters: the
+// longest text the matching record field may hold (64). Every string value
+// must also be valid UTF-8 without NUL characters, so a filter that no
+// stored record could match is refused the same way on every adapter
+// rather than reaching a database that rejects it with an error of its own.
+const maxFilterText = maxShort
+
 // InTree reports whether department dept is root or below it. Adapters
 // supply it when matching a [DataScope].
 type InTree func(root, dept ID) bool
@@ -76,20 +83,29 @@ func idList(v *validator, field string, ids []ID) {
 	}
 }
 
+// strList checks a list of string values: at most maxFilterValues of them,
+// each valid UTF-8 without NUL and at most maxFilterText characters, and,
+// when valid is set, each one it accepts. A problem names the value's
+// index, as in "regions[2]".
 func strList[S ~string](v *validator, field string, ss []S, valid func(S) bool) {
 	if len(ss) > maxFilterValues {
 		v.add(field, "has more than %d values", maxFilterValues)
+		return
 	}
 	for i, s := range ss {
-		if valid != nil && !valid(s) {
-			v.add(field+"["+itoa(i)+"]", "unknown value %q", truncate(string(s), 32))
+		f := field + "[" + itoa(i) + "]"
+		n := len(v.errs)
+		checkText(v, f, string(s), maxFilterText)
+		if len(v.errs) == n && valid != nil && !valid(s) {
+			v.add(f, "unknown value %q", truncate(string(s), 32))
 		}
 	}
 }
 
 func in[S comparable](set []S, v S) bool { return len(set) == 0 || slices.Contains(set, v) }
 
-// LeadFilter selects leads.
+// LeadFilter selects leads. Each of Sources is at most 64 characters of
+// valid UTF-8 without NUL; Validate refuses other values.
 type LeadFilter struct {
 	Statuses      []LeadStatus
 	OwnerIDs      []ID
@@ -116,7 +132,9 @@ func (f *LeadFilter) Match(l *Lead, inTree InTree) bool {
 		f.Scope.Match(l.OwnerID, l.DepartmentID, NilID, inTree)
 }
 
-// CustomerFilter selects customers.
+// CustomerFilter selects customers. Each of Levels, Regions and Industries
+// is at most 64 characters of valid UTF-8 without NUL; Validate refuses
+// other values.
 type CustomerFilter struct {
 	Statuses      []CustomerStatus
 	OwnerIDs      []ID
@@ -198,7 +216,8 @@ func (f *OpportunityFilter) Match(o *Opportunity, inTree InTree) bool {
 
 // ActivityFilter selects activities.
 type ActivityFilter struct {
-	// Subject selects the activities of one record.
+	// Subject selects the activities of one record. Its type is at most 64
+	// characters of valid UTF-8 without NUL.
 	Subject  *Ref
 	ActorIDs []ID
 	Kinds    []ActivityKind
@@ -210,6 +229,9 @@ type ActivityFilter struct {
 func (f *ActivityFilter) Validate() error {
 	var v validator
 	idList(&v, "actor_ids", f.ActorIDs)
+	if f.Subject != nil {
+		checkText(&v, "subject.type", string(f.Subject.Type), maxFilterText)
+	}
 	strList(&v, "kinds", f.Kinds, ActivityKind.Valid)
 	if f.OccurredFrom != nil && f.OccurredTo != nil && !f.OccurredFrom.Before(*f.OccurredTo) {
 		v.add("occurred_to", "must be after occurred_from")
@@ -256,11 +278,13 @@ func (f *TicketFilter) Match(t *Ticket, inTree InTree) bool {
 // UserFilter selects users.
 type UserFilter struct {
 	DepartmentIDs []ID
-	// Role selects users holding the role.
+	// Role selects users holding the role; at most 64 characters of valid
+	// UTF-8 without NUL.
 	Role string
 	// Active, when set, selects active (true) or inactive (false) users.
 	Active *bool
-	// Email selects the user with this email, compared case-insensitively.
+	// Email selects the user with this email, compared case-insensitively;
+	// at most 254 characters of valid UTF-8 without NUL.
 	Email string
 }
 

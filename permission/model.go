@@ -1,9 +1,6 @@
 package permission
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -236,18 +233,16 @@ type BindingDoc struct {
 	Roles      []string `json:"roles"`
 }
 
-// ParseDocument decodes a policy document from JSON, refusing unknown
-// fields so a misspelt key is an error rather than a silently ignored rule.
-// It does not validate references; [New] does.
+// ParseDocument decodes a policy document from JSON with
+// [crm.DecodeStrict]: unknown fields, repeated keys
+// ({"effect":"deny","effect":"allow"}), wrong types and trailing data are
+// refused with their JSON paths, so a misspelt or doubled key is an error
+// rather than a silently ignored or overridden rule. It does not validate
+// references; [New] does.
 func ParseDocument(data []byte) (*Document, error) {
 	var d Document
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("permission: parse policy: %w", wrapJSON(err))
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("permission: parse policy: %w", crm.Invalid("", "trailing data after the policy"))
+	if err := crm.DecodeStrict(data, &d); err != nil {
+		return nil, fmt.Errorf("permission: parse policy: %w", err)
 	}
 	return &d, nil
 }
@@ -298,14 +293,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// wrapJSON turns a decoding error into a [*crm.ValidationError] naming the
-// field where the decoder can tell, so it matches [crm.ErrInvalidArgument].
-func wrapJSON(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return crm.Invalid(te.Field, "must be %s, got %s", te.Type, te.Value)
-	}
-	return crm.Invalid("", "%v", err)
 }

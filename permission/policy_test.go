@@ -35,7 +35,8 @@ func TestLoadRejectsBadPoliciesNamingTheField(t *testing.T) {
 		{"RepeatedFieldRule", `{` + base + `,"roles":[{"name":"r","fields":[{"record_type":"lead","field":"phone","access":"hidden"},{"record_type":"lead","field":"phone","access":"read_only"}]}]}`, []string{"roles[0].fields[1].field"}},
 		{"RepeatedRoleAndRuleID", `{` + base + `,"roles":[{"name":"r","rules":[{"id":"x","record_type":"lead","actions":["view"],"scope":"all"}]},{"name":"r","rules":[{"id":"x","record_type":"lead","actions":["view"],"scope":"all"}]}]}`, []string{"roles[1].name", "roles[1].rules[0].id"}},
 		{"BadRecordTypeAndFieldNames", `{"record_types":[{"name":"Lead","fields":["Phone","a","a"]},{"name":""}],"roles":[{"name":" r"}]}`, []string{"record_types[0].name", "record_types[0].fields[0]", "record_types[0].fields[2]", "record_types[1].name", "roles[0].name"}},
-		{"UnknownJSONKey", `{` + base + `,"roles":[{"name":"r","rules":[{"record_type":"lead","actions":["view"],"scope":"all","scopes":"x"}]}]}`, []string{""}},
+		{"UnknownJSONKey", `{` + base + `,"roles":[{"name":"r","rules":[{"record_type":"lead","actions":["view"],"scope":"all","scopes":"x"}]}]}`, []string{"roles[0].rules[0].scopes"}},
+		{"RepeatedJSONKey", `{` + base + `,"roles":[{"name":"r","rules":[{"record_type":"lead","actions":["view"],"scope":"all","effect":"deny","effect":"allow"}]}]}`, []string{"roles[0].rules[0].effect"}},
 		{"WrongJSONType", `{` + base + `,"roles":[{"name":"r","rules":[{"record_type":"lead","actions":"view","scope":"all"}]}]}`, []string{"roles.rules.actions"}},
 		{"TrailingData", `{` + base + `,"roles":[]} {}`, []string{""}},
 	}

@@ -1,8 +1,6 @@
 package pool
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -223,14 +221,14 @@ func resolveLimits(limits []Limit, kind LimitKind, u *crm.User) []*Limit {
 	return out
 }
 
-// ParsePool decodes and validates a pool from JSON. Unknown JSON fields are
-// refused, so a misspelt setting is never silently ignored.
+// ParsePool decodes and validates a pool from JSON with
+// [crm.DecodeStrict]: unknown fields, repeated keys, wrong types and
+// trailing data are refused with their JSON paths, so a misspelt setting is
+// never silently ignored.
 func ParsePool(data []byte) (*Pool, error) {
 	var p Pool
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("pool: parse pool: %w", crm.Invalid("", "%v", err))
+	if err := crm.DecodeStrict(data, &p); err != nil {
+		return nil, fmt.Errorf("pool: parse pool: %w", err)
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -239,13 +237,12 @@ func ParsePool(data []byte) (*Pool, error) {
 }
 
 // ParseLimits decodes and validates a JSON array of service-wide limits
-// (owned_customers, locked_customers) for [Config.Limits].
+// (owned_customers, locked_customers) for [Config.Limits], with
+// [crm.DecodeStrict].
 func ParseLimits(data []byte) ([]Limit, error) {
 	var ls []Limit
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ls); err != nil {
-		return nil, fmt.Errorf("pool: parse limits: %w", crm.Invalid("", "%v", err))
+	if err := crm.DecodeStrict(data, &ls); err != nil {
+		return nil, fmt.Errorf("pool: parse limits: %w", err)
 	}
 	var v problems
 	validateLimits(&v, "", ls, false)

@@ -441,14 +441,7 @@ func ParseCondition(schema *Schema, data []byte) (*Predicate, error) {
 	return Compile(schema, "", &c)
 }
 
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return crm.Invalid("", "%v", err)
-	}
-	if dec.More() {
-		return crm.Invalid("", "trailing data after the JSON value")
-	}
-	return nil
-}
+// decodeStrict decodes with [crm.DecodeStrict], the one strict decoder
+// every loader shares: unknown fields, repeated keys, wrong types and
+// trailing data are refused with their JSON paths.
+func decodeStrict(data []byte, v any) error { return crm.DecodeStrict(data, v) }

@@ -1,7 +1,6 @@
 package calendar
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -87,17 +86,13 @@ func ParseWeekday(s string) (time.Weekday, bool) {
 	return 0, false
 }
 
-// Parse decodes a JSON [Spec] (unknown keys are errors) and builds its
-// Calendar.
+// Parse decodes a JSON [Spec] with [crm.DecodeStrict] (unknown fields,
+// repeated keys, wrong types and trailing data are errors naming their JSON
+// path) and builds its Calendar.
 func Parse(data []byte) (*Calendar, error) {
 	var s Spec
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("calendar: decode: %w", crm.Invalid("calendar", "%v", err))
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("calendar: decode: %w", crm.Invalid("calendar", "trailing data after the JSON value"))
+	if err := crm.DecodeStrict(data, &s); err != nil {
+		return nil, fmt.Errorf("calendar: decode: %w", err)
 	}
 	return New(&s)
 }

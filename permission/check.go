@@ -317,8 +317,18 @@ func (p *Policy) precheck(s *Subject, a Action) (reason, bool) {
 	return 0, true
 }
 
-// unresolved marks a department order not looked up yet.
-const unresolved = -2
+// Department orders outside the compiled tree. Every real order is >= 0.
+const (
+	// ordNone is a record without a department: outside every span.
+	ordNone = -1
+	// unresolved marks a department order not looked up yet.
+	unresolved = -2
+	// ordUnknown is a department the compiled tree does not know (created
+	// or never seen since compiling), or a creator department the caller
+	// did not know: where it sits cannot be told, so a deny treats it as
+	// inside and an allow as outside.
+	ordUnknown = -3
+)
 
 func (p *Policy) decide(s *Subject, a Action, r *Resource) Decision {
 	if s == nil || r == nil {
@@ -368,18 +378,41 @@ func (p *Policy) decide(s *Subject, a Action, r *Resource) Decision {
 	}
 }
 
-// order returns the pre-order number of dept, or -1 when it is unknown
-// (which no interval contains).
+// order returns the pre-order number of the record's department:
+// ordNone when the record has none, ordUnknown when the compiled tree does
+// not know it.
 func (p *Policy) order(dept crm.ID) int32 {
 	if dept == crm.NilID {
-		return -1
+		return ordNone
 	}
 	if o, ok := p.tree.Order(dept); ok {
 		return o
 	}
-	return -1
+	return ordUnknown
 }
 
+// creatorOrder is order for a creator's department, where NilID means the
+// caller did not know it ([LeadResource]), not that there is none.
+func (p *Policy) creatorOrder(dept crm.ID) int32 {
+	if o := p.order(dept); o >= 0 {
+		return o
+	}
+	return ordUnknown
+}
+
+// within reports whether department order o is in spans, failing closed:
+// a department the compiled tree does not know is inside for a denial and
+// outside for an allow.
+func within(spans []span, o int32, deny bool) bool {
+	if o == ordUnknown {
+		return deny
+	}
+	return inSpans(spans, o)
+}
+
+// matches reports whether rule ru covers r for s. Every condition must
+// hold; a department the compiled tree does not know holds for a denial
+// and fails for an allow, so a gap in the tree never widens what s may do.
 func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool {
 	ord := func() int32 {
 		if *deptOrd == unresolved {
@@ -387,6 +420,7 @@ func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool
 		}
 		return *deptOrd
 	}
+	deny := ru.deny
 	switch ru.scope {
 	case ScopeAll:
 	case ScopeOwn:
@@ -394,15 +428,17 @@ func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool
 			return false
 		}
 	case ScopeDepartment:
+		// An identity test: it needs no tree, so an unknown department is
+		// certainly not the subject's (which the tree knows).
 		if r.DepartmentID != s.dept {
 			return false
 		}
 	case ScopeDepartmentTree:
-		if o := ord(); o < s.lo || o >= s.hi {
+		if !within([]span{{s.lo, s.hi}}, ord(), deny) {
 			return false
 		}
 	case ScopeCustom:
-		if !inSpans(ru.spans, ord()) {
+		if !within(ru.spans, ord(), deny) {
 			return false
 		}
 	default:
@@ -412,10 +448,10 @@ func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool
 	if c == nil {
 		return true
 	}
-	if c.owner != nil && !inSpans(c.owner, ord()) {
+	if c.owner != nil && !within(c.owner, ord(), deny) {
 		return false
 	}
-	if c.creator != nil && !inSpans(c.creator, p.order(r.CreatorDepartmentID)) {
+	if c.creator != nil && !within(c.creator, p.creatorOrder(r.CreatorDepartmentID), deny) {
 		return false
 	}
 	if c.pools != nil && (r.PoolID == crm.NilID || !slices.Contains(c.pools, r.PoolID)) {

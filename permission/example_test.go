@@ -116,13 +116,13 @@ func ExamplePolicy_ListFilter() {
 		for _, o := range page.Items {
 			names = append(names, o.Name)
 		}
-		fmt.Printf("%-8s %d owners, %d subtrees, post-filter %v: %s\n", who.label+":",
-			len(f.Scope.OwnerIDs), len(f.Scope.DepartmentTrees), f.PostFilter, strings.Join(names, ", "))
+		fmt.Printf("%-8s %d owners, %d departments, post-filter %v: %s\n", who.label+":",
+			len(f.Scope.OwnerIDs), len(f.Scope.DepartmentIDs), f.PostFilter, strings.Join(names, ", "))
 	}
 	// Output:
-	// manager: 1 owners, 1 subtrees, post-filter false: east deal, west deal, key account
-	// sales:   1 owners, 0 subtrees, post-filter false: east deal
-	// board:   0 owners, 0 subtrees, post-filter false: east deal, west deal, key account, expo booth
+	// manager: 1 owners, 3 departments, post-filter false: east deal, west deal, key account
+	// sales:   1 owners, 0 departments, post-filter false: east deal
+	// board:   0 owners, 0 departments, post-filter false: east deal, west deal, key account, expo booth
 }
 
 // Every change to the policy is recorded before it takes effect.

@@ -159,20 +159,14 @@ func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 	if own {
 		scope.OwnerIDs = []crm.ID{s.user}
 	}
+	// Departments are listed one by one, never as subtree roots: the
+	// adapter would expand a root with the stored tree, which may have
+	// gained, lost or moved departments since the policy was compiled, and
+	// list rows Check denies (or miss rows it allows). The compiled tree
+	// decides here as it does in Check.
 	for _, sp := range spans {
-		for i := sp.lo; i < sp.hi; {
-			end := p.ends[i]
-			switch {
-			case end == i+1:
-				scope.DepartmentIDs = append(scope.DepartmentIDs, p.preorder[i])
-				i++
-			case end <= sp.hi:
-				scope.DepartmentTrees = append(scope.DepartmentTrees, p.preorder[i])
-				i = end
-			default:
-				scope.DepartmentIDs = append(scope.DepartmentIDs, p.preorder[i])
-				i++
-			}
+		for i := sp.lo; i < sp.hi; i++ {
+			scope.DepartmentIDs = append(scope.DepartmentIDs, p.preorder[i])
 		}
 	}
 	if len(scope.DepartmentIDs) > maxScopeValues || len(scope.DepartmentTrees) > maxScopeValues || len(scope.PoolIDs) > maxScopeValues {

@@ -42,10 +42,9 @@ type Policy struct {
 	doc   *Document
 	tree  *crm.DepartmentTree
 	names map[crm.ID]string // department names, for reasons
-	// preorder[i] is the department numbered i; ends[i] is one past its
-	// subtree. List filters turn intervals back into departments with them.
+	// preorder[i] is the department numbered i; list filters turn
+	// intervals back into departments with it.
 	preorder []crm.ID
-	ends     []int32
 
 	types      []recordType
 	typeByName map[crm.RecordType]int
@@ -145,12 +144,11 @@ func New(doc *Document, departments []crm.Department, cfg *Config) (*Policy, err
 	}
 	c := compiler{p: &Policy{doc: doc.Clone(), tree: tree, sink: cfg.DecisionSink, names: make(map[crm.ID]string, len(departments))}}
 	c.p.preorder = make([]crm.ID, tree.Len())
-	c.p.ends = make([]int32, tree.Len())
 	for i := range departments {
 		id := departments[i].ID
 		c.p.names[id] = departments[i].Name
-		lo, hi, _ := tree.Range(id)
-		c.p.preorder[lo], c.p.ends[lo] = id, hi
+		o, _ := tree.Order(id)
+		c.p.preorder[o] = id
 	}
 	c.compile()
 	if len(c.errs) > 0 {
@@ -173,7 +171,16 @@ func Load(data []byte, departments []crm.Department, cfg *Config) (*Policy, erro
 func (p *Policy) Document() *Document { return p.doc.Clone() }
 
 // Departments returns the department tree the policy was compiled against.
+// Decisions and list filters place departments in this tree, not in the
+// stored one (see the package documentation on department drift).
 func (p *Policy) Departments() *crm.DepartmentTree { return p.tree }
+
+// KnowsDepartment reports whether department id is in the tree the policy
+// was compiled against. A department created after compiling is unknown:
+// a check denies its records wherever the answer depends on where it sits,
+// until the policy is recompiled ([Registry.Reorganise]). It does not
+// allocate.
+func (p *Policy) KnowsDepartment(id crm.ID) bool { return p.tree.Has(id) }
 
 type compiler struct {
 	p       *Policy

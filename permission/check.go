@@ -411,8 +411,10 @@ func within(spans []span, o int32, deny bool) bool {
 }
 
 // matches reports whether rule ru covers r for s. Every condition must
-// hold; a department the compiled tree does not know holds for a denial
-// and fails for an allow, so a gap in the tree never widens what s may do.
+// hold; one that cannot be evaluated on r (a department the compiled tree
+// does not know, an absent or non-string field, an empty status) holds for
+// a denial and fails for an allow, so a gap in the record or the tree
+// never widens what s may do.
 func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool {
 	ord := func() int32 {
 		if *deptOrd == unresolved {
@@ -457,15 +459,27 @@ func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool
 	if c.pools != nil && (r.PoolID == crm.NilID || !slices.Contains(c.pools, r.PoolID)) {
 		return false
 	}
-	if c.statuses != nil && !slices.Contains(c.statuses, r.Status) {
-		return false
+	if c.statuses != nil {
+		if r.Status == "" {
+			if !deny {
+				return false
+			}
+		} else if !slices.Contains(c.statuses, r.Status) {
+			return false
+		}
 	}
 	for _, fe := range c.fields {
 		v, ok := r.Fields[fe.name]
-		if !ok {
-			return false
+		sv, isStr := v.Str()
+		if !ok || !isStr {
+			if !deny {
+				return false
+			}
+			continue
 		}
-		if sv, isStr := v.Str(); !isStr || sv != fe.value {
+		// Case-insensitive by design: "EAST" must not slip past a denial
+		// written "East".
+		if !strings.EqualFold(sv, fe.value) {
 			return false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
@@ -337,8 +338,9 @@ func (p *Pool) Validate() error {
 }
 
 func (r *RecycleRule) validate(v *problems, f string, protectionDays int) {
-	if strings.TrimSpace(r.ID) == "" || len(r.ID) > 64 {
-		v.add(f+".id", "is required, at most 64 bytes")
+	if strings.TrimSpace(r.ID) == "" || len(r.ID) > 64 || !utf8.ValidString(r.ID) || strings.ContainsFunc(r.ID, unicode.IsControl) {
+		// The ID is stored in holdings and ledger entries as text.
+		v.add(f+".id", "is required, at most 64 bytes of UTF-8 without control characters")
 	}
 	if r.EffectiveFrom.IsZero() {
 		v.add(f+".effective_from", "is required")

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -340,8 +342,34 @@ func (r *request) validate(v *problems, system bool) {
 	if r.customer == crm.NilID {
 		v.add("customer_id", "is required")
 	}
-	if len(r.key) > 200 {
-		v.add("idempotency_key", "longer than 200 bytes")
+	idempotencyKey(v, r.key)
+}
+
+// MaxIdempotencyKeyLen is the longest idempotency key an operation accepts,
+// in bytes.
+const MaxIdempotencyKeyLen = 200
+
+// ReservedKeyPrefix starts the idempotency keys the package records itself
+// (see [Service.Claim]); a caller's key may not start with it.
+const ReservedKeyPrefix = "crmkit:"
+
+// idempotencyKey checks a caller's idempotency key: at most
+// [MaxIdempotencyKeyLen] bytes of valid UTF-8 without control characters
+// (PostgreSQL refuses NUL and invalid UTF-8 in text, and a key is part of a
+// unique index), and not in the package's reserved namespace. Every
+// adapter then gets the same answer: a [*crm.ValidationError] on
+// "idempotency_key".
+func idempotencyKey(v *problems, key string) {
+	switch {
+	case key == "":
+	case len(key) > MaxIdempotencyKeyLen:
+		v.add("idempotency_key", "is longer than %d bytes", MaxIdempotencyKeyLen)
+	case !utf8.ValidString(key):
+		v.add("idempotency_key", "is not valid UTF-8")
+	case strings.ContainsFunc(key, unicode.IsControl):
+		v.add("idempotency_key", "contains a control character")
+	case strings.HasPrefix(key, ReservedKeyPrefix):
+		v.add("idempotency_key", "starts with the reserved prefix %q", ReservedKeyPrefix)
 	}
 }
 
@@ -980,8 +1008,8 @@ func reasonCode(v *problems, reason string, required bool) {
 	switch {
 	case reason == "" && required:
 		v.add("reason", "is required")
-	case len(reason) > 64 || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 }):
-		v.add("reason", "must be at most 64 bytes without control characters")
+	case len(reason) > 64 || !utf8.ValidString(reason) || strings.ContainsFunc(reason, unicode.IsControl):
+		v.add("reason", "must be at most 64 bytes of UTF-8 without control characters")
 	}
 }
 

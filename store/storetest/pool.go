@@ -25,8 +25,9 @@ import (
 // concurrent sweeps, a claim racing a recycle leaving one consistent owner,
 // and a ledger whose replay gives every customer's owner; then merge
 // settlements and their undo ("Merge") and users moving departments
-// ("Org") keeping every ownership invariant. Run calls it; an adapter
-// without pool ports fails it.
+// ("Org") keeping every ownership invariant; and caller strings bound for
+// storage keys refused alike on every adapter ("Input"). Run calls it; an
+// adapter without pool ports fails it.
 func RunPool(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
@@ -35,6 +36,7 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Invariants", func(t *testing.T) { runPoolInvariants(t, h) })
 	t.Run("Merge", func(t *testing.T) { runPoolMerge(t, h) })
 	t.Run("Org", func(t *testing.T) { runPoolOrg(t, h) })
+	t.Run("Input", func(t *testing.T) { runPoolInput(t, h) })
 }
 
 // poolEnv is one pool subtest's world: a fresh store, a service over it, a

@@ -216,6 +216,23 @@ const (
 	customPrefix = "fields."
 )
 
+// Bounds on the numbers of a rule model. Every number must be finite and
+// within its bound, so no sum scoring forms can overflow: a model has at
+// most 1000 rules, so fit and event-once points add up to at most
+// 1000 * [MaxRulePoints], and points_each rules, at most
+// [MaxRulePoints] per counted unit, stay far below the float64 range for
+// any number of events. A [Result] therefore always holds finite numbers
+// and encodes as JSON.
+const (
+	// MaxRulePoints bounds the absolute value of a rule's points,
+	// points_each and max_points.
+	MaxRulePoints = 1e6
+	// MaxScoreBound bounds the absolute value of the caps (group, section
+	// and total_cap), the grade thresholds and the stage bounds (min_fit,
+	// min_engagement, min_total, max_total).
+	MaxScoreBound = 1e9
+)
+
 // ParseModel parses, validates and compiles a model from JSON. Unknown
 // fields, bad operators, a negative half-life, cycles between stages and
 // every other problem are reported together as [crm.ValidationErrors] whose
@@ -293,9 +310,9 @@ func (c *compiler) model(s *ModelSpec) {
 	c.text("name", s.Name)
 	c.text("description", s.Description)
 	c.ruleIDs = map[string]bool{}
-	c.m.fitCap = c.cap("fit.cap", s.Fit.Cap)
-	c.m.engCap = c.cap("engagement.cap", s.Engagement.Cap)
-	c.m.totalCap = c.cap("total_cap", s.TotalCap)
+	c.m.fitCap = c.cap("fit.cap", s.Fit.Cap, MaxScoreBound)
+	c.m.engCap = c.cap("engagement.cap", s.Engagement.Cap, MaxScoreBound)
+	c.m.totalCap = c.cap("total_cap", s.TotalCap, MaxScoreBound)
 	c.section("fit", SectionFit, &s.Fit)
 	c.section("engagement", SectionEngagement, &s.Engagement)
 	if len(c.m.rules) == 0 && len(c.errs) == 0 {
@@ -381,14 +398,22 @@ func (c *compiler) text(field, s string) {
 	}
 }
 
-func (c *compiler) cap(field string, p *float64) float64 {
+// cap reads an optional cap; absent means no cap (+Inf, which min leaves
+// finite).
+func (c *compiler) cap(field string, p *float64, limit float64) float64 {
 	if p == nil {
 		return math.Inf(1)
 	}
-	if !finite(*p) {
-		c.add(field, "must be a finite number")
-	}
+	c.number(field, *p, limit)
 	return *p
+}
+
+// number refuses a value that is not finite or whose absolute value is
+// above limit.
+func (c *compiler) number(field string, v, limit float64) {
+	if !finite(v) || math.Abs(v) > limit {
+		c.add(field, "must be a finite number from %g to %g, got %g", -limit, limit, v)
+	}
 }
 
 func (c *compiler) section(path string, sec Section, s *SectionSpec) {
@@ -407,7 +432,7 @@ func (c *compiler) section(path string, sec Section, s *SectionSpec) {
 		if len(g.Rules) == 0 {
 			c.add(gp+".rules", "the group has no rules")
 		}
-		cg := group{name: g.Name, section: sec, cap: c.cap(gp+".cap", g.Cap), start: len(c.m.rules)}
+		cg := group{name: g.Name, section: sec, cap: c.cap(gp+".cap", g.Cap, MaxScoreBound), start: len(c.m.rules)}
 		for ri := range g.Rules {
 			c.rule(idx(gp+".rules", ri), sec, &g.Rules[ri])
 		}
@@ -428,13 +453,9 @@ func (c *compiler) rule(path string, sec Section, r *RuleSpec) {
 	c.ruleIDs[r.ID] = true
 	c.text(path+".description", r.Description)
 	c.m.ruleInfo = append(c.m.ruleInfo, ruleInfo{id: r.ID, desc: r.Description})
-	cr := rule{points: r.Points, each: r.PointsEach, maxPoints: c.cap(path+".max_points", r.MaxPoints)}
-	if !finite(r.Points) {
-		c.add(path+".points", "must be a finite number")
-	}
-	if !finite(r.PointsEach) {
-		c.add(path+".points_each", "must be a finite number")
-	}
+	cr := rule{points: r.Points, each: r.PointsEach, maxPoints: c.cap(path+".max_points", r.MaxPoints, MaxRulePoints)}
+	c.number(path+".points", r.Points, MaxRulePoints)
+	c.number(path+".points_each", r.PointsEach, MaxRulePoints)
 	switch {
 	case r.Points != 0 && r.PointsEach != 0:
 		c.add(path+".points_each", "set points or points_each, not both")
@@ -687,9 +708,7 @@ func (c *compiler) grades(g *GradeSpec) (fit, eng [3]float64) {
 			return out
 		}
 		for i, v := range t {
-			if !finite(v) {
-				c.add(idx(field, i), "must be a finite number")
-			}
+			c.number(idx(field, i), v, MaxScoreBound)
 			if i > 0 && !(v < t[i-1]) {
 				c.add(idx(field, i), "must be below the threshold before it")
 			}
@@ -801,9 +820,7 @@ func (c *compiler) bound(field string, p *float64, def float64) float64 {
 	if p == nil {
 		return def
 	}
-	if !finite(*p) {
-		c.add(field, "must be a finite number")
-	}
+	c.number(field, *p, MaxScoreBound)
 	return *p
 }
 

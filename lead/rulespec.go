@@ -26,7 +26,8 @@ type ModelSpec struct {
 	Fit SectionSpec `json:"fit"`
 	// Engagement holds rules over engagement events (and lead fields).
 	Engagement SectionSpec `json:"engagement"`
-	// TotalCap, when set, caps fit + engagement.
+	// TotalCap, when set, caps fit + engagement; at most [MaxScoreBound] in
+	// absolute value, like every cap, threshold and stage bound.
 	TotalCap *float64 `json:"total_cap,omitempty"`
 	// Decay ages engagement points; nil means they never decay.
 	Decay *DecaySpec `json:"decay,omitempty"`
@@ -62,15 +63,18 @@ type RuleSpec struct {
 	Description string `json:"description,omitempty"`
 	// When is the condition.
 	When ConditionSpec `json:"when"`
-	// Points is what the rule gives (negative to take points away). In the
-	// engagement section they decay with the age of the most recent event
-	// that matched the condition.
+	// Points is what the rule gives (negative to take points away), at
+	// most [MaxRulePoints] in absolute value. In the engagement section
+	// they decay with the age of the most recent event that matched the
+	// condition.
 	Points float64 `json:"points,omitempty"`
 	// PointsEach, engagement only, gives points for every counted event
 	// unit (an event's Count, or 1) instead of once, each decayed by its own
-	// age. When must then be a single event condition.
+	// age; at most [MaxRulePoints] in absolute value. When must then be a
+	// single event condition.
 	PointsEach float64 `json:"points_each,omitempty"`
-	// MaxPoints, when set, caps what the rule gives (after decay).
+	// MaxPoints, when set, caps what the rule gives (after decay); at most
+	// [MaxRulePoints] in absolute value.
 	MaxPoints *float64 `json:"max_points,omitempty"`
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow/calendar"
@@ -40,8 +42,49 @@ func (s Strategy) valid() bool {
 	return false
 }
 
+// Limits on the routing strings that key stored state (the rule set and
+// rule names key cursors, loads and daily counts) or that a host stores
+// beside the record (queues), in characters. [NewRouter] refuses longer
+// names, and names that are not valid UTF-8 or hold control characters
+// such as NUL, with a [*crm.ValidationError] naming the JSON field, so
+// every adapter gives the same answer and no database index sees them.
+const (
+	// MaxRuleSetNameLen bounds [RuleSet.Name].
+	MaxRuleSetNameLen = 64
+	// MaxRuleNameLen bounds [Rule.Name], which is also restricted to
+	// lower-case letters, digits and underscores, starting with a letter.
+	MaxRuleNameLen = 64
+	// MaxQueueLen bounds queue names: [Target.Queue], [Rule.FallbackQueue]
+	// and [RuleSet.FallbackQueue].
+	MaxQueueLen = 64
+	// MaxSkillLen bounds each of [Rule.RequireSkills].
+	MaxSkillLen = 64
+)
+
+// routingText reports what is wrong with a routing string that keys state
+// or is stored by hosts, or "" when it is fine: it must be valid UTF-8,
+// hold no control character (NUL included) and have at most max
+// characters. Emptiness is checked by the caller.
+func routingText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	n := 0
+	for _, c := range s {
+		if unicode.IsControl(c) {
+			return fmt.Sprintf("contains the control character %U", c)
+		}
+		n++
+	}
+	if n > max {
+		return fmt.Sprintf("is %d characters, more than %d", n, max)
+	}
+	return ""
+}
+
 // Target is where a rule sends a record: exactly one of a user, a team or a
-// queue.
+// queue. A queue name is at most [MaxQueueLen] characters of valid UTF-8
+// without control characters.
 type Target struct {
 	User  crm.ID `json:"user,omitzero"`
 	Team  crm.ID `json:"team,omitzero"`
@@ -51,7 +94,8 @@ type Target struct {
 // Rule is one routing rule: when the record matches When, it goes to Target.
 type Rule struct {
 	// Name identifies the rule in explanations and keys its round-robin
-	// cursor; unique within the rule set.
+	// cursor; unique within the rule set: 1 to [MaxRuleNameLen] lower-case
+	// letters, digits or underscores, starting with a letter.
 	Name string `json:"name"`
 	// When selects records; absent matches every record.
 	When *Condition `json:"when,omitempty"`
@@ -63,28 +107,34 @@ type Rule struct {
 	// ([Request.Owner]) when that owner is available, before the strategy
 	// runs.
 	Sticky bool `json:"sticky,omitempty"`
-	// RequireSkills are skills a member must all have to be considered.
+	// RequireSkills are skills a member must all have to be considered;
+	// each at most [MaxSkillLen] characters.
 	RequireSkills []string `json:"require_skills,omitempty"`
 	// SkillsField names a string or strings field of the record holding the
 	// skills it asks for (such as "language" or "products"), used by the
 	// skills strategy.
 	SkillsField string `json:"skills_field,omitempty"`
-	// FallbackQueue receives the record when nobody in the target fits.
-	// Defaults to the rule set's FallbackQueue.
+	// FallbackQueue receives the record when nobody in the target fits; at
+	// most [MaxQueueLen] characters. Defaults to the rule set's
+	// FallbackQueue.
 	FallbackQueue string `json:"fallback_queue,omitempty"`
 }
 
 // RuleSet is an ordered list of routing rules for one record type, as stored
 // in JSON. The first rule whose condition matches decides.
 type RuleSet struct {
-	// Name identifies the rule set; persisted state is keyed by it.
+	// Name identifies the rule set; persisted state is keyed by it. At
+	// most [MaxRuleSetNameLen] characters of valid UTF-8 without control
+	// characters.
 	Name string `json:"name"`
 	// RecordType is the kind of record routed, such as "lead" or "ticket".
 	RecordType crm.RecordType `json:"record_type"`
 	// Version increases with every change of the rules.
 	Version int64  `json:"version"`
 	Rules   []Rule `json:"rules"`
-	// FallbackQueue receives records no rule matched or nobody fits.
+	// FallbackQueue receives records no rule matched or nobody fits. At
+	// most [MaxQueueLen] characters of valid UTF-8 without control
+	// characters.
 	FallbackQueue string `json:"fallback_queue"`
 	// TimeZone is the IANA zone whose calendar days reset daily quotas.
 	// Defaults to UTC.
@@ -237,6 +287,8 @@ func NewRouter(schema *Schema, set *RuleSet, members []Member, teams []Team) (*R
 	r := &Router{set: cloneRuleSet(set), schema: schema, ruleIdx: map[string]int{}, byUser: map[crm.ID]int32{}, teamIdx: map[crm.ID]int32{}, loc: time.UTC}
 	if strings.TrimSpace(set.Name) == "" {
 		add("name", "is required")
+	} else if why := routingText(set.Name, MaxRuleSetNameLen); why != "" {
+		add("name", "%s", why)
 	}
 	// The record type names routing events ("lead.routed").
 	if !validName(string(set.RecordType)) {
@@ -244,6 +296,8 @@ func NewRouter(schema *Schema, set *RuleSet, members []Member, teams []Team) (*R
 	}
 	if strings.TrimSpace(set.FallbackQueue) == "" {
 		add("fallback_queue", "is required: records nobody fits must go somewhere")
+	} else if why := routingText(set.FallbackQueue, MaxQueueLen); why != "" {
+		add("fallback_queue", "%s", why)
 	}
 	if set.TimeZone != "" {
 		loc, err := time.LoadLocation(set.TimeZone)
@@ -326,7 +380,7 @@ func (r *Router) compileRule(i int, in *Rule, errs *crm.ValidationErrors) {
 	add := func(f, format string, args ...any) { *errs = append(*errs, crm.Invalid(f, format, args...)) }
 	cr := compiledRule{name: in.Name, strategy: in.Strategy, sticky: in.Sticky, require: slices.Clone(in.RequireSkills), skills: -1, fallback: in.FallbackQueue}
 	if !validName(in.Name) {
-		add(p+".name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(in.Name))
+		add(p+".name", "must be 1-%d lower-case letters, digits or underscores, starting with a letter, got %q", MaxRuleNameLen, truncate(in.Name))
 	} else if _, dup := r.ruleIdx[in.Name]; dup {
 		add(p+".name", "repeats %q", in.Name)
 	}
@@ -362,6 +416,19 @@ func (r *Router) compileRule(i int, in *Rule, errs *crm.ValidationErrors) {
 	if t.Queue != "" {
 		n++
 		cr.kind, cr.queue = targetQueue, t.Queue
+		if why := routingText(t.Queue, MaxQueueLen); why != "" {
+			add(p+".target.queue", "%s", why)
+		}
+	}
+	if in.FallbackQueue != "" {
+		if why := routingText(in.FallbackQueue, MaxQueueLen); why != "" {
+			add(p+".fallback_queue", "%s", why)
+		}
+	}
+	for j, skill := range in.RequireSkills {
+		if why := routingText(skill, MaxSkillLen); why != "" {
+			add(fmt.Sprintf("%s.require_skills[%d]", p, j), "%s", why)
+		}
 	}
 	if n != 1 {
 		add(p+".target", "set exactly one of user, team or queue")
@@ -417,7 +484,9 @@ func cmpU64(a, b uint64) int {
 func (r *Router) RuleSet() RuleSet { return cloneRuleSet(&r.set) }
 
 // Day returns the quota day of now ("2006-01-02" in the rule set's zone):
-// daily counters in [State] count routings on that day.
+// daily counters in [State] count routings on that day. [Router.Route]
+// refuses a now outside the years 0001 to 9999, whose day would not have
+// this form.
 func (r *Router) Day(now time.Time) string { return now.In(r.loc).Format(time.DateOnly) }
 
 func cloneRuleSet(s *RuleSet) RuleSet {

@@ -85,6 +85,10 @@ func (r *Router) Route(ctx context.Context, store RoutingStore, req *Request) (D
 	}
 	day := ""
 	if req != nil {
+		// The day keys the daily counts: keep it "YYYY-MM-DD".
+		if y := req.Now.In(r.loc).Year(); !req.Now.IsZero() && (y < 1 || y > 9999) {
+			return Decision{}, crm.Invalid("now", "year %d is outside 1-9999", y)
+		}
 		day = r.Day(req.Now)
 	}
 	for attempt := 0; attempt < maxRouteAttempts; attempt++ {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/workflow"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,7 +15,9 @@ import (
 // sends it anywhere: a database would otherwise answer with an error of its
 // own (PostgreSQL refuses NUL and invalid UTF-8 with SQLSTATE 22021) where
 // the in-memory adapter answers with an empty page. And text at the limits
-// still finds its record on every adapter.
+// still finds its record on every adapter. Unless [Features] opts out of
+// workflow, routing names at their documented maximum key stored state on
+// every adapter, and longer ones never reach it.
 func runLimits(t *testing.T, h Harness) {
 	badText := []struct{ name, text string }{
 		{"NUL", "cn-north\x00"},
@@ -68,6 +71,52 @@ func runLimits(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.Len(t, leads.Items, 1)
 		require.Equal(t, l.ID, leads.Items[0].ID)
+	})
+	if !h.Features.NoWorkflow {
+		runRoutingLimits(t, h)
+	}
+}
+
+func runRoutingLimits(t *testing.T, h Harness) {
+	// 64 characters of four bytes each: the longest rule-set name in bytes.
+	longest := strings.Repeat("\U00020000", workflow.MaxRuleSetNameLen)
+	newRouter := func(e *env, name string) (*workflow.Router, []crm.ID, error) {
+		schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+		if err != nil {
+			return nil, nil, err
+		}
+		users := []crm.ID{e.ids.NewID(), e.ids.NewID()}
+		team := e.ids.NewID()
+		set := &workflow.RuleSet{Name: name, RecordType: crm.TypeLead, Version: 1, FallbackQueue: strings.Repeat("\U00020000", workflow.MaxQueueLen),
+			Rules: []workflow.Rule{{Name: strings.Repeat("r", workflow.MaxRuleNameLen), Target: workflow.Target{Team: team}}}}
+		members := []workflow.Member{{UserID: users[0], Active: true}, {UserID: users[1], Active: true}}
+		r, err := workflow.NewRouter(schema, set, members, []workflow.Team{{ID: team, Members: users}})
+		return r, users, err
+	}
+	test(t, h, "RouteTxKeysStateByRoutingNamesAtTheirLimit", func(t *testing.T, e *env) {
+		r, users, err := newRouter(e, longest)
+		require.NoError(t, err)
+		for i := range 3 { // the first move inserts the cursor, the next ones update it
+			req := &workflow.Request{Record: r.Schema().NewRecord(), Now: e.now()}
+			var d workflow.Decision
+			mustWorkflow(t, e.ctxA, e.store, func(ctx context.Context, w workflow.Tx) error {
+				d, err = r.RouteTx(ctx, w, e.ids, e.ids.NewID(), req)
+				return err
+			})
+			require.Equal(t, users[i%2], d.UserID, "routing %d", i)
+		}
+		st := r.NewState()
+		mustWorkflow(t, e.ctxA, e.store, func(ctx context.Context, w workflow.Tx) error {
+			return w.Routing().LoadRouting(ctx, longest, r.Day(e.now()), st)
+		})
+		require.Equal(t, workflow.Cursor{Last: users[0], Version: 3}, st.Cursor(strings.Repeat("r", workflow.MaxRuleNameLen)))
+		open, today := st.Load(users[0])
+		require.Equal(t, 2, open)
+		require.Equal(t, 2, today)
+	})
+	test(t, h, "NewRouterRefusesARuleSetNameOf3000Characters", func(t *testing.T, e *env) {
+		_, _, err := newRouter(e, strings.Repeat("x", 3000))
+		requireInvalid(t, err, "name")
 	})
 }
 

@@ -133,17 +133,21 @@ type Resource struct {
 	Type crm.RecordType
 	// OwnerID is the owning user; NilID when unowned.
 	OwnerID crm.ID
-	// DepartmentID is the owning department.
+	// DepartmentID is the owning department; NilID when the record has
+	// none. A department the policy's compiled tree does not know fails
+	// closed (see "Department drift" in the package documentation).
 	DepartmentID crm.ID
 	// CreatorDepartmentID is the department of the user who created the
-	// record.
+	// record; NilID when the caller does not know it, which a creator
+	// condition of a deny treats as matching and of an allow as not.
 	CreatorDepartmentID crm.ID
 	// PoolID is the public pool holding the record; NilID when not pooled.
 	PoolID crm.ID
 	// Status is the record's status, for status conditions.
 	Status string
-	// Fields are the values field conditions read; a string condition
-	// matches a [crm.String] value only.
+	// Fields are the values field conditions read, compared
+	// case-insensitively with [crm.String] values; an absent or non-string
+	// value makes a deny's condition hold and an allow's fail.
 	Fields crm.Fields
 }
 
@@ -279,7 +283,9 @@ func (e *DeniedError) Is(target error) bool { return target == crm.ErrPermission
 
 // Check decides whether subject s may perform action a on resource r.
 // Denials override allows across all of the subject's roles; when nothing
-// matches, the answer is deny. Bad input (a zero or foreign subject, an
+// matches, the answer is deny. A condition Check cannot evaluate on r, or a
+// department the compiled tree does not know, makes a denial apply and an
+// allow not. Bad input (a zero or foreign subject, an
 // invalid action, an undeclared record type) is denied with a reason,
 // never allowed. Check does not allocate.
 func (p *Policy) Check(s *Subject, a Action, r *Resource) Decision {

@@ -24,6 +24,20 @@
 // pools, in some statuses, or with given field values. A matching denial
 // overrides every allow; when no rule matches, the answer is deny.
 //
+// Conditions fail closed. A condition that cannot be evaluated on a record
+// — a field_equals field that is absent or holds a list, number, bool or
+// time instead of a string, an empty status, a creator department the
+// caller did not know (NilID) or a department the compiled tree does not
+// know (see below) — holds for a denial, so the denial applies, and fails
+// for an allow, so the allow does not. The rule's other conditions still
+// decide: a denial for status "lost" does not apply to an "open" record
+// whatever its fields. A record without a department (NilID) or without a
+// pool is outside every department and pool; that is known, not unknown.
+// field_equals compares case-insensitively (Unicode case folding,
+// [strings.EqualFold]) for allows and denials alike: hosts store free-text
+// values in any case, and a denial written "East" must not be dodged by
+// storing "EAST". Statuses are enumerations and compare exactly.
+//
 // A user holds the roles named in [crm.User.Roles] and those bound to their
 // home department, each only where the role applies
 // ([RoleDoc.Departments]): a "sales_manager" role limited to Sales grants
@@ -41,6 +55,40 @@
 // panic. Check is compiled to indexed tables (per role, record type and
 // action, with departments as pre-order intervals) and does not allocate.
 //
+// # Department drift
+//
+// A Policy places departments with the tree it was compiled against
+// ([Policy.Departments]); the stored organisation moves on when
+// departments are added, moved or removed. crmkit fails closed against
+// the compiled tree rather than recompiling before each decision: Check
+// is pure logic with no context and no storage, and must not allocate, so
+// it cannot read the store's tree, and a per-decision recompile would cost
+// a department read and a compile on every request. So:
+//
+//   - A department the compiled tree does not know ([Policy.KnowsDepartment]
+//     is false; typically one created since compiling) is inside every
+//     department scope and condition of a denial and outside every one of
+//     an allow, so it is denied whenever a rule's outcome depends on where
+//     it sits: a department_tree or custom scope, or an owner or creator
+//     department condition. "allow all" plus "deny owned in HR" denies a
+//     record of a sub-department of HR created after compiling. A
+//     department scope compares IDs and needs no tree: an unknown
+//     department is certainly not the subject's home. A subject whose home
+//     department is unknown is denied everything.
+//   - [Policy.ListFilter] lists allowed departments by ID
+//     ([crm.DataScope.DepartmentIDs]) and never as subtree roots
+//     ([crm.DataScope.DepartmentTrees]), which the adapter would expand
+//     with the stored tree: a root may have gained unknown departments, or
+//     departments moved in or out, since compiling. So a filter lists
+//     exactly what Check allows, whatever the tree's age (or, with
+//     PostFilter, a superset Check trims). A scope of more than 1000
+//     departments becomes "all" with PostFilter.
+//   - Known departments that moved are placed where the compiled tree
+//     has them until the policy is recompiled: decisions and lists agree
+//     with each other but follow the old organisation. Recompile after
+//     every department change with [Registry.Reorganise] (the conformance
+//     suite's "Permission" group checks lists against Check after drift).
+//
 // # Field-level security
 //
 // Field rules make fields of a record type hidden or read-only for a role;
@@ -52,8 +100,8 @@
 // # List filters
 //
 // [Policy.ListFilter] compiles what a subject may list into a
-// [crm.DataScope] (owners, departments and department subtrees) that
-// storage adapters evaluate in the database. Conditions a DataScope cannot
+// [crm.DataScope] (owners, departments, pools) that storage adapters
+// evaluate in the database. Conditions a DataScope cannot
 // express are never silently dropped: the filter then over-approximates
 // and sets [Filter.PostFilter], telling the caller to check each listed
 // record.

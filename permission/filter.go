@@ -10,8 +10,7 @@ import (
 
 // Filter is a list filter compiled for one subject, record type and
 // action, for storage adapters to push down to the database (see
-// [crm.DataScope]: owner in ..., department in ..., department subtree
-// ranges).
+// [crm.DataScope]: owner in ..., department in ..., pool in ...).
 //
 // Scope never lets through a record that [Policy.Check] denies unless
 // PostFilter is true. An "all" rule conditioned only on pools becomes
@@ -34,12 +33,13 @@ type Filter struct {
 
 // ListFilter compiles the records of type rt on which s may perform a
 // (usually [ActionView] or [ActionExport]) into a [Filter]. Department
-// rules become department IDs and subtree roots using the tree's pre-order
-// numbering, so the database answers with index range scans instead of
-// evaluating rows one by one. A subject every check would deny (unresolved,
-// inactive, without a department) gets an empty scope. Subtree roots are
-// taken from the policy's department tree, so keep it in step with the
-// stored departments ([Registry.Reorganise]).
+// rules become the IDs of the departments of the policy's compiled tree
+// that they cover, never subtree roots for the adapter to expand with the
+// stored tree, so a department added or moved since compiling is listed
+// exactly when Check allows it (see "Department drift" in the package
+// documentation); more than 1000 departments become an "all" scope with
+// PostFilter. A subject every check would deny (unresolved, inactive,
+// without a department) gets an empty scope.
 func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 	none := Filter{Scope: &crm.DataScope{}}
 	if s == nil {

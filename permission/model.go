@@ -197,20 +197,28 @@ type RuleDoc struct {
 // (AND); a list holds when the record matches any of its values (OR).
 type Conditions struct {
 	// OwnerDepartments holds when the record's department (the owning
-	// department) is one of these or below one.
+	// department) is one of these or below one in the compiled tree; a
+	// department the tree does not know makes a deny's condition hold and
+	// an allow's fail.
 	OwnerDepartments []crm.ID `json:"owner_departments,omitempty"`
 	// CreatorDepartments holds when the creator's department is one of
 	// these or below one.
 	CreatorDepartments []crm.ID `json:"creator_departments,omitempty"`
 	// Pools holds when the record sits in one of these public pools.
 	Pools []crm.ID `json:"pools,omitempty"`
-	// Statuses holds when the record's status is one of these.
+	// Statuses holds when the record's status is one of these (compared
+	// exactly). An empty status cannot be evaluated: a deny's condition
+	// holds, an allow's fails.
 	Statuses []string `json:"statuses,omitempty"`
-	// FieldEquals holds when each named field has the given string value.
+	// FieldEquals holds when each named field has the given string value,
+	// compared case-insensitively. An absent field, or one holding a list,
+	// number, bool or time, cannot be evaluated: a deny's condition holds,
+	// an allow's fails.
 	FieldEquals []FieldEquals `json:"field_equals,omitempty"`
 }
 
-// FieldEquals compares one field of the record with a string.
+// FieldEquals compares one field of the record with a string,
+// case-insensitively ([strings.EqualFold]).
 type FieldEquals struct {
 	Field string `json:"field"`
 	Value string `json:"value"`

@@ -4,7 +4,8 @@ import "github.com/crmkit/crmkit/crm"
 
 // The helpers below describe stored records as resources. A record keeps
 // only its creator's user ID, so the caller passes the creator's department
-// (NilID when unknown, which no creator condition matches).
+// (NilID when unknown: a deny's creator condition then holds and an
+// allow's does not).
 
 // LeadResource describes a lead.
 func LeadResource(l *crm.Lead, creatorDepartment crm.ID) Resource {

@@ -16,7 +16,29 @@ import (
 //   - Create validates the record ([*ValidationError] naming the field,
 //     nothing written), sets TenantID from the context when empty, sets
 //     Version to 1 and CreatedAt = UpdatedAt = now, and writes those back into
-//     the caller's value. A repeated ID or unique key is [ErrAlreadyExists].
+//     the caller's value. A repeated ID or unique key of the caller's tenant
+//     is [ErrAlreadyExists].
+//   - Record IDs are unique across the whole store, not per tenant: every
+//     port of every domain package keys records by ID alone. An ID already
+//     held by a record of another tenant is refused with the
+//     [*ValidationError] of [IDTakenByAnotherTenant] on "id", never with
+//     [ErrAlreadyExists] (which says "a record you can read exists") and
+//     never naming the tenant or anything of the record. Generated IDs
+//     (UUIDv7) do not collide, so only a caller who chose a known ID meets
+//     it, and learns only that the ID is taken.
+//   - References stay in their tenant: every field by which a record names
+//     another ([References]: owner, department, pool, customer, contact,
+//     team, activity subject, department parent and manager, team lead and
+//     members, creator, conversion results) must name a record of the
+//     record's own tenant or no stored record at all. Create and Update
+//     refuse a reference to a record of another tenant with a
+//     [*ValidationError] naming the field ("owner_id", "member_ids[1]",
+//     "subject.id"; see [ForeignReference]), nothing written. A reference
+//     to a missing record is allowed (users are deleted, hosts store
+//     records in any order), except a department's parent, which must
+//     exist. The rule is checked when the referring record is written; a
+//     record stored later under an ID another tenant already names is not
+//     looked for (generated IDs cannot be predicted).
 //   - Update validates, requires the caller's Version to equal the stored one
 //     (otherwise [ErrConflict], nothing written), increments Version, keeps
 //     CreatedAt, sets UpdatedAt, and writes those back into the caller's value.

@@ -261,6 +261,66 @@ func (s *Store) checkDepartment(ctx context.Context, d *crm.Department) error {
 	})
 }
 
+// checkReferences refuses a record that names a record of another tenant
+// (see [crm.References]); a reference to no stored record is kept, as
+// everywhere in crmkit. Callers hold the lock.
+func (s *Store) checkReferences(e crm.Entity) error {
+	tenant := e.GetMeta().TenantID
+	var errs crm.ValidationErrors
+	var buf [8]crm.Reference
+	for _, ref := range crm.References(buf[:0], e) {
+		if other, ok := s.tenantOf(ref.Type, ref.ID); ok && other != tenant {
+			errs = append(errs, crm.ForeignReference(ref.Field))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// tenantOf returns the tenant of the stored record typ/id, and false when
+// there is none. Callers hold the lock.
+func (s *Store) tenantOf(typ crm.RecordType, id crm.ID) (string, bool) {
+	switch typ {
+	case crm.TypeLead:
+		return rowTenant(s.leads, id)
+	case crm.TypeCustomer:
+		return rowTenant(s.customers, id)
+	case crm.TypeContact:
+		return rowTenant(s.contacts, id)
+	case crm.TypeOpportunity:
+		return rowTenant(s.opportunities, id)
+	case crm.TypeActivity:
+		return rowTenant(s.activities, id)
+	case crm.TypeTicket:
+		return rowTenant(s.tickets, id)
+	case crm.TypeUser:
+		return rowTenant(s.users, id)
+	case crm.TypeDepartment:
+		return rowTenant(s.departments, id)
+	case crm.TypeTeam:
+		return rowTenant(s.teams, id)
+	case crm.TypePool:
+		// Pools live in package pool's state (pool.go), guarded by s.mu
+		// like the tables.
+		p, ok := tx{s: s}.poolState().pools[id]
+		if !ok {
+			return "", false
+		}
+		return p.TenantID, true
+	}
+	return "", false
+}
+
+func rowTenant[T any, PT entity[T]](t *table[T, PT], id crm.ID) (string, bool) {
+	row, ok := t.rows[id]
+	if !ok {
+		return "", false
+	}
+	return PT(row).GetMeta().TenantID, true
+}
+
 func (s *Store) checkDepartmentDelete(d *crm.Department) error {
 	for _, other := range s.departments.rows {
 		if other.ParentID == d.ID && other.TenantID == d.TenantID {

@@ -98,8 +98,16 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 		return err
 	}
 	cm := PT(c).GetMeta()
-	if _, dup := r.t.rows[cm.ID]; dup {
+	if dup, taken := r.t.rows[cm.ID]; taken {
+		// IDs are unique across the store; one held by another tenant is
+		// not "already exists" to this one, and says nothing of the record.
+		if PT(dup).GetMeta().TenantID != cm.TenantID {
+			return crm.IDTakenByAnotherTenant()
+		}
 		return r.errorf("create", cm.ID, crm.ErrAlreadyExists)
+	}
+	if err := r.tx.s.checkReferences(PT(c)); err != nil {
+		return err
 	}
 	if err := r.checkUnique(c, crm.NilID); err != nil {
 		return err
@@ -181,6 +189,9 @@ func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
 		return r.errorf("update", m.ID, fmt.Errorf("version %d is stale, stored version is %d: %w", cm.Version, om.Version, crm.ErrConflict))
 	}
 	if err := r.checkUnique(c, cm.ID); err != nil {
+		return err
+	}
+	if err := r.tx.s.checkReferences(PT(c)); err != nil {
 		return err
 	}
 	if r.t.beforeWrite != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,36 @@ type table[T any, F any] struct {
 	name                                       string // qualified table name
 	get, insert, update, del, version, lockRow string
 	list                                       string // SELECT ... WHERE tenant_id = $1
+	// refTypes are the record types the records may refer to
+	// (crm.ReferenceTypes); insert and update take one uuid[] of referenced
+	// IDs per type after their other arguments, and write nothing when one
+	// of them is a record of another tenant.
+	refTypes []crm.RecordType
+	// foreign lists the referenced IDs that belong to another tenant, as
+	// (index into refTypes, id), taking the tenant and then the arrays.
+	foreign string
+	// idTenant tells whether the record id belongs to another tenant than $2.
+	idTenant string
+}
+
+// refTables are the tables of the record types a reference may name.
+var refTables = map[crm.RecordType]string{
+	crm.TypeLead: "crm_leads", crm.TypeCustomer: "crm_customers", crm.TypeContact: "crm_contacts",
+	crm.TypeOpportunity: "crm_opportunities", crm.TypeActivity: "crm_activities", crm.TypeTicket: "crm_tickets",
+	crm.TypeUser: "crm_users", crm.TypeDepartment: "crm_departments", crm.TypeTeam: "crm_teams",
+	crm.TypePool: "crm_pools",
+}
+
+// notForeign renders the condition that no ID in the arrays from parameter
+// first on belongs to a tenant other than the parameter tenant: one primary
+// key lookup per referenced ID, in the statement that writes.
+func notForeign(schema string, types []crm.RecordType, first int, tenant string) string {
+	var conds []string
+	for i, typ := range types {
+		conds = append(conds, "NOT EXISTS (SELECT 1 FROM "+pgx.Identifier{schema, refTables[typ]}.Sanitize()+
+			" WHERE id = ANY($"+strconv.Itoa(first+i)+"::uuid[]) AND tenant_id <> "+tenant+")")
+	}
+	return strings.Join(conds, " AND ")
 }
 
 func newTable[T any, F any](schema string, sp spec[T, F]) *table[T, F] {
@@ -97,11 +128,26 @@ func newTable[T any, F any](schema string, sp spec[T, F]) *table[T, F] {
 	cols := strings.Join(sel, ", ")
 	t.get = "SELECT " + cols + " FROM " + t.name + " WHERE id = $1 AND tenant_id = $2"
 	t.list = "SELECT " + cols + " FROM " + t.name + " WHERE tenant_id = $1"
+	t.refTypes = crm.ReferenceTypes(crm.RecordType(sp.typ))
+	insertIf, updateIf := "", ""
+	if len(t.refTypes) > 0 {
+		insertIf = " WHERE " + notForeign(schema, t.refTypes, len(sp.cols)+6, "$2")
+		updateIf = " AND " + notForeign(schema, t.refTypes, len(sp.cols)+5, "$2")
+		var parts []string
+		for i, typ := range t.refTypes {
+			parts = append(parts, "SELECT "+strconv.Itoa(i)+", id FROM "+pgx.Identifier{schema, refTables[typ]}.Sanitize()+
+				" WHERE id = ANY($"+strconv.Itoa(i+2)+"::uuid[]) AND tenant_id <> $1")
+		}
+		t.foreign = strings.Join(parts, " UNION ALL ")
+	}
 	// ON CONFLICT DO NOTHING reports a clash on the ID or a unique key as
-	// zero rows instead of an error, so the caller's unit of work survives.
-	t.insert = "INSERT INTO " + t.name + " (" + strings.Join(ins, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ") ON CONFLICT DO NOTHING"
+	// zero rows instead of an error, so the caller's unit of work survives;
+	// so does the condition on references. INSERT ... SELECT types the
+	// placeholders by their columns as VALUES would.
+	t.insert = "INSERT INTO " + t.name + " (" + strings.Join(ins, ", ") + ") SELECT " + strings.Join(vals, ", ") + insertIf + " ON CONFLICT DO NOTHING"
 	t.update = "UPDATE " + t.name + " SET " + strings.Join(set, ", ") + ", version = version + 1, updated_at = $4" +
-		" WHERE id = $1 AND tenant_id = $2 AND version = $3 RETURNING created_at"
+		" WHERE id = $1 AND tenant_id = $2 AND version = $3" + updateIf + " RETURNING created_at"
+	t.idTenant = "SELECT tenant_id <> $2 FROM " + t.name + " WHERE id = $1"
 	t.del = "DELETE FROM " + t.name + " WHERE id = $1 AND tenant_id = $2 AND version = $3"
 	t.version = "SELECT version FROM " + t.name + " WHERE id = $1 AND tenant_id = $2"
 	t.lockRow = t.version + " FOR UPDATE"
@@ -183,14 +229,19 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 	if err != nil {
 		return r.fail(ctx, "create", cm.ID, err)
 	}
-	args := append([]any{key(cm.ID), cm.TenantID, cm.Version, cm.CreatedAt, cm.UpdatedAt}, vals...)
+	refs := crm.References(nil, PT(c))
+	refArgs, err := r.t.refArgs(refs)
+	if err != nil {
+		return r.fail(ctx, "create", cm.ID, err)
+	}
+	args := append(append([]any{key(cm.ID), cm.TenantID, cm.Version, cm.CreatedAt, cm.UpdatedAt}, vals...), refArgs...)
 	insert := func(q DBTX) error {
 		tag, err := q.Exec(ctx, r.t.insert, args...)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return crm.ErrAlreadyExists
+			return r.notInserted(ctx, q, cm, refs, refArgs)
 		}
 		return nil
 	}
@@ -241,7 +292,12 @@ func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
 	if err != nil {
 		return r.fail(ctx, "update", cm.ID, err)
 	}
-	args := append([]any{key(cm.ID), tenant, cm.Version, now}, vals...)
+	refs := crm.References(nil, PT(c))
+	refArgs, err := r.t.refArgs(refs)
+	if err != nil {
+		return r.fail(ctx, "update", cm.ID, err)
+	}
+	args := append(append([]any{key(cm.ID), tenant, cm.Version, now}, vals...), refArgs...)
 	var created time.Time
 	update := func(q DBTX) error {
 		if r.t.unique != nil {
@@ -251,7 +307,10 @@ func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
 		}
 		err := q.QueryRow(ctx, r.t.update, args...).Scan(&created)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return r.staleOrMissing(ctx, q, cm.ID, cm.Version)
+			if err := r.staleOrMissing(ctx, q, cm.ID, cm.Version); err != nil {
+				return err
+			}
+			return r.foreignRefs(ctx, q, tenant, refs, refArgs)
 		}
 		return err
 	}
@@ -293,7 +352,10 @@ func (r repo[T, F, PT, PF]) Delete(ctx context.Context, id crm.ID, version int64
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return r.staleOrMissing(ctx, q, id, version)
+			if err := r.staleOrMissing(ctx, q, id, version); err != nil {
+				return err
+			}
+			return fmt.Errorf("the record changed during the delete: %w", crm.ErrConflict)
 		}
 		return nil
 	}
@@ -330,13 +392,99 @@ func (r repo[T, F, PT, PF]) storedVersion(ctx context.Context, q DBTX, id crm.ID
 	return v, nil
 }
 
-// staleOrMissing explains why a version-conditional write touched no row.
+// staleOrMissing explains why a version-conditional write touched no row:
+// a missing record or a stale version. It returns nil when the version is
+// current, which leaves the write's other conditions to blame.
 func (r repo[T, F, PT, PF]) staleOrMissing(ctx context.Context, q DBTX, id crm.ID, version int64) error {
 	stored, err := r.storedVersion(ctx, q, id)
 	if err != nil {
 		return err
 	}
+	if stored == version {
+		return nil
+	}
 	return staleVersion(version, stored)
+}
+
+// refArgs groups the IDs of refs by record type into the uuid[] arguments
+// the insert and update statements end with.
+func (t *table[T, F]) refArgs(refs []crm.Reference) ([]any, error) {
+	arrays := make([][]pgtype.UUID, len(t.refTypes))
+	for _, ref := range refs {
+		i := slices.Index(t.refTypes, ref.Type)
+		if i < 0 {
+			return nil, fmt.Errorf("%s refers to a %s, which crm.ReferenceTypes does not list", ref.Field, ref.Type)
+		}
+		arrays[i] = append(arrays[i], pgtype.UUID{Bytes: ref.ID, Valid: true})
+	}
+	out := make([]any, len(arrays))
+	for i, a := range arrays {
+		out[i] = a
+	}
+	return out, nil
+}
+
+// notInserted explains why an insert wrote no row: the ID is another
+// tenant's, or the context tenant's own, a reference names another
+// tenant's record, or a unique key is taken. It costs one or two queries,
+// on the failure path only.
+func (r repo[T, F, PT, PF]) notInserted(ctx context.Context, q DBTX, m *crm.Meta, refs []crm.Reference, refArgs []any) error {
+	var foreign bool
+	err := q.QueryRow(ctx, r.t.idTenant, key(m.ID), m.TenantID).Scan(&foreign)
+	switch {
+	case err == nil && foreign:
+		return crm.IDTakenByAnotherTenant()
+	case err == nil:
+		return crm.ErrAlreadyExists
+	case !errors.Is(err, pgx.ErrNoRows):
+		return err
+	}
+	if err := r.foreignRefs(ctx, q, m.TenantID, refs, refArgs); !errors.Is(err, crm.ErrConflict) {
+		return err
+	}
+	return crm.ErrAlreadyExists
+}
+
+// foreignRefs returns a [crm.ValidationErrors] naming every field of refs
+// that names a record of a tenant other than tenant; when there is none, an
+// error matching [crm.ErrConflict], since a write conditional on the
+// references found one a moment ago.
+func (r repo[T, F, PT, PF]) foreignRefs(ctx context.Context, q DBTX, tenant string, refs []crm.Reference, refArgs []any) error {
+	if len(refs) == 0 {
+		return fmt.Errorf("the record changed during the write: %w", crm.ErrConflict)
+	}
+	rows, err := q.Query(ctx, r.t.foreign, append([]any{tenant}, refArgs...)...)
+	if err != nil {
+		return err
+	}
+	type found struct {
+		typ crm.RecordType
+		id  crm.ID
+	}
+	var foreign []found
+	for rows.Next() {
+		var i int
+		var id crm.ID
+		if err := rows.Scan(&i, (*key)(&id)); err != nil {
+			rows.Close()
+			return err
+		}
+		foreign = append(foreign, found{r.t.refTypes[i], id})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var errs crm.ValidationErrors
+	for _, ref := range refs {
+		if slices.Contains(foreign, found{ref.Type, ref.ID}) {
+			errs = append(errs, crm.ForeignReference(ref.Field))
+		}
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("a record the write refers to changed during the write: %w", crm.ErrConflict)
+	}
+	return errs
 }
 
 func staleVersion(version, stored int64) error {

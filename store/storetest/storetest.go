@@ -78,6 +78,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, h) })
+	t.Run("CrossTenant", func(t *testing.T) { runCrossTenant(t, h) })
 	t.Run("Permission", func(t *testing.T) { RunPermission(t, h) })
 	t.Run("Limits", func(t *testing.T) { runLimits(t, h) })
 	if !h.Features.NoPool {

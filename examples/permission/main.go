@@ -139,8 +139,8 @@ func run(ctx context.Context, w io.Writer) error {
 			}
 			names = append(names, c.Name)
 		}
-		fmt.Fprintf(w, "   %-20s sees %s (pushed down: %d owners, %d departments, %d subtrees, %d pools; post-filter %v)\n",
-			u.Name, strings.Join(names, ", "), len(f.Scope.OwnerIDs), len(f.Scope.DepartmentIDs), len(f.Scope.DepartmentTrees), len(f.Scope.PoolIDs), f.PostFilter)
+		fmt.Fprintf(w, "   %-20s sees %s (pushed down: %d owners, %d departments, %d pools; post-filter %v)\n",
+			u.Name, strings.Join(names, ", "), len(f.Scope.OwnerIDs), len(f.Scope.DepartmentIDs), len(f.Scope.PoolIDs), f.PostFilter)
 	}
 
 	fmt.Fprintln(w, "4. Policy changes are audited before they take effect.")

@@ -24,7 +24,7 @@ func TestRunPrintsTheDecisionsThatMatter(t *testing.T) {
 		`Mia (marketing)      opportunity fields visible: [name stage expected_close]`,
 		`Ian (IT)             customer fields visible: [name email level address credit_limit]`,
 		`Sam (sales east)     sees Huateng (east), Hongda (in the public pool) (pushed down`,
-		`Sue (sales manager)  sees Huateng (east), Xinda (west), Key account, Hongda (in the public pool) (pushed down: 1 owners, 0 departments, 1 subtrees, 1 pools; post-filter false)`,
+		`Sue (sales manager)  sees Huateng (east), Xinda (west), Key account, Hongda (in the public pool) (pushed down: 1 owners, 3 departments, 1 pools; post-filter false)`,
 		`audit 10:00: policy changed by`,
 		`an invalid policy is refused and the current one stays: permission: invalid roles[0].rules[0].scope`,
 	} {

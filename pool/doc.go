@@ -124,7 +124,11 @@
 // pgstore do); otherwise operations fail with [crm.ErrUnsupported]. An
 // adapter that also implements [BatchTx] (memstore, pgstore) gets
 // set-based sweeps: a few statements per batch instead of a dozen round
-// trips per customer. The conformance group storetest.RunPool checks an adapter, including the
+// trips per customer. Every unit of work locks the holdings it needs first
+// and then its counters in ascending key order ([Counters]), so concurrent
+// operations (opposite transfers, sweeps, merge settlements) never
+// deadlock on them; one caller's unit of work spanning several operations
+// may still, and pgstore then retries it. The conformance group storetest.RunPool checks an adapter, including the
 // concurrency invariants: one winner among 32 simultaneous claims, caps and
 // daily limits exact under contention, each due customer recycled exactly
 // once by concurrent sweeps, and a ledger whose replay ([Replay]) gives

@@ -219,6 +219,8 @@ func (u *unit) settleMerge(ctx context.Context, req MergeOwnershipRequest) (*Mer
 	}
 	m := &MergeOwnership{SurvivorID: req.SurvivorID, LoserIDs: slices.Clone(req.LoserIDs), At: u.now}
 	var heir *Holding // the first owned loser's holding, as it was
+	// Every owner's counters change at the end, in one key order.
+	var changes []counterChange
 	for _, id := range req.LoserIDs {
 		h, c := holdings[id], customers[id]
 		if h == nil {
@@ -229,9 +231,7 @@ func (u *unit) settleMerge(ctx context.Context, req MergeOwnershipRequest) (*Mer
 			if heir == nil {
 				heir = &before
 			}
-			if err := u.dropOwner(ctx, h, c); err != nil {
-				return nil, err
-			}
+			changes = released(changes, releaseOwner(h, c, nil))
 		}
 		h.PoolID = crm.NilID
 		c.OwnerID, c.PoolID, c.DepartmentID = crm.NilID, crm.NilID, crm.NilID
@@ -255,20 +255,24 @@ func (u *unit) settleMerge(ctx context.Context, req MergeOwnershipRequest) (*Mer
 			m.Changes = append(m.Changes, mc)
 		}
 	}
-	mc, err := u.settleSurvivor(ctx, m, holdings[req.SurvivorID], customers[req.SurvivorID], heir, req.Actor)
+	mc, err := u.settleSurvivor(ctx, m, holdings[req.SurvivorID], customers[req.SurvivorID], heir, req.Actor, &changes)
 	if err != nil {
 		return nil, err
 	}
 	if mc != nil {
 		m.Changes = append(m.Changes, *mc)
 	}
+	if err := u.apply(ctx, changes); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
 // settleSurvivor gives the survivor heir's owner when it has none, and
 // sets its ownership fields from its holding. It returns the survivor's
-// change, nil when nothing changed.
-func (u *unit) settleSurvivor(ctx context.Context, m *MergeOwnership, h *Holding, c *crm.Customer, heir *Holding, actor crm.ID) (*MergeChange, error) {
+// change, nil when nothing changed, and appends the counter changes it
+// needs to changes.
+func (u *unit) settleSurvivor(ctx context.Context, m *MergeOwnership, h *Holding, c *crm.Customer, heir *Holding, actor crm.ID, changes *[]counterChange) (*MergeChange, error) {
 	mc := ownership(c)
 	owned := h != nil && h.Owned() || h == nil && c.OwnerID != crm.NilID
 	switch {
@@ -304,9 +308,7 @@ func (u *unit) settleSurvivor(ctx context.Context, m *MergeOwnership, h *Holding
 		// The owner held the loser, counted; the survivor takes its place.
 		var buf [2]limitCheck
 		for _, ck := range u.s.ownedChecks(buf[:0], owner, c) {
-			if _, _, err := u.tx.PoolCounters().Add(ctx, ck.Key, 1, NoMax); err != nil {
-				return nil, err
-			}
+			*changes = append(*changes, counterChange{key: ck.Key, delta: 1, max: NoMax})
 		}
 		assignOwner(h, c, owner, p, u.now)
 		schedule(h, c, p)
@@ -385,20 +387,21 @@ func (u *unit) undoMerge(ctx context.Context, m *MergeOwnership, actor crm.ID) e
 		}
 	}
 	// Count the restored owners first, then uncount the settled ones, so
-	// no counter passes below zero on the way.
+	// no counter passes below zero on the way; apply keeps that order per
+	// counter and takes the counters in key order.
+	var changes []counterChange
 	for _, mc := range m.Changes {
 		if mc.Before != nil && mc.Before.Owned() {
-			if err := u.countHolding(ctx, mc.Before, 1); err != nil {
-				return err
-			}
+			changes = countHolding(changes, mc.Before, 1)
 		}
 	}
 	for _, mc := range m.Changes {
 		if h := holdings[mc.CustomerID]; mc.HoldingVersion != 0 && h.Owned() {
-			if err := u.countHolding(ctx, h, -1); err != nil {
-				return err
-			}
+			changes = countHolding(changes, h, -1)
 		}
+	}
+	if err := u.apply(ctx, changes); err != nil {
+		return err
 	}
 	for _, mc := range m.Changes {
 		if mc.HoldingVersion != 0 {
@@ -433,22 +436,15 @@ func (u *unit) undoMerge(ctx context.Context, m *MergeOwnership, actor crm.ID) e
 	return nil
 }
 
-// countHolding adds sign to each counter that h's owner has for h.
-func (u *unit) countHolding(ctx context.Context, h *Holding, sign int64) error {
-	keys := [3]string{ownedKey(h.OwnerID)}
-	n := 1
+// countHolding appends to changes sign for each counter that h's owner has
+// for h.
+func countHolding(changes []counterChange, h *Holding, sign int64) []counterChange {
+	changes = append(changes, counterChange{key: ownedKey(h.OwnerID), delta: sign, max: NoMax})
 	if !h.Dealt {
-		keys[n] = ownedOpenKey(h.OwnerID)
-		n++
+		changes = append(changes, counterChange{key: ownedOpenKey(h.OwnerID), delta: sign, max: NoMax})
 	}
 	if h.Locked {
-		keys[n] = lockedKey(h.OwnerID)
-		n++
+		changes = append(changes, counterChange{key: lockedKey(h.OwnerID), delta: sign, max: NoMax})
 	}
-	for _, k := range keys[:n] {
-		if _, _, err := u.tx.PoolCounters().Add(ctx, k, sign, NoMax); err != nil {
-			return err
-		}
-	}
-	return nil
+	return changes
 }

@@ -185,7 +185,12 @@ const NoMax = math.MaxInt64
 
 // Counters are named integer counters (owned customers per user, claims per
 // user, pool and day). They make limits decidable by the store: the check
-// and the increment are one conditional update.
+// and the increment are one conditional update. Every operation of the
+// [Service] adds to the counters it needs in ascending key order, after
+// locking its holdings, so units of work never wait on each other's
+// counters in a cycle (a transfer from A to B and one from B to A both
+// take A's counters first); a store's own multi-counter writes
+// ([ClaimStore.PoolClaim]) must lock them in that order too.
 type Counters interface {
 	// Add adds delta to the counter named key (a missing counter is 0) when
 	// the result is at most max, and returns the new value and true;

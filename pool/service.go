@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -532,6 +533,50 @@ func (u *unit) add(ctx context.Context, key string, delta, max int64, limit stri
 	return nil
 }
 
+// counterChange is one change a unit of work makes to a counter: delta
+// within max ([NoMax]: never refused); limit names what a refusal exceeds.
+type counterChange struct {
+	key        string
+	delta, max int64
+	limit      LimitKind
+}
+
+// apply makes every counter change of one operation, in key order.
+//
+// [Counters.Add] locks its counter until the unit of work ends, so the
+// order of the calls is the order the unit of work takes those locks.
+// Every operation takes its counters through here, in one global order,
+// so no two units of work ever wait on each other's counters in a cycle:
+// a transfer from A to B and one from B to A both lock A's counters
+// first. The sort is stable, so changes to one key keep their order (an
+// increment listed before a decrement never passes below zero on the way).
+func (u *unit) apply(ctx context.Context, changes []counterChange) error {
+	slices.SortStableFunc(changes, func(a, b counterChange) int { return strings.Compare(a.key, b.key) })
+	for _, c := range changes {
+		if err := u.add(ctx, c.key, c.delta, c.max, string(c.limit)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// released turns the counter changes that uncount a previous owner into
+// counter changes.
+func released(changes []counterChange, deltas []counterDelta) []counterChange {
+	for _, d := range deltas {
+		changes = append(changes, counterChange{key: d.key, delta: d.delta, max: NoMax})
+	}
+	return changes
+}
+
+// counted turns limit checks into counter changes of one each.
+func counted(changes []counterChange, checks []limitCheck) []counterChange {
+	for _, ck := range checks {
+		changes = append(changes, counterChange{key: ck.Key, delta: 1, max: ck.Max, limit: ck.limit})
+	}
+	return changes
+}
+
 // limitCheck is one counter an operation adds one to, within the limit it
 // enforces.
 type limitCheck struct {
@@ -564,14 +609,10 @@ func (s *Service) claimChecks(p *Pool, usr *crm.User, c *crm.Customer, now time.
 	return s.ownedChecks(checks, usr, c)
 }
 
-// addAll adds one to each counter within its max, in order.
+// addAll adds one to each counter within its max, in key order.
 func (u *unit) addAll(ctx context.Context, checks []limitCheck) error {
-	for _, ck := range checks {
-		if err := u.add(ctx, ck.Key, 1, ck.Max, string(ck.limit)); err != nil {
-			return err
-		}
-	}
-	return nil
+	var buf [3]counterChange
+	return u.apply(ctx, counted(buf[:0], checks))
 }
 
 // assignOwner makes usr the owner of h and c from now, starting p's
@@ -586,10 +627,12 @@ func assignOwner(h *Holding, c *crm.Customer, usr *crm.User, p *Pool, now time.T
 }
 
 // takeOwner counts c against usr's owned-customer limits and makes usr the
-// owner of h and c.
-func (u *unit) takeOwner(ctx context.Context, h *Holding, c *crm.Customer, usr *crm.User, p *Pool) error {
+// owner of h and c. also are the operation's other counter changes (a
+// transfer's uncounting of the previous owner), made with these in one
+// key order.
+func (u *unit) takeOwner(ctx context.Context, h *Holding, c *crm.Customer, usr *crm.User, p *Pool, also []counterChange) error {
 	var buf [2]limitCheck
-	if err := u.addAll(ctx, u.s.ownedChecks(buf[:0], usr, c)); err != nil {
+	if err := u.apply(ctx, counted(also, u.s.ownedChecks(buf[:0], usr, c))); err != nil {
 		return err
 	}
 	assignOwner(h, c, usr, p, u.now)
@@ -628,12 +671,8 @@ func unown(h *Holding, c *crm.Customer) {
 // dropOwner uncounts the owner and leaves h and c unowned.
 func (u *unit) dropOwner(ctx context.Context, h *Holding, c *crm.Customer) error {
 	var buf [3]counterDelta
-	for _, d := range releaseOwner(h, c, buf[:0]) {
-		if _, _, err := u.tx.PoolCounters().Add(ctx, d.key, d.delta, NoMax); err != nil {
-			return err
-		}
-	}
-	return nil
+	var changes [3]counterChange
+	return u.apply(ctx, released(changes[:0], releaseOwner(h, c, buf[:0])))
 }
 
 // toPool puts an unowned h and c into pool p.
@@ -1092,7 +1131,7 @@ func (s *Service) assign(ctx context.Context, t crm.Tx, req AssignRequest) (*Res
 		if err != nil {
 			return nil, err
 		}
-		if err := u.takeOwner(ctx, h, c, to, p); err != nil {
+		if err := u.takeOwner(ctx, h, c, to, p, nil); err != nil {
 			return nil, err
 		}
 		e := &Entry{CustomerID: c.ID, Op: OpAssign, ToOwner: to.ID, FromPool: p.ID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
@@ -1159,10 +1198,11 @@ func (s *Service) transfer(ctx context.Context, t crm.Tx, req AssignRequest) (*R
 			return nil, ErrLocked
 		}
 		prev := h.OwnerID
-		if err := u.dropOwner(ctx, h, c); err != nil {
-			return nil, err
-		}
-		if err := u.takeOwner(ctx, h, c, to, p); err != nil {
+		// One key order for both owners' counters: transfers between
+		// two users in opposite directions never deadlock.
+		var buf [3]counterDelta
+		var changes [5]counterChange
+		if err := u.takeOwner(ctx, h, c, to, p, released(changes[:0], releaseOwner(h, c, buf[:0]))); err != nil {
 			return nil, err
 		}
 		e := &Entry{CustomerID: c.ID, Op: OpTransfer, FromOwner: prev, ToOwner: to.ID, FromPool: h.PoolID, ToPool: h.PoolID, ActorID: usr.ID, IdempotencyKey: req.IdempotencyKey}
@@ -1454,7 +1494,7 @@ func (s *Service) create(ctx context.Context, t crm.Tx, req CreateRequest) (*Res
 		if home != nil {
 			h.PoolID = home.ID
 		}
-		if err := u.takeOwner(ctx, h, c, owner, home); err != nil {
+		if err := u.takeOwner(ctx, h, c, owner, home, nil); err != nil {
 			return nil, err
 		}
 		if err := u.tx.Customers().Create(ctx, c); err != nil {

@@ -175,7 +175,9 @@ func (s *Service) sweepBatch(ctx context.Context, now time.Time, n int) (got, re
 				rescheduled++
 			}
 		}
-		return nil
+		// The batch's counters last and in key order, as in the
+		// set-based path, so concurrent batches never deadlock on them.
+		return u.apply(ctx, sw.changes)
 	})
 	if err != nil {
 		return 0, 0, 0, err
@@ -214,11 +216,13 @@ func (s *Service) Plan(ctx context.Context, now time.Time, limit int) ([]Decisio
 	return out, err
 }
 
-// sweeper caches pools and rule snapshots within one batch.
+// sweeper caches pools and rule snapshots within one batch, and collects
+// the batch's counter changes.
 type sweeper struct {
-	u     *unit
-	pools map[crm.ID]*Pool
-	rules map[*RecycleRule]json.RawMessage
+	u       *unit
+	pools   map[crm.ID]*Pool
+	rules   map[*RecycleRule]json.RawMessage
+	changes []counterChange
 }
 
 // keepsAll reports a cascade rule that touches no related record, which
@@ -300,9 +304,7 @@ func (sw *sweeper) recycle(ctx context.Context, h *Holding, dryRun bool) (*Decis
 		return nil, err
 	}
 	prev := h.OwnerID
-	if err := u.dropOwner(ctx, h, c); err != nil {
-		return nil, err
-	}
+	sw.changes = released(sw.changes, releaseOwner(h, c, nil))
 	u.toPool(h, c, p, prev)
 	e := &Entry{CustomerID: c.ID, Op: OpRecycle, FromOwner: prev, FromPool: p.ID, ToPool: p.ID, Reason: string(d.Reason), RuleID: rule.ID, Rule: snap}
 	if _, err := u.finish(ctx, h, c, p, e, false, &u.s.cfg.Cascade.OnRelease, prev); err != nil {

@@ -2,13 +2,16 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -257,4 +260,94 @@ func TestPoolClaimStateReadsEachPartOrNil(t *testing.T) {
 	require.Equal(t, pb.user.ID, res.Holding.OwnerID)
 	_, err = pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: c})
 	require.ErrorIs(t, err, pool.ErrTaken)
+}
+
+// deadlockCounter is a pgx tracer counting statements PostgreSQL aborted
+// with deadlock_detected (40P01), each of which InTx then retried.
+type deadlockCounter struct{ n atomic.Int64 }
+
+func (d *deadlockCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (d *deadlockCounter) TraceQueryEnd(_ context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	var pgErr *pgconn.PgError
+	if errors.As(data.Err, &pgErr) && pgErr.Code == "40P01" {
+		d.n.Add(1)
+	}
+}
+
+// tracedStore returns a store over schema on a connection pool of its own
+// whose statements d watches.
+func tracedStore(t *testing.T, schema string, clock crm.Clock, d *deadlockCounter) *pgstore.Store {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(os.Getenv("CRMKIT_TEST_DATABASE_URL"))
+	require.NoError(t, err)
+	cfg.MaxConns = 16
+	cfg.ConnConfig.Tracer = d
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	s, err := pgstore.New(p, &pgstore.Config{Schema: schema, Clock: clock})
+	require.NoError(t, err)
+	return s
+}
+
+// Transfers moving customers between the same two users in opposite
+// directions at once take both users' counters in one key order, so
+// PostgreSQL never aborts one of them as a deadlock (each such abort used
+// to stall for deadlock_timeout before InTx's retry).
+func TestPoolOppositeTransfersNeverDeadlock(t *testing.T) {
+	testPool(t)
+	clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	var deadlocks deadlockCounter
+	store := tracedStore(t, newStore(t, clock).Schema(), clock, &deadlocks)
+	ctx := context.Background()
+	svc, err := pool.New(store, &pool.Config{Clock: clock, IDs: ids})
+	require.NoError(t, err)
+	admin, alice, bob := crmtest.User(ids), crmtest.User(ids), crmtest.User(ids)
+	for _, u := range []*crm.User{admin, alice, bob} {
+		require.NoError(t, store.Users().Create(ctx, u))
+	}
+	p := &pool.Pool{ID: ids.NewID(), Name: "transfers", Members: pool.Members{All: true}, Admins: []crm.ID{admin.ID}}
+	require.NoError(t, svc.CreatePool(ctx, p))
+	const goroutines, rounds = 16, 8
+	customers := make([]crm.ID, goroutines)
+	for i := range customers {
+		c := crmtest.Customer(ids)
+		require.NoError(t, store.Customers().Create(ctx, c))
+		_, err := svc.Enter(ctx, pool.EnterRequest{CustomerID: c.ID, PoolID: p.ID})
+		require.NoError(t, err)
+		_, err = svc.Claim(ctx, pool.ClaimRequest{Actor: []*crm.User{alice, bob}[i%2].ID, CustomerID: c.ID})
+		require.NoError(t, err)
+		customers[i] = c.ID
+	}
+	before := deadlocks.n.Load()
+	var wg sync.WaitGroup
+	for i, id := range customers {
+		wg.Go(func() {
+			// Customers of alice go to bob and back, bob's the other way.
+			to := []*crm.User{bob, alice}
+			if i%2 == 1 {
+				to = []*crm.User{alice, bob}
+			}
+			for r := range rounds {
+				if _, err := svc.Transfer(ctx, pool.AssignRequest{Actor: admin.ID, CustomerID: id, To: to[r%2].ID}); err != nil {
+					t.Errorf("transfer %d of customer %d: %v", r, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Zero(t, deadlocks.n.Load()-before, "deadlocks PostgreSQL detected (and InTx retried)")
+	for _, u := range []*crm.User{alice, bob} {
+		var owned int64
+		require.NoError(t, store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+			owned, err = tx.(pool.Tx).PoolCounters().Get(ctx, "pool/owned/"+u.ID.String())
+			return err
+		}))
+		require.EqualValues(t, goroutines/2, owned, "rounds are even, so everyone owns what they started with")
+	}
 }

@@ -89,8 +89,9 @@ func TestListAgreesWithMatch(t *testing.T) {
 	for _, u := range users {
 		require.NoError(t, s.Users().Create(ctx, u))
 	}
-	// A record of another tenant that no list of acme may return.
-	require.NoError(t, s.Customers().Create(other, crmtest.Customer(ids, func(c *crm.Customer) { c.OwnerID = u1.ID })))
+	// A record of another tenant that no list of acme may return. It
+	// cannot name acme's users or departments; ghost is nobody's.
+	require.NoError(t, s.Customers().Create(other, crmtest.Customer(ids, func(c *crm.Customer) { c.DepartmentID = ghost })))
 
 	var customers []*crm.Customer
 	statuses := []crm.CustomerStatus{crm.CustomerPotential, crm.CustomerDealt, crm.CustomerLost}

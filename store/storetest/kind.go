@@ -154,16 +154,21 @@ type world struct {
 	depts map[string][]*crm.Department
 	// deptIDs are what records point at: tenant "a"'s departments, a
 	// department of tenant "b", one that does not exist, and none.
-	deptIDs  []crm.ID
-	owners   []crm.ID // includes NilID
-	users    []crm.ID
-	custs    []crm.ID
-	pools    []crm.ID
-	teams    []crm.ID
-	times    []time.Time
-	words    []string
-	roles    []string
-	nextUser int
+	deptIDs []crm.ID
+	// recordDepts are what a random record of each tenant points at: the
+	// tenant's departments, one that does not exist, and none. A
+	// department of another tenant is no valid reference, so only filters
+	// name tenant "b"'s department.
+	recordDepts map[string][]crm.ID
+	owners      []crm.ID // includes NilID
+	users       []crm.ID
+	custs       []crm.ID
+	pools       []crm.ID
+	teams       []crm.ID
+	times       []time.Time
+	words       []string
+	roles       []string
+	nextUser    int
 }
 
 func newWorld(t *testing.T, e *env, seed uint64) *world {
@@ -193,6 +198,13 @@ func newWorld(t *testing.T, e *env, seed uint64) *world {
 		w.deptIDs = append(w.deptIDs, d.ID)
 	}
 	w.deptIDs = append(w.deptIDs, w.depts["b"][0].ID, w.randomID(), crm.NilID)
+	w.recordDepts = map[string][]crm.ID{}
+	for tenant, ds := range w.depts {
+		for _, d := range ds {
+			w.recordDepts[tenant] = append(w.recordDepts[tenant], d.ID)
+		}
+		w.recordDepts[tenant] = append(w.recordDepts[tenant], w.deptIDs[len(w.deptIDs)-2], crm.NilID)
+	}
 	w.users = mk(6)
 	w.owners = append(slices.Clone(w.users[:4]), crm.NilID)
 	w.custs = mk(5)

@@ -124,11 +124,11 @@ func leadKind() kind[crm.Lead, crm.LeadFilter, *crm.Lead, *crm.LeadFilter] {
 			}},
 			{"ConvertedWithoutCustomer", "converted_customer_id", func(l *crm.Lead) { l.ConvertedCustomerID = crm.NilID }},
 		},
-		random: func(w *world, _ string) *crm.Lead {
+		random: func(w *world, tenant string) *crm.Lead {
 			statuses := []crm.LeadStatus{"", crm.LeadNew, crm.LeadContacted, crm.LeadMQL, crm.LeadSQL}
 			return &crm.Lead{
 				Name: "Lead", Status: pick(w, statuses), OwnerID: pick(w, w.owners),
-				DepartmentID: pick(w, w.deptIDs), Source: pick(w, w.words),
+				DepartmentID: pick(w, w.recordDepts[tenant]), Source: pick(w, w.words),
 			}
 		},
 		randomFilter: func(w *world) crm.LeadFilter {
@@ -193,10 +193,10 @@ func customerKind() kind[crm.Customer, crm.CustomerFilter, *crm.Customer, *crm.C
 			{"AddressWithNUL", "address", func(c *crm.Customer) { c.Address = "\x00" }},
 			{"LevelTooLong", "level", func(c *crm.Customer) { c.Level = strings.Repeat("a", 65) }},
 		},
-		random: func(w *world, _ string) *crm.Customer {
+		random: func(w *world, tenant string) *crm.Customer {
 			c := &crm.Customer{
 				Name: "Customer", Status: pick(w, []crm.CustomerStatus{"", crm.CustomerPotential, crm.CustomerDealt, crm.CustomerLost}),
-				OwnerID: pick(w, w.owners), DepartmentID: pick(w, w.deptIDs), Level: pick(w, w.words),
+				OwnerID: pick(w, w.owners), DepartmentID: pick(w, w.recordDepts[tenant]), Level: pick(w, w.words),
 				Region: pick(w, w.words), Industry: pick(w, w.words),
 			}
 			if c.OwnerID == crm.NilID {
@@ -318,9 +318,9 @@ func opportunityKind() kind[crm.Opportunity, crm.OpportunityFilter, *crm.Opportu
 				o.Amount = money("1", "CNY").Mul(decimal.New(1, 30))
 			}},
 		},
-		random: func(w *world, _ string) *crm.Opportunity {
+		random: func(w *world, tenant string) *crm.Opportunity {
 			return &crm.Opportunity{
-				CustomerID: pick(w, w.custs), Name: "Deal", OwnerID: pick(w, w.owners), DepartmentID: pick(w, w.deptIDs),
+				CustomerID: pick(w, w.custs), Name: "Deal", OwnerID: pick(w, w.owners), DepartmentID: pick(w, w.recordDepts[tenant]),
 				Stage:  pick(w, []crm.OpportunityStage{"", crm.StageQualification, crm.StageProposal, crm.StageWon, crm.StageLost}),
 				Amount: money(fmt.Sprintf("%d.%02d", w.r.IntN(100000), w.r.IntN(100)), "CNY"),
 			}
@@ -469,10 +469,10 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 			{"UnknownStatus", "status", func(t *crm.Ticket) { t.Status = "waiting" }},
 			{"DescriptionWithNUL", "description", func(t *crm.Ticket) { t.Description = "\x00" }},
 		},
-		random: func(w *world, _ string) *crm.Ticket {
+		random: func(w *world, tenant string) *crm.Ticket {
 			return &crm.Ticket{
 				Subject: "Ticket", CustomerID: pick(w, slices.Concat(w.custs[:3], []crm.ID{crm.NilID})), AssigneeID: pick(w, w.owners),
-				TeamID: pick(w, w.teams), DepartmentID: pick(w, w.deptIDs), Status: pick(w, slices.Concat(statuses, []crm.TicketStatus{""})),
+				TeamID: pick(w, w.teams), DepartmentID: pick(w, w.recordDepts[tenant]), Status: pick(w, slices.Concat(statuses, []crm.TicketStatus{""})),
 			}
 		},
 		randomFilter: func(w *world) crm.TicketFilter {
@@ -530,11 +530,11 @@ func userKind() kind[crm.User, crm.UserFilter, *crm.User, *crm.UserFilter] {
 			{"RepeatedRole", "roles[1]", func(u *crm.User) { u.Roles = []string{"sales", "sales"} }},
 			{"NegativeCapacity", "capacity", func(u *crm.User) { u.Capacity = -5 }},
 		},
-		random: func(w *world, _ string) *crm.User {
+		random: func(w *world, tenant string) *crm.User {
 			w.nextUser++
 			return &crm.User{
 				Name: "User", Email: w.randomCase(fmt.Sprintf("user%d@example.com", w.nextUser)),
-				DepartmentID: pick(w, w.deptIDs), Roles: subsetOf(w, w.roles), Active: w.r.IntN(2) == 0,
+				DepartmentID: pick(w, w.recordDepts[tenant]), Roles: subsetOf(w, w.roles), Active: w.r.IntN(2) == 0,
 			}
 		},
 		randomFilter: func(w *world) crm.UserFilter {
@@ -644,8 +644,8 @@ func teamKind() kind[crm.Team, crm.TeamFilter, *crm.Team, *crm.TeamFilter] {
 			{"NilMember", "member_ids[1]", func(t *crm.Team) { t.MemberIDs[1] = crm.NilID }},
 			{"RepeatedMember", "member_ids[1]", func(t *crm.Team) { t.MemberIDs[1] = t.MemberIDs[0] }},
 		},
-		random: func(w *world, _ string) *crm.Team {
-			return &crm.Team{Name: "Team", DepartmentID: pick(w, w.deptIDs), MemberIDs: subsetOf(w, w.users)}
+		random: func(w *world, tenant string) *crm.Team {
+			return &crm.Team{Name: "Team", DepartmentID: pick(w, w.recordDepts[tenant]), MemberIDs: subsetOf(w, w.users)}
 		},
 		randomFilter: func(w *world) crm.TeamFilter {
 			f := crm.TeamFilter{DepartmentIDs: some(w, w.deptIDs)}

@@ -42,7 +42,22 @@
 // reason, rule and rule snapshot, actor or system, time) and an event to the
 // outbox, and applies the configured [Cascade] to contacts, open
 // opportunities and follow-up plans. With an idempotency key a retried
-// request returns the first result ([Result.Replayed]). Failures return
+// request returns the first result ([Result.Replayed]). Keys are at most
+// [MaxIdempotencyKeyLen] bytes of UTF-8 without control characters and
+// outside [ReservedKeyPrefix]; anything else is a [*crm.ValidationError] on
+// "idempotency_key" on every adapter.
+//
+// # Outcomes
+//
+// An operation whose context ends either took effect (it returns its
+// result) or did not (it returns the context's error): adapters wait for
+// the answer of a commit they sent. Only a lost answer (a broken
+// connection during the commit) returns an error matching
+// [crm.ErrOutcomeUnknown], meaning the operation may have been stored;
+// retrying the same request then settles it. Operations with an
+// idempotency key replay their first result; a claim records a key of its
+// own when the caller gave none, so a keyless claim retried by its actor
+// returns the first result instead of [ErrTaken] ([Service.Claim]). Failures return
 // typed errors ([ErrTaken], [ErrNotInPool], [*CooldownError],
 // [*crm.LimitError], [*CollisionError], [crm.ErrPermissionDenied]) and leave
 // nothing changed. A customer merged into another ([crm.Customer.MergedInto])

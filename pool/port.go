@@ -272,13 +272,15 @@ type ClaimStore interface {
 	// each nil when missing (a holding without a pool has none).
 	PoolClaimState(ctx context.Context, customerID, actorID crm.ID) (*ClaimState, error)
 	// PoolClaim stores w atomically (all or nothing, on its own: never
-	// inside InTx) if the customer's holding still has w.Holding.Version
+	// inside InTx; like InTx it never leaves the outcome open because ctx
+	// ended, and reports a lost commit answer as [crm.ErrOutcomeUnknown]) if the customer's holding still has w.Holding.Version
 	// and the customer still has w.CustomerVersion, and every counter of
 	// w.Counters stays within its Max after adding one. It then writes the
 	// holding as given (incrementing Version), makes the customer owned by
 	// w.Holding.OwnerID and no longer pooled, adds one to each counter,
 	// appends w.Entry (assigning Seq) and w.Event (assigning Seq, with the
-	// payload w.EventHead + the entry's Seq in decimal + w.EventTail).
+	// payload w.EventHead + the entry's Seq in decimal + w.EventTail) and
+	// w.Request, if set.
 	// Otherwise it changes nothing and says why in the outcome.
 	PoolClaim(ctx context.Context, w *ClaimWrite) (ClaimOutcome, error)
 }
@@ -310,6 +312,13 @@ type ClaimWrite struct {
 	// Seq, EventTail.
 	Event                *crm.Event
 	EventHead, EventTail []byte
+	// Request, when set, is the claim's idempotency record, stored with
+	// the claim as [Requests.Put] stores one (setting TenantID and
+	// CreatedAt); its Result is RequestHead, the entry's Seq,
+	// RequestTail. The [Service] sets it for every claim, so that a
+	// retried claim finds what the first one stored.
+	Request                  *Request
+	RequestHead, RequestTail []byte
 }
 
 // ClaimOutcome says what [ClaimStore.PoolClaim] did.

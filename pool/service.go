@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -404,6 +405,22 @@ func (s *Service) operate(ctx context.Context, t crm.Tx, r request, extra func(*
 				res = got
 				return err
 			}
+		} else if r.op == OpClaim && h != nil && h.OwnerID == r.actor {
+			// A claim without a key by the owner: a retry if the owner's
+			// claim is the holding's latest change (see claimKey).
+			got, err := u.replay(ctx, request{op: r.op, actor: r.actor, customer: r.customer, key: claimKey(r.customer, h.Version-1)})
+			if err != nil && !errors.Is(err, ErrKeyReused) {
+				return err
+			}
+			if got != nil {
+				got.Holding = *h
+				res = got
+				return nil
+			}
+		}
+		key := r.key
+		if key == "" && r.op == OpClaim && h != nil {
+			key = claimKey(r.customer, h.Version)
 		}
 		tracked := h != nil || r.op == OpEnter || r.op == OpCreate
 		var c *crm.Customer
@@ -426,12 +443,12 @@ func (s *Service) operate(ctx context.Context, t crm.Tx, r request, extra func(*
 		if err != nil {
 			return err
 		}
-		if r.key != "" {
+		if key != "" {
 			b, err := json.Marshal(out)
 			if err != nil {
 				return err
 			}
-			if err := u.tx.PoolRequests().Put(ctx, &Request{Key: r.key, Op: r.op, CustomerID: r.customer, ActorID: r.actor, Result: b}); err != nil {
+			if err := u.tx.PoolRequests().Put(ctx, &Request{Key: key, Op: r.op, CustomerID: r.customer, ActorID: r.actor, Result: b}); err != nil {
 				return err
 			}
 		}
@@ -439,6 +456,23 @@ func (s *Service) operate(ctx context.Context, t crm.Tx, r request, extra func(*
 		return nil
 	})
 	return res, err
+}
+
+// claimKey is the idempotency key recorded by a claim that carries none of
+// its own, so that a claim retried after an unknown outcome
+// ([crm.ErrOutcomeUnknown]) returns the first result instead of [ErrTaken]:
+// the customer and the holding Version the claim decided on, under
+// [ReservedKeyPrefix]. Only one claim can succeed from a given Version, and
+// it leaves the holding at the next one (every store increments Version by
+// one per update). So the owner's keyless claim of a holding at Version v
+// looks for the key of v-1: found, the owner's claim is the holding's
+// latest change and the call is its retry; not found (anything changed
+// the holding since, or the owner got it another way), the claim is
+// decided afresh and refused with ErrTaken. A claim after a release is
+// never confused with an earlier one: the customer is pooled again and
+// the holding's Version has moved on.
+func claimKey(customer crm.ID, version int64) string {
+	return ReservedKeyPrefix + "claim:" + customer.String() + ":" + strconv.FormatInt(version, 10)
 }
 
 // notMerged refuses a customer merged into another with [ErrMerged].
@@ -838,7 +872,8 @@ type ClaimRequest struct {
 	Actor      crm.ID
 	CustomerID crm.ID
 	// IdempotencyKey, when set, makes a retried claim return the first
-	// result instead of claiming again.
+	// result instead of claiming again. A claim without one records a key
+	// of its own (see [Service.Claim]).
 	IdempotencyKey string
 }
 
@@ -856,6 +891,21 @@ type ClaimRequest struct {
 // only if nothing it decided on changed; otherwise it decides again. The
 // [Authorizer] then reads through the store's own repositories. The
 // invariants are the same either way.
+//
+// # Outcome and retries
+//
+// A claim whose context ends is either stored (Claim returns its result)
+// or not (Claim returns the context's error); stores wait for the answer
+// of a commit they sent. Only when that answer is lost (a broken
+// connection) does Claim return an error matching [crm.ErrOutcomeUnknown]:
+// the claim may have been stored. Retry the same request then. Every claim
+// records its result under an idempotency key (the caller's, or one of its
+// own made from the customer and the holding version it decided on), so
+// the retry returns the first result with [Result.Replayed] set if the
+// claim was stored and nothing changed the customer since, and claims
+// afresh if it was not. The same actor claiming a customer they already
+// own by that very claim gets the same replay; after any later change
+// (a lock, a release, a transfer) the claim is decided anew.
 func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) {
 	if cs, ok := s.store.(ClaimStore); ok && s.oneWriteClaims() && req.IdempotencyKey == "" {
 		if res, err, decided := s.claimOneWrite(ctx, cs, req); decided {
@@ -966,6 +1016,10 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		switch {
 		case h == nil:
 			return fail(ErrNotInPool)
+		case h.OwnerID == req.Actor && req.Actor != crm.NilID:
+			// Perhaps the retry of a claim that was stored: a unit of
+			// work looks up its record.
+			return nil, nil, false
 		case c != nil && notMerged(c) != nil:
 			return fail(notMerged(c))
 		case claimable(h) != nil:
@@ -986,8 +1040,14 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		customerVersion := c.Version
 		assignOwner(h, c, usr, p, now)
 		schedule(h, c, p)
-		e := &Entry{ID: s.cfg.IDs.NewID(), At: now, CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID}
-		w := &ClaimWrite{Holding: h, CustomerVersion: customerVersion, Counters: make([]CounterCheck, len(checks)), Entry: e,
+		e := &Entry{ID: s.cfg.IDs.NewID(), TenantID: crm.TenantFrom(ctx), At: now, CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID}
+		head, tail, err := claimResultParts(e)
+		if err != nil {
+			return fail(err)
+		}
+		w := &ClaimWrite{
+			Request:     &Request{Key: claimKey(c.ID, h.Version), Op: OpClaim, CustomerID: c.ID, ActorID: usr.ID},
+			RequestHead: head, RequestTail: tail, Holding: h, CustomerVersion: customerVersion, Counters: make([]CounterCheck, len(checks)), Entry: e,
 			Event: &crm.Event{ID: s.cfg.IDs.NewID(), Type: EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: c.ID},
 				ActorID: usr.ID, OccurredAt: now},
 			EventHead: e.appendPayloadHead(nil), EventTail: e.appendPayloadTail(nil)}
@@ -1010,6 +1070,27 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		}
 	}
 	return nil, nil, false
+}
+
+// claimResultParts encodes the [Result] a one-write claim records under
+// its idempotency key, split where the entry's Seq goes (the store assigns
+// it). The holding is left out: a replay takes the current one, which is
+// the one the claim stored (see claimKey).
+func claimResultParts(e *Entry) (head, tail []byte, err error) {
+	c := *e
+	c.Seq = 0
+	b, err := json.Marshal(Result{Entry: c})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The entry's first field after id and tenant_id; a quote inside a
+	// string is escaped, so the first match is the field itself.
+	const seq = `"seq":0`
+	i := bytes.Index(b, []byte(seq))
+	if i < 0 {
+		return nil, nil, fmt.Errorf("encode claim result: no seq in %s", b)
+	}
+	return b[: i+len(seq)-1 : i+len(seq)-1], b[i+len(seq):], nil
 }
 
 // ReleaseRequest asks to give a customer back to a pool (放弃).

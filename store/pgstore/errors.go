@@ -29,6 +29,7 @@ const (
 // only place that reads PostgreSQL error codes; the original error stays in
 // the chain (errors.As finds the *pgconn.PgError) next to the crm sentinel.
 //
+//   - already decided by [commitError]: unchanged
 //   - the context ended: the context's error (the driver error that it
 //     caused is only described)
 //   - pgx.ErrNoRows: [crm.ErrNotFound]
@@ -38,8 +39,8 @@ const (
 //   - the server or the connection went away: [crm.ErrUnavailable]
 //   - anything else: unchanged
 func dbError(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, crm.ErrOutcomeUnknown) {
+		return err
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(err, ctxErr) {
@@ -100,4 +101,19 @@ func shouldRetry(err error) bool {
 // opError wraps err as "pgstore: <op> <type> <id>: err" after translating it.
 func opError(ctx context.Context, op, typ string, id crm.ID, err error) error {
 	return fmt.Errorf("pgstore: %s %s %s: %w", op, typ, id, dbError(ctx, err))
+}
+
+// commitError translates the error of a COMMIT (or of a statement that
+// commits by itself) that was sent with a context that cannot end before
+// commitTimeout. The server answering with an error, or the statement
+// never leaving the client, means nothing was stored: dbError. Anything
+// else means the answer was lost and the server may have committed:
+// [crm.ErrOutcomeUnknown], matching neither a context error nor
+// [crm.ErrUnavailable] (whose operations did not take effect).
+func commitError(ctx context.Context, err error) error {
+	var pgErr *pgconn.PgError
+	if err == nil || errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) || pgconn.SafeToRetry(err) {
+		return dbError(ctx, err)
+	}
+	return fmt.Errorf("%w (%v)", crm.ErrOutcomeUnknown, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -196,7 +197,23 @@ func (v view) atomic(ctx context.Context, fn func(q pgx.Tx) error) (err error) {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return commit(ctx, tx)
+}
+
+// commitTimeout bounds how long a COMMIT that was sent is waited for.
+const commitTimeout = 30 * time.Second
+
+// commit commits tx; the caller checked that ctx has not ended. The
+// answer is awaited even if ctx ends meanwhile (up to commitTimeout), so a
+// cancelled caller learns what happened: committed (nil) or not (an
+// error). Only a lost answer is [crm.ErrOutcomeUnknown].
+func commit(ctx context.Context, tx pgx.Tx) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	return commitError(cctx, tx.Commit(cctx))
 }
 
 // InTx runs fn in one READ COMMITTED transaction. That level suffices
@@ -208,6 +225,12 @@ func (v view) atomic(ctx context.Context, fn func(q pgx.Tx) error) (err error) {
 //
 // If fn returns an error or panics, or ctx ends before the commit, the
 // transaction is rolled back (a panic is re-raised after the rollback).
+// Once COMMIT is sent, InTx waits for its answer even if ctx ends, so an
+// ended context never leaves the outcome open: InTx returns nil when the
+// transaction committed and an error when it did not. Only when the
+// answer is lost (the connection breaks, or no answer within 30 seconds)
+// does InTx return an error matching [crm.ErrOutcomeUnknown]: the unit of
+// work may have been stored.
 // Calling InTx, or the store's own repositories, from inside fn returns
 // [crm.ErrNestedTx].
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx) error) error {
@@ -251,8 +274,8 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx crm.T
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: commit: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: commit: %w", dbError(ctx, err))
+	if err := commit(ctx, tx); err != nil {
+		return fmt.Errorf("pgstore: commit: %w", err)
 	}
 	committed = true
 	return nil

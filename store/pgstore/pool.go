@@ -848,12 +848,15 @@ func (s *Store) PoolClaimState(ctx context.Context, customerID, actorID crm.ID) 
 	return &out, nil
 }
 
-// PoolClaim implements [pool.ClaimStore] in one round trip: the counters
-// are created if missing, then one statement locks the holding, the
-// customer and the counters, checks the versions read and the counters'
-// maxima, and only then updates holding, customer and counters and appends
-// the ledger entry and the event. Both statements run in one implicit
-// transaction, so nothing is kept unless everything is.
+// PoolClaim implements [pool.ClaimStore] in two round trips: first, in one
+// transaction, the holding is locked, the counters are created if missing,
+// then one statement locks the customer and the counters (in key order),
+// checks the versions read and the counters' maxima, and only then updates
+// holding, customer and counters and appends the ledger entry, the event
+// and the idempotency record; second, COMMIT (or ROLLBACK when the claim
+// was refused). Nothing is kept unless everything is. When ctx ends before
+// COMMIT is sent nothing is kept; once it is sent its answer is awaited,
+// and only a lost answer is [crm.ErrOutcomeUnknown].
 func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOutcome, error) {
 	v := s.auto()
 	out := pool.ClaimOutcome{Refused: -1}
@@ -889,6 +892,15 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		key(e.ID), string(e.Op), ref(e.FromOwner), ref(e.ToOwner), ref(e.FromPool), ref(e.ToPool), e.Reason, e.RuleID, rule,
 		ref(e.ActorID), crm.StorageTime(e.At), e.IdempotencyKey,
 		key(ev.ID), ev.Type, string(ev.Subject.Type), ref(ev.ActorID), occurred, string(w.EventHead), string(w.EventTail))
+	var reqKey string
+	var reqActor ref
+	if r := w.Request; r != nil {
+		if r.Key == "" || r.CustomerID != h.CustomerID || (r.TenantID != "" && r.TenantID != tenant) {
+			return out, crm.Invalid("claim.request", "needs a key, the claim's customer and the context's tenant")
+		}
+		reqKey, reqActor = r.Key, ref(r.ActorID)
+	}
+	args = append(args, reqKey, reqActor, string(w.RequestHead), string(w.RequestTail))
 	holdings, customers, counters := v.poolTable("crm_pool_holdings"), v.poolTable("crm_customers"), v.poolTable("crm_pool_counters")
 	sql := "WITH h AS (SELECT version, owner_id FROM " + holdings + " WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE)," +
 		" c AS (SELECT version FROM " + customers + " WHERE tenant_id = $1 AND id = $2 FOR UPDATE)," +
@@ -908,35 +920,78 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		" SELECT $23::uuid, $1, $2, $24::text, $25::uuid, $26::uuid, $27::uuid, $28::uuid, $29::text, $30::text, $31::jsonb, $32::uuid, $33::timestamptz, $34::text" +
 		" FROM ok RETURNING seq)," +
 		" e AS (INSERT INTO " + v.poolTable("crm_events") + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
-		" SELECT $35::uuid, $1, $36::text, $37::text, $2, $38::uuid, $39::timestamptz, ($40::text || l.seq::text || $41::text)::json FROM l RETURNING seq)" +
+		" SELECT $35::uuid, $1, $36::text, $37::text, $2, $38::uuid, $39::timestamptz, ($40::text || l.seq::text || $41::text)::json FROM l RETURNING seq)," +
+		" r AS (INSERT INTO " + v.poolTable("crm_pool_requests") + " (tenant_id, key, op, customer_id, actor_id, result, created_at)" +
+		" SELECT $1, $42::text, $24::text, $2, $43::uuid, ($44::text || l.seq::text || $45::text)::jsonb, $5 FROM l WHERE $42::text <> '' RETURNING 1)" +
 		" SELECT (SELECT version FROM h), (SELECT owner_id FROM h), (SELECT version FROM c)," +
 		" (SELECT ord FROM lim ORDER BY ord LIMIT 1), (SELECT value FROM lim ORDER BY ord LIMIT 1)," +
-		" (SELECT created_at FROM uh), (SELECT seq FROM l), (SELECT seq FROM e), (SELECT count(*) FROM uc), (SELECT count(*) FROM uk)"
+		" (SELECT created_at FROM uh), (SELECT seq FROM l), (SELECT seq FROM e), (SELECT count(*) FROM uc), (SELECT count(*) FROM uk)," +
+		" (SELECT count(*) FROM r)"
 	var (
 		hVersion, cVersion, refusedOrd, refusedValue, seq, evSeq *int64
 		owner                                                    ref
 		created                                                  *time.Time
-		customersDone, countersDone                              int64
+		customersDone, countersDone, requestsDone                int64
 	)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, dbError(ctx, err))
+	}
+	defer conn.Release()
+	// An explicit transaction, begun in the same round trip: if ctx ends
+	// while the statements run, no COMMIT was sent and nothing is kept
+	// (the connection is closed or rolled back); the COMMIT itself is
+	// awaited even if ctx ends (commit), so the outcome is never open
+	// because of an ended context.
 	b := &pgx.Batch{}
-	// Counters the claim checks must exist before the statement starts,
-	// so that it can lock them; a missing counter is 0 either way.
-	b.Queue("INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING", tenant, sorted)
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	// The holding first, as every unit of work locks it before counters;
+	// then the counters the claim checks, which must exist before the
+	// statement starts so that it can lock them (a missing counter is 0
+	// either way): a counter row inserted here stays locked, so taking it
+	// before the holding could deadlock with a unit of work that holds
+	// the holding and adds to that counter.
+	b.Queue("SELECT 1 FROM "+holdings+" WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE", tenant, key(h.CustomerID))
+	b.Queue("INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($2::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING", tenant, sorted)
 	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&hVersion, &owner, &cVersion, &refusedOrd, &refusedValue, &created, &seq, &evSeq, &customersDone, &countersDone)
+		return row.Scan(&hVersion, &owner, &cVersion, &refusedOrd, &refusedValue, &created, &seq, &evSeq, &customersDone, &countersDone, &requestsDone)
 	})
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rollback(ctx, conn.Conn())
 		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, dbError(ctx, err))
 	}
 	switch {
 	case hVersion == nil || *hVersion != h.Version || cVersion == nil || *cVersion != w.CustomerVersion:
+		rollback(ctx, conn.Conn())
 		out.OwnerID = crm.ID(owner)
 		return out, nil
 	case refusedOrd != nil:
+		rollback(ctx, conn.Conn())
 		out.Refused, out.Current = int(*refusedOrd-1), *refusedValue
 		return out, nil
-	case created == nil || seq == nil || evSeq == nil || customersDone != 1 || countersDone != int64(len(w.Counters)):
+	case created == nil || seq == nil || evSeq == nil || customersDone != 1 || countersDone != int64(len(w.Counters)) ||
+		(w.Request != nil) != (requestsDone == 1):
+		rollback(ctx, conn.Conn())
 		return out, fmt.Errorf("pgstore: claim customer %s: the statement stored part of the claim", h.CustomerID)
+	}
+	if err := ctx.Err(); err != nil {
+		rollback(ctx, conn.Conn())
+		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, err)
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	tag, err := conn.Exec(cctx, "COMMIT")
+	if err == nil && tag.String() != "COMMIT" {
+		err = pgx.ErrTxCommitRollback
+	}
+	if err != nil {
+		if !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
+			_ = conn.Conn().Close(cctx)
+		}
+		return out, fmt.Errorf("pgstore: claim customer %s: commit: %w", h.CustomerID, commitError(cctx, err))
+	}
+	if r := w.Request; r != nil {
+		r.TenantID, r.CreatedAt = tenant, now
 	}
 	stored := normalisedHolding(*h)
 	stored.TenantID, stored.Version, stored.CreatedAt, stored.UpdatedAt = tenant, h.Version+1, created.UTC(), now
@@ -946,4 +1001,19 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	ev.Seq, ev.TenantID, ev.OccurredAt, ev.Payload = *evSeq, tenant, occurred, payload
 	out.Stored = true
 	return out, nil
+}
+
+// rollback ends the transaction open on conn after a failed or refused
+// claim, whatever ctx says; a connection it cannot roll back is closed, so
+// the server rolls back. A connection that pgx closed (because ctx ended)
+// left nothing committed: COMMIT was never sent.
+func rollback(ctx context.Context, conn *pgx.Conn) {
+	if conn.IsClosed() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
+		_ = conn.Close(rctx)
+	}
 }

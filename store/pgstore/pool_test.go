@@ -258,7 +258,16 @@ func TestPoolClaimStateReadsEachPartOrNil(t *testing.T) {
 	res, err := pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: c})
 	require.NoError(t, err)
 	require.Equal(t, pb.user.ID, res.Holding.OwnerID)
-	_, err = pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: c})
+	// The one-write claim recorded its result: the same claim again is
+	// its retry.
+	again, err := pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: pb.user.ID, CustomerID: c})
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, res.Entry, again.Entry)
+	require.Equal(t, res.Holding, again.Holding)
+	colleague := crmtest.User(ids)
+	require.NoError(t, pb.store.Users().Create(pb.ctx, colleague))
+	_, err = pb.svc.Claim(pb.ctx, pool.ClaimRequest{Actor: colleague.ID, CustomerID: c})
 	require.ErrorIs(t, err, pool.ErrTaken)
 }
 
@@ -349,5 +358,84 @@ func TestPoolOppositeTransfersNeverDeadlock(t *testing.T) {
 			return err
 		}))
 		require.EqualValues(t, goroutines/2, owned, "rounds are even, so everyone owns what they started with")
+	}
+}
+
+// Claims whose context is cancelled at random moments, on both claim paths
+// (one conditional write, and a unit of work): each is either stored and
+// reported as stored, or not stored and reported with the context's error,
+// or reported as crm.ErrOutcomeUnknown and then settled by retrying the
+// same keyless claim. A claim stored but reported as a plain context
+// error (its retry then refused as taken) is the defect this guards.
+func TestPoolCancelledClaimsAreStoredOnlyWhenReported(t *testing.T) {
+	clock := crmtest.NewClock(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	pb := newPoolBench(t, newStore(t, clock), clock, ids)
+	users := []*crm.User{pb.user}
+	for range 3 {
+		u := crmtest.User(ids)
+		require.NoError(t, pb.store.Users().Create(pb.ctx, u))
+		users = append(users, u)
+	}
+	for _, inUnit := range []bool{false, true} {
+		t.Run("InUnitOfWork="+strconv.FormatBool(inUnit), func(t *testing.T) {
+			svc, err := pool.New(pb.store, &pool.Config{Clock: clock, IDs: ids, ClaimInUnitOfWork: inUnit})
+			require.NoError(t, err)
+			const n, workers = 240, 8
+			customers := pb.load(t, n, false, time.Time{})
+			var stored, cancelled, unknown atomic.Int64
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < n; i += workers {
+						actor := users[i%len(users)].ID
+						req := pool.ClaimRequest{Actor: actor, CustomerID: customers[i]}
+						// Cancelled anywhere from before the first
+						// statement to after the commit.
+						ctx, cancel := context.WithTimeout(pb.ctx, time.Duration(i*3779%30000)*time.Microsecond)
+						_, err := svc.Claim(ctx, req)
+						cancel()
+						h, herr := svc.Holding(pb.ctx, customers[i])
+						if herr != nil {
+							t.Errorf("customer %d: %v", i, herr)
+							return
+						}
+						switch {
+						case err == nil:
+							stored.Add(1)
+							if h.OwnerID != actor {
+								t.Errorf("customer %d: claim reported stored, owner is %s", i, h.OwnerID)
+							}
+						case errors.Is(err, crm.ErrOutcomeUnknown):
+							unknown.Add(1)
+							if _, err := svc.Claim(pb.ctx, req); err != nil {
+								t.Errorf("customer %d: retry after an unknown outcome: %v", i, err)
+							}
+						default:
+							cancelled.Add(1)
+							if !errors.Is(err, context.DeadlineExceeded) {
+								t.Errorf("customer %d: %v", i, err)
+							}
+							if h.Owned() {
+								t.Errorf("customer %d: claim stored but reported as %v", i, err)
+							}
+							// Not stored, so claiming again is a new claim.
+							if _, err := svc.Claim(pb.ctx, req); err != nil {
+								t.Errorf("customer %d: claim after a cancelled one: %v", i, err)
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			t.Logf("stored %d, cancelled and not stored %d, outcome unknown %d", stored.Load(), cancelled.Load(), unknown.Load())
+			require.Positive(t, cancelled.Load(), "some claims must be cancelled for the test to mean anything")
+			require.Positive(t, stored.Load())
+			for i, id := range customers {
+				h, err := svc.Holding(pb.ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, users[i%len(users)].ID, h.OwnerID)
+			}
+		})
 	}
 }

@@ -26,8 +26,9 @@ import (
 // and a ledger whose replay gives every customer's owner; then merge
 // settlements and their undo ("Merge") and users moving departments
 // ("Org") keeping every ownership invariant; and caller strings bound for
-// storage keys refused alike on every adapter ("Input"). Run calls it; an
-// adapter without pool ports fails it.
+// storage keys refused alike on every adapter ("Input"); and keyless
+// claims repeated by their actor returning the first result ("Retry").
+// Run calls it; an adapter without pool ports fails it.
 func RunPool(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
@@ -37,6 +38,7 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Merge", func(t *testing.T) { runPoolMerge(t, h) })
 	t.Run("Org", func(t *testing.T) { runPoolOrg(t, h) })
 	t.Run("Input", func(t *testing.T) { runPoolInput(t, h) })
+	t.Run("Retry", func(t *testing.T) { runPoolRetry(t, h) })
 }
 
 // poolEnv is one pool subtest's world: a fresh store, a service over it, a
@@ -580,11 +582,17 @@ func runPoolInvariants(t *testing.T, h Harness) {
 		poolParallel(8, func(g int) {
 			for round := range 4 {
 				c := cs[(g*2+round)%len(cs)]
-				_, err := e.svc.Claim(e.ctx, pool.ClaimRequest{Actor: u.ID, CustomerID: c.ID})
+				res, err := e.svc.Claim(e.ctx, pool.ClaimRequest{Actor: u.ID, CustomerID: c.ID})
 				if err != nil {
 					if !errors.Is(err, crm.ErrLimitExceeded) && !errors.Is(err, pool.ErrTaken) {
 						t.Errorf("claim: %v", err)
 					}
+					continue
+				}
+				if res.Replayed {
+					// Another goroutine's claim of this customer, not yet
+					// released: a keyless repeat returns its result, and
+					// that goroutine releases it.
 					continue
 				}
 				claims.Add(1)

@@ -73,11 +73,18 @@
 // unchanged, before any statement runs. Other failures read
 // "pgstore: <op> <type> <id>: <cause>".
 //
-// A connection lost while COMMIT is in flight is reported as
-// [crm.ErrUnavailable] too, although the server may have committed: no
-// client can know. Hosts that retry such a unit of work should make it
-// idempotent (records and events have caller-chosen IDs, so a repeated
-// Create reports [crm.ErrAlreadyExists]).
+// Once COMMIT is sent, InTx waits for its answer even when the caller's
+// context ends (for up to 30 seconds), so an ended context never leaves the
+// outcome open: the unit of work is either stored (no error) or not (the
+// context's error). Only a connection lost while COMMIT is in flight, or a
+// server that does not answer in time, is reported as
+// [crm.ErrOutcomeUnknown]: the server may have committed, and no client can
+// know. Retry the same request: pool claims record an idempotency key of
+// their own and replay their first result, other operations with a key do
+// the same, and records and events have caller-chosen IDs, so a repeated
+// Create reports [crm.ErrAlreadyExists]. Writes through the store's
+// autocommit repositories (outside InTx) are single statements and do not
+// have this guarantee yet.
 //
 // # Concurrency
 //

@@ -277,8 +277,18 @@ func (c *column) encode(cell string, missing *missingSet) (int, float64) {
 		if err != nil || !finite(f) {
 			return codeOther, 0
 		}
+		// With a finite mean and a positive finite scale z is finite or
+		// infinite, never NaN; the clamp keeps a few extreme values from
+		// dominating and maps the infinite ones to its ends.
 		z := (f - c.Mean) / c.Scale
-		z = max(-5, min(5, z)) // a few extreme values must not dominate
+		switch {
+		case z > 5:
+			z = 5
+		case z < -5:
+			z = -5
+		case z != z: // NaN: only a hand-edited model gets here
+			z = 0
+		}
 		return codeFirst + sort.SearchFloat64s(c.Cuts, f), z
 	}
 	var buf [64]byte
@@ -418,22 +428,35 @@ func countMissing(t *Table, rows []int, j int, missing *missingSet) int {
 	return n
 }
 
+// fitNumeric learns the mean, standard deviation and quantile cuts of a
+// column of finite numbers. The mean and deviation are computed on the
+// values divided by the largest magnitude, then scaled back, so a column
+// holding numbers near the float64 maximum (1.7e308) neither overflows a
+// sum to +Inf nor turns the scaled values into NaN: both stay finite.
 func (c *column) fitNumeric(nums []float64, bins int) {
 	c.Scale = 1
 	if len(nums) == 0 {
 		return
 	}
-	var sum float64
+	var top float64
 	for _, f := range nums {
-		sum += f
+		top = max(top, math.Abs(f))
 	}
-	c.Mean = sum / float64(len(nums))
-	var ss float64
-	for _, f := range nums {
-		ss += (f - c.Mean) * (f - c.Mean)
-	}
-	if sd := math.Sqrt(ss / float64(len(nums))); sd > 0 {
-		c.Scale = sd
+	if top > 0 {
+		n := float64(len(nums))
+		var mean float64
+		for _, f := range nums {
+			mean += f / top / n // |f/top| <= 1: the sum stays within [-1, 1]
+		}
+		var ss float64
+		for _, f := range nums {
+			d := f/top - mean // within [-2, 2]
+			ss += d * d / n
+		}
+		c.Mean = mean * top
+		if sd := math.Sqrt(ss) * top; sd > 0 && finite(sd) {
+			c.Scale = sd
+		}
 	}
 	sorted := slices.Clone(nums)
 	slices.Sort(sorted)
@@ -554,6 +577,11 @@ func (p *Predictor) Columns() []string {
 
 // Train learns a predictor from past leads in t whose outcome is in column
 // cfg.Label. Training is deterministic for a given table and config.
+// Numeric columns may hold any finite number, up to the float64 maximum;
+// every number of the predictor is finite. Should training ever produce a
+// weight that is not (or is beyond 1e9 in absolute value), Train refuses
+// with a [*crm.ValidationError] whose field names the column, as
+// "columns.amount".
 func Train(t *Table, cfg *TrainConfig) (*Predictor, error) {
 	c := cfg.withDefaults()
 	if err := c.validate(t); err != nil {
@@ -589,6 +617,22 @@ func Train(t *Table, cfg *TrainConfig) (*Predictor, error) {
 		return nil, fmt.Errorf("lead: train: %w", crm.Invalid("exclude", "no column left to learn from"))
 	}
 	p.selection = sel
+	// Training keeps every number finite (see fitNumeric); this refuses,
+	// naming the column, rather than return a model that scores NaN or
+	// cannot be encoded, should some input still defeat it.
+	pj := p.toJSON()
+	if probs := pj.numberProblems(); len(probs) > 0 {
+		var errs crm.ValidationErrors
+		for _, pr := range probs {
+			if pr.col < 0 {
+				errs = append(errs, crm.Invalid("algorithm", "training produced a model whose %s", pr.reason()))
+				continue
+			}
+			name := pj.Columns[pr.col].Name
+			errs = append(errs, crm.Invalid("columns."+name, "training on column %q produced a model whose %s: exclude the column or rescale its values", truncate(name, 64), pr.reason()))
+		}
+		return nil, fmt.Errorf("lead: train: %w", errs)
+	}
 	return p, nil
 }
 
@@ -746,12 +790,99 @@ type predictorJSON struct {
 
 const predictorFormat = "crmkit.lead.predictor/v1"
 
-// MarshalJSON encodes the predictor.
-func (p *Predictor) MarshalJSON() ([]byte, error) {
-	return json.Marshal(predictorJSON{
+func (p *Predictor) toJSON() *predictorJSON {
+	return &predictorJSON{
 		Format: predictorFormat, Algorithm: p.algorithm, Missing: p.missVals, Columns: p.cols,
 		NB: p.nb, LR: p.lr, GBT: p.gbt, Selection: p.selection,
-	})
+	}
+}
+
+// MarshalJSON encodes the predictor.
+func (p *Predictor) MarshalJSON() ([]byte, error) { return json.Marshal(p.toJSON()) }
+
+// maxPredictorWeight bounds the absolute value of every weight, prior,
+// bias and leaf value of a predictor. Training stays far below it (log-odds
+// of real data are tens, boosted leaves at most the row count); the bound
+// keeps a hand-edited model from summing to an infinity and scoring NaN.
+const maxPredictorWeight = 1e9
+
+// numberProblem is a number of a predictor that is not finite or is out
+// of bounds; col is the index of the column it belongs to, or -1.
+type numberProblem struct {
+	col   int
+	path  string
+	v     float64
+	limit float64 // the largest absolute value allowed
+}
+
+// reason says what is wrong with the number.
+func (pr *numberProblem) reason() string {
+	if pr.limit == math.MaxFloat64 {
+		return fmt.Sprintf("%s must be a finite number, got %g", pr.path, pr.v)
+	}
+	return fmt.Sprintf("%s must be a finite number from %g to %g, got %g", pr.path, -pr.limit, pr.limit, pr.v)
+}
+
+// numberProblems lists every number that is not finite, every weight out
+// of [-maxPredictorWeight, maxPredictorWeight] and every AUC outside
+// [0, 1], with its JSON path.
+func (pj *predictorJSON) numberProblems() []numberProblem {
+	var out []numberProblem
+	check := func(col int, path string, v, limit float64) {
+		if !finite(v) || math.Abs(v) > limit {
+			out = append(out, numberProblem{col: col, path: path, v: v, limit: limit})
+		}
+	}
+	inf := math.MaxFloat64
+	for k := range pj.Columns {
+		c := &pj.Columns[k]
+		p := idx("columns", k)
+		check(k, p+".mean", c.Mean, inf)
+		check(k, p+".scale", c.Scale, inf)
+		for i, cut := range c.Cuts {
+			check(k, idx(p+".cuts", i), cut, inf)
+		}
+	}
+	if nb := pj.NB; nb != nil {
+		check(-1, "naive_bayes.prior", nb.Prior, maxPredictorWeight)
+		for k, ws := range nb.LLR {
+			for c, w := range ws {
+				check(k, idx(idx("naive_bayes.llr", k), c), w, maxPredictorWeight)
+			}
+		}
+	}
+	if lr := pj.LR; lr != nil {
+		check(-1, "logistic_regression.bias", lr.Bias, maxPredictorWeight)
+		for k, ws := range lr.Codes {
+			for c, w := range ws {
+				check(k, idx(idx("logistic_regression.codes", k), c), w, maxPredictorWeight)
+			}
+		}
+		for k, w := range lr.Scaled {
+			check(k, idx("logistic_regression.scaled", k), w, maxPredictorWeight)
+		}
+	}
+	if g := pj.GBT; g != nil {
+		check(-1, "boosted_trees.base", g.Base, maxPredictorWeight)
+		for i, n := range g.Nodes {
+			col := -1
+			if n.Col >= 0 && n.Col < len(pj.Columns) {
+				col = n.Col
+			}
+			check(col, idx("boosted_trees.nodes", i)+".v", n.Value, maxPredictorWeight)
+		}
+	}
+	for i, s := range pj.Selection {
+		check(-1, idx("selection", i)+".auc", s.AUC, 1)
+	}
+	// Columns and models of a hand-edited file may disagree in length:
+	// report a problem with a column it has, else none.
+	for i := range out {
+		if out[i].col >= len(pj.Columns) {
+			out[i].col = -1
+		}
+	}
+	return out
 }
 
 // UnmarshalJSON decodes and checks a predictor, as [LoadPredictor].
@@ -765,7 +896,8 @@ func (p *Predictor) UnmarshalJSON(data []byte) error {
 }
 
 // LoadPredictor decodes a predictor saved with [json.Marshal] and checks
-// that its parts fit together.
+// that its parts fit together and that every weight is at most 1e9 in
+// absolute value, so a score is always a number in [0, 1].
 func LoadPredictor(data []byte) (*Predictor, error) {
 	var pj predictorJSON
 	if err := decodeStrict(data, &pj); err != nil {
@@ -802,6 +934,13 @@ func (pj *predictorJSON) validate() error {
 		}
 		if c.codes() > math.MaxUint16 {
 			add(p, "has too many levels")
+		}
+	}
+	for _, pr := range pj.numberProblems() {
+		if pr.col >= 0 {
+			add(pr.path, "column %q: %s", truncate(pj.Columns[pr.col].Name, 64), pr.reason())
+		} else {
+			add(pr.path, "%s", pr.reason())
 		}
 	}
 	parts := 0

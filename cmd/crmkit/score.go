@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/lead"
 )
 
@@ -81,7 +83,7 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	p, err := lead.Train(tbl, cfg)
 	if err != nil {
-		return fmt.Errorf("score train: %w", err)
+		return scoreTrainError(*in, err)
 	}
 	b, err := json.MarshalIndent(p, "", " ")
 	if err != nil {
@@ -95,6 +97,29 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  cross-validated ROC AUC %-8s %.4f\n", s.Algorithm, s.AUC)
 	}
 	return nil
+}
+
+// scoreTrainError reports a training failure. Bad input (a flag naming no
+// column, an unknown model, a column training cannot use) is a usage error
+// that names the flag or the column to fix; anything else fails the
+// command.
+func scoreTrainError(in string, err error) error {
+	var ve *crm.ValidationError
+	if !errors.Is(err, crm.ErrInvalidArgument) || !errors.As(err, &ve) {
+		return fmt.Errorf("score train: %w", err)
+	}
+	where := "--in " + in
+	switch {
+	case ve.Field == "label":
+		where = "--label"
+	case ve.Field == "exclude" || strings.HasPrefix(ve.Field, "exclude["):
+		where = "--exclude"
+	case ve.Field == "algorithm":
+		where = "--model"
+	case strings.HasPrefix(ve.Field, "columns."):
+		where = fmt.Sprintf("%s: column %q", in, strings.TrimPrefix(ve.Field, "columns."))
+	}
+	return usageError{fmt.Sprintf("score train: %s: %v", where, err)}
 }
 
 func scoreApply(args []string, stdout, stderr io.Writer) error {

@@ -56,8 +56,13 @@
 //
 // Then the department tree (unknown parents, cycles, deletes with children,
 // concurrent opposite moves), the outbox (sequence numbers, tenants,
-// acknowledgement, events of failed units of work), and concurrency under
-// many goroutines: one winner per version, unique emails, no lost updates.
+// acknowledgement, events of failed units of work), concurrency under many
+// goroutines (one winner per version, unique emails, no lost updates),
+// tenancy sealed at the reference level (no record points at another
+// tenant's, and an ID held by another tenant reveals nothing), permission
+// list filters that agree with Check after the department tree drifts, and
+// input limits (NUL, invalid UTF-8 and over-long filter values and routing
+// names get the same typed answer on every adapter).
 //
 // # Reading failures
 //

@@ -50,11 +50,14 @@ func clockStart() time.Time {
 }
 
 // Run checks the adapter of h against the storage contract of [crm.Store]:
-// one group of subtests per record type, then "UnitOfWork", "Outbox" and
-// "Concurrency", then the domain groups "Pool" ([RunPool]), "Workflow"
-// ([RunWorkflow]), "LeadStorage" ([RunLead]) and "Dedupe" ([RunDedupe])
-// unless [Features] opts out of them, and "CRM" ([RunCRM]) when it opts
-// out of none. Every subtest gets a new store from
+// one group of subtests per record type, then "UnitOfWork", "Outbox",
+// "Concurrency", "CrossTenant" (references and IDs never cross tenants),
+// "Permission" ([RunPermission]: list filters agree with Check after the
+// department tree drifts) and "Limits" (filter values and routing names at
+// and past their documented limits), then the domain groups "Pool"
+// ([RunPool]), "Workflow" ([RunWorkflow]), "LeadStorage" ([RunLead]) and
+// "Dedupe" ([RunDedupe]) unless [Features] opts out of them, and "CRM"
+// ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {

@@ -96,3 +96,28 @@ func TestRouteRefusesANowWhoseQuotaDayIsNotADate(t *testing.T) {
 	}
 	require.Empty(t, store.daily, "nothing was counted")
 }
+
+// releaseRecorder is a RoutingStore that records the rule sets whose load
+// is released.
+type releaseRecorder struct {
+	workflow.RoutingStore
+	released []string
+}
+
+func (r *releaseRecorder) ReleaseLoad(_ context.Context, ruleSet string, _ crm.ID) error {
+	r.released = append(r.released, ruleSet)
+	return nil
+}
+
+func TestReleaseLoadPassesTheRuleSetsOwnName(t *testing.T) {
+	t.Parallel()
+	members := roster(t, 2)
+	router, err := workflow.NewRouter(leadSchema(t), routingSet("leads", "q", "fourth", "q", "", "sql"), members, []workflow.Team{{ID: teamEast, Members: ids(members)}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	store := &releaseRecorder{}
+	require.ErrorIs(t, router.ReleaseLoad(ctx, store, crm.NilID), crm.ErrInvalidArgument)
+	require.ErrorIs(t, router.ReleaseLoad(ctx, nil, members[0].UserID), crm.ErrInvalidArgument)
+	require.NoError(t, router.ReleaseLoad(ctx, store, members[0].UserID))
+	require.Equal(t, []string{"leads"}, store.released)
+}

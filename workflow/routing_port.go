@@ -36,8 +36,28 @@ type RoutingStore interface {
 	// Adapters run it in the caller's unit of work when one is active.
 	CommitRouting(ctx context.Context, c RoutingCommit) error
 	// ReleaseLoad lowers the open load of user by one (never below zero),
-	// when an item it held is closed or reassigned.
+	// when an item it held is closed or reassigned. ruleSet is a name a
+	// [Router] checked ([MaxRuleSetNameLen], valid text); hosts call
+	// [Router.ReleaseLoad], which passes its own.
 	ReleaseLoad(ctx context.Context, ruleSet string, user crm.ID) error
+}
+
+// ReleaseLoad lowers user's open load in the router's rule set by one
+// (never below zero) through store, when a record routed to them is closed
+// or reassigned. It passes the rule set's own checked name, so no host
+// string reaches the store's keys. A zero user is a [*crm.ValidationError]
+// on "user_id".
+func (r *Router) ReleaseLoad(ctx context.Context, store RoutingStore, user crm.ID) error {
+	switch {
+	case store == nil:
+		return crm.Invalid("store", "is required")
+	case user == crm.NilID:
+		return crm.Invalid("user_id", "is required")
+	}
+	if err := store.ReleaseLoad(ctx, r.set.Name, user); err != nil {
+		return fmt.Errorf("workflow: release load of %s: %w", user, err)
+	}
+	return nil
 }
 
 // RoutingCommit is one decision to persist; see [RoutingStore.CommitRouting].

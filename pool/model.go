@@ -283,8 +283,8 @@ func (p *Pool) Validate() error {
 	}
 	if strings.TrimSpace(p.Name) == "" {
 		v.add("name", "is required")
-	} else if !utf8.ValidString(p.Name) || utf8.RuneCountInString(p.Name) > maxName {
-		v.add("name", "must be valid UTF-8 of at most %d characters", maxName)
+	} else if !storableText(p.Name) || utf8.RuneCountInString(p.Name) > maxName {
+		v.add("name", "must be valid UTF-8 without control characters, of at most %d characters", maxName)
 	}
 	if p.TimeZone != "" {
 		if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" {
@@ -307,10 +307,15 @@ func (p *Pool) Validate() error {
 			if len(m.In) == 0 {
 				v.add(f+".in", "is empty")
 			}
+			for j, val := range m.In {
+				if !storableText(val) || utf8.RuneCountInString(val) > maxName {
+					v.add(fmt.Sprintf("%s.in[%d]", f, j), "must be valid UTF-8 without control characters, of at most %d characters", maxName)
+				}
+			}
 		}
 	}
 	for i, f := range p.HiddenFields {
-		if !hideable(f) {
+		if !hideable(f) || !storableText(f) {
 			v.add(fmt.Sprintf("hidden_fields[%d]", i), "unknown or unmaskable customer field %q", trunc(f))
 		}
 	}
@@ -335,6 +340,13 @@ func (p *Pool) Validate() error {
 	nonNegative(&v, "new_entry_cooldown_hours", p.NewEntryCooldownHours, maxHours)
 	nonNegative(&v, "protection_days", p.ProtectionDays, maxDays)
 	return v.err()
+}
+
+// storableText reports whether s is valid UTF-8 without control
+// characters: text every adapter stores alike (PostgreSQL refuses NUL in
+// text and jsonb).
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 func (r *RecycleRule) validate(v *problems, f string, protectionDays int) {

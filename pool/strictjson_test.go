@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/pool"
 )
 
@@ -19,4 +20,33 @@ func TestLoadersRefuseARepeatedKey(t *testing.T) {
 	_, err = pool.ParseLimits([]byte(`[{"kind":"owned_customers","max":5,"max":500}]`))
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
 	require.ErrorContains(t, err, "[0].max: key repeated")
+}
+
+func TestPoolsRefuseTextNoStoreCouldHold(t *testing.T) {
+	t.Parallel()
+	valid := func() *pool.Pool {
+		return &pool.Pool{ID: crmtest.SequentialID(1), Name: "East", Members: pool.Members{All: true}}
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(p *pool.Pool)
+		field string
+	}{
+		{"NULInTheName", func(p *pool.Pool) { p.Name = "East\x00" }, "name"},
+		{"InvalidUTF8InAnEntryValue", func(p *pool.Pool) {
+			p.Entry = &pool.EntryRule{Match: []pool.FieldMatch{{Field: "region", In: []string{"\xed\xa0\x80"}}}}
+		}, "entry.match[0].in[0]"},
+		{"NULInAHiddenCustomField", func(p *pool.Pool) { p.HiddenFields = []string{"fields.a\x00b"} }, "hidden_fields[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := valid()
+			require.NoError(t, p.Validate())
+			tc.edit(p)
+			err := p.Validate()
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			var all crm.ValidationErrors
+			require.ErrorAs(t, err, &all)
+			require.Contains(t, all.Fields(), tc.field)
+		})
+	}
 }

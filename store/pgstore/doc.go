@@ -82,9 +82,12 @@
 // know. Retry the same request: pool claims record an idempotency key of
 // their own and replay their first result, other operations with a key do
 // the same, and records and events have caller-chosen IDs, so a repeated
-// Create reports [crm.ErrAlreadyExists]. Writes through the store's
-// autocommit repositories (outside InTx) are single statements and do not
-// have this guarantee yet.
+// Create reports [crm.ErrAlreadyExists]. A write through the store's
+// autocommit repositories (outside InTx) is one statement that commits on
+// its own: when the context ends while the statement is with the server, it
+// is reported as [crm.ErrOutcomeUnknown] unless the statement never left or
+// the server refused it, so a context error always means nothing was
+// stored.
 //
 // # Concurrency
 //

@@ -110,6 +110,24 @@ func opError(ctx context.Context, op, typ string, id crm.ID, err error) error {
 // else means the answer was lost and the server may have committed:
 // [crm.ErrOutcomeUnknown], matching neither a context error nor
 // [crm.ErrUnavailable] (whose operations did not take effect).
+// sentWrite reports the outcome of a write statement that commits on its
+// own (autocommit, outside any unit of work): when the caller's context
+// ended while the statement was with the server, the server may have
+// committed it, so the answer is [crm.ErrOutcomeUnknown], not the
+// context's error. A statement that never left (pgconn.SafeToRetry) or that
+// the server refused (a PostgreSQL error, including a cancelled query) took
+// no effect.
+func sentWrite(ctx context.Context, autocommit bool, err error) error {
+	if err == nil || !autocommit || ctx.Err() == nil || errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", crm.ErrOutcomeUnknown, err)
+}
+
 func commitError(ctx context.Context, err error) error {
 	var pgErr *pgconn.PgError
 	if err == nil || errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) || pgconn.SafeToRetry(err) {

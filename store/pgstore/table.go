@@ -235,10 +235,11 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 		return r.fail(ctx, "create", cm.ID, err)
 	}
 	args := append(append([]any{key(cm.ID), cm.TenantID, cm.Version, cm.CreatedAt, cm.UpdatedAt}, vals...), refArgs...)
+	auto := !r.t.tree && r.v.tx == nil
 	insert := func(q DBTX) error {
 		tag, err := q.Exec(ctx, r.t.insert, args...)
 		if err != nil {
-			return err
+			return sentWrite(ctx, auto, err)
 		}
 		if tag.RowsAffected() == 0 {
 			return r.notInserted(ctx, q, cm, refs, refArgs)
@@ -306,6 +307,7 @@ func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
 			}
 		}
 		err := q.QueryRow(ctx, r.t.update, args...).Scan(&created)
+		err = sentWrite(ctx, !r.t.tree && r.v.tx == nil, err)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if err := r.staleOrMissing(ctx, q, cm.ID, cm.Version); err != nil {
 				return err
@@ -349,7 +351,7 @@ func (r repo[T, F, PT, PF]) Delete(ctx context.Context, id crm.ID, version int64
 	del := func(q DBTX) error {
 		tag, err := q.Exec(ctx, r.t.del, key(id), tenant, version)
 		if err != nil {
-			return err
+			return sentWrite(ctx, !r.t.tree && r.v.tx == nil, err)
 		}
 		if tag.RowsAffected() == 0 {
 			if err := r.staleOrMissing(ctx, q, id, version); err != nil {

@@ -98,7 +98,10 @@ func (r poolRepo) Create(ctx context.Context, p *pool.Pool) error {
 		return err
 	}
 	st := r.tx.poolState()
-	if _, dup := st.pools[p.ID]; dup {
+	if old, dup := st.pools[p.ID]; dup {
+		if old.TenantID != m.TenantID {
+			return crm.IDTakenByAnotherTenant() // reveals nothing of the other tenant
+		}
 		return fmt.Errorf("memstore: create pool %s: %w", p.ID, crm.ErrAlreadyExists)
 	}
 	now := crm.StorageTime(r.tx.s.clock.Now())

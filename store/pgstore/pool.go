@@ -118,7 +118,16 @@ func (r poolRepo) Create(ctx context.Context, p *pool.Pool) error {
 	tag, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.poolTable("crm_pools")+" ("+poolCols+") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
 		key(c.ID), c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt, def)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = crm.ErrAlreadyExists
+		// Taken: by this tenant (a repeated create), or by another, which
+		// must reveal nothing of it.
+		var owner string
+		err = r.v.q.QueryRow(ctx, "SELECT tenant_id FROM "+r.v.poolTable("crm_pools")+" WHERE id = $1", key(c.ID)).Scan(&owner)
+		switch {
+		case err == nil && owner != c.TenantID:
+			return crm.IDTakenByAnotherTenant()
+		case err == nil || errors.Is(err, pgx.ErrNoRows):
+			err = crm.ErrAlreadyExists
+		}
 	}
 	if err != nil {
 		return r.fail(ctx, "create", p.ID, err)

@@ -39,6 +39,7 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Org", func(t *testing.T) { runPoolOrg(t, h) })
 	t.Run("Input", func(t *testing.T) { runPoolInput(t, h) })
 	t.Run("Retry", func(t *testing.T) { runPoolRetry(t, h) })
+	t.Run("Tenancy", func(t *testing.T) { runPoolTenancy(t, h) })
 }
 
 // poolEnv is one pool subtest's world: a fresh store, a service over it, a

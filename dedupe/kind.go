@@ -82,9 +82,6 @@ func (l Level) String() string {
 	return "unknown"
 }
 
-// isNameKind reports whether k holds (part of) a person's name.
-func (k Kind) isName() bool { return k == KindName || k == KindGivenName || k == KindFamilyName }
-
 // normalised holds a field value prepared for comparison: the main form
 // and, depending on the kind, an alternative (pinyin for Chinese names, the
 // region for companies).

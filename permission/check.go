@@ -15,7 +15,6 @@ type roleSet [MaxRoles / 64]uint64
 
 func (s *roleSet) add(i int)      { s[i>>6] |= 1 << (i & 63) }
 func (s *roleSet) has(i int) bool { return s[i>>6]&(1<<(i&63)) != 0 }
-func (s *roleSet) empty() bool    { return s[0]|s[1]|s[2]|s[3] == 0 }
 func (s *roleSet) count() (n int) {
 	for _, w := range s {
 		n += bits.OnesCount64(w)

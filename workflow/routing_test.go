@@ -15,10 +15,7 @@ import (
 	"github.com/crmkit/crmkit/workflow"
 )
 
-var (
-	teamEast = uid(900)
-	teamAll  = uid(901)
-)
+var teamEast = uid(900)
 
 func roster(t testing.TB, n int) []workflow.Member {
 	t.Helper()

@@ -57,7 +57,7 @@ func DecodeStrict(data []byte, v any) error {
 func checkSyntaxAndKeys(data []byte) *ValidationError {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	if err := walkValue(dec, ""); err != nil {
+	if err := walkValue(dec, "", 0); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -66,10 +66,18 @@ func checkSyntaxAndKeys(data []byte) *ValidationError {
 	return nil
 }
 
-func walkValue(dec *json.Decoder, path string) *ValidationError {
+// MaxJSONDepth is how deeply [DecodeStrict] lets objects and arrays nest.
+// No rule document comes near it; a deeper one is refused before it can
+// exhaust the stack.
+const MaxJSONDepth = 200
+
+func walkValue(dec *json.Decoder, path string, depth int) *ValidationError {
 	tok, err := dec.Token()
 	if err != nil {
 		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && depth >= MaxJSONDepth {
+		return Invalid(path, "nested more than %d levels deep", MaxJSONDepth)
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -85,13 +93,13 @@ func walkValue(dec *json.Decoder, path string) *ValidationError {
 				return Invalid(p, "key repeated in one object; JSON keys must be unique")
 			}
 			seen[key] = true
-			if err := walkValue(dec, p); err != nil {
+			if err := walkValue(dec, p, depth+1); err != nil {
 				return err
 			}
 		}
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			if err := walkValue(dec, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			if err := walkValue(dec, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
 				return err
 			}
 		}

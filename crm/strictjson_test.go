@@ -2,6 +2,7 @@ package crm_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -45,6 +46,7 @@ func TestDecodeStrict(t *testing.T) {
 		{"AWrongTypeNamesTheField", `{"name":"a","rules":[{"id":"r1","points":"many"}]}`, []string{"rules.points"}},
 		{"TrailingDataIsRefused", `{"name":"a","rules":[]} {"trailing":true}`, []string{""}},
 		{"TruncatedJSONIsRefused", `{"name":"a","rules":[`, []string{""}},
+		{"DeepNestingIsRefusedWithItsPath", `{"name":"a","extra":{"x":{"tags":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}}}`, []string{"extra.x.tags" + strings.Repeat("[0]", crm.MaxJSONDepth-3)}},
 		{"ATypesOwnCheckNamesItsField", `{"name":"a","rules":[{"id":"r1","points":1,"money":{"amount":"1.00"}}]}`, []string{"currency"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

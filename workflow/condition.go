@@ -48,6 +48,12 @@ type Range struct {
 const (
 	maxConditionDepth = 32
 	maxConditionNodes = 10000
+	// maxProblems is how many problems one compile reports; the rest are
+	// counted in a last "and N more" entry.
+	maxProblems = 100
+	// maxLiteralLen is the longest number literal a condition may hold,
+	// checked before it is parsed.
+	maxLiteralLen = 40
 	// inMapThreshold is the list length above which "in" uses a map.
 	inMapThreshold = 8
 )
@@ -113,6 +119,9 @@ func Compile(schema *Schema, path string, c *Condition) (*Predicate, error) {
 	}
 	cp := compiler{schema: schema}
 	cp.compile(path, c, 0)
+	if cp.dropped > 0 {
+		cp.errs = append(cp.errs, crm.Invalid(path, "and %d more problems", cp.dropped))
+	}
 	if len(cp.errs) > 0 {
 		return nil, cp.errs
 	}
@@ -120,12 +129,17 @@ func Compile(schema *Schema, path string, c *Condition) (*Predicate, error) {
 }
 
 type compiler struct {
-	schema *Schema
-	nodes  []node
-	errs   crm.ValidationErrors
+	schema  *Schema
+	nodes   []node
+	errs    crm.ValidationErrors
+	dropped int // problems past maxProblems
 }
 
 func (cp *compiler) fail(field, format string, args ...any) int32 {
+	if len(cp.errs) >= maxProblems {
+		cp.dropped++
+		return -1
+	}
 	cp.errs = append(cp.errs, crm.Invalid(field, format, args...))
 	return -1
 }
@@ -309,6 +323,10 @@ func (cp *compiler) literal(path string, f Field, raw json.RawMessage, n *node) 
 // number parses a number literal, or for money fields an amount in the
 // field's currency ("1000000 CNY"; a bare number is taken in that currency).
 func (cp *compiler) number(path string, f Field, raw json.RawMessage) decimal.Decimal {
+	if len(raw) > maxLiteralLen+16 { // room for quotes, a currency and spaces
+		cp.fail(path, "a number literal longer than %d characters", maxLiteralLen)
+		return decimal.Decimal{}
+	}
 	s := string(bytes.TrimSpace(raw))
 	if len(s) > 0 && s[0] == '"' {
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -326,7 +344,7 @@ func (cp *compiler) number(path string, f Field, raw json.RawMessage) decimal.De
 		}
 	}
 	d, err := decimal.NewFromString(s)
-	if err != nil || len(s) > 40 {
+	if err != nil || len(s) > maxLiteralLen {
 		cp.fail(path, "not a decimal number: %q", truncate(s))
 		return decimal.Decimal{}
 	}
@@ -441,7 +459,18 @@ func ParseCondition(schema *Schema, data []byte) (*Predicate, error) {
 	return Compile(schema, "", &c)
 }
 
+// MaxDocumentBytes is the largest rule document (rule set, condition,
+// approval definition, hand-off machine, SLA policies) the loaders read,
+// refused before anything is decoded. Real documents are a few kilobytes.
+const MaxDocumentBytes = 1 << 20
+
 // decodeStrict decodes with [crm.DecodeStrict], the one strict decoder
 // every loader shares: unknown fields, repeated keys, wrong types and
-// trailing data are refused with their JSON paths.
-func decodeStrict(data []byte, v any) error { return crm.DecodeStrict(data, v) }
+// trailing data are refused with their JSON paths. A document over
+// [MaxDocumentBytes] is refused unread.
+func decodeStrict(data []byte, v any) error {
+	if len(data) > MaxDocumentBytes {
+		return crm.ValidationErrors{crm.Invalid("", "document of %d bytes, more than %d", len(data), MaxDocumentBytes)}
+	}
+	return crm.DecodeStrict(data, v)
+}

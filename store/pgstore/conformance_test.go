@@ -13,5 +13,6 @@ func TestConformance(t *testing.T) {
 	testPool(t)
 	storetest.Run(t, storetest.Harness{
 		NewStore: func(t *testing.T, clock crm.Clock) crm.Store { return recycledStore(t, clock) },
+		Features: storetest.AllFeatures(),
 	})
 }

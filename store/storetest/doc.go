@@ -18,6 +18,7 @@
 //				require.NoError(t, err)
 //				return s
 //			},
+//			Features: storetest.Features{Pools: true, Leads: true}, // what mystore has
 //		})
 //	}
 //
@@ -84,9 +85,12 @@
 // spanning domains, anti-collision and policy denials on claims, merges
 // and department moves that keep the pool's invariants.
 //
-// The domain ports are optional for a host's adapter. [Features] opts out
-// of a group whose port the adapter does not implement (NoPool, NoWorkflow,
-// NoLead, NoDedupe); the "CRM" group runs only when none is set, since the
-// composition root needs every port. The zero value runs everything, and
-// crmkit's own adapters never opt out.
+// The domain ports are optional for a host's adapter, and so are some
+// extensions of them. [Features] declares what the adapter has: a declared
+// domain port runs its group (Pools, Workflow, Leads, Dedupe), the "CRM"
+// group runs when all four are declared, an optional extension
+// (pool.BatchTx, workflow.ApprovalDeadlines) is checked whenever the
+// adapter has it, and anything declared but missing fails the suite. The
+// zero value declares nothing and checks the shared contract;
+// [AllFeatures] declares everything pgstore has.
 package storetest

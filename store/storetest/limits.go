@@ -72,7 +72,7 @@ func runLimits(t *testing.T, h Harness) {
 		require.Len(t, leads.Items, 1)
 		require.Equal(t, l.ID, leads.Items[0].ID)
 	})
-	if !h.Features.NoWorkflow {
+	if h.Features.Workflow {
 		runRoutingLimits(t, h)
 	}
 }

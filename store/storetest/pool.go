@@ -40,6 +40,12 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Input", func(t *testing.T) { runPoolInput(t, h) })
 	t.Run("Retry", func(t *testing.T) { runPoolRetry(t, h) })
 	t.Run("Tenancy", func(t *testing.T) { runPoolTenancy(t, h) })
+	if h.Features.OneWriteClaims {
+		t.Run("OneWriteClaimsAreDeclaredAndPresent", func(t *testing.T) {
+			_, ok := h.NewStore(t, crmtest.NewClock(clockStart())).(pool.ClaimStore)
+			require.True(t, ok, "Features.OneWriteClaims is declared, but the store does not implement pool.ClaimStore")
+		})
+	}
 }
 
 // poolEnv is one pool subtest's world: a fresh store, a service over it, a
@@ -421,8 +427,11 @@ func runPoolPorts(t *testing.T, h Harness) {
 			}
 			return nil
 		}))
+		// An optional port is checked whenever the adapter has it; declared
+		// and missing is a failure.
 		if !batchTx {
-			t.Skip("the adapter does not implement pool.BatchTx")
+			require.False(t, h.Features.BatchSweeps, "Features.BatchSweeps is declared, but the adapter's Tx does not implement pool.BatchTx")
+			return // sweeps use the one-at-a-time path, checked by the other sweep tests
 		}
 		// batch reads the due batch and recycles it, spoiling one row's
 		// version with stale when set.

@@ -17,29 +17,47 @@ type Harness struct {
 	// called once per subtest, possibly from parallel subtests; register
 	// cleanup (closing pools, dropping schemas) with t.Cleanup. Required.
 	NewStore func(t *testing.T, clock crm.Clock) crm.Store
-	// Features says which optional domain ports the adapter lacks. Defaults
-	// to the zero value: every group runs.
+	// Features declares the adapter's optional capabilities; the suite
+	// checks each one declared. Defaults to the zero value: the shared
+	// contract only.
 	Features Features
 }
 
-// Features describes an adapter's optional capabilities. Every part of
-// [crm.Store] is mandatory; the ports of domain packages (pool.Tx,
-// workflow.Tx, ...) are optional, and a host whose adapter stores only the
-// shared records opts out of their groups. The flags are negative so the
-// zero value checks everything: crmkit's own adapters never skip a group.
+// Features declares the optional capabilities an adapter has, so the suite
+// checks them. Every part of [crm.Store] is mandatory and always checked;
+// a domain package's ports are checked when declared, an optional
+// extension of a port (pool.BatchTx, workflow.ApprovalDeadlines) whenever
+// the adapter has it, and a declared capability the adapter lacks fails the
+// suite. The zero value declares nothing: a host's first adapter, which
+// stores only the shared records, passes with it. pgstore declares
+// [AllFeatures], memstore all but OneWriteClaims.
 type Features struct {
-	// NoPool skips the "Pool" group, for adapters that do not implement
-	// pool.Tx.
-	NoPool bool
-	// NoWorkflow skips the "Workflow" group, for adapters that do not
-	// implement workflow.Tx.
-	NoWorkflow bool
-	// NoLead skips the "LeadStorage" group, for adapters that do not
-	// implement lead.Tx.
-	NoLead bool
-	// NoDedupe skips the "Dedupe" group, for adapters that do not
-	// implement dedupe.Tx.
-	NoDedupe bool
+	// Pools: units of work implement pool.Tx. Runs "Pool".
+	Pools bool
+	// BatchSweeps: units of work implement the optional pool.BatchTx
+	// (set-based sweeps). Without it sweeps run one customer at a time.
+	BatchSweeps bool
+	// OneWriteClaims: the store implements the optional pool.ClaimStore
+	// (a claim stored in one conditional write). Without it claims run in
+	// a unit of work.
+	OneWriteClaims bool
+	// Workflow: units of work implement workflow.Tx. Runs "Workflow".
+	Workflow bool
+	// ApprovalDeadlines: the approval instance store implements the
+	// optional workflow.ApprovalDeadlines (step timeouts fired from the
+	// store by TickDue). Runs "Workflow/ApprovalDeadlines".
+	ApprovalDeadlines bool
+	// Leads: units of work implement lead.Tx. Runs "LeadStorage".
+	Leads bool
+	// Dedupe: units of work implement dedupe.Tx. Runs "Dedupe".
+	Dedupe bool
+}
+
+// AllFeatures declares every optional capability: what pgstore has
+// (memstore has all but OneWriteClaims). The composition-root group "CRM" runs only with all of
+// Pools, Workflow, Leads and Dedupe.
+func AllFeatures() Features {
+	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -84,19 +102,19 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CrossTenant", func(t *testing.T) { runCrossTenant(t, h) })
 	t.Run("Permission", func(t *testing.T) { RunPermission(t, h) })
 	t.Run("Limits", func(t *testing.T) { runLimits(t, h) })
-	if !h.Features.NoPool {
+	if h.Features.Pools {
 		t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
 	}
-	if !h.Features.NoWorkflow {
+	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
 	}
-	if !h.Features.NoLead {
+	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })
 	}
-	if !h.Features.NoDedupe {
+	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })
 	}
-	if !h.Features.NoPool && !h.Features.NoWorkflow && !h.Features.NoLead && !h.Features.NoDedupe {
+	if f := h.Features; f.Pools && f.Workflow && f.Leads && f.Dedupe {
 		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })
 	}
 }

@@ -27,7 +27,7 @@ func runCrossTenant(t *testing.T, h Harness) {
 		runRef(t, h, cust, "owner_id", crm.TypeUser, func(_ *env, v *crm.Customer, id crm.ID) { v.OwnerID = id })
 		runRef(t, h, cust, "department_id", crm.TypeDepartment, func(_ *env, v *crm.Customer, id crm.ID) { v.DepartmentID = id })
 		runRef(t, h, cust, "created_by", crm.TypeUser, func(_ *env, v *crm.Customer, id crm.ID) { v.CreatedBy = id })
-		if !h.Features.NoPool {
+		if h.Features.Pools {
 			runRef(t, h, cust, "pool_id", crm.TypePool, func(_ *env, v *crm.Customer, id crm.ID) { v.PoolID = id })
 		}
 		runRef(t, h, cont, "customer_id", crm.TypeCustomer, func(_ *env, v *crm.Contact, id crm.ID) { v.CustomerID = id })
@@ -91,7 +91,7 @@ func storeTarget(t *testing.T, e *env, ctx context.Context, typ crm.RecordType) 
 		p := &pool.Pool{ID: e.ids.NewID(), Name: "Pool of " + crm.TenantFrom(ctx), Members: pool.Members{All: true}}
 		err := e.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
 			ptx, ok := tx.(pool.Tx)
-			require.True(t, ok, "the adapter's Tx does not implement pool.Tx; set Features.NoPool")
+			require.True(t, ok, "the adapter's Tx does not implement pool.Tx; declare Features.Pools only for an adapter that has them")
 			return ptx.Pools().Create(ctx, p)
 		})
 		require.NoError(t, err, "create pool")

@@ -19,7 +19,8 @@ import (
 // RunWorkflow checks an adapter's implementation of the workflow package's
 // storage ports ([workflow.Tx]): routing state ("Routing"), SLA timers
 // ("Timers"), approval definitions and instances ("Approvals"), approval
-// step deadlines ([workflow.ApprovalDeadlines], "ApprovalDeadlines"),
+// step deadlines ([workflow.ApprovalDeadlines], "ApprovalDeadlines", when
+// [Features] declares them),
 // hand-off states ([workflow.HandoffStore], "Handoffs"), the
 // [workflow.ApprovalService] running on them ("ApprovalService": a
 // decision stores the request and its events together, a refusal or a
@@ -39,7 +40,11 @@ func RunWorkflow(t *testing.T, h Harness) {
 	t.Run("Routing", func(t *testing.T) { runWorkflowRouting(t, h) })
 	t.Run("Timers", func(t *testing.T) { runWorkflowTimers(t, h) })
 	t.Run("Approvals", func(t *testing.T) { runWorkflowApprovals(t, h) })
-	t.Run("ApprovalDeadlines", func(t *testing.T) { runWorkflowDeadlines(t, h) })
+	// An optional port: checked when the adapter has it or declares it
+	// (declared and missing fails in the group).
+	if h.Features.ApprovalDeadlines || hasApprovalDeadlines(t, h) {
+		t.Run("ApprovalDeadlines", func(t *testing.T) { runWorkflowDeadlines(t, h) })
+	}
 	t.Run("Handoffs", func(t *testing.T) { runWorkflowHandoffs(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runWorkflowConcurrency(t, h) })
 	t.Run("ApprovalService", func(t *testing.T) { runWorkflowApprovalService(t, h) })
@@ -861,6 +866,22 @@ func (e *env) dueInstances(t *testing.T, ctx context.Context, n int, due time.Ti
 
 // deadlines returns the approval-deadline port of w, failing the test when
 // the adapter lacks it.
+// hasApprovalDeadlines reports whether the adapter's approval instance store
+// implements workflow.ApprovalDeadlines.
+func hasApprovalDeadlines(t *testing.T, h Harness) bool {
+	t.Helper()
+	e := newEnv(t, h)
+	has := false
+	err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error {
+		if w, ok := tx.(workflow.Tx); ok {
+			_, has = w.ApprovalInstances().(workflow.ApprovalDeadlines)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return has
+}
+
 func deadlines(t *testing.T, w workflow.Tx) workflow.ApprovalDeadlines {
 	t.Helper()
 	d, ok := w.ApprovalInstances().(workflow.ApprovalDeadlines)

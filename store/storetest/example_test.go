@@ -19,6 +19,9 @@ func ExampleRun() {
 			NewStore: func(t *testing.T, clock crm.Clock) crm.Store {
 				return memstore.New(&memstore.Config{Clock: clock})
 			},
+			// memstore has every domain port and extension but the
+			// one-write claim.
+			Features: storetest.Features{Pools: true, BatchSweeps: true, Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true},
 		})
 	}
 	_ = testConformance // func TestConformance(t *testing.T) { ... } in a _test.go file

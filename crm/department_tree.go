@@ -231,3 +231,14 @@ func (t *DepartmentTree) At(order int32) (ID, bool) {
 	}
 	return t.nodes[order].id, true
 }
+
+// DepartmentTreeVersions is an optional port of a unit of work (memstore
+// and pgstore implement it): a token that changes whenever the context
+// tenant's department tree changes — a department created, moved, renamed,
+// given another manager or deleted. A permission policy compiled against
+// the tree compares it before deciding (permission.Registry.Sync), so a
+// department moved in the store is decided on where it sits now. Tokens
+// are opaque; compare them for equality only.
+type DepartmentTreeVersions interface {
+	DepartmentTreeVersion(ctx context.Context) (string, error)
+}

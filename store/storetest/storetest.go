@@ -94,6 +94,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Department", func(t *testing.T) {
 		runKind(t, h, departmentKind())
 		runDepartments(t, h)
+		runDepartmentTreeVersions(t, h)
 	})
 	t.Run("Team", func(t *testing.T) { runKind(t, h, teamKind()) })
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })

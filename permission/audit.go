@@ -55,7 +55,8 @@ type AuditSink interface {
 // PolicyChange is one audited change: who, when, and the policy before and
 // after. The documents are copies the sink may keep.
 type PolicyChange struct {
-	// Actor is the user who made the change.
+	// Actor is the user who made the change; crm.NilID for the system
+	// (a [Registry.Sync] that found the department tree changed).
 	Actor crm.ID
 	// At is when the change took effect, from the registry's clock.
 	At time.Time
@@ -98,6 +99,9 @@ type Registry struct {
 type registryState struct {
 	policy *Policy
 	depts  []crm.Department
+	// treeVersion is the store's department-tree version the policy was
+	// last synced at ([Registry.Sync]), "" before the first sync.
+	treeVersion string
 }
 
 // NewRegistry compiles the initial policy and records it as a change by
@@ -147,6 +151,67 @@ func (r *Registry) Reorganise(ctx context.Context, actor crm.ID, departments []c
 	return r.Policy(), nil
 }
 
+// Sync keeps the policy in step with the store's department tree, for
+// hosts that change departments in the store while the application runs.
+// version is the store's tree version for the context's tenant
+// ([crm.DepartmentTreeVersions]); when it differs from the version of the
+// last sync, load reads the store's departments and, if they differ from
+// the compiled ones (a department added, moved, renamed, given another
+// manager or removed), the current document is recompiled against them and
+// the change recorded with the system (crm.NilID) as its actor. It returns
+// the policy to decide with. The same version costs one atomic load, so
+// callers may sync before every decision; the composition root (package
+// crmkit) does. A registry holds one tenant's policy: sync it with that
+// tenant's tree only.
+func (r *Registry) Sync(ctx context.Context, version string, load func(ctx context.Context) ([]crm.Department, error)) (*Policy, error) {
+	if st := r.cur.Load(); version != "" && st.treeVersion == version {
+		return st.policy, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.cur.Load()
+	if version != "" && st.treeVersion == version {
+		return st.policy, nil
+	}
+	depts, err := load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("permission: sync departments: %w", err)
+	}
+	if sameDepartments(st.depts, depts) {
+		r.cur.Store(&registryState{policy: st.policy, depts: st.depts, treeVersion: version})
+		return st.policy, nil
+	}
+	if err := r.apply(ctx, crm.NilID, st.policy.doc, depts, true, "department tree changed in the store"); err != nil {
+		return nil, err
+	}
+	next := *r.cur.Load()
+	next.treeVersion = version
+	r.cur.Store(&next)
+	return next.policy, nil
+}
+
+// sameDepartments reports whether a and b hold the same departments with
+// the same parents, names and managers, in any order.
+func sameDepartments(a, b []crm.Department) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	type shape struct {
+		parent, manager crm.ID
+		name            string
+	}
+	of := make(map[crm.ID]shape, len(a))
+	for _, d := range a {
+		of[d.ID] = shape{d.ParentID, d.ManagerID, d.Name}
+	}
+	for _, d := range b {
+		if s, ok := of[d.ID]; !ok || s != (shape{d.ParentID, d.ManagerID, d.Name}) {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *Registry) change(ctx context.Context, actor crm.ID, doc *Document, depts []crm.Department, deptsChanged bool, note string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -157,6 +222,12 @@ func (r *Registry) changeLocked(ctx context.Context, actor crm.ID, doc *Document
 	if actor == crm.NilID {
 		return fmt.Errorf("permission: %w", crm.Invalid("actor", "is required"))
 	}
+	return r.apply(ctx, actor, doc, depts, deptsChanged, note)
+}
+
+// apply compiles doc against depts, records the change by actor (crm.NilID
+// for the system) and makes it current. The caller holds r.mu.
+func (r *Registry) apply(ctx context.Context, actor crm.ID, doc *Document, depts []crm.Department, deptsChanged bool, note string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("permission: change policy: %w", err)
 	}

@@ -25,8 +25,13 @@ type Config struct {
 	// operations, lead transitions and conversions, customer creates and
 	// edits through the CRM, and approval operations; a refusal is a
 	// [*permission.DeniedError] naming the deciding rule. Pass a
-	// [*permission.Registry] to pick up policy changes without rebuilding
-	// the CRM. Defaults to nil: each domain's own rules alone (pool
+	// [*permission.Registry] (one per tenant) to pick up policy changes
+	// without rebuilding the CRM and to follow the store's department tree:
+	// before deciding, the CRM syncs it with the tree's version
+	// ([permission.Registry.Sync]), so a department added or moved in the
+	// store is decided on where it sits now. A plain [*permission.Policy]
+	// decides on the tree it was compiled against (departments it does not
+	// know are denied). Defaults to nil: each domain's own rules alone (pool
 	// membership and admins, approval tasks).
 	Permissions permission.Authorizer
 	// Matcher compares customers; its fields must be

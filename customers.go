@@ -98,7 +98,7 @@ func (c *CRM) CreateCustomerTx(ctx context.Context, tx crm.Tx, req CreateCustome
 	}
 	if c.cfg.Permissions != nil && actor != nil {
 		r := permission.CustomerResource(cust, actor.DepartmentID)
-		if err := c.cfg.Permissions.Authorize(ctx, actor, permission.ActionCreate, &r); err != nil {
+		if err := c.seams.authorize(ctx, tx, actor, permission.ActionCreate, &r); err != nil {
 			return nil, fmt.Errorf("crmkit: create customer: %w", err)
 		}
 	}

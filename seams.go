@@ -262,7 +262,7 @@ func (a poolAuthorizer) Authorize(ctx context.Context, tx crm.Tx, acc *pool.Acce
 	if err != nil {
 		return err
 	}
-	if err := a.s.perm.Authorize(ctx, acc.Actor, action, &r); err != nil {
+	if err := a.s.authorize(ctx, tx, acc.Actor, action, &r); err != nil {
 		return fmt.Errorf("pool: %s customer %s: %w", acc.Action, acc.Customer.ID, err)
 	}
 	return nil
@@ -291,7 +291,7 @@ func (a leadAuthorizer) AuthorizeLead(ctx context.Context, tx crm.Tx, acc *lead.
 	if err != nil {
 		return err
 	}
-	if err := a.s.perm.Authorize(ctx, acc.Actor, permission.ActionEdit, &r); err != nil {
+	if err := a.s.authorize(ctx, tx, acc.Actor, permission.ActionEdit, &r); err != nil {
 		return fmt.Errorf("lead: %s lead %s: %w", acc.Action, acc.Lead.ID, err)
 	}
 	return nil
@@ -352,7 +352,49 @@ func (s *seams) authorizeResource(ctx context.Context, tx crm.Tx, actor crm.ID, 
 	if err != nil {
 		return err
 	}
-	return s.perm.Authorize(ctx, user, action, r)
+	return s.authorize(ctx, tx, user, action, r)
+}
+
+// authorize asks the permission policy, first bringing a
+// [*permission.Registry] in step with the store's department tree when the
+// unit of work reports the tree's version ([crm.DepartmentTreeVersions]):
+// a department added or moved in the store is decided on where it sits
+// now. A plain [*permission.Policy] decides on the tree it was compiled
+// against; the host recompiles it when departments change.
+func (s *seams) authorize(ctx context.Context, tx crm.Tx, user *crm.User, action permission.Action, r *permission.Resource) error {
+	reg, ok := s.perm.(*permission.Registry)
+	dv, versioned := tx.(crm.DepartmentTreeVersions)
+	if !ok || !versioned {
+		return s.perm.Authorize(ctx, user, action, r)
+	}
+	version, err := dv.DepartmentTreeVersion(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := reg.Sync(ctx, version, func(ctx context.Context) ([]crm.Department, error) { return allDepartments(ctx, tx) })
+	if err != nil {
+		return err
+	}
+	return p.Authorize(ctx, user, action, r)
+}
+
+// allDepartments reads every department of the context tenant through tx.
+func allDepartments(ctx context.Context, tx crm.Tx) ([]crm.Department, error) {
+	var out []crm.Department
+	page := crm.PageRequest{Limit: crm.MaxPageLimit}
+	for {
+		got, err := tx.Departments().List(ctx, crm.DepartmentFilter{}, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range got.Items {
+			out = append(out, *d)
+		}
+		if got.NextCursor == "" {
+			return out, nil
+		}
+		page.Cursor = got.NextCursor
+	}
 }
 
 // refResource describes the record ref points at. A record type the CRM

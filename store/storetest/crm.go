@@ -38,6 +38,7 @@ func RunCRM(t *testing.T, h Harness) {
 	crmTest(t, h, "PolicyDenyRefusesAClaimAndNamesTheRule", testCRMPolicyDeny)
 	crmTest(t, h, "CustomerEditsKeepMatchKeys", testCRMCustomerEdits)
 	crmTest(t, h, "DuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee", testCRMDuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee)
+	crmTest(t, h, "APolicyRegistryFollowsDepartmentsMovedInTheStore", testCRMPolicyFollowsDepartmentsMovedInTheStore)
 	t.Run("ConversionsRespectTheOwnersCap", func(t *testing.T) {
 		t.Parallel()
 		testCRMConversionsRespectTheOwnersCap(t, h)
@@ -625,4 +626,52 @@ func testCRMDuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee(t *testing.T, e *crm
 			}
 		})
 	}
+}
+
+const crmDriftPolicyJSON = `{
+  "record_types": [{"name": "customer", "fields": ["name", "level"]}],
+  "roles": [{"name": "admin", "rules": [
+    {"record_type": "customer", "actions": ["view", "edit", "create", "claim", "assign"], "scope": "all"},
+    {"id": "hands_off_hr", "effect": "deny", "record_type": "customer", "actions": ["edit"], "scope": "all", "when": {"owner_departments": ["%s"]}}
+  ]}]
+}`
+
+func testCRMPolicyFollowsDepartmentsMovedInTheStore(t *testing.T, e *crmEnv) {
+	hr := crmtest.Department(e.ids, "HR", e.root.ID)
+	require.NoError(t, e.store.Departments().Create(e.ctx, hr))
+	team := crmtest.Department(e.ids, "Recruiting", e.sales.ID)
+	require.NoError(t, e.store.Departments().Create(e.ctx, team))
+	owner := e.user(team, "admin")
+	depts, err := e.store.Departments().List(e.ctx, crm.DepartmentFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
+	require.NoError(t, err)
+	flat := make([]crm.Department, len(depts.Items))
+	for i, d := range depts.Items {
+		flat[i] = *d
+	}
+	doc, err := permission.ParseDocument(fmt.Appendf(nil, crmDriftPolicyJSON, hr.ID))
+	require.NoError(t, err)
+	reg, err := permission.NewRegistry(e.ctx, e.admin.ID, doc, flat, nil)
+	require.NoError(t, err)
+	c, err := crmkit.New(e.store, &crmkit.Config{Clock: e.clock, IDs: e.ids, Permissions: reg})
+	require.NoError(t, err)
+
+	cust := e.company("武汉远景科技有限公司", "027-85551234")
+	_, err = c.CreateCustomer(e.ctx, crmkit.CreateCustomerRequest{Customer: cust, Actor: owner.ID, Own: true})
+	require.NoError(t, err)
+	edit := func(level string) error {
+		got := e.customer(cust.ID)
+		got.Level = level
+		_, err := c.UpdateCustomer(e.ctx, crmkit.UpdateCustomerRequest{Customer: got, Actor: e.admin.ID})
+		return err
+	}
+	require.NoError(t, edit("A"), "Recruiting sits in Sales")
+
+	// Recruiting moves below HR in the store, after the policy compiled.
+	team.ParentID = hr.ID
+	require.NoError(t, e.store.Departments().Update(e.ctx, team))
+	err = edit("B")
+	d, denied := permission.IsDenied(err)
+	require.True(t, denied, "a customer of a department moved into HR is still editable: %v", err)
+	require.Equal(t, "hands_off_hr", d.Rule())
+	require.Equal(t, "A", e.customer(cust.ID).Level)
 }

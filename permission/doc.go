@@ -85,9 +85,14 @@
 //     departments becomes "all" with PostFilter.
 //   - Known departments that moved are placed where the compiled tree
 //     has them until the policy is recompiled: decisions and lists agree
-//     with each other but follow the old organisation. Recompile after
-//     every department change with [Registry.Reorganise] (the conformance
-//     suite's "Permission" group checks lists against Check after drift).
+//     with each other but follow the old organisation. [Registry.Sync]
+//     recompiles when the store's department-tree version
+//     ([crm.DepartmentTreeVersions]) has moved and the departments differ;
+//     the composition root (package crmkit) syncs a Registry before every
+//     decision it asks for, so a department moved into a denied subtree is
+//     denied at once. A host deciding with a Policy of its own calls Sync
+//     (or [Registry.Reorganise]) itself. The conformance suite's
+//     "Permission" group checks lists against Check after drift.
 //
 // # Field-level security
 //

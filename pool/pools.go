@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -116,4 +117,28 @@ func Replay(entries []*Entry, into map[crm.ID]Placement) {
 		}
 		into[e.CustomerID] = pl
 	}
+}
+
+// PruneRequests removes up to limit (1 to [crm.MaxPageLimit]) stored
+// idempotency records of the context tenant created before before, in one
+// unit of work, and returns how many it removed. A retry carrying a pruned
+// key is decided afresh, so keep records for longer than any client
+// retries (a day is ample). Hosts call it from their scheduler, as they
+// call [Service.Sweep], until it returns fewer than limit. A store whose
+// request port lacks [RequestPruner] is [crm.ErrUnsupported].
+func (s *Service) PruneRequests(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return 0, fmt.Errorf("pool: prune requests: %w", crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit))
+	}
+	var n int
+	err := s.run(ctx, "prune requests", func(ctx context.Context, u *unit) error {
+		p, ok := u.tx.PoolRequests().(RequestPruner)
+		if !ok {
+			return fmt.Errorf("the request store %T cannot prune: %w", u.tx.PoolRequests(), crm.ErrUnsupported)
+		}
+		var err error
+		n, err = p.Prune(ctx, crm.StorageTime(before), limit)
+		return err
+	})
+	return n, err
 }

@@ -222,6 +222,17 @@ type Requests interface {
 	Put(ctx context.Context, r *Request) error
 }
 
+// RequestPruner is an optional extension of [Requests] (memstore and pgstore
+// implement it), found by type assertion on [Tx.PoolRequests]: it removes
+// idempotency records older than a time. Every claim records one (a
+// keyless claim under a key of its own), so [Service.PruneRequests] keeps
+// the store from growing without end.
+type RequestPruner interface {
+	// Prune removes up to limit of the context tenant's requests created
+	// before before, and returns how many it removed.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
 // BatchTx is an optional extension of [Tx] for set-based sweeps. When the
 // unit of work implements it (memstore and pgstore do), [Service.Sweep]
 // reads a batch's customers in one call and stores the batch's recycles,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -561,6 +562,32 @@ func (r counterRepo) Get(ctx context.Context, key string) (int64, error) {
 }
 
 type requestRepo struct{ tx tx }
+
+var _ pool.RequestPruner = requestRepo{}
+
+// Prune implements [pool.RequestPruner].
+func (r requestRepo) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return 0, fmt.Errorf("memstore: prune requests: %w", err)
+	}
+	defer unlock()
+	prefix := crm.TenantFrom(ctx) + "\x00"
+	st := r.tx.poolState()
+	n := 0
+	for k, req := range st.requests {
+		if n == limit {
+			break
+		}
+		if !strings.HasPrefix(k, prefix) || !req.CreatedAt.Before(before) {
+			continue
+		}
+		delete(st.requests, k)
+		r.tx.onUndo(func() { st.requests[k] = req })
+		n++
+	}
+	return n, nil
+}
 
 func (r requestRepo) Get(ctx context.Context, key string) (*pool.Request, error) {
 	unlock, err := r.tx.begin(ctx, false)

@@ -493,6 +493,24 @@ func (r counterRepo) Get(ctx context.Context, name string) (int64, error) {
 
 type requestRepo struct{ v view }
 
+var _ pool.RequestPruner = requestRepo{}
+
+// Prune implements [pool.RequestPruner] with one DELETE over the
+// (tenant_id, created_at) index.
+func (r requestRepo) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := r.v.check(ctx); err != nil {
+		return 0, fmt.Errorf("pgstore: prune requests: %w", err)
+	}
+	table := r.v.poolTable("crm_pool_requests")
+	tag, err := r.v.q.Exec(ctx, "DELETE FROM "+table+" WHERE (tenant_id, key) IN (SELECT tenant_id, key FROM "+table+
+		" WHERE tenant_id = $1 AND created_at < $2 ORDER BY created_at LIMIT $3)", crm.TenantFrom(ctx), crm.StorageTime(before), limit)
+	err = sentWrite(ctx, r.v.tx == nil, err)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: prune requests: %w", dbError(ctx, err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (r requestRepo) Get(ctx context.Context, k string) (*pool.Request, error) {
 	if err := r.v.check(ctx); err != nil {
 		return nil, fmt.Errorf("pgstore: get request %q: %w", k, dbError(ctx, err))

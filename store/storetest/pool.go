@@ -40,6 +40,7 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Input", func(t *testing.T) { runPoolInput(t, h) })
 	t.Run("Retry", func(t *testing.T) { runPoolRetry(t, h) })
 	t.Run("Tenancy", func(t *testing.T) { runPoolTenancy(t, h) })
+	t.Run("Prune", func(t *testing.T) { runPoolPrune(t, h) })
 	if h.Features.OneWriteClaims {
 		t.Run("OneWriteClaimsAreDeclaredAndPresent", func(t *testing.T) {
 			_, ok := h.NewStore(t, crmtest.NewClock(clockStart())).(pool.ClaimStore)

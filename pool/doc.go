@@ -64,6 +64,10 @@
 // takes part in none of them: claim, release, assign, transfer, lock,
 // unlock, move and enter refuse it with [ErrMerged].
 //
+// The idempotency records behind these answers are kept until the host
+// prunes them with [Service.PruneRequests] (from its scheduler, like
+// [Service.Sweep]); keep them longer than any client retries.
+//
 // # Joining a unit of work
 //
 // Every mutating operation has a Tx form that joins a unit of work the

@@ -67,6 +67,7 @@ func ExampleMigrations() {
 	// 0006 dedupe
 	// 0007 workflow_handoffs
 	// 0008 ownership_indexes
+	// 0009 pool_request_age
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -85,13 +85,16 @@ func TestLeadRecordFillsTheSchemasLeadFields(t *testing.T) {
 	)
 	require.NoError(t, err)
 	l := &crm.Lead{Region: "cn-east", CompanySize: 250, Tags: []string{"expo"}, Industry: "logistics",
-		Fields: crm.Fields{"campaign": crm.String("spring-2026")}}
+		Fields: crm.Fields{"campaign": crm.String("spring-2026"), "region": crm.String("custom")}}
 	rec, err := crmkit.LeadRecord(schema, l)
 	require.NoError(t, err)
 	for _, f := range []string{"region", "company_size", "tags", "campaign"} {
 		require.True(t, rec.Has(f), "field %s unset", f)
 	}
 	require.False(t, rec.Has("industry"))
+	east, err := workflow.ParseCondition(schema, []byte(`{"field":"region","equals":"cn-east"}`))
+	require.NoError(t, err)
+	require.True(t, east.Match(rec), "a custom field named region overrode the lead's region")
 }
 
 func TestHandoffAsksThePolicyAndStoresTheStage(t *testing.T) {

@@ -258,16 +258,8 @@ func (c *CRM) UpdateCustomerTx(ctx context.Context, tx crm.Tx, req UpdateCustome
 	if err := c.Dedupe.IndexCustomerTx(ctx, tx, next); err != nil {
 		return fail(err)
 	}
-	if err := c.emitCustomer(ctx, tx, crm.EventCustomerUpdated, next.ID, req.Actor); err != nil {
+	if err := c.seams.emitCustomer(ctx, tx, crm.EventCustomerUpdated, next.ID, req.Actor); err != nil {
 		return fail(err)
 	}
 	return next.Clone(), nil
-}
-
-func (c *CRM) emitCustomer(ctx context.Context, tx crm.Tx, typ string, id, actor crm.ID) error {
-	ev, err := crm.NewEvent(c.cfg.IDs, c.cfg.Clock, typ, crm.Ref{Type: crm.TypeCustomer, ID: id}, actor, nil)
-	if err != nil {
-		return err
-	}
-	return tx.Events().Append(ctx, &ev)
 }

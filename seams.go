@@ -32,6 +32,15 @@ type seams struct {
 	pools      *pool.Service
 }
 
+// emitCustomer appends a customer event of typ to tx's outbox.
+func (s *seams) emitCustomer(ctx context.Context, tx crm.Tx, typ string, id, actor crm.ID) error {
+	ev, err := crm.NewEvent(s.ids, s.clock, typ, crm.Ref{Type: crm.TypeCustomer, ID: id}, actor, nil)
+	if err != nil {
+		return err
+	}
+	return tx.Events().Append(ctx, &ev)
+}
+
 // poolDuplicates answers pool anti-collision (create, claim, assign) from
 // the stored match keys, and keeps the keys of the customers pools create
 // or take in.
@@ -115,11 +124,7 @@ func (cc convertedCustomers) CreateConvertedCustomer(ctx context.Context, tx crm
 		if err := cc.s.dedupe.IndexCustomerTx(ctx, tx, c); err != nil {
 			return err
 		}
-		ev, err := crm.NewEvent(cc.s.ids, cc.s.clock, crm.EventCustomerCreated, crm.Ref{Type: crm.TypeCustomer, ID: c.ID}, actor, nil)
-		if err != nil {
-			return err
-		}
-		return tx.Events().Append(ctx, &ev)
+		return cc.s.emitCustomer(ctx, tx, crm.EventCustomerCreated, c.ID, actor)
 	}
 	if actor == crm.NilID {
 		actor = c.OwnerID // a system conversion: the owner creates it
@@ -177,8 +182,9 @@ func (r leadRouter) RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm
 // schema that name a lead attribute — "name", "company", "title", "email",
 // "phone", "industry", "region", "source", "status" (strings),
 // "company_size" (number), "tags" (strings), "owner_id" and
-// "department_id" (IDs) — plus any custom field of the lead whose name and
-// kind the schema declares. Fields the lead leaves empty stay unset.
+// "department_id" (IDs) — plus any text custom field of the lead whose
+// name the schema declares as a string (a lead attribute of the same name
+// wins). Fields the lead leaves empty stay unset.
 func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) {
 	rec := schema.NewRecord()
 	set := func(name string, kind workflow.Kind, put func() error) error {
@@ -193,6 +199,14 @@ func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) 
 			return nil
 		}
 		return set(name, workflow.KindString, func() error { return rec.SetString(name, v) })
+	}
+	// Custom fields first, so a lead attribute of the same name wins.
+	for name, v := range l.Fields {
+		if s, ok := v.Str(); ok {
+			if err := str(name, s); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, f := range []struct{ name, v string }{
 		{"name", l.Name}, {"company", l.Company}, {"title", l.Title}, {"email", l.Email}, {"phone", l.Phone},
@@ -221,13 +235,6 @@ func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) 
 		}
 		if err := set(f.name, workflow.KindID, func() error { return rec.SetID(f.name, f.v) }); err != nil {
 			return nil, err
-		}
-	}
-	for name, v := range l.Fields {
-		if s, ok := v.Str(); ok {
-			if err := str(name, s); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return rec, nil

@@ -263,8 +263,8 @@ func (s *Service) decide(ctx context.Context, tx crm.Tx, c *crm.Customer, p Poli
 // storedKeys returns the stored keys of a stored customer, nil when c is
 // not stored (or stored is false) or has none.
 func storedKeys(ctx context.Context, ks KeyStore, c *crm.Customer, stored bool) (*RecordKeys, error) {
-	if !stored || c.ID == crm.NilID {
-		return nil, nil
+	if !stored || c.ID == crm.NilID || c.Version == 0 {
+		return nil, nil // not stored yet (Version 0): no keys to read
 	}
 	k, err := ks.Get(ctx, c.ID)
 	if errors.Is(err, crm.ErrNotFound) {

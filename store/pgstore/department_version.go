@@ -2,7 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,20 +14,29 @@ import (
 var _ crm.DepartmentTreeVersions = view{}
 
 // DepartmentTreeVersion implements [crm.DepartmentTreeVersions] with one
-// aggregate read of the context tenant's departments: their count, a sum
-// of hashes of each one's ID and version, and their latest change, so any
-// create, update or delete changes it.
+// primary-key read of the tenant's counter, which every department write
+// bumps in its own transaction ("0" before the first write since
+// migration 0010).
 func (v view) DepartmentTreeVersion(ctx context.Context) (string, error) {
 	if err := v.check(ctx); err != nil {
 		return "", fmt.Errorf("pgstore: department tree version: %w", err)
 	}
-	table := pgx.Identifier{v.s.schema, "crm_departments"}.Sanitize()
-	var out string
-	err := v.q.QueryRow(ctx, `SELECT count(*)::text || ':' || coalesce(sum(hashtext(id::text || ':' || version::text)::bigint), 0)::text
-		|| ':' || coalesce((extract(epoch FROM max(updated_at)) * 1000000)::bigint, 0)::text
-		FROM `+table+` WHERE tenant_id = $1`, crm.TenantFrom(ctx)).Scan(&out)
-	if err != nil {
+	var n int64
+	err := v.q.QueryRow(ctx, "SELECT version FROM "+v.departmentTreeVersions()+" WHERE tenant_id = $1", crm.TenantFrom(ctx)).Scan(&n)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("pgstore: department tree version: %w", dbError(ctx, err))
 	}
-	return out, nil
+	return strconv.FormatInt(n, 10), nil
+}
+
+// bumpDepartmentTree counts one department write of tenant, inside q, the
+// write's transaction (which holds the tenant's tree lock).
+func (v view) bumpDepartmentTree(ctx context.Context, q DBTX, tenant string) error {
+	_, err := q.Exec(ctx, "INSERT INTO "+v.departmentTreeVersions()+" AS t (tenant_id, version) VALUES ($1, 1)"+
+		" ON CONFLICT (tenant_id) DO UPDATE SET version = t.version + 1", tenant)
+	return err
+}
+
+func (v view) departmentTreeVersions() string {
+	return pgx.Identifier{v.s.schema, "crm_department_tree_versions"}.Sanitize()
 }

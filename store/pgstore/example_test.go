@@ -68,6 +68,7 @@ func ExampleMigrations() {
 	// 0007 workflow_handoffs
 	// 0008 ownership_indexes
 	// 0009 pool_request_age
+	// 0010 department_tree_versions
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

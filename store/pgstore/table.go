@@ -254,7 +254,10 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 			if err := r.checkParent(ctx, q, c); err != nil {
 				return err
 			}
-			return insert(q)
+			if err := insert(q); err != nil {
+				return err
+			}
+			return r.v.bumpDepartmentTree(ctx, q, cm.TenantID)
 		})
 	} else {
 		err = insert(r.v.q)
@@ -329,7 +332,10 @@ func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
 			if err := r.checkParent(ctx, q, c); err != nil {
 				return err
 			}
-			return update(q)
+			if err := update(q); err != nil {
+				return err
+			}
+			return r.v.bumpDepartmentTree(ctx, q, tenant)
 		})
 	} else {
 		err = update(r.v.q)
@@ -373,7 +379,10 @@ func (r repo[T, F, PT, PF]) Delete(ctx context.Context, id crm.ID, version int64
 			if err := r.checkNoChildren(ctx, q, id); err != nil {
 				return err
 			}
-			return del(q)
+			if err := del(q); err != nil {
+				return err
+			}
+			return r.v.bumpDepartmentTree(ctx, q, tenant)
 		})
 	} else {
 		err = del(r.v.q)

@@ -126,6 +126,23 @@ type Clustering struct {
 	// Matcher is the matcher with the parameters learnt from the records.
 	Matcher *Matcher
 	Stats   ClusterStats
+
+	tf *frequencyTable
+}
+
+// Explain compares two records as the run did, with the learnt parameters
+// and the run's value frequencies, and returns the decision with one
+// reason per field.
+func (c *Clustering) Explain(a, b Record) (Decision, error) {
+	pa, err := c.Matcher.prepare(a)
+	if err != nil {
+		return Decision{}, err
+	}
+	pb, err := c.Matcher.prepare(b)
+	if err != nil {
+		return Decision{}, err
+	}
+	return c.Matcher.decide(pa, pb, c.tf), nil
 }
 
 // ClusterID returns the cluster of record i, named by the ID of the
@@ -285,7 +302,7 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	}
 
 	edges, candidates := model.scoreBlocks(recs, bl, tf, o, report)
-	res := &Clustering{IDs: ids, Matcher: model}
+	res := &Clustering{IDs: ids, Matcher: model, tf: tf}
 	res.Stats = ClusterStats{Records: n, CandidatePairs: candidates, MatchedPairs: len(edges), LargeBlocks: bl.large}
 	res.Rep, res.Stats.RefusedLinks = linkClusters(n, edges, o.MaxClusterSize)
 	for i, r := range res.Rep {

@@ -15,6 +15,13 @@ import (
 type Field struct {
 	Name string `json:"name"`
 	Kind Kind   `json:"kind"`
+	// Group names fields that describe one thing, so that agreeing on all
+	// of them counts once: of a group's fields, only the strongest
+	// agreement and the strongest disagreement count. Defaults to "place"
+	// for cities, postcodes and states (a suburb lies in one postcode and
+	// one state) and to none for other kinds; "-" makes a field count on
+	// its own.
+	Group string `json:"group,omitempty"`
 }
 
 // Record is one row to match: an identifier and one value per field of the
@@ -55,13 +62,25 @@ type Reason struct {
 	Kind  Kind
 	// Level is how well the two values agree.
 	Level Level
-	// Weight is the evidence in bits (log2 of the likelihood ratio):
-	// positive for a match, negative against, 0 when missing.
+	// Weight is the evidence the field counts for in the score, in bits
+	// (log2 of the likelihood ratio): positive for a match, negative
+	// against, 0 when missing or when another field of its group already
+	// counts the same evidence.
 	Weight float64
+	// Own is the field's weight taken alone, before its group is counted
+	// once.
+	Own float64
+	// Note says how the weight was counted when not as the field alone:
+	// "counted once in its group", or "matched the other name field" for
+	// a given name and a family name written the other way round.
+	Note string
 }
 
-// String returns "field: level (+w)".
+// String returns "field: level (+w)", with the note when there is one.
 func (r Reason) String() string {
+	if r.Note != "" {
+		return fmt.Sprintf("%s: %s (%+.1f, %s)", r.Field, r.Level, r.Weight, r.Note)
+	}
 	return fmt.Sprintf("%s: %s (%+.1f)", r.Field, r.Level, r.Weight)
 }
 
@@ -196,7 +215,9 @@ type Matcher struct {
 	// Early-exit scoring (see scoreAtLeast): each field's best weight
 	// short of exact agreement, and the order fields are compared in.
 	bestNonExact []float64
-	order        []int
+	// bestWeight is each field's highest weight, rarity included.
+	bestWeight []float64
+	units      []unit
 }
 
 // New returns a Matcher for records with the configured fields. A nil
@@ -272,6 +293,10 @@ func (mt *Matcher) computeWeights() {
 // against all the others.
 func clampWeight(w float64) float64 { return min(max(w, -12), 20) }
 
+// tfSpread is how far, in bits, a value's rarity may move the weight of
+// exact agreement from the field's weight.
+const tfSpread = 6
+
 // termFrequencies tells how often a field's prepared value occurs among
 // the records, for rarity-adjusted weights.
 type termFrequencies interface {
@@ -312,39 +337,7 @@ func (mt *Matcher) levelWeight(i int, l Level, v string, freq uint32, tf termFre
 	// about its frequency (Splink's term-frequency adjustment).
 	uValue := float64(max(count, 2)) / float64(total)
 	adj := math.Log2(max(mt.m[i][LevelExact], 1e-6) / uValue)
-	return min(max(adj, 0.5, w-6), w+6)
-}
-
-// score returns the total weight of two prepared records. It does not
-// allocate.
-func (mt *Matcher) score(a, b []normalised, tf termFrequencies) float64 {
-	s := 0.0
-	for i := range a {
-		l := compareField(mt.cfg.Fields[i].Kind, a[i], b[i])
-		if l == LevelMissing {
-			continue
-		}
-		s += mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
-	}
-	return s
-}
-
-// decide explains the comparison of two prepared records.
-func (mt *Matcher) decide(a, b []normalised, tf termFrequencies) Decision {
-	d := Decision{Reasons: make([]Reason, len(a))}
-	for i := range a {
-		f := mt.cfg.Fields[i]
-		l := compareField(f.Kind, a[i], b[i])
-		w := 0.0
-		if l != LevelMissing {
-			w = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
-		}
-		d.Reasons[i] = Reason{Field: f.Name, Kind: f.Kind, Level: l, Weight: w}
-		d.Score += w
-	}
-	d.Class = mt.classify(d.Score)
-	d.Probability = mt.probability(d.Score)
-	return d
+	return min(max(adj, 0.5, w-tfSpread), w+tfSpread)
 }
 
 func (mt *Matcher) classify(score float64) Class {

@@ -47,7 +47,7 @@ func (k Kind) compareCost() int {
 func (mt *Matcher) computeBounds() {
 	nf := len(mt.cfg.Fields)
 	mt.bestNonExact = make([]float64, nf)
-	mt.order = make([]int, 0, nf)
+	mt.bestWeight = make([]float64, nf)
 	for i, f := range mt.cfg.Fields {
 		best := math.Inf(-1)
 		levels := f.Kind.nonExactLevels()
@@ -60,69 +60,10 @@ func (mt *Matcher) computeBounds() {
 			}
 		}
 		mt.bestNonExact[i] = best
-	}
-	for cost := 0; cost <= 3; cost++ {
-		for i, f := range mt.cfg.Fields {
-			if f.Kind.compareCost() == cost {
-				mt.order = append(mt.order, i)
-			}
+		mt.bestWeight[i] = max(best, mt.weight[i][LevelExact])
+		if f.Kind.usesTermFrequency() {
+			mt.bestWeight[i] = max(best, mt.weight[i][LevelExact]+tfSpread)
 		}
 	}
-}
-
-// scoreAtLeast returns the score of two prepared records and whether it
-// reaches threshold. When it cannot (the weights known so far plus the
-// best case of the fields not yet compared fall short), it stops early and
-// the returned score is only a bound; pairs that reach the threshold get
-// exactly the score of [Matcher.score]. It does not allocate.
-//
-// The first pass settles every field whose values are missing or equal,
-// which costs a string comparison; the costly similarity functions run
-// only on the remaining fields, cheapest first, and only while the pair
-// can still reach the threshold.
-func (mt *Matcher) scoreAtLeast(a, b []normalised, tf termFrequencies, threshold float64) (float64, bool) {
-	var ws [64]float64 // Config.validate caps fields at 64
-	var pending uint64
-	known, open := 0.0, 0.0
-	for i := range a {
-		x, y := a[i], b[i]
-		if x.v == "" || y.v == "" {
-			ws[i] = 0
-			continue
-		}
-		if x.v == y.v {
-			l := compareField(mt.cfg.Fields[i].Kind, x, y)
-			ws[i] = mt.levelWeight(i, l, x.v, x.freq, tf)
-			known += ws[i]
-			continue
-		}
-		pending |= 1 << uint(i)
-		open += mt.bestNonExact[i]
-	}
-	if known+open < threshold-boundSlack {
-		return known + open, false
-	}
-	if pending != 0 {
-		for _, i := range mt.order {
-			if pending&(1<<uint(i)) == 0 {
-				continue
-			}
-			l := compareField(mt.cfg.Fields[i].Kind, a[i], b[i])
-			ws[i] = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
-			known += ws[i]
-			open -= mt.bestNonExact[i]
-			if known+open < threshold-boundSlack {
-				return known + open, false
-			}
-		}
-	}
-	// Sum in field order, as score does, so the result is bit for bit
-	// the same.
-	s := 0.0
-	for i := range a {
-		if a[i].v != "" && b[i].v != "" {
-			s += ws[i]
-		}
-	}
-	return s, s >= threshold
+	mt.units = buildUnits(mt.cfg.Fields)
 }

@@ -240,8 +240,13 @@ func (b *blocks) duplicate(i, j int32, rule int) bool {
 	return false
 }
 
-// pairs calls fn for every candidate pair of group g.
-func (b *blocks) pairs(g [2]int, fn func(i, j int32)) {
+// pairs calls fn for every candidate pair of group g that no earlier rule
+// produced.
+func (b *blocks) pairs(g [2]int, fn func(i, j int32)) { b.eachPair(g, true, fn) }
+
+// eachPair calls fn for every pair group g compares, skipping pairs an
+// earlier rule produced when once is set.
+func (b *blocks) eachPair(g [2]int, once bool, fn func(i, j int32)) {
 	es := b.entries[g[0]:g[1]]
 	rule := b.ruleOf(es[0])
 	w := len(es)
@@ -251,7 +256,7 @@ func (b *blocks) pairs(g [2]int, fn func(i, j int32)) {
 	for x := range es {
 		for y := x + 1; y < len(es) && y < x+w; y++ {
 			i, j := es[x].rec, es[y].rec
-			if i == j || b.duplicate(i, j, rule) {
+			if i == j || (once && b.duplicate(i, j, rule)) {
 				continue
 			}
 			if i > j {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -28,6 +27,14 @@ type ClusterOptions struct {
 	// Window is how many neighbours each record of a large block is
 	// compared with. Defaults to 20.
 	Window int
+	// MatchProbability is the match probability from which two records
+	// are linked, given the share of matching pairs learnt from the
+	// table: the same evidence means less in a table of a million rows,
+	// where any one pair is far less likely to match, than in one of a
+	// thousand, so the score a link needs grows with the table and keeps
+	// the same meaning. A link never needs less than the configured
+	// MatchWeight. Defaults to 0.5.
+	MatchProbability float64
 	// NoLearning keeps the matcher's parameters instead of learning them
 	// from the records. Defaults to false: parameters are learnt.
 	NoLearning bool
@@ -56,6 +63,9 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 	if o.Window == 0 {
 		o.Window = 20
 	}
+	if o.MatchProbability == 0 {
+		o.MatchProbability = 0.5
+	}
 	if o.EMIterations == 0 {
 		o.EMIterations = 25
 	}
@@ -78,6 +88,9 @@ func (o ClusterOptions) validate() error {
 	}
 	if o.MaxBlockSize < 2 {
 		errs = append(errs, crm.Invalid("max_block_size", "must be at least 2"))
+	}
+	if !(o.MatchProbability > 0 && o.MatchProbability < 1) {
+		errs = append(errs, crm.Invalid("match_probability", "must be between 0 and 1, exclusive"))
 	}
 	if o.Window < 1 {
 		errs = append(errs, crm.Invalid("window", "must be at least 1"))
@@ -114,6 +127,13 @@ type ClusterStats struct {
 	LargeBlocks int
 	// Clusters counts clusters, single records included.
 	Clusters int
+	// PairMatchShare is the learnt share of matching pairs among all
+	// pairs of the table, 0 when not learnt.
+	PairMatchShare float64
+	// LinkWeight is the score from which pairs were linked: the match
+	// weight of the configuration, or more in a large table, where
+	// matching pairs are rarer (see ClusterOptions.MatchProbability).
+	LinkWeight float64
 }
 
 // Clustering is the result of [Matcher.Cluster].
@@ -294,16 +314,24 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	tf.fill(recs, o.Workers)
 	report("block", len(bl.groups), len(bl.groups))
 
-	model := mt
+	found := learnt{model: mt}
 	if !o.NoLearning && n >= minLearnRecords {
 		report("learn", 0, 1)
-		model = mt.learn(recs, bl, tf, o)
+		found = mt.learn(recs, bl, tf, o)
 		report("learn", 1, 1)
 	}
+	model := found.model
+	threshold := model.cfg.MatchWeight
+	if lam := found.pairMatch; lam > 0 {
+		// The evidence a pair needs for the chosen match probability,
+		// given how rare matching pairs are in a table of this size.
+		threshold = max(threshold, math.Log2((1-lam)/lam)+math.Log2(o.MatchProbability/(1-o.MatchProbability)))
+	}
 
-	edges, candidates := model.scoreBlocks(recs, bl, tf, o, report)
+	edges, candidates := model.scoreBlocks(recs, bl, tf, threshold, o, report)
 	res := &Clustering{IDs: ids, Matcher: model, tf: tf}
-	res.Stats = ClusterStats{Records: n, CandidatePairs: candidates, MatchedPairs: len(edges), LargeBlocks: bl.large}
+	res.Stats = ClusterStats{Records: n, CandidatePairs: candidates, MatchedPairs: len(edges), LargeBlocks: bl.large,
+		PairMatchShare: found.pairMatch, LinkWeight: threshold}
 	res.Rep, res.Stats.RefusedLinks = linkClusters(n, edges, o.MaxClusterSize)
 	for i, r := range res.Rep {
 		if int(r) == i {
@@ -378,7 +406,7 @@ type edge struct {
 
 // scoreBlocks scores every candidate pair on several goroutines and
 // returns the matched pairs and the number of pairs scored.
-func (mt *Matcher) scoreBlocks(recs [][]normalised, bl *blocks, tf termFrequencies, o ClusterOptions, report func(string, int, int)) ([]edge, int) {
+func (mt *Matcher) scoreBlocks(recs [][]normalised, bl *blocks, tf termFrequencies, threshold float64, o ClusterOptions, report func(string, int, int)) ([]edge, int) {
 	var next, done atomic.Int64
 	var mu sync.Mutex
 	var all []edge
@@ -391,7 +419,6 @@ func (mt *Matcher) scoreBlocks(recs [][]normalised, bl *blocks, tf termFrequenci
 			defer wg.Done()
 			var local []edge
 			count := 0
-			threshold := mt.cfg.MatchWeight
 			for {
 				g := int(next.Add(256)) - 256
 				if g >= len(bl.groups) {
@@ -480,141 +507,4 @@ func linkClusters(n int, edges []edge, maxSize int) ([]int32, int) {
 		rep[i] = find(int32(i))
 	}
 	return rep, refused
-}
-
-// minLearnRecords is the fewest records learning needs: random pairs of a
-// handful of records say nothing about chance agreement.
-const minLearnRecords = 200
-
-// emPseudoPairs is how many pairs' worth of weight the starting m keeps
-// during learning.
-const emPseudoPairs = 50
-
-// learn estimates the model from the records: u from random pairs (almost
-// all of which are non-matches), m and the prior by expectation
-// maximisation over a sample of candidate pairs with u held fixed.
-func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o ClusterOptions) *Matcher {
-	nf := len(mt.cfg.Fields)
-	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
-	n := len(recs)
-
-	// u from random pairs, smoothed towards the defaults.
-	u := slices.Clone(mt.u)
-	var counts = make([][numLevels]float64, nf)
-	for range o.SamplePairs {
-		i, j := rng.IntN(n), rng.IntN(n)
-		if i == j {
-			continue
-		}
-		for f := range nf {
-			counts[f][compareField(mt.cfg.Fields[f].Kind, recs[i][f], recs[j][f])]++
-		}
-	}
-	for f := range nf {
-		seen := 0.0
-		for l := LevelDifferent; l < numLevels; l++ {
-			seen += counts[f][l]
-		}
-		if seen < 100 {
-			continue
-		}
-		for l := LevelDifferent; l < numLevels; l++ {
-			u[f][l] = (counts[f][l] + mt.u[f][l]) / (seen + 1)
-		}
-	}
-
-	// A reservoir sample of candidate pairs, as agreement patterns.
-	type pair struct{ i, j int32 }
-	sample := make([]pair, 0, o.SamplePairs)
-	seen := 0
-	for _, g := range bl.groups {
-		bl.pairs(g, func(i, j int32) {
-			seen++
-			if len(sample) < o.SamplePairs {
-				sample = append(sample, pair{i, j})
-			} else if k := rng.IntN(seen); k < o.SamplePairs {
-				sample[k] = pair{i, j}
-			}
-		})
-	}
-	if len(sample) < 200 {
-		return mt.withParams(slices.Clone(mt.m), u, mt.prior)
-	}
-	patterns := map[string]float64{}
-	buf := make([]byte, nf)
-	for _, p := range sample {
-		for f := range nf {
-			buf[f] = byte(compareField(mt.cfg.Fields[f].Kind, recs[p.i][f], recs[p.j][f]))
-		}
-		patterns[string(buf)]++
-	}
-	m := slices.Clone(mt.m)
-	total := float64(len(sample))
-	// Start from the share of sampled pairs the starting model calls a
-	// match: EM started near the answer stays near it.
-	start := mt.withParams(m, u, mt.prior)
-	prior := 0.0
-	for _, p := range sample {
-		if start.score(recs[p.i], recs[p.j], nil) >= mt.cfg.MatchWeight {
-			prior++
-		}
-	}
-	prior = min(max(prior/total, 0.001), 0.9)
-	startPrior := prior
-	for range o.EMIterations {
-		var mNum = make([][numLevels]float64, nf)
-		var mDen = make([]float64, nf)
-		matches := 0.0
-		for pat, cnt := range patterns {
-			lm, lu := math.Log(prior), math.Log(1-prior)
-			for f := range nf {
-				l := Level(pat[f])
-				if l == LevelMissing {
-					continue
-				}
-				lm += math.Log(max(m[f][l], 1e-9))
-				lu += math.Log(max(u[f][l], 1e-12))
-			}
-			g := 1 / (1 + math.Exp(lu-lm))
-			matches += g * cnt
-			for f := range nf {
-				l := Level(pat[f])
-				if l == LevelMissing {
-					continue
-				}
-				mNum[f][l] += g * cnt
-				mDen[f] += g * cnt
-			}
-		}
-		prior = min(max(matches/total, 1e-6), 0.999)
-		for f := range nf {
-			if mDen[f] < 1 {
-				continue
-			}
-			for l := LevelDifferent; l < numLevels; l++ {
-				// Smoothed towards the defaults (emPseudoPairs pairs' worth)
-				// so a level never seen among matches keeps a chance and a
-				// small data set cannot pull the model far.
-				m[f][l] = (mNum[f][l] + emPseudoPairs*mt.m[f][l]) / (mDen[f] + emPseudoPairs)
-			}
-		}
-	}
-	// EM may settle on a different split than "same entity" (for example
-	// "same city"). A field whose learnt exact agreement no longer counts
-	// for a match, or whose disagreement no longer counts against it,
-	// keeps its starting m.
-	for f := range nf {
-		we := math.Log2(max(m[f][LevelExact], 1e-6) / max(u[f][LevelExact], 1e-9))
-		wd := math.Log2(max(m[f][LevelDifferent], 1e-6) / max(u[f][LevelDifferent], 1e-9))
-		if we <= 0 || wd >= 0 {
-			m[f] = mt.m[f]
-		}
-	}
-	// EM that ends far from where the starting model stood has found
-	// another split of the pairs; keep the starting m then (u is learnt
-	// from random pairs and stays).
-	if prior > 2*startPrior+0.1 || prior < startPrior/4 {
-		return mt.withParams(slices.Clone(mt.m), u, startPrior)
-	}
-	return mt.withParams(m, u, min(prior, 0.9))
 }

@@ -128,10 +128,7 @@ func normaliseWith(k Kind, s, region string, cache readingCache) normalised {
 	case KindPostcode, KindNationalID:
 		return normalised{v: strings.ReplaceAll(Simplify(s), " ", "")}
 	case KindDate:
-		if d, err := NormaliseDate(s); err == nil {
-			return normalised{v: d}
-		}
-		return normalised{v: digitsOnly(Fold(s))}
+		return normalised{v: dateKey(s)}
 	default:
 		return normalised{v: stripSpacesBetweenHan(Simplify(s))}
 	}

@@ -207,12 +207,52 @@ func NormaliseAddress(s string) string {
 // 2006-01-02T15:04:05Z07:00 (the date part), and day-first 02/01/2006 or
 // 2-1-2006 (as written in most of the world). Full-width digits are folded.
 func NormaliseDate(s string) (string, error) {
+	y, m, d, err := dateParts(s)
+	if err != nil {
+		return "", err
+	}
+	if y < 1000 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31 {
+		return "", fmt.Errorf("dedupe: date %q: out of range", truncateText(s))
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d {
+		return "", fmt.Errorf("dedupe: date %q: %d-%02d has no day %d", truncateText(s), y, m, d)
+	}
+	return t.Format(time.DateOnly), nil
+}
+
+// dateKey prepares a date for comparison. A valid date is written as
+// [NormaliseDate] writes it. An impossible one is read as clerks get dates
+// wrong: day and month swapped when that makes a date (1504-21-01 is 21
+// January 1504), else kept as year-month-day digits, so that 1862-01-71
+// is one keying error from 1862-01-11. Anything else is kept as its
+// digits.
+func dateKey(s string) string {
+	if d, err := NormaliseDate(s); err == nil {
+		return d
+	}
+	y, m, d, err := dateParts(s)
+	if err != nil || y < 1000 || y > 9999 || m > 99 || d > 99 {
+		return digitsOnly(Fold(s))
+	}
+	if m > 12 && d >= 1 && d <= 12 {
+		if t := time.Date(y, time.Month(d), m, 0, 0, 0, 0, time.UTC); t.Day() == m {
+			return t.Format(time.DateOnly)
+		}
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
+}
+
+// dateParts reads year, month and day from a date written with dashes,
+// slashes or dots, as eight digits, in Chinese, or in RFC 3339, without
+// checking their ranges.
+func dateParts(s string) (y, m, d int, err error) {
 	f := Fold(s)
 	if f == "" {
-		return "", fmt.Errorf("dedupe: date: empty")
+		return 0, 0, 0, fmt.Errorf("dedupe: date: empty")
 	}
 	if t, err := time.Parse(time.RFC3339, f); err == nil {
-		return t.Format(time.DateOnly), nil
+		return t.Year(), int(t.Month()), t.Day(), nil
 	}
 	f = strings.NewReplacer("年", "-", "月", "-", "日", "", "号", "").Replace(f)
 	if i := strings.IndexAny(f, " t"); i > 0 {
@@ -225,26 +265,19 @@ func NormaliseDate(s string) (string, error) {
 		parts = strings.FieldsFunc(f, func(r rune) bool { return r == '-' || r == '/' || r == '.' })
 	}
 	if len(parts) != 3 {
-		return "", fmt.Errorf("dedupe: date %q: want year, month and day", truncateText(s))
+		return 0, 0, 0, fmt.Errorf("dedupe: date %q: want year, month and day", truncateText(s))
 	}
-	nums := make([]int, 3)
+	var nums [3]int
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
-			return "", fmt.Errorf("dedupe: date %q: %q is not a number", truncateText(s), truncateText(p))
+			return 0, 0, 0, fmt.Errorf("dedupe: date %q: %q is not a number", truncateText(s), truncateText(p))
 		}
 		nums[i] = n
 	}
-	y, m, d := nums[0], nums[1], nums[2]
+	y, m, d = nums[0], nums[1], nums[2]
 	if len(parts[0]) != 4 && len(parts[2]) == 4 {
 		y, m, d = nums[2], nums[1], nums[0]
 	}
-	if y < 1000 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31 {
-		return "", fmt.Errorf("dedupe: date %q: out of range", truncateText(s))
-	}
-	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	if t.Day() != d {
-		return "", fmt.Errorf("dedupe: date %q: %d-%02d has no day %d", truncateText(s), y, m, d)
-	}
-	return t.Format(time.DateOnly), nil
+	return y, m, d, nil
 }

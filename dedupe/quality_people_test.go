@@ -120,7 +120,8 @@ func TestClusterQualityOnHistoricalPeople(t *testing.T) {
 	t.Parallel()
 	fields, recs, truth := historicalRecords(t)
 	res, q := clusterQuality(t, fields, "GB", recs, truth)
-	t.Logf("historical50k: precision %.4f recall %.4f F1 %.4f (%d candidate pairs, %d clusters)", q[0], q[1], q[2], res.Stats.CandidatePairs, res.Stats.Clusters)
+	t.Logf("historical50k: precision %.4f recall %.4f F1 %.4f (%d candidate pairs, %d clusters, link at %.1f bits)", q[0], q[1], q[2], res.Stats.CandidatePairs, res.Stats.Clusters, res.Stats.LinkWeight)
+	t.Logf("%+v", res.Matcher.Params())
 	require.GreaterOrEqual(t, q[2], 0.74)
 }
 
@@ -153,6 +154,7 @@ func benchmarkPeople(b *testing.B, n int) {
 		b.ReportMetric(r, "recall")
 		b.ReportMetric(f1, "F1")
 		b.ReportMetric(secs, "cluster-s")
+		b.ReportMetric(res.Stats.LinkWeight, "link-bits")
 		b.ReportMetric(float64(peak)/(1<<30), "peak-heap-GiB")
 	}
 }

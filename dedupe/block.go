@@ -13,6 +13,10 @@ type blockPart struct {
 	field  int
 	useAlt bool
 	prefix int
+	// orField, when not 0, is 1 + the field whose value stands in when
+	// this field is empty: a family name left blank is often found in the
+	// given-name column.
+	orField int
 }
 
 // blockRule makes one blocking key per record. Records that share a key
@@ -53,12 +57,33 @@ func defaultRules(fields []Field) []blockRule {
 			blockRule{{field: fam, useAlt: true}, {field: giv, useAlt: true, prefix: 1}},
 			blockRule{{field: giv, useAlt: true}, {field: fam, useAlt: true, prefix: 1}})
 	}
+	// The name part of the rules below: a person's family name, or the
+	// given name when the family name is blank (and probably typed there).
+	namePart := func(prefix int) blockPart {
+		p := blockPart{field: name, useAlt: true, prefix: prefix}
+		if name == fam && giv >= 0 {
+			p.orField = giv + 1
+		}
+		return p
+	}
 	if name >= 0 && place >= 0 {
-		rules = append(rules, blockRule{{field: name, useAlt: true, prefix: 3}, {field: place}})
+		rules = append(rules, blockRule{namePart(3), {field: place}})
+	}
+	if pc := first(KindPostcode); pc >= 0 && street < 0 {
+		// Without a street, the postcode alone: a few dozen addresses.
+		rules = append(rules, blockRule{{field: pc}})
+	}
+	if giv >= 0 {
+		if c := first(KindCity); c >= 0 {
+			rules = append(rules, blockRule{{field: giv, useAlt: true, prefix: 3}, {field: c}})
+		}
 	}
 	if name >= 0 {
 		if c := first(KindCity); c >= 0 && c != place {
-			rules = append(rules, blockRule{{field: name, useAlt: true, prefix: 4}, {field: c, prefix: 3}})
+			rules = append(rules, blockRule{namePart(4), {field: c, prefix: 3}})
+		}
+		if d := first(KindDate); d >= 0 && fam >= 0 {
+			rules = append(rules, blockRule{namePart(0), {field: d, prefix: 4}})
 		}
 	}
 	if street >= 0 {
@@ -95,9 +120,13 @@ func (r blockRule) key(rule int, rec []normalised) uint64 {
 	h := uint64(fnvOffset)
 	h = (h ^ uint64(rule+1)) * fnvPrime
 	for _, p := range r {
-		v := rec[p.field].v
-		if p.useAlt && rec[p.field].alt != "" {
-			v = rec[p.field].alt
+		f := p.field
+		if rec[f].v == "" && p.orField > 0 {
+			f = p.orField - 1
+		}
+		v := rec[f].v
+		if p.useAlt && rec[f].alt != "" {
+			v = rec[f].alt
 		}
 		v = prefixRunes(v, p.prefix)
 		if v == "" || !utf8.ValidString(v) {

@@ -21,6 +21,12 @@ type ClusterOptions struct {
 	// cap is refused, so a chain of weak links cannot glue thousands of
 	// records together. Defaults to 50.
 	MaxClusterSize int
+	// Coherence is the mean score, in bits, that the records of two
+	// clusters must reach with each other for a link to join them: every
+	// record of one is compared with every record of the other. It stops
+	// a chain of links, each strong alone, from gluing together records
+	// that disagree. Defaults to 6; math.Inf(-1) joins on any link.
+	Coherence float64
 	// MaxBlockSize is the largest block compared all-pairs; larger blocks
 	// are compared through a sliding window. Defaults to 100.
 	MaxBlockSize int
@@ -63,6 +69,9 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 	if o.Window == 0 {
 		o.Window = 20
 	}
+	if o.Coherence == 0 {
+		o.Coherence = 6
+	}
 	if o.MatchProbability == 0 {
 		o.MatchProbability = 0.5
 	}
@@ -88,6 +97,9 @@ func (o ClusterOptions) validate() error {
 	}
 	if o.MaxBlockSize < 2 {
 		errs = append(errs, crm.Invalid("max_block_size", "must be at least 2"))
+	}
+	if math.IsNaN(o.Coherence) || math.IsInf(o.Coherence, 1) {
+		errs = append(errs, crm.Invalid("coherence", "must be a number of bits, or negative infinity to join on any link"))
 	}
 	if !(o.MatchProbability > 0 && o.MatchProbability < 1) {
 		errs = append(errs, crm.Invalid("match_probability", "must be between 0 and 1, exclusive"))
@@ -332,7 +344,7 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	res := &Clustering{IDs: ids, Matcher: model, tf: tf}
 	res.Stats = ClusterStats{Records: n, CandidatePairs: candidates, MatchedPairs: len(edges), LargeBlocks: bl.large,
 		PairMatchShare: found.pairMatch, LinkWeight: threshold}
-	res.Rep, res.Stats.RefusedLinks = linkClusters(n, edges, o.MaxClusterSize)
+	res.Rep, res.Stats.RefusedLinks = model.linkClusters(recs, tf, edges, o.MaxClusterSize, o.Coherence)
 	for i, r := range res.Rep {
 		if int(r) == i {
 			res.Stats.Clusters++
@@ -458,10 +470,29 @@ func (mt *Matcher) scoreBlocks(recs [][]normalised, bl *blocks, tf termFrequenci
 	return all, total
 }
 
-// linkClusters joins matched pairs into clusters, strongest first, never
-// past maxSize records, and returns each record's representative (the
-// smallest index in its cluster) and how many links were refused.
-func linkClusters(n int, edges []edge, maxSize int) ([]int32, int) {
+// linker joins matched pairs into clusters, strongest first. A link is
+// refused when the cluster would outgrow the cap, or when the two clusters
+// it would join do not cohere: every record of one is compared with every
+// record of the other, and their mean score must reach the coherence
+// floor. A chain of links, each strong alone, thus cannot join records
+// that disagree with each other; each pair of records is compared at most
+// once on an accepted join, so coherence costs the sum of the squared
+// cluster sizes.
+type linker struct {
+	mt        *Matcher
+	recs      [][]normalised
+	tf        termFrequencies
+	maxSize   int
+	coherence float64
+	parent    []int32
+	members   [][]int32
+	// refusedAt remembers joins refused for incoherence, by the two
+	// clusters' roots and sizes, so a refusal is not computed again until
+	// one of the clusters grows.
+	refusedAt map[[2]int32][2]int32
+}
+
+func (mt *Matcher) linkClusters(recs [][]normalised, tf termFrequencies, edges []edge, maxSize int, coherence float64) ([]int32, int) {
 	slices.SortFunc(edges, func(a, b edge) int {
 		switch {
 		case a.w > b.w:
@@ -473,38 +504,73 @@ func linkClusters(n int, edges []edge, maxSize int) ([]int32, int) {
 		}
 		return int(a.j - b.j)
 	})
-	parent := make([]int32, n)
-	size := make([]int32, n)
-	for i := range parent {
-		parent[i] = int32(i)
-		size[i] = 1
-	}
-	find := func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
+	n := len(recs)
+	lk := &linker{mt: mt, recs: recs, tf: tf, maxSize: maxSize, coherence: coherence,
+		parent: make([]int32, n), members: make([][]int32, n), refusedAt: map[[2]int32][2]int32{}}
+	for i := range lk.parent {
+		lk.parent[i] = int32(i)
 	}
 	refused := 0
 	for _, e := range edges {
-		a, b := find(e.i), find(e.j)
+		a, b := lk.find(e.i), lk.find(e.j)
 		if a == b {
 			continue
 		}
-		if int(size[a]+size[b]) > maxSize {
+		if !lk.join(a, b) {
 			refused++
-			continue
 		}
-		if b < a {
-			a, b = b, a
-		}
-		parent[b] = a
-		size[a] += size[b]
 	}
 	rep := make([]int32, n)
 	for i := range rep {
-		rep[i] = find(int32(i))
+		rep[i] = lk.find(int32(i))
 	}
 	return rep, refused
+}
+
+func (lk *linker) find(x int32) int32 {
+	for lk.parent[x] != x {
+		lk.parent[x] = lk.parent[lk.parent[x]]
+		x = lk.parent[x]
+	}
+	return x
+}
+
+// cluster returns the records of the cluster rooted at r.
+func (lk *linker) cluster(r int32) []int32 {
+	if lk.members[r] == nil {
+		return []int32{r}
+	}
+	return lk.members[r]
+}
+
+// join joins the clusters rooted at a and b when allowed and reports
+// whether it did. The smaller root stays the root.
+func (lk *linker) join(a, b int32) bool {
+	if b < a {
+		a, b = b, a
+	}
+	ma, mb := lk.cluster(a), lk.cluster(b)
+	if len(ma)+len(mb) > lk.maxSize {
+		return false
+	}
+	if len(ma) > 1 || len(mb) > 1 {
+		key, sizes := [2]int32{a, b}, [2]int32{int32(len(ma)), int32(len(mb))}
+		if at, ok := lk.refusedAt[key]; ok && at == sizes {
+			return false
+		}
+		sum := 0.0
+		for _, x := range ma {
+			for _, y := range mb {
+				sum += lk.mt.score(lk.recs[x], lk.recs[y], lk.tf)
+			}
+		}
+		if sum/float64(len(ma)*len(mb)) < lk.coherence {
+			lk.refusedAt[key] = sizes
+			return false
+		}
+	}
+	lk.parent[b] = a
+	lk.members[a] = append(append(make([]int32, 0, len(ma)+len(mb)), ma...), mb...)
+	lk.members[b] = nil
+	return true
 }

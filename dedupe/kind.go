@@ -152,6 +152,13 @@ func compareField(k Kind, a, b normalised) Level {
 		if a.alt != "" && a.alt == b.alt {
 			return LevelClose // homophones: 李伟 and 李薇
 		}
+		if k != KindFamilyName && sameGivenName(a.v, b.v) {
+			_, ra := nextToken(a.v)
+			_, rb := nextToken(b.v)
+			if k == KindGivenName || ra == rb {
+				return LevelClose // William and Bill
+			}
+		}
 		var jw float64
 		if k == KindName {
 			jw = jaroWinklerOrMongeElkan(a.v, b.v)

@@ -112,6 +112,9 @@ func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o 
 		var used uint64
 		for _, part := range bl.rules[r] {
 			used |= 1 << uint(part.field)
+			if part.orField > 0 {
+				used |= 1 << uint(part.orField-1)
+			}
 			if g := mt.cfg.Fields[part.field].group(); g != "" {
 				for f, fd := range mt.cfg.Fields {
 					if fd.group() == g {

@@ -137,6 +137,13 @@ func referenceCompareField(k Kind, a, b normalised) Level {
 		if a.alt != "" && a.alt == b.alt {
 			return LevelClose // homophones: 李伟 and 李薇
 		}
+		if k != KindFamilyName && sameGivenName(a.v, b.v) {
+			_, ra := nextToken(a.v)
+			_, rb := nextToken(b.v)
+			if k == KindGivenName || ra == rb {
+				return LevelClose
+			}
+		}
 		jw := JaroWinkler(a.v, b.v)
 		if a.alt != "" && b.alt != "" {
 			jw = max(jw, JaroWinkler(a.alt, b.alt)-0.04)

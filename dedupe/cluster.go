@@ -230,6 +230,56 @@ func (t *frequencyTable) fill(recs [][]normalised, workers int) {
 	wg.Wait()
 }
 
+// markShared marks the contact points that at least three records give
+// under at least two different names (see Matcher.level), one goroutine a
+// contact field.
+func (mt *Matcher) markShared(recs [][]normalised) {
+	if mt.identity < 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for f, fd := range mt.cfg.Fields {
+		if !fd.Kind.contactPoint() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			type use struct {
+				count int32
+				name  string
+				names bool
+			}
+			uses := map[string]*use{}
+			for _, rec := range recs {
+				v := rec[f].v
+				if v == "" {
+					continue
+				}
+				u := uses[v]
+				if u == nil {
+					u = &use{}
+					uses[v] = u
+				}
+				u.count++
+				if name := rec[mt.identity].v; name != "" {
+					if u.name == "" {
+						u.name = name
+					} else if u.name != name {
+						u.names = true
+					}
+				}
+			}
+			for _, rec := range recs {
+				if u := uses[rec[f].v]; u != nil && u.count >= 3 && u.names {
+					rec[f].shared = true
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Records returns a sequence over a slice of records, for [Matcher.Cluster].
 func Records(rs []Record) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
@@ -324,6 +374,7 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	bl := newBlocks(defaultRules(mt.cfg.Fields), recs, o.MaxBlockSize, o.Window, o.Workers)
 	tfDone.Wait()
 	tf.fill(recs, o.Workers)
+	mt.markShared(recs)
 	report("block", len(bl.groups), len(bl.groups))
 
 	found := learnt{model: mt}

@@ -293,6 +293,27 @@ func containsToken(s, tok string) bool {
 	}
 }
 
+// nameWithin reports whether every word of the shorter of two names is a
+// word of the longer, and the shorter has a word of four letters or more:
+// "Lulu" within "Lulu Restaurant Bis Cafe". It does not allocate.
+func nameWithin(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	long := false
+	for rest := a; ; {
+		var t string
+		t, rest = nextToken(rest)
+		if t == "" {
+			return long
+		}
+		if !containsToken(b, t) {
+			return false
+		}
+		long = long || len(t) >= 4
+	}
+}
+
 // containsTokenBefore reports whether tok occurs in s before the suffix rest.
 func containsTokenBefore(s, tok, rest string) bool {
 	head := s[:len(s)-len(rest)]

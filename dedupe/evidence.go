@@ -27,6 +27,7 @@ const (
 const (
 	noteCountedOnce = "counted once in its group"
 	noteSwapped     = "matched the other name field"
+	noteShared      = "shared with records of other names"
 )
 
 // evidence holds, per field, the agreement level, the weight the field
@@ -122,7 +123,7 @@ func (mt *Matcher) fieldBound(i int, a, b []normalised, tf termFrequencies) floa
 	case x.v == "" || y.v == "":
 		return 0
 	case x.v == y.v:
-		return mt.levelWeight(i, compareField(mt.cfg.Fields[i].Kind, x, y), x.v, x.freq, tf)
+		return mt.levelWeight(i, mt.level(i, a, b), x.v, x.freq, tf)
 	}
 	return mt.bestNonExact[i]
 }
@@ -160,13 +161,33 @@ func crossPossible(g1, f1, g2, f2 string) bool {
 
 // fieldWeight compares field i and records its level and own weight.
 func (mt *Matcher) fieldWeight(i int, a, b []normalised, tf termFrequencies, ev *evidence) float64 {
-	l := compareField(mt.cfg.Fields[i].Kind, a[i], b[i])
+	l := mt.level(i, a, b)
 	w := 0.0
 	if l != LevelMissing {
 		w = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
 	}
 	ev.level[i], ev.own[i], ev.weight[i], ev.note[i] = l, w, w, ""
+	if l == LevelPartial && a[i].shared && a[i].v == b[i].v {
+		ev.note[i] = noteShared
+	}
 	return w
+}
+
+// level returns the agreement level of field i. Exact agreement on a
+// shared contact point (a phone, e-mail or address that records of other
+// names use too: the switchboard of a hotel, the street address of a
+// mall) counts as partial agreement when the names disagree: restaurants
+// in one hotel share its number and address, and that says little about
+// whether two of them are one.
+func (mt *Matcher) level(i int, a, b []normalised) Level {
+	l := compareField(mt.cfg.Fields[i].Kind, a[i], b[i])
+	if l == LevelExact && a[i].shared && mt.identity >= 0 && mt.cfg.Fields[i].Kind.contactPoint() {
+		k := mt.identity
+		if li := compareField(mt.cfg.Fields[k].Kind, a[k], b[k]); li != LevelMissing && li < LevelClose {
+			return LevelPartial
+		}
+	}
+	return l
 }
 
 // unitWeight weighs unit u, filling ev for its fields, and returns the

@@ -90,6 +90,9 @@ type normalised struct {
 	// freq, when not 0, is how many records of a clustering run share v:
 	// filled in once so that scoring a pair need not look it up.
 	freq uint32
+	// shared marks a contact point that at least three records of a
+	// clustering run give, under at least two different names.
+	shared bool
 }
 
 // normalise prepares one value of kind k. Values that do not parse (a phone
@@ -186,7 +189,7 @@ func compareField(k Kind, a, b normalised) Level {
 		switch {
 		case jw >= 0.93:
 			return LevelClose
-		case jw >= 0.85:
+		case jw >= 0.85 || nameWithin(a.v, b.v):
 			return LevelPartial
 		}
 		return LevelDifferent
@@ -325,6 +328,17 @@ func defaultProbabilities(k Kind) (m, u [numLevels]float64) {
 func (k Kind) usesTermFrequency() bool {
 	switch k {
 	case KindName, KindGivenName, KindFamilyName, KindCompany, KindCity, KindStreet, KindAddress, KindText, KindPostcode:
+		return true
+	}
+	return false
+}
+
+// contactPoint reports whether values of kind k are a way to reach a
+// customer that several customers may share: a switchboard number, an
+// office e-mail, a building's address.
+func (k Kind) contactPoint() bool {
+	switch k {
+	case KindPhone, KindEmail, KindAddress, KindStreet:
 		return true
 	}
 	return false

@@ -53,7 +53,7 @@ func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o 
 			continue
 		}
 		for f := range nf {
-			counts[f][compareField(mt.cfg.Fields[f].Kind, recs[i][f], recs[j][f])]++
+			counts[f][mt.level(f, recs[i], recs[j])]++
 		}
 	}
 	for f := range nf {
@@ -128,7 +128,7 @@ func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o 
 			for f := range nf {
 				l := LevelMissing
 				if used&(1<<uint(f)) == 0 {
-					l = compareField(mt.cfg.Fields[f].Kind, recs[p.i][f], recs[p.j][f])
+					l = mt.level(f, recs[p.i], recs[p.j])
 				}
 				buf[f] = byte(l)
 			}

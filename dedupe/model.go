@@ -218,6 +218,9 @@ type Matcher struct {
 	// bestWeight is each field's highest weight, rarity included.
 	bestWeight []float64
 	units      []unit
+	// identity is the field that names the customer (the first company
+	// or full name), -1 when there is none.
+	identity int
 }
 
 // New returns a Matcher for records with the configured fields. A nil

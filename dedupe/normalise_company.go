@@ -158,6 +158,9 @@ func NormaliseCompany(s string) Company {
 	if len(words) > 1 && words[0] == "the" {
 		words = words[1:]
 	}
+	if len(words) > 1 && words[len(words)-1] == "the" {
+		words = words[:len(words)-1] // a catalogue's "Palm, The"
+	}
 	end := len(words)
 	for end > 1 && englishLegalForms[words[end-1]] {
 		end--

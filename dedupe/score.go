@@ -66,4 +66,12 @@ func (mt *Matcher) computeBounds() {
 		}
 	}
 	mt.units = buildUnits(mt.cfg.Fields)
+	mt.identity = -1
+	for _, k := range []Kind{KindCompany, KindName} {
+		for i, f := range mt.cfg.Fields {
+			if f.Kind == k && mt.identity < 0 {
+				mt.identity = i
+			}
+		}
+	}
 }

@@ -169,7 +169,7 @@ func referenceCompareField(k Kind, a, b normalised) Level {
 		switch {
 		case jw >= 0.93:
 			return LevelClose
-		case jw >= 0.85:
+		case jw >= 0.85 || nameWithin(a.v, b.v):
 			return LevelPartial
 		}
 		return LevelDifferent

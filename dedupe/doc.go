@@ -28,19 +28,35 @@
 // A [Matcher] built by [New] from a [Config] (the fields and their kinds)
 // weighs each field's level by log2(m/u): m is how often duplicates agree
 // at that level, u how often unrelated records do. Exact agreement on a
-// rare value weighs more than on a common one (term frequencies). The sum
-// is the [Decision] score; [Config.MatchWeight] and [Config.PossibleWeight]
-// split it into [Match], [PossibleMatch] and [NonMatch], and the decision
-// lists every field's [Reason].
+// rare value weighs more than on a common one (term frequencies). Fields
+// that describe one thing (suburb, postcode and state; see [Field.Group])
+// count once: their strongest agreement and strongest disagreement, not
+// the sum. A given name and a family name are weighed together, so names
+// written the other way round, or a family name typed into the given-name
+// column, still agree; given names compare through a table of English
+// nicknames (Bill and William). An exact agreement on a shared contact
+// point (a number or address that records of other names give too) counts
+// as partial when the names disagree. The sum is the [Decision] score;
+// [Config.MatchWeight] and [Config.PossibleWeight] split it into [Match],
+// [PossibleMatch] and [NonMatch], and the decision lists every field's
+// [Reason], saying how it was counted.
 //
 // # Clustering a table
 //
 // [Matcher.Cluster] streams records in, groups them by blocking keys so
 // that candidate pairs grow linearly (large blocks are compared through a
-// sliding window), learns u from random pairs and m by
-// expectation-maximisation, scores candidates on all cores and links
-// matches strongest first into clusters capped by
-// [ClusterOptions.MaxClusterSize] so weak chains cannot snowball.
+// sliding window) and learns the model without labels: u from random
+// pairs; m by expectation-maximisation one blocking rule at a time,
+// leaving out the fields the rule makes agree; and the share of matching
+// pairs in the table. From that share follows the score a link needs for
+// [ClusterOptions.MatchProbability], so a threshold means the same in a
+// table of ten thousand rows and of a million, where any one pair is far
+// less likely to match. It scores candidates on all cores and links
+// matches strongest first; two clusters join only when their records
+// cohere ([ClusterOptions.Coherence]) and never past
+// [ClusterOptions.MaxClusterSize], so a chain of weak links cannot join
+// records that disagree. [Clustering.Explain] explains any pair as the run
+// weighed it.
 //
 // # Storage
 //

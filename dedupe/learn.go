@@ -135,9 +135,6 @@ func (mt *Matcher) learn(recs [][]normalised, bl *blocks, tf termFrequencies, o 
 			patterns[string(buf)]++
 		}
 		num, den := mt.expectationMaximisation(patterns, u, o.EMIterations)
-		if debugLearn != nil {
-			debugLearn(r, len(ps), num, den)
-		}
 		for f := range nf {
 			if used&(1<<uint(f)) != 0 {
 				continue
@@ -251,5 +248,3 @@ func (mt *Matcher) expectationMaximisation(patterns map[string]float64, u [][num
 	}
 	return num, den
 }
-
-var debugLearn func(r, n int, num [][numLevels]float64, den []float64)

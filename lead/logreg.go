@@ -131,12 +131,18 @@ func trainLR(e *encoded, cols []column, c lrTrainConfig) *lrModel {
 		}
 	}
 	w[biasAt] = math.Log(pos / (float64(e.n) - pos))
-	// Every row's interaction weight indexes, computed once.
-	pairAt := make([]int32, e.n*len(pairs))
+	// Every row's code and interaction weight indexes, computed once: the
+	// gradient steps then read one flat list per row.
+	width := len(cols) + len(pairs)
+	at := make([]int32, e.n*width)
 	for i := 0; i < e.n; i++ {
 		codes, _ := e.row(i)
+		row := at[i*width : (i+1)*width]
+		for k, c := range codes {
+			row[k] = int32(off[k] + int(c))
+		}
 		for p, ab := range pairs {
-			pairAt[i*len(pairs)+p] = int32(pairOff[p] + int(codes[ab[0]])*cols[ab[1]].codes() + int(codes[ab[1]]))
+			row[len(cols)+p] = int32(pairOff[p] + int(codes[ab[0]])*cols[ab[1]].codes() + int(codes[ab[1]]))
 		}
 	}
 	grad := make([]float64, nw)
@@ -149,29 +155,29 @@ func trainLR(e *encoded, cols []column, c lrTrainConfig) *lrModel {
 	)
 	b1t, b2t := 1.0, 1.0
 	inv := 1 / float64(e.n)
+	scaledW, scaledG := w[scaled0:scaled0+len(cols)], grad[scaled0:scaled0+len(cols)]
 	for range c.iters {
 		clear(grad)
 		for i := 0; i < e.n; i++ {
-			codes, nums := e.row(i)
-			at := pairAt[i*len(pairs) : (i+1)*len(pairs)]
+			row := at[i*width : (i+1)*width]
+			nums := e.nums[i*e.cols : (i+1)*e.cols]
 			z := w[biasAt]
-			for k, c := range codes {
-				z += w[off[k]+int(c)] + w[scaled0+k]*nums[k]
-			}
-			for _, j := range at {
+			for _, j := range row {
 				z += w[j]
+			}
+			for k, x := range nums {
+				z += scaledW[k] * x
 			}
 			g := sigmoid(z)
 			if e.labels[i] {
 				g--
 			}
 			grad[biasAt] += g
-			for k, c := range codes {
-				grad[off[k]+int(c)] += g
-				grad[scaled0+k] += g * nums[k]
-			}
-			for _, j := range at {
+			for _, j := range row {
 				grad[j] += g
+			}
+			for k, x := range nums {
+				scaledG[k] += g * x
 			}
 		}
 		b1t *= beta1

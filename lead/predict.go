@@ -104,7 +104,7 @@ type TrainConfig struct {
 	// informative about the outcome in the training rows first; pairs whose
 	// columns have more than 4,096 value combinations are left out, and
 	// pairs stop once they hold 131,072 weights. A negative number learns
-	// none. Defaults to 190, every pair of 20 columns.
+	// none. Defaults to 105, every pair of 15 columns.
 	Interactions int
 	// PairL2 is logistic regression's penalty on interaction weights per
 	// unit of mean log-loss: stronger than L2, since a combination of two
@@ -153,7 +153,7 @@ func (c *TrainConfig) withDefaults() TrainConfig {
 		out.Iterations = 100
 	}
 	if out.Interactions == 0 {
-		out.Interactions = 190
+		out.Interactions = 105
 	}
 	if out.PairL2 == 0 {
 		out.PairL2 = 0.01

@@ -21,8 +21,9 @@
 // placeholders such as "Select" count as unanswered ([DefaultMissing]); ID
 // and leaky columns are excluded on request. Algorithms: naive Bayes with
 // Laplace smoothing, L2-regularised logistic regression over one-hot
-// categories and binned and scaled numbers, gradient-boosted trees, and
-// their [Ensemble] (the default); [Auto] picks by cross-validation.
+// categories, binned and scaled numbers and the value combinations of pairs
+// of the most informative columns, gradient-boosted trees, and their
+// [Ensemble] (the default); [Auto] picks by cross-validation.
 // Training is deterministic (seeded); a predictor round-trips through JSON
 // with identical scores ([LoadPredictor]); [RowScorer.Explain] lists the
 // features that moved a lead's score most. [CrossValidate] and [ROCAUC]

@@ -39,7 +39,9 @@ const (
 	// on small data, and easy to explain.
 	NaiveBayes Algorithm = "nb"
 	// LogisticRegression is an L2-regularised logistic regression over
-	// one-hot categories and binned and scaled numbers.
+	// one-hot categories and binned and scaled numbers, with a weight per
+	// combination of two columns' values for pairs of the most informative
+	// columns (see [TrainConfig].Interactions).
 	LogisticRegression Algorithm = "logreg"
 	// BoostedTrees is gradient-boosted decision trees over the same bins.
 	BoostedTrees Algorithm = "gbt"
@@ -97,6 +99,17 @@ type TrainConfig struct {
 	// Iterations bounds logistic regression's gradient steps. Defaults to
 	// 100.
 	Iterations int
+	// Interactions is the most column pairs logistic regression learns a
+	// weight per combination of values for, pairs of the columns most
+	// informative about the outcome in the training rows first; pairs whose
+	// columns have more than 4,096 value combinations are left out, and
+	// pairs stop once they hold 131,072 weights. A negative number learns
+	// none. Defaults to 105, every pair of 15 columns.
+	Interactions int
+	// PairL2 is logistic regression's penalty on interaction weights per
+	// unit of mean log-loss: stronger than L2, since a combination of two
+	// values is seen in fewer rows than either value. Defaults to 0.01.
+	PairL2 float64
 	// Trees, Depth and LearningRate shape [BoostedTrees]. Default to 100, 4
 	// and 0.1.
 	Trees        int
@@ -138,6 +151,12 @@ func (c *TrainConfig) withDefaults() TrainConfig {
 	}
 	if out.Iterations == 0 {
 		out.Iterations = 100
+	}
+	if out.Interactions == 0 {
+		out.Interactions = 105
+	}
+	if out.PairL2 == 0 {
+		out.PairL2 = 0.01
 	}
 	if out.Trees == 0 {
 		out.Trees = 100
@@ -202,6 +221,12 @@ func (c *TrainConfig) validate(t *Table) error {
 	if c.Iterations < 1 || c.Iterations > 100000 {
 		add("iterations", "must be between 1 and 100000")
 	}
+	if c.Interactions > 10000 {
+		add("interactions", "must be at most 10000")
+	}
+	if !(c.PairL2 > 0) || !finite(c.PairL2) {
+		add("pair_l2", "must be positive")
+	}
 	if c.Trees < 1 || c.Trees > 10000 {
 		add("trees", "must be between 1 and 10000")
 	}
@@ -215,6 +240,10 @@ func (c *TrainConfig) validate(t *Table) error {
 		return errs
 	}
 	return nil
+}
+
+func (c *TrainConfig) lrConfig() lrTrainConfig {
+	return lrTrainConfig{l2: c.L2, pairL2: c.PairL2, iters: c.Iterations, pairs: max(c.Interactions, 0)}
 }
 
 // ParseLabel reads an outcome cell: 1, true or yes is won; 0, false or no
@@ -648,11 +677,11 @@ func train(t *Table, c *TrainConfig, rows []int, labels []bool) *Predictor {
 	case NaiveBayes:
 		p.nb = trainNB(enc, cols, c.Smoothing)
 	case LogisticRegression:
-		p.lr = trainLR(enc, cols, c.L2, c.Iterations)
+		p.lr = trainLR(enc, cols, c.lrConfig())
 	case BoostedTrees:
 		p.gbt = trainGBT(enc, cols, c)
 	case Ensemble:
-		p.lr = trainLR(enc, cols, c.L2, c.Iterations)
+		p.lr = trainLR(enc, cols, c.lrConfig())
 		p.gbt = trainGBT(enc, cols, c)
 	}
 	return p
@@ -860,6 +889,11 @@ func (pj *predictorJSON) numberProblems() []numberProblem {
 		}
 		for k, w := range lr.Scaled {
 			check(k, idx("logistic_regression.scaled", k), w, maxPredictorWeight)
+		}
+		for i, p := range lr.Pairs {
+			for c, w := range p.W {
+				check(p.A, idx(idx("logistic_regression.pairs", i)+".w", c), w, maxPredictorWeight)
+			}
 		}
 	}
 	if g := pj.GBT; g != nil {

@@ -3,6 +3,7 @@ package lead_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/crmkit/crmkit/crm"
@@ -145,6 +146,9 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		{"OneOutcome", &lead.Table{Columns: []string{"a", "won"}, Rows: [][]string{{"x", "1"}, {"y", "yes"}}}, lead.TrainConfig{Label: "won"}, "label"},
 		{"NothingToLearn", tbl, lead.TrainConfig{Label: "won", Exclude: []string{"id", "source", "employees", "minutes", "country"}}, "exclude"},
 		{"ShortRow", &lead.Table{Columns: []string{"a", "won"}, Rows: [][]string{{"x"}}}, lead.TrainConfig{Label: "won"}, "rows[0]"},
+		{"TooManyInteractions", tbl, lead.TrainConfig{Label: "won", Interactions: 10001}, "interactions"},
+		{"NegativePairPenalty", tbl, lead.TrainConfig{Label: "won", PairL2: -1}, "pair_l2"},
+		{"NaNPairPenalty", tbl, lead.TrainConfig{Label: "won", PairL2: math.NaN()}, "pair_l2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,6 +216,88 @@ func TestLoadPredictorRejectsBadFiles(t *testing.T) {
 	bad, _ = json.Marshal(m)
 	_, err = lead.LoadPredictor(bad)
 	require.ErrorContains(t, err, "naive_bayes.llr")
+}
+
+func TestLogisticRegressionInteractions(t *testing.T) {
+	t.Parallel()
+	tbl := tinyLeads()
+	pairsOf := func(t *testing.T, p *lead.Predictor) []any {
+		t.Helper()
+		b, err := json.Marshal(p)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(b, &m))
+		pairs, _ := m["logistic_regression"].(map[string]any)["pairs"].([]any)
+		return pairs
+	}
+	t.Run("LearnsAWeightPerValueCombinationOfEveryPairByDefault", func(t *testing.T) {
+		t.Parallel()
+		p, err := lead.Train(tbl, &lead.TrainConfig{Label: "won", Exclude: []string{"id"}, Algorithm: lead.LogisticRegression})
+		require.NoError(t, err)
+		require.Len(t, pairsOf(t, p), 6, "4 columns make 6 pairs")
+	})
+	t.Run("LearnsAtMostInteractionsPairs", func(t *testing.T) {
+		t.Parallel()
+		p, err := lead.Train(tbl, &lead.TrainConfig{Label: "won", Exclude: []string{"id"}, Algorithm: lead.LogisticRegression, Interactions: 2})
+		require.NoError(t, err)
+		require.Len(t, pairsOf(t, p), 2)
+	})
+	t.Run("LearnsNoneWhenInteractionsIsNegative", func(t *testing.T) {
+		t.Parallel()
+		p, err := lead.Train(tbl, &lead.TrainConfig{Label: "won", Exclude: []string{"id"}, Algorithm: lead.LogisticRegression, Interactions: -1})
+		require.NoError(t, err)
+		require.Empty(t, pairsOf(t, p))
+	})
+	t.Run("ExplainAttributesEveryInteractionToItsColumns", func(t *testing.T) {
+		t.Parallel()
+		p, err := lead.Train(tbl, &lead.TrainConfig{Label: "won", Exclude: []string{"id"}, Algorithm: lead.LogisticRegression})
+		require.NoError(t, err)
+		// The bias is the same for every row: the difference of two rows'
+		// log-odds is the difference of their contributions' sums.
+		logitSum := func(row map[string]string) (float64, float64) {
+			prob, contrib := p.Explain(row, -1)
+			var sum float64
+			for _, c := range contrib {
+				sum += c.Weight
+			}
+			return math.Log(prob / (1 - prob)), sum
+		}
+		l1, s1 := logitSum(map[string]string{"source": "web_form", "employees": "850", "minutes": "90", "country": "de"})
+		l2, s2 := logitSum(map[string]string{"source": "cold_call", "employees": "20", "minutes": "", "country": "cn"})
+		require.InDelta(t, l1-l2, s1-s2, 1e-9)
+	})
+}
+
+func TestLoadPredictorRejectsBadInteractions(t *testing.T) {
+	t.Parallel()
+	p, err := lead.Train(tinyLeads(), &lead.TrainConfig{Label: "won", Exclude: []string{"id"}, Algorithm: lead.LogisticRegression})
+	require.NoError(t, err)
+	good, err := json.Marshal(p)
+	require.NoError(t, err)
+	cases := []struct {
+		name  string
+		edit  func(pair map[string]any)
+		field string
+	}{
+		{"ColumnsOutOfOrder", func(pair map[string]any) { pair["a"], pair["b"] = pair["b"], pair["a"] }, "logistic_regression.pairs[0]"},
+		{"NoSuchColumn", func(pair map[string]any) { pair["b"] = 9 }, "logistic_regression.pairs[0]"},
+		{"NegativeColumn", func(pair map[string]any) { pair["a"] = -1 }, "logistic_regression.pairs[0]"},
+		{"TooFewWeights", func(pair map[string]any) { pair["w"] = pair["w"].([]any)[1:] }, "logistic_regression.pairs[0].w"},
+		{"HugeWeight", func(pair map[string]any) { pair["w"].([]any)[1] = 1e300 }, "logistic_regression.pairs[0].w[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(good, &m))
+			tc.edit(m["logistic_regression"].(map[string]any)["pairs"].([]any)[0].(map[string]any))
+			bad, err := json.Marshal(m)
+			require.NoError(t, err)
+			_, err = lead.LoadPredictor(bad)
+			require.ErrorIs(t, err, crm.ErrInvalidArgument)
+			require.ErrorContains(t, err, "invalid "+tc.field)
+		})
+	}
 }
 
 func FuzzLoadPredictor(f *testing.F) {

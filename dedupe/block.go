@@ -95,6 +95,18 @@ func defaultRules(fields []Field) []blockRule {
 	return rules
 }
 
+// full returns the value the part reads, not cut to its prefix.
+func (p blockPart) full(rec []normalised) string {
+	f := p.field
+	if rec[f].v == "" && p.orField > 0 {
+		f = p.orField - 1
+	}
+	if p.useAlt && rec[f].alt != "" {
+		return rec[f].alt
+	}
+	return rec[f].v
+}
+
 // prefixRunes returns the first n runes of s (all of s when n is 0).
 func prefixRunes(s string, n int) string {
 	if n <= 0 {
@@ -120,15 +132,7 @@ func (r blockRule) key(rule int, rec []normalised) uint64 {
 	h := uint64(fnvOffset)
 	h = (h ^ uint64(rule+1)) * fnvPrime
 	for _, p := range r {
-		f := p.field
-		if rec[f].v == "" && p.orField > 0 {
-			f = p.orField - 1
-		}
-		v := rec[f].v
-		if p.useAlt && rec[f].alt != "" {
-			v = rec[f].alt
-		}
-		v = prefixRunes(v, p.prefix)
+		v := prefixRunes(p.full(rec), p.prefix)
 		if v == "" || !utf8.ValidString(v) {
 			return 0
 		}
@@ -213,10 +217,19 @@ func newBlocks(rules []blockRule, recs [][]normalised, maxBlock, window, workers
 				for _, en := range b.entries[s:e] {
 					b.big[en.rec] |= 1 << uint(r)
 				}
-				// Window order: by the record's first field, so that
-				// similar records sit near each other.
+				// Window order: by the rule's fields written in full, then
+				// by the record's first field, so that records whose cut
+				// parts agree beyond the cut sit near each other (in the
+				// block of surname "smith" and given initial "j", "john"
+				// next to "jhon").
 				g := b.entries[s:e]
+				rule := b.rules[r]
 				slices.SortStableFunc(g, func(x, y blockEntry) int {
+					for _, p := range rule {
+						if c := compareStrings(p.full(recs[x.rec]), p.full(recs[y.rec])); c != 0 {
+							return c
+						}
+					}
 					return compareStrings(firstValue(recs[x.rec]), firstValue(recs[y.rec]))
 				})
 			}

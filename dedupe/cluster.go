@@ -64,10 +64,10 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 		o.MaxClusterSize = 50
 	}
 	if o.MaxBlockSize == 0 {
-		o.MaxBlockSize = 100
+		o.MaxBlockSize = 40
 	}
 	if o.Window == 0 {
-		o.Window = 20
+		o.Window = 10
 	}
 	if o.Coherence == 0 {
 		o.Coherence = 6

@@ -467,3 +467,71 @@ func jaroWinklerOrMongeElkan(a, b string) float64 {
 	}
 	return max(JaroWinkler(a, b), MongeElkan(a, b))
 }
+
+// compareDates compares two different prepared dates. Dates written as
+// year-month-day agree closely when day and month are swapped or one of
+// the three is one keystroke off (a digit wrong, two digits swapped), and
+// partly when one of the three is wrong altogether or two are one
+// keystroke off each. Other forms are compared by edit distance. It does
+// not allocate.
+func compareDates(a, b string) Level {
+	if !isDateKey(a) || !isDateKey(b) {
+		switch DamerauDistance(a, b, 2) {
+		case 1:
+			return LevelClose
+		case 2:
+			return LevelPartial
+		}
+		return LevelDifferent
+	}
+	if a[:4] == b[:4] && a[5:7] == b[8:] && a[8:] == b[5:7] {
+		return LevelClose // day and month swapped
+	}
+	differ, slips := 0, 0
+	for _, part := range [3][2]int{{0, 4}, {5, 7}, {8, 10}} {
+		x, y := a[part[0]:part[1]], b[part[0]:part[1]]
+		if x == y {
+			continue
+		}
+		differ++
+		if oneKeystroke(x, y) {
+			slips++
+		}
+	}
+	switch {
+	case differ == 1 && slips == 1:
+		return LevelClose
+	case differ == 1, differ == 2 && slips == 2:
+		return LevelPartial
+	}
+	return LevelDifferent
+}
+
+// isDateKey reports whether s is written dddd-dd-dd.
+func isDateKey(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i := range len(s) {
+		if i != 4 && i != 7 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// oneKeystroke reports whether two different strings of one length differ
+// in one byte or by two neighbouring bytes swapped.
+func oneKeystroke(x, y string) bool {
+	first := -1
+	for i := range len(x) {
+		if x[i] == y[i] {
+			continue
+		}
+		if first >= 0 {
+			return i == first+1 && x[first] == y[i] && x[i] == y[first] && x[i+1:] == y[i+1:]
+		}
+		first = i
+	}
+	return true
+}

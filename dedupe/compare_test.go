@@ -108,3 +108,42 @@ func TestComparingDoesNotAllocate(t *testing.T) {
 // sink keeps the results of measured calls alive, so the compiler cannot
 // drop a call whose result is unused.
 var sink float64
+
+func TestCompareDates(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		want Level
+	}{
+		{"1967-03-06", "1967-06-03", LevelClose},     // day and month swapped
+		{"1967-03-06", "1967-03-08", LevelClose},     // a digit wrong
+		{"1967-03-16", "1967-03-61", LevelClose},     // two digits swapped
+		{"1967-03-06", "1867-03-06", LevelClose},     // a year digit wrong
+		{"1967-03-06", "1967-03-29", LevelPartial},   // the day wrong
+		{"1967-03-06", "1971-03-06", LevelPartial},   // the year wrong
+		{"1967-03-06", "1968-03-07", LevelPartial},   // two slips
+		{"1967-03-06", "1968-04-07", LevelDifferent}, // three
+		{"1967-03-06", "1971-11-06", LevelDifferent}, // year and month wrong
+		{"1862-01-71", "1862-01-11", LevelClose},     // an impossible day kept as typed
+		{"19670306", "19670308", LevelClose},         // other forms by edit distance
+		{"1967", "1967-03-06", LevelDifferent},
+	} {
+		require.Equal(t, c.want, compareDates(c.a, c.b), "%s vs %s", c.a, c.b)
+		require.Equal(t, c.want, compareDates(c.b, c.a), "%s vs %s", c.b, c.a)
+	}
+}
+
+func TestDateKeyReadsImpossibleDatesAsClerksWriteThem(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"1504-21-01": "1504-01-21", // day and month swapped
+		"1862-01-71": "1862-01-71", // kept, one keystroke from the 11th
+		"1831-87-18": "1831-87-18",
+		"2024-02-30": "2024-02-30",
+		"19670306":   "1967-03-06",
+		"not a date": "",
+		"12/31/1999": "1999-12-31", // month first
+	} {
+		require.Equal(t, want, dateKey(in), in)
+	}
+}

@@ -158,7 +158,8 @@ func benchmarkPeople(b *testing.B, n int) {
 		b.ReportMetric(p, "precision")
 		b.ReportMetric(r, "recall")
 		b.ReportMetric(f1, "F1")
-		b.ReportMetric(secs, "cluster-s")
+		b.ReportMetric(secs, "total-s")
+		b.ReportMetric(float64(res.Stats.CandidatePairs), "pairs")
 		b.ReportMetric(res.Stats.LinkWeight, "link-bits")
 		for _, st := range []string{"prepare", "block", "learn", "score", "cluster"} {
 			b.ReportMetric(stages[st].Seconds(), st+"-s")

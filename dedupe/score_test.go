@@ -203,16 +203,7 @@ func referenceCompareField(k Kind, a, b normalised) Level {
 	case KindState:
 		return LevelDifferent
 	case KindDate:
-		switch DamerauDistance(a.v, b.v, 2) {
-		case 1:
-			return LevelClose
-		case 2:
-			return LevelPartial
-		}
-		if len(a.v) == 10 && len(b.v) == 10 && a.v[:4] == b.v[:4] && a.v[5:7] == b.v[8:] && a.v[8:] == b.v[5:7] {
-			return LevelClose // day and month swapped
-		}
-		return LevelDifferent
+		return compareDates(a.v, b.v)
 	case KindAddress, KindStreet:
 		short, long := a.v, b.v
 		if len(short) > len(long) {

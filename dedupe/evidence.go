@@ -13,6 +13,8 @@ type unit struct {
 	kind   unitKind
 	fields []int
 	cost   int
+	// mask has bit i set for each field i of the unit.
+	mask uint64
 }
 
 type unitKind uint8
@@ -30,13 +32,33 @@ const (
 	noteShared      = "shared with records of other names"
 )
 
-// evidence holds, per field, the agreement level, the weight the field
-// counts for in the score and its own weight before grouping.
+// evidence holds, per field, the agreement level and the weight the
+// field counts for in the score; with detail, for a decision, also its
+// own weight before grouping and how it was counted.
 type evidence struct {
 	level  [64]Level
 	weight [64]float64
-	own    [64]float64
-	note   [64]string
+	detail *evidenceDetail
+}
+
+type evidenceDetail struct {
+	own  [64]float64
+	note [64]string
+}
+
+// setNote records how field i was counted, when the detail is kept.
+func (ev *evidence) setNote(i int, note string) {
+	if ev.detail != nil {
+		ev.detail.note[i] = note
+	}
+}
+
+// set records field i's level and weight, counted as its own.
+func (ev *evidence) set(i int, l Level, w float64) {
+	ev.level[i], ev.weight[i] = l, w
+	if ev.detail != nil {
+		ev.detail.own[i], ev.detail.note[i] = w, ""
+	}
 }
 
 // buildUnits groups the configured fields into units, cheapest first.
@@ -77,6 +99,11 @@ func buildUnits(fields []Field) []unit {
 			units[k].kind = unitSingle
 		}
 	}
+	for k := range units {
+		for _, i := range units[k].fields {
+			units[k].mask |= 1 << uint(i)
+		}
+	}
 	ordered := make([]unit, 0, len(units))
 	for cost := 0; cost <= 3; cost++ {
 		for _, u := range units {
@@ -104,48 +131,37 @@ func (f Field) group() string {
 	return f.Group
 }
 
-// settled reports whether every field of u is missing or equal on both
-// sides, so its weight costs string comparisons only.
-func settled(u *unit, a, b []normalised) bool {
-	for _, i := range u.fields {
-		if a[i].v != "" && b[i].v != "" && a[i].v != b[i].v {
-			return false
-		}
-	}
-	return true
-}
-
 // fieldBound is the most field i can weigh: 0 when missing, its exact
-// weight when equal, its best weight short of exact otherwise.
-func (mt *Matcher) fieldBound(i int, a, b []normalised, tf termFrequencies) float64 {
-	x, y := a[i], b[i]
+// weight when equal, its best weight short of exact otherwise. plain has
+// bit i set when field i is missing or equal.
+func (mt *Matcher) fieldBound(i int, a, b []normalised, tf termFrequencies, plain uint64) float64 {
 	switch {
-	case x.v == "" || y.v == "":
+	case plain&(1<<uint(i)) == 0:
+		return mt.bestNonExact[i]
+	case a[i].v == "" || b[i].v == "":
 		return 0
-	case x.v == y.v:
-		return mt.levelWeight(i, mt.level(i, a, b), x.v, x.freq, tf)
 	}
-	return mt.bestNonExact[i]
+	return mt.levelWeight(i, mt.level(i, a, b), a[i].v, a[i].freq, tf)
 }
 
 // unitBound is the most unit u can weigh.
-func (mt *Matcher) unitBound(u *unit, a, b []normalised, tf termFrequencies) float64 {
+func (mt *Matcher) unitBound(u *unit, a, b []normalised, tf termFrequencies, plain uint64) float64 {
 	switch u.kind {
 	case unitGroup:
 		best := 0.0
 		for _, i := range u.fields {
-			best = max(best, mt.fieldBound(i, a, b, tf))
+			best = max(best, mt.fieldBound(i, a, b, tf, plain))
 		}
 		return best
 	case unitNames:
 		g, f := u.fields[0], u.fields[1]
-		straight := mt.fieldBound(g, a, b, tf) + mt.fieldBound(f, a, b, tf)
+		straight := mt.fieldBound(g, a, b, tf, plain) + mt.fieldBound(f, a, b, tf, plain)
 		if crossPossible(a[g].v, a[f].v, b[g].v, b[f].v) || crossPossible(b[g].v, b[f].v, a[g].v, a[f].v) {
 			return max(straight, mt.bestWeight[g]+mt.bestWeight[f])
 		}
 		return straight
 	}
-	return mt.fieldBound(u.fields[0], a, b, tf)
+	return mt.fieldBound(u.fields[0], a, b, tf, plain)
 }
 
 // crossPossible reports whether names (g1, f1) may match (g2, f2) the
@@ -166,9 +182,9 @@ func (mt *Matcher) fieldWeight(i int, a, b []normalised, tf termFrequencies, ev 
 	if l != LevelMissing {
 		w = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
 	}
-	ev.level[i], ev.own[i], ev.weight[i], ev.note[i] = l, w, w, ""
+	ev.set(i, l, w)
 	if l == LevelPartial && a[i].shared && a[i].v == b[i].v {
-		ev.note[i] = noteShared
+		ev.setNote(i, noteShared)
 	}
 	return w
 }
@@ -198,18 +214,18 @@ func (mt *Matcher) unitWeight(u *unit, a, b []normalised, tf termFrequencies, ev
 		pos, neg := -1, -1
 		for _, i := range u.fields {
 			w := mt.fieldWeight(i, a, b, tf, ev)
-			if w > 0 && (pos < 0 || w > ev.own[pos]) {
+			if w > 0 && (pos < 0 || w > ev.weight[pos]) {
 				pos = i
 			}
-			if w < 0 && (neg < 0 || w < ev.own[neg]) {
+			if w < 0 && (neg < 0 || w < ev.weight[neg]) {
 				neg = i
 			}
 		}
 		total := 0.0
 		for _, i := range u.fields {
 			if i != pos && i != neg {
-				if ev.own[i] != 0 {
-					ev.note[i] = noteCountedOnce
+				if ev.weight[i] != 0 {
+					ev.setNote(i, noteCountedOnce)
 				}
 				ev.weight[i] = 0
 			}
@@ -260,8 +276,10 @@ func (mt *Matcher) namesWeight(g, f int, a, b []normalised, tf termFrequencies, 
 	if best == straight {
 		return straight
 	}
-	ev.level[g], ev.weight[g], ev.own[g], ev.note[g] = lg, wg, wg, noteSwapped
-	ev.level[f], ev.weight[f], ev.own[f], ev.note[f] = lf, wf, wf, noteSwapped
+	ev.set(g, lg, wg)
+	ev.set(f, lf, wf)
+	ev.setNote(g, noteSwapped)
+	ev.setNote(f, noteSwapped)
 	return best
 }
 
@@ -278,16 +296,23 @@ func (mt *Matcher) namesWeight(g, f int, a, b []normalised, tf termFrequencies, 
 // still reach the threshold.
 func (mt *Matcher) evaluate(a, b []normalised, tf termFrequencies, threshold float64, ev *evidence) (float64, bool) {
 	var bound [64]float64
-	var pending uint64
+	// plain: the fields missing on a side or equal, settled by a string
+	// comparison each; their units weigh without similarity functions.
+	var plain, pending uint64
+	for i := range a {
+		if a[i].v == "" || b[i].v == "" || a[i].v == b[i].v {
+			plain |= 1 << uint(i)
+		}
+	}
 	total := 0.0
 	for k := range mt.units {
 		u := &mt.units[k]
-		if settled(u, a, b) {
+		if u.mask&plain == u.mask {
 			total += mt.unitWeight(u, a, b, tf, ev)
 			continue
 		}
 		pending |= 1 << uint(k)
-		bound[k] = mt.unitBound(u, a, b, tf)
+		bound[k] = mt.unitBound(u, a, b, tf, plain)
 		total += bound[k]
 	}
 	if total < threshold-boundSlack {
@@ -326,11 +351,12 @@ func (mt *Matcher) scoreAtLeast(a, b []normalised, tf termFrequencies, threshold
 
 // decide explains the comparison of two prepared records.
 func (mt *Matcher) decide(a, b []normalised, tf termFrequencies) Decision {
-	var ev evidence
+	ev := evidence{detail: &evidenceDetail{}}
 	score, _ := mt.evaluate(a, b, tf, math.Inf(-1), &ev)
 	d := Decision{Score: score, Reasons: make([]Reason, len(a))}
 	for i, f := range mt.cfg.Fields {
-		d.Reasons[i] = Reason{Field: f.Name, Kind: f.Kind, Level: ev.level[i], Weight: ev.weight[i], Own: ev.own[i], Note: ev.note[i]}
+		d.Reasons[i] = Reason{Field: f.Name, Kind: f.Kind, Level: ev.level[i], Weight: ev.weight[i],
+			Own: ev.detail.own[i], Note: ev.detail.note[i]}
 	}
 	d.Class = mt.classify(d.Score)
 	d.Probability = mt.probability(d.Score)

@@ -243,6 +243,9 @@ func dateKey(s string) string {
 	return fmt.Sprintf("%04d-%02d-%02d", y, m, d)
 }
 
+// chineseDateMarks turns 2024年3月5日 into 2024-3-5.
+var chineseDateMarks = strings.NewReplacer("年", "-", "月", "-", "日", "", "号", "")
+
 // dateParts reads year, month and day from a date written with dashes,
 // slashes or dots, as eight digits, in Chinese, or in RFC 3339, without
 // checking their ranges.
@@ -254,7 +257,7 @@ func dateParts(s string) (y, m, d int, err error) {
 	if t, err := time.Parse(time.RFC3339, f); err == nil {
 		return t.Year(), int(t.Month()), t.Day(), nil
 	}
-	f = strings.NewReplacer("年", "-", "月", "-", "日", "", "号", "").Replace(f)
+	f = chineseDateMarks.Replace(f)
 	if i := strings.IndexAny(f, " t"); i > 0 {
 		f = f[:i]
 	}

@@ -535,3 +535,18 @@ func oneKeystroke(x, y string) bool {
 	}
 	return true
 }
+
+// houseNumbersDiffer reports whether two addresses both start with a
+// number and the numbers differ. It does not allocate.
+func houseNumbersDiffer(a, b string) bool {
+	na, nb := leadingDigits(a), leadingDigits(b)
+	return na != "" && nb != "" && na != nb
+}
+
+func leadingDigits(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}

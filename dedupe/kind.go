@@ -225,6 +225,9 @@ func compareField(k Kind, a, b normalised) Level {
 	case KindDate:
 		return compareDates(a.v, b.v)
 	case KindAddress, KindStreet:
+		if houseNumbersDiffer(a.v, b.v) {
+			return LevelDifferent // 837 and 840 Second Ave are two buildings
+		}
 		short, long := a.v, b.v
 		if len(short) > len(long) {
 			short, long = long, short

@@ -155,7 +155,7 @@ func NormaliseCompany(s string) Company {
 		return c
 	}
 	words := strings.Fields(simplifyFolded(strings.ReplaceAll(f, "&", " and "), ""))
-	if len(words) > 1 && words[0] == "the" {
+	if len(words) > 1 && leadingArticles[words[0]] {
 		words = words[1:]
 	}
 	if len(words) > 1 && words[len(words)-1] == "the" {
@@ -169,6 +169,10 @@ func NormaliseCompany(s string) Company {
 	c.Core = strings.Join(words[:end], " ")
 	return c
 }
+
+// leadingArticles are dropped from the front of a Western company name:
+// "The Palm" is "Palm", "Le Madri" is "Madri".
+var leadingArticles = map[string]bool{"the": true, "le": true, "la": true, "les": true, "el": true, "il": true}
 
 // cutBranch splits a trailing branch ("上海分公司", "第一分店") from a
 // Chinese company name. The branch starts after the last legal form before

@@ -81,7 +81,9 @@ func testCRMCaptureMatrix(t *testing.T, h Harness) {
 			func(l *crm.Lead) { l.Company, l.Name, l.Email = "", "李伟", "LiWei@hengtong.cn" }, lead.CaptureWarn, false},
 		{"ADisqualifiedLeadIsNoDuplicate", block, disqualifiedLead, nil, nil, lead.CaptureAllow, false},
 		{"ALeadOfAnotherCompanyAndPhoneIsLetIn", block, openLead, nil,
-			func(l *crm.Lead) { l.Company, l.Name, l.Phone = "杭州远景科技有限公司", "赵敏", "0571-88880000" }, lead.CaptureAllow, false},
+			func(l *crm.Lead) {
+				l.Company, l.Name, l.Phone = "杭州远景科技有限公司", "赵敏", "0571-88880000"
+			}, lead.CaptureAllow, false},
 		{"ALeadOfAnExistingCustomerIsBlocked", block, customer, nil, nil, lead.CaptureBlock, true},
 		{"ALeadOfAnExistingCustomerIsWarnedAbout", warn, customer, nil, nil, lead.CaptureWarn, true},
 		{"APolicyThatNeverWarnsLetsEverythingIn", dedupe.Policy{}, openLead, nil, nil, lead.CaptureAllow, false},

@@ -56,8 +56,7 @@ func (s *Service) foldContacts(ctx context.Context, tx crm.Tx, ks KeyStore, surv
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]

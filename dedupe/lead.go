@@ -55,8 +55,8 @@ func LeadCustomer(l *crm.Lead) *crm.Customer {
 }
 
 // LeadKeys returns the match keys of a lead: the company name without
-// legal form and region, the pinyin of the person's name, the E.164 phone
-// and the e-mail, under the lead kinds ([KeyLeadCompany] ...), and as
+// legal form and region (or, for a lead naming no company, the pinyin of
+// the person's name), the E.164 phone and the e-mail, under the lead kinds ([KeyLeadCompany] ...), and as
 // strong key the strong key of [LeadCustomer] prefixed "lead|". Unlike a
 // customer's, a lead's strong key is no uniqueness rule (a policy may let a
 // second lead of one company in, which then holds no strong key): it is the
@@ -70,7 +70,10 @@ func (s *Service) LeadKeys(l *crm.Lead) RecordKeys {
 		}
 	}
 	add(KeyLeadCompany, NormaliseCompany(l.Company).Key())
-	if strings.TrimSpace(l.Name) != "" {
+	if strings.TrimSpace(l.Company) == "" {
+		// As for customers, a person's name is a key only of a lead that
+		// is a person: a common name (王芳) shared by many companies'
+		// leads would make every capture read PerKey of them.
 		add(KeyLeadName, PinyinKey(l.Name))
 	}
 	if p, err := NormalisePhone(l.Phone, s.mt.cfg.Region); err == nil {

@@ -164,7 +164,7 @@ func BenchmarkCaptureLead(b *testing.B) {
 							return err
 						}
 						l := crmtest.Lead(w.ids, func(l *crm.Lead) {
-							l.Company, l.Name, l.Phone, l.Email = benchExistingCompany(i)+"分公司", "李伟", fmt.Sprintf("0512-6%07d", i), ""
+							l.Company, l.Name, l.Phone, l.Email = benchLeadCompany(1000+i), "", benchLeadPhone(1000+i), ""
 						})
 						if _, err := w.crm.Leads.CaptureTx(ctx, tx, lead.CaptureRequest{Lead: l}); err != nil {
 							return err

@@ -52,10 +52,19 @@ func TestBadInputGetsAnErrorNotAPanic(t *testing.T) {
 		"HandoffWithoutAMachine": func() error { _, err := c.Handoff(ctx, crmkit.HandoffRequest{}); return err },
 		"TickSLAWithNoLimit":     func() error { _, err := c.TickSLA(ctx, crmtest.Epoch(), 0); return err },
 		"ConvertAnUnknownLead":   func() error { _, err := c.Leads.Convert(ctx, lead.ConvertRequest{LeadID: ghost}); return err },
-		"ClaimNothing":           func() error { _, err := c.Pools.Claim(ctx, pool.ClaimRequest{}); return err },
-		"MoveNobody":             func() error { _, err := c.Pools.MoveUser(ctx, pool.MoveUserRequest{}); return err },
-		"MergeNothing":           func() error { _, err := c.Dedupe.Merge(ctx, dedupe.MergeRequest{}); return err },
-		"UndoNothing":            func() error { return c.Dedupe.Undo(ctx, nil, crm.NilID) },
+		"CaptureNothing":         func() error { _, err := c.Leads.Capture(ctx, lead.CaptureRequest{}); return err },
+		"CaptureANamelessLead": func() error {
+			_, err := c.Leads.Capture(ctx, lead.CaptureRequest{Lead: &crm.Lead{}})
+			return err
+		},
+		"EnterNoContact": func() error { _, err := c.Dedupe.EnterContact(ctx, dedupe.ContactEntryRequest{}); return err },
+		"UndoAForgedContactFold": func() error {
+			return c.Dedupe.Undo(ctx, &dedupe.CustomerMerge{SurvivorID: ghost, Before: []*crm.Customer{{}, {}}, Keys: make([]dedupe.RecordKeys, 2), After: make([]dedupe.RecordVersion, 2), Contacts: []dedupe.ContactFold{{}}}, crm.NilID)
+		},
+		"ClaimNothing": func() error { _, err := c.Pools.Claim(ctx, pool.ClaimRequest{}); return err },
+		"MoveNobody":   func() error { _, err := c.Pools.MoveUser(ctx, pool.MoveUserRequest{}); return err },
+		"MergeNothing": func() error { _, err := c.Dedupe.Merge(ctx, dedupe.MergeRequest{}); return err },
+		"UndoNothing":  func() error { return c.Dedupe.Undo(ctx, nil, crm.NilID) },
 		"UndoAForgedMerge": func() error {
 			return c.Dedupe.Undo(ctx, &dedupe.CustomerMerge{SurvivorID: ghost, Before: []*crm.Customer{{}, {}}, Keys: make([]dedupe.RecordKeys, 2), After: make([]dedupe.RecordVersion, 2), Ownership: []byte(`{`)}, crm.NilID)
 		},

@@ -42,6 +42,13 @@ type Config struct {
 	// created through [CRM.CreateCustomer] and when a lead is converted.
 	// Defaults to blocking from the matcher's match weight (10).
 	EntryPolicy *dedupe.Policy
+	// CapturePolicy decides what a duplicate means when a lead is captured
+	// ([lead.Service.Capture]): checked against the open leads and the
+	// customers, a lead is refused from BlockScore and let in with a
+	// warning from WarnScore, and a lead of the same company (or person
+	// and phone) as an open lead or a customer gets the policy's strongest
+	// action whatever its score. Defaults to the entry policy.
+	CapturePolicy *dedupe.Policy
 	// Dedupe configures the dedupe service. Its Clock, IDs and Ownership
 	// are set by New (Ownership only when nil). Defaults to the zero
 	// value.
@@ -52,7 +59,8 @@ type Config struct {
 	// to the zero value.
 	Pool pool.Config
 	// Lead configures leads. New sets Clock and IDs; sets Duplicates to
-	// the store-backed dedupe check, Router to Router, and Customers to
+	// the store-backed dedupe check, Capture to the store-backed capture
+	// check under CapturePolicy, Router to Router, and Customers to
 	// the pools (an owned converted customer gets its holding, counters,
 	// limits and ledger entry) when nil; and asks Permissions after
 	// Authorizer. Defaults to the zero value.
@@ -140,7 +148,11 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	if err := checkPorts(store, &c); err != nil {
 		return nil, err
 	}
-	s := &seams{ids: c.IDs, clock: c.Clock, perm: c.Permissions, policy: policy, router: c.Router, leadRecord: c.LeadRecord}
+	capture := policy
+	if c.CapturePolicy != nil {
+		capture = *c.CapturePolicy
+	}
+	s := &seams{ids: c.IDs, clock: c.Clock, perm: c.Permissions, policy: policy, capture: capture, router: c.Router, leadRecord: c.LeadRecord}
 
 	dc := c.Dedupe
 	dc.Clock, dc.IDs = c.Clock, c.IDs
@@ -173,6 +185,9 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	lc.Clock, lc.IDs = c.Clock, c.IDs
 	if lc.Duplicates == nil {
 		lc.Duplicates = leadDuplicates{s}
+	}
+	if lc.Capture == nil {
+		lc.Capture = leadCapture{s}
 	}
 	if lc.Router == nil && c.Router != nil {
 		lc.Router = leadRouter{s}

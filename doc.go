@@ -29,6 +29,14 @@
 //     customer's strong key is unique per tenant, so of concurrent entries
 //     of one company through any mix of entry points exactly one is stored;
 //     the others fail with an error matching [crm.ErrAlreadyExists].
+//   - Lead capture: [lead.Service.Capture] checks a new lead against the
+//     open leads and the customers ([dedupe.Service.CaptureLeadTx]) under
+//     [Config.CapturePolicy] and refuses ([*lead.CaptureBlockedError]) or
+//     warns, naming each duplicate's owner only as far as the actor may
+//     see it: a customer's as the pools show it ([pool.Service.StatusTx]),
+//     a lead's to its owner, the managers of its department and, with
+//     [Config.Permissions], those granted view on it. A lead's keys follow
+//     its lifecycle: disqualified and converted leads stop counting.
 //   - Routing: with [Config.Router], a conversion's owner is routed inside
 //     the conversion's unit of work, so a failed conversion leaves no
 //     round-robin cursor, load or quota change behind.

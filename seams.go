@@ -26,6 +26,7 @@ type seams struct {
 	clock      crm.Clock
 	perm       permission.Authorizer
 	policy     dedupe.Policy
+	capture    dedupe.Policy
 	router     *workflow.Router
 	leadRecord func(*workflow.Schema, *crm.Lead) (*workflow.Record, error)
 	dedupe     *dedupe.Service
@@ -103,6 +104,57 @@ func (d leadDuplicates) FindCustomer(ctx context.Context, tx crm.Tx, l *crm.Lead
 // IndexCustomer implements [lead.CustomerIndexer].
 func (d leadDuplicates) IndexCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer) error {
 	return d.s.dedupe.IndexCustomerTx(ctx, tx, c)
+}
+
+// leadCapture answers a capture's duplicate check from the stored match
+// keys of open leads and customers, under the capture policy, and keeps
+// the keys of leads as they are captured, transitioned and converted.
+type leadCapture struct{ s *seams }
+
+var (
+	_ lead.CaptureChecker = leadCapture{}
+	_ lead.LeadIndexer    = leadCapture{}
+)
+
+// CheckCapture implements [lead.CaptureChecker] with
+// [dedupe.Service.CaptureLeadTx] and [Config.CapturePolicy]. A customer's
+// owner is reported as the pools let actor see it ([pool.Service.StatusTx]:
+// the owner, the owner's managers and pool admins see who, a colleague
+// learns that someone holds it); the lead package masks the owners of
+// leads itself.
+func (c leadCapture) CheckCapture(ctx context.Context, tx crm.Tx, l *crm.Lead, actor crm.ID) (lead.CaptureCheck, error) {
+	action, cands, err := c.s.dedupe.CaptureLeadTx(ctx, tx, l, c.s.capture)
+	if err != nil || action == dedupe.Allow {
+		return lead.CaptureCheck{}, err
+	}
+	out := lead.CaptureCheck{Decision: lead.CaptureWarn, Duplicates: make([]lead.CaptureDuplicate, 0, len(cands))}
+	if action == dedupe.Block {
+		out.Decision = lead.CaptureBlock
+	}
+	for _, cd := range cands {
+		d := lead.CaptureDuplicate{OwnerID: cd.OwnerID, Score: cd.Score, Strong: cd.Strong, Reason: agreed(cd.Reasons)}
+		switch cd.Record.Type {
+		case crm.TypeLead:
+			d.LeadID = cd.Record.ID
+		default:
+			d.CustomerID = cd.CustomerID
+			if actor != crm.NilID {
+				st, err := c.s.pools.StatusTx(ctx, tx, actor, cd.CustomerID)
+				if err != nil {
+					return lead.CaptureCheck{}, err
+				}
+				d.OwnerID = st.OwnerID
+				d.OwnerHidden = st.State == pool.StateTaken && st.OwnerID == crm.NilID
+			}
+		}
+		out.Duplicates = append(out.Duplicates, d)
+	}
+	return out, nil
+}
+
+// IndexLead implements [lead.LeadIndexer] with [dedupe.Service.IndexLeadTx].
+func (c leadCapture) IndexLead(ctx context.Context, tx crm.Tx, l *crm.Lead) error {
+	return c.s.dedupe.IndexLeadTx(ctx, tx, l)
 }
 
 // convertedCustomers stores the customers conversions create: an owned one
@@ -283,8 +335,10 @@ type leadAuthorizer struct {
 
 var _ lead.Authorizer = leadAuthorizer{}
 
-// AuthorizeLead implements [lead.Authorizer]: every lead operation needs
-// the policy's edit grant on the lead.
+// AuthorizeLead implements [lead.Authorizer]: a capture needs the
+// policy's create grant on the new lead, learning who owns a duplicate
+// lead its view grant on that lead, and every other lead operation its
+// edit grant on the lead.
 func (a leadAuthorizer) AuthorizeLead(ctx context.Context, tx crm.Tx, acc *lead.Access) error {
 	if a.base != nil {
 		if err := a.base.AuthorizeLead(ctx, tx, acc); err != nil {
@@ -298,7 +352,14 @@ func (a leadAuthorizer) AuthorizeLead(ctx context.Context, tx crm.Tx, acc *lead.
 	if err != nil {
 		return err
 	}
-	if err := a.s.authorize(ctx, tx, acc.Actor, permission.ActionEdit, &r); err != nil {
+	action := permission.ActionEdit
+	switch acc.Action {
+	case lead.ActionCapture:
+		action = permission.ActionCreate
+	case lead.ActionSeeOwner:
+		action = permission.ActionView
+	}
+	if err := a.s.authorize(ctx, tx, acc.Actor, action, &r); err != nil {
 		return fmt.Errorf("lead: %s lead %s: %w", acc.Action, acc.Lead.ID, err)
 	}
 	return nil

@@ -86,6 +86,22 @@
 // everything back from it. The ...Tx variants run inside a unit of work
 // the host already holds.
 //
+// # Leads and contacts
+//
+// Leads and contacts are checked through the same key functions, matcher
+// and [Policy] as customers, under key kinds of their own. A lead being
+// captured ([Service.CaptureLeadTx]) is checked against the open leads
+// ([LeadRecord]: company, person, phone, e-mail) and the customers (as the
+// customer it would become, [LeadCustomer]); a lead or customer of the
+// same company (or person and phone) gets the policy's strongest action
+// whatever its score, and of two concurrent captures of one lead the later
+// sees the earlier. [Service.IndexLeadTx] drops the keys of converted and
+// disqualified leads. A contact is a duplicate only within its customer
+// ([Service.EnterContactTx], [Service.ContactKeys] scoped by customer, a contact of
+// the same name and phone blocked whatever the policy), and a merge folds
+// the contacts of the merged customers that are one person into one
+// ([ContactFold]), which [Service.Undo] puts back.
+//
 // # Concurrency
 //
 // Normalisers, comparators, [Matcher], [Index] and [Service] are safe for

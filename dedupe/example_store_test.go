@@ -110,3 +110,79 @@ func ExampleService_Merge() {
 	// merged: 上海远航物流有限公司 sales@yuanhang.example
 	// undone: 上海远航物流有限公司 ""
 }
+
+// A contact is a duplicate only within its customer: the same name and
+// phone, written another way, is refused whatever the policy.
+func ExampleService_EnterContact() {
+	ctx := context.Background()
+	svc, _ := newExampleService()
+	cust, err := svc.Enter(ctx, dedupe.EntryRequest{Customer: &crm.Customer{Name: "北京华腾科技有限公司"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	id := cust.Customer.ID
+	_, err = svc.EnterContact(ctx, dedupe.ContactEntryRequest{Contact: &crm.Contact{CustomerID: id, Name: "李伟", Phones: []string{"13800138000"}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = svc.EnterContact(ctx, dedupe.ContactEntryRequest{Contact: &crm.Contact{CustomerID: id, Name: "李 伟", Phones: []string{"+86 138-0013-8000"}}})
+	var blocked *dedupe.ContactBlockedError
+	if errors.As(err, &blocked) {
+		fmt.Println("blocked, same name and phone:", blocked.StrongKey, blocked.Existing.Name)
+	}
+	// A colleague on the same switchboard is another person.
+	res, err := svc.EnterContact(ctx, dedupe.ContactEntryRequest{Contact: &crm.Contact{CustomerID: id, Name: "王芳", Phones: []string{"13800138000"}},
+		Policy: dedupe.Policy{BlockScore: 10}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Action)
+	// Output:
+	// blocked, same name and phone: true 李伟
+	// allow
+}
+
+// A merge folds the contacts of the merged customers that are one person
+// into the survivor's own, and its undo puts them back.
+func ExampleService_Merge_contacts() {
+	ctx := context.Background()
+	svc, store := newExampleService()
+	enter := func(name, phone string) crm.ID {
+		res, err := svc.Enter(ctx, dedupe.EntryRequest{Customer: &crm.Customer{Name: name, Phone: phone}})
+		if err != nil {
+			panic(err)
+		}
+		return res.Customer.ID
+	}
+	survivor, loser := enter("北京华腾科技有限公司", "13800138000"), enter("华腾科技有限公司", "+86 138-0013-8000")
+	for _, c := range []*crm.Contact{
+		{CustomerID: survivor, Name: "李伟", Phones: []string{"13800138000"}},
+		{CustomerID: loser, Name: "李伟", Phones: []string{"+86 138 0013 8000"}, Emails: []string{"liwei@huateng.cn"}},
+	} {
+		if _, err := svc.EnterContact(ctx, dedupe.ContactEntryRequest{Contact: c}); err != nil {
+			panic(err)
+		}
+	}
+	count := func(id crm.ID) int {
+		p, _ := store.Contacts().List(ctx, crm.ContactFilter{CustomerIDs: []crm.ID{id}}, crm.PageRequest{Limit: 10})
+		return len(p.Items)
+	}
+	m, err := svc.Merge(ctx, dedupe.MergeRequest{SurvivorID: survivor, LoserIDs: []crm.ID{loser}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	kept, _ := store.Contacts().Get(ctx, m.Contacts[0].Kept.ID)
+	fmt.Println("contacts after the merge:", count(survivor), kept.Name, kept.Emails)
+	if err := svc.Undo(ctx, m, crm.NilID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("after the undo:", count(survivor), count(loser))
+	// Output:
+	// contacts after the merge: 1 李伟 [liwei@huateng.cn]
+	// after the undo: 1 1
+}

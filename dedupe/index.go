@@ -26,8 +26,13 @@ type Candidate struct {
 	// under, for [Service] the customer's ID in text.
 	ID string
 	// CustomerID is the matching customer, set by [Service] checks
-	// (crm.NilID for [Index] entries, whose IDs are free text).
+	// (crm.NilID for [Index] entries, whose IDs are free text, and for
+	// leads and contacts).
 	CustomerID crm.ID
+	// Record is the matching stored record, set by [Service] checks: a
+	// customer, a lead ([Service.CaptureLeadTx]) or a contact
+	// ([Service.EnterContactTx]); the zero Ref for [Index] entries.
+	Record crm.Ref
 	// Strong is set by [Service] checks when this customer holds the
 	// checked customer's strong key: the two cannot both be stored.
 	Strong  bool

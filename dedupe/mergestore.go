@@ -92,6 +92,9 @@ type CustomerMerge struct {
 	// Ownership is what the configured [OwnershipSettler] changed (JSON of
 	// its own), empty without one.
 	Ownership json.RawMessage `json:"ownership,omitempty"`
+	// Contacts lists the contacts folded into one because they were the
+	// same person on two of the merged customers.
+	Contacts []ContactFold `json:"contacts,omitempty"`
 }
 
 // Merge merges duplicate customers in one unit of work; see
@@ -111,9 +114,14 @@ func (s *Service) Merge(ctx context.Context, req MergeRequest) (*CustomerMerge, 
 // from the losers, in order, the ones it lacks (level, industry, region,
 // source, website, department, custom fields) and the latest follow-up and
 // deal times. The losers' contacts, opportunities, tickets and activities
-// are re-pointed to the survivor; the losers are kept and marked with
-// [MergedIntoField]; their match keys are removed and the survivor's
-// replaced; a customer.merged event carries the returned [CustomerMerge].
+// are re-pointed to the survivor; contacts from two of the customers that
+// are one person (the same name and phone, or a [Match] on name, phone and
+// e-mail: [Service.CompareContacts]) are folded into one, the survivor's
+// own contact living on with every phone and e-mail of the others and
+// their tickets and activities ([ContactFold]); the losers are kept and
+// marked with [MergedIntoField]; their match keys are removed and the
+// survivor's and its contacts' replaced; a customer.merged event carries
+// the returned [CustomerMerge].
 //
 // A missing customer is [crm.ErrNotFound], one already merged
 // [crm.ErrFailedPrecondition], a bad request [*crm.ValidationError]. When
@@ -186,6 +194,15 @@ func (s *Service) MergeTx(ctx context.Context, tx crm.Tx, req MergeRequest) (*Cu
 	keys := s.Keys(survivor)
 	if err := dt.DedupeKeys().Put(ctx, &keys); err != nil {
 		return fail(err)
+	}
+	origin := map[crm.ID]crm.ID{}
+	for _, r := range m.Repointed {
+		if r.Record.Type == crm.TypeContact {
+			origin[r.Record.ID] = r.From
+		}
+	}
+	if m.Contacts, err = s.foldContacts(ctx, tx, dt.DedupeKeys(), req.SurvivorID, origin); err != nil {
+		return fail(fmt.Errorf("fold contacts: %w", err))
 	}
 	if o := s.cfg.Ownership; o != nil {
 		if m.Ownership, err = o.SettleMerge(ctx, tx, m, req.ActorID); err != nil {
@@ -338,8 +355,10 @@ func (s *Service) Undo(ctx context.Context, m *CustomerMerge, actor crm.ID) erro
 }
 
 // UndoTx undoes a merge inside the caller's unit of work: the survivor and
-// the losers get back every value they had (with new versions), the
-// records moved to the survivor go back to their loser, the match keys are
+// the losers get back every value they had (with new versions), folded
+// contacts come back as they were (with their IDs; a kept contact changed
+// since the merge is [crm.ErrConflict]), the records moved to the survivor
+// go back to their loser, the match keys are
 // restored as they were, and a customer.merge_undone event is appended.
 // When any of the merged customers changed since the merge (or the merge
 // was already undone) it returns an error matching [crm.ErrConflict] and
@@ -382,10 +401,23 @@ func (s *Service) UndoTx(ctx context.Context, tx crm.Tx, m *CustomerMerge, actor
 			return fail(fmt.Errorf("restore customer %s: %w", c.ID, err))
 		}
 	}
+	if err := s.undoFolds(ctx, tx, m.Contacts); err != nil {
+		return fail(err)
+	}
+	var contacts []crm.ID
 	for _, r := range m.Repointed {
 		if err := repointBack(ctx, tx, r, m.SurvivorID); err != nil {
 			return fail(err)
 		}
+		if r.Record.Type == crm.TypeContact {
+			contacts = append(contacts, r.Record.ID)
+		}
+	}
+	for _, f := range m.Contacts {
+		contacts = append(contacts, f.Kept.ID)
+	}
+	if err := s.reindexContacts(ctx, tx, dt.DedupeKeys(), contacts); err != nil {
+		return fail(err)
 	}
 	for _, k := range m.Keys {
 		if err := dt.DedupeKeys().Delete(ctx, k.RecordID); err != nil {

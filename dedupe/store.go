@@ -348,7 +348,7 @@ func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer, stored 
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("dedupe: check: %w", err)
 		}
-		f := found{cand: Candidate{ID: id.String(), CustomerID: id, OwnerID: other.OwnerID, PoolID: other.PoolID, Decision: d}, cust: other}
+		f := found{cand: Candidate{ID: id.String(), CustomerID: id, Record: crm.Ref{Type: crm.TypeCustomer, ID: id}, OwnerID: other.OwnerID, PoolID: other.PoolID, Decision: d}, cust: other}
 		if id == holder {
 			f.cand.Strong = true
 			strong = &f

@@ -29,7 +29,10 @@
 // features that moved a lead's score most. [CrossValidate] and [ROCAUC]
 // measure quality.
 //
-// # Lifecycle and conversion
+// # Capture, lifecycle and conversion
+//
+// [Service.Capture] stores a new open lead with its lead.created event,
+// after the [CaptureChecker] let it in.
 //
 // A [Lifecycle] is a state machine over [crm.LeadStatus] loaded from data
 // ([DefaultLifecycleSpec], [ParseLifecycle]): allowed transitions and their
@@ -58,7 +61,14 @@
 //     per [DuplicatePolicy]; when it is also a [CustomerIndexer] it indexes
 //     the customer a conversion creates;
 //   - an [OwnerRouter] picks the owner of the converted records, and the new
-//     customer and opportunity take the routed owner's department.
+//     customer and opportunity take the routed owner's department;
+//   - a [CaptureChecker] decides whether a captured lead duplicates an
+//     open lead or a customer ([Service.Capture]): a block is a
+//     [*CaptureBlockedError] and stores nothing, a warning stores the lead
+//     and reports the duplicates; the owners of duplicate leads are shown
+//     only to those who may see them ([Service.OwnerVisibleTx]); when it is
+//     also a [LeadIndexer], transitions and conversions keep the lead's
+//     match keys in step.
 //
 // Every seam takes the operation's [crm.Tx] and runs inside its unit of
 // work: a conversion reads the lead, checks the lifecycle, authorizes,
@@ -72,7 +82,7 @@
 // # Joining a unit of work
 //
 // Every mutating operation has a Tx form that runs inside a unit of work
-// the caller holds — [Service.TransitionTx], [Service.ConvertTx],
+// the caller holds — [Service.CaptureTx], [Service.TransitionTx], [Service.ConvertTx],
 // [Service.SaveModelTx], [Service.SavePredictorTx], [Service.ScoreLeadTx] —
 // from [crm.Store.InTx] or a host's own database transaction (pgstore's
 // Store.WithTx), so a lead operation commits or rolls back together with

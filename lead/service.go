@@ -100,6 +100,13 @@ const (
 	// ActionScore scores a lead and stores its snapshot ([Service.ScoreLead]
 	// with an actor).
 	ActionScore Action = "score"
+	// ActionCapture stores a new lead ([Service.Capture]); Access.Lead is
+	// the lead about to be stored.
+	ActionCapture Action = "capture"
+	// ActionSeeOwner asks whether the actor may learn who owns a lead that
+	// a capture duplicates ([Service.OwnerVisibleTx]); a refusal hides the
+	// owner and fails nothing.
+	ActionSeeOwner Action = "see_owner"
 )
 
 // Access is one question to an [Authorizer]: may Actor do Action to Lead?
@@ -149,6 +156,11 @@ type Config struct {
 	// tx.Customers().Create, the [CustomerIndexer] and a customer.created
 	// event.
 	Customers CustomerCreator
+	// Capture checks captured leads against the stored open leads and
+	// customers ([Service.Capture]) and, when it is also a [LeadIndexer],
+	// keeps the match keys of leads that transitions and conversions
+	// change. Defaults to nil: captures check nothing.
+	Capture CaptureChecker
 }
 
 func (c *Config) validate() error {
@@ -340,6 +352,9 @@ func (s *Service) transition(ctx context.Context, t crm.Tx, req TransitionReques
 	}
 	if err := tx.LeadHistory().Append(ctx, h); err != nil {
 		return nil, nil, fmt.Errorf("append history: %w", err)
+	}
+	if err := s.indexLead(ctx, tx, l); err != nil {
+		return nil, nil, err
 	}
 	if err := s.emit(ctx, tx, EventType(req.To), crm.Ref{Type: crm.TypeLead, ID: l.ID}, req.Actor, h); err != nil {
 		return nil, nil, err
@@ -660,6 +675,9 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 	h := payload.HistoryEntry
 	if err := tx.LeadHistory().Append(ctx, &h); err != nil {
 		return fmt.Errorf("append history: %w", err)
+	}
+	if err := s.indexLead(ctx, tx, l); err != nil {
+		return err
 	}
 	out.Lead, out.History = l, &h
 	if err := event(EventLeadConverted, crm.TypeLead, l.ID, payload); err != nil {

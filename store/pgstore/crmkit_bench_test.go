@@ -125,3 +125,75 @@ func benchConvert(b *testing.B, cands int) {
 		}
 	}
 }
+
+// noCaptureCheck lets every captured lead in, checking nothing: the
+// baseline of BenchmarkCaptureLead.
+type noCaptureCheck struct{}
+
+func (noCaptureCheck) CheckCapture(context.Context, crm.Tx, *crm.Lead, crm.ID) (lead.CaptureCheck, error) {
+	return lead.CaptureCheck{}, nil
+}
+
+// BenchmarkCaptureLead captures a new lead through Leads.Capture of
+// crmkit.New on PostgreSQL, with convertStored customers and as many open
+// leads (each with its match keys) stored before the timer starts. check=on
+// is the wired capture check: the lead's keys looked up among the leads and
+// the customers, the strong keys' holders read, the lead's keys stored;
+// check=off replaces the checker with one that checks nothing, so the
+// difference is what the duplicate check adds to a capture. Each lead is a
+// new company, the common case.
+func BenchmarkCaptureLead(b *testing.B) {
+	if os.Getenv(urlEnv) == "" {
+		b.Skipf("%s is not set; skipping the PostgreSQL benchmark", urlEnv)
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("check=%s", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			w := newCRMWorld(b, func(cfg *crmkit.Config) {
+				if !on {
+					cfg.Lead.Capture = noCaptureCheck{}
+				}
+			})
+			for start := 0; start < convertStored; start += 100 {
+				err := w.crm.InTx(w.ctx, func(ctx context.Context, tx crm.Tx) error {
+					for i := start; i < start+100; i++ {
+						c := crmtest.Customer(w.ids, func(c *crm.Customer) {
+							c.Kind, c.Name, c.Phone = crm.CustomerCompany, benchExistingCompany(i), fmt.Sprintf("0571-8%07d", i)
+							c.OwnerID, c.PoolID, c.DepartmentID = crm.NilID, crm.NilID, crm.NilID
+						})
+						if _, err := w.crm.CreateCustomerTx(ctx, tx, crmkit.CreateCustomerRequest{Customer: c, Policy: &dedupe.Policy{}}); err != nil {
+							return err
+						}
+						l := crmtest.Lead(w.ids, func(l *crm.Lead) {
+							l.Company, l.Name, l.Phone, l.Email = benchLeadCompany(1000+i), "", benchLeadPhone(1000+i), ""
+						})
+						if _, err := w.crm.Leads.CaptureTx(ctx, tx, lead.CaptureRequest{Lead: l}); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			leads := make([]*crm.Lead, b.N)
+			for i := range leads {
+				leads[i] = crmtest.Lead(w.ids, func(l *crm.Lead) {
+					l.Company, l.Name, l.Phone, l.Email = benchLeadCompany(i), "王芳", benchLeadPhone(i), ""
+					l.OwnerID, l.DepartmentID = w.reps[0].ID, w.sales.ID
+				})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				got, err := w.crm.Leads.Capture(w.ctx, lead.CaptureRequest{Lead: leads[i], Actor: w.reps[0].ID})
+				if err != nil {
+					b.Fatalf("capture %d: %v", i, err)
+				}
+				if got.Decision != lead.CaptureAllow {
+					b.Fatalf("capture %d: %v %v: want a new company let in", i, got.Decision, got.Duplicates)
+				}
+			}
+		})
+	}
+}

@@ -39,6 +39,10 @@ func RunCRM(t *testing.T, h Harness) {
 	crmTest(t, h, "CustomerEditsKeepMatchKeys", testCRMCustomerEdits)
 	crmTest(t, h, "DuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee", testCRMDuplicateErrorsShowTheOwnerOnlyToThoseWhoMaySee)
 	crmTest(t, h, "APolicyRegistryFollowsDepartmentsMovedInTheStore", testCRMPolicyFollowsDepartmentsMovedInTheStore)
+	t.Run("Capture", func(t *testing.T) {
+		t.Parallel()
+		runCRMCapture(t, h)
+	})
 	t.Run("ConversionsRespectTheOwnersCap", func(t *testing.T) {
 		t.Parallel()
 		testCRMConversionsRespectTheOwnersCap(t, h)

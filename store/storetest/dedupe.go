@@ -28,6 +28,7 @@ func RunDedupe(t *testing.T, h Harness) {
 	}
 	t.Run("Keys", func(t *testing.T) { runDedupeKeys(t, h) })
 	t.Run("Service", func(t *testing.T) { runDedupeService(t, h) })
+	t.Run("Contacts", func(t *testing.T) { runDedupeContacts(t, h) })
 }
 
 // inDedupeTx runs fn in one unit of work with the dedupe port.

@@ -28,10 +28,10 @@ type ClusterOptions struct {
 	// that disagree. Defaults to 6; math.Inf(-1) joins on any link.
 	Coherence float64
 	// MaxBlockSize is the largest block compared all-pairs; larger blocks
-	// are compared through a sliding window. Defaults to 100.
+	// are compared through a sliding window. Defaults to 20.
 	MaxBlockSize int
 	// Window is how many neighbours each record of a large block is
-	// compared with. Defaults to 20.
+	// compared with. Defaults to 6.
 	Window int
 	// MatchProbability is the match probability from which two records
 	// are linked, given the share of matching pairs learnt from the
@@ -64,10 +64,10 @@ func (o ClusterOptions) withDefaults() ClusterOptions {
 		o.MaxClusterSize = 50
 	}
 	if o.MaxBlockSize == 0 {
-		o.MaxBlockSize = 40
+		o.MaxBlockSize = 20
 	}
 	if o.Window == 0 {
-		o.Window = 10
+		o.Window = 6
 	}
 	if o.Coherence == 0 {
 		o.Coherence = 6

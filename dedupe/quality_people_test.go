@@ -86,7 +86,8 @@ func TestClusterQualityOnGeneratedPeople(t *testing.T) {
 	recs, truth := newPeopleGenerator(7).dataset(20_000)
 	res, q := clusterQuality(t, peopleFields(), "AU", recs, truth)
 	t.Logf("generated people (%d records): precision %.4f recall %.4f F1 %.4f (%d candidate pairs)", len(recs), q[0], q[1], q[2], res.Stats.CandidatePairs)
-	require.GreaterOrEqual(t, q[2], 0.99)
+	require.GreaterOrEqual(t, q[0], 0.999, "precision")
+	require.GreaterOrEqual(t, q[1], 0.999, "recall")
 }
 
 func historicalRecords(t testing.TB) ([]Field, []Record, []string) {
@@ -121,8 +122,7 @@ func TestClusterQualityOnHistoricalPeople(t *testing.T) {
 	fields, recs, truth := historicalRecords(t)
 	res, q := clusterQuality(t, fields, "GB", recs, truth)
 	t.Logf("historical50k: precision %.4f recall %.4f F1 %.4f (%d candidate pairs, %d clusters, link at %.1f bits)", q[0], q[1], q[2], res.Stats.CandidatePairs, res.Stats.Clusters, res.Stats.LinkWeight)
-	t.Logf("%+v", res.Matcher.Params())
-	require.GreaterOrEqual(t, q[2], 0.92)
+	require.GreaterOrEqual(t, q[2], 0.94)
 }
 
 // BenchmarkClusterQualityPeople1M clusters 1,000,000 generated people and

@@ -159,7 +159,8 @@ type Clustering struct {
 	Matcher *Matcher
 	Stats   ClusterStats
 
-	tf *frequencyTable
+	tf     *frequencyTable
+	shared []map[string]bool
 }
 
 // Explain compares two records as the run did, with the learnt parameters
@@ -173,6 +174,10 @@ func (c *Clustering) Explain(a, b Record) (Decision, error) {
 	pb, err := c.Matcher.prepare(b)
 	if err != nil {
 		return Decision{}, err
+	}
+	for f, marks := range c.shared {
+		k := c.Matcher.cfg.Fields[f].Kind
+		pa[f].shared, pb[f].shared = marks[contactKey(k, pa[f].v)], marks[contactKey(k, pb[f].v)]
 	}
 	return c.Matcher.decide(pa, pb, c.tf), nil
 }
@@ -232,10 +237,11 @@ func (t *frequencyTable) fill(recs [][]normalised, workers int) {
 
 // markShared marks the contact points that at least three records give
 // under at least two different names (see Matcher.level), one goroutine a
-// contact field.
-func (mt *Matcher) markShared(recs [][]normalised) {
+// contact field, and returns the shared contact keys of each field.
+func (mt *Matcher) markShared(recs [][]normalised) []map[string]bool {
+	shared := make([]map[string]bool, len(mt.cfg.Fields))
 	if mt.identity < 0 {
-		return
+		return shared
 	}
 	var wg sync.WaitGroup
 	for f, fd := range mt.cfg.Fields {
@@ -252,7 +258,7 @@ func (mt *Matcher) markShared(recs [][]normalised) {
 			}
 			uses := map[string]*use{}
 			for _, rec := range recs {
-				v := rec[f].v
+				v := contactKey(fd.Kind, rec[f].v)
 				if v == "" {
 					continue
 				}
@@ -270,14 +276,22 @@ func (mt *Matcher) markShared(recs [][]normalised) {
 					}
 				}
 			}
+			marks := map[string]bool{}
+			for v, u := range uses {
+				if u.count >= 3 && u.names {
+					marks[v] = true
+				}
+			}
 			for _, rec := range recs {
-				if u := uses[rec[f].v]; u != nil && u.count >= 3 && u.names {
+				if marks[contactKey(fd.Kind, rec[f].v)] {
 					rec[f].shared = true
 				}
 			}
+			shared[f] = marks
 		}()
 	}
 	wg.Wait()
+	return shared
 }
 
 // Records returns a sequence over a slice of records, for [Matcher.Cluster].
@@ -374,7 +388,7 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	bl := newBlocks(defaultRules(mt.cfg.Fields), recs, o.MaxBlockSize, o.Window, o.Workers)
 	tfDone.Wait()
 	tf.fill(recs, o.Workers)
-	mt.markShared(recs)
+	shared := mt.markShared(recs)
 	report("block", len(bl.groups), len(bl.groups))
 
 	found := learnt{model: mt}
@@ -392,7 +406,7 @@ func (mt *Matcher) Cluster(seq iter.Seq2[Record, error], opts *ClusterOptions) (
 	}
 
 	edges, candidates := model.scoreBlocks(recs, bl, tf, threshold, o, report)
-	res := &Clustering{IDs: ids, Matcher: model, tf: tf}
+	res := &Clustering{IDs: ids, Matcher: model, tf: tf, shared: shared}
 	res.Stats = ClusterStats{Records: n, CandidatePairs: candidates, MatchedPairs: len(edges), LargeBlocks: bl.large,
 		PairMatchShare: found.pairMatch, LinkWeight: threshold}
 	res.Rep, res.Stats.RefusedLinks = model.linkClusters(recs, tf, edges, o.MaxClusterSize, o.Coherence)

@@ -183,7 +183,7 @@ func (mt *Matcher) fieldWeight(i int, a, b []normalised, tf termFrequencies, ev 
 		w = mt.levelWeight(i, l, a[i].v, a[i].freq, tf)
 	}
 	ev.set(i, l, w)
-	if l == LevelPartial && a[i].shared && a[i].v == b[i].v {
+	if l == LevelMissing && a[i].v != "" && b[i].v != "" {
 		ev.setNote(i, noteShared)
 	}
 	return w
@@ -192,15 +192,17 @@ func (mt *Matcher) fieldWeight(i int, a, b []normalised, tf termFrequencies, ev 
 // level returns the agreement level of field i. Exact agreement on a
 // shared contact point (a phone, e-mail or address that records of other
 // names use too: the switchboard of a hotel, the street address of a
-// mall) counts as partial agreement when the names disagree: restaurants
-// in one hotel share its number and address, and that says little about
-// whether two of them are one.
+// mall) weighs nothing, as if missing, when the names disagree:
+// restaurants in one hotel share its number and address, and that says
+// nothing about whether two of them are one.
 func (mt *Matcher) level(i int, a, b []normalised) Level {
-	l := compareField(mt.cfg.Fields[i].Kind, a[i], b[i])
-	if l == LevelExact && a[i].shared && mt.identity >= 0 && mt.cfg.Fields[i].Kind.contactPoint() {
+	k := mt.cfg.Fields[i].Kind
+	l := compareField(k, a[i], b[i])
+	if l >= LevelClose && a[i].shared && b[i].shared && mt.identity >= 0 && k.contactPoint() &&
+		contactKey(k, a[i].v) == contactKey(k, b[i].v) {
 		k := mt.identity
 		if li := compareField(mt.cfg.Fields[k].Kind, a[k], b[k]); li != LevelMissing && li < LevelClose {
-			return LevelPartial
+			return LevelMissing
 		}
 	}
 	return l

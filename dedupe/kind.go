@@ -91,7 +91,8 @@ type normalised struct {
 	// filled in once so that scoring a pair need not look it up.
 	freq uint32
 	// shared marks a contact point that at least three records of a
-	// clustering run give, under at least two different names.
+	// clustering run give, under at least two different names (see
+	// contactKey).
 	shared bool
 }
 
@@ -336,4 +337,20 @@ func (k Kind) contactPoint() bool {
 		return true
 	}
 	return false
+}
+
+// contactKey is the part of a contact point that records of one building
+// or switchboard share: an address's house number and the first word of
+// its street ("3434 peachtree" of "3434 peachtree rd. ne"), or the whole
+// value. It is a prefix of v and does not allocate.
+func contactKey(k Kind, v string) string {
+	if k != KindAddress && k != KindStreet {
+		return v
+	}
+	n := len(leadingDigits(v))
+	if n == 0 || n == len(v) || v[n] != ' ' {
+		return v
+	}
+	word, _ := nextToken(v[n+1:])
+	return v[:n+1+len(word)]
 }

@@ -17,6 +17,9 @@ type blockPart struct {
 	// this field is empty: a family name left blank is often found in the
 	// given-name column.
 	orField int
+	// number reads only the value's leading number: an address's house
+	// number.
+	number bool
 }
 
 // blockRule makes one blocking key per record. Records that share a key
@@ -86,6 +89,11 @@ func defaultRules(fields []Field) []blockRule {
 			rules = append(rules, blockRule{namePart(0), {field: d, prefix: 4}})
 		}
 	}
+	if c := first(KindCity); street >= 0 && c >= 0 {
+		// The house number in the town: the same building however its
+		// street and its name are written.
+		rules = append(rules, blockRule{{field: street, number: true}, {field: c, prefix: 3}})
+	}
 	if street >= 0 {
 		rules = append(rules, blockRule{{field: street, prefix: 10}})
 		if d := first(KindDate); d >= 0 {
@@ -133,6 +141,9 @@ func (r blockRule) key(rule int, rec []normalised) uint64 {
 	h = (h ^ uint64(rule+1)) * fnvPrime
 	for _, p := range r {
 		v := prefixRunes(p.full(rec), p.prefix)
+		if p.number {
+			v = leadingDigits(v)
+		}
 		if v == "" || !utf8.ValidString(v) {
 			return 0
 		}

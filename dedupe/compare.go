@@ -536,11 +536,39 @@ func oneKeystroke(x, y string) bool {
 	return true
 }
 
-// houseNumbersDiffer reports whether two addresses both start with a
-// number and the numbers differ. It does not allocate.
-func houseNumbersDiffer(a, b string) bool {
-	na, nb := leadingDigits(a), leadingDigits(b)
-	return na != "" && nb != "" && na != nb
+// numbersConflict reports whether each of two Western addresses has a
+// number the other lacks: a house number or a numbered street ("21 W.
+// 52nd St." and "21 E. 62nd St."). A number on one side only (an
+// extension, a suite) is no conflict. Words with other than ASCII letters
+// and digits are skipped, so Chinese addresses, written without spaces,
+// never conflict here. It does not allocate.
+func numbersConflict(a, b string) bool {
+	return hasNumberNotIn(a, b) && hasNumberNotIn(b, a)
+}
+
+// hasNumberNotIn reports whether an ASCII word of a holding a digit is not
+// a word of b.
+func hasNumberNotIn(a, b string) bool {
+	for rest := a; ; {
+		var t string
+		t, rest = nextToken(rest)
+		if t == "" {
+			return false
+		}
+		if isASCII(t) && strings.ContainsAny(t, "0123456789") && !containsToken(b, t) {
+			return true
+		}
+	}
+}
+
+// cutCommonNumber drops a leading number the two addresses share, with
+// the space after it, when both go on.
+func cutCommonNumber(a, b string) (string, string) {
+	n := len(leadingDigits(a))
+	if n == 0 || n >= len(a) || n >= len(b) || a[:n+1] != b[:n+1] || a[n] != ' ' {
+		return a, b
+	}
+	return a[n+1:], b[n+1:]
 }
 
 func leadingDigits(s string) string {

@@ -226,9 +226,12 @@ func compareField(k Kind, a, b normalised) Level {
 	case KindDate:
 		return compareDates(a.v, b.v)
 	case KindAddress, KindStreet:
-		if houseNumbersDiffer(a.v, b.v) {
+		if numbersConflict(a.v, b.v) {
 			return LevelDifferent // 837 and 840 Second Ave are two buildings
 		}
+		// One house number: the streets decide ("1 Mission St." and
+		// "1 Market St." are two places).
+		a.v, b.v = cutCommonNumber(a.v, b.v)
 		short, long := a.v, b.v
 		if len(short) > len(long) {
 			short, long = long, short

@@ -192,7 +192,8 @@ func (mt *Matcher) fieldWeight(i int, a, b []normalised, tf termFrequencies, ev 
 // level returns the agreement level of field i. Exact agreement on a
 // shared contact point (a phone, e-mail or address that records of other
 // names use too: the switchboard of a hotel, the street address of a
-// mall) weighs nothing, as if missing, when the names disagree:
+// mall) weighs nothing, as if missing, when the names disagree (neither
+// is the other with words added):
 // restaurants in one hotel share its number and address, and that says
 // nothing about whether two of them are one.
 func (mt *Matcher) level(i int, a, b []normalised) Level {
@@ -201,7 +202,7 @@ func (mt *Matcher) level(i int, a, b []normalised) Level {
 	if l >= LevelClose && a[i].shared && b[i].shared && mt.identity >= 0 && k.contactPoint() &&
 		contactKey(k, a[i].v) == contactKey(k, b[i].v) {
 		k := mt.identity
-		if li := compareField(mt.cfg.Fields[k].Kind, a[k], b[k]); li != LevelMissing && li < LevelClose {
+		if li := compareField(mt.cfg.Fields[k].Kind, a[k], b[k]); li != LevelMissing && li < LevelClose && !nameWithin(a[k].v, b[k].v) {
 			return LevelMissing
 		}
 	}

@@ -147,7 +147,7 @@ var chineseTables = sync.OnceValue(func() *genTables {
 		cityWeights = append(cityWeights, w)
 		t.places[c.name], t.places[c.provinceShort] = true, true
 	}
-	for _, r := range chineseRegions {
+	for r := range regionProvince {
 		t.places[r] = true
 	}
 	t.cityW = cumulative(cityWeights)

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind says what a field holds; it chooses the normaliser, the comparator,
@@ -113,7 +114,13 @@ func normaliseWith(k Kind, s, region string, cache readingCache) normalised {
 		return normalised{v: n}
 	case KindCompany:
 		c := NormaliseCompany(s)
-		return normalised{v: c.Key(), alt: c.Region}
+		alt := c.Region
+		if hasHan(c.Core) {
+			// The reading of a Chinese name, after the region: 炎硕 and
+			// 雁硕 are one name misheard.
+			alt += "|" + pinyinKey(c.Core, cache)
+		}
+		return normalised{v: c.Key(), alt: alt}
 	case KindPhone:
 		if p, err := NormalisePhone(s, region); err == nil {
 			return normalised{v: p.E164}
@@ -145,7 +152,7 @@ func compareField(k Kind, a, b normalised) Level {
 		return LevelMissing
 	}
 	if a.v == b.v {
-		if k == KindCompany && a.alt != "" && b.alt != "" && a.alt != b.alt {
+		if ra, rb := companyRegion(a.alt), companyRegion(b.alt); k == KindCompany && ra != "" && rb != "" && !sameArea(ra, rb) {
 			// Same name in two regions: often two companies.
 			return LevelPartial
 		}
@@ -190,7 +197,9 @@ func compareField(k Kind, a, b normalised) Level {
 		switch {
 		case jw >= 0.93:
 			return LevelClose
-		case jw >= 0.85 || nameWithin(a.v, b.v):
+		case sameReading(a.alt, b.alt):
+			return LevelClose // homophones: 炎硕鞋业 and 雁硕鞋业
+		case jw >= 0.85 || nameWithin(a.v, b.v) || hanPrefix(a.v, b.v):
 			return LevelPartial
 		}
 		return LevelDifferent
@@ -201,11 +210,15 @@ func compareField(k Kind, a, b normalised) Level {
 		return LevelDifferent
 	case KindEmail:
 		la, lb := localPart(a.v), localPart(b.v)
-		if la != "" && la == lb {
-			return LevelClose
+		da, db := a.v[len(la):], b.v[len(lb):]
+		if la != "" && la == lb && (da == db || freeMail[da] || freeMail[db]) {
+			return LevelClose // one mailbox name, at a free provider or one domain
 		}
 		if withinOneEdit(a.v, b.v) {
 			return LevelPartial
+		}
+		if la != "" && lb != "" && da == db && !freeMail[da] {
+			return LevelPartial // two people of one company's domain
 		}
 		return LevelDifferent
 	case KindPostcode:
@@ -357,3 +370,44 @@ func contactKey(k Kind, v string) string {
 	word, _ := nextToken(v[n+1:])
 	return v[:n+1+len(word)]
 }
+
+// companyRegion returns the region part of a prepared company's
+// alternative form (region, then "|" and the reading of a Chinese name).
+func companyRegion(alt string) string {
+	if i := strings.IndexByte(alt, '|'); i >= 0 {
+		return alt[:i]
+	}
+	return alt
+}
+
+// sameReading reports whether two prepared companies' Chinese names read
+// the same.
+func sameReading(a, b string) bool {
+	i, j := strings.IndexByte(a, '|'), strings.IndexByte(b, '|')
+	return i >= 0 && j >= 0 && a[i+1:] == b[j+1:] && a[i+1:] != ""
+}
+
+// hanPrefix reports whether one Chinese company name begins with the
+// other of two characters or more: 金雄 and 金雄保洁服务, the trade name
+// with and without its line of business.
+func hanPrefix(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return hasHan(a) && utf8.RuneCountInString(a) >= 2 && strings.HasPrefix(b, a)
+}
+
+// freeMail lists the domains, with their "@", of mail providers anyone can
+// open a mailbox at: one mailbox name at two of them may well be one
+// person, while one mailbox name at two companies' domains is two people
+// (yangjing@a.com and yangjing@b.com).
+var freeMail = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range strings.Fields(`qq.com foxmail.com 163.com 126.com yeah.net sina.com sina.cn sohu.com
+		139.com 189.cn wo.cn aliyun.com tom.com gmail.com googlemail.com hotmail.com outlook.com live.com
+		msn.com yahoo.com yahoo.com.cn ymail.com icloud.com me.com mac.com aol.com gmx.com gmx.de
+		web.de mail.ru yandex.ru proton.me protonmail.com zoho.com`) {
+		m["@"+d] = true
+	}
+	return m
+}()

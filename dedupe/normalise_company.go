@@ -44,35 +44,26 @@ var englishLegalForms = map[string]bool{
 	"group": true, "holdings": true, "sarl": true, "oy": true, "ab": true, "as": true, "kk": true,
 }
 
-// Chinese provinces, municipalities and large cities that appear as name
-// prefixes ("北京华腾科技") or in brackets ("华腾科技(北京)").
-var chineseRegions = []string{
-	"黑龙江", "内蒙古", "乌鲁木齐", "呼和浩特", "石家庄", "哈尔滨", "中国", "北京", "天津", "上海", "重庆", "河北", "山西",
-	"辽宁", "吉林", "江苏", "浙江", "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南",
-	"四川", "贵州", "云南", "陕西", "甘肃", "青海", "台湾", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
-	"深圳", "广州", "杭州", "南京", "苏州", "成都", "武汉", "西安", "长沙", "郑州", "青岛", "大连", "宁波",
-	"厦门", "无锡", "佛山", "东莞", "合肥", "福州", "济南", "沈阳", "长春", "太原", "南昌", "昆明", "贵阳",
-	"南宁", "海口", "兰州", "西宁", "银川", "拉萨", "珠海", "温州", "常州", "烟台", "泉州", "惠州", "中山",
-	"嘉兴", "绍兴", "台州", "金华", "徐州", "南通", "扬州", "保定", "唐山", "潍坊", "洛阳", "芜湖", "三亚",
-}
-
-var regionSuffixes = []string{"特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市"}
+var regionSuffixes = []string{"特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区", "省", "市", "盟"}
 
 // cutRegionPrefix removes a leading region name (with an optional 省/市
 // suffix) from s and returns the region without its suffix.
 func cutRegionPrefix(s string) (region, rest string) {
-	for _, r := range chineseRegions {
-		if after, ok := strings.CutPrefix(s, r); ok {
-			for _, suf := range regionSuffixes {
-				if a, ok := strings.CutPrefix(after, suf); ok {
-					after = a
-					break
-				}
-			}
-			return r, after
+	r := longestRegionPrefix(s)
+	if r == "" {
+		return "", s
+	}
+	after := s[len(r):]
+	if next, _ := utf8.DecodeRuneInString(after); strings.ContainsRune("区县旗镇乡村路街道", next) {
+		return "", s // 朝阳区 is a district of Beijing, not the city of 朝阳
+	}
+	for _, suf := range regionSuffixes {
+		if a, ok := strings.CutPrefix(after, suf); ok {
+			after = a
+			break
 		}
 	}
-	return "", s
+	return r, after
 }
 
 // asRegion reports whether s is exactly a region name, optionally with a
@@ -198,11 +189,19 @@ func cutBranch(f string) (branch, rest string) {
 			return place + w, head[:best]
 		}
 		// "华腾科技上海分公司": the branch is the region before the word.
-		for _, r := range chineseRegions {
-			for _, suf := range append([]string{""}, regionSuffixes...) {
-				if h, ok := strings.CutSuffix(head, r+suf); ok && h != "" {
-					return r + w, h
+		for _, suf := range append(regionSuffixes, "") {
+			h, ok := strings.CutSuffix(head, suf)
+			if !ok {
+				continue
+			}
+			region, before := "", ""
+			for r := range regionProvince {
+				if hh, ok := strings.CutSuffix(h, r); ok && hh != "" && len(r) > len(region) {
+					region, before = r, hh
 				}
+			}
+			if region != "" {
+				return region + w, before
 			}
 		}
 		return w, head

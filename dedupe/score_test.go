@@ -126,7 +126,7 @@ func referenceCompareField(k Kind, a, b normalised) Level {
 		return LevelMissing
 	}
 	if a.v == b.v {
-		if k == KindCompany && a.alt != "" && b.alt != "" && a.alt != b.alt {
+		if ra, rb := companyRegion(a.alt), companyRegion(b.alt); k == KindCompany && ra != "" && rb != "" && !sameArea(ra, rb) {
 			// Same name in two regions: often two companies.
 			return LevelPartial
 		}
@@ -167,9 +167,9 @@ func referenceCompareField(k Kind, a, b normalised) Level {
 		}
 		jw := max(JaroWinkler(a.v, b.v), MongeElkan(a.v, b.v))
 		switch {
-		case jw >= 0.93:
+		case jw >= 0.93, sameReading(a.alt, b.alt):
 			return LevelClose
-		case jw >= 0.85 || nameWithin(a.v, b.v):
+		case jw >= 0.85 || nameWithin(a.v, b.v) || hanPrefix(a.v, b.v):
 			return LevelPartial
 		}
 		return LevelDifferent
@@ -180,11 +180,15 @@ func referenceCompareField(k Kind, a, b normalised) Level {
 		return LevelDifferent
 	case KindEmail:
 		la, lb := localPart(a.v), localPart(b.v)
-		if la != "" && la == lb {
-			return LevelClose
+		da, db := a.v[len(la):], b.v[len(lb):]
+		if la != "" && la == lb && (da == db || freeMail[da] || freeMail[db]) {
+			return LevelClose // one mailbox name, at a free provider or one domain
 		}
 		if DamerauDistance(a.v, b.v, 1) <= 1 {
 			return LevelPartial
+		}
+		if la != "" && lb != "" && da == db && !freeMail[da] {
+			return LevelPartial // two people of one company's domain
 		}
 		return LevelDifferent
 	case KindPostcode:

@@ -16,7 +16,8 @@ import (
 
 const dedupeUsage = `usage:
   crmkit dedupe --in FILE.csv --out FILE.csv --id COLUMN --field KIND=COLUMN [--field KIND=COLUMN ...]
-                [--region CN] [--threshold BITS] [--max-cluster-size N] [--skip-bad-rows]
+                [--region CN] [--threshold BITS] [--match-probability P] [--coherence BITS]
+                [--max-cluster-size N] [--skip-bad-rows]
 
 KIND is one of: name, given_name, family_name, company, phone, email, address, street,
 city, postcode, state, date, national_id, text. A kind may be given for several columns.
@@ -65,6 +66,8 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 	region := fs.String("region", "CN", "country assumed for phone numbers without a country code")
 	threshold := fs.Float64("threshold", 0, "match weight in bits from which two rows are duplicates (default 10)")
 	maxCluster := fs.Int("max-cluster-size", 0, "largest cluster allowed (default 50)")
+	matchProb := fs.Float64("match-probability", 0, "match probability from which two rows are linked, given the share of matching pairs learnt from the file (default 0.5)")
+	coherence := fs.Float64("coherence", 0, "mean score in bits the rows of two clusters must reach with each other to join (default 6)")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +89,10 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("dedupe: unexpected argument %q\n%s", fs.Arg(0), dedupeUsage)}
 	case math.IsNaN(*threshold) || math.IsInf(*threshold, 0):
 		return usageError{fmt.Sprintf("dedupe: --threshold %v: want a finite number of bits\n%s", *threshold, dedupeUsage)}
+	case *matchProb < 0 || *matchProb >= 1 || math.IsNaN(*matchProb):
+		return usageError{fmt.Sprintf("dedupe: --match-probability %v: want a probability between 0 and 1\n%s", *matchProb, dedupeUsage)}
+	case math.IsNaN(*coherence) || math.IsInf(*coherence, 0):
+		return usageError{fmt.Sprintf("dedupe: --coherence %v: want a finite number of bits\n%s", *coherence, dedupeUsage)}
 	case sameFile(*in, *out):
 		// The output replaces its file, so the input would be lost.
 		return usageError{fmt.Sprintf("dedupe: --out %s is the input file; write the clusters to another file", *out)}
@@ -143,7 +150,8 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 			}
 		}
 	}
-	res, err := m.Cluster(iter.Seq2[dedupe.Record, error](seq), &dedupe.ClusterOptions{MaxClusterSize: *maxCluster, Progress: prog.report})
+	res, err := m.Cluster(iter.Seq2[dedupe.Record, error](seq), &dedupe.ClusterOptions{MaxClusterSize: *maxCluster, MatchProbability: *matchProb,
+		Coherence: *coherence, Progress: prog.report})
 	if firstErr != nil {
 		return fmt.Errorf("%w (use --skip-bad-rows to skip such rows)", firstErr)
 	}
@@ -166,8 +174,8 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 	}
 	s := res.Stats
 	if !*quiet {
-		fmt.Fprintf(stderr, "dedupe: %d rows, %d clusters, %d candidate pairs, %d matched pairs, %d links refused by the cluster size cap\n",
-			s.Records, s.Clusters, s.CandidatePairs, s.MatchedPairs, s.RefusedLinks)
+		fmt.Fprintf(stderr, "dedupe: %d rows, %d clusters, %d candidate pairs, %d matched pairs (linked from %.1f bits), %d links refused by the cluster size cap or for incoherence\n",
+			s.Records, s.Clusters, s.CandidatePairs, s.MatchedPairs, s.LinkWeight, s.RefusedLinks)
 	}
 	return nil
 }

@@ -86,10 +86,15 @@ func TestDedupeCommand(t *testing.T) {
 			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name"},
 			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name=n", "--threshold", "NaN"},
 			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name=n", "--threshold", "-Inf"},
+			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name=n", "--match-probability", "1.5"},
+			{"dedupe", "--in", "x.csv", "--out", "y.csv", "--id", "id", "--field", "name=n", "--coherence", "NaN"},
 		} {
 			var stderr bytes.Buffer
 			require.Equal(t, 2, run(args, &bytes.Buffer{}, &stderr), strings.Join(args, " "))
 			require.NotEmpty(t, stderr.String())
+			if flag := args[len(args)-2]; strings.HasPrefix(flag, "--") && flag != "--field" && flag != "--id" {
+				require.Contains(t, stderr.String(), flag, "the error names the flag")
+			}
 		}
 	})
 	t.Run("RefusesToWriteOverItsInput", func(t *testing.T) {

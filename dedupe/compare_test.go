@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,40 @@ func TestDateKeyReadsImpossibleDatesAsClerksWriteThem(t *testing.T) {
 	} {
 		require.Equal(t, want, dateKey(in), in)
 	}
+}
+
+func FuzzDateKeyAndCompareDates(f *testing.F) {
+	for _, s := range []string{"1504-21-01", "1862-01-71", "19670306", "2024年3月5日", "12/31/1999", "", "9999-99-99", "0-0-0"} {
+		f.Add(s, "1967-03-06")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ka, kb := dateKey(a), dateKey(b)
+		if ka == "" || kb == "" || ka == kb {
+			return
+		}
+		if l, r := compareDates(ka, kb), compareDates(kb, ka); l != r {
+			t.Fatalf("compareDates(%q, %q) = %v but %v the other way", ka, kb, l, r)
+		}
+		if d, err := NormaliseDate(a); err == nil && d != ka {
+			t.Fatalf("dateKey(%q) = %q, NormaliseDate says %q", a, ka, d)
+		}
+	})
+}
+
+func FuzzContactKeyAndNumbers(f *testing.F) {
+	for _, s := range []string{"3434 peachtree rd. ne", "21 w. 52nd st.", "中山路123号", "1", "", "12 "} {
+		f.Add(s, "3434 peachtree rd.")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if k := contactKey(KindAddress, a); !strings.HasPrefix(a, k) {
+			t.Fatalf("contactKey(%q) = %q, not a prefix", a, k)
+		}
+		if numbersConflict(a, b) != numbersConflict(b, a) {
+			t.Fatalf("numbersConflict(%q, %q) is not symmetric", a, b)
+		}
+		ca, cb := cutCommonNumber(a, b)
+		if !strings.HasSuffix(a, ca) || !strings.HasSuffix(b, cb) {
+			t.Fatalf("cutCommonNumber(%q, %q) = %q, %q", a, b, ca, cb)
+		}
+	})
 }

@@ -25,7 +25,7 @@
 //
 // # Matching
 //
-// A [Matcher] built by [New] from a [Config] (the fields and their kinds)
+// A [Matcher] built by [NewMatcher] from a [Config] (the fields and their kinds)
 // weighs each field's level by log2(m/u): m is how often duplicates agree
 // at that level, u how often unrelated records do. Exact agreement on a
 // rare value weighs more than on a common one (term frequencies). Fields

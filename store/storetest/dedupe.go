@@ -246,7 +246,7 @@ func runDedupeKeys(t *testing.T, h Harness) {
 // dedupeService returns a service over e's store with its clock and IDs.
 func (e *env) dedupeService(t *testing.T) *dedupe.Service {
 	t.Helper()
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	require.NoError(t, err)
 	svc, err := dedupe.NewService(e.store, mt, &dedupe.ServiceConfig{Clock: e.clock, IDs: e.ids})
 	require.NoError(t, err)

@@ -162,6 +162,11 @@ func (in *Instance) PendingApprovers() []crm.ID {
 
 // ApprovalsConfig configures [Approvals]. The zero value and nil are valid.
 type ApprovalsConfig struct {
+	// Clock tells the time of decisions and deadlines. Defaults to
+	// crm.SystemClock.
+	Clock crm.Clock
+	// IDs makes event IDs. Defaults to crm.UUIDv7 on Clock.
+	IDs crm.IDGenerator
 	// Calendar measures step timeouts in business hours. Defaults to nil:
 	// timeouts in elapsed time.
 	Calendar *calendar.Calendar
@@ -188,10 +193,11 @@ type Approvals struct {
 	cfg   ApprovalsConfig
 }
 
-// NewApprovals returns an approval engine resolving approvers in org.
-func NewApprovals(ids crm.IDGenerator, clock crm.Clock, org *Org, cfg *ApprovalsConfig) (*Approvals, error) {
-	if ids == nil || clock == nil || org == nil {
-		return nil, crm.Invalid("approvals", "ids, clock and org are required")
+// NewApprovals returns an approval engine resolving approvers in org,
+// with the clock, IDs and limits of cfg (nil for the defaults).
+func NewApprovals(org *Org, cfg *ApprovalsConfig) (*Approvals, error) {
+	if org == nil {
+		return nil, crm.Invalid("org", "is required")
 	}
 	c := ApprovalsConfig{}
 	if cfg != nil {
@@ -203,7 +209,13 @@ func NewApprovals(ids crm.IDGenerator, clock crm.Clock, org *Org, cfg *Approvals
 	if c.MaxCommentLength == 0 {
 		c.MaxCommentLength = 2000
 	}
-	return &Approvals{ids: ids, clock: clock, org: org, cfg: c}, nil
+	if c.Clock == nil {
+		c.Clock = crm.SystemClock{}
+	}
+	if c.IDs == nil {
+		c.IDs = crm.UUIDv7{Clock: c.Clock}
+	}
+	return &Approvals{ids: c.IDs, clock: c.Clock, org: org, cfg: c}, nil
 }
 
 // change runs fn on a copy of in and commits the copy only when fn

@@ -96,7 +96,12 @@ func newDueFixture(t *testing.T) *dueFixture {
 
 func (f *dueFixture) approvals(t *testing.T, cfg *workflow.ApprovalsConfig) *workflow.Approvals {
 	t.Helper()
-	a, err := workflow.NewApprovals(f.ids, f.clock, f.org, cfg)
+	c := workflow.ApprovalsConfig{}
+	if cfg != nil {
+		c = *cfg
+	}
+	c.IDs, c.Clock = f.ids, f.clock
+	a, err := workflow.NewApprovals(f.org, &c)
 	require.NoError(t, err)
 	return a
 }

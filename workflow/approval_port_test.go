@@ -29,7 +29,7 @@ func TestApprovalsInAUnitOfWork(t *testing.T) {
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}]}]}`))
 	require.NoError(t, err)
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
-	approvals, err := workflow.NewApprovals(crmtest.NewIDs(), clock, org, nil)
+	approvals, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: crmtest.NewIDs(), Clock: clock})
 	require.NoError(t, err)
 	store := memstore.New(&memstore.Config{Clock: clock})
 	rec := schema.NewRecord()

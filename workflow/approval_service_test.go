@@ -53,7 +53,7 @@ func newSvcFixture(t *testing.T) *svcFixture {
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}], "timeout": "1h", "on_timeout": {"action": "approve"}}]}`))
 	require.NoError(t, err)
 	f.store = memstore.New(&memstore.Config{Clock: f.clock})
-	f.engine, err = workflow.NewApprovals(f.ids, f.clock, org, nil)
+	f.engine, err = workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: f.ids, Clock: f.clock})
 	require.NoError(t, err)
 	return f
 }
@@ -521,7 +521,7 @@ func TestApprovalServiceEngineSwap(t *testing.T) {
 		in := f.submit(t, s, f.twoStep)
 		org, err := workflow.NewOrg(f.users, nil, nil)
 		require.NoError(t, err)
-		short, err := workflow.NewApprovals(f.ids, f.clock, org, &workflow.ApprovalsConfig{MaxCommentLength: 3})
+		short, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: f.ids, Clock: f.clock, MaxCommentLength: 3})
 		require.NoError(t, err)
 		require.NoError(t, s.SetEngine(short))
 		require.Same(t, short, s.Engine())

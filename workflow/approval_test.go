@@ -77,7 +77,7 @@ func newApprovalKit(t testing.TB, chain string, delegations ...workflow.Delegati
 	def, err := workflow.ParseDefinition(s, o, []byte(chain))
 	require.NoError(t, err)
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
-	eng, err := workflow.NewApprovals(crmtest.NewIDs(), clock, o, nil)
+	eng, err := workflow.NewApprovals(o, &workflow.ApprovalsConfig{IDs: crmtest.NewIDs(), Clock: clock})
 	require.NoError(t, err)
 	return &approvalKit{clock: clock, eng: eng, def: def, s: s}
 }

@@ -47,7 +47,7 @@ func newApprovalServiceFixture(t *testing.T, e *env) *approvalServiceFixture {
 	f.def, err = workflow.ParseDefinition(f.schema, org, []byte(`{"key": "quote_discount", "version": 1, "record_type": "opportunity",
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}], "timeout": "1h", "on_timeout": {"action": "approve"}}]}`))
 	require.NoError(t, err)
-	engine, err := workflow.NewApprovals(e.ids, e.clock, org, nil)
+	engine, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: e.ids, Clock: e.clock})
 	require.NoError(t, err)
 	auth := approvalAuthorizerFunc(func(_ context.Context, _ crm.Tx, a *workflow.ApprovalAccess) error {
 		if a.Actor == f.outsider {

@@ -832,7 +832,7 @@ func (e *env) approvals(t *testing.T) *workflow.Approvals {
 	t.Helper()
 	org, err := workflow.NewOrg(nil, nil, nil)
 	require.NoError(t, err)
-	a, err := workflow.NewApprovals(e.ids, e.clock, org, nil)
+	a, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: e.ids, Clock: e.clock})
 	require.NoError(t, err)
 	return a
 }

@@ -115,3 +115,35 @@ func TestCoherenceStopsAChainOfWeakLinks(t *testing.T) {
 	require.Equal(t, res.Rep[0], res.Rep[1])
 	require.Equal(t, res.Rep[3], res.Rep[4])
 }
+
+func TestASharedContactPointWeighsNothingWhenNamesDisagree(t *testing.T) {
+	t.Parallel()
+	m, err := NewMatcher(&Config{Region: "US", Fields: []Field{
+		{Name: "name", Kind: KindCompany},
+		{Name: "phone", Kind: KindPhone},
+		{Name: "address", Kind: KindAddress},
+	}})
+	require.NoError(t, err)
+	recs := []Record{
+		// Three restaurants of one hotel: its switchboard and address.
+		{ID: "h1", Values: []string{"ritz-carlton cafe", "404-659-0400", "181 peachtree st."}},
+		{ID: "h2", Values: []string{"ritz-carlton dining room", "404-659-0400", "181 peachtree st. ne"}},
+		{ID: "h3", Values: []string{"atlanta grill", "404-659-0400", "181 peachtree st."}},
+		// One restaurant listed twice, at a number nobody else has.
+		{ID: "v1", Values: []string{"virgil's", "212-921-9494", "152 w. 44th st."}},
+		{ID: "v2", Values: []string{"virgil's real bbq", "212-921-9494", "152 w. 44th st."}},
+	}
+	res, err := m.Cluster(Records(recs), &ClusterOptions{NoLearning: true})
+	require.NoError(t, err)
+	d, err := res.Explain(recs[0], recs[2])
+	require.NoError(t, err)
+	require.Equal(t, LevelMissing, d.Reasons[1].Level, "the hotel's switchboard says nothing about two of its restaurants")
+	require.Equal(t, noteShared, d.Reasons[1].Note)
+	require.Zero(t, d.Reasons[2].Weight)
+	require.NotEqual(t, res.Rep[0], res.Rep[2])
+
+	d, err = res.Explain(recs[3], recs[4])
+	require.NoError(t, err)
+	require.Equal(t, LevelExact, d.Reasons[1].Level, "a number only one restaurant gives counts in full")
+	require.Equal(t, res.Rep[3], res.Rep[4])
+}

@@ -106,4 +106,11 @@
 //
 // Normalisers, comparators, [Matcher], [Index] and [Service] are safe for
 // concurrent use.
+//
+// # Events
+//
+// [EventCustomerMerged] and [EventCustomerMergeUndone] carry the
+// [CustomerMerge] as payload (decode it with [crm.DecodePayload]);
+// creating a customer or contact writes [crm.EventCustomerCreated] or
+// [crm.EventContactCreated] without one.
 package dedupe

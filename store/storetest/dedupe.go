@@ -407,11 +407,11 @@ func runDedupeService(t *testing.T, h Harness) {
 
 		pending, err := e.store.Outbox().Pending(e.ctx, 100)
 		require.NoError(t, err)
-		var types []string
+		var types []crm.EventType
 		for _, ev := range pending {
 			types = append(types, ev.Type)
 		}
-		require.Subset(t, types, []string{dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone})
+		require.Subset(t, types, []crm.EventType{dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone})
 	})
 
 	test(t, h, "AMergeThatFailsLeavesEverythingAsItWas", func(t *testing.T, e *env) {

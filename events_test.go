@@ -185,7 +185,7 @@ func TestEventsTheConformanceSuiteDoesNotDriveDecode(t *testing.T) {
 			{"name": "director", "approvers": [{"role": "director"}], "on_reject": "previous_step", "timeout": "2h",
 			 "on_timeout": {"action": "escalate", "to": {"role": "manager"}}}]}`))
 	require.NoError(t, err)
-	approvals, err := workflow.NewApprovals(ids, clock, org, nil)
+	approvals, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: ids, Clock: clock})
 	require.NoError(t, err)
 	rec := schema.NewRecord()
 	require.NoError(t, rec.SetNumber("discount_percent", decimal.NewFromInt(15)))

@@ -114,7 +114,7 @@ func TestHandoffAsksThePolicyAndStoresTheStage(t *testing.T) {
 	policy, err := permission.Load([]byte(`{
 	  "record_types": [{"name": "ticket", "fields": ["subject"]}],
 	  "roles": [{"name": "agent", "rules": [{"id": "agent.own_tickets", "record_type": "ticket", "actions": ["view", "edit"], "scope": "own"}]}]
-	}`), []crm.Department{*dept}, nil)
+	}`), []*crm.Department{dept}, nil)
 	require.NoError(t, err)
 	c, err := crmkit.New(store, &crmkit.Config{IDs: ids, Permissions: policy})
 	require.NoError(t, err)

@@ -439,7 +439,7 @@ func (s *seams) authorize(ctx context.Context, tx crm.Tx, user *crm.User, action
 	if err != nil {
 		return err
 	}
-	p, err := reg.Sync(ctx, version, func(ctx context.Context) ([]crm.Department, error) { return allDepartments(ctx, tx) })
+	p, err := reg.Sync(ctx, version, func(ctx context.Context) ([]*crm.Department, error) { return allDepartments(ctx, tx) })
 	if err != nil {
 		return err
 	}
@@ -447,17 +447,15 @@ func (s *seams) authorize(ctx context.Context, tx crm.Tx, user *crm.User, action
 }
 
 // allDepartments reads every department of the context tenant through tx.
-func allDepartments(ctx context.Context, tx crm.Tx) ([]crm.Department, error) {
-	var out []crm.Department
+func allDepartments(ctx context.Context, tx crm.Tx) ([]*crm.Department, error) {
+	var out []*crm.Department
 	page := crm.PageRequest{Limit: crm.MaxPageLimit}
 	for {
 		got, err := tx.Departments().List(ctx, crm.DepartmentFilter{}, page)
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range got.Items {
-			out = append(out, *d)
-		}
+		out = append(out, got.Items...)
 		if got.NextCursor == "" {
 			return out, nil
 		}

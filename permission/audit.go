@@ -106,7 +106,11 @@ type registryState struct {
 
 // NewRegistry compiles the initial policy and records it as a change by
 // actor. A nil cfg means defaults.
-func NewRegistry(ctx context.Context, actor crm.ID, doc *Document, departments []crm.Department, cfg *RegistryConfig) (*Registry, error) {
+func NewRegistry(ctx context.Context, actor crm.ID, doc *Document, departments []*crm.Department, cfg *RegistryConfig) (*Registry, error) {
+	depts, err := departmentValues(departments)
+	if err != nil {
+		return nil, fmt.Errorf("permission: %w", err)
+	}
 	if cfg == nil {
 		cfg = &RegistryConfig{}
 	}
@@ -117,7 +121,7 @@ func NewRegistry(ctx context.Context, actor crm.ID, doc *Document, departments [
 	if r.clock == nil {
 		r.clock = crm.SystemClock{}
 	}
-	if err := r.change(ctx, actor, doc, departments, true, ""); err != nil {
+	if err := r.change(ctx, actor, doc, depts, true, ""); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -141,11 +145,15 @@ func (r *Registry) Replace(ctx context.Context, actor crm.ID, doc *Document, not
 
 // Reorganise recompiles the current document against new departments (a
 // department was added, moved or removed) and records the change.
-func (r *Registry) Reorganise(ctx context.Context, actor crm.ID, departments []crm.Department, note string) (*Policy, error) {
+func (r *Registry) Reorganise(ctx context.Context, actor crm.ID, departments []*crm.Department, note string) (*Policy, error) {
+	depts, err := departmentValues(departments)
+	if err != nil {
+		return nil, fmt.Errorf("permission: %w", err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.cur.Load()
-	if err := r.changeLocked(ctx, actor, st.policy.doc, departments, true, note); err != nil {
+	if err := r.changeLocked(ctx, actor, st.policy.doc, depts, true, note); err != nil {
 		return nil, err
 	}
 	return r.Policy(), nil
@@ -163,7 +171,7 @@ func (r *Registry) Reorganise(ctx context.Context, actor crm.ID, departments []c
 // callers may sync before every decision; the composition root (package
 // crmkit) does. A registry holds one tenant's policy: sync it with that
 // tenant's tree only.
-func (r *Registry) Sync(ctx context.Context, version string, load func(ctx context.Context) ([]crm.Department, error)) (*Policy, error) {
+func (r *Registry) Sync(ctx context.Context, version string, load func(ctx context.Context) ([]*crm.Department, error)) (*Policy, error) {
 	if st := r.cur.Load(); version != "" && st.treeVersion == version {
 		return st.policy, nil
 	}
@@ -173,7 +181,11 @@ func (r *Registry) Sync(ctx context.Context, version string, load func(ctx conte
 	if version != "" && st.treeVersion == version {
 		return st.policy, nil
 	}
-	depts, err := load(ctx)
+	loaded, err := load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("permission: sync departments: %w", err)
+	}
+	depts, err := departmentValues(loaded)
 	if err != nil {
 		return nil, fmt.Errorf("permission: sync departments: %w", err)
 	}
@@ -231,7 +243,7 @@ func (r *Registry) apply(ctx context.Context, actor crm.ID, doc *Document, depts
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("permission: change policy: %w", err)
 	}
-	p, err := New(doc, depts, r.cfg)
+	p, err := compile(doc, depts, r.cfg)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // world is a generated organisation: a policy, subjects and requests.
 type world struct {
 	p        *permission.Policy
-	depts    []crm.Department
+	depts    []*crm.Department
 	subjects []permission.Subject
 	res      []permission.Resource
 	acts     []permission.Action
@@ -32,7 +32,7 @@ func genWorld(tb testing.TB, seed uint64, nDepts, nRoles, rulesPerRole, nUsers i
 	rng := rand.New(rand.NewPCG(seed, 7))
 	w := &world{}
 	for i := 0; i < nDepts; i++ {
-		d := crm.Department{Meta: crm.Meta{ID: id(0x10000 + i)}, Name: fmt.Sprintf("dept %d", i)}
+		d := &crm.Department{Meta: crm.Meta{ID: id(0x10000 + i)}, Name: fmt.Sprintf("dept %d", i)}
 		if i > 0 {
 			d.ParentID = w.depts[rng.IntN(i)].ID
 		}

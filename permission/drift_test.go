@@ -21,8 +21,8 @@ var (
 	viewOnly  = []permission.Action{permission.ActionView}
 )
 
-func driftDepartments() []crm.Department {
-	return append(departments(), crm.Department{Meta: crm.Meta{ID: hrDept}, Name: "HR", ParentID: company})
+func driftDepartments() []*crm.Department {
+	return append(departments(), &crm.Department{Meta: crm.Meta{ID: hrDept}, Name: "HR", ParentID: company})
 }
 
 func driftPolicy(t *testing.T) *permission.Policy {
@@ -126,9 +126,13 @@ func TestListFilterAgreesWithCheckWhateverTheTreesAge(t *testing.T) {
 		}
 	}
 	now = append(now,
-		crm.Department{Meta: crm.Meta{ID: hrPayroll}, Name: "Payroll", ParentID: hrDept},
-		crm.Department{Meta: crm.Meta{ID: lateDept}, Name: "Sales North", ParentID: sales})
-	tree, err := crm.NewDepartmentTree(now)
+		&crm.Department{Meta: crm.Meta{ID: hrPayroll}, Name: "Payroll", ParentID: hrDept},
+		&crm.Department{Meta: crm.Meta{ID: lateDept}, Name: "Sales North", ParentID: sales})
+	flat := make([]crm.Department, len(now))
+	for i, d := range now {
+		flat[i] = *d
+	}
+	tree, err := crm.NewDepartmentTree(flat)
 	require.NoError(t, err)
 	inTree := func(root, dept crm.ID) bool { return dept == root || tree.Contains(root, dept) }
 	var depts []crm.ID

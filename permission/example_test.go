@@ -84,7 +84,7 @@ func ExamplePolicy_ListFilter() {
 	}
 	store := memstore.New(nil)
 	for i := range depts {
-		if err := store.Departments().Create(ctx, &depts[i]); err != nil {
+		if err := store.Departments().Create(ctx, depts[i]); err != nil {
 			panic(err)
 		}
 	}

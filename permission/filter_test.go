@@ -26,7 +26,7 @@ func TestListFilterAgreesWithCheckOnMemstore(t *testing.T) {
 			w := genWorld(t, seed, 25, 12, 8, 200, nil)
 			st := memstore.New(nil)
 			for i := range w.depts {
-				d := w.depts[i]
+				d := *w.depts[i]
 				require.NoError(t, st.Departments().Create(ctx, &d))
 			}
 			deptOf := make(map[crm.ID]crm.ID, len(w.subjects))
@@ -192,7 +192,11 @@ func TestListFilterPushesPoolRulesDown(t *testing.T) {
 	require.Equal(t, []crm.ID{rep.UserID()}, f.Scope.OwnerIDs)
 
 	// Every record the scope admits is one Check allows, and the reverse.
-	tree, err := crm.NewDepartmentTree(departments())
+	var flat []crm.Department
+	for _, d := range departments() {
+		flat = append(flat, *d)
+	}
+	tree, err := crm.NewDepartmentTree(flat)
 	require.NoError(t, err)
 	for _, c := range []*crm.Customer{
 		{PoolID: pool},

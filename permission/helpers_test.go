@@ -28,11 +28,11 @@ var (
 	pool       = id(0x101)
 )
 
-func departments() []crm.Department {
-	d := func(id crm.ID, name string, parent crm.ID) crm.Department {
-		return crm.Department{Meta: crm.Meta{ID: id}, Name: name, ParentID: parent}
+func departments() []*crm.Department {
+	d := func(id crm.ID, name string, parent crm.ID) *crm.Department {
+		return &crm.Department{Meta: crm.Meta{ID: id}, Name: name, ParentID: parent}
 	}
-	return []crm.Department{
+	return []*crm.Department{
 		d(company, "Company", crm.NilID),
 		d(management, "Management", company),
 		d(marketing, "Marketing", company),

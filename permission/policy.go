@@ -128,7 +128,29 @@ type binding struct {
 // departments ("departments[3].parent_id", for unknown parents and
 // cycles); the error matches [crm.ErrInvalidArgument]. A nil cfg means
 // defaults. doc is copied, so later changes to it do not affect the policy.
-func New(doc *Document, departments []crm.Department, cfg *Config) (*Policy, error) {
+func New(doc *Document, departments []*crm.Department, cfg *Config) (*Policy, error) {
+	depts, err := departmentValues(departments)
+	if err != nil {
+		return nil, fmt.Errorf("permission: %w", err)
+	}
+	return compile(doc, depts, cfg)
+}
+
+// departmentValues copies departments as a repository's List returns them
+// into values, refusing a nil entry by its index.
+func departmentValues(departments []*crm.Department) ([]crm.Department, error) {
+	out := make([]crm.Department, len(departments))
+	for i, d := range departments {
+		if d == nil {
+			return nil, crm.Invalid(fmt.Sprintf("departments[%d]", i), "is nil")
+		}
+		out[i] = *d
+	}
+	return out, nil
+}
+
+// compile is New on departments already copied.
+func compile(doc *Document, departments []crm.Department, cfg *Config) (*Policy, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -159,7 +181,7 @@ func New(doc *Document, departments []crm.Department, cfg *Config) (*Policy, err
 
 // Load parses a JSON policy document ([ParseDocument]) and compiles it
 // with [New].
-func Load(data []byte, departments []crm.Department, cfg *Config) (*Policy, error) {
+func Load(data []byte, departments []*crm.Department, cfg *Config) (*Policy, error) {
 	doc, err := ParseDocument(data)
 	if err != nil {
 		return nil, err

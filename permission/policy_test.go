@@ -121,3 +121,15 @@ func FuzzLoad(f *testing.F) {
 		_ = p.ListFilter(&good, "lead", permission.ActionView)
 	})
 }
+
+func TestNewTakesDepartmentsAsAListReturnsThemAndRefusesANilOne(t *testing.T) {
+	t.Parallel()
+	doc, err := permission.ParseDocument(policyJSON(t))
+	require.NoError(t, err)
+	depts := departments()
+	depts[3] = nil
+	_, err = permission.New(doc, depts, nil)
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "departments[3]", ve.Field)
+}

@@ -35,7 +35,7 @@ func TestRegistrySyncFollowsDepartmentsMovedInTheStore(t *testing.T) {
 	}
 	store := departments()
 	var loads atomic.Int32
-	load := func(context.Context) ([]crm.Department, error) {
+	load := func(context.Context) ([]*crm.Department, error) {
 		loads.Add(1)
 		return slices.Clone(store), nil
 	}

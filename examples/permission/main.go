@@ -30,11 +30,11 @@ var (
 	finance, itDept, publicPool           = id(8), id(9), id(0x101)
 )
 
-func departments() []crm.Department {
-	d := func(id crm.ID, name string, parent crm.ID) crm.Department {
-		return crm.Department{Meta: crm.Meta{ID: id}, Name: name, ParentID: parent}
+func departments() []*crm.Department {
+	d := func(id crm.ID, name string, parent crm.ID) *crm.Department {
+		return &crm.Department{Meta: crm.Meta{ID: id}, Name: name, ParentID: parent}
 	}
-	return []crm.Department{
+	return []*crm.Department{
 		d(company, "Company", crm.NilID), d(management, "Management", company),
 		d(marketing, "Marketing", company), d(sales, "Sales", company),
 		d(salesEast, "Sales East", sales), d(salesWest, "Sales West", sales),
@@ -105,7 +105,7 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(w, "3. A filtered list: the store evaluates the subject's scope; no row is checked in Go.")
 	store := memstore.New(&memstore.Config{Clock: clock})
 	for i := range depts {
-		if err := store.Departments().Create(ctx, &depts[i]); err != nil {
+		if err := store.Departments().Create(ctx, depts[i]); err != nil {
 			return err
 		}
 	}

@@ -172,11 +172,7 @@ func (s *story) organisation() error {
 	}
 
 	poolID := s.ids.NewID()
-	flat := make([]crm.Department, len(depts))
-	for i, d := range depts {
-		flat[i] = *d
-	}
-	if s.policy, err = permission.Load(fmt.Appendf(nil, policyJSON, s.sales.ID, poolID, s.marketing.ID), flat, nil); err != nil {
+	if s.policy, err = permission.Load(fmt.Appendf(nil, policyJSON, s.sales.ID, poolID, s.marketing.ID), depts, nil); err != nil {
 		return err
 	}
 	if s.eastPool, err = pool.ParsePool(fmt.Appendf(nil, poolJSON, poolID)); err != nil {
@@ -185,6 +181,10 @@ func (s *story) organisation() error {
 	router, err := s.router()
 	if err != nil {
 		return err
+	}
+	flat := make([]crm.Department, len(depts))
+	for i, d := range depts {
+		flat[i] = *d
 	}
 	approvals, err := s.approvalEngine(users, flat)
 	if err != nil {

@@ -382,7 +382,7 @@ const crmPolicyJSON = `{
 
 func testCRMPolicyDeny(t *testing.T, e *crmEnv) {
 	vip := &pool.Pool{ID: e.ids.NewID(), Name: "VIP", Members: pool.Members{All: true}, Admins: []crm.ID{e.admin.ID}}
-	depts := []crm.Department{*e.root, *e.sales}
+	depts := []*crm.Department{e.root, e.sales}
 	policy, err := permission.Load(fmt.Appendf(nil, crmPolicyJSON, vip.ID), depts, nil)
 	require.NoError(t, err)
 	// The same store, now with a policy.
@@ -650,13 +650,9 @@ func testCRMPolicyFollowsDepartmentsMovedInTheStore(t *testing.T, e *crmEnv) {
 	owner := e.user(team, "admin")
 	depts, err := e.store.Departments().List(e.ctx, crm.DepartmentFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
 	require.NoError(t, err)
-	flat := make([]crm.Department, len(depts.Items))
-	for i, d := range depts.Items {
-		flat[i] = *d
-	}
 	doc, err := permission.ParseDocument(fmt.Appendf(nil, crmDriftPolicyJSON, hr.ID))
 	require.NoError(t, err)
-	reg, err := permission.NewRegistry(e.ctx, e.admin.ID, doc, flat, nil)
+	reg, err := permission.NewRegistry(e.ctx, e.admin.ID, doc, depts.Items, nil)
 	require.NoError(t, err)
 	c, err := crmkit.New(e.store, &crmkit.Config{Clock: e.clock, IDs: e.ids, Permissions: reg})
 	require.NoError(t, err)

@@ -60,30 +60,30 @@ func (a *Activity) Normalise() {
 
 // Validate reports every invalid field.
 func (a *Activity) Validate() error {
-	var v validator
+	var v Problems
 	a.Meta.validate(&v)
 	if !a.Kind.Valid() {
-		v.add("kind", "unknown activity kind %q", truncate(string(a.Kind), 32))
+		v.Add("kind", "unknown activity kind %q", truncate(string(a.Kind), 32))
 	}
 	switch a.Subject.Type {
 	case TypeLead, TypeCustomer, TypeContact, TypeOpportunity, TypeTicket:
 	default:
-		v.add("subject.type", "must be lead, customer, contact, opportunity or ticket, got %q", truncate(string(a.Subject.Type), 32))
+		v.Add("subject.type", "must be lead, customer, contact, opportunity or ticket, got %q", truncate(string(a.Subject.Type), 32))
 	}
 	if a.Subject.ID == NilID {
-		v.add("subject.id", "is required")
+		v.Add("subject.id", "is required")
 	}
 	if a.ActorID == NilID {
-		v.add("actor_id", "is required")
+		v.Add("actor_id", "is required")
 	}
 	if a.OccurredAt.IsZero() {
-		v.add("occurred_at", "is required")
+		v.Add("occurred_at", "is required")
 	}
 	optional(&v, "note", a.Note, maxText)
 	if a.NextFollowUpAt != nil && !a.OccurredAt.IsZero() && a.NextFollowUpAt.Before(a.OccurredAt) {
-		v.add("next_follow_up_at", "is before occurred_at")
+		v.Add("next_follow_up_at", "is before occurred_at")
 	}
-	v.prefix = "fields."
-	v.merge(a.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(a.Fields.Validate())
+	return v.Err()
 }

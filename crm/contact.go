@@ -37,13 +37,13 @@ func (c *Contact) Normalise() {}
 
 // Validate reports every invalid field.
 func (c *Contact) Validate() error {
-	var v validator
+	var v Problems
 	c.Meta.validate(&v)
 	if c.CustomerID == NilID {
-		v.add("customer_id", "is required")
+		v.Add("customer_id", "is required")
 	}
 	if strings.TrimSpace(c.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else {
 		checkText(&v, "name", c.Name, maxName)
 	}
@@ -53,7 +53,7 @@ func (c *Contact) Validate() error {
 	for i, e := range c.Emails {
 		validEmail(&v, "emails["+itoa(i)+"]", e)
 	}
-	v.prefix = "fields."
-	v.merge(c.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(c.Fields.Validate())
+	return v.Err()
 }

@@ -87,13 +87,13 @@ func (c *Customer) Normalise() {
 
 // Validate reports every invalid field.
 func (c *Customer) Validate() error {
-	var v validator
+	var v Problems
 	c.Meta.validate(&v)
 	if c.Kind != "" && c.Kind != CustomerCompany && c.Kind != CustomerPerson {
-		v.add("kind", "must be company or person, got %q", truncate(string(c.Kind), 32))
+		v.Add("kind", "must be company or person, got %q", truncate(string(c.Kind), 32))
 	}
 	if strings.TrimSpace(c.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else {
 		checkText(&v, "name", c.Name, maxName)
 	}
@@ -102,18 +102,18 @@ func (c *Customer) Validate() error {
 	optional(&v, "region", c.Region, maxShort)
 	optional(&v, "source", c.Source, maxShort)
 	if c.Status != "" && !c.Status.Valid() {
-		v.add("status", "unknown customer status %q", truncate(string(c.Status), 32))
+		v.Add("status", "unknown customer status %q", truncate(string(c.Status), 32))
 	}
 	optional(&v, "phone", c.Phone, maxShort)
 	validEmail(&v, "email", c.Email)
 	optional(&v, "address", c.Address, 500)
 	optional(&v, "website", c.Website, 500)
 	if c.OwnerID != NilID && c.PoolID != NilID {
-		v.add("pool_id", "an owned customer cannot be in a pool")
+		v.Add("pool_id", "an owned customer cannot be in a pool")
 	}
-	v.prefix = "fields."
-	v.merge(c.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(c.Fields.Validate())
+	return v.Err()
 }
 
 // MergedIntoField is the custom field that marks a customer merged into

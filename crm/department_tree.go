@@ -66,18 +66,18 @@ type treeNode struct {
 // repeated IDs, unknown parents and cycles as [ValidationErrors] naming the
 // department.
 func NewDepartmentTree(depts []Department) (*DepartmentTree, error) {
-	var v validator
+	var v Problems
 	byID := make(map[ID]*Department, len(depts))
 	children := make(map[ID][]ID, len(depts))
 	for i := range depts {
 		d := &depts[i]
 		f := fmt.Sprintf("departments[%d]", i)
 		if d.ID == NilID {
-			v.add(f+".id", "is required")
+			v.Add(f+".id", "is required")
 			continue
 		}
 		if _, dup := byID[d.ID]; dup {
-			v.add(f+".id", "repeats %s", d.ID)
+			v.Add(f+".id", "repeats %s", d.ID)
 			continue
 		}
 		byID[d.ID] = d
@@ -92,12 +92,12 @@ func NewDepartmentTree(depts []Department) (*DepartmentTree, error) {
 		case d.ParentID == NilID:
 			roots = append(roots, d.ID)
 		case byID[d.ParentID] == nil:
-			v.add(fmt.Sprintf("departments[%d].parent_id", i), "unknown department %s", d.ParentID)
+			v.Add(fmt.Sprintf("departments[%d].parent_id", i), "unknown department %s", d.ParentID)
 		default:
 			children[d.ParentID] = append(children[d.ParentID], d.ID)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	t := &DepartmentTree{index: make(map[ID]int32, len(byID)), nodes: make([]treeNode, 0, len(byID))}
@@ -128,10 +128,10 @@ func NewDepartmentTree(depts []Department) (*DepartmentTree, error) {
 		// Whatever was not reached from a root sits on a cycle.
 		for i := range depts {
 			if _, ok := t.index[depts[i].ID]; !ok {
-				v.add(fmt.Sprintf("departments[%d].parent_id", i), "department %s is on or below a cycle", depts[i].ID)
+				v.Add(fmt.Sprintf("departments[%d].parent_id", i), "department %s is on or below a cycle", depts[i].ID)
 			}
 		}
-		return nil, v.err()
+		return nil, v.Err()
 	}
 	return t, nil
 }

@@ -113,38 +113,69 @@ func (e *LimitError) Error() string {
 // Is reports whether target is [ErrLimitExceeded].
 func (e *LimitError) Is(target error) bool { return target == ErrLimitExceeded }
 
-// validator accumulates problems while an entity checks itself.
-type validator struct {
-	prefix string
-	errs   ValidationErrors
+// MaxProblems is how many problems a [Problems] list keeps: a hostile
+// document of a million bad entries gets the first MaxProblems and a
+// count of the rest, not a million-line error.
+const MaxProblems = 100
+
+// Problems accumulates the problems found while a document or an entity is
+// checked, so that all of them are reported at once. It keeps the first
+// [MaxProblems] and counts the rest. The zero value is ready to use.
+type Problems struct {
+	// Prefix is put before every field added, such as "rules[2].".
+	Prefix  string
+	errs    ValidationErrors
+	dropped int
 }
 
-func (v *validator) add(field, format string, args ...any) {
-	v.errs = append(v.errs, Invalid(v.prefix+field, format, args...))
+// Add records a problem with field (after Prefix).
+func (p *Problems) Add(field, format string, args ...any) {
+	if len(p.errs) >= MaxProblems {
+		p.dropped++
+		return
+	}
+	p.errs = append(p.errs, Invalid(p.Prefix+field, format, args...))
 }
 
-func (v *validator) merge(err error) {
+// Merge records the problems of err, a [*ValidationError] or
+// [ValidationErrors] from a nested check, with their fields after Prefix;
+// another error is recorded under Prefix itself. A nil err adds nothing.
+func (p *Problems) Merge(err error) {
 	if err == nil {
 		return
 	}
 	var es ValidationErrors
 	if errors.As(err, &es) {
 		for _, e := range es {
-			v.errs = append(v.errs, &ValidationError{Field: v.prefix + e.Field, Reason: e.Reason})
+			p.Add(e.Field, "%s", e.Reason)
 		}
 		return
 	}
 	var ve *ValidationError
 	if errors.As(err, &ve) {
-		v.errs = append(v.errs, &ValidationError{Field: v.prefix + ve.Field, Reason: ve.Reason})
+		p.Add(ve.Field, "%s", ve.Reason)
 		return
 	}
-	v.errs = append(v.errs, &ValidationError{Field: strings.TrimSuffix(v.prefix, "."), Reason: err.Error()})
+	if len(p.errs) >= MaxProblems {
+		p.dropped++
+		return
+	}
+	p.errs = append(p.errs, &ValidationError{Field: strings.TrimSuffix(p.Prefix, "."), Reason: err.Error()})
 }
 
-func (v *validator) err() error {
-	if len(v.errs) == 0 {
+// Len is how many problems were found, kept or not.
+func (p *Problems) Len() int { return len(p.errs) + p.dropped }
+
+// Err returns nil when nothing was found, else the problems as
+// [ValidationErrors], ending with "and N more problems" when some were not
+// kept.
+func (p *Problems) Err() error {
+	if p.Len() == 0 {
 		return nil
 	}
-	return v.errs
+	if p.dropped == 0 {
+		return p.errs
+	}
+	out := append(ValidationErrors(nil), p.errs...)
+	return append(out, &ValidationError{Reason: fmt.Sprintf("and %d more problems", p.dropped)})
 }

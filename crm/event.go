@@ -124,28 +124,28 @@ func NewEvent(ids IDGenerator, clock Clock, typ EventType, subject Ref, actor ID
 
 // Validate reports every invalid field.
 func (e *Event) Validate() error {
-	var v validator
+	var v Problems
 	if e.ID == NilID {
-		v.add("id", "is required")
+		v.Add("id", "is required")
 	}
 	if !validEventType(string(e.Type)) {
-		v.add("type", "must be \"<record>.<verb>\" in lower-case letters, digits and underscores, got %q", truncate(string(e.Type), 64))
+		v.Add("type", "must be \"<record>.<verb>\" in lower-case letters, digits and underscores, got %q", truncate(string(e.Type), 64))
 	}
 	if e.Subject.Type == "" {
-		v.add("subject.type", "is required")
+		v.Add("subject.type", "is required")
 	}
 	if e.Subject.ID == NilID {
-		v.add("subject.id", "is required")
+		v.Add("subject.id", "is required")
 	}
 	if e.OccurredAt.IsZero() {
-		v.add("occurred_at", "is required")
+		v.Add("occurred_at", "is required")
 	}
 	if len(e.Payload) > maxEventPayload {
-		v.add("payload", "larger than %d bytes", maxEventPayload)
+		v.Add("payload", "larger than %d bytes", maxEventPayload)
 	} else if len(e.Payload) > 0 && !json.Valid(e.Payload) {
-		v.add("payload", "is not valid JSON")
+		v.Add("payload", "is not valid JSON")
 	}
-	return v.err()
+	return v.Err()
 }
 
 func validEventType(s string) bool {

@@ -208,14 +208,14 @@ func (f Fields) Equal(o Fields) bool {
 
 // Validate checks names, kinds and sizes.
 func (f Fields) Validate() error {
-	var v validator
+	var v Problems
 	if len(f) > maxCustomFields {
-		v.add("", "more than %d custom fields", maxCustomFields)
+		v.Add("", "more than %d custom fields", maxCustomFields)
 	}
 	for _, k := range slices.Sorted(maps.Keys(f)) {
 		val := f[k]
 		if !validFieldName(k) {
-			v.add(truncate(k, 64), "name must be 1-64 lower-case letters, digits or underscores, starting with a letter")
+			v.Add(truncate(k, 64), "name must be 1-64 lower-case letters, digits or underscores, starting with a letter")
 			continue
 		}
 		switch val.kind {
@@ -223,17 +223,17 @@ func (f Fields) Validate() error {
 			checkText(&v, k, val.s, maxFieldText)
 		case FieldStrings:
 			if len(val.ss) > maxFieldList {
-				v.add(k, "more than %d items", maxFieldList)
+				v.Add(k, "more than %d items", maxFieldList)
 			}
 			for i, s := range val.ss {
 				checkText(&v, fmt.Sprintf("%s[%d]", k, i), s, maxFieldText)
 			}
 		case FieldNumber, FieldBool, FieldTime:
 		default:
-			v.add(k, "has no value")
+			v.Add(k, "has no value")
 		}
 	}
-	return v.err()
+	return v.Err()
 }
 
 const (
@@ -255,16 +255,16 @@ func validFieldName(s string) bool {
 	return true
 }
 
-func checkText(v *validator, field, s string, max int) {
+func checkText(v *Problems, field, s string, max int) {
 	if !utf8.ValidString(s) {
-		v.add(field, "is not valid UTF-8")
+		v.Add(field, "is not valid UTF-8")
 		return
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		v.add(field, "contains a NUL character")
+		v.Add(field, "contains a NUL character")
 		return
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		v.add(field, "is %d characters, more than %d", n, max)
+		v.Add(field, "is %d characters, more than %d", n, max)
 	}
 }

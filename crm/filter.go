@@ -67,7 +67,7 @@ func (s *DataScope) Match(owner, dept, pool ID, inTree InTree) bool {
 	return false
 }
 
-func (s *DataScope) validate(v *validator) {
+func (s *DataScope) validate(v *Problems) {
 	if s == nil {
 		return
 	}
@@ -77,9 +77,9 @@ func (s *DataScope) validate(v *validator) {
 	idList(v, "scope.pool_ids", s.PoolIDs)
 }
 
-func idList(v *validator, field string, ids []ID) {
+func idList(v *Problems, field string, ids []ID) {
 	if len(ids) > maxFilterValues {
-		v.add(field, "has more than %d values", maxFilterValues)
+		v.Add(field, "has more than %d values", maxFilterValues)
 	}
 }
 
@@ -87,9 +87,9 @@ func idList(v *validator, field string, ids []ID) {
 // each valid UTF-8 without NUL and at most maxFilterText characters, and,
 // when valid is set, each one it accepts. A problem names the value's
 // index, as in "regions[2]".
-func strList[S ~string](v *validator, field string, ss []S, valid func(S) bool) {
+func strList[S ~string](v *Problems, field string, ss []S, valid func(S) bool) {
 	if len(ss) > maxFilterValues {
-		v.add(field, "has more than %d values", maxFilterValues)
+		v.Add(field, "has more than %d values", maxFilterValues)
 		return
 	}
 	for i, s := range ss {
@@ -97,7 +97,7 @@ func strList[S ~string](v *validator, field string, ss []S, valid func(S) bool) 
 		n := len(v.errs)
 		checkText(v, f, string(s), maxFilterText)
 		if len(v.errs) == n && valid != nil && !valid(s) {
-			v.add(f, "unknown value %q", truncate(string(s), 32))
+			v.Add(f, "unknown value %q", truncate(string(s), 32))
 		}
 	}
 }
@@ -116,13 +116,13 @@ type LeadFilter struct {
 
 // Validate reports bad filter values.
 func (f *LeadFilter) Validate() error {
-	var v validator
+	var v Problems
 	strList(&v, "statuses", f.Statuses, LeadStatus.Valid)
 	idList(&v, "owner_ids", f.OwnerIDs)
 	idList(&v, "department_ids", f.DepartmentIDs)
 	strList(&v, "sources", f.Sources, nil)
 	f.Scope.validate(&v)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether l passes the filter.
@@ -151,7 +151,7 @@ type CustomerFilter struct {
 
 // Validate reports bad filter values.
 func (f *CustomerFilter) Validate() error {
-	var v validator
+	var v Problems
 	strList(&v, "statuses", f.Statuses, CustomerStatus.Valid)
 	idList(&v, "owner_ids", f.OwnerIDs)
 	idList(&v, "department_ids", f.DepartmentIDs)
@@ -160,10 +160,10 @@ func (f *CustomerFilter) Validate() error {
 	strList(&v, "regions", f.Regions, nil)
 	strList(&v, "industries", f.Industries, nil)
 	if f.Unowned && len(f.OwnerIDs) > 0 {
-		v.add("unowned", "cannot be combined with owner_ids")
+		v.Add("unowned", "cannot be combined with owner_ids")
 	}
 	f.Scope.validate(&v)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether c passes the filter.
@@ -182,9 +182,9 @@ type ContactFilter struct {
 
 // Validate reports bad filter values.
 func (f *ContactFilter) Validate() error {
-	var v validator
+	var v Problems
 	idList(&v, "customer_ids", f.CustomerIDs)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether c passes the filter.
@@ -200,12 +200,12 @@ type OpportunityFilter struct {
 
 // Validate reports bad filter values.
 func (f *OpportunityFilter) Validate() error {
-	var v validator
+	var v Problems
 	idList(&v, "customer_ids", f.CustomerIDs)
 	idList(&v, "owner_ids", f.OwnerIDs)
 	strList(&v, "stages", f.Stages, OpportunityStage.Valid)
 	f.Scope.validate(&v)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether o passes the filter.
@@ -227,16 +227,16 @@ type ActivityFilter struct {
 
 // Validate reports bad filter values.
 func (f *ActivityFilter) Validate() error {
-	var v validator
+	var v Problems
 	idList(&v, "actor_ids", f.ActorIDs)
 	if f.Subject != nil {
 		checkText(&v, "subject.type", string(f.Subject.Type), maxFilterText)
 	}
 	strList(&v, "kinds", f.Kinds, ActivityKind.Valid)
 	if f.OccurredFrom != nil && f.OccurredTo != nil && !f.OccurredFrom.Before(*f.OccurredTo) {
-		v.add("occurred_to", "must be after occurred_from")
+		v.Add("occurred_to", "must be after occurred_from")
 	}
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether a passes the filter.
@@ -259,13 +259,13 @@ type TicketFilter struct {
 
 // Validate reports bad filter values.
 func (f *TicketFilter) Validate() error {
-	var v validator
+	var v Problems
 	idList(&v, "customer_ids", f.CustomerIDs)
 	idList(&v, "assignee_ids", f.AssigneeIDs)
 	idList(&v, "team_ids", f.TeamIDs)
 	strList(&v, "statuses", f.Statuses, TicketStatus.Valid)
 	f.Scope.validate(&v)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether t passes the filter.
@@ -290,11 +290,11 @@ type UserFilter struct {
 
 // Validate reports bad filter values.
 func (f *UserFilter) Validate() error {
-	var v validator
+	var v Problems
 	idList(&v, "department_ids", f.DepartmentIDs)
 	optional(&v, "role", f.Role, maxShort)
 	optional(&v, "email", f.Email, 254)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether u passes the filter.
@@ -329,9 +329,9 @@ type TeamFilter struct {
 
 // Validate reports bad filter values.
 func (f *TeamFilter) Validate() error {
-	var v validator
+	var v Problems
 	idList(&v, "department_ids", f.DepartmentIDs)
-	return v.err()
+	return v.Err()
 }
 
 // Match reports whether t passes the filter.

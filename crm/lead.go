@@ -84,10 +84,10 @@ func (l *Lead) Normalise() {
 
 // Validate reports every invalid field.
 func (l *Lead) Validate() error {
-	var v validator
+	var v Problems
 	l.Meta.validate(&v)
 	if strings.TrimSpace(l.Name) == "" && strings.TrimSpace(l.Company) == "" {
-		v.add("name", "name or company is required")
+		v.Add("name", "name or company is required")
 	}
 	optional(&v, "name", l.Name, maxName)
 	optional(&v, "company", l.Company, maxName)
@@ -98,22 +98,22 @@ func (l *Lead) Validate() error {
 	optional(&v, "region", l.Region, maxShort)
 	optional(&v, "source", l.Source, maxShort)
 	if l.CompanySize < 0 {
-		v.add("company_size", "must not be negative")
+		v.Add("company_size", "must not be negative")
 	}
 	if l.Status != "" && !l.Status.Valid() {
-		v.add("status", "unknown lead status %q", truncate(string(l.Status), 32))
+		v.Add("status", "unknown lead status %q", truncate(string(l.Status), 32))
 	}
 	optional(&v, "disqualify_reason", l.DisqualifyReason, maxName)
 	if l.Status == LeadDisqualified && l.DisqualifyReason == "" {
-		v.add("disqualify_reason", "is required for a disqualified lead")
+		v.Add("disqualify_reason", "is required for a disqualified lead")
 	}
 	if l.Status == LeadConverted && l.ConvertedCustomerID == NilID {
-		v.add("converted_customer_id", "is required for a converted lead")
+		v.Add("converted_customer_id", "is required for a converted lead")
 	}
 	stringList(&v, "tags", l.Tags, maxShort)
-	v.prefix = "fields."
-	v.merge(l.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(l.Fields.Validate())
+	return v.Err()
 }
 
 func clonePtr[T any](p *T) *T {
@@ -124,13 +124,13 @@ func clonePtr[T any](p *T) *T {
 	return &c
 }
 
-func validEmail(v *validator, field, s string) {
+func validEmail(v *Problems, field, s string) {
 	if s == "" {
 		return
 	}
 	checkText(v, field, s, 254)
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " \t\r\n") {
-		v.add(field, "not an email address: %q", truncate(s, 64))
+		v.Add(field, "not an email address: %q", truncate(s, 64))
 	}
 }

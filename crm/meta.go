@@ -31,15 +31,15 @@ func (m *Meta) GetMeta() *Meta { return m }
 
 const maxTenantLen = 64
 
-func (m *Meta) validate(v *validator) {
+func (m *Meta) validate(v *Problems) {
 	if m.ID == NilID {
-		v.add("id", "is required")
+		v.Add("id", "is required")
 	}
 	if len(m.TenantID) > maxTenantLen || !utf8.ValidString(m.TenantID) {
-		v.add("tenant_id", "must be valid UTF-8 of at most %d bytes", maxTenantLen)
+		v.Add("tenant_id", "must be valid UTF-8 of at most %d bytes", maxTenantLen)
 	}
 	if m.Version < 0 {
-		v.add("version", "must not be negative")
+		v.Add("version", "must not be negative")
 	}
 }
 
@@ -101,30 +101,30 @@ const (
 	maxList  = 100
 )
 
-func required(v *validator, field, s string, max int) {
+func required(v *Problems, field, s string, max int) {
 	if s == "" {
-		v.add(field, "is required")
+		v.Add(field, "is required")
 		return
 	}
 	checkText(v, field, s, max)
 }
 
-func optional(v *validator, field, s string, max int) {
+func optional(v *Problems, field, s string, max int) {
 	if s != "" {
 		checkText(v, field, s, max)
 	}
 }
 
-func stringList(v *validator, field string, ss []string, max int) {
+func stringList(v *Problems, field string, ss []string, max int) {
 	if len(ss) > maxList {
-		v.add(field, "has more than %d items", maxList)
+		v.Add(field, "has more than %d items", maxList)
 	}
 	seen := make(map[string]struct{}, len(ss))
 	for i, s := range ss {
 		f := field + "[" + itoa(i) + "]"
 		required(v, f, s, max)
 		if _, dup := seen[s]; dup {
-			v.add(f, "repeats %q", truncate(s, 32))
+			v.Add(f, "repeats %q", truncate(s, 32))
 		}
 		seen[s] = struct{}{}
 	}

@@ -73,28 +73,28 @@ func (o *Opportunity) Normalise() {
 
 // Validate reports every invalid field.
 func (o *Opportunity) Validate() error {
-	var v validator
+	var v Problems
 	o.Meta.validate(&v)
 	if o.CustomerID == NilID {
-		v.add("customer_id", "is required")
+		v.Add("customer_id", "is required")
 	}
 	if strings.TrimSpace(o.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else {
 		checkText(&v, "name", o.Name, maxName)
 	}
 	if o.Stage != "" && !o.Stage.Valid() {
-		v.add("stage", "unknown stage %q", truncate(string(o.Stage), 32))
+		v.Add("stage", "unknown stage %q", truncate(string(o.Stage), 32))
 	}
 	if o.Probability < 0 || o.Probability > 100 {
-		v.add("probability", "must be between 0 and 100, got %d", o.Probability)
+		v.Add("probability", "must be between 0 and 100, got %d", o.Probability)
 	}
 	if o.Amount.IsNegative() {
-		v.add("amount", "must not be negative")
+		v.Add("amount", "must not be negative")
 	}
-	v.prefix = "amount."
-	v.merge(o.Amount.Validate())
-	v.prefix = "fields."
-	v.merge(o.Fields.Validate())
-	return v.err()
+	v.Prefix = "amount."
+	v.Merge(o.Amount.Validate())
+	v.Prefix = "fields."
+	v.Merge(o.Fields.Validate())
+	return v.Err()
 }

@@ -53,15 +53,15 @@ func (u *User) HasRole(role string) bool { return slices.Contains(u.Roles, role)
 
 // Validate reports every invalid field.
 func (u *User) Validate() error {
-	var v validator
+	var v Problems
 	u.Meta.validate(&v)
 	if strings.TrimSpace(u.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else {
 		checkText(&v, "name", u.Name, maxName)
 	}
 	if u.Email == "" {
-		v.add("email", "is required")
+		v.Add("email", "is required")
 	}
 	validEmail(&v, "email", u.Email)
 	optional(&v, "phone", u.Phone, maxShort)
@@ -69,11 +69,11 @@ func (u *User) Validate() error {
 	stringList(&v, "skills", u.Skills, maxShort)
 	stringList(&v, "regions", u.Regions, maxShort)
 	if u.Capacity < 0 {
-		v.add("capacity", "must not be negative")
+		v.Add("capacity", "must not be negative")
 	}
-	v.prefix = "fields."
-	v.merge(u.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(u.Fields.Validate())
+	return v.Err()
 }
 
 // Department is one node of the organisation tree. ParentID is NilID for a
@@ -105,19 +105,19 @@ func (d *Department) Normalise() {}
 // Validate reports every invalid field. Whether the parent exists and the tree
 // stays acyclic needs the other departments: see [CheckDepartmentParent].
 func (d *Department) Validate() error {
-	var v validator
+	var v Problems
 	d.Meta.validate(&v)
 	if strings.TrimSpace(d.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else {
 		checkText(&v, "name", d.Name, maxName)
 	}
 	if d.ParentID != NilID && d.ParentID == d.ID {
-		v.add("parent_id", "a department cannot be its own parent")
+		v.Add("parent_id", "a department cannot be its own parent")
 	}
-	v.prefix = "fields."
-	v.merge(d.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(d.Fields.Validate())
+	return v.Err()
 }
 
 // Team is a group of users that routing and SLAs can target, such as "East
@@ -148,27 +148,27 @@ func (t *Team) Normalise() {}
 
 // Validate reports every invalid field.
 func (t *Team) Validate() error {
-	var v validator
+	var v Problems
 	t.Meta.validate(&v)
 	if strings.TrimSpace(t.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else {
 		checkText(&v, "name", t.Name, maxName)
 	}
 	if len(t.MemberIDs) > 10000 {
-		v.add("member_ids", "has more than 10000 members")
+		v.Add("member_ids", "has more than 10000 members")
 	}
 	seen := make(map[ID]struct{}, len(t.MemberIDs))
 	for i, id := range t.MemberIDs {
 		if id == NilID {
-			v.add("member_ids["+itoa(i)+"]", "is required")
+			v.Add("member_ids["+itoa(i)+"]", "is required")
 		}
 		if _, dup := seen[id]; dup {
-			v.add("member_ids["+itoa(i)+"]", "repeats %s", id)
+			v.Add("member_ids["+itoa(i)+"]", "repeats %s", id)
 		}
 		seen[id] = struct{}{}
 	}
-	v.prefix = "fields."
-	v.merge(t.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(t.Fields.Validate())
+	return v.Err()
 }

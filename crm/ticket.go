@@ -87,21 +87,21 @@ func (t *Ticket) Normalise() {
 
 // Validate reports every invalid field.
 func (t *Ticket) Validate() error {
-	var v validator
+	var v Problems
 	t.Meta.validate(&v)
 	if strings.TrimSpace(t.Subject) == "" {
-		v.add("subject", "is required")
+		v.Add("subject", "is required")
 	} else {
 		checkText(&v, "subject", t.Subject, maxName)
 	}
 	optional(&v, "description", t.Description, maxText)
 	if t.Priority != "" && !t.Priority.Valid() {
-		v.add("priority", "unknown priority %q", truncate(string(t.Priority), 32))
+		v.Add("priority", "unknown priority %q", truncate(string(t.Priority), 32))
 	}
 	if t.Status != "" && !t.Status.Valid() {
-		v.add("status", "unknown ticket status %q", truncate(string(t.Status), 32))
+		v.Add("status", "unknown ticket status %q", truncate(string(t.Status), 32))
 	}
-	v.prefix = "fields."
-	v.merge(t.Fields.Validate())
-	return v.err()
+	v.Prefix = "fields."
+	v.Merge(t.Fields.Validate())
+	return v.Err()
 }

@@ -250,8 +250,8 @@ func ParseModel(data []byte) (*Model, error) {
 func Compile(spec ModelSpec) (*Model, error) {
 	c := compiler{m: &Model{id: spec.ID, version: spec.Version, name: spec.Name}}
 	c.model(&spec)
-	if len(c.errs) > 0 {
-		return nil, fmt.Errorf("lead: model %q: %w", truncate(spec.ID, 64), c.errs)
+	if err := c.probs.Err(); err != nil {
+		return nil, fmt.Errorf("lead: model %q: %w", truncate(spec.ID, 64), err)
 	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -292,12 +292,12 @@ func (m *Model) UnmarshalJSON(data []byte) error {
 
 type compiler struct {
 	m       *Model
-	errs    crm.ValidationErrors
+	probs   crm.Problems
 	ruleIDs map[string]bool
 }
 
 func (c *compiler) add(field, format string, args ...any) {
-	c.errs = append(c.errs, crm.Invalid(field, format, args...))
+	c.probs.Add(field, format, args...)
 }
 
 func (c *compiler) model(s *ModelSpec) {
@@ -315,7 +315,7 @@ func (c *compiler) model(s *ModelSpec) {
 	c.m.totalCap = c.cap("total_cap", s.TotalCap, MaxScoreBound)
 	c.section("fit", SectionFit, &s.Fit)
 	c.section("engagement", SectionEngagement, &s.Engagement)
-	if len(c.m.rules) == 0 && len(c.errs) == 0 {
+	if len(c.m.rules) == 0 && c.probs.Len() == 0 {
 		c.add("fit.groups", "the model has no rules")
 	}
 	if len(c.m.rules) > maxRules {
@@ -758,7 +758,7 @@ func (c *compiler) stages(specs []StageSpec) {
 		}
 		own[i] = sc
 	}
-	if len(c.errs) > 0 {
+	if c.probs.Len() > 0 {
 		return
 	}
 	// Refuse cycles, then flatten each stage's requirements so scoring never

@@ -173,8 +173,8 @@ func compile(doc *Document, departments []crm.Department, cfg *Config) (*Policy,
 		c.p.preorder[o] = id
 	}
 	c.compile()
-	if len(c.errs) > 0 {
-		return nil, fmt.Errorf("permission: %w", c.errs)
+	if err := c.probs.Err(); err != nil {
+		return nil, fmt.Errorf("permission: %w", err)
 	}
 	return c.p, nil
 }
@@ -206,12 +206,12 @@ func (p *Policy) KnowsDepartment(id crm.ID) bool { return p.tree.Has(id) }
 
 type compiler struct {
 	p       *Policy
-	errs    crm.ValidationErrors
+	probs   crm.Problems
 	ruleIDs map[string]string // rule id -> path of its first use
 }
 
 func (c *compiler) add(field, format string, args ...any) {
-	c.errs = append(c.errs, crm.Invalid(field, format, args...))
+	c.probs.Add(field, format, args...)
 }
 
 // validName reports whether s is a lower-case identifier: a letter, then
@@ -282,7 +282,7 @@ func (c *compiler) compile() {
 			p.bindings = append(p.bindings, binding{where: sp[0], roles: roles})
 		}
 	}
-	if len(c.errs) == 0 {
+	if c.probs.Len() == 0 {
 		c.index()
 	}
 }

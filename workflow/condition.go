@@ -48,9 +48,6 @@ type Range struct {
 const (
 	maxConditionDepth = 32
 	maxConditionNodes = 10000
-	// maxProblems is how many problems one compile reports; the rest are
-	// counted in a last "and N more" entry.
-	maxProblems = 100
 	// maxLiteralLen is the longest number literal a condition may hold,
 	// checked before it is parsed.
 	maxLiteralLen = 40
@@ -119,28 +116,20 @@ func Compile(schema *Schema, path string, c *Condition) (*Predicate, error) {
 	}
 	cp := compiler{schema: schema}
 	cp.compile(path, c, 0)
-	if cp.dropped > 0 {
-		cp.errs = append(cp.errs, crm.Invalid(path, "and %d more problems", cp.dropped))
-	}
-	if len(cp.errs) > 0 {
-		return nil, cp.errs
+	if err := cp.probs.Err(); err != nil {
+		return nil, err
 	}
 	return &Predicate{schema: schema, nodes: cp.nodes}, nil
 }
 
 type compiler struct {
-	schema  *Schema
-	nodes   []node
-	errs    crm.ValidationErrors
-	dropped int // problems past maxProblems
+	schema *Schema
+	nodes  []node
+	probs  crm.Problems
 }
 
 func (cp *compiler) fail(field, format string, args ...any) int32 {
-	if len(cp.errs) >= maxProblems {
-		cp.dropped++
-		return -1
-	}
-	cp.errs = append(cp.errs, crm.Invalid(field, format, args...))
+	cp.probs.Add(field, format, args...)
 	return -1
 }
 
@@ -214,7 +203,7 @@ func (cp *compiler) leaf(path string, c *Condition) (node, bool) {
 		cp.fail(path, "set exactly one operator of equals, in, range, prefix or exists for field %q", f.Name)
 		return node{}, false
 	}
-	errs := len(cp.errs)
+	errs := cp.probs.Len()
 	switch {
 	case c.Exists != nil:
 		n.op, n.b = opExists, *c.Exists
@@ -243,7 +232,7 @@ func (cp *compiler) leaf(path string, c *Condition) (node, bool) {
 		}
 		if !n.hasLo && !n.hasHi {
 			cp.fail(p, "set gt, gte, lt or lte")
-		} else if n.hasLo && n.hasHi && len(cp.errs) == errs {
+		} else if n.hasLo && n.hasHi && cp.probs.Len() == errs {
 			if c := n.x.lo.Cmp(n.x.hi); c > 0 || c == 0 && !(n.loInc && n.hiInc) {
 				cp.fail(p, "is empty: lower bound %s is not below upper bound %s", n.x.lo.String(), n.x.hi.String())
 			}
@@ -271,7 +260,7 @@ func (cp *compiler) leaf(path string, c *Condition) (node, bool) {
 			}
 		}
 	}
-	return n, len(cp.errs) == errs
+	return n, cp.probs.Len() == errs
 }
 
 func pick(strict, inclusive json.RawMessage) (json.RawMessage, bool) {

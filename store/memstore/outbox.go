@@ -1,9 +1,7 @@
 package memstore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -39,7 +37,7 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 			return err
 		}
 		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = compactJSON(c.Payload)
+		c.Payload = crm.CompactJSON(c.Payload)
 		if err := c.Validate(); err != nil {
 			return err
 		}
@@ -66,19 +64,6 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		e.Seq, e.TenantID, e.OccurredAt = prepared[i].Seq, prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
-}
-
-// compactJSON stores payloads the way PostgreSQL's jsonb returns them closely
-// enough for equality: without insignificant white space.
-func compactJSON(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	var out bytes.Buffer
-	if err := json.Compact(&out, b); err != nil {
-		return slices.Clone(b) // Validate reports it
-	}
-	return out.Bytes()
 }
 
 // Pending implements [crm.Outbox].

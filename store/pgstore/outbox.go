@@ -1,9 +1,7 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,7 +49,7 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 			return err
 		}
 		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = compactJSON(c.Payload)
+		c.Payload = crm.CompactJSON(c.Payload)
 		if err := c.Validate(); err != nil {
 			return err
 		}
@@ -91,19 +89,6 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		e.Seq, e.TenantID, e.OccurredAt = prepared[i].Seq, prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
-}
-
-// compactJSON removes insignificant white space, as memstore does, so both
-// adapters return the same payload bytes.
-func compactJSON(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	var out bytes.Buffer
-	if err := json.Compact(&out, b); err != nil {
-		return slices.Clone(b) // Validate reports it
-	}
-	return out.Bytes()
 }
 
 // outbox implements [crm.Outbox] over every tenant's events.

@@ -771,7 +771,7 @@ func (v view) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
 			return err
 		}
 		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = compactJSON(c.Payload)
+		c.Payload = crm.CompactJSON(c.Payload)
 		if err := c.Validate(); err != nil {
 			return err
 		}

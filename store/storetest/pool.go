@@ -453,12 +453,13 @@ func runPoolPorts(t *testing.T, h Harness) {
 			rs := make([]pool.Recycled, n)
 			evs := make([]*crm.Event, n)
 			for i, h := range hs {
-				h.OwnerID, h.DueAt, h.EnteredAt = crm.NilID, time.Time{}, now
+				to := poolOf(slices.Index(cust, byID[h.CustomerID]))
+				h.OwnerID, h.PoolID, h.DueAt, h.EnteredAt = crm.NilID, to, time.Time{}, now
 				rule := []byte(`{"id":"r1"}`)
 				if i%2 == 1 {
 					rule = []byte(`{"id":"r2"}`)
 				}
-				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, PoolID: poolOf(slices.Index(cust, byID[h.CustomerID])),
+				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, Customer: pool.CustomerPlacement{PoolID: to},
 					Entry: &pool.Entry{ID: e.ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner.ID, At: now, Rule: rule}}
 				evs[i] = &crm.Event{ID: e.ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
 			}
@@ -484,10 +485,13 @@ func runPoolPorts(t *testing.T, h Harness) {
 				}
 			}
 			require.NoError(t, e.inTx(func(ctx context.Context, tx pool.Tx) error {
-				for _, c := range cust {
+				for i, c := range cust {
 					h, err := tx.PoolHoldings().Get(ctx, c.ID)
 					require.NoError(t, err)
 					require.Equal(t, wantOwner, h.OwnerID)
+					if wantOwner == crm.NilID {
+						require.Equal(t, poolOf(i), h.PoolID, "each holding is stored as given")
+					}
 				}
 				es, err := tx.PoolLedger().List(ctx, crm.NilID, 0, 100)
 				require.NoError(t, err)
@@ -511,7 +515,15 @@ func runPoolPorts(t *testing.T, h Harness) {
 			rs[n-1].Holding, rs[n-1].Entry.CustomerID = &h, h.CustomerID
 		}
 		err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), twice) })
-		require.ErrorIs(t, err, crm.ErrInvalidArgument, "a customer listed twice is refused")
+		requireInvalid(t, err, fmt.Sprintf("batch[%d]", n-1))
+		check(owner.ID, 0)
+		noEntry := func(rs []pool.Recycled) { rs[2].Entry.At = time.Time{} }
+		err = e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), noEntry) })
+		requireInvalid(t, err, "batch[2]")
+		check(owner.ID, 0)
+		lockedUnowned := func(rs []pool.Recycled) { rs[1].Holding.Locked = true }
+		err = e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), lockedUnowned) })
+		requireInvalid(t, err, "locked")
 		check(owner.ID, 0)
 		require.NoError(t, e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), nil) }))
 		check(crm.NilID, n)

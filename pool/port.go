@@ -277,7 +277,7 @@ type Recycled struct {
 
 // ClaimStore is an optional extension of [crm.Store] for claims stored by
 // one atomic write instead of a unit of work of a dozen statements. When
-// the store implements it (pgstore does), [Service.Claim] reads the state
+// the store implements it (memstore and pgstore do), [Service.Claim] reads the state
 // it decides on without locks, decides with the package's rules as usual,
 // and hands the adapter the result with every limit already resolved to
 // numbers; the adapter stores it only if the state read still holds.

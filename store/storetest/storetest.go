@@ -30,7 +30,7 @@ type Harness struct {
 // the adapter has it, and a declared capability the adapter lacks fails the
 // suite. The zero value declares nothing: a host's first adapter, which
 // stores only the shared records, passes with it. pgstore declares
-// [AllFeatures], memstore all but OneWriteClaims.
+// [AllFeatures], and so does memstore.
 type Features struct {
 	// Pools: units of work implement pool.Tx. Runs "Pool".
 	Pools bool
@@ -53,8 +53,8 @@ type Features struct {
 	Dedupe bool
 }
 
-// AllFeatures declares every optional capability: what pgstore has
-// (memstore has all but OneWriteClaims). The composition-root group "CRM" runs only with all of
+// AllFeatures declares every optional capability: what pgstore and
+// memstore have. The composition-root group "CRM" runs only with all of
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true}

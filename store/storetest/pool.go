@@ -27,7 +27,9 @@ import (
 // settlements and their undo ("Merge") and users moving departments
 // ("Org") keeping every ownership invariant; and caller strings bound for
 // storage keys refused alike on every adapter ("Input"); and keyless
-// claims repeated by their actor returning the first result ("Retry").
+// claims repeated by their actor returning the first result ("Retry");
+// then, when the store implements the optional [pool.ClaimStore] (or
+// [Features] declares OneWriteClaims), the port itself ("ClaimStore").
 // Run calls it; an adapter without pool ports fails it.
 func RunPool(t *testing.T, h Harness) {
 	if h.NewStore == nil {
@@ -41,11 +43,10 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Retry", func(t *testing.T) { runPoolRetry(t, h) })
 	t.Run("Tenancy", func(t *testing.T) { runPoolTenancy(t, h) })
 	t.Run("Prune", func(t *testing.T) { runPoolPrune(t, h) })
-	if h.Features.OneWriteClaims {
-		t.Run("OneWriteClaimsAreDeclaredAndPresent", func(t *testing.T) {
-			_, ok := h.NewStore(t, crmtest.NewClock(clockStart())).(pool.ClaimStore)
-			require.True(t, ok, "Features.OneWriteClaims is declared, but the store does not implement pool.ClaimStore")
-		})
+	// An optional port: checked when the store has it or declares it
+	// (declared and missing fails in the group).
+	if _, ok := h.NewStore(t, crmtest.NewClock(clockStart())).(pool.ClaimStore); ok || h.Features.OneWriteClaims {
+		t.Run("ClaimStore", func(t *testing.T) { runPoolClaimStore(t, h) })
 	}
 }
 

@@ -1,11 +1,15 @@
 package memstore_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/store/memstore"
 	"github.com/crmkit/crmkit/store/storetest"
+	"github.com/crmkit/crmkit/workflow"
 )
 
 func TestConformance(t *testing.T) {
@@ -14,4 +18,60 @@ func TestConformance(t *testing.T) {
 		// memstore has every port pgstore has, optional ones included.
 		Features: storetest.AllFeatures(),
 	})
+}
+
+// TestConformanceWithoutOptionalPorts runs the pool and workflow groups on
+// memstore with its optional ports hidden (pool.ClaimStore, pool.BatchTx,
+// workflow.ApprovalDeadlines), declaring none of them: a host's adapter
+// without them passes, on the domain packages' fallbacks (claims in a unit
+// of work, sweeps one customer at a time, TickDue reporting
+// crm.ErrUnsupported).
+func TestConformanceWithoutOptionalPorts(t *testing.T) {
+	t.Run("Pool", func(t *testing.T) {
+		storetest.RunPool(t, storetest.Harness{
+			NewStore: func(t *testing.T, c crm.Clock) crm.Store { return plainPools{memstore.New(&memstore.Config{Clock: c})} },
+			Features: storetest.Features{Pools: true},
+		})
+	})
+	t.Run("Workflow", func(t *testing.T) {
+		storetest.RunWorkflow(t, storetest.Harness{
+			NewStore: func(t *testing.T, c crm.Clock) crm.Store { return plainWorkflow{memstore.New(&memstore.Config{Clock: c})} },
+			Features: storetest.Features{Workflow: true},
+		})
+	})
+}
+
+// plainPools is memstore with crm.Store's methods only (no
+// pool.ClaimStore), whose units of work have pool.Tx's only (no
+// pool.BatchTx).
+type plainPools struct{ crm.Store }
+
+func (s plainPools) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
+	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		ptx, ok := tx.(pool.Tx)
+		if !ok {
+			return fmt.Errorf("memstore tx %T has no pool ports: %w", tx, crm.ErrUnsupported)
+		}
+		return fn(ctx, struct{ pool.Tx }{ptx})
+	})
+}
+
+// plainWorkflow is memstore whose approval instance store lacks
+// workflow.ApprovalDeadlines.
+type plainWorkflow struct{ crm.Store }
+
+func (s plainWorkflow) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
+	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		wtx, ok := tx.(workflow.Tx)
+		if !ok {
+			return fmt.Errorf("memstore tx %T has no workflow ports: %w", tx, crm.ErrUnsupported)
+		}
+		return fn(ctx, noDeadlines{wtx})
+	})
+}
+
+type noDeadlines struct{ workflow.Tx }
+
+func (t noDeadlines) ApprovalInstances() workflow.ApprovalInstances {
+	return struct{ workflow.ApprovalInstances }{t.Tx.ApprovalInstances()}
 }

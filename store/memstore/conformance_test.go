@@ -35,7 +35,9 @@ func TestConformanceWithoutOptionalPorts(t *testing.T) {
 	})
 	t.Run("Workflow", func(t *testing.T) {
 		storetest.RunWorkflow(t, storetest.Harness{
-			NewStore: func(t *testing.T, c crm.Clock) crm.Store { return plainWorkflow{memstore.New(&memstore.Config{Clock: c})} },
+			NewStore: func(t *testing.T, c crm.Clock) crm.Store {
+				return plainWorkflow{memstore.New(&memstore.Config{Clock: c})}
+			},
 			Features: storetest.Features{Workflow: true},
 		})
 	})

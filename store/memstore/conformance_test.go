@@ -22,10 +22,10 @@ func TestConformance(t *testing.T) {
 
 // TestConformanceWithoutOptionalPorts runs the pool and workflow groups on
 // memstore with its optional ports hidden (pool.ClaimStore, pool.BatchTx,
-// workflow.ApprovalDeadlines), declaring none of them: a host's adapter
-// without them passes, on the domain packages' fallbacks (claims in a unit
-// of work, sweeps one customer at a time, TickDue reporting
-// crm.ErrUnsupported).
+// pool.RequestPruner, workflow.ApprovalDeadlines), declaring none of them:
+// a host's adapter without them passes, on the domain packages' fallbacks
+// (claims in a unit of work, sweeps one customer at a time, PruneRequests
+// and TickDue reporting crm.ErrUnsupported).
 func TestConformanceWithoutOptionalPorts(t *testing.T) {
 	t.Run("Pool", func(t *testing.T) {
 		storetest.RunPool(t, storetest.Harness{
@@ -54,8 +54,16 @@ func (s plainPools) InTx(ctx context.Context, fn func(context.Context, crm.Tx) e
 		if !ok {
 			return fmt.Errorf("memstore tx %T has no pool ports: %w", tx, crm.ErrUnsupported)
 		}
-		return fn(ctx, struct{ pool.Tx }{ptx})
+		return fn(ctx, plainPoolTx{ptx})
 	})
+}
+
+// plainPoolTx has pool.Tx's methods only, and a request port without
+// pool.RequestPruner.
+type plainPoolTx struct{ pool.Tx }
+
+func (t plainPoolTx) PoolRequests() pool.Requests {
+	return struct{ pool.Requests }{t.Tx.PoolRequests()}
 }
 
 // plainWorkflow is memstore whose approval instance store lacks

@@ -32,13 +32,8 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 	prepared := make([]crm.Event, len(events))
 	seen := make(map[crm.ID]bool, len(events))
 	for i, e := range events {
-		c := *e
-		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
-			return err
-		}
-		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = crm.CompactJSON(c.Payload)
-		if err := c.Validate(); err != nil {
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
 			return err
 		}
 		if _, dup := ob.ids[c.ID]; dup || seen[c.ID] {

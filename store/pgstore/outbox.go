@@ -44,13 +44,8 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		if e == nil {
 			return crm.Invalid("events["+strconv.Itoa(i)+"]", "is nil")
 		}
-		c := *e
-		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
-			return err
-		}
-		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = crm.CompactJSON(c.Payload)
-		if err := c.Validate(); err != nil {
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
 			return err
 		}
 		if slices.Contains(ids[:i], c.ID) {

@@ -754,13 +754,8 @@ func (v view) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
 		if e == nil {
 			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
 		}
-		c := *e
-		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
-			return err
-		}
-		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = crm.CompactJSON(c.Payload)
-		if err := c.Validate(); err != nil {
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
 			return err
 		}
 		if _, dup := seen[c.ID]; dup {

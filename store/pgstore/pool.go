@@ -590,7 +590,6 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		custIDs, poolIDs, owners, depts, prevs                     = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 		holdVersions                                               = make([]int64, n)
 		want                                                       = make(map[crm.ID]int64, n)
-		custOwners, custDepts, custPools                           = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 		locked, dealt, openOpp                                     = make([]bool, n), make([]bool, n), make([]bool, n)
 		entered, owned, protected, prevUntil, lastOpp              = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 		due                                                        = make([]pgtype.Timestamptz, n)
@@ -608,12 +607,21 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 	// customer in one place (unowned, in one pool): onePlace is then true
 	// and the placement a scalar, else it is looked up per row.
 	onePlace := true
+	for _, r := range batch[1:] {
+		onePlace = onePlace && r.Customer == batch[0].Customer
+	}
+	places := n
+	if onePlace {
+		places = 1
+	}
+	custOwners, custDepts, custPools := make([]pgtype.UUID, places), make([]pgtype.UUID, places), make([]pgtype.UUID, places)
 	for i, r := range batch {
 		h, e := r.Holding, r.Entry
 		custIDs[i], poolIDs[i] = uuidOf(h.CustomerID), uuidOf(h.PoolID)
-		custOwners[i], custDepts[i], custPools[i] = uuidOf(r.Customer.OwnerID), uuidOf(r.Customer.DepartmentID), uuidOf(r.Customer.PoolID)
+		if i < places {
+			custOwners[i], custDepts[i], custPools[i] = uuidOf(r.Customer.OwnerID), uuidOf(r.Customer.DepartmentID), uuidOf(r.Customer.PoolID)
+		}
 		want[h.CustomerID] = r.CustomerVersion + 1
-		onePlace = onePlace && r.Customer == batch[0].Customer
 		holdVersions[i] = h.Version
 		owners[i], depts[i], prevs[i] = uuidOf(h.OwnerID), uuidOf(h.OwnerDepartmentID), uuidOf(h.PreviousOwnerID)
 		locked[i], dealt[i], openOpp[i] = h.Locked, h.Dealt, h.OpenOpportunity
@@ -637,9 +645,6 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 			ruleOrds[i] = pgtype.Int4{Int32: int32(k + 1), Valid: true}
 		}
 		ats[i] = crm.StorageTime(e.At)
-	}
-	if onePlace {
-		custOwners, custDepts, custPools = custOwners[:1], custDepts[:1], custPools[:1]
 	}
 	// One statement for the batch: customers, holdings and ledger entries.
 	// Rows are found by id = ANY(), which is planned as an index scan

@@ -24,7 +24,7 @@ func TestBadInputGetsAnErrorNotAPanic(t *testing.T) {
 	store := memstore.New(nil)
 	users, err := workflow.NewOrg(nil, nil, nil)
 	require.NoError(t, err)
-	engine, err := workflow.NewApprovals(crmtest.NewIDs(), crm.SystemClock{}, users, nil)
+	engine, err := workflow.NewApprovals(users, &workflow.ApprovalsConfig{IDs: crmtest.NewIDs(), Clock: crm.SystemClock{}})
 	require.NoError(t, err)
 	c, err := crmkit.New(store, &crmkit.Config{Approvals: engine})
 	require.NoError(t, err)

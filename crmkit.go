@@ -35,7 +35,7 @@ type Config struct {
 	// membership and admins, approval tasks).
 	Permissions permission.Authorizer
 	// Matcher compares customers; its fields must be
-	// dedupe.CustomerFields(). Defaults to dedupe.New with CustomerFields
+	// dedupe.CustomerFields(). Defaults to dedupe.NewMatcher with CustomerFields
 	// and the package's default weights (a match from 10 bits).
 	Matcher *dedupe.Matcher
 	// EntryPolicy decides what a duplicate means when a customer is
@@ -132,7 +132,7 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 		c.IDs = crm.UUIDv7{Clock: c.Clock}
 	}
 	if c.Matcher == nil {
-		mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+		mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 		if err != nil {
 			return nil, fmt.Errorf("crmkit: new: %w", err)
 		}

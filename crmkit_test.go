@@ -47,7 +47,7 @@ func TestNew(t *testing.T) {
 		require.ErrorContains(t, err, "pool.Tx")
 	})
 	t.Run("RefusesAMatcherForOtherFields", func(t *testing.T) {
-		mt, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{{Name: "name", Kind: dedupe.KindName}}})
+		mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: []dedupe.Field{{Name: "name", Kind: dedupe.KindName}}})
 		require.NoError(t, err)
 		_, err = crmkit.New(memstore.New(nil), &crmkit.Config{Matcher: mt})
 		require.ErrorIs(t, err, crm.ErrInvalidArgument)

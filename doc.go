@@ -76,4 +76,13 @@
 //
 // A [CRM] is safe for concurrent use and starts no goroutines: hosts call
 // Pools.Sweep and Approvals.TickDue from their own scheduler.
+//
+// # Events
+//
+// [EventTypes] lists every event type crmkit's packages write, each a
+// [crm.EventType] constant of its package with an exported payload struct
+// beside it; [PayloadOf] names the struct of a type and [DecodeEvent]
+// decodes an event's payload strictly into it, for a relay that switches
+// on the result. A consumer that knows the type uses
+// [crm.DecodePayload] directly.
 package crmkit

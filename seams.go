@@ -34,7 +34,7 @@ type seams struct {
 }
 
 // emitCustomer appends a customer event of typ to tx's outbox.
-func (s *seams) emitCustomer(ctx context.Context, tx crm.Tx, typ string, id, actor crm.ID) error {
+func (s *seams) emitCustomer(ctx context.Context, tx crm.Tx, typ crm.EventType, id, actor crm.ID) error {
 	ev, err := crm.NewEvent(s.ids, s.clock, typ, crm.Ref{Type: crm.TypeCustomer, ID: id}, actor, nil)
 	if err != nil {
 		return err

@@ -34,4 +34,15 @@
 // Tenancy travels in the context ([WithTenant]). The store/memstore and
 // store/pgstore packages implement it; store/storetest checks any
 // implementation against the contract.
+//
+// # Events
+//
+// Every change a domain operation makes is written with an [Event] in the
+// same unit of work. Its [EventType] ("customer.claimed") is a documented
+// constant of the package that writes it, and names the exported struct
+// its payload decodes into (pool.ClaimedPayload for pool.EventClaimed,
+// [NoPayload] for types without one); [DecodePayload] decodes a payload
+// strictly into that struct. The root package crmkit lists every type
+// (crmkit.EventTypes) with its payload struct (crmkit.PayloadOf,
+// crmkit.DecodeEvent). Stored events keep the type as a plain string.
 package crm

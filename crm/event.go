@@ -3,6 +3,7 @@ package crm
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -20,34 +21,96 @@ type Event struct {
 	// concurrently committed units of work may become visible out of Seq
 	// order, so relays acknowledge by ID, never by a Seq watermark.
 	Seq int64 `json:"seq"`
-	// Type is "<record type>.<past-tense verb>", e.g. "lead.converted".
-	Type string `json:"type"`
+	// Type is "<record type>.<past-tense verb>", e.g. "lead.converted"; it
+	// names the payload's type.
+	Type EventType `json:"type"`
 	// Subject is the record that changed.
 	Subject Ref `json:"subject"`
 	// ActorID is the user who caused the change, NilID for the system.
 	ActorID    ID        `json:"actor_id,omitzero"`
 	OccurredAt time.Time `json:"occurred_at"`
-	// Payload is the event's JSON body, defined by the event type.
+	// Payload is the event's JSON body, defined by the event type; empty
+	// for types without one. Decode it with [DecodePayload].
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// Event types for the shared records. Domain packages define their own in
-// the same "<record>.<verb>" form.
+// EventType names a kind of event: "<record type>.<past-tense verb>" in
+// lower-case letters, digits and underscores, such as "customer.claimed".
+// Each type crmkit writes is a documented constant of the package that
+// writes it, next to the exported struct its payload decodes into (the
+// root package crmkit lists them all: crmkit.EventTypes, crmkit.PayloadOf).
+// Stored events keep the plain string.
+type EventType string
+
+// Record returns the record type before the first dot ("lead" for
+// "lead.routed").
+func (t EventType) Record() RecordType {
+	rec, _, _ := strings.Cut(string(t), ".")
+	return RecordType(rec)
+}
+
+// Verb returns what happened, after the first dot ("routed" for
+// "lead.routed"); empty when there is no dot.
+func (t EventType) Verb() string {
+	_, verb, _ := strings.Cut(string(t), ".")
+	return verb
+}
+
+// Event types of the shared records, written by several packages. Unless
+// a constant says otherwise an event of these types carries no payload
+// ([NoPayload]).
 const (
-	EventLeadCreated        = "lead.created"
-	EventCustomerCreated    = "customer.created"
-	EventCustomerUpdated    = "customer.updated"
-	EventContactCreated     = "contact.created"
-	EventOpportunityCreated = "opportunity.created"
-	EventActivityRecorded   = "activity.recorded"
-	EventTicketCreated      = "ticket.created"
+	// EventLeadCreated is written when a lead is captured or created.
+	EventLeadCreated EventType = "lead.created"
+	// EventCustomerCreated is written when a customer is created. Its
+	// payload is the pool ledger entry (pool.CreatedPayload, in package
+	// github.com/crmkit/crmkit/pool) when a pool created it
+	// (pool.Service.Create); a customer created elsewhere (lead conversion,
+	// dedupe.Service.CreateCustomer, crmkit's Customers) has no payload,
+	// which decodes to that struct's zero value.
+	EventCustomerCreated EventType = "customer.created"
+	// EventCustomerUpdated is written when a customer's attributes change
+	// (crmkit's Customers.Update).
+	EventCustomerUpdated EventType = "customer.updated"
+	// EventContactCreated is written when a contact is created.
+	EventContactCreated EventType = "contact.created"
+	// EventOpportunityCreated is written when an opportunity is created.
+	EventOpportunityCreated EventType = "opportunity.created"
+	// EventActivityRecorded is reserved for hosts that record follow-ups;
+	// crmkit itself does not write it.
+	EventActivityRecorded EventType = "activity.recorded"
+	// EventTicketCreated is reserved for hosts that create tickets; crmkit
+	// itself does not write it.
+	EventTicketCreated EventType = "ticket.created"
 )
+
+// NoPayload is the payload type of events that carry none: their Payload
+// is empty, and [DecodePayload] into NoPayload accepts only an empty
+// payload or {}.
+type NoPayload struct{}
+
+// DecodePayload decodes e's payload into a T, strictly ([DecodeStrict]): a
+// key that names no field of T, a repeated key or a value of the wrong JSON
+// type is an error matching [ErrInvalidArgument]. An empty payload decodes
+// to T's zero value. T is the payload struct the event type's constant
+// names (e.g. pool.ClaimedPayload for "customer.claimed"); decoding into
+// the wrong struct usually fails on the first unknown key.
+func DecodePayload[T any](e Event) (T, error) {
+	var v T
+	if len(e.Payload) == 0 {
+		return v, nil
+	}
+	if err := DecodeStrict(e.Payload, &v); err != nil {
+		return v, fmt.Errorf("crm: decode %s payload of event %s: %w", truncate(string(e.Type), 64), e.ID, err)
+	}
+	return v, nil
+}
 
 const maxEventPayload = 1 << 20
 
 // NewEvent builds an event with an ID from ids and a time from clock;
 // payload is encoded as JSON (nil means no payload).
-func NewEvent(ids IDGenerator, clock Clock, typ string, subject Ref, actor ID, payload any) (Event, error) {
+func NewEvent(ids IDGenerator, clock Clock, typ EventType, subject Ref, actor ID, payload any) (Event, error) {
 	e := Event{ID: ids.NewID(), Type: typ, Subject: subject, ActorID: actor, OccurredAt: clock.Now()}
 	if payload != nil {
 		b, err := json.Marshal(payload)
@@ -65,8 +128,8 @@ func (e *Event) Validate() error {
 	if e.ID == NilID {
 		v.add("id", "is required")
 	}
-	if !validEventType(e.Type) {
-		v.add("type", "must be \"<record>.<verb>\" in lower-case letters, digits and underscores, got %q", truncate(e.Type, 64))
+	if !validEventType(string(e.Type)) {
+		v.add("type", "must be \"<record>.<verb>\" in lower-case letters, digits and underscores, got %q", truncate(string(e.Type), 64))
 	}
 	if e.Subject.Type == "" {
 		v.add("subject.type", "is required")

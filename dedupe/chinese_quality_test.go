@@ -32,7 +32,7 @@ func TestClusterQualityOnManyChineseRecords(t *testing.T) {
 		n = 10_000
 	}
 	recs, truth := chineseRecords(3, n)
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	start := time.Now()
 	res, err := m.Cluster(Records(recs), nil)
@@ -59,7 +59,7 @@ func BenchmarkClusterQualityChinese1M(b *testing.B) { benchmarkClusterQuality(b,
 
 func benchmarkClusterQuality(b *testing.B, n int) {
 	recs, truth := chineseRecords(1, n)
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(b, err)
 	runtime.GC()
 	var res *Clustering

@@ -25,7 +25,7 @@
 //
 // # Matching
 //
-// A [Matcher] built by [New] from a [Config] (the fields and their kinds)
+// A [Matcher] built by [NewMatcher] from a [Config] (the fields and their kinds)
 // weighs each field's level by log2(m/u): m is how often duplicates agree
 // at that level, u how often unrelated records do. Exact agreement on a
 // rare value weighs more than on a common one (term frequencies). Fields
@@ -106,4 +106,11 @@
 //
 // Normalisers, comparators, [Matcher], [Index] and [Service] are safe for
 // concurrent use.
+//
+// # Events
+//
+// [EventCustomerMerged] and [EventCustomerMergeUndone] carry the
+// [CustomerMerge] as payload (decode it with [crm.DecodePayload]);
+// creating a customer or contact writes [crm.EventCustomerCreated] or
+// [crm.EventContactCreated] without one.
 package dedupe

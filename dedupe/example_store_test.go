@@ -17,7 +17,7 @@ import (
 func newExampleService() (*dedupe.Service, *memstore.Store) {
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	store := memstore.New(&memstore.Config{Clock: clock})
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	if err != nil {
 		panic(err)
 	}

@@ -33,11 +33,12 @@ func ExampleNormaliseCompany() {
 }
 
 func ExampleMatcher_Compare() {
-	m, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{
+	m, err := dedupe.NewMatcher(&dedupe.Config{Fields: []dedupe.Field{
 		{Name: "company", Kind: dedupe.KindCompany},
 		{Name: "contact", Kind: dedupe.KindName},
 		{Name: "phone", Kind: dedupe.KindPhone},
 	}})
+
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,10 +63,11 @@ func ExampleMatcher_Compare() {
 }
 
 func ExampleMatcher_Cluster() {
-	m, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{
+	m, err := dedupe.NewMatcher(&dedupe.Config{Fields: []dedupe.Field{
 		{Name: "company", Kind: dedupe.KindCompany},
 		{Name: "phone", Kind: dedupe.KindPhone},
 	}})
+
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -91,10 +93,11 @@ func ExampleMatcher_Cluster() {
 }
 
 func ExampleMatcher_Merge() {
-	m, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{
+	m, err := dedupe.NewMatcher(&dedupe.Config{Fields: []dedupe.Field{
 		{Name: "company", Kind: dedupe.KindCompany},
 		{Name: "phone", Kind: dedupe.KindPhone},
 	}})
+
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -119,7 +122,7 @@ func ExampleMatcher_Merge() {
 }
 
 func ExampleIndex_Check() {
-	m, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	m, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,7 +10,7 @@ import (
 
 // Not parallel: one subtest counts allocations.
 func TestIndexCheckBudget(t *testing.T) {
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 
 	t.Run("SpendsTheBudgetOnTheRarestKeyFirst", func(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 func TestClusterQualityOnChineseRecords(t *testing.T) {
 	t.Parallel()
 	recs, truth := newChineseGenerator(42).dataset(3000)
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	res, err := m.Cluster(Records(recs), nil)
 	require.NoError(t, err)
@@ -30,7 +30,7 @@ func TestClusterQualityOnChineseRecords(t *testing.T) {
 
 func TestIndex(t *testing.T) {
 	t.Parallel()
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	ix, err := NewIndex(m, nil)
 	require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestIndex(t *testing.T) {
 
 func TestIndexIsSafeForConcurrentUse(t *testing.T) {
 	t.Parallel()
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	ix, err := NewIndex(m, nil)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func TestIndexIsSafeForConcurrentUse(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	t.Parallel()
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	t0 := crm.StorageTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	srcs := []MergeSource{

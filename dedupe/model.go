@@ -223,9 +223,9 @@ type Matcher struct {
 	identity int
 }
 
-// New returns a Matcher for records with the configured fields. A nil
+// NewMatcher returns a Matcher for records with the configured fields. A nil
 // config is invalid: the fields are required.
-func New(cfg *Config) (*Matcher, error) {
+func NewMatcher(cfg *Config) (*Matcher, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("dedupe: %w", crm.Invalid("fields", "at least one field is required"))
 	}

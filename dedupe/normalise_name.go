@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/mozillazg/go-pinyin"
@@ -99,6 +100,11 @@ func PinyinKey(name string) string { return pinyinKey(name, nil) }
 // to one goroutine.
 type readingCache map[rune]reading
 
+// sharedReadings is the reading cache of callers without one of their
+// own (checks, one-off comparisons): safe for concurrent use, and bounded
+// by the number of Chinese characters.
+var sharedReadings sync.Map
+
 // reading is a character's pinyin; ok is false when it has none.
 type reading struct {
 	pinyin string
@@ -137,12 +143,19 @@ func pinyinKey(name string, cache readingCache) string {
 			continue
 		}
 		rd, cached := cache[r]
+		if !cached && cache == nil {
+			if v, ok := sharedReadings.Load(r); ok {
+				rd, cached = v.(reading), true
+			}
+		}
 		if !cached {
 			if p := pinyin.SinglePinyin(r, args); len(p) > 0 {
 				rd = reading{pinyin: p[0], ok: true}
 			}
 			if cache != nil {
 				cache[r] = rd
+			} else {
+				sharedReadings.Store(r, rd)
 			}
 		}
 		if rd.ok {

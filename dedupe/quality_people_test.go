@@ -31,7 +31,7 @@ func peopleFields() []Field {
 // precision, recall and F1 against truth.
 func clusterQuality(t testing.TB, fields []Field, region string, recs []Record, truth []string) (*Clustering, [3]float64) {
 	t.Helper()
-	m, err := New(&Config{Fields: fields, Region: region})
+	m, err := NewMatcher(&Config{Fields: fields, Region: region})
 	require.NoError(t, err)
 	res, err := m.Cluster(Records(recs), nil)
 	require.NoError(t, err)
@@ -134,7 +134,7 @@ func BenchmarkClusterQualityPeople100k(b *testing.B) { benchmarkPeople(b, 100_00
 
 func benchmarkPeople(b *testing.B, n int) {
 	recs, truth := newPeopleGenerator(11).dataset(n)
-	m, err := New(&Config{Fields: peopleFields(), Region: "AU"})
+	m, err := NewMatcher(&Config{Fields: peopleFields(), Region: "AU"})
 	require.NoError(b, err)
 	for b.Loop() {
 		var peak uint64

@@ -82,7 +82,7 @@ func pairF1(c *Clustering, truth []string) (precision, recall, f1 float64) {
 }
 
 func febrlMatcher(t testing.TB) *Matcher {
-	m, err := New(&Config{Fields: []Field{
+	m, err := NewMatcher(&Config{Fields: []Field{
 		{Name: "given_name", Kind: KindGivenName},
 		{Name: "surname", Kind: KindFamilyName},
 		{Name: "street_number", Kind: KindText},
@@ -94,6 +94,7 @@ func febrlMatcher(t testing.TB) *Matcher {
 		{Name: "date_of_birth", Kind: KindDate},
 		{Name: "soc_sec_id", Kind: KindNationalID},
 	}})
+
 	require.NoError(t, err)
 	return m
 }

@@ -12,7 +12,7 @@ import (
 // BenchmarkIndexCheck1M measures Check against an index of 1,000,000
 // generated customers and reports the p50 and p99 latencies.
 func BenchmarkIndexCheck1M(b *testing.B) {
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(b, err)
 	ix, err := NewIndex(m, nil)
 	require.NoError(b, err)
@@ -53,7 +53,7 @@ func BenchmarkCluster100k(b *testing.B) { benchmarkCluster(b, 100_000) }
 func benchmarkCluster(b *testing.B, n int) {
 	recs, _ := newChineseGenerator(1).dataset(n * 62 / 100)
 	recs = recs[:min(len(recs), n)]
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {

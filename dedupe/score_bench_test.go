@@ -11,7 +11,7 @@ import (
 // million, as Cluster does: one op is one pair.
 func BenchmarkScoreCandidatePairs(b *testing.B) {
 	recs, _ := newPeopleGenerator(11).dataset(100_000)
-	m, err := New(&Config{Fields: peopleFields(), Region: "AU"})
+	m, err := NewMatcher(&Config{Fields: peopleFields(), Region: "AU"})
 	require.NoError(b, err)
 	prep := make([][]normalised, len(recs))
 	for i, r := range recs {

@@ -37,7 +37,7 @@ func comparisonSample(t testing.TB, m *Matcher) [][2][]normalised {
 
 func TestFastComparisonsAgreeWithTheReference(t *testing.T) {
 	t.Parallel()
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	pairs := comparisonSample(t, m)
 	extra := []Kind{KindGivenName, KindFamilyName, KindStreet, KindText, KindNationalID, KindCity}
@@ -55,7 +55,7 @@ func TestFastComparisonsAgreeWithTheReference(t *testing.T) {
 
 func TestNonExactLevelsListEveryLevelCompareFieldReturns(t *testing.T) {
 	t.Parallel()
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	pairs := comparisonSample(t, m)
 	for _, k := range Kinds() {
@@ -74,7 +74,7 @@ func TestNonExactLevelsListEveryLevelCompareFieldReturns(t *testing.T) {
 
 func TestScoreAtLeastAgreesWithScore(t *testing.T) {
 	t.Parallel()
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	pairs := comparisonSample(t, m)
 	tf := &frequencyTable{counts: []map[string]uint32{{"华腾科技": 40}, {}, nil, nil, {}}, total: 1000}
@@ -95,7 +95,7 @@ func TestScoreAtLeastAgreesWithScore(t *testing.T) {
 }
 
 func TestScoreAtLeastDoesNotAllocate(t *testing.T) {
-	m, err := New(&Config{Fields: CustomerFields()})
+	m, err := NewMatcher(&Config{Fields: CustomerFields()})
 	require.NoError(t, err)
 	pairs := comparisonSample(t, m)
 	allocs := testing.AllocsPerRun(10, func() {

@@ -32,10 +32,10 @@ const (
 const (
 	// EventCustomerMerged is written when duplicates merge into a survivor;
 	// its payload is the [CustomerMerge].
-	EventCustomerMerged = "customer.merged"
+	EventCustomerMerged crm.EventType = "customer.merged"
 	// EventCustomerMergeUndone is written when a merge is undone; its
 	// payload is the [CustomerMerge] that was undone.
-	EventCustomerMergeUndone = "customer.merge_undone"
+	EventCustomerMergeUndone crm.EventType = "customer.merge_undone"
 )
 
 // ServiceConfig configures a [Service]. The zero value is the default.
@@ -528,7 +528,7 @@ func (s *Service) UnindexCustomerTx(ctx context.Context, tx crm.Tx, id crm.ID) e
 	return nil
 }
 
-func (s *Service) emit(ctx context.Context, tx crm.Tx, typ string, id, actor crm.ID, payload any) error {
+func (s *Service) emit(ctx context.Context, tx crm.Tx, typ crm.EventType, id, actor crm.ID, payload any) error {
 	ev, err := crm.NewEvent(s.cfg.IDs, s.cfg.Clock, typ, crm.Ref{Type: crm.TypeCustomer, ID: id}, actor, payload)
 	if err != nil {
 		return err

@@ -20,9 +20,9 @@ func (s plainStore) InTx(ctx context.Context, fn func(ctx context.Context, tx cr
 
 func TestNewServiceRefusesBadConfigurationNamingTheField(t *testing.T) {
 	_, store := newExampleService()
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	require.NoError(t, err)
-	other, err := dedupe.New(&dedupe.Config{Fields: []dedupe.Field{{Name: "company", Kind: dedupe.KindCompany}}})
+	other, err := dedupe.NewMatcher(&dedupe.Config{Fields: []dedupe.Field{{Name: "company", Kind: dedupe.KindCompany}}})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name  string
@@ -74,13 +74,13 @@ func TestEnterRefusesAPolicyThatWouldNeverApplyNamingTheField(t *testing.T) {
 
 func TestNewRefusesARegionWithoutTelephoneNumbersNamingTheField(t *testing.T) {
 	for _, region := range []string{"XX", "C", "CHN"} {
-		_, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields(), Region: region})
+		_, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields(), Region: region})
 		require.ErrorIs(t, err, crm.ErrInvalidArgument, region)
 		var ve *crm.ValidationError
 		require.ErrorAs(t, err, &ve)
 		require.Equal(t, "region", ve.Field)
 	}
-	_, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields(), Region: "de"})
+	_, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields(), Region: "de"})
 	require.NoError(t, err, "a region is read in either case")
 }
 
@@ -135,7 +135,7 @@ func TestAnInvalidCustomerIsRefusedNamingTheField(t *testing.T) {
 
 func TestAStoreWithoutTheDedupePortIsErrUnsupported(t *testing.T) {
 	_, store := newExampleService()
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	require.NoError(t, err)
 	svc, err := dedupe.NewService(plainStore{store}, mt, nil)
 	require.NoError(t, err)

@@ -113,4 +113,14 @@
 // [Model], [Models], [Predictor], [RowScorer], [Lifecycle] and [Service] are
 // safe for concurrent use. No function reads the wall clock: scoring takes
 // the time as an argument and [Service] reads its injected [crm.Clock].
+//
+// # Events
+//
+// [Service.Capture] writes [crm.EventLeadCreated] (no payload); a
+// transition writes [EventLeadContacted], [EventLeadQualified],
+// [EventLeadDisqualified] or [EventLeadReopened] with its [HistoryEntry];
+// a conversion writes [EventLeadConverted] with a [ConversionPayload] (and
+// the created customer's, contact's and opportunity's events); scoring
+// writes [EventLeadRegraded] with a [RegradedPayload]. Decode them with
+// [crm.DecodePayload].
 package lead

@@ -234,17 +234,28 @@ type HistoryEntry struct {
 	Reason string         `json:"reason,omitempty"`
 }
 
-// Lead event types written by [Service].
+// Lead event types written by [Service]. A transition ([Service.Transition])
+// writes one of the first four with its [HistoryEntry] as payload;
+// [Service.Convert] writes [EventLeadConverted] with a [ConversionPayload].
 const (
-	EventLeadContacted    = "lead.contacted"
-	EventLeadQualified    = "lead.qualified"
-	EventLeadDisqualified = "lead.disqualified"
-	EventLeadReopened     = "lead.reopened"
-	EventLeadConverted    = "lead.converted"
+	// EventLeadContacted: the lead moved to contacted; payload [HistoryEntry].
+	EventLeadContacted crm.EventType = "lead.contacted"
+	// EventLeadQualified: the lead moved to MQL or SQL; payload
+	// [HistoryEntry].
+	EventLeadQualified crm.EventType = "lead.qualified"
+	// EventLeadDisqualified: the lead was disqualified; payload
+	// [HistoryEntry], whose Reason is the reason given.
+	EventLeadDisqualified crm.EventType = "lead.disqualified"
+	// EventLeadReopened: the lead moved back to new or to another status
+	// not named above; payload [HistoryEntry].
+	EventLeadReopened crm.EventType = "lead.reopened"
+	// EventLeadConverted: the lead became a customer; payload
+	// [ConversionPayload].
+	EventLeadConverted crm.EventType = "lead.converted"
 )
 
 // EventType returns the event type of a transition to status to.
-func EventType(to crm.LeadStatus) string {
+func EventType(to crm.LeadStatus) crm.EventType {
 	switch to {
 	case crm.LeadContacted:
 		return EventLeadContacted

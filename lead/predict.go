@@ -83,7 +83,12 @@ type TrainConfig struct {
 	// Folds is the number of cross-validation folds [Auto] uses. Defaults
 	// to 5.
 	Folds int
-	// Bins is the number of quantile bins per numeric column. Defaults to 10.
+	// Bins is the number of quantile bins per numeric column (fewer when a
+	// column has fewer distinct values). Defaults to one bin per 80
+	// answered training values of the column, at least 10 and at most 64:
+	// on thousands of leads fine bins let the models follow a number such
+	// as time on site closely, while a small table keeps enough rows in
+	// each bin.
 	Bins int
 	// MinCount folds categorical values seen fewer times into "other".
 	// Defaults to 2.
@@ -133,9 +138,6 @@ func (c *TrainConfig) withDefaults() TrainConfig {
 	}
 	if out.Folds == 0 {
 		out.Folds = 5
-	}
-	if out.Bins == 0 {
-		out.Bins = 10
 	}
 	if out.MinCount == 0 {
 		out.MinCount = 2
@@ -203,7 +205,7 @@ func (c *TrainConfig) validate(t *Table) error {
 	if c.Folds < 2 {
 		add("folds", "must be at least 2")
 	}
-	if c.Bins < 1 || c.Bins > 250 {
+	if c.Bins < 0 || c.Bins > 250 { // 0: per column, see Bins
 		add("bins", "must be between 1 and 250")
 	}
 	if c.MinCount < 1 {
@@ -433,7 +435,7 @@ func fitColumns(t *Table, cfg *TrainConfig, rows []int, missing *missingSet) ([]
 		}
 		c := column{Name: name, Type: typ}
 		if typ == ColumnNumeric {
-			c.fitNumeric(nums, cfg.Bins)
+			c.fitNumeric(nums, binsFor(cfg.Bins, len(nums)))
 		} else {
 			c.fitCategorical(vals, cfg.MinCount, cfg.MaxLevels)
 		}
@@ -455,6 +457,23 @@ func countMissing(t *Table, rows []int, j int, missing *missingSet) int {
 		}
 	}
 	return n
+}
+
+// Default numeric bins: one per binRows answered values, from minBins to
+// maxBins.
+const (
+	binRows = 80
+	minBins = 10
+	maxBins = 64
+)
+
+// binsFor returns the configured number of bins, or the default for a
+// column of n answered values.
+func binsFor(bins, n int) int {
+	if bins > 0 {
+		return bins
+	}
+	return min(max(n/binRows, minBins), maxBins)
 }
 
 // fitNumeric learns the mean, standard deviation and quantile cuts of a

@@ -57,9 +57,9 @@ func TestPredictiveQualityOnSharedLeads(t *testing.T) {
 		t.Logf("%-6s 5-fold stratified ROC AUC %.4f (folds %.4f)", a, res.Mean, res.Folds)
 		return res
 	}
-	t.Run("DefaultModelReachesAUC0.903", func(t *testing.T) {
+	t.Run("DefaultModelReachesAUC0.905", func(t *testing.T) {
 		res := cv("")
-		require.GreaterOrEqual(t, res.Mean, 0.903)
+		require.GreaterOrEqual(t, res.Mean, 0.905)
 	})
 	// The default model's AUC is asserted in every run, -race included; the
 	// baselines only document the gap and would triple the race run.

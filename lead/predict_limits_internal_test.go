@@ -35,3 +35,24 @@ func TestNumberProblemsNameTheColumnOfEveryNonFiniteNumber(t *testing.T) {
 		{-1, "selection[0].auc"},
 	}, all)
 }
+
+func TestDefaultBinsGrowWithTheAnsweredValues(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name          string
+		bins, n, want int
+	}{
+		{"SmallTableKeepsTenBins", 0, 60, 10},
+		{"NoValuesKeepsTenBins", 0, 0, 10},
+		{"OneBinPer80Values", 0, 2400, 30},
+		{"ThousandsOfLeadsGet64Bins", 0, 5174, 64},
+		{"MillionsStayAt64", 0, 1_000_000, 64},
+		{"AConfiguredNumberWins", 7, 5174, 7},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, binsFor(tc.bins, tc.n))
+		})
+	}
+}

@@ -146,6 +146,8 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		{"OneOutcome", &lead.Table{Columns: []string{"a", "won"}, Rows: [][]string{{"x", "1"}, {"y", "yes"}}}, lead.TrainConfig{Label: "won"}, "label"},
 		{"NothingToLearn", tbl, lead.TrainConfig{Label: "won", Exclude: []string{"id", "source", "employees", "minutes", "country"}}, "exclude"},
 		{"ShortRow", &lead.Table{Columns: []string{"a", "won"}, Rows: [][]string{{"x"}}}, lead.TrainConfig{Label: "won"}, "rows[0]"},
+		{"NegativeBins", tbl, lead.TrainConfig{Label: "won", Bins: -1}, "bins"},
+		{"TooManyBins", tbl, lead.TrainConfig{Label: "won", Bins: 251}, "bins"},
 		{"TooManyInteractions", tbl, lead.TrainConfig{Label: "won", Interactions: 10001}, "interactions"},
 		{"NegativePairPenalty", tbl, lead.TrainConfig{Label: "won", PairL2: -1}, "pair_l2"},
 		{"NaNPairPenalty", tbl, lead.TrainConfig{Label: "won", PairL2: math.NaN()}, "pair_l2"},

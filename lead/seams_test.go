@@ -181,7 +181,7 @@ func TestConvertRoutesInsideItsUnitOfWork(t *testing.T) {
 		conv, err := svc.Convert(f.ctx, lead.ConvertRequest{LeadID: l.ID})
 		require.NoError(t, err)
 		require.Equal(t, owner.ID, conv.Customer.OwnerID)
-		require.Equal(t, []string{"workflow.routed", "customer.created", "contact.created", "lead.converted"}, eventTypes(f.events(t)))
+		require.Equal(t, []crm.EventType{"workflow.routed", "customer.created", "contact.created", "lead.converted"}, eventTypes(f.events(t)))
 		stored, err := f.store.Users().Get(f.ctx, owner.ID)
 		require.NoError(t, err)
 		require.Equal(t, owner.Version+1, stored.Version)

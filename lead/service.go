@@ -369,7 +369,7 @@ func statusOf(l *crm.Lead) crm.LeadStatus {
 	return l.Status
 }
 
-func (s *Service) emit(ctx context.Context, tx crm.Tx, typ string, subject crm.Ref, actor crm.ID, payload any) error {
+func (s *Service) emit(ctx context.Context, tx crm.Tx, typ crm.EventType, subject crm.Ref, actor crm.ID, payload any) error {
 	ev, err := crm.NewEvent(s.cfg.IDs, s.cfg.Clock, typ, subject, actor, payload)
 	if err != nil {
 		return err
@@ -445,7 +445,9 @@ type Conversion struct {
 	History *HistoryEntry
 }
 
-// ConversionPayload is the payload of the lead.converted event.
+// ConversionPayload is the payload of an [EventLeadConverted] event: the
+// history entry of the conversion (its Reason is empty) and the records it
+// made or attached to.
 type ConversionPayload struct {
 	HistoryEntry
 	CustomerID    crm.ID `json:"customer_id"`
@@ -585,7 +587,7 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 	// The events are made where their records are and appended together
 	// at the end: one round trip to the outbox instead of one per record.
 	var events []*crm.Event
-	event := func(typ string, t crm.RecordType, id crm.ID, payload any) error {
+	event := func(typ crm.EventType, t crm.RecordType, id crm.ID, payload any) error {
 		ev, err := crm.NewEvent(s.cfg.IDs, s.cfg.Clock, typ, crm.Ref{Type: t, ID: id}, req.Actor, payload)
 		if err != nil {
 			return err

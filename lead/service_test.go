@@ -51,8 +51,8 @@ func (f *fixture) events(t *testing.T) []crm.Event {
 	return evs
 }
 
-func eventTypes(evs []crm.Event) []string {
-	out := make([]string, len(evs))
+func eventTypes(evs []crm.Event) []crm.EventType {
+	out := make([]crm.EventType, len(evs))
 	for i, e := range evs {
 		out[i] = e.Type
 	}
@@ -72,7 +72,7 @@ func TestTransition(t *testing.T) {
 		require.NotEqual(t, crm.NilID, h.ID)
 		require.Equal(t, lead.HistoryEntry{ID: h.ID, LeadID: l.ID, From: crm.LeadNew, To: crm.LeadContacted, Actor: actor, At: t0}, *h)
 		evs := f.events(t)
-		require.Equal(t, []string{"lead.contacted"}, eventTypes(evs))
+		require.Equal(t, []crm.EventType{"lead.contacted"}, eventTypes(evs))
 		var payload lead.HistoryEntry
 		require.NoError(t, json.Unmarshal(evs[0].Payload, &payload))
 		require.Equal(t, *h, payload)
@@ -92,7 +92,7 @@ func TestTransition(t *testing.T) {
 		got, _, err = f.svc.Transition(f.ctx, lead.TransitionRequest{LeadID: l.ID, To: crm.LeadNew, Reason: "got funding"})
 		require.NoError(t, err)
 		require.Empty(t, got.DisqualifyReason)
-		require.Equal(t, []string{"lead.disqualified", "lead.reopened"}, eventTypes(f.events(t)))
+		require.Equal(t, []crm.EventType{"lead.disqualified", "lead.reopened"}, eventTypes(f.events(t)))
 	})
 
 	cases := []struct {
@@ -193,7 +193,7 @@ func TestConvert(t *testing.T) {
 		require.Equal(t, t0, *stored.ConvertedAt)
 		_, err = f.store.Customers().Get(f.ctx, conv.Customer.ID)
 		require.NoError(t, err)
-		require.Equal(t, []string{"customer.created", "contact.created", "opportunity.created", "lead.converted"}, eventTypes(f.events(t)))
+		require.Equal(t, []crm.EventType{"customer.created", "contact.created", "opportunity.created", "lead.converted"}, eventTypes(f.events(t)))
 		hist, err := f.svc.History(f.ctx, l.ID, crm.PageRequest{})
 		require.NoError(t, err)
 		require.Len(t, hist.Items, 1)
@@ -255,7 +255,7 @@ func TestConvert(t *testing.T) {
 		require.True(t, conv.Attached)
 		require.Equal(t, existing.ID, conv.Customer.ID)
 		require.Equal(t, existing.ID, conv.Contact.CustomerID)
-		require.Equal(t, []string{"contact.created", "lead.converted"}, eventTypes(f.events(t)))
+		require.Equal(t, []crm.EventType{"contact.created", "lead.converted"}, eventTypes(f.events(t)))
 	})
 
 	t.Run("AttachesToAnExplicitCustomer", func(t *testing.T) {

@@ -312,7 +312,7 @@ func (s *Service) scoreLead(ctx context.Context, t crm.Tx, req ScoreRequest) (*S
 // or suggested stage under a model changes (or is first computed). Its
 // payload is a [RegradedPayload]; its actor is the request's (the system
 // when none is given).
-const EventLeadRegraded = "lead.regraded"
+const EventLeadRegraded crm.EventType = "lead.regraded"
 
 // RegradedPayload is the payload of [EventLeadRegraded]. The previous grade
 // and stage are empty for a lead's first snapshot under the model.

@@ -2,7 +2,6 @@ package lead_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -174,8 +173,8 @@ func TestServiceScoreLead(t *testing.T) {
 					continue
 				}
 				require.Equal(t, crm.Ref{Type: crm.TypeLead, ID: l.ID}, e.Subject)
-				var p lead.RegradedPayload
-				require.NoError(t, json.Unmarshal(e.Payload, &p))
+				p, err := crm.DecodePayload[lead.RegradedPayload](e)
+				require.NoError(t, err, "the payload decodes strictly")
 				out = append(out, p)
 			}
 			return out

@@ -168,4 +168,18 @@
 // daily limits exact under contention, each due customer recycled exactly
 // once by concurrent sweeps, and a ledger whose replay ([Replay]) gives
 // every customer's owner.
+//
+// # Events
+//
+// Each ledger entry writes one event to the outbox, with the customer as
+// subject: [EventClaimed], [EventReleased], [EventAssigned],
+// [EventTransferred], [EventLocked], [EventUnlocked], [EventMoved],
+// [EventPooled], [EventRecycled], [EventOwnershipMerged],
+// [EventOwnershipUnmerged], and [crm.EventCustomerCreated] from
+// [Service.Create]. Their payload is the entry as an [EntryPayload]
+// (aliases name it per type: [ClaimedPayload], ...); decode it with
+// [crm.DecodePayload]. [Service.MoveUser] writes [EventUserMoved] with a
+// [UserMovedPayload]. A one-write claim ([ClaimStore]) hands the adapter
+// its event with the entry's Seq still 0 at [PayloadSeqOffset]; the
+// adapter writes the Seq there ([SetPayloadSeq]).
 package pool

@@ -12,8 +12,12 @@ import (
 
 // Event types of merge settlements, written with their ledger entries.
 const (
-	EventOwnershipMerged   = "customer.ownership_merged"
-	EventOwnershipUnmerged = "customer.ownership_unmerged"
+	// EventOwnershipMerged: [Service.SettleMergeTx] settled a survivor's
+	// ownership; payload [OwnershipMergedPayload].
+	EventOwnershipMerged crm.EventType = "customer.ownership_merged"
+	// EventOwnershipUnmerged: [Service.UndoMergeTx] restored a customer's
+	// ownership; payload [OwnershipUnmergedPayload].
+	EventOwnershipUnmerged crm.EventType = "customer.ownership_unmerged"
 )
 
 // UnmergeLockedReason is the Reason of an [OpUnmerge] ledger entry that

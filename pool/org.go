@@ -11,7 +11,7 @@ import (
 
 // EventUserMoved is written by [Service.MoveUser], with a
 // [UserMovedPayload].
-const EventUserMoved = "user.moved"
+const EventUserMoved crm.EventType = "user.moved"
 
 // UserMovedPayload is the payload of an [EventUserMoved] event.
 type UserMovedPayload struct {

@@ -296,9 +296,10 @@ type ClaimStore interface {
 	// w.Counters stays within its Max after adding one. It then writes the
 	// holding as given (incrementing Version), the customer's placement as
 	// given in w.Customer, adds one to each counter,
-	// appends w.Entry (assigning Seq) and w.Event (assigning Seq, with the
-	// payload w.EventHead + the entry's Seq in decimal + w.EventTail) and
-	// w.Request, if set.
+	// appends w.Entry (assigning Seq), w.Event (assigning Seq; its payload
+	// as given but with the entry's Seq in decimal in place of the 0 at
+	// [PayloadSeqOffset], as [SetPayloadSeq] does) and w.Request, if set.
+	// It refuses a write [ClaimWrite.Validate] refuses.
 	// Otherwise it changes nothing and says why in the outcome.
 	PoolClaim(ctx context.Context, w *ClaimWrite) (ClaimOutcome, error)
 }
@@ -329,10 +330,10 @@ type ClaimWrite struct {
 	// Counters are checked and incremented together.
 	Counters []CounterCheck
 	Entry    *Entry
-	// Event is the outbox event; its payload is EventHead, the entry's
-	// Seq, EventTail.
-	Event                *crm.Event
-	EventHead, EventTail []byte
+	// Event is the outbox event. Its Payload is the entry's
+	// [EntryPayload] with Seq 0: the store sets the Seq (see
+	// [ClaimStore.PoolClaim]).
+	Event *crm.Event
 	// Request, when set, is the claim's idempotency record, stored with
 	// the claim as [Requests.Put] stores one (setting TenantID and
 	// CreatedAt); its Result is RequestHead, the entry's Seq,

@@ -16,29 +16,6 @@ import (
 	"github.com/crmkit/crmkit/crm"
 )
 
-// Event types written by pool operations, in the same unit of work as the
-// change. Each payload is the operation's ledger [Entry] as JSON (with
-// "entry_id" for its ID), without the rule snapshot, which stays in the
-// ledger.
-const (
-	EventClaimed     = "customer.claimed"
-	EventReleased    = "customer.released"
-	EventAssigned    = "customer.assigned"
-	EventTransferred = "customer.transferred"
-	EventLocked      = "customer.locked"
-	EventUnlocked    = "customer.unlocked"
-	EventMoved       = "customer.moved"
-	EventPooled      = "customer.pooled"
-	EventRecycled    = "customer.recycled"
-)
-
-var eventOf = map[Op]string{
-	OpCreate: crm.EventCustomerCreated, OpClaim: EventClaimed, OpRelease: EventReleased,
-	OpAssign: EventAssigned, OpTransfer: EventTransferred, OpLock: EventLocked,
-	OpUnlock: EventUnlocked, OpMove: EventMoved, OpEnter: EventPooled, OpRecycle: EventRecycled,
-	OpMerge: EventOwnershipMerged, OpUnmerge: EventOwnershipUnmerged,
-}
-
 // CascadeAction says what happens to a customer's related records when its
 // owner changes.
 type CascadeAction string
@@ -749,101 +726,12 @@ func (u *unit) record(ctx context.Context, e *Entry) error {
 	if err := u.tx.PoolLedger().Append(ctx, e); err != nil {
 		return err
 	}
+	p := e.Payload()
 	ev := crm.Event{
 		ID: u.s.cfg.IDs.NewID(), Type: eventOf[e.Op], Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
-		ActorID: e.ActorID, OccurredAt: u.now, Payload: e.eventPayload(),
+		ActorID: e.ActorID, OccurredAt: u.now, Payload: p.appendJSON(make([]byte, 0, 320), nil),
 	}
 	return u.tx.Events().Append(ctx, &ev)
-}
-
-// eventPayload encodes the entry without its rule snapshot (consumers that
-// need it read the ledger).
-func (e *Entry) eventPayload() json.RawMessage {
-	return e.appendPayload(make([]byte, 0, 320))
-}
-
-// appendPayload appends the entry's event payload to b: compact JSON,
-// encoded by hand because sweeps write one per customer.
-func (e *Entry) appendPayload(b []byte) []byte {
-	b = e.appendPayloadHead(b)
-	b = strconv.AppendInt(b, e.Seq, 10)
-	return e.appendPayloadTail(b)
-}
-
-// appendPayloadHead appends the payload up to the entry's Seq.
-func (e *Entry) appendPayloadHead(b []byte) []byte {
-	b = append(b, `{"entry_id":"`...)
-	b = appendID(b, e.ID)
-	return append(b, `","seq":`...)
-}
-
-// appendPayloadTail appends the payload after the entry's Seq.
-func (e *Entry) appendPayloadTail(b []byte) []byte { return e.appendPayloadTailAt(b, nil) }
-
-// appendPayloadTailAt is appendPayloadTail with e.At already formatted as
-// RFC 3339 (nil: format it here); a sweep batch formats its one time once.
-func (e *Entry) appendPayloadTailAt(b, at []byte) []byte {
-	b = append(b, `,"customer_id":"`...)
-	b = appendID(b, e.CustomerID)
-	b = append(b, `","op":`...)
-	b = appendJSONString(b, string(e.Op))
-	b = appendIDField(b, "from_owner", e.FromOwner)
-	b = appendIDField(b, "to_owner", e.ToOwner)
-	b = appendIDField(b, "from_pool", e.FromPool)
-	b = appendIDField(b, "to_pool", e.ToPool)
-	b = appendIDField(b, "actor_id", e.ActorID)
-	if e.Reason != "" {
-		b = append(b, `,"reason":`...)
-		b = appendJSONString(b, e.Reason)
-	}
-	if e.RuleID != "" {
-		b = append(b, `,"rule_id":`...)
-		b = appendJSONString(b, e.RuleID)
-	}
-	b = append(b, `,"at":"`...)
-	if at == nil {
-		b = e.At.UTC().AppendFormat(b, time.RFC3339Nano)
-	} else {
-		b = append(b, at...)
-	}
-	return append(b, `"}`...)
-}
-
-func appendIDField(b []byte, name string, id crm.ID) []byte {
-	if id == crm.NilID {
-		return b
-	}
-	b = append(b, `,"`...)
-	b = append(b, name...)
-	b = append(b, `":"`...)
-	b = appendID(b, id)
-	return append(b, '"')
-}
-
-// appendID appends id in its canonical text form without allocating.
-func appendID(b []byte, id crm.ID) []byte {
-	const hex = "0123456789abcdef"
-	for i, x := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
-		}
-		b = append(b, hex[x>>4], hex[x&0xf])
-	}
-	return b
-}
-
-// appendJSONString quotes s for JSON; ASCII without quotes or escapes is
-// the common case and takes the fast path.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 func (u *unit) customer(ctx context.Context, id crm.ID) (*crm.Customer, error) {
@@ -1041,6 +929,7 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		assignOwner(h, c, usr, p, now)
 		schedule(h, c, p)
 		e := &Entry{ID: s.cfg.IDs.NewID(), TenantID: crm.TenantFrom(ctx), At: now, CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID}
+		payload := e.Payload() // Seq 0: the store sets it (see PayloadSeqOffset)
 		head, tail, err := claimResultParts(e)
 		if err != nil {
 			return fail(err)
@@ -1049,8 +938,7 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 			Request:     &Request{Key: claimKey(c.ID, h.Version), Op: OpClaim, CustomerID: c.ID, ActorID: usr.ID},
 			RequestHead: head, RequestTail: tail, Holding: h, CustomerVersion: customerVersion, Customer: PlacementOf(c), Counters: make([]CounterCheck, len(checks)), Entry: e,
 			Event: &crm.Event{ID: s.cfg.IDs.NewID(), Type: EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: c.ID},
-				ActorID: usr.ID, OccurredAt: now},
-			EventHead: e.appendPayloadHead(nil), EventTail: e.appendPayloadTail(nil)}
+				ActorID: usr.ID, OccurredAt: now, Payload: payload.appendJSON(make([]byte, 0, 320), nil)}}
 		for i, ck := range checks {
 			w.Counters[i] = ck.CounterCheck
 		}

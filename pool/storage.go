@@ -101,7 +101,8 @@ func ValidateRecycleBatch(batch []Recycled) error {
 // Validate reports a claim [ClaimStore.PoolClaim] must refuse before it
 // writes anything, for the context's tenant: a write without an owned
 // holding, a ledger entry of its customer and an event ("claim"), an
-// invalid holding, an entry of another tenant ("entry.tenant_id"), or a
+// invalid holding, an event payload [SetPayloadSeq] cannot set the Seq of
+// ("event.payload"), an entry of another tenant ("entry.tenant_id"), or a
 // request without a key, of another customer or another tenant
 // ("claim.request"). Errors are [*crm.ValidationError]s.
 func (w *ClaimWrite) Validate(ctx context.Context) error {
@@ -112,6 +113,10 @@ func (w *ClaimWrite) Validate(ctx context.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
+	// The store puts the entry's Seq in place of the payload's 0.
+	if _, err := SetPayloadSeq(ev.Payload, 0); err != nil {
+		return crm.Invalid("event.payload", "is not a pool entry payload with seq 0")
+	}
 	tenant := crm.TenantFrom(ctx)
 	if e.TenantID != "" && e.TenantID != tenant {
 		return crm.Invalid("entry.tenant_id", "is not the context's tenant")
@@ -120,12 +125,6 @@ func (w *ClaimWrite) Validate(ctx context.Context) error {
 		return crm.Invalid("claim.request", "needs a key, the claim's customer and the context's tenant")
 	}
 	return nil
-}
-
-// EventPayload is the payload of w.Event once the store has assigned the
-// ledger entry's Seq: EventHead, seq in decimal, EventTail.
-func (w *ClaimWrite) EventPayload(seq int64) []byte {
-	return splice(w.EventHead, seq, w.EventTail)
 }
 
 // RequestResult is the Result of w.Request once the store has assigned

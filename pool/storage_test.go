@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -63,10 +64,9 @@ func TestStorageChecks(t *testing.T) {
 		require.Equal(t, p, pool.PlacementOf(&c))
 	})
 	t.Run("ClaimWriteSplicesTheSeq", func(t *testing.T) {
-		w := &pool.ClaimWrite{EventHead: []byte(`{"seq":`), EventTail: []byte(`}`), RequestHead: []byte(`[`), RequestTail: []byte(`]`)}
-		require.Equal(t, `{"seq":42}`, string(w.EventPayload(42)))
+		w := &pool.ClaimWrite{RequestHead: []byte(`[`), RequestTail: []byte(`]`)}
 		require.Equal(t, `[7]`, string(w.RequestResult(7)))
-		require.Equal(t, `{"seq":`, string(w.EventHead), "the head is not written into")
+		require.Equal(t, `[`, string(w.RequestHead), "the head is not written into")
 	})
 	t.Run("ClaimWriteValidateNamesTheField", func(t *testing.T) {
 		ctx := crm.WithTenant(context.Background(), "a")
@@ -74,12 +74,13 @@ func TestStorageChecks(t *testing.T) {
 			c := ids.NewID()
 			return &pool.ClaimWrite{Holding: &pool.Holding{CustomerID: c, OwnerID: ids.NewID()},
 				Entry:   &pool.Entry{ID: ids.NewID(), CustomerID: c, Op: pool.OpClaim, At: at},
-				Event:   &crm.Event{ID: ids.NewID()},
+				Event:   &crm.Event{ID: ids.NewID(), Payload: entryPayload(t, &pool.Entry{ID: ids.NewID(), CustomerID: c})},
 				Request: &pool.Request{Key: "k", CustomerID: c}}
 		}
 		require.NoError(t, write().Validate(ctx))
 		for field, spoil := range map[string]func(w *pool.ClaimWrite){
 			"claim":           func(w *pool.ClaimWrite) { w.Holding.OwnerID = crm.NilID },
+			"event.payload":   func(w *pool.ClaimWrite) { w.Event.Payload = []byte(`{"seq":0}`) },
 			"entry.tenant_id": func(w *pool.ClaimWrite) { w.Entry.TenantID = "b" },
 			"claim.request":   func(w *pool.ClaimWrite) { w.Request.TenantID = "b" },
 		} {
@@ -90,4 +91,12 @@ func TestStorageChecks(t *testing.T) {
 			require.Equal(t, field, ve.Field)
 		}
 	})
+}
+
+// entryPayload is e's event payload as the Service encodes it.
+func entryPayload(t *testing.T, e *pool.Entry) []byte {
+	t.Helper()
+	b, err := json.Marshal(e.Payload())
+	require.NoError(t, err)
+	return b
 }

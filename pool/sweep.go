@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -389,9 +388,8 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 	for i, r := range rs {
 		e := r.Entry
 		start := len(buf)
-		buf = e.appendPayloadHead(buf)
-		buf = strconv.AppendInt(buf, e.Seq, 10)
-		buf = e.appendPayloadTailAt(buf, at)
+		p := e.Payload()
+		buf = p.appendJSON(buf, at)
 		events[i] = crm.Event{ID: u.s.cfg.IDs.NewID(), Type: EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
 			OccurredAt: u.now, Payload: buf[start:len(buf):len(buf)]}
 		ptrs[i] = &events[i]

@@ -13,20 +13,128 @@ import (
 // RecordTypeApproval is the subject type of approval events.
 const RecordTypeApproval crm.RecordType = "approval"
 
-// Approval event types.
+// Approval event types, with the approval request ([RecordTypeApproval],
+// the [Instance]'s ID) as subject. Each payload is the struct of the same
+// name without "Event" and with "Payload" ([ApprovalSubmittedPayload] for [EventApprovalSubmitted]),
+// which embeds the [ApprovalSubject].
 const (
-	EventApprovalSubmitted    = "approval.submitted"
-	EventApprovalStepApproved = "approval.step_approved"
-	EventApprovalApproved     = "approval.approved"
-	EventApprovalRejected     = "approval.rejected"
-	EventApprovalSentBack     = "approval.sent_back"
-	EventApprovalRecalled     = "approval.recalled"
-	EventApprovalDelegated    = "approval.delegated"
-	EventApprovalReassigned   = "approval.reassigned"
-	EventApprovalCommented    = "approval.commented"
-	EventApprovalReminded     = "approval.reminded"
-	EventApprovalEscalated    = "approval.escalated"
+	// EventApprovalSubmitted: a request was submitted; actor the submitter.
+	EventApprovalSubmitted crm.EventType = "approval.submitted"
+	// EventApprovalStepApproved: a step was approved; actor the approver
+	// who completed it.
+	EventApprovalStepApproved crm.EventType = "approval.step_approved"
+	// EventApprovalApproved: the request was approved, by its last step or,
+	// with no step applying, on submission (actor the system).
+	EventApprovalApproved crm.EventType = "approval.approved"
+	// EventApprovalRejected: a step rejected the request.
+	EventApprovalRejected crm.EventType = "approval.rejected"
+	// EventApprovalSentBack: a step's rejection sent the request back to
+	// an earlier step.
+	EventApprovalSentBack crm.EventType = "approval.sent_back"
+	// EventApprovalRecalled: the submitter recalled the request.
+	EventApprovalRecalled crm.EventType = "approval.recalled"
+	// EventApprovalDelegated: an approver handed their task to someone.
+	EventApprovalDelegated crm.EventType = "approval.delegated"
+	// EventApprovalReassigned: an administrator moved a task to someone.
+	EventApprovalReassigned crm.EventType = "approval.reassigned"
+	// EventApprovalCommented: someone commented on the request.
+	EventApprovalCommented crm.EventType = "approval.commented"
+	// EventApprovalReminded: a step timed out and its pending approvers
+	// are reminded ([TimeoutRemind]); actor the system.
+	EventApprovalReminded crm.EventType = "approval.reminded"
+	// EventApprovalEscalated: a step timed out and was escalated
+	// ([TimeoutEscalate]); actor the system.
+	EventApprovalEscalated crm.EventType = "approval.escalated"
 )
+
+// ApprovalSubject is the part every approval event's payload shares: the
+// record under approval and the definition it follows.
+type ApprovalSubject struct {
+	Record            crm.Ref `json:"record"`
+	Definition        string  `json:"definition"`
+	DefinitionVersion int     `json:"definition_version"`
+}
+
+// ApprovalSubmittedPayload is the payload of [EventApprovalSubmitted].
+type ApprovalSubmittedPayload struct {
+	ApprovalSubject
+	// Steps names the steps that apply, in order; empty when none does
+	// (the request is approved at once).
+	Steps []string `json:"steps"`
+}
+
+// ApprovalStepApprovedPayload is the payload of [EventApprovalStepApproved].
+type ApprovalStepApprovedPayload struct {
+	ApprovalSubject
+	Step string `json:"step"`
+}
+
+// ApprovalApprovedPayload is the payload of [EventApprovalApproved].
+type ApprovalApprovedPayload struct {
+	ApprovalSubject
+	// Reason is "no step applies" for a request approved on submission,
+	// empty otherwise.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ApprovalRejectedPayload is the payload of [EventApprovalRejected].
+type ApprovalRejectedPayload struct {
+	ApprovalSubject
+	Step string `json:"step"`
+}
+
+// ApprovalSentBackPayload is the payload of [EventApprovalSentBack].
+type ApprovalSentBackPayload struct {
+	ApprovalSubject
+	// Step is the step whose rejection sent the request back.
+	Step string `json:"step"`
+}
+
+// ApprovalRecalledPayload is the payload of [EventApprovalRecalled].
+type ApprovalRecalledPayload struct {
+	ApprovalSubject
+	Reason string `json:"reason"`
+}
+
+// ApprovalDelegatedPayload is the payload of [EventApprovalDelegated].
+type ApprovalDelegatedPayload struct {
+	ApprovalSubject
+	Step string `json:"step"`
+	From crm.ID `json:"from"`
+	To   crm.ID `json:"to"`
+}
+
+// ApprovalReassignedPayload is the payload of [EventApprovalReassigned].
+type ApprovalReassignedPayload struct {
+	ApprovalSubject
+	Step string `json:"step"`
+	From crm.ID `json:"from"`
+	To   crm.ID `json:"to"`
+}
+
+// ApprovalCommentedPayload is the payload of [EventApprovalCommented].
+type ApprovalCommentedPayload struct {
+	ApprovalSubject
+	Text string `json:"text"`
+}
+
+// ApprovalRemindedPayload is the payload of [EventApprovalReminded].
+type ApprovalRemindedPayload struct {
+	ApprovalSubject
+	Step string `json:"step"`
+	// Approvers are the step's approvers who have not decided.
+	Approvers []crm.ID `json:"approvers"`
+}
+
+// ApprovalEscalatedPayload is the payload of [EventApprovalEscalated].
+type ApprovalEscalatedPayload struct {
+	ApprovalSubject
+	Step string `json:"step"`
+	// To are the users the step escalated to.
+	To []crm.ID `json:"to"`
+	// WaitingOn are the step's approvers who had not decided.
+	WaitingOn []crm.ID `json:"waiting_on"`
+}
 
 // ApprovalStatus is where an approval request stands.
 type ApprovalStatus string
@@ -162,6 +270,11 @@ func (in *Instance) PendingApprovers() []crm.ID {
 
 // ApprovalsConfig configures [Approvals]. The zero value and nil are valid.
 type ApprovalsConfig struct {
+	// Clock tells the time of decisions and deadlines. Defaults to
+	// crm.SystemClock.
+	Clock crm.Clock
+	// IDs makes event IDs. Defaults to crm.UUIDv7 on Clock.
+	IDs crm.IDGenerator
 	// Calendar measures step timeouts in business hours. Defaults to nil:
 	// timeouts in elapsed time.
 	Calendar *calendar.Calendar
@@ -188,10 +301,11 @@ type Approvals struct {
 	cfg   ApprovalsConfig
 }
 
-// NewApprovals returns an approval engine resolving approvers in org.
-func NewApprovals(ids crm.IDGenerator, clock crm.Clock, org *Org, cfg *ApprovalsConfig) (*Approvals, error) {
-	if ids == nil || clock == nil || org == nil {
-		return nil, crm.Invalid("approvals", "ids, clock and org are required")
+// NewApprovals returns an approval engine resolving approvers in org,
+// with the clock, IDs and limits of cfg (nil for the defaults).
+func NewApprovals(org *Org, cfg *ApprovalsConfig) (*Approvals, error) {
+	if org == nil {
+		return nil, crm.Invalid("org", "is required")
 	}
 	c := ApprovalsConfig{}
 	if cfg != nil {
@@ -203,7 +317,13 @@ func NewApprovals(ids crm.IDGenerator, clock crm.Clock, org *Org, cfg *Approvals
 	if c.MaxCommentLength == 0 {
 		c.MaxCommentLength = 2000
 	}
-	return &Approvals{ids: ids, clock: clock, org: org, cfg: c}, nil
+	if c.Clock == nil {
+		c.Clock = crm.SystemClock{}
+	}
+	if c.IDs == nil {
+		c.IDs = crm.UUIDv7{Clock: c.Clock}
+	}
+	return &Approvals{ids: c.IDs, clock: c.Clock, org: org, cfg: c}, nil
 }
 
 // change runs fn on a copy of in and commits the copy only when fn
@@ -234,16 +354,17 @@ type events struct {
 	err  error
 }
 
-func (e *events) add(typ string, actor crm.ID, payload map[string]any) {
+// subject returns the shared part of the instance's event payloads.
+func (e *events) subject() ApprovalSubject {
+	return ApprovalSubject{Record: e.in.Record, Definition: e.in.Definition, DefinitionVersion: e.in.DefinitionVersion}
+}
+
+// add appends an event of typ; payload is typ's payload struct, built on
+// [events.subject].
+func (e *events) add(typ crm.EventType, actor crm.ID, payload any) {
 	if e.err != nil {
 		return
 	}
-	if payload == nil {
-		payload = map[string]any{}
-	}
-	payload["record"] = e.in.Record
-	payload["definition"] = e.in.Definition
-	payload["definition_version"] = e.in.DefinitionVersion
 	ev, err := crm.NewEvent(e.a.ids, e.a.clock, typ, crm.Ref{Type: RecordTypeApproval, ID: e.in.ID}, actor, payload)
 	if err != nil {
 		e.err = err
@@ -334,11 +455,11 @@ func (a *Approvals) Submit(def *Definition, rec *Record, ref crm.Ref, submitter 
 	for i := range in.Steps {
 		steps[i] = in.Steps[i].Name
 	}
-	ev.add(EventApprovalSubmitted, submitter, map[string]any{"steps": steps})
+	ev.add(EventApprovalSubmitted, submitter, ApprovalSubmittedPayload{ApprovalSubject: ev.subject(), Steps: steps})
 	if len(in.Steps) == 0 {
 		// No threshold reached: approved on submission.
 		in.Status, in.FinishedAt = ApprovalApproved, now
-		ev.add(EventApprovalApproved, crm.NilID, map[string]any{"reason": "no step applies"})
+		ev.add(EventApprovalApproved, crm.NilID, ApprovalApprovedPayload{ApprovalSubject: ev.subject(), Reason: "no step applies"})
 	} else if err := a.activate(in, 0, now); err != nil {
 		return nil, nil, err
 	}
@@ -482,7 +603,7 @@ func (a *Approvals) settle(x *Instance, s *StepState, actor crm.ID, now time.Tim
 	switch outcome {
 	case Approved:
 		s.Status = StepApproved
-		ev.add(EventApprovalStepApproved, actor, map[string]any{"step": s.Name})
+		ev.add(EventApprovalStepApproved, actor, ApprovalStepApprovedPayload{ApprovalSubject: ev.subject(), Step: s.Name})
 		for i := range x.Steps {
 			if x.Steps[i].Stage == x.Stage && x.Steps[i].Status != StepApproved {
 				return nil // a parallel step of this stage is still open
@@ -490,7 +611,7 @@ func (a *Approvals) settle(x *Instance, s *StepState, actor crm.ID, now time.Tim
 		}
 		if x.Stage+1 > x.Steps[len(x.Steps)-1].Stage {
 			x.Status, x.FinishedAt = ApprovalApproved, now
-			ev.add(EventApprovalApproved, actor, nil)
+			ev.add(EventApprovalApproved, actor, ApprovalApprovedPayload{ApprovalSubject: ev.subject()})
 			return nil
 		}
 		return a.activate(x, x.Stage+1, now)
@@ -502,7 +623,7 @@ func (a *Approvals) settle(x *Instance, s *StepState, actor crm.ID, now time.Tim
 					x.Steps[i].Status = StepWaiting
 				}
 			}
-			ev.add(EventApprovalSentBack, actor, map[string]any{"step": s.Name})
+			ev.add(EventApprovalSentBack, actor, ApprovalSentBackPayload{ApprovalSubject: ev.subject(), Step: s.Name})
 			return a.activate(x, x.Stage-1, now)
 		}
 		for i := range x.Steps {
@@ -511,7 +632,7 @@ func (a *Approvals) settle(x *Instance, s *StepState, actor crm.ID, now time.Tim
 			}
 		}
 		x.Status, x.FinishedAt = ApprovalRejected, now
-		ev.add(EventApprovalRejected, actor, map[string]any{"step": s.Name})
+		ev.add(EventApprovalRejected, actor, ApprovalRejectedPayload{ApprovalSubject: ev.subject(), Step: s.Name})
 	}
 	return nil
 }
@@ -531,7 +652,7 @@ func (a *Approvals) Recall(in *Instance, actor crm.ID, reason string) ([]crm.Eve
 				x.Steps[i].Status = StepWaiting
 			}
 		}
-		ev.add(EventApprovalRecalled, actor, map[string]any{"reason": reason})
+		ev.add(EventApprovalRecalled, actor, ApprovalRecalledPayload{ApprovalSubject: ev.subject(), Reason: reason})
 		return nil
 	})
 }
@@ -547,7 +668,7 @@ func (a *Approvals) Delegate(in *Instance, actor, to crm.ID) ([]crm.Event, error
 		if err := a.handOver(x, s, t, to); err != nil {
 			return err
 		}
-		ev.add(EventApprovalDelegated, actor, map[string]any{"step": s.Name, "from": actor, "to": to})
+		ev.add(EventApprovalDelegated, actor, ApprovalDelegatedPayload{ApprovalSubject: ev.subject(), Step: s.Name, From: actor, To: to})
 		return nil
 	})
 }
@@ -563,7 +684,7 @@ func (a *Approvals) Reassign(in *Instance, actor, from, to crm.ID) ([]crm.Event,
 		if err := a.handOver(x, s, t, to); err != nil {
 			return err
 		}
-		ev.add(EventApprovalReassigned, actor, map[string]any{"step": s.Name, "from": from, "to": to})
+		ev.add(EventApprovalReassigned, actor, ApprovalReassignedPayload{ApprovalSubject: ev.subject(), Step: s.Name, From: from, To: to})
 		return nil
 	})
 }
@@ -609,7 +730,7 @@ func (a *Approvals) AddComment(in *Instance, actor crm.ID, text string) ([]crm.E
 	}
 	return a.change(in, func(x *Instance, ev *events) error {
 		x.Comments = append(x.Comments, Comment{Author: actor, At: a.clock.Now(), Text: text})
-		ev.add(EventApprovalCommented, actor, map[string]any{"text": text})
+		ev.add(EventApprovalCommented, actor, ApprovalCommentedPayload{ApprovalSubject: ev.subject(), Text: text})
 		return nil
 	})
 }
@@ -646,7 +767,7 @@ func (a *Approvals) Tick(in *Instance, now time.Time) ([]crm.Event, error) {
 			}
 			switch s.OnTimeout {
 			case TimeoutRemind:
-				ev.add(EventApprovalReminded, crm.NilID, map[string]any{"step": s.Name, "approvers": pending})
+				ev.add(EventApprovalReminded, crm.NilID, ApprovalRemindedPayload{ApprovalSubject: ev.subject(), Step: s.Name, Approvers: pending})
 			case TimeoutEscalate:
 				for _, u := range s.Escalate {
 					// Someone who already holds a task in the step, decided
@@ -655,7 +776,7 @@ func (a *Approvals) Tick(in *Instance, now time.Time) ([]crm.Event, error) {
 						s.Tasks = append(s.Tasks, Task{Approver: to, Escalated: true})
 					}
 				}
-				ev.add(EventApprovalEscalated, crm.NilID, map[string]any{"step": s.Name, "to": s.Escalate, "waiting_on": pending})
+				ev.add(EventApprovalEscalated, crm.NilID, ApprovalEscalatedPayload{ApprovalSubject: ev.subject(), Step: s.Name, To: s.Escalate, WaitingOn: pending})
 			case TimeoutApprove, TimeoutReject:
 				decision := Approved
 				if s.OnTimeout == TimeoutReject {

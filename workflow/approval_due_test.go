@@ -96,7 +96,12 @@ func newDueFixture(t *testing.T) *dueFixture {
 
 func (f *dueFixture) approvals(t *testing.T, cfg *workflow.ApprovalsConfig) *workflow.Approvals {
 	t.Helper()
-	a, err := workflow.NewApprovals(f.ids, f.clock, f.org, cfg)
+	c := workflow.ApprovalsConfig{}
+	if cfg != nil {
+		c = *cfg
+	}
+	c.IDs, c.Clock = f.ids, f.clock
+	a, err := workflow.NewApprovals(f.org, &c)
 	require.NoError(t, err)
 	return a
 }
@@ -139,8 +144,8 @@ func (f *dueFixture) tickDue(t *testing.T, a *workflow.Approvals, now time.Time,
 	return res
 }
 
-func eventTypes(evs []crm.Event) []string {
-	out := make([]string, len(evs))
+func eventTypes(evs []crm.Event) []crm.EventType {
+	out := make([]crm.EventType, len(evs))
 	for i, e := range evs {
 		out[i] = e.Type
 	}
@@ -199,7 +204,7 @@ func TestApprovalsTickDue(t *testing.T) {
 		require.Equal(t, 2, res.Claimed)
 		require.True(t, res.More(2), "a full batch that stored something asks for more")
 		require.Equal(t, []crm.ID{reqs[0].ID, reqs[1].ID}, []crm.ID{res.Saved[0].ID, res.Saved[1].ID}, "earliest first, then by ID")
-		require.Equal(t, []string{workflow.EventApprovalStepApproved, workflow.EventApprovalStepApproved}, eventTypes(res.Events))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalStepApproved, workflow.EventApprovalStepApproved}, eventTypes(res.Events))
 		for res.More(2) {
 			res = f.tickDue(t, a, at, 2)
 		}

@@ -29,7 +29,7 @@ func TestApprovalsInAUnitOfWork(t *testing.T) {
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}]}]}`))
 	require.NoError(t, err)
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
-	approvals, err := workflow.NewApprovals(crmtest.NewIDs(), clock, org, nil)
+	approvals, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: crmtest.NewIDs(), Clock: clock})
 	require.NoError(t, err)
 	store := memstore.New(&memstore.Config{Clock: clock})
 	rec := schema.NewRecord()
@@ -73,11 +73,11 @@ func TestApprovalsInAUnitOfWork(t *testing.T) {
 		require.ErrorIs(t, err, crm.ErrConflict, "a change from a stale read is refused")
 		pending, err := store.Outbox().Pending(ctx, 10)
 		require.NoError(t, err)
-		types := make([]string, len(pending))
+		types := make([]crm.EventType, len(pending))
 		for i, e := range pending {
 			types[i] = e.Type
 		}
-		require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, types)
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, types)
 	})
 	t.Run("WithoutWorkflowPortsTheHelpersAreRefused", func(t *testing.T) {
 		_, err := workflow.TxOf(nil)

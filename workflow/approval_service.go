@@ -81,10 +81,10 @@ func (c *ApprovalServiceConfig) withDefaults(engine *Approvals) ApprovalServiceC
 		out = *c
 	}
 	if out.Clock == nil {
-		out.Clock = engine.clock
+		out.Clock = engine.cfg.Clock
 	}
 	if out.IDs == nil {
-		out.IDs = engine.ids
+		out.IDs = engine.cfg.IDs
 	}
 	return out
 }
@@ -164,7 +164,9 @@ func (s *ApprovalService) SetOrg(org *Org) error {
 		return crm.Invalid("org", "is required")
 	}
 	cur := s.engine.Load()
-	next, err := NewApprovals(s.cfg.IDs, s.cfg.Clock, org, &cur.cfg)
+	c := cur.cfg
+	c.IDs, c.Clock = s.cfg.IDs, s.cfg.Clock
+	next, err := NewApprovals(org, &c)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func newSvcFixture(t *testing.T) *svcFixture {
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}], "timeout": "1h", "on_timeout": {"action": "approve"}}]}`))
 	require.NoError(t, err)
 	f.store = memstore.New(&memstore.Config{Clock: f.clock})
-	f.engine, err = workflow.NewApprovals(f.ids, f.clock, org, nil)
+	f.engine, err = workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: f.ids, Clock: f.clock})
 	require.NoError(t, err)
 	return f
 }
@@ -78,7 +78,7 @@ func (f *svcFixture) submit(t *testing.T, s *workflow.ApprovalService, def *work
 }
 
 // outbox returns the types of every stored event, oldest first.
-func (f *svcFixture) outbox(t *testing.T) []string {
+func (f *svcFixture) outbox(t *testing.T) []crm.EventType {
 	t.Helper()
 	evs, err := f.store.Outbox().Pending(context.Background(), 1000)
 	require.NoError(t, err)
@@ -121,7 +121,7 @@ func TestApprovalServiceOperations(t *testing.T) {
 		op   func(s *workflow.ApprovalService, f *svcFixture, in *workflow.Instance) (*workflow.Instance, error)
 		// access is what the authorizer must be asked, Instance aside.
 		access workflow.ApprovalAccess
-		event  string
+		event  crm.EventType
 		check  func(t *testing.T, f *svcFixture, got *workflow.Instance)
 	}{
 		{"ApproveMovesTheRequestToTheNextStep",
@@ -226,7 +226,7 @@ func TestApprovalServiceOperations(t *testing.T) {
 			again, err := s.Get(ctx, in.ID)
 			require.NoError(t, err)
 			require.Equal(t, stored, again, "the returned request is a copy")
-			require.Equal(t, []string{workflow.EventApprovalSubmitted, tc.event}, f.outbox(t)[:2])
+			require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, tc.event}, f.outbox(t)[:2])
 		})
 	}
 }
@@ -424,7 +424,7 @@ func TestApprovalServiceTx(t *testing.T) {
 		stored, err := s.Get(ctx, in.ID)
 		require.NoError(t, err)
 		require.Equal(t, in, stored)
-		require.Equal(t, []string{workflow.EventApprovalSubmitted}, f.outbox(t))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted}, f.outbox(t))
 	})
 	t.Run("SubmitAndApproveCommitTogetherInOneUnitOfWork", func(t *testing.T) {
 		t.Parallel()
@@ -444,7 +444,7 @@ func TestApprovalServiceTx(t *testing.T) {
 		got, err := s.Get(ctx, id)
 		require.NoError(t, err)
 		require.Equal(t, workflow.ApprovalApproved, got.Status)
-		require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, f.outbox(t))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, f.outbox(t))
 	})
 }
 
@@ -521,7 +521,7 @@ func TestApprovalServiceEngineSwap(t *testing.T) {
 		in := f.submit(t, s, f.twoStep)
 		org, err := workflow.NewOrg(f.users, nil, nil)
 		require.NoError(t, err)
-		short, err := workflow.NewApprovals(f.ids, f.clock, org, &workflow.ApprovalsConfig{MaxCommentLength: 3})
+		short, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: f.ids, Clock: f.clock, MaxCommentLength: 3})
 		require.NoError(t, err)
 		require.NoError(t, s.SetEngine(short))
 		require.Same(t, short, s.Engine())
@@ -545,7 +545,7 @@ func TestApprovalServiceTickDue(t *testing.T) {
 	res, err = s.TickDue(ctx, time.Time{}, 10)
 	require.NoError(t, err, "a zero now is the service's clock")
 	require.Equal(t, 1, res.Claimed)
-	require.Equal(t, []string{workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, eventTypes(res.Events))
+	require.Equal(t, []crm.EventType{workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, eventTypes(res.Events))
 	got, err := s.Get(ctx, in.ID)
 	require.NoError(t, err)
 	require.Equal(t, workflow.ApprovalApproved, got.Status)

@@ -77,7 +77,7 @@ func newApprovalKit(t testing.TB, chain string, delegations ...workflow.Delegati
 	def, err := workflow.ParseDefinition(s, o, []byte(chain))
 	require.NoError(t, err)
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
-	eng, err := workflow.NewApprovals(crmtest.NewIDs(), clock, o, nil)
+	eng, err := workflow.NewApprovals(o, &workflow.ApprovalsConfig{IDs: crmtest.NewIDs(), Clock: clock})
 	require.NoError(t, err)
 	return &approvalKit{clock: clock, eng: eng, def: def, s: s}
 }
@@ -108,8 +108,8 @@ func stepNames(in *workflow.Instance) []string {
 	return out
 }
 
-func types(evs []crm.Event) []string {
-	out := make([]string, len(evs))
+func types(evs []crm.Event) []crm.EventType {
+	out := make([]crm.EventType, len(evs))
 	for i, e := range evs {
 		out[i] = e.Type
 	}
@@ -136,7 +136,7 @@ func TestApprovalThresholds(t *testing.T) {
 			require.Equal(t, tc.steps, stepNames(in))
 			if tc.steps == nil {
 				require.Equal(t, workflow.ApprovalApproved, in.Status)
-				require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalApproved}, types(evs))
+				require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, workflow.EventApprovalApproved}, types(evs))
 				require.False(t, in.IsLocked())
 			} else {
 				require.True(t, in.IsLocked())
@@ -149,12 +149,12 @@ func TestApprovalChainRunsToTheEnd(t *testing.T) {
 	t.Parallel()
 	k := newApprovalKit(t, discountChain)
 	in, evs := k.submit(t, "25", "2000000")
-	require.Equal(t, []string{workflow.EventApprovalSubmitted}, types(evs))
+	require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted}, types(evs))
 	require.Equal(t, []crm.ID{salesMgr}, in.PendingApprovers())
 
 	evs, err := k.eng.Approve(in, salesMgr, "ok")
 	require.NoError(t, err)
-	require.Equal(t, []string{workflow.EventApprovalStepApproved}, types(evs))
+	require.Equal(t, []crm.EventType{workflow.EventApprovalStepApproved}, types(evs))
 	require.ElementsMatch(t, []crm.ID{director, financeA, financeB}, in.PendingApprovers())
 
 	_, err = k.eng.Approve(in, director, "")
@@ -164,7 +164,7 @@ func TestApprovalChainRunsToTheEnd(t *testing.T) {
 	require.True(t, in.IsLocked(), "finance needs everyone")
 	evs, err = k.eng.Approve(in, financeB, "")
 	require.NoError(t, err)
-	require.Equal(t, []string{workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, types(evs))
+	require.Equal(t, []crm.EventType{workflow.EventApprovalStepApproved, workflow.EventApprovalApproved}, types(evs))
 	require.Equal(t, workflow.ApprovalApproved, in.Status)
 	require.False(t, in.IsLocked())
 	for _, e := range evs {
@@ -187,7 +187,7 @@ func TestApprovalRejection(t *testing.T) {
 		require.NoError(t, err)
 		evs, err := k.eng.Reject(in, director, "too deep")
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalSentBack}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSentBack}, types(evs))
 		require.Equal(t, 0, in.Stage)
 		require.Equal(t, []crm.ID{salesMgr}, in.PendingApprovers())
 		require.True(t, in.IsLocked())
@@ -197,7 +197,7 @@ func TestApprovalRejection(t *testing.T) {
 		in, _ := k.submit(t, "15", "100")
 		evs, err := k.eng.Reject(in, salesMgr, "no")
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalRejected}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalRejected}, types(evs))
 		require.Equal(t, workflow.ApprovalRejected, in.Status)
 		require.False(t, in.IsLocked())
 	})
@@ -229,7 +229,7 @@ func TestApprovalActors(t *testing.T) {
 		require.ErrorIs(t, err, crm.ErrPermissionDenied)
 		evs, err := k.eng.Recall(in, rep, "wrong price")
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalRecalled}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalRecalled}, types(evs))
 		require.Equal(t, workflow.ApprovalRecalled, in.Status)
 		require.False(t, in.IsLocked())
 	})
@@ -248,11 +248,11 @@ func TestApprovalActors(t *testing.T) {
 		in, _ := k.submit(t, "15", "100")
 		evs, err := k.eng.Delegate(in, salesMgr, deputy)
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalDelegated}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalDelegated}, types(evs))
 		require.Equal(t, []crm.ID{deputy}, in.PendingApprovers())
 		evs, err = k.eng.Reassign(in, director, deputy, financeA)
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalReassigned}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalReassigned}, types(evs))
 		require.Equal(t, []crm.ID{financeA}, in.PendingApprovers())
 		require.Equal(t, salesMgr, in.Steps[0].Tasks[0].OnBehalfOf)
 		_, err = k.eng.Delegate(in, financeA, uid(999))
@@ -263,7 +263,7 @@ func TestApprovalActors(t *testing.T) {
 		in, _ := k.submit(t, "15", "100")
 		evs, err := k.eng.AddComment(in, rep, "customer signs friday")
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalCommented}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalCommented}, types(evs))
 		require.Len(t, in.Comments, 1)
 		_, err = k.eng.AddComment(in, rep, " ")
 		require.ErrorIs(t, err, crm.ErrInvalidArgument)
@@ -281,7 +281,7 @@ func TestApprovalTimeouts(t *testing.T) {
 		now := k.clock.Advance(8 * time.Hour)
 		evs, err = k.eng.Tick(in, now)
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalEscalated}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalEscalated}, types(evs))
 		require.ElementsMatch(t, []crm.ID{salesMgr, director}, in.PendingApprovers())
 		evs, err = k.eng.Tick(in, now.Add(time.Hour))
 		require.NoError(t, err)
@@ -542,7 +542,7 @@ func TestApprovalSeparationOfDuties(t *testing.T) {
 		require.NoError(t, err)
 		evs, err := k.eng.Tick(in, k.clock.Now().Add(time.Hour))
 		require.NoError(t, err)
-		require.Equal(t, []string{workflow.EventApprovalEscalated}, types(evs))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalEscalated}, types(evs))
 		require.Len(t, in.Steps[0].Tasks, 3, "the director approved already and gets no second task")
 		_, err = k.eng.Approve(in, director, "")
 		require.ErrorIs(t, err, crm.ErrPermissionDenied)

@@ -118,4 +118,14 @@
 // concurrent use. [Record] and [State] values belong to one goroutine at a
 // time. The package starts no goroutines; hosts call Tick and Route from
 // their own schedulers and requests.
+//
+// # Events
+//
+// Each event type is a [crm.EventType] constant with an exported payload
+// struct: the approval events ([EventApprovalSubmitted] with
+// [ApprovalSubmittedPayload], ..., each embedding [ApprovalSubject]);
+// [EventSLAWarned] and [EventSLABreached] with an [SLAPayload]; routing
+// events ([RoutedEventType], [EventLeadRouted]) with a [RoutedPayload];
+// hand-off events ([HandedOffEventType], [EventLeadHandedOff]) with a
+// [HandedOffPayload]. Decode them with [crm.DecodePayload].
 package workflow

@@ -38,7 +38,7 @@ func ExampleApprovals_TickDue() {
 	}
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
 	ids := crmtest.NewIDs()
-	approvals, _ := workflow.NewApprovals(ids, clock, org, nil)
+	approvals, _ := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: ids, Clock: clock})
 	store := memstore.New(&memstore.Config{Clock: clock})
 	ctx := context.Background()
 	inTx := func(fn func(ctx context.Context, w workflow.Tx) error) error {

@@ -57,7 +57,7 @@ func ExampleApprovalService() {
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
 	ids := crmtest.NewIDs()
 	store := memstore.New(&memstore.Config{Clock: clock})
-	engine, _ := workflow.NewApprovals(ids, clock, org, nil)
+	engine, _ := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: ids, Clock: clock})
 	approvals, err := workflow.NewApprovalService(store, engine, &workflow.ApprovalServiceConfig{
 		Authorizer: adminReassigns{admins: []crm.ID{admin}},
 	})

@@ -48,7 +48,7 @@ func ExampleApprovals() {
 		return
 	}
 	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
-	approvals, _ := workflow.NewApprovals(crmtest.NewIDs(), clock, org, nil)
+	approvals, _ := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: crmtest.NewIDs(), Clock: clock})
 
 	quote := schema.NewRecord()
 	_ = quote.SetNumber("discount_percent", decimal.RequireFromString("25"))

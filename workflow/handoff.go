@@ -215,12 +215,26 @@ type Outcome struct {
 	recordType crm.RecordType
 }
 
-// EventHandedOff is the verb of hand-off events: a move of a lead is
-// "lead.handed_off".
+// EventHandedOff is the verb of hand-off events, written after the
+// machine's record type: a move of a lead is [EventLeadHandedOff]; any
+// record type's is [HandedOffEventType]. The payload is [HandedOffPayload].
 const EventHandedOff = "handed_off"
 
-// handoffPayload is the JSON body of hand-off events.
-type handoffPayload struct {
+// EventLeadHandedOff is the hand-off event of a lead ([Outcome.Event] of a
+// machine for leads), with the lead as subject and the mover as actor;
+// payload [HandedOffPayload].
+const EventLeadHandedOff crm.EventType = "lead.handed_off"
+
+// HandedOffEventType returns the type of the hand-off event of a record
+// type: "<record type>.handed_off".
+func HandedOffEventType(rt crm.RecordType) crm.EventType {
+	return crm.EventType(string(rt) + "." + EventHandedOff)
+}
+
+// HandedOffPayload is the payload of hand-off events ([HandedOffEventType]): the
+// machine, the stages moved from and to, the mover's department, the note
+// and the actions the receiving side is asked for.
+type HandedOffPayload struct {
 	Machine    string       `json:"machine"`
 	From       string       `json:"from"`
 	To         string       `json:"to"`
@@ -242,8 +256,8 @@ func (o *Outcome) Event(ids crm.IDGenerator, record crm.ID) (crm.Event, error) {
 		return crm.Event{}, crm.Invalid("record", "is required")
 	}
 	h := o.History[len(o.History)-1]
-	typ := string(o.recordType) + "." + EventHandedOff
-	payload, err := json.Marshal(handoffPayload{Machine: o.machine, From: h.From, To: h.To, Department: h.Department, Note: h.Note, Actions: o.Actions})
+	typ := HandedOffEventType(o.recordType)
+	payload, err := json.Marshal(HandedOffPayload{Machine: o.machine, From: h.From, To: h.To, Department: h.Department, Note: h.Note, Actions: o.Actions})
 	if err != nil {
 		return crm.Event{}, fmt.Errorf("workflow: encode %s payload: %w", typ, err)
 	}

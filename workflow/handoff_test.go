@@ -160,7 +160,7 @@ func TestHandoffEvent(t *testing.T) {
 	lead := uid(900)
 	ev, err := out.Event(crmtest.NewIDs(), lead)
 	require.NoError(t, err)
-	require.Equal(t, "lead.handed_off", ev.Type)
+	require.Equal(t, workflow.EventLeadHandedOff, ev.Type)
 	require.Equal(t, crm.Ref{Type: "lead", ID: lead}, ev.Subject)
 	require.Equal(t, uid(7), ev.ActorID)
 	require.Equal(t, at, ev.OccurredAt)

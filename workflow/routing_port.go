@@ -168,12 +168,26 @@ func (r *Router) RouteTx(ctx context.Context, tx RouteTx, ids crm.IDGenerator, r
 	return d, nil
 }
 
-// EventRouted is the verb of routing events: a routed lead is
-// "lead.routed".
+// EventRouted is the verb of routing events, written after the rule set's
+// record type: a routed lead is [EventLeadRouted]; any record type's is
+// [RoutedEventType]. The payload is [RoutedPayload].
 const EventRouted = "routed"
 
-// routedPayload is the JSON body of routing events.
-type routedPayload struct {
+// EventLeadRouted is the routing event of a lead ([Router.Event] of a
+// rule set for leads, as crmkit's lead capture and conversion write it),
+// with the lead as subject and the system as actor; payload [RoutedPayload].
+const EventLeadRouted crm.EventType = "lead.routed"
+
+// RoutedEventType returns the type of the routing event of a record type:
+// "<record type>.routed".
+func RoutedEventType(rt crm.RecordType) crm.EventType {
+	return crm.EventType(string(rt) + "." + EventRouted)
+}
+
+// RoutedPayload is the payload of routing events ([RoutedEventType]): the rule
+// set and rule that decided, the user or the queue chosen, and whether it
+// was the fallback or the sticky owner.
+type RoutedPayload struct {
 	RuleSet  string `json:"rule_set"`
 	Rule     string `json:"rule,omitempty"`
 	UserID   crm.ID `json:"user_id,omitzero"`
@@ -198,8 +212,8 @@ func (r *Router) Event(ids crm.IDGenerator, record crm.ID, d *Decision, at time.
 	case at.IsZero():
 		return crm.Event{}, crm.Invalid("at", "is required")
 	}
-	typ := string(r.set.RecordType) + "." + EventRouted
-	payload, err := json.Marshal(routedPayload{RuleSet: r.set.Name, Rule: d.Rule, UserID: d.UserID, Queue: d.Queue, Fallback: d.Fallback, Sticky: d.Sticky})
+	typ := RoutedEventType(r.set.RecordType)
+	payload, err := json.Marshal(RoutedPayload{RuleSet: r.set.Name, Rule: d.Rule, UserID: d.UserID, Queue: d.Queue, Fallback: d.Fallback, Sticky: d.Sticky})
 	if err != nil {
 		return crm.Event{}, fmt.Errorf("workflow: encode %s payload: %w", typ, err)
 	}

@@ -43,7 +43,7 @@ func TestRouteTxStoresTheDecisionWithItsEvent(t *testing.T) {
 	events, err := store.Outbox().Pending(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, events, 2, "a queue decision is a change of the record too")
-	require.Equal(t, "lead.routed", events[0].Type)
+	require.Equal(t, workflow.EventLeadRouted, events[0].Type)
 	require.Equal(t, crm.Ref{Type: crm.TypeLead, ID: first}, events[0].Subject)
 	require.Equal(t, monday10, events[0].OccurredAt.UTC())
 	require.JSONEq(t, `{"rule_set":"leads","rule":"east","user_id":"`+uid(1).String()+`"}`, string(events[0].Payload))

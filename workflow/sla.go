@@ -434,25 +434,39 @@ func StopTx(ctx context.Context, tx TickTx, ids crm.IDGenerator, p *SLAPolicy, i
 // timer's.
 const RecordTypeSLA crm.RecordType = "sla"
 
-// SLA event types.
+// SLA event types, written by [Tick] for each [Firing] with the timer as
+// subject and the system as actor.
 const (
-	EventSLAWarned   = "sla.warned"
-	EventSLABreached = "sla.breached"
+	// EventSLAWarned: a timer reached its warning; payload [SLAWarnedPayload].
+	EventSLAWarned crm.EventType = "sla.warned"
+	// EventSLABreached: a timer reached its deadline; payload
+	// [SLABreachedPayload].
+	EventSLABreached crm.EventType = "sla.breached"
 )
 
-// firingPayload is the JSON body of SLA events.
-type firingPayload struct {
-	Record crm.Ref   `json:"record"`
-	Policy string    `json:"policy"`
-	Kind   string    `json:"kind"`
-	DueAt  time.Time `json:"due_at"`
+// SLAPayload is the payload of SLA events: the record the timer watches,
+// its policy, the kind of firing and the instant it was due (UTC).
+type SLAPayload struct {
+	Record crm.Ref `json:"record"`
+	Policy string  `json:"policy"`
+	// Kind is [FiringWarning] or [FiringBreach].
+	Kind  string    `json:"kind"`
+	DueAt time.Time `json:"due_at"`
 }
+
+// Payload types of the SLA events, one name per event type.
+type (
+	// SLAWarnedPayload is the payload of [EventSLAWarned].
+	SLAWarnedPayload = SLAPayload
+	// SLABreachedPayload is the payload of [EventSLABreached].
+	SLABreachedPayload = SLAPayload
+)
 
 // Event returns the outbox event of a firing that happened at now: type
 // [Firing.EventType], subject the timer ([RecordTypeSLA]), actor the system,
 // and a payload with the record, policy, kind and the instant it was due.
 func (f Firing) Event(ids crm.IDGenerator, now time.Time) (crm.Event, error) {
-	payload, err := json.Marshal(firingPayload{Record: f.Record, Policy: f.Policy, Kind: f.Kind, DueAt: f.At.UTC()})
+	payload, err := json.Marshal(SLAPayload{Record: f.Record, Policy: f.Policy, Kind: f.Kind, DueAt: f.At.UTC()})
 	if err != nil {
 		return crm.Event{}, fmt.Errorf("encode %s payload: %w", f.EventType(), err)
 	}
@@ -463,7 +477,7 @@ func (f Firing) Event(ids crm.IDGenerator, now time.Time) (crm.Event, error) {
 
 // EventType returns the event type of a firing: "sla.warned" or
 // "sla.breached".
-func (f Firing) EventType() string {
+func (f Firing) EventType() crm.EventType {
 	if f.Kind == FiringWarning {
 		return EventSLAWarned
 	}

@@ -87,7 +87,7 @@ func TestSLATimer(t *testing.T) {
 		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 12:30")))
 		fs = workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-01 13:00"))
 		require.Len(t, fs, 1)
-		require.Equal(t, "sla.breached", fs[0].EventType())
+		require.Equal(t, workflow.EventSLABreached, fs[0].EventType())
 		tm.Fire(fs[0])
 		require.Empty(t, workflow.Due([]workflow.Timer{tm}, sh(t, "2026-06-09 13:00")))
 	})

@@ -101,7 +101,7 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 	if *threshold != 0 {
 		cfg.PossibleWeight = *threshold - 6
 	}
-	m, err := dedupe.New(cfg)
+	m, err := dedupe.NewMatcher(cfg)
 	if err != nil {
 		return usageError{err.Error()}
 	}

@@ -93,7 +93,7 @@ func run(ctx context.Context, out io.Writer) error {
 	); err != nil {
 		return err
 	}
-	engine, err := workflow.NewApprovals(ids, clock, w.org, nil)
+	engine, err := workflow.NewApprovals(w.org, &workflow.ApprovalsConfig{IDs: ids, Clock: clock})
 	if err != nil {
 		return err
 	}

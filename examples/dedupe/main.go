@@ -27,7 +27,7 @@ func run(ctx context.Context, w io.Writer) error {
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	ids := crmtest.NewIDs()
 	store := memstore.New(&memstore.Config{Clock: clock})
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	if err != nil {
 		return err
 	}

@@ -248,7 +248,7 @@ func (s *story) approvalEngine(users []*crm.User, depts []crm.Department) (*work
 	if s.org, err = workflow.NewOrg(flat, tree, nil); err != nil {
 		return nil, err
 	}
-	return workflow.NewApprovals(s.ids, s.clock, s.org, nil)
+	return workflow.NewApprovals(s.org, &workflow.ApprovalsConfig{IDs: s.ids, Clock: s.clock})
 }
 
 // modelJSON is a small rule model: fit points for who the lead is,

@@ -118,7 +118,9 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		if err := (ledgerRepo{t}).Append(ctx, &e); err != nil {
 			return err
 		}
-		ev.Payload = w.EventPayload(e.Seq)
+		if ev.Payload, err = pool.SetPayloadSeq(ev.Payload, e.Seq); err != nil {
+			return err
+		}
 		if err := t.Events().Append(ctx, &ev); err != nil {
 			return err
 		}

@@ -202,7 +202,7 @@ type crmOutcome struct {
 	ConvertedDept   crm.ID
 	ConvertedKeys   bool
 	Cursor          workflow.Cursor
-	NewEventTypes   []string
+	NewEventTypes   []crm.EventType
 	NewEventActors  []crm.ID
 	NewEventSubject []crm.RecordType
 }
@@ -257,7 +257,7 @@ func TestCRMInHostTransaction(t *testing.T) {
 	require.Equal(t, plain.reps[3].ID, want.PooledOwner)
 	require.Contains(t, []crm.ID{plain.reps[0].ID, plain.reps[1].ID}, want.ConvertedOwner, "routed to the east team")
 	require.True(t, want.ConvertedKeys)
-	require.Equal(t, []string{ // the router names its event after the record type: lead.routed
+	require.Equal(t, []crm.EventType{ // the router names its event after the record type: lead.routed
 		pool.EventClaimed, "lead.routed", crm.EventCustomerCreated, crm.EventContactCreated, lead.EventLeadConverted,
 	}, want.NewEventTypes)
 

@@ -20,7 +20,7 @@ func BenchmarkDedupeCheck(b *testing.B) {
 	const n = 10000
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	store := recycledStore(b, clock)
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	require.NoError(b, err)
 	svc, err := dedupe.NewService(store, mt, &dedupe.ServiceConfig{Clock: clock, IDs: crmtest.NewIDs()})
 	require.NoError(b, err)

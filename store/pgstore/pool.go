@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -769,7 +768,7 @@ func (v view) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
 		seen[c.ID] = struct{}{}
 		prepared[i] = c
 		ids[i], subjects[i], actors[i] = uuidOf(c.ID), uuidOf(c.Subject.ID), uuidOf(c.ActorID)
-		tenants[i], types[i], subjectTypes[i] = c.TenantID, c.Type, string(c.Subject.Type)
+		tenants[i], types[i], subjectTypes[i] = c.TenantID, string(c.Type), string(c.Subject.Type)
 		payloads[i] = pgtype.Text{String: string(c.Payload), Valid: len(c.Payload) > 0}
 		occurred[i] = c.OccurredAt
 	}
@@ -900,7 +899,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	args = append(args, keys, maxes,
 		key(e.ID), string(e.Op), ref(e.FromOwner), ref(e.ToOwner), ref(e.FromPool), ref(e.ToPool), e.Reason, e.RuleID, rule,
 		ref(e.ActorID), crm.StorageTime(e.At), e.IdempotencyKey,
-		key(ev.ID), ev.Type, string(ev.Subject.Type), ref(ev.ActorID), occurred, string(w.EventHead), string(w.EventTail))
+		key(ev.ID), ev.Type, string(ev.Subject.Type), ref(ev.ActorID), occurred, string(ev.Payload), pool.PayloadSeqOffset)
 	var reqKey string
 	var reqActor ref
 	if r := w.Request; r != nil {
@@ -930,7 +929,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		" SELECT $23::uuid, $1, $2, $24::text, $25::uuid, $26::uuid, $27::uuid, $28::uuid, $29::text, $30::text, $31::jsonb, $32::uuid, $33::timestamptz, $34::text" +
 		" FROM ok RETURNING seq)," +
 		" e AS (INSERT INTO " + v.poolTable("crm_events") + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
-		" SELECT $35::uuid, $1, $36::text, $37::text, $2, $38::uuid, $39::timestamptz, ($40::text || l.seq::text || $41::text)::json FROM l RETURNING seq)," +
+		" SELECT $35::uuid, $1, $36::text, $37::text, $2, $38::uuid, $39::timestamptz, (left($40::text, $41::int) || l.seq::text || substr($40::text, $41::int + 2))::json FROM l RETURNING seq)," +
 		" r AS (INSERT INTO " + v.poolTable("crm_pool_requests") + " (tenant_id, key, op, customer_id, actor_id, result, created_at)" +
 		" SELECT $1, $42::text, $24::text, $2, $43::uuid, ($44::text || l.seq::text || $45::text)::jsonb, $5 FROM l WHERE $42::text <> '' RETURNING 1)" +
 		" SELECT (SELECT version FROM h), (SELECT owner_id FROM h), (SELECT version FROM c)," +
@@ -1007,7 +1006,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	stored.TenantID, stored.Version, stored.CreatedAt, stored.UpdatedAt = tenant, h.Version+1, created.UTC(), now
 	*h = stored
 	e.Seq, e.TenantID, e.At = *seq, tenant, crm.StorageTime(e.At)
-	payload := append(append(slices.Clip(w.EventHead), strconv.FormatInt(*seq, 10)...), w.EventTail...)
+	payload, _ := pool.SetPayloadSeq(ev.Payload, *seq) // checked above
 	ev.Seq, ev.TenantID, ev.OccurredAt, ev.Payload = *evSeq, tenant, occurred, payload
 	out.Stored = true
 	return out, nil

@@ -85,7 +85,7 @@ func remindingApprovals(tb testing.TB, ids crm.IDGenerator, clock crm.Clock) *wo
 	tb.Helper()
 	org, err := workflow.NewOrg(nil, nil, nil)
 	require.NoError(tb, err)
-	a, err := workflow.NewApprovals(ids, clock, org, nil)
+	a, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: ids, Clock: clock})
 	require.NoError(tb, err)
 	return a
 }

@@ -47,7 +47,7 @@ func newApprovalServiceFixture(t *testing.T, e *env) *approvalServiceFixture {
 	f.def, err = workflow.ParseDefinition(f.schema, org, []byte(`{"key": "quote_discount", "version": 1, "record_type": "opportunity",
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}], "timeout": "1h", "on_timeout": {"action": "approve"}}]}`))
 	require.NoError(t, err)
-	engine, err := workflow.NewApprovals(e.ids, e.clock, org, nil)
+	engine, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: e.ids, Clock: e.clock})
 	require.NoError(t, err)
 	auth := approvalAuthorizerFunc(func(_ context.Context, _ crm.Tx, a *workflow.ApprovalAccess) error {
 		if a.Actor == f.outsider {
@@ -70,11 +70,11 @@ func (f *approvalServiceFixture) submit(t *testing.T, ctx context.Context) *work
 
 // events returns the types of the stored events about request id, oldest
 // first.
-func (f *approvalServiceFixture) events(t *testing.T, id crm.ID) []string {
+func (f *approvalServiceFixture) events(t *testing.T, id crm.ID) []crm.EventType {
 	t.Helper()
 	evs, err := f.e.store.Outbox().Pending(f.e.ctx, 1000)
 	require.NoError(t, err)
-	var out []string
+	var out []crm.EventType
 	for _, ev := range evs {
 		if ev.Subject.ID == id {
 			out = append(out, ev.Type)
@@ -98,7 +98,7 @@ func runWorkflowApprovalService(t *testing.T, h Harness) {
 		requireSame(t, got, stored)
 		_, err = f.svc.Get(e.ctxB, in.ID)
 		require.ErrorIs(t, err, crm.ErrNotFound, "another tenant does not see it")
-		require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved},
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved},
 			f.events(t, in.ID))
 	})
 	test(t, h, "RefusalsAndAFailedUnitOfWorkKeepNothing", func(t *testing.T, e *env) {
@@ -125,7 +125,7 @@ func runWorkflowApprovalService(t *testing.T, h Harness) {
 		require.Equal(t, int64(1), stored.Version)
 		require.Equal(t, workflow.ApprovalPending, stored.Status)
 		require.Empty(t, stored.Comments)
-		require.Equal(t, []string{workflow.EventApprovalSubmitted}, f.events(t, in.ID))
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted}, f.events(t, in.ID))
 	})
 	test(t, h, "OfEightConcurrentApprovalsOfOneTaskExactlyOneWins", func(t *testing.T, e *env) {
 		f := newApprovalServiceFixture(t, e)
@@ -146,7 +146,7 @@ func runWorkflowApprovalService(t *testing.T, h Harness) {
 			}
 		}
 		require.Equal(t, 1, ok)
-		require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved},
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved},
 			f.events(t, in.ID), "one approval is stored")
 		stored, err := f.svc.Get(e.ctx, in.ID)
 		require.NoError(t, err)
@@ -170,7 +170,7 @@ func runWorkflowApprovalService(t *testing.T, h Harness) {
 		stored, err := f.svc.Get(e.ctx, in.ID)
 		require.NoError(t, err)
 		require.Equal(t, workflow.ApprovalApproved, stored.Status, "the step approved itself")
-		require.Equal(t, []string{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved},
+		require.Equal(t, []crm.EventType{workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved},
 			f.events(t, in.ID))
 	})
 }

@@ -93,6 +93,8 @@ func newCRMEnv(t *testing.T, h Harness, edit func(e *crmEnv, cfg *crmkit.Config)
 	e := &crmEnv{t: t, ctx: context.Background(), clock: clock, ids: crmtest.NewIDs()}
 	e.store = h.NewStore(t, clock)
 	require.NotNil(t, e.store, "storetest: Harness.NewStore returned nil")
+	var raw bool
+	requireEventsDecode(t, e.store, &raw, h.seen)
 	e.root = crmtest.Department(e.ids, "Huateng", crm.NilID)
 	require.NoError(t, e.store.Departments().Create(e.ctx, e.root))
 	e.sales = crmtest.Department(e.ids, "Sales", e.root.ID)

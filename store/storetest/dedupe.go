@@ -246,7 +246,7 @@ func runDedupeKeys(t *testing.T, h Harness) {
 // dedupeService returns a service over e's store with its clock and IDs.
 func (e *env) dedupeService(t *testing.T) *dedupe.Service {
 	t.Helper()
-	mt, err := dedupe.New(&dedupe.Config{Fields: dedupe.CustomerFields()})
+	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	require.NoError(t, err)
 	svc, err := dedupe.NewService(e.store, mt, &dedupe.ServiceConfig{Clock: e.clock, IDs: e.ids})
 	require.NoError(t, err)
@@ -407,11 +407,11 @@ func runDedupeService(t *testing.T, h Harness) {
 
 		pending, err := e.store.Outbox().Pending(e.ctx, 100)
 		require.NoError(t, err)
-		var types []string
+		var types []crm.EventType
 		for _, ev := range pending {
 			types = append(types, ev.Type)
 		}
-		require.Subset(t, types, []string{dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone})
+		require.Subset(t, types, []crm.EventType{dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone})
 	})
 
 	test(t, h, "AMergeThatFailsLeavesEverythingAsItWas", func(t *testing.T, e *env) {

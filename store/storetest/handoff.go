@@ -127,7 +127,7 @@ func runWorkflowHandoffs(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.Len(t, pending, 2, "one event per stored move, none for the rolled-back one")
 		for _, ev := range pending {
-			require.Equal(t, "lead.handed_off", ev.Type)
+			require.Equal(t, workflow.EventLeadHandedOff, ev.Type)
 			require.Equal(t, id, ev.Subject.ID)
 		}
 	})

@@ -108,11 +108,11 @@ func runLeadConversion(t *testing.T, h Harness) {
 		got, err = e.store.Users().Get(e.ctx, owner.ID)
 		require.NoError(t, err)
 		require.Equal(t, owner.Version+1, got.Version)
-		var types []string
+		var types []crm.EventType
 		for _, ev := range e.pendingEvents(t) {
 			types = append(types, ev.Type)
 		}
-		require.Equal(t, []string{"workflow.routed", "customer.created", "contact.created", "opportunity.created", "lead.converted"}, types)
+		require.Equal(t, []crm.EventType{"workflow.routed", "customer.created", "contact.created", "opportunity.created", "lead.converted"}, types)
 	})
 
 	test(t, h, "OneOfManyConcurrentConversionsOfOneCompanyCreatesTheCustomer", func(t *testing.T, e *env) {

@@ -12,7 +12,8 @@ import (
 
 // newEvent returns a valid event with every field set and a time that must
 // come back as UTC microseconds.
-func newEvent(e *env, typ string) *crm.Event {
+func newEvent(e *env, typ crm.EventType) *crm.Event {
+	e.rawEvents = true
 	return &crm.Event{
 		ID: e.ids.NewID(), Type: typ, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.ids.NewID()},
 		ActorID: e.ids.NewID(), OccurredAt: nanoTime(12, 345678912),

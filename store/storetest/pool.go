@@ -60,6 +60,8 @@ type poolEnv struct {
 	store crm.Store
 	svc   *pool.Service
 	pool  *pool.Pool
+	// rawEvents: see env.
+	rawEvents bool
 }
 
 func newPoolEnv(t *testing.T, h Harness, edit func(*pool.Pool, *pool.Config)) *poolEnv {
@@ -68,6 +70,7 @@ func newPoolEnv(t *testing.T, h Harness, edit func(*pool.Pool, *pool.Config)) *p
 	e := &poolEnv{t: t, ctx: context.Background(), clock: clock, ids: crmtest.NewIDs()}
 	e.store = h.NewStore(t, clock)
 	require.NotNil(t, e.store, "storetest: Harness.NewStore returned nil")
+	requireEventsDecode(t, e.store, &e.rawEvents, h.seen)
 	e.pool = &pool.Pool{
 		ID: e.ids.NewID(), Name: "Conformance", TimeZone: "Asia/Shanghai", Members: pool.Members{All: true},
 		Recycle: []pool.RecycleRule{{
@@ -462,6 +465,7 @@ func runPoolPorts(t *testing.T, h Harness) {
 				}
 				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, Customer: pool.CustomerPlacement{PoolID: to},
 					Entry: &pool.Entry{ID: e.ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner.ID, At: now, Rule: rule}}
+				e.rawEvents = true
 				evs[i] = &crm.Event{ID: e.ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
 			}
 			if stale != nil {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -70,7 +71,10 @@ func runPoolClaimStore(t *testing.T, h Harness) {
 		require.Equal(t, holdingVersion+1, w.Holding.Version, "the write carries the stored version")
 		require.Positive(t, w.Entry.Seq)
 		require.Positive(t, w.Event.Seq)
-		require.Equal(t, fmt.Sprintf(`{"seq":%d}`, w.Entry.Seq), string(w.Event.Payload))
+		var p pool.EntryPayload
+		require.NoError(t, json.Unmarshal(w.Event.Payload, &p))
+		require.Equal(t, w.Entry.Seq, p.Seq, "the event's payload carries the entry's Seq")
+		require.Equal(t, w.Entry.ID, p.EntryID)
 
 		got, err := f.store.Customers().Get(f.ctx, c.ID)
 		require.NoError(t, err)
@@ -189,6 +193,7 @@ func runPoolClaimStore(t *testing.T, h Harness) {
 		u := f.user()
 		for field, spoil := range map[string]func(w *pool.ClaimWrite){
 			"claim":           func(w *pool.ClaimWrite) { w.Event = nil },
+			"event.payload":   func(w *pool.ClaimWrite) { w.Event.Payload = []byte(`{"seq":0}`) },
 			"customer_id":     func(w *pool.ClaimWrite) { w.Holding.CustomerID, w.Entry.CustomerID = crm.NilID, crm.NilID },
 			"entry.tenant_id": func(w *pool.ClaimWrite) { w.Entry.TenantID = "other" },
 			"claim.request":   func(w *pool.ClaimWrite) { w.Request.Key = "" },
@@ -289,8 +294,8 @@ func newClaimStoreEnv(t *testing.T, h Harness) *claimStoreEnv {
 // write reads the customer's claim state and builds the write of a claim
 // by u, adding one to each of counters within pool.NoMax, as the Service
 // would: the holding owned by u, the customer owned by u in no pool, a
-// ledger entry, an event whose payload is the entry's Seq and an
-// idempotency record whose result is too.
+// ledger entry, an event whose payload is the entry's with Seq 0 and an
+// idempotency record whose result carries it too.
 func (f *claimStoreEnv) write(customer crm.ID, u *crm.User, counters ...string) *pool.ClaimWrite {
 	f.t.Helper()
 	st, err := f.cs.PoolClaimState(f.ctx, customer, u.ID)
@@ -300,14 +305,16 @@ func (f *claimStoreEnv) write(customer crm.ID, u *crm.User, counters ...string) 
 	now := crm.StorageTime(f.clock.Now())
 	h := *st.Holding
 	h.OwnerID, h.OwnerDepartmentID, h.OwnedSince = u.ID, u.DepartmentID, now
+	entry := &pool.Entry{ID: f.ids.NewID(), CustomerID: customer, Op: pool.OpClaim, ToOwner: u.ID, FromPool: h.PoolID, ActorID: u.ID, At: now}
+	payload, err := json.Marshal(entry.Payload()) // Seq 0, for the store to set
+	require.NoError(f.t, err)
 	w := &pool.ClaimWrite{
 		Holding:         &h,
 		CustomerVersion: st.Customer.Version,
 		Customer:        pool.CustomerPlacement{OwnerID: u.ID, DepartmentID: u.DepartmentID},
-		Entry:           &pool.Entry{ID: f.ids.NewID(), CustomerID: customer, Op: pool.OpClaim, ToOwner: u.ID, FromPool: h.PoolID, ActorID: u.ID, At: now},
+		Entry:           entry,
 		Event: &crm.Event{ID: f.ids.NewID(), Type: pool.EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: customer},
-			ActorID: u.ID, OccurredAt: now},
-		EventHead: []byte(`{"seq":`), EventTail: []byte(`}`),
+			ActorID: u.ID, OccurredAt: now, Payload: payload},
 		Request:     &pool.Request{Key: "claim-" + f.ids.NewID().String(), Op: pool.OpClaim, CustomerID: customer, ActorID: u.ID},
 		RequestHead: []byte(`{"entry_seq":`), RequestTail: []byte(`}`),
 	}

@@ -21,6 +21,10 @@ type Harness struct {
 	// checks each one declared. Defaults to the zero value: the shared
 	// contract only.
 	Features Features
+
+	// seen collects the event types the subtests' services wrote; set by
+	// Run.
+	seen *eventsSeen
 }
 
 // Features declares the optional capabilities an adapter has, so the suite
@@ -106,6 +110,8 @@ func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
 		t.Fatal("storetest: Harness.NewStore is required")
 	}
+	h.seen = &eventsSeen{types: map[crm.EventType]int{}}
+	t.Cleanup(func() { h.seen.requireAll(t, h.Features) })
 	t.Run("Lead", func(t *testing.T) { runKind(t, h, leadKind()) })
 	t.Run("Customer", func(t *testing.T) { runKind(t, h, customerKind()) })
 	t.Run("Contact", func(t *testing.T) { runKind(t, h, contactKind()) })
@@ -155,6 +161,10 @@ type env struct {
 	// ctx is the default tenant's context; ctxA and ctxB act for tenants
 	// "a" and "b".
 	ctx, ctxA, ctxB context.Context
+	// rawEvents is set by a test that appends events of its own making,
+	// whose payloads need not be crmkit's; otherwise every event left in
+	// the outbox must decode into its type's payload struct.
+	rawEvents bool
 }
 
 // test runs fn as a parallel subtest with a fresh store.
@@ -171,10 +181,12 @@ func newEnv(t *testing.T, h Harness) *env {
 	s := h.NewStore(t, clock)
 	require.NotNil(t, s, "storetest: Harness.NewStore returned nil")
 	ctx := context.Background()
-	return &env{
+	e := &env{
 		t: t, store: s, clock: clock, ids: crmtest.NewIDs(),
 		ctx: ctx, ctxA: crm.WithTenant(ctx, "a"), ctxB: crm.WithTenant(ctx, "b"),
 	}
+	requireEventsDecode(t, s, &e.rawEvents, h.seen)
+	return e
 }
 
 // now is the clock's time as every adapter must store it.

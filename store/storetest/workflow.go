@@ -246,7 +246,7 @@ func runWorkflowRouting(t *testing.T, h Harness) {
 		events, err := e.store.Outbox().Pending(e.ctx, 10)
 		require.NoError(t, err)
 		require.Len(t, events, 1)
-		require.Equal(t, "lead.routed", events[0].Type)
+		require.Equal(t, workflow.EventLeadRouted, events[0].Type)
 		require.Equal(t, crm.Ref{Type: crm.TypeLead, ID: lead}, events[0].Subject)
 
 		err = inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
@@ -840,7 +840,7 @@ func (e *env) approvals(t *testing.T) *workflow.Approvals {
 	t.Helper()
 	org, err := workflow.NewOrg(nil, nil, nil)
 	require.NoError(t, err)
-	a, err := workflow.NewApprovals(e.ids, e.clock, org, nil)
+	a, err := workflow.NewApprovals(org, &workflow.ApprovalsConfig{IDs: e.ids, Clock: e.clock})
 	require.NoError(t, err)
 	return a
 }

@@ -1,0 +1,132 @@
+package crmkit
+
+import (
+	"fmt"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+// EventTypes returns every event type crmkit's packages declare, in a
+// fixed order: the shared ones of package crm, then lead, pool, workflow
+// and dedupe. Routing and hand-off events are named after their record
+// type ([workflow.RoutedEventType]); the lead ones stand for them here.
+// [crm.EventActivityRecorded] and [crm.EventTicketCreated] are reserved
+// for hosts: crmkit does not write them.
+func EventTypes() []crm.EventType {
+	return []crm.EventType{
+		crm.EventLeadCreated, crm.EventCustomerCreated, crm.EventCustomerUpdated, crm.EventContactCreated,
+		crm.EventOpportunityCreated, crm.EventActivityRecorded, crm.EventTicketCreated,
+		lead.EventLeadContacted, lead.EventLeadQualified, lead.EventLeadDisqualified, lead.EventLeadReopened,
+		lead.EventLeadConverted, lead.EventLeadRegraded,
+		pool.EventClaimed, pool.EventReleased, pool.EventAssigned, pool.EventTransferred, pool.EventLocked,
+		pool.EventUnlocked, pool.EventMoved, pool.EventPooled, pool.EventRecycled,
+		pool.EventOwnershipMerged, pool.EventOwnershipUnmerged, pool.EventUserMoved,
+		workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved,
+		workflow.EventApprovalRejected, workflow.EventApprovalSentBack, workflow.EventApprovalRecalled,
+		workflow.EventApprovalDelegated, workflow.EventApprovalReassigned, workflow.EventApprovalCommented,
+		workflow.EventApprovalReminded, workflow.EventApprovalEscalated,
+		workflow.EventSLAWarned, workflow.EventSLABreached, workflow.EventLeadRouted, workflow.EventLeadHandedOff,
+		dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone,
+	}
+}
+
+// PayloadOf returns a pointer to a new zero value of the payload struct of
+// events of type t (a *[pool.ClaimedPayload] for [pool.EventClaimed], a
+// *[crm.NoPayload] for types without a payload), and false for a type
+// crmkit does not write. Any "<record type>.routed" and
+// "<record type>.handed_off" type is known.
+func PayloadOf(t crm.EventType) (any, bool) {
+	dec := payloadDecoder(t)
+	if dec == nil {
+		return nil, false
+	}
+	v, _ := dec(crm.Event{Type: t}) // an empty payload decodes to the zero value
+	return v, true
+}
+
+// DecodeEvent decodes e's payload strictly ([crm.DecodePayload]) into the
+// payload struct of its type and returns a pointer to it, for a consumer
+// that switches on the type:
+//
+//	switch p := v.(type) {
+//	case *pool.ClaimedPayload: ...
+//	case *workflow.ApprovalSubmittedPayload: ...
+//	}
+//
+// A type crmkit does not write is an error matching [crm.ErrUnsupported];
+// a payload that does not fit its type's struct one matching
+// [crm.ErrInvalidArgument].
+func DecodeEvent(e crm.Event) (any, error) {
+	dec := payloadDecoder(e.Type)
+	if dec == nil {
+		return nil, fmt.Errorf("crmkit: decode event %s: unknown type %q: %w", e.ID, e.Type, crm.ErrUnsupported)
+	}
+	return dec(e)
+}
+
+func payloadDecoder(t crm.EventType) func(crm.Event) (any, error) {
+	switch t {
+	case crm.EventLeadCreated, crm.EventCustomerUpdated, crm.EventContactCreated, crm.EventOpportunityCreated,
+		crm.EventActivityRecorded, crm.EventTicketCreated:
+		return decode[crm.NoPayload]
+	case crm.EventCustomerCreated:
+		return decode[pool.CreatedPayload]
+	case lead.EventLeadContacted, lead.EventLeadQualified, lead.EventLeadDisqualified, lead.EventLeadReopened:
+		return decode[lead.HistoryEntry]
+	case lead.EventLeadConverted:
+		return decode[lead.ConversionPayload]
+	case lead.EventLeadRegraded:
+		return decode[lead.RegradedPayload]
+	case pool.EventClaimed, pool.EventReleased, pool.EventAssigned, pool.EventTransferred, pool.EventLocked,
+		pool.EventUnlocked, pool.EventMoved, pool.EventPooled, pool.EventRecycled,
+		pool.EventOwnershipMerged, pool.EventOwnershipUnmerged:
+		return decode[pool.EntryPayload]
+	case pool.EventUserMoved:
+		return decode[pool.UserMovedPayload]
+	case workflow.EventApprovalSubmitted:
+		return decode[workflow.ApprovalSubmittedPayload]
+	case workflow.EventApprovalStepApproved:
+		return decode[workflow.ApprovalStepApprovedPayload]
+	case workflow.EventApprovalApproved:
+		return decode[workflow.ApprovalApprovedPayload]
+	case workflow.EventApprovalRejected:
+		return decode[workflow.ApprovalRejectedPayload]
+	case workflow.EventApprovalSentBack:
+		return decode[workflow.ApprovalSentBackPayload]
+	case workflow.EventApprovalRecalled:
+		return decode[workflow.ApprovalRecalledPayload]
+	case workflow.EventApprovalDelegated:
+		return decode[workflow.ApprovalDelegatedPayload]
+	case workflow.EventApprovalReassigned:
+		return decode[workflow.ApprovalReassignedPayload]
+	case workflow.EventApprovalCommented:
+		return decode[workflow.ApprovalCommentedPayload]
+	case workflow.EventApprovalReminded:
+		return decode[workflow.ApprovalRemindedPayload]
+	case workflow.EventApprovalEscalated:
+		return decode[workflow.ApprovalEscalatedPayload]
+	case workflow.EventSLAWarned, workflow.EventSLABreached:
+		return decode[workflow.SLAPayload]
+	case dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone:
+		return decode[dedupe.CustomerMerge]
+	}
+	switch t.Verb() {
+	case workflow.EventRouted:
+		return decode[workflow.RoutedPayload]
+	case workflow.EventHandedOff:
+		return decode[workflow.HandedOffPayload]
+	}
+	return nil
+}
+
+func decode[T any](e crm.Event) (any, error) {
+	v, err := crm.DecodePayload[T](e)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}

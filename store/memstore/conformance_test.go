@@ -29,33 +29,46 @@ func TestConformance(t *testing.T) {
 func TestConformanceWithoutOptionalPorts(t *testing.T) {
 	t.Run("Pool", func(t *testing.T) {
 		storetest.RunPool(t, storetest.Harness{
-			NewStore: func(t *testing.T, c crm.Clock) crm.Store { return plainPools{memstore.New(&memstore.Config{Clock: c})} },
+			NewStore: func(t *testing.T, c crm.Clock) crm.Store { return plainPools(memstore.New(&memstore.Config{Clock: c})) },
 			Features: storetest.Features{Pools: true},
 		})
 	})
 	t.Run("Workflow", func(t *testing.T) {
 		storetest.RunWorkflow(t, storetest.Harness{
 			NewStore: func(t *testing.T, c crm.Clock) crm.Store {
-				return plainWorkflow{memstore.New(&memstore.Config{Clock: c})}
+				return plainWorkflow(memstore.New(&memstore.Config{Clock: c}))
 			},
 			Features: storetest.Features{Workflow: true},
 		})
 	})
 }
 
-// plainPools is memstore with crm.Store's methods only (no
-// pool.ClaimStore), whose units of work have pool.Tx's only (no
-// pool.BatchTx).
-type plainPools struct{ crm.Store }
+// hiding is memstore with crm.Store's methods only (so no
+// pool.ClaimStore), whose units of work are what wrap makes of them.
+type hiding struct {
+	crm.Store
+	wrap func(crm.Tx) (crm.Tx, error)
+}
 
-func (s plainPools) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
+func (s hiding) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
 	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		w, err := s.wrap(tx)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, w)
+	})
+}
+
+// plainPools hides pool.ClaimStore, pool.BatchTx and pool.RequestPruner.
+func plainPools(s crm.Store) crm.Store {
+	return hiding{s, func(tx crm.Tx) (crm.Tx, error) {
 		ptx, ok := tx.(pool.Tx)
 		if !ok {
-			return fmt.Errorf("memstore tx %T has no pool ports: %w", tx, crm.ErrUnsupported)
+			return nil, fmt.Errorf("memstore tx %T has no pool ports: %w", tx, crm.ErrUnsupported)
 		}
-		return fn(ctx, plainPoolTx{ptx})
-	})
+		return plainPoolTx{ptx}, nil
+	}}
 }
 
 // plainPoolTx has pool.Tx's methods only, and a request port without
@@ -66,18 +79,15 @@ func (t plainPoolTx) PoolRequests() pool.Requests {
 	return struct{ pool.Requests }{t.Tx.PoolRequests()}
 }
 
-// plainWorkflow is memstore whose approval instance store lacks
-// workflow.ApprovalDeadlines.
-type plainWorkflow struct{ crm.Store }
-
-func (s plainWorkflow) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
-	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+// plainWorkflow hides workflow.ApprovalDeadlines.
+func plainWorkflow(s crm.Store) crm.Store {
+	return hiding{s, func(tx crm.Tx) (crm.Tx, error) {
 		wtx, ok := tx.(workflow.Tx)
 		if !ok {
-			return fmt.Errorf("memstore tx %T has no workflow ports: %w", tx, crm.ErrUnsupported)
+			return nil, fmt.Errorf("memstore tx %T has no workflow ports: %w", tx, crm.ErrUnsupported)
 		}
-		return fn(ctx, noDeadlines{wtx})
-	})
+		return noDeadlines{wtx}, nil
+	}}
 }
 
 type noDeadlines struct{ workflow.Tx }

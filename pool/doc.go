@@ -140,10 +140,26 @@
 //
 // The package declares its storage ports in [Tx]: an adapter supports pools
 // when the unit of work it passes to InTx implements them (memstore and
-// pgstore do); otherwise operations fail with [crm.ErrUnsupported]. An
-// adapter that also implements [BatchTx] (memstore, pgstore) gets
-// set-based sweeps: a few statements per batch instead of a dozen round
-// trips per customer. Every unit of work locks the holdings it needs first
+// pgstore do); otherwise operations fail with [crm.ErrUnsupported].
+//
+// Three ports are optional. The package finds each by type assertion and
+// falls back on its own when it is missing; memstore and pgstore implement
+// all three:
+//
+//   - [ClaimStore], on the store: [Service.Claim] stores a claim with one
+//     conditional write. Fallback: the claim runs in a unit of work.
+//   - [BatchTx], on the unit of work: [Service.Sweep] recycles a batch in
+//     a few statements instead of a dozen round trips per customer.
+//     Fallback: one customer at a time.
+//   - [RequestPruner], on [Tx.PoolRequests]: [Service.PruneRequests]
+//     removes old idempotency records. Fallback: none possible;
+//     PruneRequests reports [crm.ErrUnsupported].
+//
+// Adapters only compare versions and write: the rules stay here. They
+// receive final values (the holding, the customer's [CustomerPlacement],
+// counters with their maxima resolved) and check what they store with the
+// package's own functions ([Holding.Validate], [Entry.Validate],
+// [ValidateRecycleBatch], [ClaimWrite.Validate]). Every unit of work locks the holdings it needs first
 // and then its counters in ascending key order ([Counters]), so concurrent
 // operations (opposite transfers, sweeps, merge settlements) never
 // deadlock on them; one caller's unit of work spanning several operations

@@ -247,10 +247,12 @@ type BatchTx interface {
 	// [Holdings.Get] locks a holding.
 	PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer, error)
 	// PoolRecycleBatch stores several recycles at once, all or none (each
-	// customer at most once per batch): each holding as given (if its Version is current), each customer unowned
-	// and in PoolID (if its version is still CustomerVersion), and each
-	// ledger entry (assigning Seq). A stale holding or customer fails the
-	// whole batch with [crm.ErrConflict].
+	// customer at most once per batch): each holding as given (if its
+	// Version is current), each customer's placement as given in Customer
+	// (if its version is still CustomerVersion), and each ledger entry
+	// (assigning Seq). It refuses a batch [ValidateRecycleBatch] refuses;
+	// a stale holding or customer fails the whole batch with
+	// [crm.ErrConflict].
 	PoolRecycleBatch(ctx context.Context, batch []Recycled) error
 	// PoolAppendEvents stores events like [crm.EventWriter.Append] (all or
 	// none, assigning Seq and the context tenant; a repeated ID is
@@ -262,15 +264,20 @@ type BatchTx interface {
 
 // Recycled is one customer's recycle in a [BatchTx.PoolRecycleBatch].
 type Recycled struct {
-	Holding         *Holding
+	// Holding is the holding after the recycle, carrying the Version read.
+	Holding *Holding
+	// CustomerVersion is the customer's Version read.
 	CustomerVersion int64
-	PoolID          crm.ID
-	Entry           *Entry
+	// Customer is the customer's placement after the recycle (unowned, in
+	// the pool it goes back to), as the [Service] decided it.
+	Customer CustomerPlacement
+	// Entry is the recycle's ledger entry.
+	Entry *Entry
 }
 
 // ClaimStore is an optional extension of [crm.Store] for claims stored by
 // one atomic write instead of a unit of work of a dozen statements. When
-// the store implements it (pgstore does), [Service.Claim] reads the state
+// the store implements it (memstore and pgstore do), [Service.Claim] reads the state
 // it decides on without locks, decides with the package's rules as usual,
 // and hands the adapter the result with every limit already resolved to
 // numbers; the adapter stores it only if the state read still holds.
@@ -287,11 +294,12 @@ type ClaimStore interface {
 	// ended, and reports a lost commit answer as [crm.ErrOutcomeUnknown]) if the customer's holding still has w.Holding.Version
 	// and the customer still has w.CustomerVersion, and every counter of
 	// w.Counters stays within its Max after adding one. It then writes the
-	// holding as given (incrementing Version), makes the customer owned by
-	// w.Holding.OwnerID and no longer pooled, adds one to each counter,
+	// holding as given (incrementing Version), the customer's placement as
+	// given in w.Customer, adds one to each counter,
 	// appends w.Entry (assigning Seq), w.Event (assigning Seq; its payload
 	// as given but with the entry's Seq in decimal in place of the 0 at
 	// [PayloadSeqOffset], as [SetPayloadSeq] does) and w.Request, if set.
+	// It refuses a write [ClaimWrite.Validate] refuses.
 	// Otherwise it changes nothing and says why in the outcome.
 	PoolClaim(ctx context.Context, w *ClaimWrite) (ClaimOutcome, error)
 }
@@ -316,6 +324,9 @@ type ClaimWrite struct {
 	Holding *Holding
 	// CustomerVersion is the customer's Version read.
 	CustomerVersion int64
+	// Customer is the customer's placement after the claim (owned by the
+	// claimant, in no pool), as the [Service] decided it.
+	Customer CustomerPlacement
 	// Counters are checked and incremented together.
 	Counters []CounterCheck
 	Entry    *Entry

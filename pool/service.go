@@ -936,7 +936,7 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		}
 		w := &ClaimWrite{
 			Request:     &Request{Key: claimKey(c.ID, h.Version), Op: OpClaim, CustomerID: c.ID, ActorID: usr.ID},
-			RequestHead: head, RequestTail: tail, Holding: h, CustomerVersion: customerVersion, Counters: make([]CounterCheck, len(checks)), Entry: e,
+			RequestHead: head, RequestTail: tail, Holding: h, CustomerVersion: customerVersion, Customer: PlacementOf(c), Counters: make([]CounterCheck, len(checks)), Entry: e,
 			Event: &crm.Event{ID: s.cfg.IDs.NewID(), Type: EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: c.ID},
 				ActorID: usr.ID, OccurredAt: now, Payload: payload.appendJSON(make([]byte, 0, 320), nil)}}
 		for i, ck := range checks {

@@ -587,8 +587,9 @@ func TestUnsupportedStore(t *testing.T) {
 	require.ErrorIs(t, err, crm.ErrUnsupported)
 }
 
-// bareStore hides the pool ports of memstore's units of work.
-type bareStore struct{ *memstore.Store }
+// bareStore hides the pool ports of memstore's units of work and its
+// optional ports: it has crm.Store's methods only.
+type bareStore struct{ crm.Store }
 
 func (s bareStore) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
 	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {

@@ -373,7 +373,7 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 		schedule(h, c, p)
 		entries = append(entries, Entry{ID: u.s.cfg.IDs.NewID(), At: u.now, CustomerID: c.ID, Op: OpRecycle, FromOwner: prev,
 			FromPool: p.ID, ToPool: p.ID, Reason: string(d.Reason), RuleID: rule.ID, Rule: snap})
-		rs = append(rs, Recycled{Holding: h, CustomerVersion: version, PoolID: p.ID, Entry: &entries[len(entries)-1]})
+		rs = append(rs, Recycled{Holding: h, CustomerVersion: version, Customer: PlacementOf(c), Entry: &entries[len(entries)-1]})
 	}
 	if len(rs) == 0 {
 		return 0, rescheduled, nil

@@ -1,9 +1,7 @@
 package memstore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -34,13 +32,8 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 	prepared := make([]crm.Event, len(events))
 	seen := make(map[crm.ID]bool, len(events))
 	for i, e := range events {
-		c := *e
-		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
-			return err
-		}
-		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = compactJSON(c.Payload)
-		if err := c.Validate(); err != nil {
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
 			return err
 		}
 		if _, dup := ob.ids[c.ID]; dup || seen[c.ID] {
@@ -66,19 +59,6 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		e.Seq, e.TenantID, e.OccurredAt = prepared[i].Seq, prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
-}
-
-// compactJSON stores payloads the way PostgreSQL's jsonb returns them closely
-// enough for equality: without insignificant white space.
-func compactJSON(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	var out bytes.Buffer
-	if err := json.Compact(&out, b); err != nil {
-		return slices.Clone(b) // Validate reports it
-	}
-	return out.Bytes()
 }
 
 // Pending implements [crm.Outbox].

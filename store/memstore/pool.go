@@ -191,26 +191,6 @@ func (r holdingRepo) Get(ctx context.Context, id crm.ID) (*pool.Holding, error) 
 	return &c, nil
 }
 
-func normaliseHolding(h *pool.Holding) {
-	for _, t := range []*time.Time{&h.EnteredAt, &h.OwnedSince, &h.ProtectedUntil, &h.PreviousOwnerUntil, &h.LastOpportunityAt, &h.DueAt} {
-		*t = crm.StorageTime(*t)
-	}
-}
-
-func validHolding(h *pool.Holding) error {
-	var errs crm.ValidationErrors
-	if h.CustomerID == crm.NilID {
-		errs = append(errs, crm.Invalid("customer_id", "is required"))
-	}
-	if h.OwnerID == crm.NilID && h.Locked {
-		errs = append(errs, crm.Invalid("locked", "an unowned customer cannot be locked"))
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
-}
-
 func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
 	unlock, err := r.tx.begin(ctx, true)
 	if err != nil {
@@ -221,7 +201,7 @@ func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
 	if err := crm.ApplyTenant(ctx, &m); err != nil {
 		return err
 	}
-	if err := validHolding(h); err != nil {
+	if err := h.Validate(); err != nil {
 		return err
 	}
 	st := r.tx.poolState()
@@ -229,7 +209,7 @@ func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
 		return fmt.Errorf("memstore: create holding %s: %w", h.CustomerID, crm.ErrAlreadyExists)
 	}
 	c := *h
-	normaliseHolding(&c)
+	c.StorageTimes()
 	now := crm.StorageTime(r.tx.s.clock.Now())
 	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = m.TenantID, 1, now, now
 	st.putHolding(&c)
@@ -249,14 +229,14 @@ func (r holdingRepo) Update(ctx context.Context, h *pool.Holding) error {
 	if !ok || old.TenantID != crm.TenantFrom(ctx) {
 		return fmt.Errorf("memstore: update holding %s: %w", h.CustomerID, crm.ErrNotFound)
 	}
-	if err := validHolding(h); err != nil {
+	if err := h.Validate(); err != nil {
 		return err
 	}
 	if h.Version != old.Version {
 		return fmt.Errorf("memstore: update holding %s: version %d is stale, stored version is %d: %w", h.CustomerID, h.Version, old.Version, crm.ErrConflict)
 	}
 	c := *h
-	normaliseHolding(&c)
+	c.StorageTimes()
 	c.TenantID, c.Version, c.CreatedAt = old.TenantID, old.Version+1, old.CreatedAt
 	c.UpdatedAt = crm.StorageTime(r.tx.s.clock.Now())
 	st.putHolding(&c)
@@ -425,8 +405,8 @@ func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
 	if err := crm.ApplyTenant(ctx, &m); err != nil {
 		return err
 	}
-	if e.ID == crm.NilID || e.CustomerID == crm.NilID || e.Op == "" || e.At.IsZero() {
-		return crm.Invalid("entry", "id, customer_id, op and at are required")
+	if err := e.Validate(); err != nil {
+		return err
 	}
 	st := r.tx.poolState()
 	c := *e
@@ -682,23 +662,15 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 	st := t.poolState()
 	rows := t.s.customers.rows
 	n := len(batch)
+	if err := pool.ValidateRecycleBatch(batch); err != nil {
+		return err
+	}
 	// The check keeps the rows it found, so the writes look nothing up
-	// again; it refuses a customer listed twice (the port's contract).
+	// again.
 	oldHoldings := make([]*pool.Holding, n)
 	oldCustomers := make([]*crm.Customer, n)
-	seen := make(map[crm.ID]struct{}, n)
 	for i, r := range batch {
-		h, e := r.Holding, r.Entry
-		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
-			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "needs a holding and a ledger entry of the same customer")
-		}
-		if _, dup := seen[h.CustomerID]; dup {
-			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "customer %s is in the batch twice", h.CustomerID)
-		}
-		seen[h.CustomerID] = struct{}{}
-		if err := validHolding(h); err != nil {
-			return err
-		}
+		h := r.Holding
 		old, ok := st.holdings[h.CustomerID]
 		if !ok || old.TenantID != tenant {
 			return fmt.Errorf("memstore: recycle batch: holding %s: %w", h.CustomerID, crm.ErrNotFound)
@@ -728,7 +700,7 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		old := oldHoldings[i]
 		h := &newHoldings[i]
 		*h = *r.Holding
-		normaliseHolding(h)
+		h.StorageTimes()
 		h.TenantID, h.Version, h.CreatedAt, h.UpdatedAt = old.TenantID, old.Version+1, old.CreatedAt, now
 		st.putHolding(h)
 		*r.Holding = *h
@@ -736,7 +708,8 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		oc := oldCustomers[i]
 		c := &newCustomers[i]
 		*c = *oc
-		c.OwnerID, c.DepartmentID, c.PoolID, c.Version, c.UpdatedAt = crm.NilID, crm.NilID, r.PoolID, oc.Version+1, now
+		r.Customer.Apply(c)
+		c.Version, c.UpdatedAt = oc.Version+1, now
 		rows[id] = c
 
 		e := &entries[i]

@@ -131,7 +131,7 @@ func TestPoolRecycleBatchRollsBackWhole(t *testing.T) {
 		evs := make([]*crm.Event, n)
 		for i, h := range hs {
 			h.OwnerID, h.DueAt, h.EnteredAt = crm.NilID, time.Time{}, now
-			rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, PoolID: poolID,
+			rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, Customer: pool.CustomerPlacement{PoolID: poolID},
 				Entry: &pool.Entry{ID: ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner, At: now, Rule: []byte(`{"id":"r"}`)}}
 			evs[i] = &crm.Event{ID: ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
 		}

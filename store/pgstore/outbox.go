@@ -1,9 +1,7 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,13 +44,8 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		if e == nil {
 			return crm.Invalid("events["+strconv.Itoa(i)+"]", "is nil")
 		}
-		c := *e
-		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
-			return err
-		}
-		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = compactJSON(c.Payload)
-		if err := c.Validate(); err != nil {
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
 			return err
 		}
 		if slices.Contains(ids[:i], c.ID) {
@@ -91,19 +84,6 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		e.Seq, e.TenantID, e.OccurredAt = prepared[i].Seq, prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
-}
-
-// compactJSON removes insignificant white space, as memstore does, so both
-// adapters return the same payload bytes.
-func compactJSON(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 {
-		return nil
-	}
-	var out bytes.Buffer
-	if err := json.Compact(&out, b); err != nil {
-		return slices.Clone(b) // Validate reports it
-	}
-	return out.Bytes()
 }
 
 // outbox implements [crm.Outbox] over every tenant's events.

@@ -245,20 +245,6 @@ func holdingValues(h *pool.Holding) []any {
 		string(h.DueReason), h.DueRuleID}
 }
 
-func checkHolding(h *pool.Holding) error {
-	var errs crm.ValidationErrors
-	if h.CustomerID == crm.NilID {
-		errs = append(errs, crm.Invalid("customer_id", "is required"))
-	}
-	if h.OwnerID == crm.NilID && h.Locked {
-		errs = append(errs, crm.Invalid("locked", "an unowned customer cannot be locked"))
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
-}
-
 func (r holdingRepo) Get(ctx context.Context, id crm.ID) (*pool.Holding, error) {
 	if err := r.v.check(ctx); err != nil {
 		return nil, r.fail(ctx, "get", id, err)
@@ -282,7 +268,7 @@ func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
 	if err := crm.ApplyTenant(ctx, &m); err != nil {
 		return err
 	}
-	if err := checkHolding(h); err != nil {
+	if err := h.Validate(); err != nil {
 		return err
 	}
 	c := *h
@@ -303,9 +289,7 @@ func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
 
 // normalisedHolding returns h with its times as they come back from storage.
 func normalisedHolding(h pool.Holding) pool.Holding {
-	for _, t := range []*time.Time{&h.EnteredAt, &h.OwnedSince, &h.ProtectedUntil, &h.PreviousOwnerUntil, &h.LastOpportunityAt, &h.DueAt} {
-		*t = crm.StorageTime(*t)
-	}
+	h.StorageTimes()
 	return h
 }
 
@@ -313,7 +297,7 @@ func (r holdingRepo) Update(ctx context.Context, h *pool.Holding) error {
 	if err := r.v.check(ctx); err != nil {
 		return r.fail(ctx, "update", h.CustomerID, err)
 	}
-	if err := checkHolding(h); err != nil {
+	if err := h.Validate(); err != nil {
 		return err
 	}
 	tenant := crm.TenantFrom(ctx)
@@ -382,8 +366,8 @@ func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
 	if err := crm.ApplyTenant(ctx, &m); err != nil {
 		return err
 	}
-	if e.ID == crm.NilID || e.CustomerID == crm.NilID || e.Op == "" || e.At.IsZero() {
-		return crm.Invalid("entry", "id, customer_id, op and at are required")
+	if err := e.Validate(); err != nil {
+		return err
 	}
 	var rule any
 	if len(e.Rule) > 0 {
@@ -605,7 +589,6 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		custIDs, poolIDs, owners, depts, prevs                     = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 		holdVersions                                               = make([]int64, n)
 		want                                                       = make(map[crm.ID]int64, n)
-		onePool                                                    pgtype.UUID
 		locked, dealt, openOpp                                     = make([]bool, n), make([]bool, n), make([]bool, n)
 		entered, owned, protected, prevUntil, lastOpp              = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 		due                                                        = make([]pgtype.Timestamptz, n)
@@ -616,23 +599,28 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		distinctRules                                              []string
 		ats                                                        = make([]time.Time, n)
 	)
-	onePool = uuidOf(batch[0].PoolID)
+	if err := pool.ValidateRecycleBatch(batch); err != nil {
+		return err
+	}
+	// Customers get their placement as given. The usual batch puts every
+	// customer in one place (unowned, in one pool): onePlace is then true
+	// and the placement a scalar, else it is looked up per row.
+	onePlace := true
+	for _, r := range batch[1:] {
+		onePlace = onePlace && r.Customer == batch[0].Customer
+	}
+	places := n
+	if onePlace {
+		places = 1
+	}
+	custOwners, custDepts, custPools := make([]pgtype.UUID, places), make([]pgtype.UUID, places), make([]pgtype.UUID, places)
 	for i, r := range batch {
 		h, e := r.Holding, r.Entry
-		if h == nil || e == nil || h.CustomerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.Op == "" || e.At.IsZero() {
-			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "needs a holding and a ledger entry of the same customer")
+		custIDs[i], poolIDs[i] = uuidOf(h.CustomerID), uuidOf(h.PoolID)
+		if i < places {
+			custOwners[i], custDepts[i], custPools[i] = uuidOf(r.Customer.OwnerID), uuidOf(r.Customer.DepartmentID), uuidOf(r.Customer.PoolID)
 		}
-		if err := checkHolding(h); err != nil {
-			return err
-		}
-		if _, dup := want[h.CustomerID]; dup {
-			return crm.Invalid(fmt.Sprintf("batch[%d]", i), "customer %s is in the batch twice", h.CustomerID)
-		}
-		custIDs[i], poolIDs[i] = uuidOf(h.CustomerID), uuidOf(r.PoolID)
 		want[h.CustomerID] = r.CustomerVersion + 1
-		if r.PoolID != batch[0].PoolID {
-			onePool = pgtype.UUID{} // several pools: looked up per row
-		}
 		holdVersions[i] = h.Version
 		owners[i], depts[i], prevs[i] = uuidOf(h.OwnerID), uuidOf(h.OwnerDepartmentID), uuidOf(h.PreviousOwnerID)
 		locked[i], dealt[i], openOpp[i] = h.Locked, h.Dealt, h.OpenOpportunity
@@ -672,11 +660,15 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		" AS u(id, version, pool_id, owner_id, dept, locked, dealt, entered_at, owned_since, protected_until, prev," +
 		" prev_until, last_opp, open_opp, due_at, due_reason, due_rule))," +
 		// No join for the customers: a cached plan guesses ten rows per
-		// array and may nest-loop the batch against itself. Their pool is
-		// $20 when the whole batch goes to one pool (the usual case), else
-		// looked up by position; versions are checked by the caller.
-		" uc AS (UPDATE " + customers + " AS c SET owner_id = NULL, department_id = NULL," +
-		" pool_id = coalesce($20::uuid, ($5::uuid[])[array_position($3::uuid[], c.id)]), version = c.version + 1, updated_at = $2" +
+		// array and may nest-loop the batch against itself. Their
+		// placement is $20 (owner, department, pool) when the whole batch
+		// goes to one place (the usual case), else looked up by position
+		// in $34; versions are checked by the caller.
+		" uc AS (UPDATE " + customers + " AS c SET" +
+		" owner_id = CASE WHEN $20::bool THEN ($34::uuid[])[1] ELSE ($34::uuid[])[array_position($3::uuid[], c.id)] END," +
+		" department_id = CASE WHEN $20::bool THEN ($35::uuid[])[1] ELSE ($35::uuid[])[array_position($3::uuid[], c.id)] END," +
+		" pool_id = CASE WHEN $20::bool THEN ($36::uuid[])[1] ELSE ($36::uuid[])[array_position($3::uuid[], c.id)] END," +
+		" version = c.version + 1, updated_at = $2" +
 		" WHERE c.tenant_id = $1 AND c.id = ANY($3::uuid[]) RETURNING c.id, c.version)," +
 		" uh AS (UPDATE " + holdings + " AS h SET pool_id = u.pool_id, owner_id = u.owner_id," +
 		" owner_department_id = u.dept, locked = u.locked, dealt = u.dealt, entered_at = u.entered_at," +
@@ -700,8 +692,9 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		var customerIDs, stored []key
 		var customerVersions, seqs []int64
 		err := q.QueryRow(ctx, sql, tenant, now, custIDs, holdVersions, poolIDs, owners, depts, locked, dealt, entered, owned, protected,
-			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules, onePool,
-			entryIDs, ops, fromOwners, toOwners, fromPools, toPools, reasons, ruleIDs, ruleOrds, actors, ats, keys, distinctRules).
+			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules, onePlace,
+			entryIDs, ops, fromOwners, toOwners, fromPools, toPools, reasons, ruleIDs, ruleOrds, actors, ats, keys, distinctRules,
+			custOwners, custDepts, custPools).
 			Scan(&customerIDs, &customerVersions, &changedHoldings, &stored, &seqs)
 		if err != nil {
 			return err
@@ -765,13 +758,8 @@ func (v view) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
 		if e == nil {
 			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
 		}
-		c := *e
-		if err := crm.ApplyEventTenant(ctx, &c); err != nil {
-			return err
-		}
-		c.OccurredAt = crm.StorageTime(c.OccurredAt)
-		c.Payload = compactJSON(c.Payload)
-		if err := c.Validate(); err != nil {
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
 			return err
 		}
 		if _, dup := seen[c.ID]; dup {
@@ -889,20 +877,11 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	if err := v.check(ctx); err != nil {
 		return out, fmt.Errorf("pgstore: claim: %w", err)
 	}
+	if err := w.Validate(ctx); err != nil {
+		return out, err
+	}
 	h, e, ev := w.Holding, w.Entry, w.Event
-	if h == nil || e == nil || ev == nil || h.OwnerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.At.IsZero() || ev.ID == crm.NilID {
-		return out, crm.Invalid("claim", "needs an owned holding, a ledger entry of its customer and an event")
-	}
-	if err := checkHolding(h); err != nil {
-		return out, err
-	}
-	if _, err := pool.SetPayloadSeq(ev.Payload, 0); err != nil { // the statement sets the seq
-		return out, err
-	}
 	tenant := crm.TenantFrom(ctx)
-	if e.TenantID != "" && e.TenantID != tenant {
-		return out, crm.Invalid("entry.tenant_id", "is not the context's tenant")
-	}
 	now := crm.StorageTime(s.clock.Now())
 	keys := make([]string, len(w.Counters))
 	maxes := make([]int64, len(w.Counters))
@@ -924,13 +903,14 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	var reqKey string
 	var reqActor ref
 	if r := w.Request; r != nil {
-		if r.Key == "" || r.CustomerID != h.CustomerID || (r.TenantID != "" && r.TenantID != tenant) {
-			return out, crm.Invalid("claim.request", "needs a key, the claim's customer and the context's tenant")
-		}
 		reqKey, reqActor = r.Key, ref(r.ActorID)
 	}
 	args = append(args, reqKey, reqActor, string(w.RequestHead), string(w.RequestTail))
 	holdings, customers, counters := v.poolTable("crm_pool_holdings"), v.poolTable("crm_customers"), v.poolTable("crm_pool_counters")
+	// The customer's placement as the Service decided it, in the last
+	// three parameters.
+	args = append(args, ref(w.Customer.OwnerID), ref(w.Customer.DepartmentID), ref(w.Customer.PoolID))
+	placement := fmt.Sprintf("owner_id = $%d::uuid, department_id = $%d::uuid, pool_id = $%d::uuid", len(args)-2, len(args)-1, len(args))
 	sql := "WITH h AS (SELECT version, owner_id FROM " + holdings + " WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE)," +
 		" c AS (SELECT version FROM " + customers + " WHERE tenant_id = $1 AND id = $2 FOR UPDATE)," +
 		" k AS (SELECT key, value FROM " + counters + " WHERE tenant_id = $1 AND key = ANY($21::text[]) ORDER BY key FOR UPDATE)," +
@@ -941,7 +921,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		" entered_at = $11, owned_since = $12, protected_until = $13, previous_owner_id = $14, previous_owner_until = $15," +
 		" last_opportunity_at = $16, open_opportunity = $17, due_at = $18, due_reason = $19, due_rule_id = $20," +
 		" version = version + 1, updated_at = $5 WHERE tenant_id = $1 AND customer_id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING created_at)," +
-		" uc AS (UPDATE " + customers + " SET owner_id = $7, department_id = $8, pool_id = NULL, version = version + 1, updated_at = $5" +
+		" uc AS (UPDATE " + customers + " SET " + placement + ", version = version + 1, updated_at = $5" +
 		" WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING id)," +
 		" uk AS (UPDATE " + counters + " SET value = value + 1 WHERE tenant_id = $1 AND key = ANY($21::text[]) AND EXISTS (SELECT 1 FROM ok) RETURNING key)," +
 		" l AS (INSERT INTO " + v.poolTable("crm_pool_ledger") +

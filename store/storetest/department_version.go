@@ -35,7 +35,9 @@ func runDepartmentTreeVersions(t *testing.T, h Harness) {
 		}
 		v0, has := version(e.ctxA)
 		if !has {
-			return // optional: sync-free policies are the host's to recompile
+			// Optional: sync-free policies are the host's to recompile.
+			require.False(t, h.Features.DepartmentTreeVersions, "Features.DepartmentTreeVersions is declared, but the unit of work does not implement crm.DepartmentTreeVersions")
+			return
 		}
 		prev := v0
 		step := func(what string, fn func() error) {

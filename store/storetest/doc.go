@@ -86,11 +86,17 @@
 // and department moves that keep the pool's invariants.
 //
 // The domain ports are optional for a host's adapter, and so are some
-// extensions of them. [Features] declares what the adapter has: a declared
-// domain port runs its group (Pools, Workflow, Leads, Dedupe), the "CRM"
-// group runs when all four are declared, an optional extension
-// (pool.BatchTx, workflow.ApprovalDeadlines) is checked whenever the
-// adapter has it, and anything declared but missing fails the suite. The
+// extensions of them. [Features] declares, with positive flags, what the
+// adapter has: a declared domain port runs its group (Pools, Workflow,
+// Leads, Dedupe), the "CRM" group runs when all four are declared, and an
+// optional port (pool.ClaimStore, pool.BatchTx, pool.RequestPruner,
+// workflow.ApprovalDeadlines, crm.DepartmentTreeVersions; [Features] lists
+// each with its fallback) is found by type assertion, as the domain
+// packages find it, and checked whenever the adapter has it: pool.ClaimStore
+// is called directly ("Pool/ClaimStore": version checks, counters at their
+// max, refusals that change nothing, idempotency records, concurrent
+// writes). Without an optional port the suite checks the domain's
+// fallback instead; anything declared but missing fails the suite. The
 // zero value declares nothing and checks the shared contract;
-// [AllFeatures] declares everything pgstore has.
+// [AllFeatures] declares everything memstore and pgstore have.
 package storetest

@@ -27,7 +27,9 @@ import (
 // settlements and their undo ("Merge") and users moving departments
 // ("Org") keeping every ownership invariant; and caller strings bound for
 // storage keys refused alike on every adapter ("Input"); and keyless
-// claims repeated by their actor returning the first result ("Retry").
+// claims repeated by their actor returning the first result ("Retry");
+// then, when the store implements the optional [pool.ClaimStore] (or
+// [Features] declares OneWriteClaims), the port itself ("ClaimStore").
 // Run calls it; an adapter without pool ports fails it.
 func RunPool(t *testing.T, h Harness) {
 	if h.NewStore == nil {
@@ -41,11 +43,10 @@ func RunPool(t *testing.T, h Harness) {
 	t.Run("Retry", func(t *testing.T) { runPoolRetry(t, h) })
 	t.Run("Tenancy", func(t *testing.T) { runPoolTenancy(t, h) })
 	t.Run("Prune", func(t *testing.T) { runPoolPrune(t, h) })
-	if h.Features.OneWriteClaims {
-		t.Run("OneWriteClaimsAreDeclaredAndPresent", func(t *testing.T) {
-			_, ok := h.NewStore(t, crmtest.NewClock(clockStart())).(pool.ClaimStore)
-			require.True(t, ok, "Features.OneWriteClaims is declared, but the store does not implement pool.ClaimStore")
-		})
+	// An optional port: checked when the store has it or declares it
+	// (declared and missing fails in the group).
+	if _, ok := h.NewStore(t, crmtest.NewClock(clockStart())).(pool.ClaimStore); ok || h.Features.OneWriteClaims {
+		t.Run("ClaimStore", func(t *testing.T) { runPoolClaimStore(t, h) })
 	}
 }
 
@@ -456,12 +457,13 @@ func runPoolPorts(t *testing.T, h Harness) {
 			rs := make([]pool.Recycled, n)
 			evs := make([]*crm.Event, n)
 			for i, h := range hs {
-				h.OwnerID, h.DueAt, h.EnteredAt = crm.NilID, time.Time{}, now
+				to := poolOf(slices.Index(cust, byID[h.CustomerID]))
+				h.OwnerID, h.PoolID, h.DueAt, h.EnteredAt = crm.NilID, to, time.Time{}, now
 				rule := []byte(`{"id":"r1"}`)
 				if i%2 == 1 {
 					rule = []byte(`{"id":"r2"}`)
 				}
-				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, PoolID: poolOf(slices.Index(cust, byID[h.CustomerID])),
+				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, Customer: pool.CustomerPlacement{PoolID: to},
 					Entry: &pool.Entry{ID: e.ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner.ID, At: now, Rule: rule}}
 				e.rawEvents = true
 				evs[i] = &crm.Event{ID: e.ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
@@ -488,10 +490,13 @@ func runPoolPorts(t *testing.T, h Harness) {
 				}
 			}
 			require.NoError(t, e.inTx(func(ctx context.Context, tx pool.Tx) error {
-				for _, c := range cust {
+				for i, c := range cust {
 					h, err := tx.PoolHoldings().Get(ctx, c.ID)
 					require.NoError(t, err)
 					require.Equal(t, wantOwner, h.OwnerID)
+					if wantOwner == crm.NilID {
+						require.Equal(t, poolOf(i), h.PoolID, "each holding is stored as given")
+					}
 				}
 				es, err := tx.PoolLedger().List(ctx, crm.NilID, 0, 100)
 				require.NoError(t, err)
@@ -515,7 +520,15 @@ func runPoolPorts(t *testing.T, h Harness) {
 			rs[n-1].Holding, rs[n-1].Entry.CustomerID = &h, h.CustomerID
 		}
 		err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), twice) })
-		require.ErrorIs(t, err, crm.ErrInvalidArgument, "a customer listed twice is refused")
+		requireInvalid(t, err, fmt.Sprintf("batch[%d]", n-1))
+		check(owner.ID, 0)
+		noEntry := func(rs []pool.Recycled) { rs[2].Entry.At = time.Time{} }
+		err = e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), noEntry) })
+		requireInvalid(t, err, "batch[2]")
+		check(owner.ID, 0)
+		lockedUnowned := func(rs []pool.Recycled) { rs[1].Holding.Locked = true }
+		err = e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), lockedUnowned) })
+		requireInvalid(t, err, "locked")
 		check(owner.ID, 0)
 		require.NoError(t, e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error { return batch(ctx, tx.(pool.BatchTx), nil) }))
 		check(crm.NilID, n)

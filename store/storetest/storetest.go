@@ -28,13 +28,31 @@ type Harness struct {
 }
 
 // Features declares the optional capabilities an adapter has, so the suite
-// checks them. Every part of [crm.Store] is mandatory and always checked;
-// a domain package's ports are checked when declared, an optional
-// extension of a port (pool.BatchTx, workflow.ApprovalDeadlines) whenever
-// the adapter has it, and a declared capability the adapter lacks fails the
-// suite. The zero value declares nothing: a host's first adapter, which
-// stores only the shared records, passes with it. pgstore declares
-// [AllFeatures], memstore all but OneWriteClaims.
+// checks them. Every flag is positive: it says what the adapter has. Every
+// part of [crm.Store] is mandatory and always checked; a domain package's
+// ports are checked when declared; an optional port (found by type
+// assertion, as the domain packages find it) is checked whenever the
+// adapter has it, and without it the suite checks the domain's fallback
+// instead; a declared capability the adapter lacks fails the suite. The
+// zero value declares nothing: a host's first adapter, which stores only
+// the shared records, passes with it. pgstore declares [AllFeatures], and
+// so does memstore.
+//
+// The optional ports and their fallbacks:
+//
+//   - pool.ClaimStore (OneWriteClaims), on the store: claims in a unit of
+//     work.
+//   - pool.BatchTx (BatchSweeps), on the unit of work: sweeps one customer
+//     at a time.
+//   - pool.RequestPruner (RequestPruning), on the request port:
+//     pool.Service.PruneRequests reports crm.ErrUnsupported.
+//   - workflow.ApprovalDeadlines (ApprovalDeadlines), on the approval
+//     instance port: workflow.Approvals.TickDue reports
+//     crm.ErrUnsupported; hosts tick the requests they know with
+//     workflow.Approvals.Tick.
+//   - crm.DepartmentTreeVersions (DepartmentTreeVersions), on the unit of
+//     work: permission policies are not re-synced with the stored tree; the
+//     host recompiles them when departments change.
 type Features struct {
 	// Pools: units of work implement pool.Tx. Runs "Pool".
 	Pools bool
@@ -45,6 +63,12 @@ type Features struct {
 	// (a claim stored in one conditional write). Without it claims run in
 	// a unit of work.
 	OneWriteClaims bool
+	// RequestPruning: the pool request port implements the optional
+	// pool.RequestPruner. Without it PruneRequests is unsupported.
+	RequestPruning bool
+	// DepartmentTreeVersions: units of work implement the optional
+	// crm.DepartmentTreeVersions. Without it policies are not re-synced.
+	DepartmentTreeVersions bool
 	// Workflow: units of work implement workflow.Tx. Runs "Workflow".
 	Workflow bool
 	// ApprovalDeadlines: the approval instance store implements the
@@ -57,11 +81,12 @@ type Features struct {
 	Dedupe bool
 }
 
-// AllFeatures declares every optional capability: what pgstore has
-// (memstore has all but OneWriteClaims). The composition-root group "CRM" runs only with all of
+// AllFeatures declares every optional capability: what pgstore and
+// memstore have. The composition-root group "CRM" runs only with all of
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
-	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true}
+	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
+		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with

@@ -754,8 +754,16 @@ func runWorkflowConcurrency(t *testing.T, h Harness) {
 	test(t, h, "TickDueFromFourGoroutinesFiresEachStepTimeoutExactlyOnce", func(t *testing.T, e *env) {
 		const requests = 200
 		now := e.now().Add(time.Hour)
-		ids := e.dueInstances(t, e.ctx, requests, now)
 		approvals := e.approvals(t)
+		if e.tickDueUnsupported(t, h, func() error {
+			return inWorkflow(e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+				_, err := approvals.TickDue(ctx, w, now, 7)
+				return err
+			})
+		}) {
+			return
+		}
+		ids := e.dueInstances(t, e.ctx, requests, now)
 		var fired, saved atomic.Int64
 		errs := race(4, func(int) error {
 			for {
@@ -866,6 +874,25 @@ func (e *env) dueInstances(t *testing.T, ctx context.Context, n int, due time.Ti
 
 // deadlines returns the approval-deadline port of w, failing the test when
 // the adapter lacks it.
+// tickDueUnsupported reports whether the adapter's approval instance store
+// lacks the optional workflow.ApprovalDeadlines, and then checks the
+// documented fallback: tick (a TickDue call) fails with crm.ErrUnsupported.
+// Declaring Features.ApprovalDeadlines without the port fails the test.
+func (e *env) tickDueUnsupported(t *testing.T, h Harness, tick func() error) bool {
+	t.Helper()
+	has := false
+	mustWorkflow(t, e.ctx, e.store, func(ctx context.Context, w workflow.Tx) error {
+		_, has = w.ApprovalInstances().(workflow.ApprovalDeadlines)
+		return nil
+	})
+	if has {
+		return false
+	}
+	require.False(t, h.Features.ApprovalDeadlines, "Features.ApprovalDeadlines is declared, but the approval instance store does not implement workflow.ApprovalDeadlines")
+	require.ErrorIs(t, tick(), crm.ErrUnsupported, "TickDue without workflow.ApprovalDeadlines")
+	return true
+}
+
 // hasApprovalDeadlines reports whether the adapter's approval instance store
 // implements workflow.ApprovalDeadlines.
 func hasApprovalDeadlines(t *testing.T, h Harness) bool {

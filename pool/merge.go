@@ -80,25 +80,25 @@ type MergeChange struct {
 }
 
 func (r *MergeOwnershipRequest) validate() error {
-	var v problems
+	var v crm.Problems
 	required(&v, "survivor_id", r.SurvivorID)
 	switch {
 	case len(r.LoserIDs) == 0:
-		v.add("loser_ids", "is required")
+		v.Add("loser_ids", "is required")
 	case len(r.LoserIDs) > maxMergeLosers:
-		v.add("loser_ids", "has more than %d customers", maxMergeLosers)
+		v.Add("loser_ids", "has more than %d customers", maxMergeLosers)
 	}
 	for i, id := range r.LoserIDs {
 		switch {
 		case id == crm.NilID:
-			v.add(fmt.Sprintf("loser_ids[%d]", i), "is required")
+			v.Add(fmt.Sprintf("loser_ids[%d]", i), "is required")
 		case id == r.SurvivorID:
-			v.add(fmt.Sprintf("loser_ids[%d]", i), "is the survivor")
+			v.Add(fmt.Sprintf("loser_ids[%d]", i), "is the survivor")
 		case slices.Contains(r.LoserIDs[:i], id):
-			v.add(fmt.Sprintf("loser_ids[%d]", i), "repeats customer %s", id)
+			v.Add(fmt.Sprintf("loser_ids[%d]", i), "repeats customer %s", id)
 		}
 	}
-	return v.err()
+	return v.Err()
 }
 
 // SettleMergeTx settles ownership after customers merged, inside tx, the

@@ -245,26 +245,12 @@ func ParseLimits(data []byte) ([]Limit, error) {
 	if err := crm.DecodeStrict(data, &ls); err != nil {
 		return nil, fmt.Errorf("pool: parse limits: %w", err)
 	}
-	var v problems
+	var v crm.Problems
 	validateLimits(&v, "", ls, false)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return ls, nil
-}
-
-// problems collects validation errors.
-type problems struct{ errs crm.ValidationErrors }
-
-func (v *problems) add(field, format string, args ...any) {
-	v.errs = append(v.errs, crm.Invalid(field, format, args...))
-}
-
-func (v *problems) err() error {
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return v.errs
 }
 
 const (
@@ -277,18 +263,18 @@ const (
 
 // Validate reports every invalid field as [crm.ValidationErrors].
 func (p *Pool) Validate() error {
-	var v problems
+	var v crm.Problems
 	if p.ID == crm.NilID {
-		v.add("id", "is required")
+		v.Add("id", "is required")
 	}
 	if strings.TrimSpace(p.Name) == "" {
-		v.add("name", "is required")
+		v.Add("name", "is required")
 	} else if !storableText(p.Name) || utf8.RuneCountInString(p.Name) > maxName {
-		v.add("name", "must be valid UTF-8 without control characters, of at most %d characters", maxName)
+		v.Add("name", "must be valid UTF-8 without control characters, of at most %d characters", maxName)
 	}
 	if p.TimeZone != "" {
 		if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "Local" {
-			v.add("time_zone", "unknown time zone %q", trunc(p.TimeZone))
+			v.Add("time_zone", "unknown time zone %q", trunc(p.TimeZone))
 		}
 	}
 	idList(&v, "admins", p.Admins)
@@ -297,30 +283,30 @@ func (p *Pool) Validate() error {
 	idList(&v, "members.department_trees", p.Members.DepartmentTrees)
 	if p.Entry != nil {
 		if len(p.Entry.Match) == 0 {
-			v.add("entry.match", "is empty; omit entry for pools entered by hand only")
+			v.Add("entry.match", "is empty; omit entry for pools entered by hand only")
 		}
 		for i, m := range p.Entry.Match {
 			f := fmt.Sprintf("entry.match[%d]", i)
 			if !knownField(m.Field) {
-				v.add(f+".field", "unknown customer field %q", trunc(m.Field))
+				v.Add(f+".field", "unknown customer field %q", trunc(m.Field))
 			}
 			if len(m.In) == 0 {
-				v.add(f+".in", "is empty")
+				v.Add(f+".in", "is empty")
 			}
 			for j, val := range m.In {
 				if !storableText(val) || utf8.RuneCountInString(val) > maxName {
-					v.add(fmt.Sprintf("%s.in[%d]", f, j), "must be valid UTF-8 without control characters, of at most %d characters", maxName)
+					v.Add(fmt.Sprintf("%s.in[%d]", f, j), "must be valid UTF-8 without control characters, of at most %d characters", maxName)
 				}
 			}
 		}
 	}
 	for i, f := range p.HiddenFields {
 		if !hideable(f) || !storableText(f) {
-			v.add(fmt.Sprintf("hidden_fields[%d]", i), "unknown or unmaskable customer field %q", trunc(f))
+			v.Add(fmt.Sprintf("hidden_fields[%d]", i), "unknown or unmaskable customer field %q", trunc(f))
 		}
 	}
 	if len(p.Recycle) > maxRuleVers {
-		v.add("recycle", "more than %d rule versions", maxRuleVers)
+		v.Add("recycle", "more than %d rule versions", maxRuleVers)
 	}
 	ruleIDs := make(map[string]bool, len(p.Recycle))
 	for i := range p.Recycle {
@@ -328,18 +314,18 @@ func (p *Pool) Validate() error {
 		f := fmt.Sprintf("recycle[%d]", i)
 		r.validate(&v, f, p.ProtectionDays)
 		if ruleIDs[r.ID] {
-			v.add(f+".id", "repeats %q", trunc(r.ID))
+			v.Add(f+".id", "repeats %q", trunc(r.ID))
 		}
 		ruleIDs[r.ID] = true
 		if i > 0 && !r.EffectiveFrom.After(p.Recycle[i-1].EffectiveFrom) {
-			v.add(f+".effective_from", "must be after the previous version's")
+			v.Add(f+".effective_from", "must be after the previous version's")
 		}
 	}
 	validateLimits(&v, "limits", p.Limits, true)
 	nonNegative(&v, "previous_owner_cooldown_days", p.PreviousOwnerCooldownDays, maxDays)
 	nonNegative(&v, "new_entry_cooldown_hours", p.NewEntryCooldownHours, maxHours)
 	nonNegative(&v, "protection_days", p.ProtectionDays, maxDays)
-	return v.err()
+	return v.Err()
 }
 
 // storableText reports whether s is valid UTF-8 without control
@@ -349,19 +335,19 @@ func storableText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
-func (r *RecycleRule) validate(v *problems, f string, protectionDays int) {
+func (r *RecycleRule) validate(v *crm.Problems, f string, protectionDays int) {
 	if strings.TrimSpace(r.ID) == "" || len(r.ID) > 64 || !utf8.ValidString(r.ID) || strings.ContainsFunc(r.ID, unicode.IsControl) {
 		// The ID is stored in holdings and ledger entries as text.
-		v.add(f+".id", "is required, at most 64 bytes of UTF-8 without control characters")
+		v.Add(f+".id", "is required, at most 64 bytes of UTF-8 without control characters")
 	}
 	if r.EffectiveFrom.IsZero() {
-		v.add(f+".effective_from", "is required")
+		v.Add(f+".effective_from", "is required")
 	}
 	if r.Combine != "" && r.Combine != All && r.Combine != Any {
-		v.add(f+".combine", "must be \"all\" or \"any\", got %q", trunc(string(r.Combine)))
+		v.Add(f+".combine", "must be \"all\" or \"any\", got %q", trunc(string(r.Combine)))
 	}
 	if len(r.Conditions) == 0 {
-		v.add(f+".conditions", "is empty")
+		v.Add(f+".conditions", "is empty")
 	}
 	seen := map[ConditionKind]bool{}
 	for j, c := range r.Conditions {
@@ -369,33 +355,33 @@ func (r *RecycleRule) validate(v *problems, f string, protectionDays int) {
 		switch c.Kind {
 		case NoFollowUp, NoDeal, NoOpportunity:
 			if c.Days < 1 || c.Days > maxDays {
-				v.add(cf+".days", "must be between 1 and %d, got %d", maxDays, c.Days)
+				v.Add(cf+".days", "must be between 1 and %d, got %d", maxDays, c.Days)
 			}
 			for lvl, d := range c.LevelDays {
 				if d < 1 || d > maxDays {
-					v.add(cf+".level_days."+trunc(lvl), "must be between 1 and %d, got %d", maxDays, d)
+					v.Add(cf+".level_days."+trunc(lvl), "must be between 1 and %d, got %d", maxDays, d)
 				}
 			}
 		case ProtectionExpired:
 			if c.Days != 0 || len(c.LevelDays) > 0 {
-				v.add(cf+".days", "protection_expired takes its period from protection_days")
+				v.Add(cf+".days", "protection_expired takes its period from protection_days")
 			}
 			if protectionDays == 0 {
-				v.add(cf+".kind", "protection_expired needs protection_days to be set")
+				v.Add(cf+".kind", "protection_expired needs protection_days to be set")
 			}
 		default:
-			v.add(cf+".kind", "unknown condition %q", trunc(string(c.Kind)))
+			v.Add(cf+".kind", "unknown condition %q", trunc(string(c.Kind)))
 		}
 		if seen[c.Kind] {
-			v.add(cf+".kind", "repeats %q", c.Kind)
+			v.Add(cf+".kind", "repeats %q", c.Kind)
 		}
 		seen[c.Kind] = true
 	}
 }
 
-func validateLimits(v *problems, prefix string, ls []Limit, inPool bool) {
+func validateLimits(v *crm.Problems, prefix string, ls []Limit, inPool bool) {
 	if len(ls) > maxList {
-		v.add(prefix, "more than %d limits", maxList)
+		v.Add(prefix, "more than %d limits", maxList)
 	}
 	for i, l := range ls {
 		f := fmt.Sprintf("[%d]", i)
@@ -404,40 +390,40 @@ func validateLimits(v *problems, prefix string, ls []Limit, inPool bool) {
 		}
 		switch {
 		case l.Kind == DailyClaims && !inPool:
-			v.add(f+".kind", "daily_claims limits belong to a pool")
+			v.Add(f+".kind", "daily_claims limits belong to a pool")
 		case (l.Kind == OwnedCustomers || l.Kind == LockedCustomers) && inPool:
-			v.add(f+".kind", "%s limits are service-wide; set them in Config.Limits", l.Kind)
+			v.Add(f+".kind", "%s limits are service-wide; set them in Config.Limits", l.Kind)
 		case l.Kind != DailyClaims && l.Kind != OwnedCustomers && l.Kind != LockedCustomers:
-			v.add(f+".kind", "unknown limit %q", trunc(string(l.Kind)))
+			v.Add(f+".kind", "unknown limit %q", trunc(string(l.Kind)))
 		}
 		if l.Max < 0 {
-			v.add(f+".max", "must not be negative, got %d", l.Max)
+			v.Add(f+".max", "must not be negative, got %d", l.Max)
 		}
 		if l.CountDealt && l.Kind != OwnedCustomers {
-			v.add(f+".count_dealt", "applies to owned_customers only")
+			v.Add(f+".count_dealt", "applies to owned_customers only")
 		}
 		if l.Exception && (len(l.Users) == 0 || len(l.Departments) > 0 || len(l.Roles) > 0) {
-			v.add(f+".users", "an exception must name users and nothing else")
+			v.Add(f+".users", "an exception must name users and nothing else")
 		}
 		idList(v, f+".users", l.Users)
 		idList(v, f+".departments", l.Departments)
 	}
 }
 
-func idList(v *problems, field string, ids []crm.ID) {
+func idList(v *crm.Problems, field string, ids []crm.ID) {
 	if len(ids) > maxList {
-		v.add(field, "has more than %d values", maxList)
+		v.Add(field, "has more than %d values", maxList)
 	}
 	for i, id := range ids {
 		if id == crm.NilID {
-			v.add(fmt.Sprintf("%s[%d]", field, i), "is the nil ID")
+			v.Add(fmt.Sprintf("%s[%d]", field, i), "is the nil ID")
 		}
 	}
 }
 
-func nonNegative(v *problems, field string, n, max int) {
+func nonNegative(v *crm.Problems, field string, n, max int) {
 	if n < 0 || n > max {
-		v.add(field, "must be between 0 and %d, got %d", max, n)
+		v.Add(field, "must be between 0 and %d, got %d", max, n)
 	}
 }
 

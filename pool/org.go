@@ -64,9 +64,9 @@ func (s *Service) MoveUserTx(ctx context.Context, tx crm.Tx, req MoveUserRequest
 
 func (s *Service) moveUser(ctx context.Context, t crm.Tx, req MoveUserRequest) (*MoveUserResult, error) {
 	name := "move user " + req.UserID.String()
-	var v problems
+	var v crm.Problems
 	required(&v, "user_id", req.UserID)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("pool: %s: %w", name, err)
 	}
 	var out *MoveUserResult

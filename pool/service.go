@@ -143,14 +143,14 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
-	var v problems
+	var v crm.Problems
 	validateLimits(&v, "limits", c.Limits, false)
 	for _, m := range []struct {
 		f string
 		m CollisionMode
 	}{{"collision_on_create", c.CollisionOnCreate}, {"collision_on_claim", c.CollisionOnClaim}} {
 		if m.m != CollisionBlock && m.m != CollisionWarn && m.m != CollisionOff {
-			v.add(m.f, "must be block, warn or off, got %q", trunc(string(m.m)))
+			v.Add(m.f, "must be block, warn or off, got %q", trunc(string(m.m)))
 		}
 	}
 	for _, r := range []struct {
@@ -162,17 +162,17 @@ func (c *Config) validate() error {
 			a CascadeAction
 		}{{"contacts", r.r.Contacts}, {"open_opportunities", r.r.OpenOpportunities}, {"follow_up_plans", r.r.FollowUpPlans}} {
 			if a.a != CascadeKeep && a.a != CascadeFollow {
-				v.add(r.f+"."+a.f, "must be keep or follow, got %q", trunc(string(a.a)))
+				v.Add(r.f+"."+a.f, "must be keep or follow, got %q", trunc(string(a.a)))
 			}
 		}
 	}
 	if c.SweepBatch < 1 || c.SweepBatch > crm.MaxPageLimit {
-		v.add("sweep_batch", "must be between 1 and %d, got %d", crm.MaxPageLimit, c.SweepBatch)
+		v.Add("sweep_batch", "must be between 1 and %d, got %d", crm.MaxPageLimit, c.SweepBatch)
 	}
 	if c.SweepWorkers < 1 || c.SweepWorkers > maxSweepWorkers {
-		v.add("sweep_workers", "must be between 1 and %d, got %d", maxSweepWorkers, c.SweepWorkers)
+		v.Add("sweep_workers", "must be between 1 and %d, got %d", maxSweepWorkers, c.SweepWorkers)
 	}
-	return v.err()
+	return v.Err()
 }
 
 func (c *Config) withDefaults() Config {
@@ -314,12 +314,12 @@ type request struct {
 	key      string
 }
 
-func (r *request) validate(v *problems, system bool) {
+func (r *request) validate(v *crm.Problems, system bool) {
 	if r.actor == crm.NilID && !system {
-		v.add("actor", "is required")
+		v.Add("actor", "is required")
 	}
 	if r.customer == crm.NilID {
-		v.add("customer_id", "is required")
+		v.Add("customer_id", "is required")
 	}
 	idempotencyKey(v, r.key)
 }
@@ -338,17 +338,17 @@ const ReservedKeyPrefix = "crmkit:"
 // unique index), and not in the package's reserved namespace. Every
 // adapter then gets the same answer: a [*crm.ValidationError] on
 // "idempotency_key".
-func idempotencyKey(v *problems, key string) {
+func idempotencyKey(v *crm.Problems, key string) {
 	switch {
 	case key == "":
 	case len(key) > MaxIdempotencyKeyLen:
-		v.add("idempotency_key", "is longer than %d bytes", MaxIdempotencyKeyLen)
+		v.Add("idempotency_key", "is longer than %d bytes", MaxIdempotencyKeyLen)
 	case !utf8.ValidString(key):
-		v.add("idempotency_key", "is not valid UTF-8")
+		v.Add("idempotency_key", "is not valid UTF-8")
 	case strings.ContainsFunc(key, unicode.IsControl):
-		v.add("idempotency_key", "contains a control character")
+		v.Add("idempotency_key", "contains a control character")
 	case strings.HasPrefix(key, ReservedKeyPrefix):
-		v.add("idempotency_key", "starts with the reserved prefix %q", ReservedKeyPrefix)
+		v.Add("idempotency_key", "starts with the reserved prefix %q", ReservedKeyPrefix)
 	}
 }
 
@@ -357,14 +357,14 @@ func idempotencyKey(v *problems, key string) {
 // idempotency key with the stored result, reads the customer (refusing a
 // merged one with [ErrMerged]; Create has none yet and gets nil), else runs
 // fn and stores its result under the key.
-func (s *Service) operate(ctx context.Context, t crm.Tx, r request, extra func(*problems), fn func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error)) (*Result, error) {
-	var v problems
+func (s *Service) operate(ctx context.Context, t crm.Tx, r request, extra func(*crm.Problems), fn func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error)) (*Result, error) {
+	var v crm.Problems
 	r.validate(&v, r.op == OpEnter)
 	if extra != nil {
 		extra(&v)
 	}
 	name := fmt.Sprintf("%s %s", r.op, r.customer)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("pool: %s: %w", name, err)
 	}
 	var res *Result
@@ -889,9 +889,9 @@ const oneWriteAttempts = 3
 func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimRequest) (res *Result, err error, decided bool) {
 	name := "claim " + req.CustomerID.String()
 	fail := func(err error) (*Result, error, bool) { return nil, fmt.Errorf("pool: %s: %w", name, err), true }
-	var v problems
+	var v crm.Problems
 	(&request{op: OpClaim, actor: req.Actor, customer: req.CustomerID}).validate(&v, false)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return fail(err)
 	}
 	for range oneWriteAttempts {
@@ -1007,17 +1007,17 @@ func (s *Service) ReleaseTx(ctx context.Context, tx crm.Tx, req ReleaseRequest) 
 
 func (s *Service) release(ctx context.Context, t crm.Tx, req ReleaseRequest) (*Result, error) {
 	r := request{op: OpRelease, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, t, r, func(v *problems) { reasonCode(v, req.Reason, true) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *crm.Problems) { reasonCode(v, req.Reason, true) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		return u.giveBack(ctx, h, c, req.Actor, req.PoolID, OpRelease, req.Reason, req.IdempotencyKey)
 	})
 }
 
-func reasonCode(v *problems, reason string, required bool) {
+func reasonCode(v *crm.Problems, reason string, required bool) {
 	switch {
 	case reason == "" && required:
-		v.add("reason", "is required")
+		v.Add("reason", "is required")
 	case len(reason) > 64 || !utf8.ValidString(reason) || strings.ContainsFunc(reason, unicode.IsControl):
-		v.add("reason", "must be at most 64 bytes of UTF-8 without control characters")
+		v.Add("reason", "must be at most 64 bytes of UTF-8 without control characters")
 	}
 }
 
@@ -1082,7 +1082,7 @@ func (s *Service) AssignTx(ctx context.Context, tx crm.Tx, req AssignRequest) (*
 
 func (s *Service) assign(ctx context.Context, t crm.Tx, req AssignRequest) (*Result, error) {
 	r := request{op: OpAssign, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, t, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *crm.Problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		if h.Owned() {
 			return nil, ErrTaken
 		}
@@ -1112,9 +1112,9 @@ func (s *Service) assign(ctx context.Context, t crm.Tx, req AssignRequest) (*Res
 	})
 }
 
-func required(v *problems, field string, id crm.ID) {
+func required(v *crm.Problems, field string, id crm.ID) {
 	if id == crm.NilID {
-		v.add(field, "is required")
+		v.Add(field, "is required")
 	}
 }
 
@@ -1149,7 +1149,7 @@ func (s *Service) TransferTx(ctx context.Context, tx crm.Tx, req AssignRequest) 
 
 func (s *Service) transfer(ctx context.Context, t crm.Tx, req AssignRequest) (*Result, error) {
 	r := request{op: OpTransfer, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, t, r, func(v *problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *crm.Problems) { required(v, "to", req.To) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		if !h.Owned() {
 			return nil, ErrNotOwned
 		}
@@ -1270,7 +1270,7 @@ func (s *Service) MoveTx(ctx context.Context, tx crm.Tx, req MoveRequest) (*Resu
 
 func (s *Service) move(ctx context.Context, t crm.Tx, req MoveRequest) (*Result, error) {
 	r := request{op: OpMove, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, t, r, func(v *problems) { required(v, "pool_id", req.PoolID) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *crm.Problems) { required(v, "pool_id", req.PoolID) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		usr, _, from, err := u.load(ctx, h, req.Actor, crm.NilID)
 		if err != nil {
 			return nil, err
@@ -1324,7 +1324,7 @@ func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EnterRequest) (*Re
 
 func (s *Service) enter(ctx context.Context, t crm.Tx, req EnterRequest) (*Result, error) {
 	r := request{op: OpEnter, actor: req.Actor, customer: req.CustomerID, key: req.IdempotencyKey}
-	return s.operate(ctx, t, r, func(v *problems) { reasonCode(v, req.Reason, false) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
+	return s.operate(ctx, t, r, func(v *crm.Problems) { reasonCode(v, req.Reason, false) }, func(ctx context.Context, u *unit, h *Holding, c *crm.Customer) (*Result, error) {
 		isNew := h == nil
 		if isNew {
 			h = &Holding{CustomerID: c.ID}

@@ -150,7 +150,11 @@ func generatedWorld(tb testing.TB, seed uint64, nDepts, nRoles, rulesPerRole, nU
 func (w *world) build(tb testing.TB, rng *rand.Rand, nReqs int) {
 	tb.Helper()
 	var err error
-	w.policy, err = permission.New(w.doc, w.depts, nil)
+	depts := make([]*crm.Department, len(w.depts))
+	for i := range w.depts {
+		depts[i] = &w.depts[i]
+	}
+	w.policy, err = permission.New(w.doc, depts, nil)
 	require.NoError(tb, err)
 	w.casbin, err = NewCasbin(w.doc, w.depts, w.users)
 	require.NoError(tb, err)

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/crmkit/crmkit/crm"
@@ -107,7 +106,7 @@ func TestRandomRequestsAgree(t *testing.T) {
 			// Both answers occur, so agreement is not trivial.
 			require.Positive(t, allowed, "no request was allowed")
 			require.Less(t, allowed, len(w.reqs), "every request was allowed")
-			t.Log(fmt.Sprintf("%d of %d requests allowed", allowed, len(w.reqs)))
+			t.Logf("%d of %d requests allowed", allowed, len(w.reqs))
 		})
 	}
 }

@@ -187,8 +187,6 @@ func (w *world) build(tb testing.TB, rng *rand.Rand, nReqs int) {
 	}
 }
 
-func (w *world) crmkit(q *request) bool { return w.policy.Check(&q.subject, q.action, &q.res).Allowed }
-
 func (w *world) casbinAllows(tb testing.TB, q *request) bool {
 	u := w.users[q.user]
 	ok, err := w.casbin.Enforce(u.ID, u.DepartmentID, q.action, &q.res)

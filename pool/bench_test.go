@@ -16,13 +16,19 @@ import (
 )
 
 // BenchmarkClaimMemstore measures one claim on memstore: lock, checks,
-// limit counters, customer and holding updates, ledger entry and event.
+// limit counters, customer and holding updates, ledger entry and event,
+// through the one-write claim port and through a unit of work.
 func BenchmarkClaimMemstore(b *testing.B) {
+	b.Run("one-write", func(b *testing.B) { benchmarkClaimMemstore(b, false) })
+	b.Run("unit-of-work", func(b *testing.B) { benchmarkClaimMemstore(b, true) })
+}
+
+func benchmarkClaimMemstore(b *testing.B, inUnit bool) {
 	ctx := context.Background()
 	clock := crmtest.NewClock(crmtest.Epoch())
 	ids := crmtest.NewIDs()
 	store := memstore.New(&memstore.Config{Clock: clock})
-	svc, err := pool.New(store, &pool.Config{Clock: clock, IDs: ids,
+	svc, err := pool.New(store, &pool.Config{Clock: clock, IDs: ids, ClaimInUnitOfWork: inUnit,
 		Limits: []pool.Limit{{Kind: pool.OwnedCustomers, Max: 1 << 30}}})
 	require.NoError(b, err)
 	p := &pool.Pool{ID: ids.NewID(), Name: "bench", Members: pool.Members{All: true},

@@ -235,9 +235,11 @@ func (t *frequencyTable) fill(recs [][]normalised, workers int) {
 	wg.Wait()
 }
 
-// markShared marks the contact points that at least three records give
-// under at least two different names (see Matcher.level), one goroutine a
-// contact field, and returns the shared contact keys of each field.
+// markShared marks the contact points that records give under names that
+// disagree (two businesses, not one written two ways), or that three
+// records or more give under names written differently (a hotel's
+// restaurants; see Matcher.level), one goroutine a contact field, and
+// returns the shared contact keys of each field.
 func (mt *Matcher) markShared(recs [][]normalised) []map[string]bool {
 	shared := make([]map[string]bool, len(mt.cfg.Fields))
 	if mt.identity < 0 {
@@ -253,9 +255,12 @@ func (mt *Matcher) markShared(recs [][]normalised) []map[string]bool {
 			defer wg.Done()
 			type use struct {
 				count int32
-				name  string
-				names bool
+				name  normalised
+				// spelt: the value comes with names written two ways;
+				// names: with two names that disagree.
+				spelt, names bool
 			}
+			idKind := mt.cfg.Fields[mt.identity].Kind
 			uses := map[string]*use{}
 			for _, rec := range recs {
 				v := contactKey(fd.Kind, rec[f].v)
@@ -268,17 +273,19 @@ func (mt *Matcher) markShared(recs [][]normalised) []map[string]bool {
 					uses[v] = u
 				}
 				u.count++
-				if name := rec[mt.identity].v; name != "" {
-					if u.name == "" {
+				if name := rec[mt.identity]; name.v != "" && !u.names {
+					switch {
+					case u.name.v == "":
 						u.name = name
-					} else if u.name != name {
-						u.names = true
+					case u.name.v != name.v:
+						u.spelt = true
+						u.names = compareField(idKind, u.name, name) == LevelDifferent && !nameWithin(u.name.v, name.v)
 					}
 				}
 			}
 			marks := map[string]bool{}
 			for v, u := range uses {
-				if u.count >= 3 && u.names {
+				if u.names || (u.spelt && u.count >= 3) {
 					marks[v] = true
 				}
 			}

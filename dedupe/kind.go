@@ -91,9 +91,9 @@ type normalised struct {
 	// freq, when not 0, is how many records of a clustering run share v:
 	// filled in once so that scoring a pair need not look it up.
 	freq uint32
-	// shared marks a contact point that at least three records of a
-	// clustering run give, under at least two different names (see
-	// contactKey).
+	// shared marks a contact point that records of a clustering run give
+	// under names that disagree, or three records or more under names
+	// written differently (see contactKey).
 	shared bool
 }
 

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,4 +147,43 @@ func TestClusterQualityOnRestaurants(t *testing.T) {
 	res, q := clusterQuality(t, fields, "US", recs, truth)
 	t.Logf("restaurants: precision %.4f recall %.4f F1 %.4f (%d candidate pairs)", q[0], q[1], q[2], res.Stats.CandidatePairs)
 	require.GreaterOrEqual(t, q[2], 0.92)
+}
+
+// TestClusterQualityOnRestaurantsWithSharedPhones gives the restaurants
+// phone numbers as hotels and malls have them: one number a restaurant,
+// except that restaurants at one building often share its switchboard.
+// Agreement on a shared number must not join two restaurants.
+func TestClusterQualityOnRestaurantsWithSharedPhones(t *testing.T) {
+	t.Parallel()
+	_, rows := readTable(t, sharedData(t, "restaurants/restaurant-nophone-training.csv"))
+	fields := []Field{{Name: "name", Kind: KindCompany}, {Name: "address", Kind: KindAddress}, {Name: "city", Kind: KindCity}, {Name: "cuisine", Kind: KindText}, {Name: "phone", Kind: KindPhone}}
+	// One number per restaurant; restaurants at one building share its
+	// switchboard.
+	building := map[string]string{}
+	phone := map[string]string{}
+	n := 0
+	for _, row := range rows {
+		id := strings.Trim(row[4], "'")
+		key := contactKey(KindAddress, NormaliseAddress(row[1]))
+		if _, ok := phone[id]; ok {
+			continue
+		}
+		if b, ok := building[key]; ok && n%2 == 0 {
+			phone[id] = b
+		} else {
+			phone[id] = fmt.Sprintf("212-%03d-%04d", 200+n%700, (n*7919)%10000)
+			building[key] = phone[id]
+		}
+		n++
+	}
+	recs := make([]Record, len(rows))
+	truth := make([]string, len(rows))
+	for i, row := range rows {
+		id := strings.Trim(row[4], "'")
+		recs[i] = Record{ID: row[4], Values: append(append([]string{}, row[:4]...), phone[id])}
+		truth[i] = id
+	}
+	res, q := clusterQuality(t, fields, "US", recs, truth)
+	t.Logf("restaurants with shared phones: precision %.4f recall %.4f F1 %.4f (%d candidate pairs)", q[0], q[1], q[2], res.Stats.CandidatePairs)
+	require.GreaterOrEqual(t, q[2], 0.95)
 }

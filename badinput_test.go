@@ -31,6 +31,11 @@ func TestBadInputGetsAnErrorNotAPanic(t *testing.T) {
 	ghost := crmtest.SequentialID(404)
 	for name, call := range map[string]func() error{
 		"CreateCustomerWithoutACustomer": func() error { _, err := c.CreateCustomer(ctx, crmkit.CreateCustomerRequest{}); return err },
+		"CreateContactWithoutAContact":   func() error { _, err := c.CreateContact(ctx, crmkit.CreateContactRequest{}); return err },
+		"CreateContactForAnUnknownCustomer": func() error {
+			_, err := c.CreateContact(ctx, crmkit.CreateContactRequest{Contact: &crm.Contact{CustomerID: ghost, Name: "x"}})
+			return err
+		},
 		"CreateCustomerOwnedByNobody": func() error {
 			_, err := c.CreateCustomer(ctx, crmkit.CreateCustomerRequest{Customer: &crm.Customer{Name: "x"}, Own: true})
 			return err

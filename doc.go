@@ -14,7 +14,8 @@
 // Approvals. Their full APIs are the domain packages' own; built by New
 // they carry the seams below. The CRM itself adds what spans domains:
 // [CRM.CreateCustomer] and [CRM.UpdateCustomer] (duplicate checks and match
-// keys, ownership only through the pools), [CRM.RouteLead],
+// keys, ownership only through the pools), [CRM.CreateContact] (checked
+// against the customer's other contacts), [CRM.RouteLead],
 // [CRM.Handoff] for hand-off state machines and [CRM.TickSLA] for SLA
 // timers.
 //

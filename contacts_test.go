@@ -11,6 +11,7 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/store/memstore"
 )
@@ -97,4 +98,36 @@ func requireField(t *testing.T, err error, field string) {
 	var ve *crm.ValidationError
 	require.True(t, errors.As(err, &ve), "want a validation error, got %v", err)
 	require.Equal(t, field, ve.Field)
+}
+
+func TestConvertingALeadIntoACustomerThatHasItsPersonReusesTheContact(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ids := crmtest.NewIDs()
+	store := memstore.New(nil)
+	c, err := crmkit.New(store, &crmkit.Config{IDs: ids})
+	require.NoError(t, err)
+	cust, err := c.CreateCustomer(ctx, crmkit.CreateCustomerRequest{Customer: &crm.Customer{Name: "北京华腾科技有限公司"}})
+	require.NoError(t, err)
+	id := cust.Customer.ID
+	existing, err := c.CreateContact(ctx, crmkit.CreateContactRequest{
+		Contact: &crm.Contact{CustomerID: id, Name: "李伟", Phones: []string{"13800138000"}}})
+	require.NoError(t, err)
+
+	convert := func(name, phone string) *crm.Contact {
+		t.Helper()
+		l := crmtest.Lead(ids, func(l *crm.Lead) { l.Name, l.Phone, l.Company = name, phone, "北京华腾科技有限公司" })
+		require.NoError(t, store.Leads().Create(ctx, l))
+		conv, err := c.Leads.Convert(ctx, lead.ConvertRequest{LeadID: l.ID, CustomerID: id})
+		require.NoError(t, err)
+		require.True(t, conv.Attached)
+		return conv.Contact
+	}
+	again := convert("李 伟", "+86 138-0013-8000")
+	require.Equal(t, existing.Contact.ID, again.ID, "the customer's contact is the lead's person")
+	other := convert("王芳", "13900139000")
+	require.NotEqual(t, existing.Contact.ID, other.ID)
+	page, err := store.Contacts().List(ctx, crm.ContactFilter{CustomerIDs: []crm.ID{id}}, crm.PageRequest{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 2, "李伟 once, 王芳 once")
 }

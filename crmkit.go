@@ -195,6 +195,9 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	if lc.Customers == nil {
 		lc.Customers = convertedCustomers{s}
 	}
+	if lc.Contacts == nil {
+		lc.Contacts = convertedContacts{s}
+	}
 	lc.Authorizer = leadAuthorizer{base: lc.Authorizer, s: s}
 	leads, err := lead.New(store, &lc)
 	if err != nil {

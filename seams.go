@@ -190,6 +190,29 @@ func (cc convertedCustomers) CreateConvertedCustomer(ctx context.Context, tx crm
 	return err
 }
 
+// convertedContacts stores the contacts conversions create through the
+// contact duplicate check: a lead converted into a customer that already
+// has its person as a contact reuses that contact.
+type convertedContacts struct{ s *seams }
+
+var _ lead.ContactCreator = convertedContacts{}
+
+// CreateConvertedContact implements [lead.ContactCreator] with
+// [dedupe.Service.EnterContactTx] under the entry policy; a contact the
+// check blocks as the same person is returned in place of the new one.
+func (cc convertedContacts) CreateConvertedContact(ctx context.Context, tx crm.Tx, c *crm.Contact, actor crm.ID) (*crm.Contact, error) {
+	res, err := cc.s.dedupe.EnterContactTx(ctx, tx, dedupe.ContactEntryRequest{Contact: c, Policy: cc.s.policy, ActorID: actor})
+	var blocked *dedupe.ContactBlockedError
+	if errors.As(err, &blocked) && blocked.Existing != nil {
+		// Nothing was written: the customer's contact is the lead's person.
+		return blocked.Existing.Clone(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res.Contact, nil
+}
+
 // agreed names the fields that agreed, e.g. "company exact, phone exact".
 func agreed(reasons []dedupe.Reason) string {
 	var parts []string

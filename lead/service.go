@@ -53,6 +53,22 @@ type CustomerCreator interface {
 	CreateConvertedCustomer(ctx context.Context, tx crm.Tx, c *crm.Customer, actor crm.ID) error
 }
 
+// ContactCreator stores the contact person a conversion makes for its
+// customer, in the conversion's unit of work, in place of
+// tx.Contacts().Create. The composition root (package crmkit) checks it
+// against the customer's other contacts first: converting a lead into an
+// existing customer whose contacts already include the lead's person adds
+// no second contact for them. When set, the creator appends the
+// contact.created event of a contact it creates. Implementations must be
+// safe for concurrent use.
+type ContactCreator interface {
+	// CreateConvertedContact stores c (ID, customer and owner set) on
+	// behalf of actor (crm.NilID for the system) and returns the stored
+	// contact, or the customer's existing contact that is the same person,
+	// which the conversion then reports instead.
+	CreateConvertedContact(ctx context.Context, tx crm.Tx, c *crm.Contact, actor crm.ID) (*crm.Contact, error)
+}
+
 // DuplicateMatch is a customer a lead appears to duplicate.
 type DuplicateMatch struct {
 	CustomerID crm.ID  `json:"customer_id"`
@@ -156,6 +172,9 @@ type Config struct {
 	// tx.Customers().Create, the [CustomerIndexer] and a customer.created
 	// event.
 	Customers CustomerCreator
+	// Contacts stores the contact a conversion makes. Defaults to nil:
+	// tx.Contacts().Create and a contact.created event.
+	Contacts ContactCreator
 	// Capture checks captured leads against the stored open leads and
 	// customers ([Service.Capture]) and, when it is also a [LeadIndexer],
 	// keeps the match keys of leads that transitions and conversions
@@ -636,11 +655,19 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 		if l.Email != "" {
 			ct.Emails = []string{l.Email}
 		}
-		if err := tx.Contacts().Create(ctx, ct); err != nil {
-			return fmt.Errorf("create contact: %w", err)
-		}
-		if err := event(crm.EventContactCreated, crm.TypeContact, ct.ID, nil); err != nil {
-			return err
+		if cc := s.cfg.Contacts; cc != nil {
+			stored, err := cc.CreateConvertedContact(ctx, tx, ct, req.Actor)
+			if err != nil {
+				return fmt.Errorf("create contact: %w", err)
+			}
+			ct = stored
+		} else {
+			if err := tx.Contacts().Create(ctx, ct); err != nil {
+				return fmt.Errorf("create contact: %w", err)
+			}
+			if err := event(crm.EventContactCreated, crm.TypeContact, ct.ID, nil); err != nil {
+				return err
+			}
 		}
 		out.Contact = ct
 	}

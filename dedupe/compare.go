@@ -536,14 +536,56 @@ func oneKeystroke(x, y string) bool {
 	return true
 }
 
-// numbersConflict reports whether each of two Western addresses has a
-// number the other lacks: a house number or a numbered street ("21 W.
-// 52nd St." and "21 E. 62nd St."). A number on one side only (an
-// extension, a suite) is no conflict. Words with other than ASCII letters
-// and digits are skipped, so Chinese addresses, written without spaces,
-// never conflict here. It does not allocate.
+// numbersConflict reports whether each of two addresses has a number the
+// other lacks: a house number or a numbered street ("21 W. 52nd St." and
+// "21 E. 62nd St."), a building, unit or room in a Chinese address. A
+// number on one side only (an extension, a suite, a floor left out) is no
+// conflict. It does not allocate.
 func numbersConflict(a, b string) bool {
+	if hasHan(a) && hasHan(b) {
+		// Chinese addresses run together: compare their numbers, so that
+		// 金桥新村26栋1单元2303室 and 金桥新村24栋2单元2802室 are two homes.
+		return hasDigitRunNotIn(a, b) && hasDigitRunNotIn(b, a)
+	}
 	return hasNumberNotIn(a, b) && hasNumberNotIn(b, a)
+}
+
+// hasDigitRunNotIn reports whether a run of ASCII digits in a is not a run
+// of b. It does not allocate.
+func hasDigitRunNotIn(a, b string) bool {
+	for ra := range digitRuns(a) {
+		found := false
+		for rb := range digitRuns(b) {
+			if ra == rb {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
+}
+
+// digitRuns yields the maximal runs of ASCII digits in s.
+func digitRuns(s string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(s); {
+			if s[i] < '0' || s[i] > '9' {
+				i++
+				continue
+			}
+			j := i
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if !yield(s[i:j]) {
+				return
+			}
+			i = j
+		}
+	}
 }
 
 // hasNumberNotIn reports whether an ASCII word of a holding a digit is not

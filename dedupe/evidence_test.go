@@ -2,9 +2,12 @@ package dedupe
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
 )
 
 func TestCorrelatedFieldsCountOnce(t *testing.T) {
@@ -146,4 +149,14 @@ func TestASharedContactPointWeighsNothingWhenNamesDisagree(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, LevelExact, d.Reasons[1].Level, "a number only one restaurant gives counts in full")
 	require.Equal(t, res.Rep[3], res.Rep[4])
+}
+
+func TestAFieldGroupMustBePrintable(t *testing.T) {
+	t.Parallel()
+	for _, g := range []string{"place\x00", strings.Repeat("g", 65)} {
+		_, err := NewMatcher(&Config{Fields: []Field{{Name: "city", Kind: KindCity, Group: g}}})
+		var es crm.ValidationErrors
+		require.ErrorAs(t, err, &es)
+		require.Equal(t, "fields[0].group", es[0].Field)
+	}
 }

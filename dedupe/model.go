@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -169,6 +170,9 @@ func (c Config) validate() error {
 		seen[f.Name] = true
 		if !f.Kind.Valid() {
 			errs = append(errs, crm.Invalid(fmt.Sprintf("fields[%d].kind", i), "unknown kind %q", f.Kind))
+		}
+		if len(f.Group) > 64 || strings.ContainsFunc(f.Group, func(r rune) bool { return r < ' ' || r == utf8.RuneError }) {
+			errs = append(errs, crm.Invalid(fmt.Sprintf("fields[%d].group", i), "must be at most 64 bytes of printable text"))
 		}
 	}
 	// A region phonenumbers does not know would leave every national

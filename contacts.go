@@ -38,15 +38,7 @@ type ContactResult struct {
 // CreateContact adds a contact in one unit of work; see
 // [CRM.CreateContactTx].
 func (c *CRM) CreateContact(ctx context.Context, req CreateContactRequest) (*ContactResult, error) {
-	var out *ContactResult
-	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
-		out, err = c.CreateContactTx(ctx, tx, req)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return inUnit(ctx, c.store, req, c.CreateContactTx)
 }
 
 // CreateContactTx adds a contact to its customer inside the caller's unit

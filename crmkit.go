@@ -262,3 +262,15 @@ func (c *CRM) Store() crm.Store { return c.store }
 func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx) error) error {
 	return c.store.InTx(ctx, fn)
 }
+
+// inUnit runs one Tx form of the CRM in a unit of work of its own: the
+// one-call forms (CreateCustomer, CreateContact, RouteLead ...) are this
+// around their Tx forms.
+func inUnit[Req, Out any](ctx context.Context, store crm.Store, req Req, fn func(context.Context, crm.Tx, Req) (Out, error)) (Out, error) {
+	var out Out
+	err := store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, err = fn(ctx, tx, req)
+		return err
+	})
+	return out, err
+}

@@ -48,11 +48,7 @@ type CustomerResult struct {
 // CreateCustomer creates a customer in one unit of work; see
 // [CRM.CreateCustomerTx].
 func (c *CRM) CreateCustomer(ctx context.Context, req CreateCustomerRequest) (*CustomerResult, error) {
-	var out *CustomerResult
-	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
-		out, err = c.CreateCustomerTx(ctx, tx, req)
-		return err
-	})
+	out, err := inUnit(ctx, c.store, req, c.CreateCustomerTx)
 	if err != nil {
 		return nil, err
 	}
@@ -200,11 +196,7 @@ type UpdateCustomerRequest struct {
 // UpdateCustomer changes a customer in one unit of work; see
 // [CRM.UpdateCustomerTx].
 func (c *CRM) UpdateCustomer(ctx context.Context, req UpdateCustomerRequest) (*crm.Customer, error) {
-	var out *crm.Customer
-	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
-		out, err = c.UpdateCustomerTx(ctx, tx, req)
-		return err
-	})
+	out, err := inUnit(ctx, c.store, req, c.UpdateCustomerTx)
 	if err != nil {
 		return nil, err
 	}

@@ -35,12 +35,7 @@ type RoutedLead struct {
 
 // RouteLead routes a lead in one unit of work; see [CRM.RouteLeadTx].
 func (c *CRM) RouteLead(ctx context.Context, req RouteLeadRequest) (*RoutedLead, error) {
-	var out *RoutedLead
-	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
-		out, err = c.RouteLeadTx(ctx, tx, req)
-		return err
-	})
-	return out, err
+	return inUnit(ctx, c.store, req, c.RouteLeadTx)
 }
 
 // RouteLeadTx routes a lead with [Config.Router] inside the caller's unit

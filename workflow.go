@@ -26,12 +26,7 @@ type HandoffRequest struct {
 
 // Handoff moves a record in one unit of work; see [CRM.HandoffTx].
 func (c *CRM) Handoff(ctx context.Context, req HandoffRequest) (*workflow.Outcome, error) {
-	var out *workflow.Outcome
-	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
-		out, err = c.HandoffTx(ctx, tx, req)
-		return err
-	})
-	return out, err
+	return inUnit(ctx, c.store, req, c.HandoffTx)
 }
 
 // HandoffTx moves a record to another stage inside the caller's unit of

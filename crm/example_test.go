@@ -55,3 +55,24 @@ func ExampleDepartmentTree() {
 	// true false
 	// invalid departments[0].parent_id: department 00000000-0000-0000-0000-000000000001 is on or below a cycle; invalid departments[1].parent_id: department 00000000-0000-0000-0000-000000000002 is on or below a cycle; invalid departments[2].parent_id: department 00000000-0000-0000-0000-000000000003 is on or below a cycle; invalid departments[3].parent_id: department 00000000-0000-0000-0000-000000000004 is on or below a cycle
 }
+
+// Problems gathers every problem of a document, so that all of them are
+// reported at once, each naming its field.
+func ExampleProblems() {
+	rules := []struct{ ID, Field string }{{"r1", "region"}, {"", "industry"}, {"r3", ""}}
+	var p crm.Problems
+	for i, r := range rules {
+		p.Prefix = fmt.Sprintf("rules[%d].", i)
+		if r.ID == "" {
+			p.Add("id", "is required")
+		}
+		if r.Field == "" {
+			p.Add("field", "is required")
+		}
+	}
+	fmt.Println(p.Len())
+	fmt.Println(p.Err())
+	// Output:
+	// 2
+	// invalid rules[1].id: is required; invalid rules[2].field: is required
+}

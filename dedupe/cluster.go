@@ -261,17 +261,15 @@ func (mt *Matcher) markShared(recs [][]normalised) []map[string]bool {
 				spelt, names bool
 			}
 			idKind := mt.cfg.Fields[mt.identity].Kind
-			uses := map[string]*use{}
+			// Values, not pointers: a million contact points are a
+			// million fewer objects to allocate and trace.
+			uses := map[string]use{}
 			for _, rec := range recs {
 				v := contactKey(fd.Kind, rec[f].v)
 				if v == "" {
 					continue
 				}
 				u := uses[v]
-				if u == nil {
-					u = &use{}
-					uses[v] = u
-				}
 				u.count++
 				if name := rec[mt.identity]; name.v != "" && !u.names {
 					switch {
@@ -282,6 +280,7 @@ func (mt *Matcher) markShared(recs [][]normalised) []map[string]bool {
 						u.names = compareField(idKind, u.name, name) == LevelDifferent && !nameWithin(u.name.v, name.v)
 					}
 				}
+				uses[v] = u
 			}
 			marks := map[string]bool{}
 			for v, u := range uses {

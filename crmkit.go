@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
 	"github.com/crmkit/crmkit/lead"
@@ -72,7 +73,7 @@ type Config struct {
 	Router *workflow.Router
 	// LeadRecord builds the routing record of a lead for Router. Defaults
 	// to [LeadRecord].
-	LeadRecord func(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error)
+	LeadRecord func(schema *cond.Schema, l *crm.Lead) (*cond.Record, error)
 	// Approvals is the approval engine behind [CRM.Approvals]. Defaults to
 	// nil: CRM.Approvals is nil.
 	Approvals *workflow.Approvals

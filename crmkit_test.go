@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/dedupe"
@@ -76,12 +77,12 @@ func TestRouteLeadWithoutARouterIsAPreconditionError(t *testing.T) {
 
 func TestLeadRecordFillsTheSchemasLeadFields(t *testing.T) {
 	t.Parallel()
-	schema, err := workflow.NewSchema(
-		workflow.Field{Name: "region", Kind: workflow.KindString},
-		workflow.Field{Name: "company_size", Kind: workflow.KindNumber},
-		workflow.Field{Name: "tags", Kind: workflow.KindStrings},
-		workflow.Field{Name: "campaign", Kind: workflow.KindString},
-		workflow.Field{Name: "industry", Kind: workflow.KindNumber}, // wrong kind: left unset
+	schema, err := cond.NewSchema(
+		cond.Field{Name: "region", Kind: cond.KindString},
+		cond.Field{Name: "company_size", Kind: cond.KindNumber},
+		cond.Field{Name: "tags", Kind: cond.KindStrings},
+		cond.Field{Name: "campaign", Kind: cond.KindString},
+		cond.Field{Name: "industry", Kind: cond.KindNumber}, // wrong kind: left unset
 	)
 	require.NoError(t, err)
 	l := &crm.Lead{Region: "cn-east", CompanySize: 250, Tags: []string{"expo"}, Industry: "logistics",
@@ -92,7 +93,7 @@ func TestLeadRecordFillsTheSchemasLeadFields(t *testing.T) {
 		require.True(t, rec.Has(f), "field %s unset", f)
 	}
 	require.False(t, rec.Has("industry"))
-	east, err := workflow.ParseCondition(schema, []byte(`{"field":"region","equals":"cn-east"}`))
+	east, err := cond.Parse(schema, []byte(`{"field":"region","equals":"cn-east"}`))
 	require.NoError(t, err)
 	require.True(t, east.Match(rec), "a custom field named region overrode the lead's region")
 }
@@ -118,7 +119,7 @@ func TestHandoffAsksThePolicyAndStoresTheStage(t *testing.T) {
 	require.NoError(t, err)
 	c, err := crmkit.New(store, &crmkit.Config{IDs: ids, Permissions: policy})
 	require.NoError(t, err)
-	schema, err := workflow.NewSchema(workflow.Field{Name: "priority", Kind: workflow.KindString})
+	schema, err := cond.NewSchema(cond.Field{Name: "priority", Kind: cond.KindString})
 	require.NoError(t, err)
 	m, err := workflow.ParseMachine(schema, nil, []byte(`{"name": "ticket_flow", "record_type": "ticket", "initial": "open",
 		"stages": ["open", "escalated"], "transitions": [{"from": "open", "to": "escalated"}]}`))

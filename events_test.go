@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/lead"
@@ -177,7 +178,7 @@ func TestEventsTheConformanceSuiteDoesNotDriveDecode(t *testing.T) {
 	other := crmtest.User(ids)
 	org, err := workflow.NewOrg([]crm.User{*rep, *boss, *director, *other, *admin}, nil, nil)
 	require.NoError(t, err)
-	schema, err := workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	schema, err := cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	require.NoError(t, err)
 	def, err := workflow.ParseDefinition(schema, org, []byte(`{"key": "discount", "version": 1, "record_type": "opportunity",
 		"steps": [

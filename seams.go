@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
 	"github.com/crmkit/crmkit/lead"
@@ -28,7 +29,7 @@ type seams struct {
 	policy     dedupe.Policy
 	capture    dedupe.Policy
 	router     *workflow.Router
-	leadRecord func(*workflow.Schema, *crm.Lead) (*workflow.Record, error)
+	leadRecord func(*cond.Schema, *crm.Lead) (*cond.Record, error)
 	dedupe     *dedupe.Service
 	pools      *pool.Service
 }
@@ -260,9 +261,9 @@ func (r leadRouter) RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm
 // "department_id" (IDs) — plus any text custom field of the lead whose
 // name the schema declares as a string (a lead attribute of the same name
 // wins). Fields the lead leaves empty stay unset.
-func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) {
+func LeadRecord(schema *cond.Schema, l *crm.Lead) (*cond.Record, error) {
 	rec := schema.NewRecord()
-	set := func(name string, kind workflow.Kind, put func() error) error {
+	set := func(name string, kind cond.Kind, put func() error) error {
 		f, ok := schema.Field(name)
 		if !ok || f.Kind != kind {
 			return nil
@@ -273,7 +274,7 @@ func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) 
 		if v == "" {
 			return nil
 		}
-		return set(name, workflow.KindString, func() error { return rec.SetString(name, v) })
+		return set(name, cond.KindString, func() error { return rec.SetString(name, v) })
 	}
 	// Custom fields first, so a lead attribute of the same name wins.
 	for name, v := range l.Fields {
@@ -292,12 +293,12 @@ func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) 
 		}
 	}
 	if l.CompanySize != 0 {
-		if err := set("company_size", workflow.KindNumber, func() error { return rec.SetNumber("company_size", decimal.NewFromInt(int64(l.CompanySize))) }); err != nil {
+		if err := set("company_size", cond.KindNumber, func() error { return rec.SetNumber("company_size", decimal.NewFromInt(int64(l.CompanySize))) }); err != nil {
 			return nil, err
 		}
 	}
 	if len(l.Tags) > 0 {
-		if err := set("tags", workflow.KindStrings, func() error { return rec.SetStrings("tags", l.Tags...) }); err != nil {
+		if err := set("tags", cond.KindStrings, func() error { return rec.SetStrings("tags", l.Tags...) }); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +309,7 @@ func LeadRecord(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) 
 		if f.v == crm.NilID {
 			continue
 		}
-		if err := set(f.name, workflow.KindID, func() error { return rec.SetID(f.name, f.v) }); err != nil {
+		if err := set(f.name, cond.KindID, func() error { return rec.SetID(f.name, f.v) }); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow/calendar"
 )
@@ -381,11 +382,11 @@ func (e *events) add(typ crm.EventType, actor crm.ID, payload any) {
 // delegate: nobody approves their own request. It returns [crm.ErrFailedPrecondition] when the record
 // does not meet the entry criteria, and a [*crm.ValidationError] naming the
 // step when a step resolves to no active approver.
-func (a *Approvals) Submit(def *Definition, rec *Record, ref crm.Ref, submitter crm.ID) (*Instance, []crm.Event, error) {
+func (a *Approvals) Submit(def *Definition, rec *cond.Record, ref crm.Ref, submitter crm.ID) (*Instance, []crm.Event, error) {
 	switch {
 	case def == nil:
 		return nil, nil, crm.Invalid("definition", "is required")
-	case rec == nil || rec.schema != def.schema:
+	case rec == nil || rec.Schema() != def.schema:
 		return nil, nil, crm.Invalid("record", "is required and must be of the definition's schema")
 	case ref.Type == "" || ref.ID == crm.NilID:
 		return nil, nil, crm.Invalid("record_ref", "is required")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -103,8 +104,8 @@ type StepSpec struct {
 	// When includes the step only for matching records, for thresholds such
 	// as {"field": "discount_percent", "range": {"gt": 10}}. Absent means
 	// always.
-	When      *Condition     `json:"when,omitempty"`
-	Approvers []ApproverSpec `json:"approvers"`
+	When      *cond.Condition `json:"when,omitempty"`
+	Approvers []ApproverSpec  `json:"approvers"`
 	// Rule is any, all or quorum. Defaults to any.
 	Rule   string `json:"rule,omitempty"`
 	Quorum int    `json:"quorum,omitempty"`
@@ -127,27 +128,27 @@ type DefinitionSpec struct {
 	Version    int            `json:"version"`
 	RecordType crm.RecordType `json:"record_type"`
 	// Entry decides which records need this approval; absent means all.
-	Entry *Condition `json:"entry,omitempty"`
-	Steps []StepSpec `json:"steps"`
+	Entry *cond.Condition `json:"entry,omitempty"`
+	Steps []StepSpec      `json:"steps"`
 }
 
 // Definition is a validated, compiled approval chain. It is immutable and
 // safe for concurrent use.
 type Definition struct {
 	spec   DefinitionSpec
-	schema *Schema
-	entry  *Predicate
+	schema *cond.Schema
+	entry  *cond.Predicate
 	steps  []compiledStep
 }
 
 type compiledStep struct {
 	spec  *StepSpec
-	when  *Predicate
+	when  *cond.Predicate
 	stage int
 }
 
 // ParseDefinition decodes a JSON definition strictly and validates it.
-func ParseDefinition(schema *Schema, org *Org, data []byte) (*Definition, error) {
+func ParseDefinition(schema *cond.Schema, org *Org, data []byte) (*Definition, error) {
 	var s DefinitionSpec
 	if err := decodeStrict(data, &s); err != nil {
 		return nil, fmt.Errorf("workflow: decode approval definition: %w", err)
@@ -160,7 +161,7 @@ func ParseDefinition(schema *Schema, org *Org, data []byte) (*Definition, error)
 // resolve to anyone (an unknown user, a role nobody has) is refused here.
 // Every problem is reported as [crm.ValidationErrors] naming the field, such
 // as "steps[1].approvers[0].role".
-func NewDefinition(schema *Schema, org *Org, spec *DefinitionSpec) (*Definition, error) {
+func NewDefinition(schema *cond.Schema, org *Org, spec *DefinitionSpec) (*Definition, error) {
 	if schema == nil || spec == nil {
 		return nil, crm.Invalid("definition", "schema and spec are required")
 	}
@@ -183,7 +184,7 @@ func NewDefinition(schema *Schema, org *Org, spec *DefinitionSpec) (*Definition,
 			add("", "%v", err)
 		}
 	}
-	entry, err := Compile(schema, "entry", spec.Entry)
+	entry, err := cond.Compile(schema, "entry", spec.Entry)
 	merge(err)
 	d.entry = entry
 	if len(spec.Steps) == 0 {
@@ -200,7 +201,7 @@ func NewDefinition(schema *Schema, org *Org, spec *DefinitionSpec) (*Definition,
 			add(p+".name", "repeats %q", s.Name)
 		}
 		names[s.Name] = true
-		when, err := Compile(schema, p+".when", s.When)
+		when, err := cond.Compile(schema, p+".when", s.When)
 		merge(err)
 		if !s.Parallel || i == 0 {
 			stage++
@@ -264,7 +265,7 @@ func NewDefinition(schema *Schema, org *Org, spec *DefinitionSpec) (*Definition,
 	return d, nil
 }
 
-func checkApprover(schema *Schema, org *Org, p string, a *ApproverSpec, add func(string, string, ...any)) {
+func checkApprover(schema *cond.Schema, org *Org, p string, a *ApproverSpec, add func(string, string, ...any)) {
 	n := 0
 	if a.User != crm.NilID {
 		n++
@@ -284,7 +285,7 @@ func checkApprover(schema *Schema, org *Org, p string, a *ApproverSpec, add func
 			add(p+".department_manager.levels_up", "must not be negative")
 		}
 		if m.Department != "" {
-			if f, ok := schema.Field(m.Department); !ok || f.Kind != KindID {
+			if f, ok := schema.Field(m.Department); !ok || f.Kind != cond.KindID {
 				add(p+".department_manager.department", "%q is not an id field of the schema", truncate(m.Department))
 			}
 		}
@@ -294,7 +295,7 @@ func checkApprover(schema *Schema, org *Org, p string, a *ApproverSpec, add func
 	}
 	if a.Field != "" {
 		n++
-		if f, ok := schema.Field(a.Field); !ok || f.Kind != KindID {
+		if f, ok := schema.Field(a.Field); !ok || f.Kind != cond.KindID {
 			add(p+".field", "%q is not an id field of the schema", truncate(a.Field))
 		}
 	}
@@ -319,11 +320,11 @@ func (d *Definition) Key() string { return d.spec.Key }
 func (d *Definition) Version() int { return d.spec.Version }
 
 // Applies reports whether rec meets the entry criteria.
-func (d *Definition) Applies(rec *Record) bool { return d.entry.Match(rec) }
+func (d *Definition) Applies(rec *cond.Record) bool { return d.entry.Match(rec) }
 
 // resolve returns the active users an approver spec names for a request,
 // leaving out the submitter: nobody approves their own request.
-func (o *Org) resolve(a *ApproverSpec, rec *Record, submitter crm.ID) []crm.ID {
+func (o *Org) resolve(a *ApproverSpec, rec *cond.Record, submitter crm.ID) []crm.ID {
 	var out []crm.ID
 	addUser := func(id crm.ID) {
 		if o.active(id) && id != submitter && !containsID(out, id) {

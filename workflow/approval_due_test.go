@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -66,7 +67,7 @@ type dueFixture struct {
 	ids               *crmtest.IDs
 	org               *workflow.Org
 	def               *workflow.Definition
-	schema            *workflow.Schema
+	schema            *cond.Schema
 	store             *memstore.Store
 	rep, boss, direct crm.ID
 }
@@ -82,7 +83,7 @@ func newDueFixture(t *testing.T) *dueFixture {
 		{Meta: crm.Meta{ID: f.direct}, Name: "Chen Jie", Roles: []string{"director"}, Active: true},
 	}, nil, nil)
 	require.NoError(t, err)
-	f.schema, err = workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	f.schema, err = cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	require.NoError(t, err)
 	f.def, err = workflow.ParseDefinition(f.schema, f.org, []byte(`{"key": "discount", "version": 1, "record_type": "opportunity",
 		"steps": [

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -135,7 +136,7 @@ func CheckUnlocked(ctx context.Context, store ApprovalInstances, record crm.Ref)
 // SubmitTx is [Approvals.Submit] inside the unit of work tx: it refuses a
 // record already under approval ([crm.ErrFailedPrecondition]), submits,
 // stores the new request and appends its events, all in tx.
-func (a *Approvals) SubmitTx(ctx context.Context, tx ApprovalTx, def *Definition, rec *Record, ref crm.Ref, submitter crm.ID) (*Instance, error) {
+func (a *Approvals) SubmitTx(ctx context.Context, tx ApprovalTx, def *Definition, rec *cond.Record, ref crm.Ref, submitter crm.ID) (*Instance, error) {
 	if tx == nil {
 		return nil, crm.Invalid("tx", "is required")
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -23,7 +24,7 @@ func TestApprovalsInAUnitOfWork(t *testing.T) {
 		{Meta: crm.Meta{ID: manager}, Name: "Liu Yang", Roles: []string{"manager"}, Active: true},
 	}, nil, nil)
 	require.NoError(t, err)
-	schema, err := workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	schema, err := cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	require.NoError(t, err)
 	def, err := workflow.ParseDefinition(schema, org, []byte(`{"key": "discount", "version": 1, "record_type": "opportunity",
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}]}]}`))

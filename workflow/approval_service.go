@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -183,7 +184,7 @@ type SubmitRequest struct {
 	// Record is the rule view of the record: the values thresholds and
 	// record-field approvers are read from. Required, of the definition's
 	// schema.
-	Record *Record
+	Record *cond.Record
 	// Ref is the record under approval. Required.
 	Ref crm.Ref
 	// Submitter asks for the approval. Required; never one of the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -23,7 +24,7 @@ type svcFixture struct {
 	clock                                   *crmtest.Clock
 	ids                                     *crmtest.IDs
 	users                                   []crm.User
-	schema                                  *workflow.Schema
+	schema                                  *cond.Schema
 	twoStep, oneStep                        *workflow.Definition
 	store                                   *memstore.Store
 	engine                                  *workflow.Approvals
@@ -43,7 +44,7 @@ func newSvcFixture(t *testing.T) *svcFixture {
 	}
 	org, err := workflow.NewOrg(f.users, nil, nil)
 	require.NoError(t, err)
-	f.schema, err = workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	f.schema, err = cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	require.NoError(t, err)
 	f.twoStep, err = workflow.ParseDefinition(f.schema, org, []byte(`{"key": "discount", "version": 1, "record_type": "opportunity",
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}]},

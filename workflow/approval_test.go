@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/workflow"
@@ -19,13 +20,13 @@ var (
 	company, salesDept                                  = uid(201), uid(202)
 )
 
-func quoteSchema(t testing.TB) *workflow.Schema {
+func quoteSchema(t testing.TB) *cond.Schema {
 	t.Helper()
-	s, err := workflow.NewSchema(
-		workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber},
-		workflow.Field{Name: "amount", Kind: workflow.KindMoney, Currency: "CNY"},
-		workflow.Field{Name: "owner_id", Kind: workflow.KindID},
-		workflow.Field{Name: "department_id", Kind: workflow.KindID},
+	s, err := cond.NewSchema(
+		cond.Field{Name: "discount_percent", Kind: cond.KindNumber},
+		cond.Field{Name: "amount", Kind: cond.KindMoney, Currency: "CNY"},
+		cond.Field{Name: "owner_id", Kind: cond.KindID},
+		cond.Field{Name: "department_id", Kind: cond.KindID},
 	)
 	require.NoError(t, err)
 	return s
@@ -67,7 +68,7 @@ type approvalKit struct {
 	clock *crmtest.Clock
 	eng   *workflow.Approvals
 	def   *workflow.Definition
-	s     *workflow.Schema
+	s     *cond.Schema
 }
 
 func newApprovalKit(t testing.TB, chain string, delegations ...workflow.Delegation) *approvalKit {
@@ -82,7 +83,7 @@ func newApprovalKit(t testing.TB, chain string, delegations ...workflow.Delegati
 	return &approvalKit{clock: clock, eng: eng, def: def, s: s}
 }
 
-func (k *approvalKit) quote(t testing.TB, discount, amount string) *workflow.Record {
+func (k *approvalKit) quote(t testing.TB, discount, amount string) *cond.Record {
 	t.Helper()
 	r := k.s.NewRecord()
 	require.NoError(t, r.SetNumber("discount_percent", decimal.RequireFromString(discount)))

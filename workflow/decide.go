@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow/calendar"
 )
@@ -95,7 +96,7 @@ func (s *State) Apply(d *Decision) error {
 
 // Request is one record to route.
 type Request struct {
-	Record *Record
+	Record *cond.Record
 	// Now decides availability (calendars, absences).
 	Now time.Time
 	// Owner is the owner of the record's existing account, if any; rules
@@ -209,7 +210,7 @@ func (r *Router) check(st *State, req *Request) error {
 	switch {
 	case req == nil || req.Record == nil:
 		return crm.Invalid("record", "is required")
-	case req.Record.schema != r.schema:
+	case req.Record.Schema() != r.schema:
 		return crm.Invalid("record", "was built from another schema than the router's")
 	case st == nil || st.router != r:
 		return crm.Invalid("state", "was not made by this router's NewState")
@@ -437,23 +438,23 @@ func (r *Router) better(st *State, s Strategy, a int32, aScore int, b int32, bSc
 	return false
 }
 
-func (r *Router) skillScore(rec *Record, slot int32, mi int32) int {
+func (r *Router) skillScore(rec *cond.Record, slot int32, mi int32) int {
 	if slot < 0 {
 		return 0
 	}
-	v := &rec.vals[slot]
-	if !v.set {
+	one, many, ok := rec.TextAt(int(slot))
+	if !ok {
 		return 0
 	}
 	skills := r.members[mi].Skills
-	if r.schema.fields[slot].Kind == KindString {
-		if hasSkill(skills, v.s) {
+	if many == nil {
+		if hasSkill(skills, one) {
 			return 1
 		}
 		return 0
 	}
 	score := 0
-	for _, s := range v.ss {
+	for _, s := range many {
 		if hasSkill(skills, s) {
 			score++
 		}

@@ -5,7 +5,7 @@
 // calendars (package [github.com/crmkit/crmkit/workflow/calendar]).
 //
 // Everything here is rules as data: JSON documents validated on load
-// against a declared [Schema] of record fields, with errors that name the
+// against a declared [cond.Schema] of record fields, with errors that name the
 // bad field ([crm.ValidationErrors]). Decisions are pure functions of the
 // rules, the record and explicit state, so they are reproducible in tests
 // and explainable to a manager. Storage is reached only through the small
@@ -16,12 +16,14 @@
 //
 // # Records and conditions
 //
-// A [Schema] declares the fields rules may test (string, number, bool,
-// strings, money in one currency, ID). A [Record] holds one record's values;
-// a [Condition] (equals, in, range, prefix, exists, combined with all, any
-// and not) compiles against the schema into a [Predicate] whose Match does
-// not allocate. Numbers and money compare exactly (decimal), never as
-// floats.
+// Rules test records in crmkit's one condition language, package
+// [github.com/crmkit/crmkit/cond]: a [cond.Schema] declares the fields
+// rules may test (string, number, bool, strings, money in one currency,
+// ID), a [cond.Record] holds one record's values, and a [cond.Condition]
+// (equals, in, range, prefix, contains, exists, combined with all, any and
+// not) compiles against the schema into a [cond.Predicate] whose Match
+// does not allocate. Text compares ignoring case; numbers and money
+// compare exactly (decimal), never as floats.
 //
 // # Routing
 //

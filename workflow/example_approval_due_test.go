@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -27,7 +28,7 @@ func ExampleApprovals_TickDue() {
 		{Meta: crm.Meta{ID: manager}, Name: "Liu Yang", Roles: []string{"sales_manager"}, Active: true},
 		{Meta: crm.Meta{ID: director}, Name: "Chen Jie", Roles: []string{"director"}, Active: true},
 	}, nil, nil)
-	schema, _ := workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	schema, _ := cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	def, err := workflow.ParseDefinition(schema, org, []byte(`{
 		"key": "quote_discount", "version": 1, "record_type": "opportunity",
 		"steps": [{"name": "sales_manager", "approvers": [{"role": "sales_manager"}],

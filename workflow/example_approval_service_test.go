@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -43,7 +44,7 @@ func ExampleApprovalService() {
 		{Meta: crm.Meta{ID: deputy}, Name: "Wu Lan", Active: true},
 		{Meta: crm.Meta{ID: admin}, Name: "Admin", Active: true},
 	}, nil, nil)
-	schema, _ := workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	schema, _ := cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	def, err := workflow.ParseDefinition(schema, org, []byte(`{
 		"key": "quote_discount", "version": 1, "record_type": "opportunity",
 		"steps": [

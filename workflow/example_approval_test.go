@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/workflow"
@@ -28,9 +29,9 @@ func ExampleApprovals() {
 		{Meta: crm.Meta{ID: director}, Name: "Chen Jie", Roles: []string{"director"}, Active: true},
 		{Meta: crm.Meta{ID: finance}, Name: "Zhou Min", Roles: []string{"finance"}, Active: true},
 	}, tree, nil)
-	schema, _ := workflow.NewSchema(
-		workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber},
-		workflow.Field{Name: "amount", Kind: workflow.KindMoney, Currency: "CNY"},
+	schema, _ := cond.NewSchema(
+		cond.Field{Name: "discount_percent", Kind: cond.KindNumber},
+		cond.Field{Name: "amount", Kind: cond.KindMoney, Currency: "CNY"},
 	)
 	def, err := workflow.ParseDefinition(schema, org, []byte(`{
 		"key": "quote_discount", "version": 1, "record_type": "opportunity",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -15,7 +16,7 @@ import (
 // where the record stands, checks the move and stores the new stage with
 // its event in the host's unit of work.
 func ExampleMachine_MoveTx() {
-	schema, _ := workflow.NewSchema(workflow.Field{Name: "priority", Kind: workflow.KindString})
+	schema, _ := cond.NewSchema(cond.Field{Name: "priority", Kind: cond.KindString})
 	m, err := workflow.ParseMachine(schema, nil, []byte(`{"name": "ticket_flow", "record_type": "ticket", "initial": "open",
 		"stages": ["open", "waiting_on_customer", "solved"],
 		"transitions": [{"from": "open", "to": "waiting_on_customer"}, {"from": "waiting_on_customer", "to": "solved"}]}`))

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/workflow"
@@ -25,9 +26,9 @@ func ExampleMachine_Transition() {
 		{Meta: crm.Meta{ID: sales}, Name: "Sales"},
 		{Meta: crm.Meta{ID: service}, Name: "Service"},
 	})
-	schema, _ := workflow.NewSchema(
-		workflow.Field{Name: "score", Kind: workflow.KindNumber},
-		workflow.Field{Name: "contract_id", Kind: workflow.KindString},
+	schema, _ := cond.NewSchema(
+		cond.Field{Name: "score", Kind: cond.KindNumber},
+		cond.Field{Name: "contract_id", Kind: cond.KindString},
 	)
 	m, err := workflow.ParseMachine(schema, tree, fmt.Appendf(nil, `{
 		"name": "lead_to_service", "record_type": "lead", "initial": "marketing_lead",

@@ -7,15 +7,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/workflow"
 )
 
 // A lead from East China goes to the inside-sales team by load; the
 // manager asks why it went to Wang Fang.
 func ExampleRouter_Explain() {
-	schema, _ := workflow.NewSchema(
-		workflow.Field{Name: "region", Kind: workflow.KindString},
-		workflow.Field{Name: "company_size", Kind: workflow.KindNumber},
+	schema, _ := cond.NewSchema(
+		cond.Field{Name: "region", Kind: cond.KindString},
+		cond.Field{Name: "company_size", Kind: cond.KindNumber},
 	)
 	liWei := uuid.MustParse("0190a5a0-0000-7000-8000-000000000001")
 	wangFang := uuid.MustParse("0190a5a0-0000-7000-8000-000000000002")

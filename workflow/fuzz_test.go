@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow"
 )
@@ -36,7 +37,7 @@ func FuzzParseRuleSet(f *testing.F) {
 			require.ErrorIs(t, err, crm.ErrInvalidArgument)
 			return
 		}
-		for _, rec := range []*workflow.Record{s.NewRecord(), lead(t, s, leadValues{region: "cn-east", language: "en", size: 5000, tags: []string{"a"}, budget: "200000 CNY"})} {
+		for _, rec := range []*cond.Record{s.NewRecord(), lead(t, s, leadValues{region: "cn-east", language: "en", size: 5000, tags: []string{"a"}, budget: "200000 CNY"})} {
 			req := &workflow.Request{Record: rec, Now: monday10, Owner: uid(3)}
 			d, err := r.Decide(r.NewState(), req)
 			require.NoError(t, err)

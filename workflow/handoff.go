@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -34,7 +35,7 @@ type TransitionSpec struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Guard must match the record; absent means always.
-	Guard *Condition `json:"guard,omitempty"`
+	Guard *cond.Condition `json:"guard,omitempty"`
 	// Required fields must be set on the record.
 	Required []string `json:"required,omitempty"`
 	// Departments may make the move (a department or any below it); empty
@@ -57,18 +58,18 @@ type MachineSpec struct {
 // is immutable and safe for concurrent use.
 type Machine struct {
 	spec   MachineSpec
-	schema *Schema
+	schema *cond.Schema
 	tree   *crm.DepartmentTree
 	trans  []compiledTransition
 }
 
 type compiledTransition struct {
 	spec  *TransitionSpec
-	guard *Predicate
+	guard *cond.Predicate
 }
 
 // ParseMachine decodes a JSON machine strictly and validates it.
-func ParseMachine(schema *Schema, tree *crm.DepartmentTree, data []byte) (*Machine, error) {
+func ParseMachine(schema *cond.Schema, tree *crm.DepartmentTree, data []byte) (*Machine, error) {
 	var s MachineSpec
 	if err := decodeStrict(data, &s); err != nil {
 		return nil, fmt.Errorf("workflow: decode machine: %w", err)
@@ -81,7 +82,7 @@ func ParseMachine(schema *Schema, tree *crm.DepartmentTree, data []byte) (*Machi
 // stages with guards and required fields on the schema; departments in tree
 // (nil tree: department guards compare IDs exactly); no cycles; no stage
 // unreachable from the initial one. Problems are [crm.ValidationErrors].
-func NewMachine(schema *Schema, tree *crm.DepartmentTree, spec *MachineSpec) (*Machine, error) {
+func NewMachine(schema *cond.Schema, tree *crm.DepartmentTree, spec *MachineSpec) (*Machine, error) {
 	if schema == nil || spec == nil {
 		return nil, crm.Invalid("machine", "schema and spec are required")
 	}
@@ -124,7 +125,7 @@ func NewMachine(schema *Schema, tree *crm.DepartmentTree, spec *MachineSpec) (*M
 		if okF && okT {
 			adj[from] = append(adj[from], to)
 		}
-		g, err := Compile(schema, p+".guard", t.Guard)
+		g, err := cond.Compile(schema, p+".guard", t.Guard)
 		if es, ok := err.(crm.ValidationErrors); ok {
 			errs = append(errs, es...)
 		}
@@ -189,7 +190,7 @@ type Handoff struct {
 
 // Move asks to move a record to another stage.
 type Move struct {
-	Record *Record
+	Record *cond.Record
 	// Stage is where the record is now; History its moves so far.
 	Stage   string
 	History []Handoff
@@ -274,7 +275,7 @@ func (m *Machine) Transition(mv *Move) (*Outcome, error) {
 	switch {
 	case mv == nil || mv.Record == nil:
 		return nil, crm.Invalid("record", "is required")
-	case mv.Record.schema != m.schema:
+	case mv.Record.Schema() != m.schema:
 		return nil, crm.Invalid("record", "was built from another schema than the machine's")
 	case mv.Actor == crm.NilID:
 		return nil, crm.Invalid("actor", "is required: the history names who moved the record")

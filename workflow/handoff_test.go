@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/workflow"
@@ -15,12 +16,12 @@ import (
 
 var marketing, sales, service = uid(301), uid(302), uid(303)
 
-func handoffSchema(t testing.TB) *workflow.Schema {
+func handoffSchema(t testing.TB) *cond.Schema {
 	t.Helper()
-	s, err := workflow.NewSchema(
-		workflow.Field{Name: "score", Kind: workflow.KindNumber},
-		workflow.Field{Name: "contract_id", Kind: workflow.KindString},
-		workflow.Field{Name: "region", Kind: workflow.KindString},
+	s, err := cond.NewSchema(
+		cond.Field{Name: "score", Kind: cond.KindNumber},
+		cond.Field{Name: "contract_id", Kind: cond.KindString},
+		cond.Field{Name: "region", Kind: cond.KindString},
 	)
 	require.NoError(t, err)
 	return s
@@ -114,7 +115,7 @@ func TestHandoffRefusesIncompleteMoves(t *testing.T) {
 	require.NoError(t, err)
 	rec := s.NewRecord()
 	require.NoError(t, rec.SetNumber("score", decimalOf(t, "90")))
-	other, err := workflow.NewSchema(workflow.Field{Name: "score", Kind: workflow.KindNumber})
+	other, err := cond.NewSchema(cond.Field{Name: "score", Kind: cond.KindNumber})
 	require.NoError(t, err)
 	foreign := other.NewRecord()
 	require.NoError(t, foreign.SetNumber("score", decimalOf(t, "90")))

@@ -7,8 +7,8 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
-	"github.com/crmkit/crmkit/workflow"
 	"github.com/crmkit/crmkit/workflow/calendar"
 )
 
@@ -23,18 +23,18 @@ func uid(n int) crm.ID {
 	return id
 }
 
-func leadSchema(t testing.TB) *workflow.Schema {
+func leadSchema(t testing.TB) *cond.Schema {
 	t.Helper()
-	s, err := workflow.NewSchema(
-		workflow.Field{Name: "region", Kind: workflow.KindString},
-		workflow.Field{Name: "industry", Kind: workflow.KindString},
-		workflow.Field{Name: "company_size", Kind: workflow.KindNumber},
-		workflow.Field{Name: "tags", Kind: workflow.KindStrings},
-		workflow.Field{Name: "language", Kind: workflow.KindString},
-		workflow.Field{Name: "budget", Kind: workflow.KindMoney, Currency: "CNY"},
-		workflow.Field{Name: "email", Kind: workflow.KindString},
-		workflow.Field{Name: "vip", Kind: workflow.KindBool},
-		workflow.Field{Name: "owner_id", Kind: workflow.KindID},
+	s, err := cond.NewSchema(
+		cond.Field{Name: "region", Kind: cond.KindString},
+		cond.Field{Name: "industry", Kind: cond.KindString},
+		cond.Field{Name: "company_size", Kind: cond.KindNumber},
+		cond.Field{Name: "tags", Kind: cond.KindStrings},
+		cond.Field{Name: "language", Kind: cond.KindString},
+		cond.Field{Name: "budget", Kind: cond.KindMoney, Currency: "CNY"},
+		cond.Field{Name: "email", Kind: cond.KindString},
+		cond.Field{Name: "vip", Kind: cond.KindBool},
+		cond.Field{Name: "owner_id", Kind: cond.KindID},
 	)
 	require.NoError(t, err)
 	return s
@@ -48,7 +48,7 @@ type leadValues struct {
 	vip                               *bool
 }
 
-func lead(t testing.TB, s *workflow.Schema, v leadValues) *workflow.Record {
+func lead(t testing.TB, s *cond.Schema, v leadValues) *cond.Record {
 	t.Helper()
 	r := s.NewRecord()
 	set := func(err error) { require.NoError(t, err) }

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow/calendar"
 )
@@ -98,7 +99,7 @@ type Rule struct {
 	// letters, digits or underscores, starting with a letter.
 	Name string `json:"name"`
 	// When selects records; absent matches every record.
-	When *Condition `json:"when,omitempty"`
+	When *cond.Condition `json:"when,omitempty"`
 	// Target is the user, team or queue that gets matching records.
 	Target Target `json:"target"`
 	// Strategy chooses a team member. Defaults to round_robin.
@@ -229,7 +230,7 @@ func (r SkipReason) String() string {
 
 type compiledRule struct {
 	name     string
-	when     *Predicate
+	when     *cond.Predicate
 	kind     targetKind
 	user     int32 // member index
 	team     int32 // team index
@@ -261,7 +262,7 @@ type member struct {
 // lives in [State].
 type Router struct {
 	set     RuleSet
-	schema  *Schema
+	schema  *cond.Schema
 	rules   []compiledRule
 	ruleIdx map[string]int
 	members []member
@@ -275,7 +276,7 @@ type Router struct {
 // skills fields) and the roster (targeted users and teams, team members),
 // and compiles it. Every problem is reported as [crm.ValidationErrors]
 // naming the field, such as "rules[3].when.field" or "rules[0].target.team".
-func NewRouter(schema *Schema, set *RuleSet, members []Member, teams []Team) (*Router, error) {
+func NewRouter(schema *cond.Schema, set *RuleSet, members []Member, teams []Team) (*Router, error) {
 	if schema == nil {
 		return nil, crm.Invalid("schema", "is required")
 	}
@@ -384,7 +385,7 @@ func (r *Router) compileRule(i int, in *Rule, errs *crm.ValidationErrors) {
 	} else if _, dup := r.ruleIdx[in.Name]; dup {
 		add(p+".name", "repeats %q", in.Name)
 	}
-	when, err := Compile(r.schema, p+".when", in.When)
+	when, err := cond.Compile(r.schema, p+".when", in.When)
 	if err != nil {
 		if es, ok := err.(crm.ValidationErrors); ok {
 			*errs = append(*errs, es...)
@@ -444,10 +445,11 @@ func (r *Router) compileRule(i int, in *Rule, errs *crm.ValidationErrors) {
 		switch {
 		case !ok:
 			add(p+".skills_field", "unknown field %q", truncate(in.SkillsField))
-		case f.Kind != KindString && f.Kind != KindStrings:
+		case f.Kind != cond.KindString && f.Kind != cond.KindStrings:
 			add(p+".skills_field", "field %q is %s; want string or strings", f.Name, f.Kind)
 		default:
-			cr.skills = int32(r.schema.index[in.SkillsField])
+			slot, _ := r.schema.Slot(in.SkillsField)
+			cr.skills = int32(slot)
 		}
 	}
 	if cr.strategy == SkillsMatch && in.SkillsField == "" {
@@ -500,4 +502,4 @@ func cloneRuleSet(s *RuleSet) RuleSet {
 
 // Schema returns the schema rules were validated against; build routed
 // records from it.
-func (r *Router) Schema() *Schema { return r.schema }
+func (r *Router) Schema() *cond.Schema { return r.schema }

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -46,7 +47,7 @@ type world struct {
 	crm    *crmkit.CRM
 	clock  *crmtest.Clock
 	ids    *crmtest.IDs
-	schema *workflow.Schema
+	schema *cond.Schema
 	org    *workflow.Org
 	names  map[crm.ID]string
 	users  []*crm.User
@@ -87,9 +88,9 @@ func run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
-	if w.schema, err = workflow.NewSchema(
-		workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber},
-		workflow.Field{Name: "amount", Kind: workflow.KindMoney, Currency: "CNY"},
+	if w.schema, err = cond.NewSchema(
+		cond.Field{Name: "discount_percent", Kind: cond.KindNumber},
+		cond.Field{Name: "amount", Kind: cond.KindMoney, Currency: "CNY"},
 	); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/lead"
@@ -36,7 +37,7 @@ type story struct {
 	crm      *crmkit.CRM
 	policy   *permission.Policy
 	eastPool *pool.Pool
-	schema   *workflow.Schema
+	schema   *cond.Schema
 	org      *workflow.Org
 
 	lead      *crm.Lead
@@ -223,7 +224,7 @@ func (s *story) router() (*workflow.Router, error) {
 	if err := s.store.Teams().Create(s.ctx, team); err != nil {
 		return nil, err
 	}
-	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	schema, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +429,7 @@ const chainJSON = `{
 
 func (s *story) approveDiscount() error {
 	var err error
-	if s.schema, err = workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber}); err != nil {
+	if s.schema, err = cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber}); err != nil {
 		return err
 	}
 	spec := &workflow.DefinitionSpec{}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -58,9 +59,9 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	members[2].Absences = []workflow.Absence{{From: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 6, 8, 0, 0, 0, 0, time.UTC)}}
 
-	schema, err := workflow.NewSchema(
-		workflow.Field{Name: "region", Kind: workflow.KindString},
-		workflow.Field{Name: "company_size", Kind: workflow.KindNumber},
+	schema, err := cond.NewSchema(
+		cond.Field{Name: "region", Kind: cond.KindString},
+		cond.Field{Name: "company_size", Kind: cond.KindNumber},
 	)
 	if err != nil {
 		return err
@@ -127,7 +128,7 @@ func run(ctx context.Context, out io.Writer) error {
 }
 
 // record is the routing view of a lead.
-func record(schema *workflow.Schema, l *crm.Lead) (*workflow.Record, error) {
+func record(schema *cond.Schema, l *crm.Lead) (*cond.Record, error) {
 	r := schema.NewRecord()
 	if err := r.SetString("region", l.Region); err != nil {
 		return nil, err

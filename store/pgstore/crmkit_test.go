@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/dedupe"
@@ -65,7 +66,7 @@ func newCRMWorld(tb testing.TB, edit func(cfg *crmkit.Config)) *crmWorld {
 	}
 	team := crmtest.Team(w.ids, "East", []crm.ID{w.reps[0].ID, w.reps[1].ID})
 	require.NoError(tb, w.store.Teams().Create(w.ctx, team))
-	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	schema, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
 	require.NoError(tb, err)
 	rules, err := workflow.ParseRuleSet(fmt.Appendf(nil, crmWorldRules, team.ID))
 	require.NoError(tb, err)

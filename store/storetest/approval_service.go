@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow"
 )
@@ -20,7 +21,7 @@ type approvalServiceFixture struct {
 	e                   *env
 	svc                 *workflow.ApprovalService
 	def                 *workflow.Definition
-	schema              *workflow.Schema
+	schema              *cond.Schema
 	rep, boss, outsider crm.ID
 }
 
@@ -42,7 +43,7 @@ func newApprovalServiceFixture(t *testing.T, e *env) *approvalServiceFixture {
 		{Meta: crm.Meta{ID: f.outsider}, Name: "Outsider", Active: true},
 	}, nil, nil)
 	require.NoError(t, err)
-	f.schema, err = workflow.NewSchema(workflow.Field{Name: "discount_percent", Kind: workflow.KindNumber})
+	f.schema, err = cond.NewSchema(cond.Field{Name: "discount_percent", Kind: cond.KindNumber})
 	require.NoError(t, err)
 	f.def, err = workflow.ParseDefinition(f.schema, org, []byte(`{"key": "quote_discount", "version": 1, "record_type": "opportunity",
 		"steps": [{"name": "manager", "approvers": [{"role": "manager"}], "timeout": "1h", "on_timeout": {"action": "approve"}}]}`))

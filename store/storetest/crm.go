@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/dedupe"
@@ -105,7 +106,7 @@ func newCRMEnv(t *testing.T, h Harness, edit func(e *crmEnv, cfg *crmkit.Config)
 	}
 	team := crmtest.Team(e.ids, "East", []crm.ID{e.reps[0].ID, e.reps[1].ID})
 	require.NoError(t, e.store.Teams().Create(e.ctx, team))
-	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	schema, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
 	require.NoError(t, err)
 	rules, err := workflow.ParseRuleSet(fmt.Appendf(nil, crmRulesJSON, team.ID))
 	require.NoError(t, err)

@@ -9,14 +9,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow"
 )
 
 // handoffMachine is a three-stage lead machine: new -> sales -> won.
-func handoffMachine(t *testing.T) (*workflow.Machine, *workflow.Schema) {
+func handoffMachine(t *testing.T) (*workflow.Machine, *cond.Schema) {
 	t.Helper()
-	s, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	s, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
 	require.NoError(t, err)
 	m, err := workflow.ParseMachine(s, nil, []byte(`{"name": "lead_pipeline", "record_type": "lead", "initial": "new",
 		"stages": ["new", "sales", "won"],

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow"
 	"github.com/stretchr/testify/require"
@@ -81,7 +82,7 @@ func runRoutingLimits(t *testing.T, h Harness) {
 	// 64 characters of four bytes each: the longest rule-set name in bytes.
 	longest := strings.Repeat("\U00020000", workflow.MaxRuleSetNameLen)
 	newRouter := func(e *env, name string) (*workflow.Router, []crm.ID, error) {
-		schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+		schema, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
 		if err != nil {
 			return nil, nil, err
 		}

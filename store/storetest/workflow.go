@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/workflow"
 )
@@ -72,14 +73,14 @@ func mustWorkflow(t *testing.T, ctx context.Context, s crm.Store, fn func(ctx co
 type routingFixture struct {
 	router     *workflow.Router
 	a, b, c, d crm.ID
-	schema     *workflow.Schema
+	schema     *cond.Schema
 }
 
 func newRoutingFixture(t *testing.T, e *env) *routingFixture {
 	t.Helper()
 	f := &routingFixture{a: e.ids.NewID(), b: e.ids.NewID(), c: e.ids.NewID(), d: e.ids.NewID()}
 	team := e.ids.NewID()
-	schema, err := workflow.NewSchema(workflow.Field{Name: "region", Kind: workflow.KindString})
+	schema, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
 	require.NoError(t, err)
 	f.schema = schema
 	members := []workflow.Member{

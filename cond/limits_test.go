@@ -1,4 +1,4 @@
-package workflow_test
+package cond_test
 
 import (
 	"strings"
@@ -6,20 +6,20 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
-	"github.com/crmkit/crmkit/workflow"
 )
 
 // Hostile condition documents are refused cheaply: sizes are checked
 // before anything expensive is parsed, and the problem list is capped.
 func TestConditionLoadersRefuseHostileDocumentsCheaply(t *testing.T) {
 	t.Parallel()
-	schema, err := workflow.NewSchema(workflow.Field{Name: "amount", Kind: workflow.KindNumber}, workflow.Field{Name: "region", Kind: workflow.KindString})
+	schema, err := cond.NewSchema(cond.Field{Name: "amount", Kind: cond.KindNumber}, cond.Field{Name: "region", Kind: cond.KindString})
 	require.NoError(t, err)
 
 	t.Run("AHugeNumberLiteralIsRefusedUnparsed", func(t *testing.T) {
 		doc := `{"field":"amount","equals":` + "1" + strings.Repeat("0", 1_000_000) + `}`
-		_, err := workflow.ParseCondition(schema, []byte(doc))
+		_, err := cond.Parse(schema, []byte(doc))
 		require.ErrorIs(t, err, crm.ErrInvalidArgument)
 		var all crm.ValidationErrors
 		require.ErrorAs(t, err, &all)
@@ -27,14 +27,14 @@ func TestConditionLoadersRefuseHostileDocumentsCheaply(t *testing.T) {
 		require.Contains(t, all[0].Error(), "longer than 40 characters")
 	})
 	t.Run("ADocumentOverTheSizeLimitIsRefusedUnread", func(t *testing.T) {
-		doc := `{"any":[` + strings.Repeat(`{"field":"region","equals":"x"},`, workflow.MaxDocumentBytes/30) + `{"field":"region","equals":"x"}]}`
-		_, err := workflow.ParseCondition(schema, []byte(doc))
+		doc := `{"any":[` + strings.Repeat(`{"field":"region","equals":"x"},`, cond.MaxDocumentBytes/30) + `{"field":"region","equals":"x"}]}`
+		_, err := cond.Parse(schema, []byte(doc))
 		require.ErrorIs(t, err, crm.ErrInvalidArgument)
 		require.ErrorContains(t, err, "more than 1048576")
 	})
 	t.Run("TheProblemListIsCapped", func(t *testing.T) {
 		doc := `{"any":[` + strings.Repeat(`{"field":"nope","equals":"x"},`, 5000) + `{"field":"nope","equals":"x"}]}`
-		_, err := workflow.ParseCondition(schema, []byte(doc))
+		_, err := cond.Parse(schema, []byte(doc))
 		var all crm.ValidationErrors
 		require.ErrorAs(t, err, &all)
 		require.Len(t, all, 101)
@@ -43,7 +43,7 @@ func TestConditionLoadersRefuseHostileDocumentsCheaply(t *testing.T) {
 	})
 	t.Run("DeepNestingIsRefusedWithoutOverflowingTheStack", func(t *testing.T) {
 		doc := strings.Repeat(`{"not":`, 100_000) + `{"field":"region","equals":"x"}` + strings.Repeat(`}`, 100_000)
-		_, err := workflow.ParseCondition(schema, []byte(doc))
+		_, err := cond.Parse(schema, []byte(doc))
 		require.ErrorIs(t, err, crm.ErrInvalidArgument)
 		require.ErrorContains(t, err, "nested more than")
 	})

@@ -1,13 +1,14 @@
-package workflow_test
+package cond_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
-	"github.com/crmkit/crmkit/workflow"
 )
 
 func TestConditionMatrix(t *testing.T) {
@@ -22,7 +23,7 @@ func TestConditionMatrix(t *testing.T) {
 		want bool
 	}{
 		{"EqualsMatchesAString", `{"field":"region","equals":"cn-east"}`, true},
-		{"EqualsIsCaseSensitive", `{"field":"region","equals":"CN-EAST"}`, false},
+		{"EqualsIgnoresCase", `{"field":"region","equals":"CN-East"}`, true},
 		{"InMatchesAnyListedValue", `{"field":"region","in":["cn-north","cn-east"]}`, true},
 		{"InWithManyValuesUsesASet", `{"field":"region","in":["a","b","c","d","e","f","g","h","i","cn-east"]}`, true},
 		{"InMissesUnlistedValues", `{"field":"region","in":["a","b","c","d","e","f","g","h","i"]}`, false},
@@ -44,7 +45,7 @@ func TestConditionMatrix(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := workflow.ParseCondition(s, []byte(tc.cond))
+			p, err := cond.Parse(s, []byte(tc.cond))
 			require.NoError(t, err)
 			require.Equal(t, tc.want, p.Match(rec))
 			if tc.name != "NotExistsOnAnUnsetField" && tc.name != "NotInverts" {
@@ -77,7 +78,7 @@ func TestConditionValidation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := workflow.ParseCondition(s, []byte(tc.cond))
+			_, err := cond.Parse(s, []byte(tc.cond))
 			require.ErrorIs(t, err, crm.ErrInvalidArgument)
 			var es crm.ValidationErrors
 			require.True(t, errors.As(err, &es), "%v", err)
@@ -85,7 +86,7 @@ func TestConditionValidation(t *testing.T) {
 		})
 	}
 	t.Run("UnknownKeysAreRefused", func(t *testing.T) {
-		_, err := workflow.ParseCondition(s, []byte(`{"field":"region","equal":"x"}`))
+		_, err := cond.Parse(s, []byte(`{"field":"region","equal":"x"}`))
 		require.ErrorIs(t, err, crm.ErrInvalidArgument)
 	})
 }
@@ -104,37 +105,54 @@ func TestRecordRefusesWrongKindsAndCurrencies(t *testing.T) {
 
 func TestSchemaValidation(t *testing.T) {
 	t.Parallel()
-	_, err := workflow.NewSchema(
-		workflow.Field{Name: "Region", Kind: workflow.KindString},
-		workflow.Field{Name: "amount", Kind: workflow.KindMoney},
-		workflow.Field{Name: "x"},
-		workflow.Field{Name: "x", Kind: workflow.KindBool},
+	_, err := cond.NewSchema(
+		cond.Field{Name: "Region", Kind: cond.KindString},
+		cond.Field{Name: "amount", Kind: cond.KindMoney},
+		cond.Field{Name: "x"},
+		cond.Field{Name: "x", Kind: cond.KindBool},
 	)
 	var es crm.ValidationErrors
 	require.True(t, errors.As(err, &es))
 	require.Equal(t, []string{"fields[0].name", "fields[1].currency", "fields[2].kind", "fields[3].name"}, es.Fields())
 }
 
-func FuzzParseCondition(f *testing.F) {
-	s := leadSchema(f)
-	yes := true
-	rec := lead(f, s, leadValues{region: "cn-east", size: 42, tags: []string{"a"}, budget: "5 CNY", vip: &yes})
+// FuzzParse covers the strict decoder together with the compiler: any
+// input is compiled or refused with an invalid-argument error, never a
+// panic or a stack overflow, and a compiled predicate evaluates and
+// explains any record.
+func FuzzParse(f *testing.F) {
+	s := richSchema(f)
+	rec := richRecord(f, s)
+	unknownRec := s.NewRecord()
+	_ = unknownRec.SetUnknown("status")
+	_ = unknownRec.SetID("department", deptUnknown)
+	unknownRec.SetCustom(crm.Fields{}, true)
 	for _, seed := range []string{
-		`{"field":"region","equals":"cn-east"}`,
-		`{"all":[{"field":"company_size","range":{"gte":1,"lt":"1e3"}},{"not":{"field":"tags","prefix":"x"}}]}`,
-		`{"any":[{"field":"budget","in":["5 CNY", 7]},{"field":"vip","exists":false}]}`,
-		`{"field":"owner_id","in":["01000000-0000-7000-8000-000000000001"]}`,
+		`{"field":"name","equals":"Acme"}`,
+		`{"all":[{"field":"size","range":{"gte":1,"lt":"1e3"}},{"not":{"field":"tags","prefix":"x"}}]}`,
+		`{"any":[{"field":"fields.budget","in":["5", 7]},{"field":"status","exists":false}]}`,
+		`{"field":"department","under":["` + deptEast.String() + `"]}`,
+		`{"event":{"kind":"*","min_count":2,"within_days":1.5}}`,
+		`{"field":"fields.tier","contains":"ol"}`,
 		`{"not":{"not":{"not":{}}}}`,
+		`{"field":"size","equals":NaN}`,
+		`{"field":"size","equals":1e999999}`,
+		strings.Repeat(`{"not":`, 300) + `{"field":"name","exists":true}` + strings.Repeat(`}`, 300),
+		`{"field":"name","equals":"x"} {"trailing":true}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := workflow.ParseCondition(s, data)
+		p, err := cond.Parse(s, data)
 		if err != nil {
 			require.ErrorIs(t, err, crm.ErrInvalidArgument)
 			return
 		}
-		_ = p.Match(rec)
-		_ = p.Match(s.NewRecord())
+		for _, r := range []*cond.Record{rec, unknownRec, s.NewRecord()} {
+			got := p.Eval(r)
+			require.Equal(t, got, p.Explain(r).Result, "explain agrees with eval")
+			require.Equal(t, got == cond.True, p.Match(r))
+		}
+		_ = p.String()
 	})
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
@@ -254,64 +252,18 @@ func (r leadRouter) RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm
 	return d.UserID, nil
 }
 
-// LeadRecord is the default [Config.LeadRecord]: it fills the fields of
-// schema that name a lead attribute — "name", "company", "title", "email",
-// "phone", "industry", "region", "source", "status" (strings),
-// "company_size" (number), "tags" (strings), "owner_id" and
-// "department_id" (IDs) — plus any text custom field of the lead whose
-// name the schema declares as a string (a lead attribute of the same name
-// wins). Fields the lead leaves empty stay unset.
+// LeadRecord is the default [Config.LeadRecord]: a new record of schema
+// filled by [cond.FillLead] — the fields of schema that name a lead
+// attribute ("name", "company", "title", "email", "phone", "industry",
+// "region", "source", "status" as strings, "company_size" as a number,
+// "tags" as strings, "owner_id", "department_id" and "created_by" as IDs),
+// string fields named like one of the lead's text custom fields (a lead
+// attribute of the same name wins), and the custom fields themselves when
+// the schema has them. Fields the lead leaves empty stay unset.
 func LeadRecord(schema *cond.Schema, l *crm.Lead) (*cond.Record, error) {
 	rec := schema.NewRecord()
-	set := func(name string, kind cond.Kind, put func() error) error {
-		f, ok := schema.Field(name)
-		if !ok || f.Kind != kind {
-			return nil
-		}
-		return put()
-	}
-	str := func(name, v string) error {
-		if v == "" {
-			return nil
-		}
-		return set(name, cond.KindString, func() error { return rec.SetString(name, v) })
-	}
-	// Custom fields first, so a lead attribute of the same name wins.
-	for name, v := range l.Fields {
-		if s, ok := v.Str(); ok {
-			if err := str(name, s); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, f := range []struct{ name, v string }{
-		{"name", l.Name}, {"company", l.Company}, {"title", l.Title}, {"email", l.Email}, {"phone", l.Phone},
-		{"industry", l.Industry}, {"region", l.Region}, {"source", l.Source}, {"status", string(l.Status)},
-	} {
-		if err := str(f.name, f.v); err != nil {
-			return nil, err
-		}
-	}
-	if l.CompanySize != 0 {
-		if err := set("company_size", cond.KindNumber, func() error { return rec.SetNumber("company_size", decimal.NewFromInt(int64(l.CompanySize))) }); err != nil {
-			return nil, err
-		}
-	}
-	if len(l.Tags) > 0 {
-		if err := set("tags", cond.KindStrings, func() error { return rec.SetStrings("tags", l.Tags...) }); err != nil {
-			return nil, err
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    crm.ID
-	}{{"owner_id", l.OwnerID}, {"department_id", l.DepartmentID}} {
-		if f.v == crm.NilID {
-			continue
-		}
-		if err := set(f.name, cond.KindID, func() error { return rec.SetID(f.name, f.v) }); err != nil {
-			return nil, err
-		}
+	if err := cond.FillLead(rec, l); err != nil {
+		return nil, err
 	}
 	return rec, nil
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -294,6 +296,8 @@ func (cp *compiler) leaf(path string, c *Condition) (node, bool) {
 			cp.fail(p, "is empty")
 		case len(n.str) > MaxTextLen:
 			cp.fail(p, "is longer than %d bytes", MaxTextLen)
+		case !utf8.ValidString(n.str) || strings.ContainsFunc(n.str, unicode.IsControl):
+			cp.fail(p, "must be UTF-8 text without control characters")
 		}
 		n.str = lowerIfASCII(n.str)
 	case c.Range != nil:
@@ -475,6 +479,9 @@ func (cp *compiler) text(path string, raw json.RawMessage) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		cp.fail(path, "must not contain control characters")
 	}
 	return s, true
 }

@@ -2,7 +2,10 @@ package cond
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -131,9 +134,106 @@ func Parse(schema *Schema, data []byte) (*Predicate, error) {
 // loader needs first: a document over [MaxDocumentBytes] is refused
 // unread. Unknown fields, repeated keys, wrong types, nesting deeper than
 // [crm.MaxJSONDepth] and trailing data are refused with their JSON paths.
+// A key of a condition form crmkit used before this language ("op",
+// "values", "match", "owner_departments", ...) gets an error saying what
+// to write instead.
 func DecodeStrict(data []byte, v any) error {
 	if len(data) > MaxDocumentBytes {
 		return crm.ValidationErrors{crm.Invalid("", "document of %d bytes, more than %d", len(data), MaxDocumentBytes)}
 	}
-	return crm.DecodeStrict(data, v)
+	if err := crm.DecodeStrict(data, v); err != nil {
+		return explainRetired(err)
+	}
+	return nil
+}
+
+// Clone returns a deep copy of c.
+func (c *Condition) Clone() *Condition {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.All = cloneList(c.All)
+	out.Any = cloneList(c.Any)
+	out.Not = c.Not.Clone()
+	if c.Event != nil {
+		e := *c.Event
+		out.Event = &e
+	}
+	out.Equals = slices.Clone(c.Equals)
+	out.In = cloneRaw(c.In)
+	out.Under = cloneRaw(c.Under)
+	if c.Range != nil {
+		r := Range{GT: slices.Clone(c.Range.GT), GTE: slices.Clone(c.Range.GTE), LT: slices.Clone(c.Range.LT), LTE: slices.Clone(c.Range.LTE)}
+		out.Range = &r
+	}
+	if c.Prefix != nil {
+		s := *c.Prefix
+		out.Prefix = &s
+	}
+	if c.Contains != nil {
+		s := *c.Contains
+		out.Contains = &s
+	}
+	if c.Exists != nil {
+		b := *c.Exists
+		out.Exists = &b
+	}
+	return &out
+}
+
+func cloneList(l []Condition) []Condition {
+	if l == nil {
+		return nil
+	}
+	out := make([]Condition, len(l))
+	for i := range l {
+		out[i] = *l[i].Clone()
+	}
+	return out
+}
+
+func cloneRaw(l []json.RawMessage) []json.RawMessage {
+	if l == nil {
+		return nil
+	}
+	out := make([]json.RawMessage, len(l))
+	for i, r := range l {
+		out[i] = slices.Clone(r)
+	}
+	return out
+}
+
+// retired says what to write instead of the keys of the condition forms
+// crmkit used before the one language.
+var retired = map[string]string{
+	"op":                  `the {"field", "op", "value"} form is retired: write {"field": "region", "equals": "cn-east"}, {"field": "region", "in": ["cn-east"]}, {"field": "company_size", "range": {"gte": 10, "lte": 99}}, {"field": "title", "contains": "manager"} or {"field": "email", "exists": true}`,
+	"value":               `the {"field", "op", "value"} form is retired: put the literal under its operator, such as {"field": "region", "equals": "cn-east"}`,
+	"values":              `the {"field", "op": "in", "values"} form is retired: write {"field": "region", "in": ["cn-east", "cn-north"]}`,
+	"min":                 `the {"op": "range", "min", "max"} form is retired: write {"field": "company_size", "range": {"gte": 10, "lte": 99}}`,
+	"max":                 `the {"op": "range", "min", "max"} form is retired: write {"field": "company_size", "range": {"gte": 10, "lte": 99}}`,
+	"match":               `the {"match": [{"field", "in"}]} form is retired: write a condition, such as {"all": [{"field": "region", "in": ["cn-east"]}, {"field": "level", "in": ["A"]}]}`,
+	"owner_departments":   `the list form of access-rule conditions is retired: write {"field": "department_id", "under": ["<department id>"]}`,
+	"creator_departments": `the list form of access-rule conditions is retired: write {"field": "creator_department_id", "under": ["<department id>"]}`,
+	"pools":               `the list form of access-rule conditions is retired: write {"field": "pool_id", "in": ["<pool id>"]}`,
+	"statuses":            `the list form of access-rule conditions is retired: write {"field": "status", "in": ["open"]}`,
+	"field_equals":        `the list form of access-rule conditions is retired: write {"field": "fields.<name>", "equals": "<value>"}`,
+}
+
+// explainRetired turns "unknown field" errors on the keys of retired
+// condition forms into errors that say what to write instead.
+func explainRetired(err error) error {
+	var es crm.ValidationErrors
+	if !errors.As(err, &es) {
+		return err
+	}
+	out := make(crm.ValidationErrors, len(es))
+	for i, e := range es {
+		out[i] = e
+		key := e.Field[strings.LastIndexAny(e.Field, ".]")+1:]
+		if hint, ok := retired[key]; ok && e.Reason == "unknown field" {
+			out[i] = crm.Invalid(e.Field, "%s", hint)
+		}
+	}
+	return out
 }

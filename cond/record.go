@@ -213,11 +213,7 @@ func (r *Record) SetStrings(name string, v ...string) error {
 	if err != nil {
 		return err
 	}
-	ascii := true
-	for _, s := range v {
-		ascii = ascii && isASCII(s)
-	}
-	r.vals[i] = value{state: set, ascii: ascii, ss: append(r.vals[i].ss[:0], v...)}
+	list(&r.vals[i], v)
 	return nil
 }
 

@@ -8,8 +8,9 @@
 // # Pools and rules
 //
 // A [Pool] is plain data, usually JSON ([ParsePool]): admins and members
-// (users, departments, department trees), an entry rule selecting customers by
-// field, a priority deciding between several matching pools (the highest wins,
+// (users, departments, department trees), an entry rule selecting customers
+// (a condition of crmkit's one condition language, package
+// [github.com/crmkit/crmkit/cond], on [cond.CustomerSchema]), a priority deciding between several matching pools (the highest wins,
 // ties go to the lowest ID), hidden fields masked until a customer is claimed
 // ([Pool.Mask], [Service.View]), daily claim limits, cooldowns, a protection
 // period and versioned recycling rules. A [RecycleRule] combines conditions

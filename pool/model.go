@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -33,9 +34,11 @@ type Pool struct {
 	Admins []crm.ID `json:"admins,omitempty"`
 	// Members may claim from the pool.
 	Members Members `json:"members"`
-	// Entry selects the customers that enter this pool by rule; nil means
-	// customers enter only by hand.
-	Entry *EntryRule `json:"entry,omitempty"`
+	// Entry selects the customers that enter this pool by rule, a
+	// condition on [cond.CustomerSchema] such as
+	// {"all": [{"field": "region", "in": ["cn-east"]}, {"field": "level", "equals": "C"}]};
+	// nil means customers enter only by hand.
+	Entry *cond.Condition `json:"entry,omitempty"`
 	// HiddenFields are customer fields masked for everyone but the owner
 	// (see [Pool.Mask]): "phone", "email", "address", "website" or
 	// "fields.<name>".
@@ -69,20 +72,6 @@ type Members struct {
 	Users           []crm.ID `json:"users,omitempty"`
 	Departments     []crm.ID `json:"departments,omitempty"`
 	DepartmentTrees []crm.ID `json:"department_trees,omitempty"`
-}
-
-// EntryRule selects customers by their fields; every match must hold (AND),
-// and a match holds when the field's value is one of In.
-type EntryRule struct {
-	Match []FieldMatch `json:"match"`
-}
-
-// FieldMatch tests one customer field.
-type FieldMatch struct {
-	// Field is "region", "industry", "level", "source", "kind", "status",
-	// "department_id" or "fields.<name>" (a string custom field).
-	Field string   `json:"field"`
-	In    []string `json:"in"`
 }
 
 // ConditionKind names a recycling condition.
@@ -223,12 +212,13 @@ func resolveLimits(limits []Limit, kind LimitKind, u *crm.User) []*Limit {
 }
 
 // ParsePool decodes and validates a pool from JSON with
-// [crm.DecodeStrict]: unknown fields, repeated keys, wrong types and
+// [cond.DecodeStrict]: unknown fields, repeated keys, wrong types and
 // trailing data are refused with their JSON paths, so a misspelt setting is
-// never silently ignored.
+// never silently ignored, and an entry rule in the retired
+// {"match": [...]} form is refused with the form to write instead.
 func ParsePool(data []byte) (*Pool, error) {
 	var p Pool
-	if err := crm.DecodeStrict(data, &p); err != nil {
+	if err := cond.DecodeStrict(data, &p); err != nil {
 		return nil, fmt.Errorf("pool: parse pool: %w", err)
 	}
 	if err := p.Validate(); err != nil {
@@ -282,23 +272,7 @@ func (p *Pool) Validate() error {
 	idList(&v, "members.departments", p.Members.Departments)
 	idList(&v, "members.department_trees", p.Members.DepartmentTrees)
 	if p.Entry != nil {
-		if len(p.Entry.Match) == 0 {
-			v.Add("entry.match", "is empty; omit entry for pools entered by hand only")
-		}
-		for i, m := range p.Entry.Match {
-			f := fmt.Sprintf("entry.match[%d]", i)
-			if !knownField(m.Field) {
-				v.Add(f+".field", "unknown customer field %q", trunc(m.Field))
-			}
-			if len(m.In) == 0 {
-				v.Add(f+".in", "is empty")
-			}
-			for j, val := range m.In {
-				if !storableText(val) || utf8.RuneCountInString(val) > maxName {
-					v.Add(fmt.Sprintf("%s.in[%d]", f, j), "must be valid UTF-8 without control characters, of at most %d characters", maxName)
-				}
-			}
-		}
+		v.Merge(cond.Check(cond.CustomerSchema(), "entry", p.Entry))
 	}
 	for i, f := range p.HiddenFields {
 		if !hideable(f) || !storableText(f) {
@@ -453,13 +427,7 @@ func (p *Pool) Clone() *Pool {
 	out.Members.Users = slices.Clone(p.Members.Users)
 	out.Members.Departments = slices.Clone(p.Members.Departments)
 	out.Members.DepartmentTrees = slices.Clone(p.Members.DepartmentTrees)
-	if p.Entry != nil {
-		e := EntryRule{Match: make([]FieldMatch, len(p.Entry.Match))}
-		for i, m := range p.Entry.Match {
-			e.Match[i] = FieldMatch{Field: m.Field, In: slices.Clone(m.In)}
-		}
-		out.Entry = &e
-	}
+	out.Entry = p.Entry.Clone()
 	out.HiddenFields = slices.Clone(p.HiddenFields)
 	out.Recycle = make([]RecycleRule, len(p.Recycle))
 	for i, r := range p.Recycle {
@@ -489,15 +457,6 @@ func (p *Pool) Clone() *Pool {
 	return &out
 }
 
-func knownField(f string) bool {
-	switch f {
-	case "region", "industry", "level", "source", "kind", "status", "department_id":
-		return true
-	}
-	name, ok := strings.CutPrefix(f, "fields.")
-	return ok && validFieldName(name)
-}
-
 func hideable(f string) bool {
 	switch f {
 	case "phone", "email", "address", "website":
@@ -520,45 +479,27 @@ func validFieldName(s string) bool {
 	return true
 }
 
-// fieldValue returns the string value of a known customer field.
-func fieldValue(c *crm.Customer, f string) (string, bool) {
-	switch f {
-	case "region":
-		return c.Region, true
-	case "industry":
-		return c.Industry, true
-	case "level":
-		return c.Level, true
-	case "source":
-		return c.Source, true
-	case "kind":
-		return string(c.Kind), true
-	case "status":
-		return string(c.Status), true
-	case "department_id":
-		if c.DepartmentID == crm.NilID {
-			return "", true
-		}
-		return c.DepartmentID.String(), true
-	}
-	name, _ := strings.CutPrefix(f, "fields.")
-	s, ok := c.Fields[name].Str()
-	return s, ok
-}
-
 // Matches reports whether the pool's entry rule selects c. A pool without an
-// entry rule matches nothing.
+// entry rule, or with one that does not compile, matches nothing.
 func (p *Pool) Matches(c *crm.Customer) bool {
-	if p.Entry == nil {
+	pred, err := p.EntryPredicate()
+	if err != nil || pred == nil {
 		return false
 	}
-	for _, m := range p.Entry.Match {
-		s, ok := fieldValue(c, m.Field)
-		if !ok || !slices.Contains(m.In, s) {
-			return false
-		}
+	r := cond.CustomerSchema().NewRecord()
+	if err := cond.FillCustomer(r, c); err != nil {
+		return false
 	}
-	return true
+	return pred.Match(r)
+}
+
+// EntryPredicate compiles the pool's entry rule against
+// [cond.CustomerSchema]; it returns nil for a pool without one.
+func (p *Pool) EntryPredicate() (*cond.Predicate, error) {
+	if p.Entry == nil {
+		return nil, nil
+	}
+	return cond.Compile(cond.CustomerSchema(), "entry", p.Entry)
 }
 
 // Mask returns a copy of c with the pool's hidden fields masked: phone

@@ -33,8 +33,8 @@ func TestParsePoolReportsBadFieldsByName(t *testing.T) {
 			 {"id":"b","effective_from":"2026-01-01T00:00:00Z","conditions":[{"kind":"no_deal","days":5}]}]}`,
 			[]string{"recycle[1].effective_from"}},
 		{"UnknownEntryFieldAndHiddenField",
-			`{"id":"0196a8b0-0000-7000-8000-000000000001","name":"p","members":{},"entry":{"match":[{"field":"province","in":["x"]}]},"hidden_fields":["name"]}`,
-			[]string{"entry.match[0].field", "hidden_fields[0]"}},
+			`{"id":"0196a8b0-0000-7000-8000-000000000001","name":"p","members":{},"entry":{"any":[{"field":"province","in":["x"]},{"field":"level","contains":""}]},"hidden_fields":["name"]}`,
+			[]string{"entry.any[0].field", "entry.any[1].contains", "hidden_fields[0]"}},
 		{"LimitsOfTheWrongPlaceAndNegativeMax",
 			`{"id":"0196a8b0-0000-7000-8000-000000000001","name":"p","members":{},"limits":[{"kind":"owned_customers","max":3},{"kind":"daily_claims","max":-1}]}`,
 			[]string{"limits[0].kind", "limits[1].max"}},
@@ -145,4 +145,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	var ve crm.ValidationErrors
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, []string{"collision_on_claim", "cascade.on_claim.contacts", "sweep_batch", "sweep_workers"}, ve.Fields())
+}
+
+// A pool written with the entry form crmkit used before its one condition
+// language is refused with the form to write instead.
+func TestParsePoolRefusesTheRetiredEntryForm(t *testing.T) {
+	t.Parallel()
+	_, err := pool.ParsePool([]byte(`{"id":"0196a8b0-0000-7000-8000-000000000001","name":"p","members":{},"entry":{"match":[{"field":"region","in":["x"]}]}}`))
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	require.ErrorContains(t, err, `entry.match: the {"match": [{"field", "in"}]} form is retired: write a condition`)
 }

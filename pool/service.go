@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -216,8 +218,9 @@ func (c *Config) withDefaults() Config {
 // updates, ledger entry and events commit together or not at all. It is safe
 // for concurrent use and starts no goroutine that outlives a call.
 type Service struct {
-	store crm.Store
-	cfg   Config
+	store   crm.Store
+	cfg     Config
+	entries entryCache
 }
 
 // New returns a Service over store. A nil cfg means defaults.
@@ -1372,13 +1375,17 @@ func (s *Service) enter(ctx context.Context, t crm.Tx, req EnterRequest) (*Resul
 func (u *unit) matchPool(ctx context.Context, c *crm.Customer) (*Pool, error) {
 	var best *Pool
 	after := crm.NilID
+	rec := cond.CustomerSchema().NewRecord()
+	if err := cond.FillCustomer(rec, c); err != nil {
+		return nil, err
+	}
 	for {
 		ps, err := u.tx.Pools().List(ctx, after, crm.MaxPageLimit)
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range ps {
-			if !p.Matches(c) {
+			if pred := u.s.entries.predicate(p); pred == nil || !pred.Match(rec) {
 				continue
 			}
 			if best == nil || p.Priority > best.Priority || (p.Priority == best.Priority && compareID(p.ID, best.ID) < 0) {
@@ -1636,4 +1643,46 @@ func (u *unit) cascade(ctx context.Context, customerID, prev, next crm.ID, rule 
 		}
 	}
 	return nil
+}
+
+// entryCache keeps the compiled entry rules of the pool versions it has
+// seen, so choosing a customer's pool compiles each rule once.
+type entryCache struct {
+	mu    sync.Mutex
+	preds map[entryKey]*cond.Predicate
+}
+
+type entryKey struct {
+	tenant  string
+	id      crm.ID
+	version int64
+}
+
+// maxCachedEntries bounds the cache; past it the cache starts again.
+const maxCachedEntries = 10000
+
+// predicate returns p's compiled entry rule, or nil when p has none or it
+// does not compile (Validate refuses such pools on every write).
+func (c *entryCache) predicate(p *Pool) *cond.Predicate {
+	if p.Entry == nil {
+		return nil
+	}
+	k := entryKey{p.TenantID, p.ID, p.Version}
+	c.mu.Lock()
+	pred, ok := c.preds[k]
+	c.mu.Unlock()
+	if ok {
+		return pred
+	}
+	pred, err := p.EntryPredicate()
+	if err != nil {
+		pred = nil
+	}
+	c.mu.Lock()
+	if c.preds == nil || len(c.preds) >= maxCachedEntries {
+		c.preds = make(map[entryKey]*cond.Predicate)
+	}
+	c.preds[k] = pred
+	c.mu.Unlock()
+	return pred
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/pool"
@@ -370,7 +371,7 @@ func TestEnter(t *testing.T) {
 		f := newFixture(t, nil)
 		mk := func(prio int) *pool.Pool {
 			p := &pool.Pool{ID: f.ids.NewID(), Name: "p", Priority: prio, Members: pool.Members{All: true},
-				Entry: &pool.EntryRule{Match: []pool.FieldMatch{{Field: "region", In: []string{"Shanghai"}}}}}
+				Entry: cond.Ptr(cond.In("region", "Shanghai"))}
 			require.NoError(t, f.svc.CreatePool(f.ctx, p))
 			return p
 		}
@@ -662,7 +663,7 @@ func TestCreate(t *testing.T) {
 	t.Run("ChoosesThePoolByRuleAndStartsProtection", func(t *testing.T) {
 		f := newFixture(t, nil)
 		home := &pool.Pool{ID: f.ids.NewID(), Name: "Key accounts", Members: pool.Members{All: true}, ProtectionDays: 30,
-			Entry: &pool.EntryRule{Match: []pool.FieldMatch{{Field: "level", In: []string{"A"}}}},
+			Entry: cond.Ptr(cond.In("level", "A")),
 			Recycle: []pool.RecycleRule{{ID: "p", EffectiveFrom: crmtest.Epoch().Add(-time.Hour),
 				Conditions: []pool.Condition{{Kind: pool.ProtectionExpired}}}}}
 		require.NoError(t, f.svc.CreatePool(f.ctx, home))

@@ -69,6 +69,7 @@ func ExampleMigrations() {
 	// 0008 ownership_indexes
 	// 0009 pool_request_age
 	// 0010 department_tree_versions
+	// 0011 condition_language
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

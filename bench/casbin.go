@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 )
@@ -79,8 +81,9 @@ func NewCasbin(doc *permission.Document, depts []crm.Department, users []*crm.Us
 	var rules [][]string
 	for _, role := range doc.Roles {
 		for _, ru := range role.Rules {
-			if ru.When != nil && len(ru.When.FieldEquals) > 0 {
-				return nil, fmt.Errorf("bench: field conditions are not translated to casbin")
+			w, err := flatten(ru.When)
+			if err != nil {
+				return nil, err
 			}
 			eft := "allow"
 			if ru.Effect == permission.Deny {
@@ -91,19 +94,17 @@ func NewCasbin(doc *permission.Document, depts []crm.Department, users []*crm.Us
 				depts = deptSpec(ru.Departments, ru.IncludeSubtrees)
 			}
 			owner, creator, pools, statuses := "-", "-", "-", "-"
-			if w := ru.When; w != nil {
-				if len(w.OwnerDepartments) > 0 {
-					owner = deptSpec(w.OwnerDepartments, true)
-				}
-				if len(w.CreatorDepartments) > 0 {
-					creator = deptSpec(w.CreatorDepartments, true)
-				}
-				if len(w.Pools) > 0 {
-					pools = idList(w.Pools)
-				}
-				if len(w.Statuses) > 0 {
-					statuses = strings.Join(w.Statuses, "|")
-				}
+			if len(w.owner) > 0 {
+				owner = deptSpec(w.owner, true)
+			}
+			if len(w.creator) > 0 {
+				creator = deptSpec(w.creator, true)
+			}
+			if len(w.pools) > 0 {
+				pools = idList(w.pools)
+			}
+			if len(w.statuses) > 0 {
+				statuses = strings.Join(w.statuses, "|")
 			}
 			for _, a := range ru.Actions {
 				rules = append(rules, []string{role.Name, string(ru.RecordType), a.String(), string(ru.Scope), depts, owner, creator, pools, statuses, eft})
@@ -231,4 +232,65 @@ func str(id crm.ID) string {
 		return ""
 	}
 	return id.String()
+}
+
+// flatConditions are the parts of a rule condition the casbin model
+// expresses: an "all" of department, creator department, pool and status
+// tests.
+type flatConditions struct {
+	owner, creator, pools []crm.ID
+	statuses              []string
+}
+
+func flatten(w *cond.Condition) (flatConditions, error) {
+	var out flatConditions
+	if w == nil {
+		return out, nil
+	}
+	parts := []cond.Condition{*w}
+	if w.All != nil {
+		parts = w.All
+	}
+	for _, p := range parts {
+		lits := p.In
+		if p.Under != nil {
+			lits = p.Under
+		}
+		var vals []string
+		for _, raw := range lits {
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return out, fmt.Errorf("bench: literal %s is not translated to casbin", raw)
+			}
+			vals = append(vals, v)
+		}
+		ids := func() ([]crm.ID, error) {
+			out := make([]crm.ID, len(vals))
+			for i, v := range vals {
+				id, err := crm.ParseID("", v)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = id
+			}
+			return out, nil
+		}
+		var err error
+		switch {
+		case p.Field == "department_id" && p.Under != nil:
+			out.owner, err = ids()
+		case p.Field == "creator_department_id" && p.Under != nil:
+			out.creator, err = ids()
+		case p.Field == "pool_id" && p.In != nil:
+			out.pools, err = ids()
+		case p.Field == "status" && p.In != nil:
+			out.statuses = vals
+		default:
+			return out, fmt.Errorf("bench: condition on %q is not translated to casbin", p.Field)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/google/uuid"
@@ -117,13 +118,13 @@ func generatedWorld(tb testing.TB, seed uint64, nDepts, nRoles, rulesPerRole, nU
 			}
 			switch rng.IntN(12) {
 			case 0, 1:
-				ru.When = &permission.Conditions{OwnerDepartments: []crm.ID{dept()}}
+				ru.When = cond.Ptr(cond.Under("department_id", dept()))
 			case 2:
-				ru.When = &permission.Conditions{CreatorDepartments: []crm.ID{dept(), dept()}}
+				ru.When = cond.Ptr(cond.Under("creator_department_id", dept(), dept()))
 			case 3:
-				ru.When = &permission.Conditions{Pools: []crm.ID{pools[rng.IntN(len(pools))]}}
+				ru.When = cond.Ptr(cond.In("pool_id", pools[rng.IntN(len(pools))]))
 			case 4:
-				ru.When = &permission.Conditions{Statuses: []string{"new", "contacted"}}
+				ru.When = cond.Ptr(cond.In("status", "new", "contacted"))
 			}
 			role.Rules = append(role.Rules, ru)
 		}

@@ -59,6 +59,7 @@ type node struct {
 type operands struct {
 	field  string // the name as written
 	custom string // the custom field's name, without the prefix
+	names  Namer  // names the IDs of a tree field, for explanations
 	set    map[string]struct{}
 	ascii  bool // every text literal is ASCII (set keys are lower-case)
 	nums   []number
@@ -224,7 +225,9 @@ func (cp *compiler) event(path string, e *EventTest) (node, bool) {
 func (cp *compiler) resolve(path, name string) (n node, kind Kind, ok bool) {
 	if i, ok := cp.schema.index[name]; ok {
 		f := cp.schema.fields[i]
-		return node{slot: int32(i), kind: f.Kind, x: &operands{field: name}}, f.Kind, true
+		x := &operands{field: name}
+		x.names, _ = f.Tree.(Namer)
+		return node{slot: int32(i), kind: f.Kind, x: x}, f.Kind, true
 	}
 	if custom, ok := cp.schema.customName(name); ok {
 		return node{slot: -1, kind: KindValue, x: &operands{field: name, custom: custom}}, KindValue, true

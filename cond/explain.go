@@ -108,7 +108,7 @@ func (p *Predicate) valueText(n *node, r *Record) string {
 	case KindBool:
 		return strconv.FormatBool(v.b)
 	case KindID:
-		return v.id.String()
+		return idText(v.id, n.x.names)
 	}
 	return "?"
 }
@@ -162,7 +162,7 @@ func describe(n *node) string {
 		}
 		return f + " range " + strings.Join(parts, " and ")
 	case opUnder:
-		return f + " under " + idList(n.x.ids)
+		return f + " under " + idList(n.x.ids, n.x.names)
 	}
 	var lits []string
 	for _, s := range n.strs {
@@ -174,7 +174,7 @@ func describe(n *node) string {
 		}
 	}
 	for _, id := range n.x.ids {
-		lits = append(lits, strconv.Quote(id.String()))
+		lits = append(lits, idText(id, n.x.names))
 	}
 	if n.kind == KindBool || n.x.hasBool {
 		lits = append(lits, strconv.FormatBool(n.b))
@@ -193,12 +193,23 @@ func quoteList(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-func idList(ids []crm.ID) string {
+func idList(ids []crm.ID, names Namer) string {
 	q := make([]string, len(ids))
 	for i, id := range ids {
-		q[i] = strconv.Quote(id.String())
+		q[i] = idText(id, names)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// idText prints an ID literal: its name when the field's tree names it,
+// else the quoted ID.
+func idText(id crm.ID, names Namer) string {
+	if names != nil {
+		if n, ok := names.Name(id); ok && n != "" {
+			return n
+		}
+	}
+	return strconv.Quote(id.String())
 }
 
 // String prints the number without trailing zeros.

@@ -83,6 +83,13 @@ type Tree interface {
 	Span(id crm.ID) (lo, hi int32, ok bool)
 }
 
+// Namer is implemented by a [Tree] that can name its IDs; explanations
+// and [Predicate.String] then print names ("department_id under [Sales]")
+// instead of IDs.
+type Namer interface {
+	Name(id crm.ID) (string, bool)
+}
+
 // Field declares one field that conditions may test.
 type Field struct {
 	// Name is how conditions refer to the field, such as "region" or

@@ -168,6 +168,14 @@ func (t *DepartmentTree) Range(root ID) (lo, hi int32, ok bool) {
 	return r, t.nodes[r].end, true
 }
 
+// Span returns the pre-order interval [lo, hi] of root's subtree, both
+// ends included, and whether root is known, so a tree serves as the
+// hierarchy of a condition's "under" test (package cond's Tree).
+func (t *DepartmentTree) Span(root ID) (lo, hi int32, ok bool) {
+	lo, hi, ok = t.Range(root)
+	return lo, hi - 1, ok
+}
+
 // Order returns the pre-order number of id and whether it is known.
 func (t *DepartmentTree) Order(id ID) (int32, bool) {
 	i, ok := t.index[id]

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/stretchr/testify/require"
@@ -65,11 +66,11 @@ func genWorld(tb testing.TB, seed uint64, nDepts, nRoles, rulesPerRole, nUsers i
 			}
 			switch rng.IntN(10) {
 			case 0, 1:
-				ru.When = &permission.Conditions{OwnerDepartments: []crm.ID{dept()}}
+				ru.When = cond.Ptr(cond.Under("department_id", dept()))
 			case 2:
-				ru.When = &permission.Conditions{CreatorDepartments: []crm.ID{dept()}}
+				ru.When = cond.Ptr(cond.Under("creator_department_id", dept()))
 			case 3:
-				ru.When = &permission.Conditions{Pools: []crm.ID{benchPools[rng.IntN(len(benchPools))]}}
+				ru.When = cond.Ptr(cond.In("pool_id", benchPools[rng.IntN(len(benchPools))]))
 			}
 			role.Rules = append(role.Rules, ru)
 		}

@@ -3,9 +3,10 @@ package permission
 import (
 	"fmt"
 	"math/bits"
-	"slices"
 	"strings"
+	"sync"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -347,7 +348,8 @@ func (p *Policy) decide(s *Subject, a Action, r *Resource) Decision {
 		return p.deny(reasonUnknownType, a, -1)
 	}
 	nT := len(p.types)
-	deptOrd := int32(unresolved)
+	ev := evaluation{deptOrd: unresolved}
+	defer ev.release()
 	allow := int32(-1)
 	granted := false
 	for w, word := range s.roles {
@@ -364,7 +366,7 @@ func (p *Policy) decide(s *Subject, a Action, r *Resource) Decision {
 						break
 					}
 				}
-				if p.matches(ru, s, r, &deptOrd) {
+				if p.matches(ru, s, r, &ev) {
 					if ru.deny {
 						return Decision{p: p, code: reasonDeniedByRule, action: a, rule: idx, rt: int32(t), field: -1}
 					}
@@ -396,15 +398,6 @@ func (p *Policy) order(dept crm.ID) int32 {
 	return ordUnknown
 }
 
-// creatorOrder is order for a creator's department, where NilID means the
-// caller did not know it ([LeadResource]), not that there is none.
-func (p *Policy) creatorOrder(dept crm.ID) int32 {
-	if o := p.order(dept); o >= 0 {
-		return o
-	}
-	return ordUnknown
-}
-
 // within reports whether department order o is in spans, failing closed:
 // a department the compiled tree does not know is inside for a denial and
 // outside for an allow.
@@ -420,12 +413,12 @@ func within(spans []span, o int32, deny bool) bool {
 // does not know, an absent or non-string field, an empty status) holds for
 // a denial and fails for an allow, so a gap in the record or the tree
 // never widens what s may do.
-func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool {
+func (p *Policy) matches(ru *rule, s *Subject, r *Resource, ev *evaluation) bool {
 	ord := func() int32 {
-		if *deptOrd == unresolved {
-			*deptOrd = p.order(r.DepartmentID)
+		if ev.deptOrd == unresolved {
+			ev.deptOrd = p.order(r.DepartmentID)
 		}
-		return *deptOrd
+		return ev.deptOrd
 	}
 	deny := ru.deny
 	switch ru.scope {
@@ -451,42 +444,65 @@ func (p *Policy) matches(ru *rule, s *Subject, r *Resource, deptOrd *int32) bool
 	default:
 		return false
 	}
-	c := ru.cond
-	if c == nil {
+	if ru.pred == nil {
 		return true
 	}
-	if c.owner != nil && !within(c.owner, ord(), deny) {
-		return false
+	switch ru.pred.Eval(ev.record(p, ru.rt, s, r)) {
+	case cond.True:
+		return true
+	case cond.Unknown:
+		return deny // fail closed: a denial applies, an allow does not
 	}
-	if c.creator != nil && !within(c.creator, p.creatorOrder(r.CreatorDepartmentID), deny) {
-		return false
+	return false
+}
+
+// evaluation holds what one check looks up at most once: the record's
+// department order, and the condition record of the resource, filled the
+// first time a rule with a condition is tried.
+type evaluation struct {
+	deptOrd int32
+	rec     *cond.Record
+	from    *sync.Pool
+}
+
+// record returns the resource as the conditions of record type t see it:
+// owner_id, department_id and creator_department_id (placed in the
+// compiled tree; a creator department the caller did not know is
+// unknown), pool_id, status (unknown when empty) and the declared fields
+// (unknown when absent). It is filled once per check, into a record from a
+// pool, so checks do not allocate.
+func (ev *evaluation) record(p *Policy, t int32, s *Subject, r *Resource) *cond.Record {
+	if ev.rec != nil {
+		return ev.rec
 	}
-	if c.pools != nil && (r.PoolID == crm.NilID || !slices.Contains(c.pools, r.PoolID)) {
-		return false
+	rt := &p.types[t]
+	rec, _ := rt.records.Get().(*cond.Record)
+	if rec == nil {
+		rec = rt.schema.NewRecord()
 	}
-	if c.statuses != nil {
-		if r.Status == "" {
-			if !deny {
-				return false
-			}
-		} else if !slices.Contains(c.statuses, r.Status) {
-			return false
-		}
+	rec.Reset()
+	_ = rec.SetID(fieldOwner, r.OwnerID)
+	_ = rec.SetID(fieldDepartment, r.DepartmentID)
+	if r.CreatorDepartmentID == crm.NilID {
+		_ = rec.SetUnknown(fieldCreatorDepartment)
+	} else {
+		_ = rec.SetID(fieldCreatorDepartment, r.CreatorDepartmentID)
 	}
-	for _, fe := range c.fields {
-		v, ok := r.Fields[fe.name]
-		sv, isStr := v.Str()
-		if !ok || !isStr {
-			if !deny {
-				return false
-			}
-			continue
-		}
-		// Case-insensitive by design: "EAST" must not slip past a denial
-		// written "East".
-		if !strings.EqualFold(sv, fe.value) {
-			return false
-		}
+	_ = rec.SetID(fieldPool, r.PoolID)
+	if r.Status == "" {
+		_ = rec.SetUnknown(fieldStatus)
+	} else {
+		_ = rec.SetString(fieldStatus, r.Status)
 	}
-	return true
+	rec.SetCustom(r.Fields, true)
+	ev.rec, ev.from = rec, rt.records
+	return rec
+}
+
+func (ev *evaluation) release() {
+	if ev.rec != nil {
+		ev.rec.SetCustom(nil, false) // drop the caller's map
+		ev.from.Put(ev.rec)
+		ev.rec = nil
+	}
 }

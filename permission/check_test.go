@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/stretchr/testify/require"
@@ -98,7 +99,7 @@ func TestCheckExplainsDenials(t *testing.T) {
 		s := p.Subject(u)
 		return p.Check(&s, a, &r).Reason()
 	}
-	require.Equal(t, `denied: rule "marketing.keep_off_sales" of role "marketing" (deny edit/delete lead in scope all when owned in Sales, Service)`,
+	require.Equal(t, `denied: rule "marketing.keep_off_sales" of role "marketing" (deny edit/delete lead in scope all when department_id under [Sales, Service])`,
 		reason(mia, permission.ActionEdit, salesLead))
 	require.Equal(t, "denied: none of the subject's roles may edit lead", reason(max, permission.ActionEdit, salesLead))
 	require.Equal(t, "denied: the subject's roles may view customer but no rule covers this record", reason(sid, permission.ActionView, samCust))
@@ -132,7 +133,7 @@ func TestConditionsOnStatusAndFieldsNarrowARule(t *testing.T) {
 		RecordTypes: []permission.RecordTypeDoc{{Name: "lead", Fields: []string{"channel"}}},
 		Roles: []permission.RoleDoc{{Name: "agent", Rules: []permission.RuleDoc{{
 			RecordType: "lead", Actions: []permission.Action{permission.ActionEdit}, Scope: permission.ScopeAll,
-			When: &permission.Conditions{Statuses: []string{"new"}, FieldEquals: []permission.FieldEquals{{Field: "channel", Value: "web"}}},
+			When: cond.All(cond.In("status", "new"), cond.Equals("fields.channel", "web")),
 		}}}},
 	}
 	p, err := permission.New(doc, departments(), nil)

@@ -3,6 +3,7 @@ package permission_test
 import (
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/shopspring/decimal"
@@ -10,15 +11,16 @@ import (
 )
 
 // TestConditionsThatCannotBeEvaluated runs the matrix of records a condition
-// cannot read (absent field, a list, a number, another case, an empty
-// status) against a deny, which must then deny, and an allow, which must
-// then not allow. Field values compare case-insensitively, so a case
-// difference matches both ways.
+// cannot read (an absent field, a number or bool where the rule has text,
+// an empty status) against a deny, which must then deny, and an allow,
+// which must then not allow. Field values compare case-insensitively, so a
+// case difference matches both ways, and a list holds when an element
+// does, as everywhere in the condition language.
 func TestConditionsThatCannotBeEvaluated(t *testing.T) {
 	t.Parallel()
 	edit := []permission.Action{permission.ActionEdit}
-	region := &permission.Conditions{FieldEquals: []permission.FieldEquals{{Field: "region", Value: "East"}}}
-	closed := &permission.Conditions{Statuses: []string{"closed"}}
+	region := cond.Ptr(cond.Equals("fields.region", "East"))
+	closed := cond.Ptr(cond.In("status", "closed"))
 	doc := &permission.Document{
 		RecordTypes: []permission.RecordTypeDoc{{Name: "lead", Fields: []string{"region"}}},
 		Roles: []permission.RoleDoc{
@@ -54,7 +56,8 @@ func TestConditionsThatCannotBeEvaluated(t *testing.T) {
 		{"FieldInAnotherCase", withRegion(crm.String("EAST")), "open", ptr(true), ptr(false)},
 		{"FieldAbsent", crm.Fields{}, "open", nil, ptr(false)},
 		{"NilFields", nil, "open", nil, ptr(false)},
-		{"FieldHoldsAList", withRegion(crm.Strings("East", "West")), "open", nil, ptr(false)},
+		{"FieldListHoldsIt", withRegion(crm.Strings("East", "West")), "open", ptr(true), ptr(false)},
+		{"FieldListLacksIt", withRegion(crm.Strings("West")), "open", ptr(false), ptr(false)},
 		{"FieldHoldsANumber", withRegion(crm.Number(decimal.NewFromInt(7))), "open", nil, ptr(false)},
 		{"FieldHoldsABool", withRegion(crm.Bool(true)), "open", nil, ptr(false)},
 		{"EmptyStatus", withRegion(crm.String("West")), "", ptr(false), nil},

@@ -19,24 +19,34 @@
 // A rule allows (or, with effect "deny", denies) a set of [Action] values
 // on one record type within a [Scope]: own records, the subject's
 // department, the department and everything below it, all records, or a
-// custom list of departments. Optional [Conditions] narrow a rule to
-// records owned in or created by some departments, sitting in some public
-// pools, in some statuses, or with given field values. A matching denial
-// overrides every allow; when no rule matches, the answer is deny.
+// custom list of departments. An optional condition ([RuleDoc.When]), in
+// crmkit's one condition language (package
+// [github.com/crmkit/crmkit/cond]), narrows a rule to some records. It
+// tests the record's "owner_id", "department_id" and
+// "creator_department_id" (department IDs; under holds for a department
+// and every one below it in the compiled tree), "pool_id", "status" and
+// the fields its record type declares as "fields.<name>":
 //
-// Conditions fail closed. A condition that cannot be evaluated on a record
-// — a field_equals field that is absent or holds a list, number, bool or
-// time instead of a string, an empty status, a creator department the
-// caller did not know (NilID) or a department the compiled tree does not
-// know (see below) — holds for a denial, so the denial applies, and fails
-// for an allow, so the allow does not. The rule's other conditions still
-// decide: a denial for status "lost" does not apply to an "open" record
-// whatever its fields. A record without a department (NilID) or without a
-// pool is outside every department and pool; that is known, not unknown.
-// field_equals compares case-insensitively (Unicode case folding,
-// [strings.EqualFold]) for allows and denials alike: hosts store free-text
-// values in any case, and a denial written "East" must not be dodged by
-// storing "EAST". Statuses are enumerations and compare exactly.
+//	{"all": [{"field": "department_id", "under": ["<Sales>"]},
+//	         {"field": "status", "in": ["lost", "disqualified"]}]}
+//
+// A matching denial overrides every allow; when no rule matches, the
+// answer is deny.
+//
+// Conditions fail closed. A test that cannot be evaluated on a record — a
+// declared field that is absent, or holds a number, bool or time where the
+// rule has text; an empty status; a creator department the caller did not
+// know (NilID); a department the compiled tree does not know (see below)
+// — is unknown, and the condition is evaluated in three-valued logic
+// ([cond.Truth]): an unknown condition holds for a denial, so the denial
+// applies, and fails for an allow, so the allow does not. The rule's
+// other tests still decide: a denial for status "lost" does not apply to
+// an "open" record whatever its fields. A record without a department
+// (NilID) or without a pool is outside every department and pool; that is
+// known, not unknown. Text compares ignoring case (Unicode case folding)
+// for allows and denials alike: hosts store free-text values in any case,
+// and a denial written "East" must not be dodged by storing "EAST". A
+// list field holds when one of its elements does.
 //
 // A user holds the roles named in [crm.User.Roles] and those bound to their
 // home department, each only where the role applies

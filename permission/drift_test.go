@@ -3,6 +3,7 @@ package permission_test
 import (
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/stretchr/testify/require"
@@ -32,7 +33,7 @@ func driftPolicy(t *testing.T) *permission.Policy {
 		Roles: []permission.RoleDoc{
 			{Name: "owner_deny", Rules: []permission.RuleDoc{
 				{RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll},
-				{Effect: permission.Deny, RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll, When: &permission.Conditions{OwnerDepartments: []crm.ID{hrDept}}},
+				{Effect: permission.Deny, RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll, When: cond.Ptr(cond.Under("department_id", hrDept))},
 			}},
 			{Name: "custom_deny", Rules: []permission.RuleDoc{
 				{RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll},
@@ -44,11 +45,11 @@ func driftPolicy(t *testing.T) *permission.Policy {
 			}},
 			{Name: "creator_deny", Rules: []permission.RuleDoc{
 				{RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll},
-				{Effect: permission.Deny, RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll, When: &permission.Conditions{CreatorDepartments: []crm.ID{hrDept}}},
+				{Effect: permission.Deny, RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll, When: cond.Ptr(cond.Under("creator_department_id", hrDept))},
 			}},
 			{Name: "closed_hr_deny", Rules: []permission.RuleDoc{
 				{RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll},
-				{Effect: permission.Deny, RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll, When: &permission.Conditions{OwnerDepartments: []crm.ID{hrDept}, Statuses: []string{"closed"}}},
+				{Effect: permission.Deny, RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll, When: cond.All(cond.Under("department_id", hrDept), cond.In("status", "closed"))},
 			}},
 			{Name: "own_deny", Rules: []permission.RuleDoc{
 				{RecordType: "lead", Actions: viewOnly, Scope: permission.ScopeAll},

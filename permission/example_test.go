@@ -43,10 +43,10 @@ func Example() {
 	show("board", p.Check(&max, permission.ActionView, &customer))
 	// Output:
 	// marketing: allowed: rule "marketing.rules[0]" of role "marketing" (allow view/edit lead in scope all)
-	// marketing: denied: rule "marketing.keep_off_sales" of role "marketing" (deny edit/delete lead in scope all when owned in Sales, Service)
+	// marketing: denied: rule "marketing.keep_off_sales" of role "marketing" (deny edit/delete lead in scope all when department_id under [Sales, Service])
 	// sales:    allowed: rule "sales_rep.rules[0]" of role "sales_rep" (allow view/edit lead in scope all)
 	// sales:    denied: field "budget" is read-only for the subject
-	// sales:    denied: rule "sales.keep_marketing_leads" of role "sales_rep" (deny delete lead in scope all when created in Marketing)
+	// sales:    denied: rule "sales.keep_marketing_leads" of role "sales_rep" (deny delete lead in scope all when creator_department_id under [Marketing])
 	// manager:  allowed: rule "sales_manager.rules[1]" of role "sales_manager" (allow view/edit/assign/export customer in scope department_tree)
 	// board:    allowed: rule "management.rules[1]" of role "management" (allow view/export customer in scope all)
 }

@@ -180,15 +180,11 @@ func (p *Policy) ListFilter(s *Subject, rt crm.RecordType, a Action) Filter {
 const maxScopeValues = 1000
 
 // unpushable reports whether the condition tests something a
-// [crm.DataScope] cannot express.
-func (c *condition) unpushable() bool {
-	return c.creator != nil || c.pools != nil || c.statuses != nil || c.fields != nil
-}
+// [crm.DataScope] cannot express alongside a scope.
+func (c *condition) unpushable() bool { return c.other || c.pools != nil }
 
 // poolsOnly reports whether the condition tests the pool and nothing else.
-func (c *condition) poolsOnly() bool {
-	return c.pools != nil && c.owner == nil && c.creator == nil && c.statuses == nil && c.fields == nil
-}
+func (c *condition) poolsOnly() bool { return c.pools != nil && c.owner == nil && !c.other }
 
 // scopeSpans returns the departments a department-based scope covers.
 func (p *Policy) scopeSpans(ru *rule, s *Subject) []span {

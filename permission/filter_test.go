@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/store/memstore"
@@ -131,7 +132,7 @@ func TestListFilterCarvesDeniedSubtreesOutExactly(t *testing.T) {
 		RecordTypes: []permission.RecordTypeDoc{{Name: "lead"}},
 		Roles: []permission.RoleDoc{{Name: "auditor", Rules: []permission.RuleDoc{
 			{RecordType: "lead", Actions: []permission.Action{permission.ActionView}, Scope: permission.ScopeCustom, Departments: []crm.ID{company}, IncludeSubtrees: true},
-			{Effect: permission.Deny, RecordType: "lead", Actions: []permission.Action{permission.ActionView}, Scope: permission.ScopeAll, When: &permission.Conditions{OwnerDepartments: []crm.ID{salesEast}}},
+			{Effect: permission.Deny, RecordType: "lead", Actions: []permission.Action{permission.ActionView}, Scope: permission.ScopeAll, When: cond.Ptr(cond.Under("department_id", salesEast))},
 		}}},
 	}
 	p, err := permission.New(doc, departments(), nil)
@@ -148,7 +149,7 @@ func TestListFilterCarvesDeniedSubtreesOutExactly(t *testing.T) {
 	// Denying a leaf of a deeper tree keeps its siblings' subtrees, each
 	// department listed: a subtree root would be expanded by the stored
 	// tree, which may have changed since compiling.
-	doc.Roles[0].Rules[1].When.OwnerDepartments = []crm.ID{marketing}
+	doc.Roles[0].Rules[1].When = cond.Ptr(cond.Under("department_id", marketing))
 	p, err = permission.New(doc, departments(), nil)
 	require.NoError(t, err)
 	s = p.SubjectOf(id(0x2000), finance, "auditor")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -189,39 +190,13 @@ type RuleDoc struct {
 	// IncludeSubtrees extends a custom scope to the departments below the
 	// listed ones.
 	IncludeSubtrees bool `json:"include_subtrees,omitempty"`
-	// When narrows the rule to records meeting every condition.
-	When *Conditions `json:"when,omitempty"`
-}
-
-// Conditions narrow a rule to some records. Every set condition must hold
-// (AND); a list holds when the record matches any of its values (OR).
-type Conditions struct {
-	// OwnerDepartments holds when the record's department (the owning
-	// department) is one of these or below one in the compiled tree; a
-	// department the tree does not know makes a deny's condition hold and
-	// an allow's fail.
-	OwnerDepartments []crm.ID `json:"owner_departments,omitempty"`
-	// CreatorDepartments holds when the creator's department is one of
-	// these or below one.
-	CreatorDepartments []crm.ID `json:"creator_departments,omitempty"`
-	// Pools holds when the record sits in one of these public pools.
-	Pools []crm.ID `json:"pools,omitempty"`
-	// Statuses holds when the record's status is one of these (compared
-	// exactly). An empty status cannot be evaluated: a deny's condition
-	// holds, an allow's fails.
-	Statuses []string `json:"statuses,omitempty"`
-	// FieldEquals holds when each named field has the given string value,
-	// compared case-insensitively. An absent field, or one holding a list,
-	// number, bool or time, cannot be evaluated: a deny's condition holds,
-	// an allow's fails.
-	FieldEquals []FieldEquals `json:"field_equals,omitempty"`
-}
-
-// FieldEquals compares one field of the record with a string,
-// case-insensitively ([strings.EqualFold]).
-type FieldEquals struct {
-	Field string `json:"field"`
-	Value string `json:"value"`
+	// When narrows the rule to the records meeting a condition of
+	// crmkit's one condition language (package cond) on the record type's
+	// fields: "owner_id", "department_id" and "creator_department_id"
+	// (department IDs, with under for a department and those below it),
+	// "pool_id", "status" and "fields.<name>" for the fields the record
+	// type declares. Conditions fail closed; see the package documentation.
+	When *cond.Condition `json:"when,omitempty"`
 }
 
 // FieldRuleDoc restricts one field (or every field, "*") of a record type
@@ -242,14 +217,15 @@ type BindingDoc struct {
 }
 
 // ParseDocument decodes a policy document from JSON with
-// [crm.DecodeStrict]: unknown fields, repeated keys
+// [cond.DecodeStrict]: unknown fields, repeated keys
 // ({"effect":"deny","effect":"allow"}), wrong types and trailing data are
 // refused with their JSON paths, so a misspelt or doubled key is an error
-// rather than a silently ignored or overridden rule. It does not validate
-// references; [New] does.
+// rather than a silently ignored or overridden rule, and a condition in the
+// retired list form ({"owner_departments": [...]}) is refused with the
+// condition to write instead. It does not validate references; [New] does.
 func ParseDocument(data []byte) (*Document, error) {
 	var d Document
-	if err := crm.DecodeStrict(data, &d); err != nil {
+	if err := cond.DecodeStrict(data, &d); err != nil {
 		return nil, fmt.Errorf("permission: parse policy: %w", err)
 	}
 	return &d, nil
@@ -277,15 +253,7 @@ func (d *Document) Clone() *Document {
 			rule := &r.Rules[j]
 			rule.Actions = slices.Clone(rule.Actions)
 			rule.Departments = slices.Clone(rule.Departments)
-			if rule.When != nil {
-				c := *rule.When
-				c.OwnerDepartments = slices.Clone(c.OwnerDepartments)
-				c.CreatorDepartments = slices.Clone(c.CreatorDepartments)
-				c.Pools = slices.Clone(c.Pools)
-				c.Statuses = slices.Clone(c.Statuses)
-				c.FieldEquals = slices.Clone(c.FieldEquals)
-				rule.When = &c
-			}
+			rule.When = rule.When.Clone()
 		}
 		out.Roles[i] = r
 	}

@@ -1,9 +1,12 @@
 package permission
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -72,7 +75,21 @@ type recordType struct {
 	fields []string
 	index  map[string]int
 	all    FieldSet
+	// schema is what rule conditions of the type may test; records holds
+	// condition records of it for reuse across checks.
+	schema  *cond.Schema
+	records *sync.Pool
 }
+
+// The fields every record type offers to rule conditions, besides its
+// declared fields as "fields.<name>".
+const (
+	fieldOwner             = "owner_id"
+	fieldDepartment        = "department_id"
+	fieldCreatorDepartment = "creator_department_id"
+	fieldPool              = "pool_id"
+	fieldStatus            = "status"
+)
 
 type role struct {
 	name  string
@@ -101,19 +118,20 @@ type rule struct {
 	deny    bool
 	actions []Action
 	scope   Scope
-	spans   []span // custom scope
-	cond    *condition
-	desc    string // human-readable summary, for reasons
+	spans   []span          // custom scope
+	pred    *cond.Predicate // the rule's condition; nil when it has none
+	cond    *condition      // what list filters can push down of it
+	desc    string          // human-readable summary, for reasons
 }
 
+// condition is what [Policy.ListFilter] can push down of a rule's
+// condition: the departments (owner) and pools it requires, and whether it
+// tests anything else (other), which a [crm.DataScope] cannot express.
 type condition struct {
-	owner, creator []span
-	pools          []crm.ID
-	statuses       []string
-	fields         []fieldEquals
+	owner []span
+	pools []crm.ID
+	other bool
 }
-
-type fieldEquals struct{ name, value string }
 
 type fieldRestriction struct{ hidden, readOnly FieldSet }
 
@@ -318,6 +336,8 @@ func (c *compiler) compileTypes(types []RecordTypeDoc) {
 				rt.all.add(k)
 			}
 		}
+		rt.schema = c.schema(f, t.Fields)
+		rt.records = &sync.Pool{}
 		p.types = append(p.types, rt)
 	}
 }
@@ -420,9 +440,9 @@ func (c *compiler) compileRule(ri, j int, rd *RuleDoc) {
 		}
 	}
 	if rd.When != nil {
-		ru.cond = c.condition(f+".when", t, rd.When)
+		ru.pred, ru.cond = c.condition(f+".when", t, rd.When)
 	}
-	ru.desc = p.describe(rd, ru.deny)
+	ru.desc = p.describe(rd, &ru)
 	ru.actions = rd.Actions
 	p.rules = append(p.rules, ru)
 	if t >= 0 && !ru.deny {
@@ -430,36 +450,103 @@ func (c *compiler) compileRule(ri, j int, rd *RuleDoc) {
 	}
 }
 
-func (c *compiler) condition(f string, t int, w *Conditions) *condition {
-	cond := &condition{
-		owner:   c.spans(f+".owner_departments", w.OwnerDepartments, true),
-		creator: c.spans(f+".creator_departments", w.CreatorDepartments, true),
-		pools:   w.Pools,
+// schema returns the condition schema of a record type with the given
+// declared fields.
+func (c *compiler) schema(f string, fields []string) *cond.Schema {
+	s, err := cond.NewSchema(
+		cond.Field{Name: fieldOwner, Kind: cond.KindID},
+		cond.Field{Name: fieldDepartment, Kind: cond.KindID, Tree: c.p.tree},
+		cond.Field{Name: fieldCreatorDepartment, Kind: cond.KindID, Tree: c.p.tree},
+		cond.Field{Name: fieldPool, Kind: cond.KindID},
+		cond.Field{Name: fieldStatus, Kind: cond.KindString},
+	)
+	if err == nil {
+		s, err = s.WithCustomFields(cond.CustomFieldPrefix, fields...)
 	}
-	for k, id := range w.Pools {
-		if id == crm.NilID {
-			c.add(fmt.Sprintf("%s.pools[%d]", f, k), "is required")
-		}
-	}
-	for k, s := range w.Statuses {
-		if s == "" || len(s) > maxName {
-			c.add(fmt.Sprintf("%s.statuses[%d]", f, k), "must be 1 to %d characters", maxName)
-		}
-	}
-	cond.statuses = w.Statuses
-	for k, fe := range w.FieldEquals {
-		ff := fmt.Sprintf("%s.field_equals[%d].field", f, k)
-		if t >= 0 {
-			if _, ok := c.p.types[t].index[fe.Field]; !ok {
-				c.add(ff, "unknown field %q of record type %q", truncate(fe.Field, maxName), c.p.types[t].name)
-			}
-		}
-		cond.fields = append(cond.fields, fieldEquals{name: fe.Field, value: fe.Value})
-	}
-	if len(cond.owner) == 0 && len(cond.creator) == 0 && len(cond.pools) == 0 && len(cond.statuses) == 0 && len(cond.fields) == 0 {
+	if err != nil {
+		c.add(f+".fields", "%v", err)
 		return nil
 	}
-	return cond
+	return s
+}
+
+// condition compiles a rule's condition against its record type t and
+// works out what list filters can push down of it.
+func (c *compiler) condition(f string, t int, w *cond.Condition) (*cond.Predicate, *condition) {
+	if t < 0 || c.p.types[t].schema == nil {
+		return nil, nil // the record type is reported already
+	}
+	pred, err := cond.Compile(c.p.types[t].schema, f, w)
+	if err != nil {
+		c.probs.Merge(err)
+		return nil, nil
+	}
+	return pred, c.pushdown(w)
+}
+
+// pushdown reads the parts of w (w itself, or the parts of a top-level
+// all) that a [crm.DataScope] can express: one department test and one
+// pool test. Anything else marks the condition other.
+func (c *compiler) pushdown(w *cond.Condition) *condition {
+	parts := []cond.Condition{*w}
+	if w.All != nil {
+		parts = w.All
+	}
+	out := &condition{}
+	for i := range parts {
+		part := &parts[i]
+		lits := part.In
+		if part.Equals != nil {
+			lits = []json.RawMessage{part.Equals}
+		}
+		switch {
+		case part.Field == fieldDepartment && part.Under != nil && out.owner == nil:
+			out.owner = c.treeSpans(literalIDs(part.Under), true)
+		case part.Field == fieldDepartment && lits != nil && out.owner == nil:
+			out.owner = c.treeSpans(literalIDs(lits), false)
+		case part.Field == fieldPool && lits != nil && out.pools == nil:
+			out.pools = literalIDs(lits)
+		default:
+			out.other = true
+		}
+	}
+	if out.owner != nil && len(out.owner) == 0 {
+		// Departments the compiled tree does not know: nothing is inside.
+		out.owner = []span{}
+	}
+	return out
+}
+
+// treeSpans places departments in the compiled tree; unknown ones cover
+// nothing.
+func (c *compiler) treeSpans(ids []crm.ID, subtree bool) []span {
+	out := make([]span, 0, len(ids))
+	for _, id := range ids {
+		lo, hi, ok := c.p.tree.Range(id)
+		if !ok {
+			continue
+		}
+		if !subtree {
+			hi = lo + 1
+		}
+		out = append(out, span{lo, hi})
+	}
+	return out
+}
+
+// literalIDs reads the ID literals of a compiled condition.
+func literalIDs(lits []json.RawMessage) []crm.ID {
+	out := make([]crm.ID, 0, len(lits))
+	for _, raw := range lits {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			continue
+		}
+		if id, err := crm.ParseID("", s); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (c *compiler) compileFields(ri int, rules []FieldRuleDoc) {
@@ -549,9 +636,9 @@ func (c *compiler) index() {
 
 // describe summarises a rule for reasons, e.g. "deny edit lead (scope all,
 // owner in Sales)".
-func (p *Policy) describe(rd *RuleDoc, deny bool) string {
+func (p *Policy) describe(rd *RuleDoc, ru *rule) string {
 	var b strings.Builder
-	if deny {
+	if ru.deny {
 		b.WriteString("deny ")
 	} else {
 		b.WriteString("allow ")
@@ -574,27 +661,9 @@ func (p *Policy) describe(rd *RuleDoc, deny bool) string {
 		}
 		b.WriteByte(']')
 	}
-	if w := rd.When; w != nil {
-		var parts []string
-		if len(w.OwnerDepartments) > 0 {
-			parts = append(parts, "owned in "+p.deptNames(w.OwnerDepartments))
-		}
-		if len(w.CreatorDepartments) > 0 {
-			parts = append(parts, "created in "+p.deptNames(w.CreatorDepartments))
-		}
-		if len(w.Pools) > 0 {
-			parts = append(parts, fmt.Sprintf("in pool %v", w.Pools))
-		}
-		if len(w.Statuses) > 0 {
-			parts = append(parts, "status "+strings.Join(w.Statuses, "|"))
-		}
-		for _, fe := range w.FieldEquals {
-			parts = append(parts, fmt.Sprintf("%s = %q", fe.Field, fe.Value))
-		}
-		if len(parts) > 0 {
-			b.WriteString(" when ")
-			b.WriteString(strings.Join(parts, " and "))
-		}
+	if pred := ru.pred; pred != nil {
+		b.WriteString(" when ")
+		b.WriteString(pred.String())
 	}
 	return b.String()
 }

@@ -22,7 +22,7 @@ func TestRegistrySyncFollowsDepartmentsMovedInTheStore(t *testing.T) {
 	  "record_types": [{"name": "lead", "fields": ["name"]}],
 	  "roles": [{"name": "viewer", "rules": [
 	    {"record_type": "lead", "actions": ["view"], "scope": "all"},
-	    {"id": "no_service", "effect": "deny", "record_type": "lead", "actions": ["view"], "scope": "all", "when": {"owner_departments": ["` + service.String() + `"]}}
+	    {"id": "no_service", "effect": "deny", "record_type": "lead", "actions": ["view"], "scope": "all", "when": {"field": "department_id", "under": ["` + service.String() + `"]}}
 	  ]}]
 	}`))
 	require.NoError(t, err)

@@ -99,12 +99,12 @@ const policyJSON = `{
      "rules": [
        {"id": "marketing.leads", "record_type": "lead", "actions": ["view", "create", "edit"], "scope": "all"},
        {"id": "marketing.hands_off_sales", "effect": "deny", "record_type": "lead", "actions": ["edit", "delete"], "scope": "all",
-        "when": {"owner_departments": ["%[1]s"]}}]},
+        "when": {"field": "department_id", "under": ["%[1]s"]}}]},
     {"name": "sales_rep", "description": "works own leads and customers; claims from the East China pool",
      "rules": [
        {"id": "sales.own_leads", "record_type": "lead", "actions": ["view", "edit"], "scope": "own"},
        {"id": "sales.own_customers", "record_type": "customer", "actions": ["view", "edit", "create"], "scope": "own"},
-       {"id": "sales.pool", "record_type": "customer", "actions": ["view", "claim"], "scope": "all", "when": {"pools": ["%[2]s"]}},
+       {"id": "sales.pool", "record_type": "customer", "actions": ["view", "claim"], "scope": "all", "when": {"field": "pool_id", "in": ["%[2]s"]}},
        {"id": "sales.own_deals", "record_type": "opportunity", "actions": ["view", "create", "edit"], "scope": "own"}]},
     {"name": "sales_manager", "description": "sees and manages the whole sales department tree",
      "rules": [

@@ -374,7 +374,7 @@ const crmPolicyJSON = `{
     {"name": "sales_rep", "rules": [
       {"record_type": "customer", "actions": ["view", "edit", "claim", "create"], "scope": "all"},
       {"id": "no_claims_from_vip_pool", "effect": "deny", "record_type": "customer", "actions": ["claim"], "scope": "all",
-       "when": {"pools": ["%s"]}},
+       "when": {"field": "pool_id", "in": ["%s"]}},
       {"record_type": "lead", "actions": ["view", "edit"], "scope": "all"}
     ]},
     {"name": "admin", "rules": [{"record_type": "customer", "actions": ["view", "edit", "claim", "create", "assign"], "scope": "all"}]}
@@ -639,7 +639,7 @@ const crmDriftPolicyJSON = `{
   "record_types": [{"name": "customer", "fields": ["name", "level"]}],
   "roles": [{"name": "admin", "rules": [
     {"record_type": "customer", "actions": ["view", "edit", "create", "claim", "assign"], "scope": "all"},
-    {"id": "hands_off_hr", "effect": "deny", "record_type": "customer", "actions": ["edit"], "scope": "all", "when": {"owner_departments": ["%s"]}}
+    {"id": "hands_off_hr", "effect": "deny", "record_type": "customer", "actions": ["edit"], "scope": "all", "when": {"field": "department_id", "under": ["%s"]}}
   ]}]
 }`
 

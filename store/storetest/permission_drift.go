@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/permission"
@@ -24,10 +25,10 @@ func driftPolicy(company, sales, east, hr crm.ID) *permission.Document {
 	for _, name := range driftRoles {
 		var rules []permission.RuleDoc
 		for _, rt := range []crm.RecordType{crm.TypeLead, crm.TypeCustomer} {
-			allow := func(scope permission.Scope, depts []crm.ID, subtree bool, when *permission.Conditions) permission.RuleDoc {
+			allow := func(scope permission.Scope, depts []crm.ID, subtree bool, when *cond.Condition) permission.RuleDoc {
 				return permission.RuleDoc{RecordType: rt, Actions: view, Scope: scope, Departments: depts, IncludeSubtrees: subtree, When: when}
 			}
-			deny := func(scope permission.Scope, depts []crm.ID, subtree bool, when *permission.Conditions) permission.RuleDoc {
+			deny := func(scope permission.Scope, depts []crm.ID, subtree bool, when *cond.Condition) permission.RuleDoc {
 				r := allow(scope, depts, subtree, when)
 				r.Effect = permission.Deny
 				return r
@@ -35,7 +36,7 @@ func driftPolicy(company, sales, east, hr crm.ID) *permission.Document {
 			switch name {
 			case "owner_deny":
 				rules = append(rules, allow(permission.ScopeAll, nil, false, nil),
-					deny(permission.ScopeAll, nil, false, &permission.Conditions{OwnerDepartments: []crm.ID{hr}}))
+					deny(permission.ScopeAll, nil, false, cond.Ptr(cond.Under("department_id", hr))))
 			case "custom_deny":
 				rules = append(rules, allow(permission.ScopeAll, nil, false, nil),
 					deny(permission.ScopeCustom, []crm.ID{hr}, true, nil))
@@ -48,9 +49,9 @@ func driftPolicy(company, sales, east, hr crm.ID) *permission.Document {
 					deny(permission.ScopeCustom, []crm.ID{east}, false, nil))
 			case "status_hr":
 				rules = append(rules, allow(permission.ScopeCustom, []crm.ID{company}, true, nil),
-					deny(permission.ScopeAll, nil, false, &permission.Conditions{OwnerDepartments: []crm.ID{hr}, Statuses: []string{"lost", "disqualified"}}))
+					deny(permission.ScopeAll, nil, false, cond.All(cond.Under("department_id", hr), cond.In("status", "lost", "disqualified"))))
 			case "region_allow":
-				rules = append(rules, allow(permission.ScopeAll, nil, false, &permission.Conditions{FieldEquals: []permission.FieldEquals{{Field: "region", Value: "east"}}}),
+				rules = append(rules, allow(permission.ScopeAll, nil, false, cond.Ptr(cond.Equals("fields.region", "east"))),
 					allow(permission.ScopeOwn, nil, false, nil))
 			}
 		}

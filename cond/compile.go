@@ -57,9 +57,10 @@ type node struct {
 }
 
 type operands struct {
-	field  string // the name as written
-	custom string // the custom field's name, without the prefix
-	names  Namer  // names the IDs of a tree field, for explanations
+	field  string   // the name as written
+	custom string   // the custom field's name, without the prefix
+	names  Namer    // names the IDs of a tree field, for explanations
+	shown  []string // text literals as written, for explanations
 	set    map[string]struct{}
 	ascii  bool // every text literal is ASCII (set keys are lower-case)
 	nums   []number
@@ -302,6 +303,7 @@ func (cp *compiler) leaf(path string, c *Condition) (node, bool) {
 		case !utf8.ValidString(n.str) || strings.ContainsFunc(n.str, unicode.IsControl):
 			cp.fail(p, "must be UTF-8 text without control characters")
 		}
+		n.x.shown = []string{n.str}
 		n.str = lowerIfASCII(n.str)
 	case c.Range != nil:
 		n.op = opRange
@@ -432,6 +434,7 @@ func (cp *compiler) literal(path string, f Field, raw json.RawMessage, n *node) 
 			cp.fail(path, "field %q compares with a string", f.Name)
 			return
 		}
+		n.x.shown = append(n.x.shown, s)
 		n.strs = append(n.strs, lowerIfASCII(s))
 		n.str = n.strs[len(n.strs)-1]
 	case KindNumber, KindMoney:
@@ -453,6 +456,7 @@ func (cp *compiler) literal(path string, f Field, raw json.RawMessage, n *node) 
 				cp.fail(path, "not a string")
 				return
 			}
+			n.x.shown = append(n.x.shown, s)
 			n.strs = append(n.strs, lowerIfASCII(s))
 			n.str = n.strs[len(n.strs)-1]
 			// Text that reads as a number also compares with numbers, as

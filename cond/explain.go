@@ -151,7 +151,7 @@ func describe(n *node) string {
 		}
 		return f + " does not exist"
 	case opPrefix, opContains:
-		return f + " " + opNames[n.op] + " " + strconv.Quote(n.str)
+		return f + " " + opNames[n.op] + " " + strconv.Quote(n.x.shown[0])
 	case opRange:
 		var parts []string
 		if n.hasLo {
@@ -165,7 +165,7 @@ func describe(n *node) string {
 		return f + " under " + idList(n.x.ids, n.x.names)
 	}
 	var lits []string
-	for _, s := range n.strs {
+	for _, s := range n.x.shown {
 		lits = append(lits, strconv.Quote(s))
 	}
 	if n.kind != KindValue || len(n.strs) == 0 {

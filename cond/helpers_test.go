@@ -67,3 +67,5 @@ func lead(t testing.TB, s *cond.Schema, v leadValues) *cond.Record {
 	}
 	return r
 }
+
+func mustDecimal(s string) decimal.Decimal { return decimal.RequireFromString(s) }

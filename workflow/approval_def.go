@@ -165,25 +165,10 @@ func NewDefinition(schema *cond.Schema, org *Org, spec *DefinitionSpec) (*Defini
 	if schema == nil || spec == nil {
 		return nil, crm.Invalid("definition", "schema and spec are required")
 	}
-	var errs crm.ValidationErrors
-	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	var probs crm.Problems
+	add, merge := probs.Add, probs.Merge
 	d := &Definition{spec: *spec, schema: schema}
-	if !validName(spec.Key) {
-		add("key", "must be 1-64 lower-case letters, digits or underscores, starting with a letter")
-	}
-	if spec.Version < 1 {
-		add("version", "must be at least 1")
-	}
-	if spec.RecordType == "" {
-		add("record_type", "is required")
-	}
-	merge := func(err error) {
-		if es, ok := err.(crm.ValidationErrors); ok {
-			errs = append(errs, es...)
-		} else if err != nil {
-			add("", "%v", err)
-		}
-	}
+	merge(spec.CheckStorable())
 	entry, err := cond.Compile(schema, "entry", spec.Entry)
 	merge(err)
 	d.entry = entry
@@ -259,8 +244,8 @@ func NewDefinition(schema *cond.Schema, org *Org, spec *DefinitionSpec) (*Defini
 		}
 		d.steps = append(d.steps, compiledStep{spec: s, when: when, stage: stage})
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

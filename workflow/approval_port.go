@@ -58,47 +58,41 @@ type ApprovalInstances interface {
 // schema: a bad key, a version below 1, a missing record type. Adapters
 // call it; [NewDefinition] checks much more.
 func (s *DefinitionSpec) CheckStorable() error {
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if !validName(s.Key) {
-		errs = append(errs, crm.Invalid("key", "must be 1-64 lower-case letters, digits or underscores, starting with a letter"))
+		probs.Add("key", "must be 1-64 lower-case letters, digits or underscores, starting with a letter")
 	}
 	if s.Version < 1 {
-		errs = append(errs, crm.Invalid("version", "must be at least 1"))
+		probs.Add("version", "must be at least 1")
 	}
 	if s.RecordType == "" {
-		errs = append(errs, crm.Invalid("record_type", "is required"))
+		probs.Add("record_type", "is required")
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return probs.Err()
 }
 
 // CheckStorable reports what makes in unfit to store: a missing ID,
 // record, submitter, definition, or an unknown status. Adapters call it.
 func (in *Instance) CheckStorable() error {
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if in.ID == crm.NilID {
-		errs = append(errs, crm.Invalid("id", "is required"))
+		probs.Add("id", "is required")
 	}
 	if in.Record.Type == "" || in.Record.ID == crm.NilID {
-		errs = append(errs, crm.Invalid("record", "type and id are required"))
+		probs.Add("record", "type and id are required")
 	}
 	if in.Submitter == crm.NilID {
-		errs = append(errs, crm.Invalid("submitter", "is required"))
+		probs.Add("submitter", "is required")
 	}
 	if !validName(in.Definition) || in.DefinitionVersion < 1 {
-		errs = append(errs, crm.Invalid("definition", "a definition key and a version of at least 1 are required"))
+		probs.Add("definition", "a definition key and a version of at least 1 are required")
 	}
 	switch in.Status {
 	case ApprovalPending, ApprovalApproved, ApprovalRejected, ApprovalRecalled:
 	default:
-		errs = append(errs, crm.Invalid("status", "unknown status %q", truncate(string(in.Status))))
+		probs.Add("status", "unknown status %q", truncate(string(in.Status)))
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return probs.Err()
 }
 
 // CheckImmutable reports an update that changes what a request is about:

@@ -536,6 +536,10 @@ func (cp *compiler) number(path string, f Field, raw json.RawMessage) number {
 		cp.fail(path, "field %q compares with a decimal number, not %q", f.Name, truncate(s))
 		return number{}
 	}
+	if e := d.Exponent(); e > MaxNumberLen || e < -MaxNumberLen {
+		cp.fail(path, "%q is out of range: numbers have at most %d digits", truncate(s), MaxNumberLen)
+		return number{}
+	}
 	v, err := makeNumber(path, d)
 	if err != nil {
 		cp.fail(path, "more than %d fractional digits", numberScale)

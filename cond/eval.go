@@ -208,7 +208,10 @@ func (n *node) text(s string, ascii bool) bool {
 			}
 		}
 		for _, lit := range n.strs {
-			if equalFold(s, lit, ascii) {
+			if ascii && len(lit) != len(s) {
+				continue // ASCII text of another length never folds equal
+			}
+			if s == lit || equalFold(s, lit, ascii) {
 				return true
 			}
 		}

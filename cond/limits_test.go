@@ -48,3 +48,27 @@ func TestConditionLoadersRefuseHostileDocumentsCheaply(t *testing.T) {
 		require.ErrorContains(t, err, "nested more than")
 	})
 }
+
+// Numbers JSON cannot hold, and numbers too large to compare exactly, are
+// refused with their paths, cheaply.
+func TestConditionNumbersOutOfRange(t *testing.T) {
+	t.Parallel()
+	schema, err := cond.NewSchema(cond.Field{Name: "amount", Kind: cond.KindNumber})
+	require.NoError(t, err)
+	for _, tc := range []struct{ doc, field, msg string }{
+		{`{"field":"amount","equals":NaN}`, "equals", "no NaN or Infinity"},
+		{`{"all":[{"field":"amount","range":{"gt":-Infinity}}]}`, "all[0].range.gt", "no NaN or Infinity"},
+		{`{"field":"amount","equals":"NaN"}`, "equals", "compares with a decimal number"},
+		{`{"field":"amount","in":[1,"Infinity"]}`, "in[1]", "compares with a decimal number"},
+		{`{"field":"amount","equals":1e99999999}`, "equals", "compares with a decimal number"},
+		{`{"field":"amount","equals":1e9999}`, "equals", "out of range"},
+		{`{"field":"amount","range":{"lt":"1e-999"}}`, "range.lt", "out of range"},
+	} {
+		_, err := cond.Parse(schema, []byte(tc.doc))
+		require.ErrorIs(t, err, crm.ErrInvalidArgument, tc.doc)
+		var all crm.ValidationErrors
+		require.ErrorAs(t, err, &all)
+		require.Equal(t, tc.field, all[0].Field, tc.doc)
+		require.ErrorContains(t, err, tc.msg, tc.doc)
+	}
+}

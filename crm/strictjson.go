@@ -74,7 +74,7 @@ const MaxJSONDepth = 200
 func walkValue(dec *json.Decoder, path string, depth int) *ValidationError {
 	tok, err := dec.Token()
 	if err != nil {
-		return jsonError(err)
+		return jsonErrorAt(path, err)
 	}
 	if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && depth >= MaxJSONDepth {
 		return Invalid(path, "nested more than %d levels deep", MaxJSONDepth)
@@ -85,7 +85,7 @@ func walkValue(dec *json.Decoder, path string, depth int) *ValidationError {
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
-				return jsonError(err)
+				return jsonErrorAt(path, err)
 			}
 			key, _ := kt.(string)
 			p := joinJSONPath(path, key)
@@ -107,24 +107,29 @@ func walkValue(dec *json.Decoder, path string, depth int) *ValidationError {
 		return nil
 	}
 	if _, err := dec.Token(); err != nil { // the closing delimiter
-		return jsonError(err)
+		return jsonErrorAt(path, err)
 	}
 	return nil
 }
 
-func jsonError(err error) *ValidationError {
+func jsonError(err error) *ValidationError { return jsonErrorAt("", err) }
+
+// jsonErrorAt describes a decoding error; syntax errors are placed at
+// path, the value being read when the input went wrong. NaN and infinite
+// numbers, which JSON cannot hold, are syntax errors.
+func jsonErrorAt(path string, err error) *ValidationError {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return Invalid(te.Field, "want a JSON value for Go type %s, got a JSON %s", te.Type, te.Value)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return Invalid("", "not valid JSON at byte %d: %v", se.Offset, se)
+		return Invalid(path, "not valid JSON at byte %d: %v (JSON numbers are finite: no NaN or Infinity)", se.Offset, se)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return Invalid("", "not valid JSON: unexpected end of input")
+		return Invalid("", "not valid JSON: unexpected end of input") // the document is cut short
 	}
-	return Invalid("", "not valid JSON: %v", err)
+	return Invalid(path, "not valid JSON: %v", err)
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -12,11 +13,21 @@ type outbox struct {
 	seq    int64
 	events []outboxEvent // in Seq order
 	ids    map[crm.ID]int
+	// open is the index of the first event that may be unacknowledged:
+	// every event before it is acknowledged.
+	open int
 }
 
 type outboxEvent struct {
 	e     crm.Event
 	acked bool
+	// Delivery state (crm.Deliveries).
+	attempts int
+	lastErr  string
+	parkedAt time.Time
+	nextAt   time.Time // due again at; zero: due
+	owner    string    // lease holder, while until is after now
+	until    time.Time
 }
 
 type eventWriter struct{ tx tx }
@@ -72,7 +83,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]crm.Event, error) {
 	}
 	defer unlock()
 	var out []crm.Event
-	for _, oe := range s.outbox.events {
+	for _, oe := range s.outbox.events[s.outbox.open:] {
 		if oe.acked {
 			continue
 		}
@@ -98,5 +109,161 @@ func (s *Store) Ack(ctx context.Context, ids ...crm.ID) error {
 			s.outbox.events[i].acked = true
 		}
 	}
+	s.outbox.advance()
 	return nil
+}
+
+// advance moves open past acknowledged events.
+func (ob *outbox) advance() {
+	for ob.open < len(ob.events) && ob.events[ob.open].acked {
+		ob.open++
+	}
+}
+
+type subjectKey struct {
+	tenant string
+	ref    crm.Ref
+}
+
+// Lease implements [crm.Deliveries].
+func (s *Store) Lease(ctx context.Context, owner string, limit int, now, until time.Time) ([]crm.Delivery, error) {
+	if err := crm.ValidateLease(owner, limit, now, until); err != nil {
+		return nil, fmt.Errorf("memstore: lease events: %w", err)
+	}
+	unlock, err := tx{s: s}.begin(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: lease events: %w", err)
+	}
+	defer unlock()
+	ob := &s.outbox
+	held := map[subjectKey]bool{} // subjects with an earlier event not deliverable now
+	var out []crm.Delivery
+	for i := ob.open; i < len(ob.events) && len(out) < limit; i++ {
+		oe := &ob.events[i]
+		if oe.acked {
+			continue
+		}
+		k := subjectKey{oe.e.TenantID, oe.e.Subject}
+		deliverable := oe.parkedAt.IsZero() && !oe.until.After(now) && !oe.nextAt.After(now)
+		if !deliverable || held[k] {
+			held[k] = true
+			continue
+		}
+		oe.owner, oe.until = owner, until
+		out = append(out, delivery(oe))
+	}
+	return out, nil
+}
+
+func delivery(oe *outboxEvent) crm.Delivery {
+	d := crm.Delivery{Event: oe.e, Attempts: oe.attempts, LastError: oe.lastErr, ParkedAt: oe.parkedAt}
+	d.Payload = slices.Clone(d.Payload)
+	return d
+}
+
+// Settle implements [crm.Deliveries].
+func (s *Store) Settle(ctx context.Context, owner string, outcomes ...crm.Outcome) error {
+	for i := range outcomes {
+		if err := outcomes[i].Validate(); err != nil {
+			return fmt.Errorf("memstore: settle events: outcomes[%d]: %w", i, err)
+		}
+	}
+	unlock, err := tx{s: s}.begin(ctx, true)
+	if err != nil {
+		return fmt.Errorf("memstore: settle events: %w", err)
+	}
+	defer unlock()
+	ob := &s.outbox
+	now := s.clock.Now()
+	for _, o := range outcomes {
+		i, ok := ob.ids[o.ID]
+		if !ok {
+			continue
+		}
+		oe := &ob.events[i]
+		if oe.acked || oe.owner != owner || !oe.parkedAt.IsZero() {
+			continue // settled already, or leased to another relay since
+		}
+		oe.owner, oe.until = "", time.Time{}
+		switch {
+		case o.Delivered:
+			oe.acked = true
+		default:
+			oe.attempts++
+			oe.lastErr = crm.TrimError(o.Error)
+			if o.Park {
+				oe.parkedAt = crm.StorageTime(now)
+			} else {
+				oe.nextAt = o.RetryAt
+			}
+		}
+	}
+	ob.advance()
+	return nil
+}
+
+// Parked implements [crm.Deliveries].
+func (s *Store) Parked(ctx context.Context, afterSeq int64, limit int) ([]crm.Delivery, error) {
+	if limit < 1 || limit > crm.MaxPageLimit {
+		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", crm.MaxPageLimit, limit)
+	}
+	unlock, err := tx{s: s}.begin(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: parked events: %w", err)
+	}
+	defer unlock()
+	var out []crm.Delivery
+	ob := &s.outbox
+	for i := ob.open; i < len(ob.events) && len(out) < limit; i++ {
+		if oe := &ob.events[i]; !oe.acked && !oe.parkedAt.IsZero() && oe.e.Seq > afterSeq {
+			out = append(out, delivery(oe))
+		}
+	}
+	return out, nil
+}
+
+// Replay implements [crm.Deliveries].
+func (s *Store) Replay(ctx context.Context, ids ...crm.ID) (int, error) {
+	unlock, err := tx{s: s}.begin(ctx, true)
+	if err != nil {
+		return 0, fmt.Errorf("memstore: replay events: %w", err)
+	}
+	defer unlock()
+	n := 0
+	for _, id := range ids {
+		i, ok := s.outbox.ids[id]
+		if !ok {
+			continue
+		}
+		if oe := &s.outbox.events[i]; !oe.acked && !oe.parkedAt.IsZero() {
+			oe.parkedAt, oe.nextAt, oe.attempts = time.Time{}, time.Time{}, 0
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Lag implements [crm.Deliveries].
+func (s *Store) Lag(ctx context.Context, now time.Time) (crm.Lag, error) {
+	unlock, err := tx{s: s}.begin(ctx, false)
+	if err != nil {
+		return crm.Lag{}, fmt.Errorf("memstore: outbox lag: %w", err)
+	}
+	defer unlock()
+	var lag crm.Lag
+	ob := &s.outbox
+	for i := ob.open; i < len(ob.events); i++ {
+		oe := &ob.events[i]
+		switch {
+		case oe.acked:
+		case !oe.parkedAt.IsZero():
+			lag.Parked++
+		default:
+			lag.Pending++
+			if lag.Oldest.IsZero() || oe.e.OccurredAt.Before(lag.Oldest) {
+				lag.Oldest = oe.e.OccurredAt
+			}
+		}
+	}
+	return lag, nil
 }

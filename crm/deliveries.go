@@ -25,7 +25,8 @@ type Deliveries interface {
 	Lease(ctx context.Context, owner string, limit int, now, until time.Time) ([]Delivery, error)
 	// Settle records what became of leased events: a delivered event is
 	// acknowledged; a failed one waits until its RetryAt or is parked with
-	// its error. Outcomes for events no longer leased to owner (its lease
+	// its error; a released one is simply due again. Outcomes for events
+	// no longer leased to owner (its lease
 	// ran out and another relay may hold them) are ignored.
 	Settle(ctx context.Context, owner string, outcomes ...Outcome) error
 	// Parked lists parked events with Seq above afterSeq, lowest first.
@@ -60,6 +61,10 @@ type Outcome struct {
 	RetryAt time.Time `json:"retry_at,omitzero"`
 	// Park parks a failed event: it is not retried until replayed.
 	Park bool `json:"park,omitempty"`
+	// Release gives the lease up without an attempt counted: the event
+	// was held back because an earlier event of its record failed, and is
+	// delivered again after it.
+	Release bool `json:"release,omitempty"`
 }
 
 // Lag is the outbox's backlog.
@@ -82,10 +87,13 @@ func (o *Outcome) Validate() error {
 	if o.ID == NilID {
 		probs.Add("id", "is required")
 	}
-	if o.Delivered && (o.Park || o.Error != "") {
-		probs.Add("delivered", "a delivered event has no error and is not parked")
+	if o.Delivered && (o.Park || o.Error != "" || o.Release) {
+		probs.Add("delivered", "a delivered event has no error and is not parked or released")
 	}
-	if !o.Delivered && !o.Park && o.RetryAt.IsZero() {
+	if o.Release && (o.Park || o.Error != "" || !o.RetryAt.IsZero()) {
+		probs.Add("release", "a released event has no error, retry time or parking")
+	}
+	if !o.Delivered && !o.Release && !o.Park && o.RetryAt.IsZero() {
 		probs.Add("retry_at", "is required for a failed event that is not parked")
 	}
 	return probs.Err()

@@ -188,6 +188,7 @@ func (s *Store) Settle(ctx context.Context, owner string, outcomes ...crm.Outcom
 		switch {
 		case o.Delivered:
 			oe.acked = true
+		case o.Release:
 		default:
 			oe.attempts++
 			oe.lastErr = crm.TrimError(o.Error)

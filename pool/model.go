@@ -229,10 +229,10 @@ func ParsePool(data []byte) (*Pool, error) {
 
 // ParseLimits decodes and validates a JSON array of service-wide limits
 // (owned_customers, locked_customers) for [Config.Limits], with
-// [crm.DecodeStrict].
+// [cond.DecodeStrict], the one strict decoder of rule documents.
 func ParseLimits(data []byte) ([]Limit, error) {
 	var ls []Limit
-	if err := crm.DecodeStrict(data, &ls); err != nil {
+	if err := cond.DecodeStrict(data, &ls); err != nil {
 		return nil, fmt.Errorf("pool: parse limits: %w", err)
 	}
 	var v crm.Problems

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -86,12 +87,13 @@ func ParseWeekday(s string) (time.Weekday, bool) {
 	return 0, false
 }
 
-// Parse decodes a JSON [Spec] with [crm.DecodeStrict] (unknown fields,
-// repeated keys, wrong types and trailing data are errors naming their JSON
-// path) and builds its Calendar.
+// Parse decodes a JSON [Spec] with [cond.DecodeStrict], the one strict
+// decoder of rule documents (documents over [cond.MaxDocumentBytes],
+// unknown fields, repeated keys, wrong types and trailing data are errors
+// naming their JSON path) and builds its Calendar.
 func Parse(data []byte) (*Calendar, error) {
 	var s Spec
-	if err := crm.DecodeStrict(data, &s); err != nil {
+	if err := cond.DecodeStrict(data, &s); err != nil {
 		return nil, fmt.Errorf("calendar: decode: %w", err)
 	}
 	return New(&s)

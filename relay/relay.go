@@ -357,8 +357,8 @@ type Stats struct {
 	// [crm.Deliveries] but for Pending, which then counts up to one batch.
 	crm.Lag
 	// Delivered, Failed and ParkedByRelay count this relay's outcomes since New.
-	Delivered int64 `json:"delivered"`
-	Failed    int64 `json:"failed"`
+	Delivered     int64 `json:"delivered"`
+	Failed        int64 `json:"failed"`
 	ParkedByRelay int64 `json:"parked_by_relay"`
 }
 

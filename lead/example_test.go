@@ -19,9 +19,9 @@ func ExampleModel_Explain() {
 	model, err := lead.ParseModel([]byte(`{
 	  "id": "smb-inbound", "version": 1,
 	  "fit": {"groups": [{"name": "firmographics", "rules": [
-	    {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "retail"]}, "points": 30},
-	    {"id": "decision-maker", "when": {"field": "title", "op": "contains", "value": "director"}, "points": 20},
-	    {"id": "free-mail", "when": {"field": "email", "op": "contains", "value": "@gmail."}, "points": -10}]}]},
+	    {"id": "target-industry", "when": {"field": "industry", "in": ["manufacturing", "retail"]}, "points": 30},
+	    {"id": "decision-maker", "when": {"field": "title", "contains": "director"}, "points": 20},
+	    {"id": "free-mail", "when": {"field": "email", "contains": "@gmail."}, "points": -10}]}]},
 	  "engagement": {"groups": [{"name": "activity", "rules": [
 	    {"id": "demo-request", "when": {"event": {"kind": "demo_request"}}, "points": 40},
 	    {"id": "visits", "when": {"event": {"kind": "web_visit", "within_days": 90}}, "points_each": 2, "max_points": 10}]}]},
@@ -128,7 +128,7 @@ func ExampleService_ScoreLead() {
 	}
 	model, err := lead.ParseModel([]byte(`{"id": "smb", "version": 1,
 	  "fit": {"groups": [{"name": "firm", "rules": [
-	    {"id": "retail", "when": {"field": "industry", "op": "equals", "value": "retail"}, "points": 50}]}]},
+	    {"id": "retail", "when": {"field": "industry", "equals": "retail"}, "points": 50}]}]},
 	  "engagement": {"groups": [{"name": "activity", "rules": [
 	    {"id": "demo", "when": {"event": {"kind": "demo_request"}}, "points": 40}]}]},
 	  "decay": {"half_life_days": 7}}`))

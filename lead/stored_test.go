@@ -203,7 +203,7 @@ func TestServiceScoreLead(t *testing.T) {
 		f := newFixture(t, nil)
 		model := func(version int, points float64) *lead.Model {
 			return mustModel(t, fmt.Sprintf(`{"id":"smb","version":%d,"fit":{"groups":[{"name":"g","rules":[
-			  {"id":"named","when":{"field":"name","op":"exists"},"points":%v}]}]}}`, version, points))
+			  {"id":"named","when":{"field":"name","exists":true},"points":%v}]}]}}`, version, points))
 		}
 		ctxA, ctxB := crm.WithTenant(f.ctx, "a"), crm.WithTenant(f.ctx, "b")
 		require.NoError(t, f.svc.SaveModel(ctxA, model(1, 10)))

@@ -20,8 +20,9 @@
 // section and in total, graded A1..D4 (fit letter, engagement digit) and
 // mapped to a suggested lifecycle stage. [Model.Score] is pure,
 // allocation-free and deterministic for a given time; [Model.Explain] says
-// which rules matched and what each gave. [Models] keeps several models
-// and versions side by side.
+// which rules matched, what each gave and how its condition came out, in
+// the explanation format of conditions. [Models] keeps several models and
+// versions side by side.
 //
 // # Predictive scoring
 //

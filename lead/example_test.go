@@ -45,10 +45,10 @@ func ExampleModel_Explain() {
 	fmt.Printf("a week later: engagement %.1f, grade %s, stage %q\n", later.Engagement, later.Grade, later.Stage)
 	// Output:
 	// smb-inbound v1: fit 50, engagement 25.98, total 75.98, grade B3, stage marketing_qualified
-	//   fit/firmographics target-industry: +30
-	//   fit/firmographics decision-maker: +20
-	//   engagement/activity demo-request: +20 (of +40)
-	//   engagement/activity visits: +5.98 (of +6)
+	//   fit/firmographics target-industry: +30  when industry in ["manufacturing", "retail"]
+	//   fit/firmographics decision-maker: +20  when title contains "director"
+	//   engagement/activity demo-request: +20 (of +40)  when event "demo_request" at least 1
+	//   engagement/activity visits: +5.98 (of +6)  when event "web_visit" at least 1 within 90 days
 	// a week later: engagement 18.4, grade B4, stage "marketing_qualified"
 }
 

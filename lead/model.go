@@ -130,7 +130,13 @@ func kindHash(s string) int {
 // stack; a model with more evaluates the rest event by event.
 const maxEventSlots = 32
 
-type ruleInfo struct{ id, desc string }
+// ruleInfo is what only explanations read of a rule: its names and its
+// whole condition, compiled with its event tests, and as text.
+type ruleInfo struct {
+	id, desc string
+	when     *cond.Predicate
+	text     string
+}
 
 type rule struct {
 	root      int32
@@ -427,6 +433,7 @@ func (c *compiler) rule(path string, sec Section, r *RuleSpec) {
 	if r.When == nil {
 		c.add(path+".when", "is required")
 	} else if when := c.when(path+".when", sec, r.When); when != nil {
+		info.when, info.text = when, when.String()
 		if r.When.HasEvent() {
 			cr.root = c.cond(path+".when", r.When)
 		} else {

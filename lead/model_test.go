@@ -137,10 +137,15 @@ func TestModelExplain(t *testing.T) {
 	require.InDelta(t, 15, rules["recent-form"].Points, 1e-9)
 	require.Equal(t, lead.GroupTotal{Section: lead.SectionFit, Group: "industry", Raw: 40, Points: 30}, ex.Groups[0])
 	require.Equal(t, `smb-inbound v2: fit 30, engagement 15, total 45, grade B3
-  fit/industry target-industry: +25
-  fit/industry big-company: +15
-  engagement/activity recent-form: +15 (of +30)
+  fit/industry target-industry: +25  when industry in ["manufacturing", "retail"]
+  fit/industry big-company: +15  when company_size range >= 200
+  engagement/activity recent-form: +15 (of +30)  when event "form_fill" at least 1 within 30 days
   fit/industry capped at 30 (from 40)`, ex.String())
+	// Each rule's condition is explained in the one explanation format of
+	// conditions, with what the lead held.
+	require.Equal(t, `company_size range >= 200`, rules["big-company"].When)
+	require.Equal(t, `true    company_size range >= 200  (company_size = 300)`, rules["big-company"].Outcome.String())
+	require.Equal(t, `true    event "form_fill" at least 1 within 30 days  (1 counted)`, rules["recent-form"].Outcome.String())
 }
 
 // Engagement rules may mix event tests with tests of the lead in all, any
@@ -175,6 +180,10 @@ func TestModelMixesEventAndFieldTests(t *testing.T) {
 	require.InDelta(t, 2.5, got["still-subscribed"].Points, 1e-9)
 	require.Equal(t, 3, got["still-subscribed"].Events)
 	require.Equal(t, 4.0, got["east"].Points, "a rule without events does not decay")
+	require.Equal(t, `all(region equals "cn-east", event "web_visit" at least 1 within 30 days)`, got["east-recent"].When)
+	require.Equal(t, `true    all
+  true    region equals "cn-east"  (region = "CN-East")
+  true    event "web_visit" at least 1 within 30 days  (2 counted)`, got["east-recent"].Outcome.String())
 
 	west := &crm.Lead{Name: "x", Region: "cn-west", Status: crm.LeadDisqualified}
 	ex = m.Explain(west, ev, t0)

@@ -47,6 +47,13 @@ type Contribution struct {
 	Points float64 `json:"points"`
 	// Events counts the event units the rule's event tests counted.
 	Events int `json:"events,omitempty"`
+	// When is the rule's condition as text, in the format of
+	// [cond.Predicate.String], such as `industry in ["retail"]`.
+	When string `json:"when,omitempty"`
+	// Outcome says how each test of the condition came out on the lead
+	// (what the lead held, how many events were counted), in the one
+	// explanation format of conditions.
+	Outcome *cond.Explanation `json:"outcome,omitempty"`
 }
 
 // GroupTotal is one group's points in an [Explanation]: Raw is the sum of its
@@ -68,7 +75,8 @@ type Explanation struct {
 	Groups        []GroupTotal   `json:"groups"`
 }
 
-// String renders the explanation for people, one line per matched rule.
+// String renders the explanation for people, one line per matched rule
+// with its condition.
 func (e *Explanation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s v%d: fit %s, engagement %s, total %s, grade %s",
@@ -80,6 +88,9 @@ func (e *Explanation) String() string {
 		fmt.Fprintf(&b, "\n  %s/%s %s: %s", c.Section, c.Group, c.Rule, signed(c.Points))
 		if c.Points != c.Base {
 			fmt.Fprintf(&b, " (of %s)", signed(c.Base))
+		}
+		if c.When != "" {
+			fmt.Fprintf(&b, "  when %s", c.When)
 		}
 	}
 	for _, g := range e.Groups {
@@ -116,7 +127,8 @@ func (m *Model) Score(l *crm.Lead, events []Engagement, now time.Time) Result {
 	return m.eval(l, events, now, nil)
 }
 
-// Explain is [Model.Score] with an [Explanation] of every matched rule.
+// Explain is [Model.Score] with an [Explanation] of every matched rule:
+// its points and how its condition came out on the lead.
 func (m *Model) Explain(l *crm.Lead, events []Engagement, now time.Time) *Explanation {
 	ex := &Explanation{Model: m.id, Version: m.version}
 	ex.Result = m.eval(l, events, now, ex)
@@ -167,11 +179,14 @@ var records = sync.Pool{New: func() any { return cond.LeadSchema().NewRecord() }
 
 func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explanation) Result {
 	var rec *cond.Record
-	if m.preds {
+	if m.preds || ex != nil {
 		rec = records.Get().(*cond.Record)
 		defer records.Put(rec)
 		// A record of the lead schema is filled by slot, which cannot fail.
 		_ = cond.FillLead(rec, l)
+		if ex != nil {
+			rec.SetEvents(events, now) // for the event tests in explanations
+		}
 	}
 	var tl tallies
 	var memo decayMemo
@@ -227,7 +242,7 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 				info := &m.ruleInfo[g.start+i]
 				ex.Contributions = append(ex.Contributions, Contribution{
 					Section: g.section, Group: g.name, Rule: info.id, Description: info.desc,
-					Base: base, Points: got, Events: units,
+					Base: base, Points: got, Events: units, When: info.text, Outcome: info.when.Explain(rec),
 				})
 			}
 		}

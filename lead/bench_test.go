@@ -23,24 +23,24 @@ func benchModel() string {
 	var fit, eng []string
 	industries := []string{"manufacturing", "retail", "logistics", "finance", "healthcare"}
 	for i, ind := range industries {
-		fit = append(fit, fmt.Sprintf(`{"id":"ind-%d","when":{"field":"industry","op":"equals","value":%q},"points":%d}`, i, ind, 5+i))
+		fit = append(fit, fmt.Sprintf(`{"id":"ind-%d","when":{"field":"industry","equals":%q},"points":%d}`, i, ind, 5+i))
 	}
 	fit = append(fit,
-		`{"id":"region","when":{"field":"region","op":"in","values":["cn-east","cn-south","cn-north"]},"points":10}`,
-		`{"id":"size-s","when":{"field":"company_size","op":"range","min":10,"max":49},"points":5}`,
-		`{"id":"size-m","when":{"field":"company_size","op":"range","min":50,"max":499},"points":10}`,
-		`{"id":"size-l","when":{"field":"company_size","op":"range","min":500},"points":15}`,
-		`{"id":"director","when":{"field":"title","op":"contains","value":"director"},"points":15}`,
-		`{"id":"cxo","when":{"any":[{"field":"title","op":"contains","value":"chief"},{"field":"title","op":"equals","value":"ceo"}]},"points":20}`,
-		`{"id":"intern","when":{"field":"title","op":"contains","value":"intern"},"points":-15}`,
-		`{"id":"freemail","when":{"field":"email","op":"contains","value":"@gmail."},"points":-10}`,
-		`{"id":"phone","when":{"field":"phone","op":"exists"},"points":5}`,
-		`{"id":"referral","when":{"field":"source","op":"equals","value":"referral"},"points":10}`,
-		`{"id":"budget","when":{"field":"fields.budget","op":"range","min":10000},"points":10}`,
-		`{"id":"partner","when":{"field":"fields.partner","op":"equals","value":"true"},"points":5}`,
-		`{"id":"vip-tag","when":{"field":"tags","op":"equals","value":"vip"},"points":5}`,
-		`{"id":"east-big","when":{"all":[{"field":"region","op":"equals","value":"cn-east"},{"field":"company_size","op":"range","min":200}]},"points":5}`,
-		`{"id":"competitor","when":{"field":"company","op":"contains","value":"competitor"},"points":-50}`,
+		`{"id":"region","when":{"field":"region","in":["cn-east","cn-south","cn-north"]},"points":10}`,
+		`{"id":"size-s","when":{"field":"company_size","range":{"gte":10,"lte":49}},"points":5}`,
+		`{"id":"size-m","when":{"field":"company_size","range":{"gte":50,"lte":499}},"points":10}`,
+		`{"id":"size-l","when":{"field":"company_size","range":{"gte":500}},"points":15}`,
+		`{"id":"director","when":{"field":"title","contains":"director"},"points":15}`,
+		`{"id":"cxo","when":{"any":[{"field":"title","contains":"chief"},{"field":"title","equals":"ceo"}]},"points":20}`,
+		`{"id":"intern","when":{"field":"title","contains":"intern"},"points":-15}`,
+		`{"id":"freemail","when":{"field":"email","contains":"@gmail."},"points":-10}`,
+		`{"id":"phone","when":{"field":"phone","exists":true},"points":5}`,
+		`{"id":"referral","when":{"field":"source","equals":"referral"},"points":10}`,
+		`{"id":"budget","when":{"field":"fields.budget","range":{"gte":10000}},"points":10}`,
+		`{"id":"partner","when":{"field":"fields.partner","equals":true},"points":5}`,
+		`{"id":"vip-tag","when":{"field":"tags","equals":"vip"},"points":5}`,
+		`{"id":"east-big","when":{"all":[{"field":"region","equals":"cn-east"},{"field":"company_size","range":{"gte":200}}]},"points":5}`,
+		`{"id":"competitor","when":{"field":"company","contains":"competitor"},"points":-50}`,
 	)
 	eng = append(eng,
 		`{"id":"visits","when":{"event":{"kind":"web_visit","within_days":90}},"points_each":1,"max_points":15}`,

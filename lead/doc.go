@@ -4,14 +4,25 @@
 //
 // A [Model] is a scoring model loaded from JSON ([ParseModel]) or built in Go
 // ([Compile]) and validated on load: every problem is reported with the path
-// of the bad field. Fit rules test lead fields (equals, in, contains, exists,
-// range; all/any/not groups); engagement rules test [Engagement] events
-// (kind, count in a window, recency) and lose value with age (a half-life or
-// a step-down). Points are capped per group, per section and in total,
-// graded A1..D4 (fit letter, engagement digit) and mapped to a suggested
-// lifecycle stage. [Model.Score] is pure, allocation-free and deterministic
-// for a given time; [Model.Explain] says which rules matched and what each
-// gave. [Models] keeps several models and versions side by side.
+// of the bad field. A rule's condition is written in crmkit's one condition
+// language (package cond) over the lead ([cond.LeadSchema]):
+//
+//	{"id": "target-industry", "points": 25,
+//	 "when": {"all": [{"field": "industry", "in": ["manufacturing", "retail"]},
+//	                  {"field": "company_size", "range": {"gte": 200}}]}}
+//
+// Fit rules test lead fields (equals, in, range, prefix, contains, exists;
+// all/any/not groups; custom fields as "fields.<name>"); engagement rules
+// also test [Engagement] events ({"event": {"kind": "web_visit",
+// "min_count": 3, "within_days": 30}}) and lose value with age (a
+// half-life or a step-down). The retired {"field", "op", "value"} form is
+// refused with what to write instead. Points are capped per group, per
+// section and in total, graded A1..D4 (fit letter, engagement digit) and
+// mapped to a suggested lifecycle stage. [Model.Score] is pure,
+// allocation-free and deterministic for a given time; [Model.Explain] says
+// which rules matched, what each gave and how its condition came out, in
+// the explanation format of conditions. [Models] keeps several models and
+// versions side by side.
 //
 // # Predictive scoring
 //

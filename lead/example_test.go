@@ -19,9 +19,9 @@ func ExampleModel_Explain() {
 	model, err := lead.ParseModel([]byte(`{
 	  "id": "smb-inbound", "version": 1,
 	  "fit": {"groups": [{"name": "firmographics", "rules": [
-	    {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "retail"]}, "points": 30},
-	    {"id": "decision-maker", "when": {"field": "title", "op": "contains", "value": "director"}, "points": 20},
-	    {"id": "free-mail", "when": {"field": "email", "op": "contains", "value": "@gmail."}, "points": -10}]}]},
+	    {"id": "target-industry", "when": {"field": "industry", "in": ["manufacturing", "retail"]}, "points": 30},
+	    {"id": "decision-maker", "when": {"field": "title", "contains": "director"}, "points": 20},
+	    {"id": "free-mail", "when": {"field": "email", "contains": "@gmail."}, "points": -10}]}]},
 	  "engagement": {"groups": [{"name": "activity", "rules": [
 	    {"id": "demo-request", "when": {"event": {"kind": "demo_request"}}, "points": 40},
 	    {"id": "visits", "when": {"event": {"kind": "web_visit", "within_days": 90}}, "points_each": 2, "max_points": 10}]}]},
@@ -45,10 +45,10 @@ func ExampleModel_Explain() {
 	fmt.Printf("a week later: engagement %.1f, grade %s, stage %q\n", later.Engagement, later.Grade, later.Stage)
 	// Output:
 	// smb-inbound v1: fit 50, engagement 25.98, total 75.98, grade B3, stage marketing_qualified
-	//   fit/firmographics target-industry: +30
-	//   fit/firmographics decision-maker: +20
-	//   engagement/activity demo-request: +20 (of +40)
-	//   engagement/activity visits: +5.98 (of +6)
+	//   fit/firmographics target-industry: +30  when industry in ["manufacturing", "retail"]
+	//   fit/firmographics decision-maker: +20  when title contains "director"
+	//   engagement/activity demo-request: +20 (of +40)  when event "demo_request" at least 1
+	//   engagement/activity visits: +5.98 (of +6)  when event "web_visit" at least 1 within 90 days
 	// a week later: engagement 18.4, grade B4, stage "marketing_qualified"
 }
 
@@ -128,7 +128,7 @@ func ExampleService_ScoreLead() {
 	}
 	model, err := lead.ParseModel([]byte(`{"id": "smb", "version": 1,
 	  "fit": {"groups": [{"name": "firm", "rules": [
-	    {"id": "retail", "when": {"field": "industry", "op": "equals", "value": "retail"}, "points": 50}]}]},
+	    {"id": "retail", "when": {"field": "industry", "equals": "retail"}, "points": 50}]}]},
 	  "engagement": {"groups": [{"name": "activity", "rules": [
 	    {"id": "demo", "when": {"event": {"kind": "demo_request"}}, "points": 40}]}]},
 	  "decay": {"half_life_days": 7}}`))

@@ -19,8 +19,8 @@ func boundModel(fitPoints, eachPoints, maxPoints, groupCap, fitCap, totalCap, th
   "total_cap": ` + totalCap + `,
   "fit": {"cap": ` + fitCap + `, "groups": [
     {"name": "who", "cap": ` + groupCap + `, "rules": [
-      {"id": "a", "when": {"field": "industry", "op": "exists"}, "points": ` + fitPoints + `},
-      {"id": "b", "when": {"field": "region", "op": "exists"}, "points": ` + fitPoints + `}
+      {"id": "a", "when": {"field": "industry", "exists": true}, "points": ` + fitPoints + `},
+      {"id": "b", "when": {"field": "region", "exists": true}, "points": ` + fitPoints + `}
     ]}
   ]},
   "engagement": {"groups": [

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 )
 
@@ -30,6 +30,7 @@ type Model struct {
 	raw     []byte // canonical JSON of the spec
 
 	nodes    []node
+	preds    bool // some node is a predicate: scoring fills a record of the lead
 	rules    []rule
 	ruleInfo []ruleInfo // parallel to rules, read only by Explain
 	groups   []group
@@ -70,64 +71,28 @@ const maxDecayDays = 400
 // their factor.
 const maxDecaySteps = 512
 
-type fieldID uint8
-
-const (
-	fieldNone fieldID = iota
-	fieldName
-	fieldCompany
-	fieldTitle
-	fieldEmail
-	fieldPhone
-	fieldIndustry
-	fieldRegion
-	fieldSource
-	fieldStatus
-	fieldCompanySize
-	fieldTags
-	fieldCustom
-)
-
-var fieldIDs = map[string]fieldID{
-	"name": fieldName, "company": fieldCompany, "title": fieldTitle, "email": fieldEmail,
-	"phone": fieldPhone, "industry": fieldIndustry, "region": fieldRegion, "source": fieldSource,
-	"status": fieldStatus, "company_size": fieldCompanySize, "tags": fieldTags,
-}
-
 type opCode uint8
 
 const (
 	opAll opCode = iota + 1
 	opAny
 	opNot
-	opEquals
-	opIn
-	opContains
-	opExists
-	opRange
 	opEvent
+	opPred
 )
 
-var opCodes = map[string]opCode{
-	"equals": opEquals, "in": opIn, "contains": opContains, "exists": opExists, "range": opRange,
-}
-
-// node is one compiled condition; groups refer to their children by index so
-// the whole model is a few flat slices.
+// node is one compiled part of a rule's condition: an all, any or not
+// group that holds an event test, an event test, or an event-free
+// condition compiled by the one condition compiler into a single
+// predicate. Scoring needs more than truth from the event parts (the age
+// of the youngest counted event, for decay; the units counted), so those
+// stay nodes of their own; everything else is one [cond.Predicate]. Groups
+// refer to their children by index so the whole model is a few flat
+// slices.
 type node struct {
-	op       opCode
-	field    fieldID
-	hasEvent bool // the subtree tests events (Any then checks every child for recency)
-	custom   string
-	str      string
-	strs     []string
-	num      float64
-	nums     []float64
-	numOK    bool // str (or every strs item) is a number
-	boolVal  bool
-	boolOK   bool // str is "true" or "false"
-	lo, hi   float64
-	kids     []int32
+	op   opCode
+	kids []int32
+	pred *cond.Predicate // opPred: tested on the lead's record
 
 	kind     string
 	anyKind  bool
@@ -135,7 +100,6 @@ type node struct {
 	within   time.Duration // 0: no window
 	each     float64       // points per unit when the node is a points_each rule's root
 	slot     int           // index into the per-score event tallies; -1: none
-	lowered  string        // str lower-cased, when ASCII, for contains
 }
 
 // kindSlots lists what tally updates for an event of one kind: the kind's
@@ -166,7 +130,13 @@ func kindHash(s string) int {
 // stack; a model with more evaluates the rest event by event.
 const maxEventSlots = 32
 
-type ruleInfo struct{ id, desc string }
+// ruleInfo is what only explanations read of a rule: its names and its
+// whole condition, compiled with its event tests, and as text.
+type ruleInfo struct {
+	id, desc string
+	when     *cond.Predicate
+	text     string
+}
 
 type rule struct {
 	root      int32
@@ -174,9 +144,11 @@ type rule struct {
 	each      float64
 	maxPoints float64
 	// fast lets scoring skip the condition tree for the two common shapes
-	// of a rule: a single field test, or a single event test with a tally
-	// slot (slot, minCount copied from the node).
+	// of a rule: a condition without event tests (one predicate), or a
+	// single event test with a tally slot (slot, minCount copied from the
+	// node).
 	fast     ruleShape
+	pred     *cond.Predicate
 	slot     int32
 	minCount int
 }
@@ -184,9 +156,9 @@ type rule struct {
 type ruleShape uint8
 
 const (
-	shapeTree  ruleShape = iota // evaluate the condition tree
-	shapeField                  // the root is a field test
-	shapeSlot                   // the root is an event test with a slot
+	shapeTree ruleShape = iota // evaluate the condition tree
+	shapePred                  // the condition tests no event: one predicate
+	shapeSlot                  // the root is an event test with a slot
 )
 
 type group struct {
@@ -206,14 +178,13 @@ type stageCond struct {
 	grades                             uint16 // bit per grade index; 0: any
 }
 
-// Limits on a model, so that hostile JSON cannot make scoring slow.
+// Limits on a model, so that hostile JSON cannot make scoring slow. The
+// conditions have the one condition language's own limits ([cond.MaxDepth],
+// [cond.MaxNodes], [cond.MaxValues], [cond.MaxDocumentBytes]).
 const (
-	maxRules     = 1000
-	maxDepth     = 16
-	maxInValues  = 1000
-	maxIDLen     = 64
-	maxTextLen   = 500
-	customPrefix = "fields."
+	maxRules   = 1000
+	maxIDLen   = 64
+	maxTextLen = 500
 )
 
 // Bounds on the numbers of a rule model. Every number must be finite and
@@ -233,13 +204,16 @@ const (
 	MaxScoreBound = 1e9
 )
 
-// ParseModel parses, validates and compiles a model from JSON. Unknown
-// fields, bad operators, a negative half-life, cycles between stages and
-// every other problem are reported together as [crm.ValidationErrors] whose
-// paths name the bad fields (e.g. "fit.groups[0].rules[2].when.op").
+// ParseModel parses, validates and compiles a model from JSON with
+// [cond.DecodeStrict]. Unknown fields, unknown lead fields, operators a
+// field does not have, literals of the wrong type, a negative half-life,
+// cycles between stages and every other problem are reported together as
+// [crm.ValidationErrors] whose paths name the bad fields (e.g.
+// "fit.groups[0].rules[2].when.in[1]"). A condition in the retired
+// {"field", "op", "value"} form is refused with what to write instead.
 func ParseModel(data []byte) (*Model, error) {
 	var spec ModelSpec
-	if err := decodeStrict(data, &spec); err != nil {
+	if err := cond.DecodeStrict(data, &spec); err != nil {
 		return nil, fmt.Errorf("lead: parse model: %w", err)
 	}
 	return Compile(spec)
@@ -327,16 +301,15 @@ func (c *compiler) model(s *ModelSpec) {
 	c.stages(s.Stages)
 }
 
-// prepare gives event conditions their tally slots, grouped by kind, and
-// lower-cases contains operands, so scoring does that work once per model.
+// prepare gives event tests their tally slots, grouped by kind, and finds
+// the rules scoring can decide without walking a tree, so scoring does that
+// work once per model.
 func (c *compiler) prepare() {
 	kinds := map[string]int{}
 	for i := range c.m.nodes {
 		n := &c.m.nodes[i]
 		n.slot = -1
-		if (n.op == opContains || n.op == opEquals) && isASCII(n.str) {
-			n.lowered = strings.ToLower(n.str)
-		}
+		c.m.preds = c.m.preds || n.op == opPred
 		if n.op != opEvent || c.m.eventSlots >= maxEventSlots {
 			continue
 		}
@@ -375,21 +348,12 @@ func (c *compiler) prepare() {
 		}
 		n := &c.m.nodes[r.root]
 		switch {
-		case n.op >= opEquals && n.op <= opRange:
-			r.fast = shapeField
+		case n.op == opPred:
+			r.fast, r.pred = shapePred, n.pred
 		case n.op == opEvent && n.slot >= 0:
 			r.fast, r.slot, r.minCount = shapeSlot, int32(n.slot), n.minCount
 		}
 	}
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 func (c *compiler) text(field, s string) {
@@ -452,8 +416,8 @@ func (c *compiler) rule(path string, sec Section, r *RuleSpec) {
 	}
 	c.ruleIDs[r.ID] = true
 	c.text(path+".description", r.Description)
-	c.m.ruleInfo = append(c.m.ruleInfo, ruleInfo{id: r.ID, desc: r.Description})
-	cr := rule{points: r.Points, each: r.PointsEach, maxPoints: c.cap(path+".max_points", r.MaxPoints, MaxRulePoints)}
+	info := ruleInfo{id: r.ID, desc: r.Description}
+	cr := rule{root: -1, points: r.Points, each: r.PointsEach, maxPoints: c.cap(path+".max_points", r.MaxPoints, MaxRulePoints)}
 	c.number(path+".points", r.Points, MaxRulePoints)
 	c.number(path+".points_each", r.PointsEach, MaxRulePoints)
 	switch {
@@ -463,192 +427,105 @@ func (c *compiler) rule(path string, sec Section, r *RuleSpec) {
 		c.add(path+".points", "the rule gives no points: set points or points_each")
 	case r.PointsEach != 0 && sec == SectionFit:
 		c.add(path+".points_each", "is for engagement rules only")
-	case r.PointsEach != 0 && r.When.Event == nil:
-		c.add(path+".when", "points_each needs a single event condition")
+	case r.PointsEach != 0 && r.When != nil && r.When.Event == nil:
+		c.add(path+".when", "points_each needs a single event test")
 	}
-	cr.root = c.cond(path+".when", sec, &r.When, 0)
-	if r.PointsEach != 0 && r.When.Event != nil {
-		c.m.nodes[cr.root].each = r.PointsEach
+	if r.When == nil {
+		c.add(path+".when", "is required")
+	} else if when := c.when(path+".when", sec, r.When); when != nil {
+		info.when, info.text = when, when.String()
+		if r.When.HasEvent() {
+			cr.root = c.cond(path+".when", r.When)
+		} else {
+			cr.root = c.node(node{op: opPred, pred: when})
+		}
+		if r.PointsEach != 0 && r.When.Event != nil {
+			c.m.nodes[cr.root].each = r.PointsEach
+		}
 	}
+	c.m.ruleInfo = append(c.m.ruleInfo, info)
 	c.m.rules = append(c.m.rules, cr)
 }
 
-func (c *compiler) cond(path string, sec Section, s *ConditionSpec, depth int) int32 {
-	at := int32(len(c.m.nodes))
-	c.m.nodes = append(c.m.nodes, node{})
-	var n node
-	if depth >= maxDepth {
-		c.add(path, "conditions nest deeper than %d levels", maxDepth)
-		c.m.nodes[at] = node{op: opAll}
-		return at
+// when checks a rule's condition with the one condition compiler against
+// [cond.LeadSchema], which reports unknown fields, operators a field does
+// not have, literals of the wrong type and sizes with their paths, then
+// what only scoring rules restrict: event tests belong in the engagement
+// section. It returns the compiled condition, or nil after reporting its
+// problems.
+func (c *compiler) when(path string, sec Section, w *cond.Condition) *cond.Predicate {
+	p, err := cond.Compile(cond.LeadSchema(), path, w)
+	c.probs.Merge(err)
+	if sec == SectionFit && w.HasEvent() {
+		c.fitEvents(path, w, 0)
+		return nil
 	}
-	kinds := 0
-	if s.All != nil {
-		kinds++
+	if err != nil {
+		return nil
 	}
-	if s.Any != nil {
-		kinds++
-	}
-	if s.Not != nil {
-		kinds++
-	}
-	if s.Field != "" || s.Op != "" {
-		kinds++
-	}
-	if s.Event != nil {
-		kinds++
-	}
-	if kinds != 1 {
-		c.add(path, "set exactly one of all, any, not, field with op, or event")
-		c.m.nodes[at] = node{op: opAll}
-		return at
-	}
-	switch {
-	case s.All != nil || s.Any != nil:
-		list, name := s.All, "all"
-		n.op = opAll
-		if s.Any != nil {
-			n.op, list, name = opAny, s.Any, "any"
-		}
-		if len(list) == 0 {
-			c.add(path+"."+name, "is empty")
-		}
-		for i := range list {
-			k := c.cond(idx(path+"."+name, i), sec, &list[i], depth+1)
-			n.kids = append(n.kids, k)
-			n.hasEvent = n.hasEvent || c.m.nodes[k].hasEvent
-		}
-	case s.Not != nil:
-		n.op = opNot
-		k := c.cond(path+".not", sec, s.Not, depth+1)
-		n.kids = []int32{k}
-		n.hasEvent = c.m.nodes[k].hasEvent
-	case s.Event != nil:
-		n = c.event(path+".event", sec, s.Event)
-	default:
-		n = c.field(path, s)
-	}
-	c.m.nodes[at] = n
-	return at
+	return p
 }
 
-func (c *compiler) event(path string, sec Section, e *EventSpec) node {
-	n := node{op: opEvent, hasEvent: true, kind: e.Kind, anyKind: e.Kind == "*", minCount: e.MinCount}
-	if sec == SectionFit {
-		c.add(path, "event conditions belong in the engagement section")
+// fitEvents reports the event tests of a fit rule's condition.
+func (c *compiler) fitEvents(path string, w *cond.Condition, depth int) {
+	if w == nil || depth > cond.MaxDepth {
+		return // too deep: cond reported it
 	}
-	if e.Kind == "" {
-		c.add(path+".kind", "is required (\"*\" counts every kind)")
+	if w.Event != nil {
+		c.add(path+".event", "event conditions belong in the engagement section")
 	}
-	c.text(path+".kind", e.Kind)
-	if e.MinCount < 0 {
-		c.add(path+".min_count", "must not be negative")
+	for i := range w.All {
+		c.fitEvents(idx(path+".all", i), &w.All[i], depth+1)
 	}
-	if n.minCount == 0 {
-		n.minCount = 1
+	for i := range w.Any {
+		c.fitEvents(idx(path+".any", i), &w.Any[i], depth+1)
 	}
-	if !finite(e.WithinDays) || e.WithinDays < 0 {
-		c.add(path+".within_days", "must be a non-negative number of days")
-	} else if e.WithinDays > 0 {
-		if e.WithinDays > 36500 {
-			c.add(path+".within_days", "must be at most 36500 days")
-		} else {
+	c.fitEvents(path+".not", w.Not, depth+1)
+}
+
+// node appends n to the model's nodes and returns its index.
+func (c *compiler) node(n node) int32 {
+	c.m.nodes = append(c.m.nodes, n)
+	return int32(len(c.m.nodes) - 1)
+}
+
+// cond compiles w, a condition cond accepted that holds an event test,
+// into nodes: its groups that hold an event test and its event tests
+// become nodes of their own, and every part without one becomes a single
+// predicate node.
+func (c *compiler) cond(path string, w *cond.Condition) int32 {
+	switch {
+	case w.Event != nil:
+		e := w.Event
+		n := node{op: opEvent, kind: e.Kind, anyKind: e.Kind == "*", minCount: max(e.MinCount, 1)}
+		if e.WithinDays > 0 {
 			n.within = time.Duration(e.WithinDays * float64(24*time.Hour))
 		}
+		return c.node(n)
+	case !w.HasEvent():
+		p, err := cond.Compile(cond.LeadSchema(), path, w)
+		if err != nil {
+			c.probs.Merge(err) // cannot happen: the whole condition compiled
+			return c.node(node{op: opAll})
+		}
+		return c.node(node{op: opPred, pred: p})
+	case w.Not != nil:
+		at := c.node(node{op: opNot})
+		k := c.cond(path+".not", w.Not)
+		c.m.nodes[at].kids = []int32{k}
+		return at
 	}
-	return n
-}
-
-func (c *compiler) field(path string, s *ConditionSpec) node {
-	n := node{lo: math.Inf(-1), hi: math.Inf(1)}
-	if f, ok := fieldIDs[s.Field]; ok {
-		n.field = f
-	} else if name, ok := strings.CutPrefix(s.Field, customPrefix); ok && validFieldName(name) {
-		n.field, n.custom = fieldCustom, name
-	} else {
-		c.add(path+".field", "unknown field %q: want a lead field (name, company, title, email, phone, industry, region, source, status, company_size, tags) or fields.<name>", truncate(s.Field, 64))
+	list, n, name := w.All, node{op: opAll}, "all"
+	if w.Any != nil {
+		list, n, name = w.Any, node{op: opAny}, "any"
 	}
-	op, ok := opCodes[s.Op]
-	if !ok {
-		c.add(path+".op", "unknown operator %q: want equals, in, contains, exists or range", truncate(s.Op, 32))
-		return n
+	at := c.node(n)
+	kids := make([]int32, len(list))
+	for i := range list {
+		kids[i] = c.cond(idx(path+"."+name, i), &list[i])
 	}
-	n.op = op
-	numeric := n.field == fieldCompanySize
-	textual := n.field != fieldCompanySize && n.field != fieldCustom
-	unused := func(name string, set bool) {
-		if set {
-			c.add(path+"."+name, "is not used by %s", s.Op)
-		}
-	}
-	switch op {
-	case opEquals, opContains:
-		unused("values", s.Values != nil)
-		unused("min", s.Min != nil)
-		unused("max", s.Max != nil)
-		if s.Value == "" {
-			c.add(path+".value", "is required by %s", s.Op)
-		}
-		n.str = s.Value
-		n.num, n.numOK = parseNumber(s.Value)
-		n.boolVal, n.boolOK = parseBool(s.Value)
-		if numeric && (op == opContains || !n.numOK) {
-			c.add(path+".value", "%s is a number: use equals with a number or range", s.Field)
-		}
-	case opIn:
-		unused("value", s.Value != "")
-		unused("min", s.Min != nil)
-		unused("max", s.Max != nil)
-		if len(s.Values) == 0 {
-			c.add(path+".values", "is required by in")
-		}
-		if len(s.Values) > maxInValues {
-			c.add(path+".values", "has more than %d values", maxInValues)
-		}
-		n.strs = slices.Clone(s.Values)
-		n.numOK = true
-		for i, v := range s.Values {
-			f, ok := parseNumber(v)
-			n.nums = append(n.nums, f)
-			n.numOK = n.numOK && ok
-			if v == "" {
-				c.add(idx(path+".values", i), "is empty")
-			}
-		}
-		if numeric && !n.numOK {
-			c.add(path+".values", "%s is a number: every value must be a number", s.Field)
-		}
-	case opExists:
-		unused("value", s.Value != "")
-		unused("values", s.Values != nil)
-		unused("min", s.Min != nil)
-		unused("max", s.Max != nil)
-	case opRange:
-		unused("value", s.Value != "")
-		unused("values", s.Values != nil)
-		if textual {
-			c.add(path+".op", "range needs a number field (company_size or a custom number field), not %s", s.Field)
-		}
-		if s.Min == nil && s.Max == nil {
-			c.add(path, "range needs min, max or both")
-		}
-		if s.Min != nil {
-			n.lo = *s.Min
-			if !finite(n.lo) {
-				c.add(path+".min", "must be a finite number")
-			}
-		}
-		if s.Max != nil {
-			n.hi = *s.Max
-			if !finite(n.hi) {
-				c.add(path+".max", "must be a finite number")
-			}
-		}
-		if n.lo > n.hi {
-			c.add(path+".max", "is below min")
-		}
-	}
-	return n
+	c.m.nodes[at].kids = kids
+	return at
 }
 
 func (c *compiler) decay(d *DecaySpec) {
@@ -847,34 +724,6 @@ func validModelID(s string) bool {
 		}
 	}
 	return true
-}
-
-func validFieldName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func parseNumber(s string) (float64, bool) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	return f, err == nil && finite(f)
-}
-
-func parseBool(s string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	}
-	return false, false
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

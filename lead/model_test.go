@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,15 +26,15 @@ const smallModel = `{
     "cap": 100,
     "groups": [
       {"name": "industry", "cap": 30, "rules": [
-        {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "retail"]}, "points": 25},
-        {"id": "big-company", "when": {"field": "company_size", "op": "range", "min": 200}, "points": 15}
+        {"id": "target-industry", "when": {"field": "industry", "in": ["manufacturing", "retail"]}, "points": 25},
+        {"id": "big-company", "when": {"field": "company_size", "range": {"gte": 200}}, "points": 15}
       ]},
       {"name": "person", "rules": [
         {"id": "decision-maker", "when": {"any": [
-          {"field": "title", "op": "contains", "value": "director"},
-          {"field": "title", "op": "contains", "value": "vp"}]}, "points": 20},
-        {"id": "free-mail", "when": {"field": "email", "op": "contains", "value": "@gmail."}, "points": -10},
-        {"id": "budget", "when": {"field": "fields.budget", "op": "range", "min": 10000}, "points": 10}
+          {"field": "title", "contains": "director"},
+          {"field": "title", "contains": "vp"}]}, "points": 20},
+        {"id": "free-mail", "when": {"field": "email", "contains": "@gmail."}, "points": -10},
+        {"id": "budget", "when": {"field": "fields.budget", "range": {"gte": 10000}}, "points": 10}
       ]}
     ]
   },
@@ -136,10 +137,101 @@ func TestModelExplain(t *testing.T) {
 	require.InDelta(t, 15, rules["recent-form"].Points, 1e-9)
 	require.Equal(t, lead.GroupTotal{Section: lead.SectionFit, Group: "industry", Raw: 40, Points: 30}, ex.Groups[0])
 	require.Equal(t, `smb-inbound v2: fit 30, engagement 15, total 45, grade B3
-  fit/industry target-industry: +25
-  fit/industry big-company: +15
-  engagement/activity recent-form: +15 (of +30)
+  fit/industry target-industry: +25  when industry in ["manufacturing", "retail"]
+  fit/industry big-company: +15  when company_size range >= 200
+  engagement/activity recent-form: +15 (of +30)  when event "form_fill" at least 1 within 30 days
   fit/industry capped at 30 (from 40)`, ex.String())
+	// Each rule's condition is explained in the one explanation format of
+	// conditions, with what the lead held.
+	require.Equal(t, `company_size range >= 200`, rules["big-company"].When)
+	require.Equal(t, `true    company_size range >= 200  (company_size = 300)`, rules["big-company"].Outcome.String())
+	require.Equal(t, `true    event "form_fill" at least 1 within 30 days  (1 counted)`, rules["recent-form"].Outcome.String())
+}
+
+// Engagement rules may mix event tests with tests of the lead in all, any
+// and not groups: the lead's part decides whether the rule holds, and the
+// events the rule counted decide its decay.
+func TestModelMixesEventAndFieldTests(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, `{"id":"mixed","version":1,
+	  "engagement":{"groups":[{"name":"g","rules":[
+	    {"id":"east-recent","when":{"all":[{"field":"region","equals":"cn-east"},{"event":{"kind":"web_visit","within_days":30}}]},"points":10},
+	    {"id":"talked","when":{"any":[{"event":{"kind":"call"}},{"event":{"kind":"demo_request"}},{"field":"tags","equals":"never"}]},"points":20},
+	    {"id":"still-subscribed","when":{"all":[{"event":{"kind":"web_visit"}},{"not":{"any":[{"event":{"kind":"unsubscribe"}},{"field":"status","equals":"disqualified"}]}}]},"points":5},
+	    {"id":"east","when":{"field":"region","equals":"cn-east"},"points":4}]}]},
+	  "decay":{"half_life_days":30}}`)
+	ev := []lead.Engagement{
+		{Kind: "web_visit", At: t0.Add(-30 * day), Count: 2},
+		{Kind: "web_visit", At: t0.Add(-60 * day)},
+		{Kind: "call", At: t0.Add(-10 * day)},
+		{Kind: "demo_request", At: t0.Add(-30 * day)},
+	}
+	east := &crm.Lead{Name: "x", Region: "CN-East"}
+	ex := m.Explain(east, ev, t0)
+	require.Equal(t, m.Score(east, ev, t0), ex.Result)
+	got := map[string]lead.Contribution{}
+	for _, c := range ex.Contributions {
+		got[c.Rule] = c
+	}
+	require.InDelta(t, 5, got["east-recent"].Points, 1e-9, "decayed by the age of the youngest visit in the window")
+	require.Equal(t, 2, got["east-recent"].Events)
+	require.InDelta(t, 20*math.Exp2(-10.0/30), got["talked"].Points, 1e-9, "decayed by the youngest of the call and the demo")
+	require.Equal(t, 2, got["talked"].Events)
+	require.InDelta(t, 2.5, got["still-subscribed"].Points, 1e-9)
+	require.Equal(t, 3, got["still-subscribed"].Events)
+	require.Equal(t, 4.0, got["east"].Points, "a rule without events does not decay")
+	require.Equal(t, `all(region equals "cn-east", event "web_visit" at least 1 within 30 days)`, got["east-recent"].When)
+	require.Equal(t, `true    all
+  true    region equals "cn-east"  (region = "CN-East")
+  true    event "web_visit" at least 1 within 30 days  (2 counted)`, got["east-recent"].Outcome.String())
+
+	west := &crm.Lead{Name: "x", Region: "cn-west", Status: crm.LeadDisqualified}
+	ex = m.Explain(west, ev, t0)
+	require.Len(t, ex.Contributions, 1)
+	require.Equal(t, "talked", ex.Contributions[0].Rule)
+	unsubscribed := append(slices.Clone(ev), lead.Engagement{Kind: "unsubscribe", At: t0.Add(-day)})
+	require.InDelta(t, 5+20*math.Exp2(-10.0/30)+4, m.Score(east, unsubscribed, t0).Engagement, 1e-9,
+		"an unsubscribe ends still-subscribed and is not counted by the other rules")
+}
+
+// A condition that holds an event test is decided in the logic of the one
+// condition language: a test that cannot be decided (a custom field of
+// another type than the literal) is unknown, a not keeps it unknown, and
+// the rule holds only when the whole condition is true.
+func TestModelEventConditionsUseTheLogicOfConditions(t *testing.T) {
+	t.Parallel()
+	m := mustModel(t, `{"id":"logic","version":1,"engagement":{"groups":[{"name":"g","rules":[
+	  {"id":"r","when":{"all":[{"event":{"kind":"call"}},{"not":{"all":[{"event":{"kind":"demo_request"}},{"field":"fields.budget","range":{"gte":1000}}]}}]},"points":10}]}]}}`)
+	ev := []lead.Engagement{{Kind: "call", At: t0}, {Kind: "demo_request", At: t0}}
+	for _, tc := range []struct {
+		budget crm.FieldValue
+		want   float64
+	}{
+		{crm.Number(decimal.NewFromInt(500)), 10}, // below: not(all(true, false)) holds
+		{crm.Number(decimal.NewFromInt(5000)), 0}, // above: not(all(true, true)) does not
+		{crm.String("a lot"), 0},                  // text tested with a range is unknown, and so is its not
+	} {
+		l := &crm.Lead{Name: "x", Fields: crm.Fields{"budget": tc.budget}}
+		require.Equal(t, tc.want, m.Score(l, ev, t0).Engagement, "%v", tc.budget)
+	}
+}
+
+// A model of the retired {"field", "op", "value"} condition form is refused
+// with what to write instead.
+func TestParseModelRefusesTheRetiredConditionForm(t *testing.T) {
+	t.Parallel()
+	_, err := lead.ParseModel([]byte(`{"id":"old","version":1,"fit":{"groups":[{"name":"g","rules":[
+	  {"id":"r","when":{"all":[{"field":"region","op":"in","values":["cn-east"]},{"field":"company_size","op":"range","min":10}]},"points":1}]}]}}`))
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	var es crm.ValidationErrors
+	require.True(t, errors.As(err, &es), "%v", err)
+	reasons := map[string]string{}
+	for _, e := range es {
+		reasons[e.Field] = e.Reason
+	}
+	require.Contains(t, reasons["fit.groups[0].rules[0].when.all[0].op"], "is retired")
+	require.Contains(t, reasons["fit.groups[0].rules[0].when.all[0].values"], `write {"field": "region", "in": ["cn-east", "cn-north"]}`)
+	require.Contains(t, reasons["fit.groups[0].rules[0].when.all[1].min"], `"range": {"gte": 10, "lte": 99}`)
 }
 
 func TestModelStepDecay(t *testing.T) {
@@ -203,32 +295,38 @@ func TestModelFieldOperators(t *testing.T) {
 		cond string
 		want bool
 	}{
-		{`{"field":"region","op":"equals","value":"cn-east"}`, true},
-		{`{"field":"region","op":"equals","value":"cn-west"}`, false},
-		{`{"field":"region","op":"in","values":["cn-west","CN-EAST"]}`, true},
-		{`{"field":"company","op":"contains","value":"CM"}`, true},
-		{`{"field":"phone","op":"exists"}`, false},
-		{`{"field":"name","op":"exists"}`, true},
-		{`{"field":"company_size","op":"range","min":10,"max":50}`, true},
-		{`{"field":"company_size","op":"range","max":49}`, false},
-		{`{"field":"company_size","op":"equals","value":"50"}`, true},
-		{`{"field":"company_size","op":"in","values":["10","50"]}`, true},
-		{`{"field":"tags","op":"equals","value":"VIP"}`, true},
-		{`{"field":"tags","op":"contains","value":"expo"}`, true},
-		{`{"field":"tags","op":"exists"}`, true},
-		{`{"field":"fields.budget","op":"range","min":12500.5}`, true},
-		{`{"field":"fields.budget","op":"range","min":12500.51}`, false},
-		{`{"field":"fields.budget","op":"equals","value":"12500.5"}`, true},
-		{`{"field":"fields.partner","op":"equals","value":"true"}`, true},
-		{`{"field":"fields.partner","op":"equals","value":"false"}`, false},
-		{`{"field":"fields.plan","op":"in","values":["pro","enterprise"]}`, true},
-		{`{"field":"fields.plan","op":"range","min":1}`, false},
-		{`{"field":"fields.apps","op":"equals","value":"wms"}`, true},
-		{`{"field":"fields.met_at","op":"exists"}`, true},
-		{`{"field":"fields.missing","op":"exists"}`, false},
-		{`{"not":{"field":"fields.missing","op":"exists"}}`, true},
-		{`{"all":[{"field":"name","op":"exists"},{"field":"phone","op":"exists"}]}`, false},
-		{`{"any":[{"field":"name","op":"exists"},{"field":"phone","op":"exists"}]}`, true},
+		{`{"field":"region","equals":"cn-east"}`, true},
+		{`{"field":"region","equals":"cn-west"}`, false},
+		{`{"field":"region","in":["cn-west","CN-EAST"]}`, true},
+		{`{"field":"company","contains":"CM"}`, true},
+		{`{"field":"phone","exists":true}`, false},
+		{`{"field":"name","exists":true}`, true},
+		{`{"field":"company_size","range":{"gte":10,"lte":50}}`, true},
+		{`{"field":"company_size","range":{"lte":49}}`, false},
+		{`{"field":"company_size","equals":50}`, true},
+		{`{"field":"company_size","equals":"50"}`, true},
+		{`{"field":"company_size","in":["10","50"]}`, true},
+		{`{"field":"tags","equals":"VIP"}`, true},
+		{`{"field":"tags","contains":"expo"}`, true},
+		{`{"field":"tags","exists":true}`, true},
+		{`{"field":"fields.budget","range":{"gte":12500.5}}`, true},
+		{`{"field":"fields.budget","range":{"gte":12500.51}}`, false},
+		{`{"field":"fields.budget","equals":12500.5}`, true},
+		{`{"field":"fields.budget","equals":"12500.5"}`, true},
+		{`{"field":"fields.partner","equals":true}`, true},
+		{`{"field":"fields.partner","equals":false}`, false},
+		{`{"field":"fields.partner","equals":"true"}`, false}, // text does not compare with a bool
+		{`{"field":"fields.plan","equals":"ENTERPRISE"}`, true},
+		{`{"field":"fields.plan","prefix":"ent"}`, true},
+		{`{"field":"email","prefix":"x"}`, false}, // unset
+		{`{"field":"fields.plan","in":["pro","enterprise"]}`, true},
+		{`{"field":"fields.plan","range":{"gte":1}}`, false},
+		{`{"field":"fields.apps","equals":"wms"}`, true},
+		{`{"field":"fields.met_at","exists":true}`, true},
+		{`{"field":"fields.missing","exists":true}`, false},
+		{`{"not":{"field":"fields.missing","exists":true}}`, true},
+		{`{"all":[{"field":"name","exists":true},{"field":"phone","exists":true}]}`, false},
+		{`{"any":[{"field":"name","exists":true},{"field":"phone","exists":true}]}`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.cond, func(t *testing.T) {
@@ -247,29 +345,36 @@ func TestParseModelRejectsBadInput(t *testing.T) {
 	cases := []struct {
 		name, js, field, reason string
 	}{
-		{"UnknownTopLevelField", `{"id":"bad","version":1,"colour":"red","fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "colour", "unknown field"},
-		{"UnknownNestedField", wrap(`{"id":"r","when":{"field":"name","op":"exists"},"pionts":1}`), "fit.groups[0].rules[0].pionts", "unknown field"},
-		{"BadOperator", wrap(`{"id":"r","when":{"field":"name","op":"like","value":"x"},"points":1}`), "fit.groups[0].rules[0].when.op", "unknown operator"},
-		{"UnknownLeadField", wrap(`{"id":"r","when":{"field":"salary","op":"exists"},"points":1}`), "fit.groups[0].rules[0].when.field", "unknown field"},
-		{"RangeOnText", wrap(`{"id":"r","when":{"field":"region","op":"range","min":1},"points":1}`), "fit.groups[0].rules[0].when.op", "range needs a number field"},
-		{"MinAboveMax", wrap(`{"id":"r","when":{"field":"company_size","op":"range","min":10,"max":5},"points":1}`), "fit.groups[0].rules[0].when.max", "below min"},
-		{"EmptyIn", wrap(`{"id":"r","when":{"field":"region","op":"in"},"points":1}`), "fit.groups[0].rules[0].when.values", "required"},
-		{"TwoConditionKinds", wrap(`{"id":"r","when":{"field":"region","op":"exists","all":[]},"points":1}`), "fit.groups[0].rules[0].when", "exactly one"},
+		{"UnknownTopLevelField", `{"id":"bad","version":1,"colour":"red","fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]}}`, "colour", "unknown field"},
+		{"UnknownNestedField", wrap(`{"id":"r","when":{"field":"name","exists":true},"pionts":1}`), "fit.groups[0].rules[0].pionts", "unknown field"},
+		{"BadOperator", wrap(`{"id":"r","when":{"field":"name","like":"x"},"points":1}`), "fit.groups[0].rules[0].when.like", "unknown field"},
+		{"NoOperator", wrap(`{"id":"r","when":{"field":"name"},"points":1}`), "fit.groups[0].rules[0].when", "exactly one operator"},
+		{"NoCondition", wrap(`{"id":"r","points":1}`), "fit.groups[0].rules[0].when", "is required"},
+		{"LiteralOfTheWrongType", wrap(`{"id":"r","when":{"any":[{"field":"name","exists":true},{"field":"region","in":["cn-east",5]}]},"points":1}`), "fit.groups[0].rules[0].when.any[1].in[1]", "compares with a string"},
+		{"TextOnANumber", wrap(`{"id":"r","when":{"field":"company_size","equals":"big"},"points":1}`), "fit.groups[0].rules[0].when.equals", "decimal number"},
+		{"UnknownLeadField", wrap(`{"id":"r","when":{"field":"salary","exists":true},"points":1}`), "fit.groups[0].rules[0].when.field", "unknown field"},
+		{"RangeOnText", wrap(`{"id":"r","when":{"field":"region","range":{"gte":1}},"points":1}`), "fit.groups[0].rules[0].when.range", "range needs number"},
+		{"MinAboveMax", wrap(`{"id":"r","when":{"field":"company_size","range":{"gte":10,"lte":5}},"points":1}`), "fit.groups[0].rules[0].when.range", "is not below upper bound"},
+		{"EmptyIn", wrap(`{"id":"r","when":{"field":"region","in":[]},"points":1}`), "fit.groups[0].rules[0].when.in", "is empty"},
+		{"TwoConditionKinds", wrap(`{"id":"r","when":{"field":"region","exists":true,"all":[]},"points":1}`), "fit.groups[0].rules[0].when", "exactly one"},
 		{"EventInFit", wrap(`{"id":"r","when":{"event":{"kind":"call"}},"points":1}`), "fit.groups[0].rules[0].when.event", "engagement section"},
-		{"NoPoints", wrap(`{"id":"r","when":{"field":"name","op":"exists"}}`), "fit.groups[0].rules[0].points", "no points"},
-		{"DuplicateRuleID", wrap(`{"id":"r","when":{"field":"name","op":"exists"},"points":1},{"id":"r","when":{"field":"name","op":"exists"},"points":1}`), "fit.groups[0].rules[1].id", "repeats"},
-		{"WrongType", wrap(`{"id":"r","when":{"field":"name","op":"exists"},"points":"ten"}`), "fit.groups.rules.points", "want a JSON value"},
-		{"NegativeHalfLife", `{"id":"bad","version":1,"decay":{"half_life_days":-3},"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "decay.half_life_days", "must not be negative"},
-		{"StageCycle", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]},
+		{"EventInFitGroup", wrap(`{"id":"r","when":{"all":[{"field":"name","exists":true},{"not":{"event":{"kind":"call"}}}]},"points":1}`), "fit.groups[0].rules[0].when.all[1].not.event", "engagement section"},
+		{"EventWithoutKind", `{"id":"bad","version":1,"engagement":{"groups":[{"name":"g","rules":[{"id":"r","when":{"event":{"kind":""}},"points":1}]}]}}`, "engagement.groups[0].rules[0].when.event.kind", "is required"},
+		{"PointsEachOnAGroup", `{"id":"bad","version":1,"engagement":{"groups":[{"name":"g","rules":[{"id":"r","when":{"all":[{"event":{"kind":"call"}}]},"points_each":1}]}]}}`, "engagement.groups[0].rules[0].when", "single event test"},
+		{"NoPoints", wrap(`{"id":"r","when":{"field":"name","exists":true}}`), "fit.groups[0].rules[0].points", "no points"},
+		{"DuplicateRuleID", wrap(`{"id":"r","when":{"field":"name","exists":true},"points":1},{"id":"r","when":{"field":"name","exists":true},"points":1}`), "fit.groups[0].rules[1].id", "repeats"},
+		{"WrongType", wrap(`{"id":"r","when":{"field":"name","exists":true},"points":"ten"}`), "fit.groups.rules.points", "want a JSON value"},
+		{"NegativeHalfLife", `{"id":"bad","version":1,"decay":{"half_life_days":-3},"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]}}`, "decay.half_life_days", "must not be negative"},
+		{"StageCycle", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]},
 			"stages":[{"stage":"marketing_qualified","min_total":10,"requires":["sales_qualified"]},{"stage":"sales_qualified","min_total":20,"requires":["marketing_qualified"]}]}`,
 			"stages[0].requires", "cycle: marketing_qualified -> sales_qualified -> marketing_qualified"},
-		{"StageRequiresItself", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]},
+		{"StageRequiresItself", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]},
 			"stages":[{"stage":"sales_qualified","min_total":20,"requires":["sales_qualified"]}]}`, "stages[0].requires", "cycle"},
-		{"UnknownStage", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]},
+		{"UnknownStage", `{"id":"bad","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]},
 			"stages":[{"stage":"hot","min_total":20}]}`, "stages[0].stage", "want new"},
-		{"GradesNotDescending", `{"id":"bad","version":1,"grades":{"fit":[10,20,5]},"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "grades.fit[1]", "below the threshold"},
-		{"BadID", `{"id":"Bad Model","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "id", "lower-case"},
-		{"NoVersion", `{"id":"bad","fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`, "version", "at least 1"},
+		{"GradesNotDescending", `{"id":"bad","version":1,"grades":{"fit":[10,20,5]},"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]}}`, "grades.fit[1]", "below the threshold"},
+		{"BadID", `{"id":"Bad Model","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]}}`, "id", "lower-case"},
+		{"NoVersion", `{"id":"bad","fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]}}`, "version", "at least 1"},
 		{"NotJSON", `{"id":`, "", "not valid JSON"},
 		{"NoRules", `{"id":"bad","version":1}`, "fit.groups", "no rules"},
 	}
@@ -308,8 +413,8 @@ func TestModelJSONRoundTrip(t *testing.T) {
 
 func TestModels(t *testing.T) {
 	t.Parallel()
-	v1 := mustModel(t, `{"id":"team-a","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":1}]}]}}`)
-	v2 := mustModel(t, `{"id":"team-a","version":2,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","op":"exists"},"points":2}]}]}}`)
+	v1 := mustModel(t, `{"id":"team-a","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":1}]}]}}`)
+	v2 := mustModel(t, `{"id":"team-a","version":2,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"field":"name","exists":true},"points":2}]}]}}`)
 	other := mustModel(t, smallModel)
 	set, err := lead.NewModels(v2, other, v1)
 	require.NoError(t, err)
@@ -343,7 +448,7 @@ func TestModels(t *testing.T) {
 func FuzzParseModel(f *testing.F) {
 	f.Add([]byte(smallModel))
 	f.Add([]byte(benchModel()))
-	f.Add([]byte(`{"id":"x","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"not":{"any":[{"field":"fields.a","op":"range","min":-1e308}]}},"points":1}]}]}}`))
+	f.Add([]byte(`{"id":"x","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"r","when":{"not":{"any":[{"field":"fields.a","range":{"gte":-1e308}}]}},"points":1}]}]}}`))
 	f.Add([]byte(`{"id":"x","version":1,"engagement":{"groups":[{"name":"g","rules":[{"id":"r","when":{"event":{"kind":"*","within_days":1e300}},"points_each":1}]}]},"decay":{"step_days":1}}`))
 	l := &crm.Lead{Name: "a", Title: "VP", CompanySize: 10, Tags: []string{"x"}, Fields: crm.Fields{"a": crm.Number(decimal.NewFromInt(3))}}
 	ev := []lead.Engagement{{Kind: "call", At: t0.Add(-day)}, {Kind: "web_visit", At: t0.Add(-40 * day), Count: 2}}

@@ -384,6 +384,13 @@ func appendLower(dst []byte, s string) []byte {
 	return dst
 }
 
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
 // encoded is a table turned into codes and scaled numbers, row-major.
 type encoded struct {
 	n, cols int

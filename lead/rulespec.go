@@ -1,6 +1,9 @@
 package lead
 
-import "github.com/crmkit/crmkit/crm"
+import (
+	"github.com/crmkit/crmkit/cond"
+	"github.com/crmkit/crmkit/crm"
+)
 
 // ModelSpec is the JSON form of a rule-based scoring model. Load one with
 // [ParseModel] or compile one built in Go with [Compile]; both validate it
@@ -22,7 +25,7 @@ type ModelSpec struct {
 	// Name and Description are for people.
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`
-	// Fit holds rules over lead fields; event conditions are not allowed here.
+	// Fit holds rules over lead fields; event tests are not allowed here.
 	Fit SectionSpec `json:"fit"`
 	// Engagement holds rules over engagement events (and lead fields).
 	Engagement SectionSpec `json:"engagement"`
@@ -61,8 +64,15 @@ type RuleSpec struct {
 	// ID names the rule in explanations; unique within the model.
 	ID          string `json:"id"`
 	Description string `json:"description,omitempty"`
-	// When is the condition.
-	When ConditionSpec `json:"when"`
+	// When is the condition, in crmkit's one condition language
+	// ([cond.Condition]) over a lead ([cond.LeadSchema]):
+	//
+	//	{"all": [{"field": "industry", "in": ["manufacturing", "retail"]},
+	//	         {"field": "company_size", "range": {"gte": 200}}]}
+	//
+	// Event tests ({"event": {"kind": "web_visit", "within_days": 30}})
+	// belong in the engagement section. It is required.
+	When *cond.Condition `json:"when"`
 	// Points is what the rule gives (negative to take points away), at
 	// most [MaxRulePoints] in absolute value. In the engagement section
 	// they decay with the age of the most recent event that matched the
@@ -71,55 +81,11 @@ type RuleSpec struct {
 	// PointsEach, engagement only, gives points for every counted event
 	// unit (an event's Count, or 1) instead of once, each decayed by its own
 	// age; at most [MaxRulePoints] in absolute value. When must then be a
-	// single event condition.
+	// single event test.
 	PointsEach float64 `json:"points_each,omitempty"`
 	// MaxPoints, when set, caps what the rule gives (after decay); at most
 	// [MaxRulePoints] in absolute value.
 	MaxPoints *float64 `json:"max_points,omitempty"`
-}
-
-// ConditionSpec is one condition: exactly one of a group (All, Any, Not), a
-// field test (Field with Op) or an event test (Event).
-//
-// Field names are the lead's JSON names (name, company, title, email, phone,
-// industry, region, source, status, company_size, tags) or
-// "fields.<name>" for a custom field. Operators:
-//
-//   - "equals": Value equals the field (strings compare case-insensitively;
-//     numbers numerically; booleans as "true"/"false"; a list matches when an
-//     item equals).
-//   - "in": the field equals one of Values.
-//   - "contains": the field contains Value, case-insensitively (a list: any
-//     item contains it).
-//   - "exists": the field is set (non-empty, non-zero, present).
-//   - "range": the field is a number with Min <= field <= Max (either bound
-//     may be left out).
-type ConditionSpec struct {
-	All    []ConditionSpec `json:"all,omitempty"`
-	Any    []ConditionSpec `json:"any,omitempty"`
-	Not    *ConditionSpec  `json:"not,omitempty"`
-	Field  string          `json:"field,omitempty"`
-	Op     string          `json:"op,omitempty"`
-	Value  string          `json:"value,omitempty"`
-	Values []string        `json:"values,omitempty"`
-	Min    *float64        `json:"min,omitempty"`
-	Max    *float64        `json:"max,omitempty"`
-	Event  *EventSpec      `json:"event,omitempty"`
-}
-
-// EventSpec tests a lead's engagement events: at least MinCount units of
-// Kind within the last WithinDays days. With MinCount 1 it is a recency test
-// ("visited in the last 7 days").
-type EventSpec struct {
-	// Kind is the event kind to count, such as "email_click"; "*" counts
-	// every kind.
-	Kind string `json:"kind"`
-	// MinCount is the least number of units that must be counted. Defaults
-	// to 1.
-	MinCount int `json:"min_count,omitempty"`
-	// WithinDays limits the count to events at most this many days old; 0
-	// counts all events up to now.
-	WithinDays float64 `json:"within_days,omitempty"`
 }
 
 // DecaySpec ages engagement points: either a half-life (points halve every

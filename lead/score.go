@@ -4,27 +4,20 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
-	"github.com/shopspring/decimal"
 )
 
 // Engagement is one thing a lead did: a web visit, an email click, a form
-// fill, a call. Kinds are host-defined strings that scoring rules name.
-type Engagement struct {
-	// Kind is the kind of event, such as "web_visit" or "email_click".
-	Kind string `json:"kind"`
-	// At is when it happened. Events after the scoring time are ignored, so
-	// a score can be recomputed as of any moment.
-	At time.Time `json:"at"`
-	// Count is how many times it happened at At (e.g. page views in one
-	// visit); 0 counts as 1.
-	Count int `json:"count,omitempty"`
-	// Value is an optional measure such as minutes on site; scoring rules do
-	// not read it today.
-	Value float64 `json:"value,omitempty"`
-}
+// fill, a call. Kinds are host-defined strings that scoring rules name. It
+// is the event of the one condition language ([cond.Event]: kind, time,
+// count and value), so a host's events pass to the event tests of rules
+// without copying. Events after the scoring time are ignored, so a score
+// can be recomputed as of any moment.
+type Engagement = cond.Event
 
 // Result is a lead's score under one model. It is a plain value: computing it
 // allocates nothing.
@@ -52,8 +45,15 @@ type Contribution struct {
 	// gave after them (before group and section caps).
 	Base   float64 `json:"base"`
 	Points float64 `json:"points"`
-	// Events counts the event units the rule's event conditions counted.
+	// Events counts the event units the rule's event tests counted.
 	Events int `json:"events,omitempty"`
+	// When is the rule's condition as text, in the format of
+	// [cond.Predicate.String], such as `industry in ["retail"]`.
+	When string `json:"when,omitempty"`
+	// Outcome says how each test of the condition came out on the lead
+	// (what the lead held, how many events were counted), in the one
+	// explanation format of conditions.
+	Outcome *cond.Explanation `json:"outcome,omitempty"`
 }
 
 // GroupTotal is one group's points in an [Explanation]: Raw is the sum of its
@@ -75,7 +75,8 @@ type Explanation struct {
 	Groups        []GroupTotal   `json:"groups"`
 }
 
-// String renders the explanation for people, one line per matched rule.
+// String renders the explanation for people, one line per matched rule
+// with its condition.
 func (e *Explanation) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s v%d: fit %s, engagement %s, total %s, grade %s",
@@ -87,6 +88,9 @@ func (e *Explanation) String() string {
 		fmt.Fprintf(&b, "\n  %s/%s %s: %s", c.Section, c.Group, c.Rule, signed(c.Points))
 		if c.Points != c.Base {
 			fmt.Fprintf(&b, " (of %s)", signed(c.Base))
+		}
+		if c.When != "" {
+			fmt.Fprintf(&b, "  when %s", c.When)
 		}
 	}
 	for _, g := range e.Groups {
@@ -123,7 +127,8 @@ func (m *Model) Score(l *crm.Lead, events []Engagement, now time.Time) Result {
 	return m.eval(l, events, now, nil)
 }
 
-// Explain is [Model.Score] with an [Explanation] of every matched rule.
+// Explain is [Model.Score] with an [Explanation] of every matched rule:
+// its points and how its condition came out on the lead.
 func (m *Model) Explain(l *crm.Lead, events []Engagement, now time.Time) *Explanation {
 	ex := &Explanation{Model: m.id, Version: m.version}
 	ex.Result = m.eval(l, events, now, ex)
@@ -164,7 +169,25 @@ func (dm *decayMemo) factor(m *Model, age time.Duration) float64 {
 	return f
 }
 
+// records are records of [cond.LeadSchema], one per running Score or
+// Explain, which scoring fills with the lead for the rules' predicates:
+// taking one from the pool and filling it does not allocate once the pool
+// holds records. A record given back still refers to the last lead's
+// values until it is filled again or the pool drops it at a garbage
+// collection; emptying it on every scoring would cost more than it saves.
+var records = sync.Pool{New: func() any { return cond.LeadSchema().NewRecord() }}
+
 func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explanation) Result {
+	var rec *cond.Record
+	if m.preds || ex != nil {
+		rec = records.Get().(*cond.Record)
+		defer records.Put(rec)
+		// A record of the lead schema is filled by slot, which cannot fail.
+		_ = cond.FillLead(rec, l)
+		if ex != nil {
+			rec.SetEvents(events, now) // for the event tests in explanations
+		}
+	}
 	var tl tallies
 	var memo decayMemo
 	if m.eventSlots > 0 {
@@ -192,14 +215,16 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 				var ok bool
 				age, n := time.Duration(-1), 0
 				switch r.fast {
-				case shapeField:
-					ok = matchField(&m.nodes[r.root], l)
+				case shapePred:
+					ok = r.pred.Match(rec)
 				case shapeSlot:
 					if t := &tl[r.slot]; t.units >= r.minCount {
 						ok, age, n = true, t.age, t.units
 					}
 				default:
-					ok, age, n = m.match(r.root, l, &tl, events, now)
+					var t cond.Truth
+					t, age, n = m.match(r.root, rec, &tl, events, now)
+					ok = t == cond.True
 				}
 				if !ok {
 					continue
@@ -217,7 +242,7 @@ func (m *Model) eval(l *crm.Lead, events []Engagement, now time.Time, ex *Explan
 				info := &m.ruleInfo[g.start+i]
 				ex.Contributions = append(ex.Contributions, Contribution{
 					Section: g.section, Group: g.name, Rule: info.id, Description: info.desc,
-					Base: base, Points: got, Events: units,
+					Base: base, Points: got, Events: units, When: info.text, Outcome: info.when.Explain(rec),
 				})
 			}
 		}
@@ -299,48 +324,66 @@ func halfLife(days, halfLifeDays float64) float64 {
 // active reports whether engagement points decay at all.
 func (d *decayFn) active() bool { return d.halfLifeDays > 0 || d.stepDays > 0 }
 
-// match evaluates node i. age is the age of the most recent event counted by
-// the node's event tests (-1 when none), units the event units counted.
-func (m *Model) match(i int32, l *crm.Lead, tl *tallies, events []Engagement, now time.Time) (ok bool, age time.Duration, units int) {
+// match evaluates node i, a part of a condition that holds an event test,
+// or a predicate on rec, in the three-valued logic of conditions
+// ([cond.Truth]), so that a rule holds exactly when cond says its whole
+// condition is [cond.True]. age is the age of the most recent event
+// counted by the node's event tests (-1 when none), units the event units
+// counted; both only when t is True.
+func (m *Model) match(i int32, rec *cond.Record, tl *tallies, events []Engagement, now time.Time) (t cond.Truth, age time.Duration, units int) {
 	n := &m.nodes[i]
 	switch n.op {
 	case opAll:
-		age = -1
+		t, age = cond.True, -1
 		for _, k := range n.kids {
-			kok, kage, ku := m.match(k, l, tl, events, now)
-			if !kok {
-				return false, -1, 0
+			kt, kage, ku := m.match(k, rec, tl, events, now)
+			switch kt {
+			case cond.False:
+				return cond.False, -1, 0
+			case cond.Unknown:
+				t = cond.Unknown
 			}
 			age, units = youngest(age, kage), units+ku
 		}
-		return true, age, units
-	case opAny:
-		age = -1
-		for _, k := range n.kids {
-			kok, kage, ku := m.match(k, l, tl, events, now)
-			if !kok {
-				continue
-			}
-			if !n.hasEvent {
-				return true, -1, 0
-			}
-			ok, age, units = true, youngest(age, kage), units+ku
+		if t != cond.True {
+			return t, -1, 0
 		}
-		return ok, age, units
+		return t, age, units
+	case opAny:
+		t, age = cond.False, -1
+		for _, k := range n.kids {
+			// Every part is tested: each that holds adds its events.
+			kt, kage, ku := m.match(k, rec, tl, events, now)
+			switch {
+			case kt == cond.True:
+				t, age, units = cond.True, youngest(age, kage), units+ku
+			case kt == cond.Unknown && t == cond.False:
+				t = cond.Unknown
+			}
+		}
+		return t, age, units
 	case opNot:
-		kok, _, _ := m.match(n.kids[0], l, tl, events, now)
-		return !kok, -1, 0
+		switch kt, _, _ := m.match(n.kids[0], rec, tl, events, now); kt {
+		case cond.True:
+			return cond.False, -1, 0
+		case cond.False:
+			return cond.True, -1, 0
+		}
+		return cond.Unknown, -1, 0
 	case opEvent:
 		if n.slot >= 0 {
 			t := &tl[n.slot]
 			if t.units < n.minCount {
-				return false, -1, 0
+				return cond.False, -1, 0
 			}
-			return true, t.age, t.units
+			return cond.True, t.age, t.units
 		}
-		return n.matchEvents(events, now)
+		if ok, age, units := n.matchEvents(events, now); ok {
+			return cond.True, age, units
+		}
+		return cond.False, -1, 0
 	}
-	return matchField(n, l), -1, 0
+	return n.pred.Eval(rec), -1, 0
 }
 
 func youngest(a, b time.Duration) time.Duration {
@@ -468,220 +511,4 @@ func (m *Model) eachPoints(n *node, tl *tallies, events []Engagement, now time.T
 		return 0, 0
 	}
 	return sum, units
-}
-
-func matchField(n *node, l *crm.Lead) bool {
-	switch n.field {
-	case fieldCompanySize:
-		return matchNumber(n, float64(l.CompanySize), l.CompanySize != 0)
-	case fieldTags:
-		return matchList(n, l.Tags)
-	case fieldCustom:
-		v, ok := l.Fields[n.custom]
-		if !ok {
-			return false
-		}
-		return matchCustom(n, v)
-	}
-	s := leadString(n.field, l)
-	if n.lowered != "" { // the common ASCII operands, without another call
-		switch n.op {
-		case opEquals:
-			return equalsLower(s, n.lowered)
-		case opContains:
-			return containsLower(s, n.lowered)
-		}
-	}
-	return matchString(n, s)
-}
-
-func leadString(f fieldID, l *crm.Lead) string {
-	switch f {
-	case fieldName:
-		return l.Name
-	case fieldCompany:
-		return l.Company
-	case fieldTitle:
-		return l.Title
-	case fieldEmail:
-		return l.Email
-	case fieldPhone:
-		return l.Phone
-	case fieldIndustry:
-		return l.Industry
-	case fieldRegion:
-		return l.Region
-	case fieldSource:
-		return l.Source
-	case fieldStatus:
-		return string(l.Status)
-	}
-	return ""
-}
-
-func matchString(n *node, s string) bool {
-	switch n.op {
-	case opEquals:
-		if n.lowered != "" {
-			return equalsLower(s, n.lowered)
-		}
-		return strings.EqualFold(s, n.str)
-	case opIn:
-		for _, v := range n.strs {
-			if strings.EqualFold(s, v) {
-				return true
-			}
-		}
-		return false
-	case opContains:
-		if n.lowered != "" {
-			return containsLower(s, n.lowered)
-		}
-		return containsFold(s, n.str)
-	case opExists:
-		return s != ""
-	}
-	return false
-}
-
-func matchNumber(n *node, f float64, set bool) bool {
-	switch n.op {
-	case opEquals:
-		return n.numOK && f == n.num
-	case opIn:
-		for _, v := range n.nums {
-			if f == v {
-				return true
-			}
-		}
-		return false
-	case opRange:
-		return f >= n.lo && f <= n.hi
-	case opExists:
-		return set
-	}
-	return false
-}
-
-func matchList(n *node, items []string) bool {
-	if n.op == opExists {
-		return len(items) > 0
-	}
-	for _, s := range items {
-		if matchString(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchCustom(n *node, v crm.FieldValue) bool {
-	if n.op == opExists {
-		return true
-	}
-	switch v.Kind() {
-	case crm.FieldString:
-		s, _ := v.Str()
-		return n.op != opRange && matchString(n, s)
-	case crm.FieldNumber:
-		d, _ := v.Num()
-		f, ok := decimalFloat(d)
-		return ok && matchNumber(n, f, true)
-	case crm.FieldBool:
-		b, _ := v.BoolValue()
-		return n.op == opEquals && n.boolOK && b == n.boolVal
-	case crm.FieldStrings:
-		// List returns a copy; rules over string lists are rare enough
-		// that the copy is acceptable.
-		ss, _ := v.List()
-		return n.op != opRange && matchList(n, ss)
-	}
-	return false
-}
-
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
-
-// decimalFloat converts d without allocating when its coefficient fits in
-// 18 digits (decimal's own Float64 goes through big.Rat).
-func decimalFloat(d decimal.Decimal) (float64, bool) {
-	if d.NumDigits() > 18 {
-		return 0, false
-	}
-	c, e := float64(d.CoefficientInt64()), int(d.Exponent())
-	switch {
-	case e >= 0 && e < len(pow10):
-		return c * pow10[e], true
-	case e < 0 && -e < len(pow10):
-		return c / pow10[-e], true
-	}
-	return c * math.Pow(10, float64(e)), true
-}
-
-// equalsLower is strings.EqualFold(s, lower) for lower-case ASCII lower
-// without the general case's rune decoding: an ASCII byte only folds to
-// ASCII, and a non-ASCII rune that folds to ASCII (the Kelvin sign, long s)
-// takes more bytes, so s shorter than lower never matches.
-func equalsLower(s, lower string) bool {
-	if len(s) < len(lower) {
-		return false
-	}
-	for i := 0; i < len(lower); i++ {
-		c := s[i]
-		if c >= 0x80 {
-			return strings.EqualFold(s, lower)
-		}
-		if lowerASCII(c) != lower[i] {
-			return false // the runes before were ASCII, so this pair decides
-		}
-	}
-	// An ASCII prefix matches lower; anything after it is unmatched.
-	return len(s) == len(lower)
-}
-
-// containsLower reports whether sub, lower-case ASCII, occurs in s ignoring
-// ASCII case.
-func containsLower(s, sub string) bool {
-	n := len(sub)
-	if n > len(s) {
-		return false
-	}
-	// A byte folds to sub[0] when it is sub[0] or its upper-case letter.
-	first, upper := sub[0], sub[0]
-	if 'a' <= first && first <= 'z' {
-		upper = first - ('a' - 'A')
-	}
-	for i, last := 0, len(s)-n; i <= last; i++ {
-		if c := s[i]; c != first && c != upper {
-			continue
-		}
-		j := 1
-		for j < n && lowerASCII(s[i+j]) == sub[j] {
-			j++
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
-}
-
-func lowerASCII(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// containsFold reports whether sub occurs in s, ignoring case.
-func containsFold(s, sub string) bool {
-	n := len(sub)
-	if n == 0 {
-		return true
-	}
-	for i := 0; i+n <= len(s); i++ {
-		if strings.EqualFold(s[i:i+n], sub) {
-			return true
-		}
-	}
-	return false
 }

@@ -6,12 +6,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crmkit/crmkit/cond"
+	"github.com/crmkit/crmkit/crm"
 )
 
-// FuzzEqualsLower checks the fast case-insensitive comparison against
+// textRule compiles a model whose one rule tests the lead's title with c.
+func textRule(c cond.Condition) (*Model, error) {
+	return Compile(ModelSpec{ID: "text", Version: 1, Fit: SectionSpec{Groups: []GroupSpec{{Name: "g", Rules: []RuleSpec{
+		{ID: "r", When: &c, Points: 1},
+	}}}}})
+}
+
+// FuzzTitleEquals checks that an equals rule compares like
 // strings.EqualFold, including runes such as the Kelvin sign that fold to
 // ASCII letters.
-func FuzzEqualsLower(f *testing.F) {
+func FuzzTitleEquals(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"Manufacturing", "manufacturing"}, {"retail", "retailer"}, {"RETAILER", "retail"},
 		{"\u212aelvin", "kelvin"}, {"ca\u017fe", "case"}, {"", "x"}, {"caf\u00e9", "cafe"}, {"ceo", "ceo"},
@@ -20,29 +30,42 @@ func FuzzEqualsLower(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s, needle string) {
 		lower := strings.ToLower(needle)
-		if lower == "" || !isASCII(lower) {
+		m, err := textRule(cond.Equals("title", lower))
+		if lower == "" || !isASCII(lower) || err != nil {
 			return
 		}
-		if got, want := equalsLower(s, lower), strings.EqualFold(s, lower); got != want {
-			t.Fatalf("equalsLower(%q, %q) = %v, strings.EqualFold says %v", s, lower, got, want)
+		got := m.Score(&crm.Lead{Title: s}, nil, time.Time{}).Fit == 1
+		if want := strings.EqualFold(s, lower); got != want {
+			t.Fatalf("title %q equals %q = %v, strings.EqualFold says %v", s, lower, got, want)
 		}
 	})
 }
 
-// FuzzContainsLower checks the ASCII substring search against a lower-cased
-// strings.Contains, for ASCII input where the two must agree.
-func FuzzContainsLower(f *testing.F) {
+// FuzzTitleContains checks that a contains rule agrees with a lower-cased
+// strings.Contains for ASCII text.
+func FuzzTitleContains(f *testing.F) {
 	f.Add("Sales Director", "director")
 	f.Add("chief", "chief officer")
 	f.Fuzz(func(t *testing.T, s, sub string) {
 		sub = strings.ToLower(sub)
-		if sub == "" || !isASCII(sub) || !isASCII(s) {
+		m, err := textRule(cond.Contains("title", sub))
+		if sub == "" || !isASCII(sub) || !isASCII(s) || err != nil {
 			return
 		}
-		if got, want := containsLower(s, sub), strings.Contains(strings.ToLower(s), sub); got != want {
-			t.Fatalf("containsLower(%q, %q) = %v, want %v", s, sub, got, want)
+		got := m.Score(&crm.Lead{Title: s}, nil, time.Time{}).Fit == 1
+		if want := strings.Contains(strings.ToLower(s), sub); got != want {
+			t.Fatalf("title %q contains %q = %v, want %v", s, sub, got, want)
 		}
 	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzHalfLifeFactor checks that the whole-day lookup table gives the very
@@ -63,7 +86,7 @@ func FuzzHalfLifeFactor(f *testing.F) {
 			return
 		}
 		m, err := ParseModel([]byte(`{"id": "m", "version": 1,
-			"fit": {"groups": [{"name": "g", "rules": [{"id": "r", "when": {"field": "industry", "op": "equals", "value": "x"}, "points": 1}]}]},
+			"fit": {"groups": [{"name": "g", "rules": [{"id": "r", "when": {"field": "industry", "equals": "x"}, "points": 1}]}]},
 			"decay": {"half_life_days": ` + strconv.FormatFloat(half, 'g', -1, 64) + `}}`))
 		if err != nil {
 			t.Skip(err)

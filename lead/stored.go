@@ -36,10 +36,11 @@ func (s *Service) History(ctx context.Context, leadID crm.ID, page crm.PageReque
 }
 
 // SaveModel stores m as version m.Version() of scoring model m.ID(). Saving
-// a version again with the same content changes nothing; with different
-// content it is refused with [crm.ErrAlreadyExists], since a stored version
-// is immutable (publish a new version instead). It is [Service.SaveModelTx]
-// in a unit of work of its own.
+// a version again with the same content changes nothing, even when the
+// stored document spells it differently (a migration rewrote it); with
+// different content it is refused with [crm.ErrAlreadyExists], since a
+// stored version is immutable (publish a new version instead). It is
+// [Service.SaveModelTx] in a unit of work of its own.
 func (s *Service) SaveModel(ctx context.Context, m *Model) error {
 	return s.run(ctx, func(ctx context.Context, tx crm.Tx) error { return s.SaveModelTx(ctx, tx, m) },
 		func(err error) error { return fmt.Errorf("lead: save model: %w", err) })
@@ -62,12 +63,28 @@ func (s *Service) SaveModelTx(ctx context.Context, t crm.Tx, m *Model) error {
 		if err != nil {
 			return err
 		}
-		return tx.LeadScoringModels().Put(ctx, &ModelDocument{ID: m.id, Version: m.version, Data: data})
+		err = tx.LeadScoringModels().Put(ctx, &ModelDocument{ID: m.id, Version: m.version, Data: data})
+		if errors.Is(err, crm.ErrAlreadyExists) && s.storedAs(ctx, tx, m) {
+			return nil
+		}
+		return err
 	}()
 	if err != nil {
 		return fmt.Errorf("lead: save model %q version %d: %w", m.id, m.version, err)
 	}
 	return nil
+}
+
+// storedAs reports whether the stored version of m, whose bytes differ
+// from m's, holds the same model: its specification, compiled and encoded
+// again, is m's.
+func (s *Service) storedAs(ctx context.Context, tx Tx, m *Model) bool {
+	d, err := tx.LeadScoringModels().Get(ctx, m.id, m.version)
+	if err != nil {
+		return false
+	}
+	stored, err := ParseModel(d.Data)
+	return err == nil && bytes.Equal(stored.raw, m.raw)
 }
 
 // LoadModel returns version of stored scoring model id, or its highest

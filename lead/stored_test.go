@@ -90,6 +90,28 @@ func TestServiceModels(t *testing.T) {
 		require.Equal(t, m1.Spec(), got.Spec())
 	})
 
+	t.Run("TakesTheSameModelSpelledDifferentlyAsTheSame", func(t *testing.T) {
+		// A migration stores a version as the database prints it: saving
+		// the same model again is still a no-op, and a changed one is not.
+		f := newFixture(t, nil)
+		const spelled = `{"version": 1, "id": "smb",
+		  "fit": {"groups": [{"rules": [{"points": 5, "when": {"exists": true, "field": "name"}, "id": "named"}], "name": "g"}]}}`
+		require.NoError(t, f.store.InTx(f.ctx, func(ctx context.Context, t crm.Tx) error {
+			tx, err := lead.TxOf(t)
+			if err != nil {
+				return err
+			}
+			return tx.LeadScoringModels().Put(ctx, &lead.ModelDocument{ID: "smb", Version: 1, Data: []byte(spelled)})
+		}))
+		m := mustModel(t, `{"id":"smb","version":1,"fit":{"groups":[{"name":"g","rules":[{"id":"named","when":{"field":"name","exists":true},"points":5}]}]}}`)
+		require.NoError(t, f.svc.SaveModel(f.ctx, m))
+		spec := m.Spec()
+		spec.Fit.Groups[0].Rules[0].Points = 6
+		changed, err := lead.Compile(spec)
+		require.NoError(t, err)
+		require.ErrorIs(t, f.svc.SaveModel(f.ctx, changed), crm.ErrAlreadyExists)
+	})
+
 	t.Run("ReportsAnUnknownModel", func(t *testing.T) {
 		f := newFixture(t, nil)
 		_, err := f.svc.LoadModel(f.ctx, "nope", 0)
@@ -203,7 +225,7 @@ func TestServiceScoreLead(t *testing.T) {
 		f := newFixture(t, nil)
 		model := func(version int, points float64) *lead.Model {
 			return mustModel(t, fmt.Sprintf(`{"id":"smb","version":%d,"fit":{"groups":[{"name":"g","rules":[
-			  {"id":"named","when":{"field":"name","op":"exists"},"points":%v}]}]}}`, version, points))
+			  {"id":"named","when":{"field":"name","exists":true},"points":%v}]}]}}`, version, points))
 		}
 		ctxA, ctxB := crm.WithTenant(f.ctx, "a"), crm.WithTenant(f.ctx, "b")
 		require.NoError(t, f.svc.SaveModel(ctxA, model(1, 10)))

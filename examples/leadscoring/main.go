@@ -32,15 +32,15 @@ const modelJSON = `{
   "id": "smb-inbound", "version": 1, "name": "SMB inbound",
   "fit": {"cap": 100, "groups": [
     {"name": "firmographics", "cap": 60, "rules": [
-      {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "retail", "logistics"]}, "points": 25},
-      {"id": "east-or-south", "when": {"field": "region", "op": "in", "values": ["cn-east", "cn-south"]}, "points": 10},
-      {"id": "mid-size", "when": {"field": "company_size", "op": "range", "min": 50, "max": 999}, "points": 20},
-      {"id": "budget", "when": {"field": "fields.budget_cny", "op": "range", "min": 100000}, "points": 15}]},
+      {"id": "target-industry", "when": {"field": "industry", "in": ["manufacturing", "retail", "logistics"]}, "points": 25},
+      {"id": "east-or-south", "when": {"field": "region", "in": ["cn-east", "cn-south"]}, "points": 10},
+      {"id": "mid-size", "when": {"field": "company_size", "range": {"gte": 50, "lte": 999}}, "points": 20},
+      {"id": "budget", "when": {"field": "fields.budget_cny", "range": {"gte": 100000}}, "points": 15}]},
     {"name": "person", "rules": [
       {"id": "decision-maker", "when": {"any": [
-        {"field": "title", "op": "contains", "value": "director"},
-        {"field": "title", "op": "contains", "value": "chief"}]}, "points": 20},
-      {"id": "free-mail", "when": {"field": "email", "op": "contains", "value": "@gmail."}, "points": -10}]}]},
+        {"field": "title", "contains": "director"},
+        {"field": "title", "contains": "chief"}]}, "points": 20},
+      {"id": "free-mail", "when": {"field": "email", "contains": "@gmail."}, "points": -10}]}]},
   "engagement": {"cap": 100, "groups": [
     {"name": "activity", "rules": [
       {"id": "demo-request", "description": "asked for a demo", "when": {"event": {"kind": "demo_request"}}, "points": 40},

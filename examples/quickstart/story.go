@@ -257,9 +257,9 @@ func (s *story) approvalEngine(users []*crm.User, depts []crm.Department) (*work
 const modelJSON = `{
   "id": "inbound", "version": 1, "name": "Inbound leads",
   "fit": {"cap": 100, "groups": [{"name": "firmographics", "rules": [
-    {"id": "target-industry", "when": {"field": "industry", "op": "in", "values": ["manufacturing", "logistics"]}, "points": 30},
-    {"id": "east-china", "when": {"field": "region", "op": "equals", "value": "cn-east"}, "points": 15},
-    {"id": "buyer", "when": {"field": "title", "op": "contains", "value": "采购"}, "points": 20}]}]},
+    {"id": "target-industry", "when": {"field": "industry", "in": ["manufacturing", "logistics"]}, "points": 30},
+    {"id": "east-china", "when": {"field": "region", "equals": "cn-east"}, "points": 15},
+    {"id": "buyer", "when": {"field": "title", "contains": "采购"}, "points": 20}]}]},
   "engagement": {"cap": 100, "groups": [{"name": "activity", "rules": [
     {"id": "demo-request", "when": {"event": {"kind": "demo_request"}}, "points": 40},
     {"id": "visits", "when": {"event": {"kind": "web_visit", "within_days": 90}}, "points_each": 3, "max_points": 15}]}]},

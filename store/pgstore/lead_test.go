@@ -39,7 +39,7 @@ func TestLeadServiceOnPostgreSQL(t *testing.T) {
 	require.Equal(t, *conv.History, *h.Items[1])
 
 	m, err := lead.ParseModel([]byte(`{"id":"smb","version":1,"fit":{"groups":[{"name":"g","rules":[
-	  {"id":"named","when":{"field":"name","op":"exists"},"points":5}]}]}}`))
+	  {"id":"named","when":{"field":"name","exists":true},"points":5}]}]}}`))
 	require.NoError(t, err)
 	require.NoError(t, svc.SaveModel(ctx, m))
 	snap, err := svc.ScoreLead(ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "smb"})

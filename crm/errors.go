@@ -163,6 +163,39 @@ func (p *Problems) Merge(err error) {
 	p.errs = append(p.errs, &ValidationError{Field: strings.TrimSuffix(p.Prefix, "."), Reason: err.Error()})
 }
 
+// MergeAt records the problems of err as [Problems.Merge] does, with
+// their fields below path: field "name" becomes "path.name", "[2]"
+// becomes "path[2]", and an empty field becomes path.
+func (p *Problems) MergeAt(path string, err error) {
+	if err == nil {
+		return
+	}
+	at := func(field string) string {
+		switch {
+		case path == "":
+			return field
+		case field == "":
+			return path
+		case strings.HasPrefix(field, "["):
+			return path + field
+		}
+		return path + "." + field
+	}
+	var es ValidationErrors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			p.Add(at(e.Field), "%s", e.Reason)
+		}
+		return
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		p.Add(at(ve.Field), "%s", ve.Reason)
+		return
+	}
+	p.Add(path, "%v", err)
+}
+
 // Len is how many problems were found, kept or not.
 func (p *Problems) Len() int { return len(p.errs) + p.dropped }
 

@@ -90,8 +90,8 @@ func ParseLifecycle(data []byte) (*Lifecycle, error) {
 // NewLifecycle validates spec: known statuses, no self-transitions or
 // repeats, known guards, and no way out of converted.
 func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
-	var errs crm.ValidationErrors
-	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	var probs crm.Problems
+	add := probs.Add
 	lc := &Lifecycle{allowed: map[[2]crm.LeadStatus][]Guard{}}
 	if len(spec.Transitions) == 0 {
 		add("transitions", "is empty")
@@ -126,8 +126,8 @@ func NewLifecycle(spec LifecycleSpec) (*Lifecycle, error) {
 		}
 		lc.allowed[key] = slices.Clone(t.Guards)
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("lead: lifecycle: %w", errs)
+	if err := probs.Err(); err != nil {
+		return nil, fmt.Errorf("lead: lifecycle: %w", err)
 	}
 	lc.spec = LifecycleSpec{Transitions: slices.Clone(spec.Transitions)}
 	return lc, nil

@@ -91,37 +91,37 @@ func (s *ScoreSnapshot) Result() Result {
 // Validate reports every problem of the snapshot as [crm.ValidationErrors].
 // Adapters call it before storing one.
 func (s *ScoreSnapshot) Validate() error {
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if s.LeadID == crm.NilID {
-		errs = append(errs, crm.Invalid("lead_id", "is required"))
+		probs.Add("lead_id", "is required")
 	}
 	if err := checkDocumentID("model_id", s.ModelID); err != nil {
-		errs = append(errs, err)
+		probs.Merge(err)
 	}
 	if s.ModelVersion < 1 {
-		errs = append(errs, crm.Invalid("model_version", "must be at least 1, got %d", s.ModelVersion))
+		probs.Add("model_version", "must be at least 1, got %d", s.ModelVersion)
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
 	}{{"fit", s.Fit}, {"engagement", s.Engagement}, {"total", s.Total}} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			errs = append(errs, crm.Invalid(f.name, "must be a finite number"))
+			probs.Add(f.name, "must be a finite number")
 		}
 	}
 	if len(s.Grade) > 8 || !utf8.ValidString(s.Grade) || strings.IndexByte(s.Grade, 0) >= 0 {
-		errs = append(errs, crm.Invalid("grade", "must be valid text of at most 8 bytes"))
+		probs.Add("grade", "must be valid text of at most 8 bytes")
 	}
 	if s.Stage != "" && !s.Stage.Valid() {
-		errs = append(errs, crm.Invalid("stage", "unknown lead status %q", truncate(string(s.Stage), 64)))
+		probs.Add("stage", "unknown lead status %q", truncate(string(s.Stage), 64))
 	}
 	if s.ComputedAt.IsZero() {
-		errs = append(errs, crm.Invalid("computed_at", "is required"))
+		probs.Add("computed_at", "is required")
 	}
 	if s.Version < 0 {
-		errs = append(errs, crm.Invalid("version", "must not be negative"))
+		probs.Add("version", "must not be negative")
 	}
-	return errsOrNil(errs)
+	return probs.Err()
 }
 
 // ScoreStore keeps one [ScoreSnapshot] per lead and model ID.
@@ -162,22 +162,22 @@ type ModelDocument struct {
 // Validate reports every problem of the document as [crm.ValidationErrors].
 // Adapters call it before storing one.
 func (d *ModelDocument) Validate() error {
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if err := checkDocumentID("id", d.ID); err != nil {
-		errs = append(errs, err)
+		probs.Merge(err)
 	}
 	if d.Version < 1 {
-		errs = append(errs, crm.Invalid("version", "must be at least 1, got %d", d.Version))
+		probs.Add("version", "must be at least 1, got %d", d.Version)
 	}
 	switch {
 	case len(d.Data) == 0:
-		errs = append(errs, crm.Invalid("data", "is required"))
+		probs.Add("data", "is required")
 	case len(d.Data) > MaxModelDocumentSize:
-		errs = append(errs, crm.Invalid("data", "is %d bytes, more than %d", len(d.Data), MaxModelDocumentSize))
+		probs.Add("data", "is %d bytes, more than %d", len(d.Data), MaxModelDocumentSize)
 	case !json.Valid(d.Data):
-		errs = append(errs, crm.Invalid("data", "is not valid JSON"))
+		probs.Add("data", "is not valid JSON")
 	}
-	return errsOrNil(errs)
+	return probs.Err()
 }
 
 func checkDocumentID(field, id string) *crm.ValidationError {
@@ -208,36 +208,27 @@ type ModelStore interface {
 // Validate reports every problem of the entry as [crm.ValidationErrors].
 // Adapters call it before appending one.
 func (e *HistoryEntry) Validate() error {
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if e.ID == crm.NilID {
-		errs = append(errs, crm.Invalid("id", "is required"))
+		probs.Add("id", "is required")
 	}
 	if e.LeadID == crm.NilID {
-		errs = append(errs, crm.Invalid("lead_id", "is required"))
+		probs.Add("lead_id", "is required")
 	}
 	if !e.From.Valid() {
-		errs = append(errs, crm.Invalid("from", "unknown lead status %q", truncate(string(e.From), 64)))
+		probs.Add("from", "unknown lead status %q", truncate(string(e.From), 64))
 	}
 	if !e.To.Valid() {
-		errs = append(errs, crm.Invalid("to", "unknown lead status %q", truncate(string(e.To), 64)))
+		probs.Add("to", "unknown lead status %q", truncate(string(e.To), 64))
 	}
 	if e.At.IsZero() {
-		errs = append(errs, crm.Invalid("at", "is required"))
+		probs.Add("at", "is required")
 	}
 	if len(e.Reason) > maxReason || !utf8.ValidString(e.Reason) || strings.IndexByte(e.Reason, 0) >= 0 {
-		errs = append(errs, crm.Invalid("reason", "must be valid text without NUL bytes, at most %d bytes", maxReason))
+		probs.Add("reason", "must be valid text without NUL bytes, at most %d bytes", maxReason)
 	}
-	return errsOrNil(errs)
+	return probs.Err()
 }
 
 // maxReason bounds a transition's reason.
 const maxReason = 2000
-
-// errsOrNil returns errs as an error, or nil when there are none (a nil
-// slice in an error interface would not be nil).
-func errsOrNil(errs crm.ValidationErrors) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
-}

@@ -173,8 +173,8 @@ func (c *TrainConfig) withDefaults() TrainConfig {
 }
 
 func (c *TrainConfig) validate(t *Table) error {
-	var errs crm.ValidationErrors
-	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	var probs crm.Problems
+	add := probs.Add
 	switch c.Algorithm {
 	case NaiveBayes, LogisticRegression, BoostedTrees, Ensemble, Auto:
 	default:
@@ -238,8 +238,8 @@ func (c *TrainConfig) validate(t *Table) error {
 	if !(c.LearningRate > 0 && c.LearningRate <= 1) {
 		add("learning_rate", "must be in (0, 1]")
 	}
-	if len(errs) > 0 {
-		return errs
+	if err := probs.Err(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -676,17 +676,17 @@ func Train(t *Table, cfg *TrainConfig) (*Predictor, error) {
 	// naming the column, rather than return a model that scores NaN or
 	// cannot be encoded, should some input still defeat it.
 	pj := p.toJSON()
-	if probs := pj.numberProblems(); len(probs) > 0 {
-		var errs crm.ValidationErrors
-		for _, pr := range probs {
+	if bad := pj.numberProblems(); len(bad) > 0 {
+		var probs crm.Problems
+		for _, pr := range bad {
 			if pr.col < 0 {
-				errs = append(errs, crm.Invalid("algorithm", "training produced a model whose %s", pr.reason()))
+				probs.Add("algorithm", "training produced a model whose %s", pr.reason())
 				continue
 			}
 			name := pj.Columns[pr.col].Name
-			errs = append(errs, crm.Invalid("columns."+name, "training on column %q produced a model whose %s: exclude the column or rescale its values", truncate(name, 64), pr.reason()))
+			probs.Add("columns."+name, "training on column %q produced a model whose %s: exclude the column or rescale its values", truncate(name, 64), pr.reason())
 		}
-		return nil, fmt.Errorf("lead: train: %w", errs)
+		return nil, fmt.Errorf("lead: train: %w", probs.Err())
 	}
 	return p, nil
 }
@@ -975,8 +975,8 @@ func LoadPredictor(data []byte) (*Predictor, error) {
 }
 
 func (pj *predictorJSON) validate() error {
-	var errs crm.ValidationErrors
-	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	var probs crm.Problems
+	add := probs.Add
 	if pj.Format != predictorFormat {
 		add("format", "want %q, got %q", predictorFormat, truncate(pj.Format, 64))
 	}
@@ -1041,8 +1041,8 @@ func (pj *predictorJSON) validate() error {
 	if parts > 1 && !(pj.Algorithm == Ensemble && parts == 2 && pj.NB == nil) {
 		add("algorithm", "the file holds more than one model")
 	}
-	if len(errs) > 0 {
-		return errs
+	if err := probs.Err(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -20,15 +20,15 @@ import (
 // call it before they write. The error is a [crm.ValidationErrors] naming
 // each field.
 func (h *Holding) Validate() error {
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if h.CustomerID == crm.NilID {
-		errs = append(errs, crm.Invalid("customer_id", "is required"))
+		probs.Add("customer_id", "is required")
 	}
 	if h.OwnerID == crm.NilID && h.Locked {
-		errs = append(errs, crm.Invalid("locked", "an unowned customer cannot be locked"))
+		probs.Add("locked", "an unowned customer cannot be locked")
 	}
-	if len(errs) > 0 {
-		return errs
+	if err := probs.Err(); err != nil {
+		return err
 	}
 	return nil
 }

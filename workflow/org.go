@@ -33,11 +33,11 @@ type Org struct {
 // empty period is a [crm.ValidationErrors] naming it.
 func NewOrg(users []crm.User, tree *crm.DepartmentTree, delegations []Delegation) (*Org, error) {
 	o := &Org{users: make(map[crm.ID]*crm.User, len(users)), roles: map[string][]crm.ID{}, tree: tree}
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	for i := range users {
 		u := users[i].Clone()
 		if u.ID == crm.NilID {
-			errs = append(errs, crm.Invalid(fmt.Sprintf("users[%d].id", i), "is required"))
+			probs.Add(fmt.Sprintf("users[%d].id", i), "is required")
 			continue
 		}
 		o.users[u.ID] = u
@@ -51,17 +51,17 @@ func NewOrg(users []crm.User, tree *crm.DepartmentTree, delegations []Delegation
 	for i, d := range delegations {
 		p := fmt.Sprintf("delegations[%d]", i)
 		if _, ok := o.users[d.From]; !ok {
-			errs = append(errs, crm.Invalid(p+".from", "unknown user %s", d.From))
+			probs.Add(p+".from", "unknown user %s", d.From)
 		}
 		if _, ok := o.users[d.To]; !ok || d.To == d.From {
-			errs = append(errs, crm.Invalid(p+".to", "must be another known user"))
+			probs.Add(p+".to", "must be another known user")
 		}
 		if !d.End.After(d.Start) {
-			errs = append(errs, crm.Invalid(p+".end", "must be after start"))
+			probs.Add(p+".end", "must be after start")
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	o.delegations = slices.Clone(delegations)
 	return o, nil

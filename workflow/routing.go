@@ -283,8 +283,8 @@ func NewRouter(schema *cond.Schema, set *RuleSet, members []Member, teams []Team
 	if set == nil {
 		return nil, crm.Invalid("rule_set", "is required")
 	}
-	var errs crm.ValidationErrors
-	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	var probs crm.Problems
+	add := probs.Add
 	r := &Router{set: cloneRuleSet(set), schema: schema, ruleIdx: map[string]int{}, byUser: map[crm.ID]int32{}, teamIdx: map[crm.ID]int32{}, loc: time.UTC}
 	if strings.TrimSpace(set.Name) == "" {
 		add("name", "is required")
@@ -368,17 +368,17 @@ func NewRouter(schema *cond.Schema, set *RuleSet, members []Member, teams []Team
 		r.teams = append(r.teams, idx)
 	}
 	for i := range set.Rules {
-		r.compileRule(i, &set.Rules[i], &errs)
+		r.compileRule(i, &set.Rules[i], &probs)
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-func (r *Router) compileRule(i int, in *Rule, errs *crm.ValidationErrors) {
+func (r *Router) compileRule(i int, in *Rule, probs *crm.Problems) {
 	p := fmt.Sprintf("rules[%d]", i)
-	add := func(f, format string, args ...any) { *errs = append(*errs, crm.Invalid(f, format, args...)) }
+	add := probs.Add
 	cr := compiledRule{name: in.Name, strategy: in.Strategy, sticky: in.Sticky, require: slices.Clone(in.RequireSkills), skills: -1, fallback: in.FallbackQueue}
 	if !validName(in.Name) {
 		add(p+".name", "must be 1-%d lower-case letters, digits or underscores, starting with a letter, got %q", MaxRuleNameLen, truncate(in.Name))
@@ -386,13 +386,7 @@ func (r *Router) compileRule(i int, in *Rule, errs *crm.ValidationErrors) {
 		add(p+".name", "repeats %q", in.Name)
 	}
 	when, err := cond.Compile(r.schema, p+".when", in.When)
-	if err != nil {
-		if es, ok := err.(crm.ValidationErrors); ok {
-			*errs = append(*errs, es...)
-		} else {
-			add(p+".when", "%v", err)
-		}
-	}
+	probs.Merge(err)
 	cr.when = when
 	t := in.Target
 	n := 0

@@ -40,9 +40,9 @@ func ParseSLAPolicies(data []byte, calendars map[string]*calendar.Calendar) ([]*
 	if err := decodeStrict(data, &doc); err != nil {
 		return nil, fmt.Errorf("workflow: decode sla policies: %w", err)
 	}
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if len(doc.Policies) == 0 {
-		errs = append(errs, crm.Invalid("policies", "needs at least one policy"))
+		probs.Add("policies", "needs at least one policy")
 	}
 	out := make([]*SLAPolicy, 0, len(doc.Policies))
 	seen := make(map[string]bool, len(doc.Policies))
@@ -50,18 +50,18 @@ func ParseSLAPolicies(data []byte, calendars map[string]*calendar.Calendar) ([]*
 		p := fmt.Sprintf("policies[%d]", i)
 		pol, err := NewSLAPolicy(&doc.Policies[i], calendars)
 		if err != nil {
-			errs = appendPrefixed(errs, p, err)
+			probs.MergeAt(p, err)
 			continue
 		}
 		if seen[pol.Name] {
-			errs = append(errs, crm.Invalid(p+".name", "repeats %q", pol.Name))
+			probs.Add(p+".name", "repeats %q", pol.Name)
 			continue
 		}
 		seen[pol.Name] = true
 		out = append(out, pol)
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -75,18 +75,18 @@ func NewSLAPolicy(spec *SLAPolicySpec, calendars map[string]*calendar.Calendar) 
 		return nil, crm.Invalid("policy", "is required")
 	}
 	p := &SLAPolicy{Name: spec.Name, Target: time.Duration(spec.Target), Warn: time.Duration(spec.Warn)}
-	var errs crm.ValidationErrors
+	var probs crm.Problems
 	if err := p.validate(); err != nil {
-		errs = appendPrefixed(errs, "", err)
+		probs.MergeAt("", err)
 	}
 	if spec.Calendar != "" {
 		c, ok := calendars[spec.Calendar]
 		if !ok || c == nil {
-			errs = append(errs, crm.Invalid("calendar", "unknown calendar %q", truncate(spec.Calendar)))
+			probs.Add("calendar", "unknown calendar %q", truncate(spec.Calendar))
 		}
 		p.Calendar = c
 	}
-	add := func(f, format string, args ...any) { errs = append(errs, crm.Invalid(f, format, args...)) }
+	add := probs.Add
 	for i, a := range spec.OnWarn {
 		checkAction(fmt.Sprintf("on_warn[%d]", i), a, add)
 	}
@@ -96,8 +96,8 @@ func NewSLAPolicy(spec *SLAPolicySpec, calendars map[string]*calendar.Calendar) 
 	for i, a := range spec.OnBreach {
 		checkAction(fmt.Sprintf("on_breach[%d]", i), a, add)
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	p.OnWarn = append([]ActionSpec(nil), spec.OnWarn...)
 	p.OnBreach = append([]ActionSpec(nil), spec.OnBreach...)
@@ -118,29 +118,4 @@ func checkAction(p string, a ActionSpec, add func(string, string, ...any)) {
 	default:
 		add(p+".kind", "unknown action %q; want create_task, notify or route", truncate(a.Kind))
 	}
-}
-
-// appendPrefixed adds err's validation problems to errs with their fields
-// under prefix.
-func appendPrefixed(errs crm.ValidationErrors, prefix string, err error) crm.ValidationErrors {
-	join := func(f string) string {
-		switch {
-		case prefix == "":
-			return f
-		case f == "":
-			return prefix
-		}
-		return prefix + "." + f
-	}
-	switch e := err.(type) {
-	case crm.ValidationErrors:
-		for _, v := range e {
-			errs = append(errs, &crm.ValidationError{Field: join(v.Field), Reason: v.Reason})
-		}
-	case *crm.ValidationError:
-		errs = append(errs, &crm.ValidationError{Field: join(e.Field), Reason: e.Reason})
-	default:
-		errs = append(errs, crm.Invalid(prefix, "%v", err))
-	}
-	return errs
 }

@@ -67,22 +67,37 @@ func newEventStatements(schema, events string) eventStatements {
 }
 
 // deliverable selects the IDs of the events deliverable at now: pending
-// events (crm_events_pending_idx) that are themselves deliverable and have
-// no earlier pending event of their subject that is not
-// (crm_events_subject_held_idx holds every such event). OFFSET 0 keeps
-// that check a probe of the index per candidate: as an anti join
-// PostgreSQL may scan every held event for every candidate when its
-// statistics think there are few.
+// events (crm_events_pending_idx) that are themselves deliverable and come
+// before every event of their subject that is not.
+//
+// The events that hold their subject back (leased to a running lease,
+// waiting for a retry, or parked) are usually few, and
+// crm_events_subject_held_idx holds them. One subquery, run once per
+// statement, gathers the lowest Seq of each subject they hold back into a
+// jsonb object keyed by subject, and each candidate looks its subject up
+// there. A probe of that index per candidate costs about ten times as much
+// per candidate: when few busy records hold most of the backlog and other
+// relays lease their first events, a lease reads the whole backlog to
+// find nothing, which took 0.9 s instead of 0.04 s for 100,000 events.
 func deliverable(events, now string) string {
 	return "SELECT c.id FROM " + events + " AS c" +
 		" WHERE c.acked_at IS NULL AND c.parked_at IS NULL" +
 		" AND (c.lease_until IS NULL OR c.lease_until <= " + now + ")" +
 		" AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= " + now + ")" +
-		" AND NOT EXISTS (SELECT 1 FROM " + events + " AS p" +
-		" WHERE p.tenant_id = c.tenant_id AND p.subject_type = c.subject_type AND p.subject_id = c.subject_id" +
-		" AND p.seq < c.seq AND p.acked_at IS NULL" +
+		" AND coalesce(((SELECT jsonb_object_agg(" + subjectKey("h") + ", h.seq)" +
+		" FROM (SELECT p.tenant_id, p.subject_type, p.subject_id, min(p.seq) AS seq FROM " + events + " AS p" +
+		" WHERE p.acked_at IS NULL" +
 		" AND (p.parked_at IS NOT NULL OR p.lease_until IS NOT NULL OR p.next_attempt_at IS NOT NULL)" +
-		" AND (p.parked_at IS NOT NULL OR p.lease_until > " + now + " OR p.next_attempt_at > " + now + ") OFFSET 0)"
+		" AND (p.parked_at IS NOT NULL OR p.lease_until > " + now + " OR p.next_attempt_at > " + now + ")" +
+		" GROUP BY 1, 2, 3) AS h) ->> " + subjectKey("c") + ")::bigint > c.seq, true)"
+}
+
+// subjectKey is the text that names the subject of the event alias in
+// one string: the subject ID (36 characters), the subject type with its
+// length before it, and the tenant.
+func subjectKey(alias string) string {
+	return "(" + alias + ".subject_id::text || length(" + alias + ".subject_type) || ':' || " +
+		alias + ".subject_type || " + alias + ".tenant_id)"
 }
 
 // leaseLockKey is the advisory lock that serialises leasing in schema: a
@@ -241,11 +256,11 @@ func (o outbox) Lease(ctx context.Context, owner string, limit int, now, until t
 	// read, without the lease lock, so they never keep the relays that
 	// have work waiting: when other relays hold the heads of the few
 	// subjects with events, finding that out reads the whole backlog.
-	var any bool
-	if err := o.v.q.QueryRow(ctx, sql.anyDeliverable, crm.StorageTime(now)).Scan(&any); err != nil {
+	var found bool
+	if err := o.v.q.QueryRow(ctx, sql.anyDeliverable, crm.StorageTime(now)).Scan(&found); err != nil {
 		return nil, fmt.Errorf("pgstore: lease events: %w", dbError(ctx, err))
 	}
-	if !any {
+	if !found {
 		return nil, nil
 	}
 	var out []crm.Delivery

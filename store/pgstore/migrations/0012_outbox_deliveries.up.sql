@@ -16,9 +16,8 @@ ALTER TABLE {{schema}}.crm_events
 
 -- A pending event may be leased only when no earlier pending event of its
 -- subject is parked, leased or waiting for a retry. Only such events are
--- indexed, so the check reads the few events that hold a subject back
--- rather than every pending event of it (a record with a long backlog
--- would make leasing quadratic).
+-- indexed: a lease reads them (usually few) to learn which subjects are
+-- held back and from which Seq.
 CREATE INDEX crm_events_subject_held_idx ON {{schema}}.crm_events (tenant_id, subject_type, subject_id, seq)
     WHERE acked_at IS NULL AND (parked_at IS NOT NULL OR lease_until IS NOT NULL OR next_attempt_at IS NOT NULL);
 

@@ -292,9 +292,10 @@ func (o outbox) Lease(ctx context.Context, owner string, limit int, now, until t
 
 // Settle implements [crm.Deliveries] with one UPDATE for the delivered
 // events and one for the failed ones. It holds the lease lock shared, so
-// a lease never sees a settlement half done: a failure that makes an
-// event wait again cannot slip in between a lease's check of the earlier
-// events of a subject and its taking of the later ones.
+// no settlement commits while a lease runs: a lease judges the earlier
+// events of each subject in its snapshot and rechecks only the rows it
+// takes, so a failure settled meanwhile (of an event whose lease ran out,
+// which then waits again) could let it take a later event of the subject.
 func (o outbox) Settle(ctx context.Context, owner string, outcomes ...crm.Outcome) error {
 	for i := range outcomes {
 		if err := outcomes[i].Validate(); err != nil {

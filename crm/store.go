@@ -124,10 +124,10 @@ type Tx interface {
 // models, routing cursors); an adapter supports a domain package when the Tx
 // it passes to InTx also implements that package's Tx interface, which the
 // package checks by type assertion and reports as [ErrUnsupported].
-// Optional ports (this package's [DepartmentTreeVersions]; pool's
-// ClaimStore, BatchTx and RequestPruner; workflow's ApprovalDeadlines) are
-// found by type assertion too, each with a fallback in its package;
-// storetest.Features lists them.
+// Optional ports (this package's [DepartmentTreeVersions] and, on the
+// outbox, [Deliveries]; pool's ClaimStore, BatchTx and RequestPruner;
+// workflow's ApprovalDeadlines) are found by type assertion too, each with
+// a fallback in its package; storetest.Features lists them.
 type Store interface {
 	Tx
 	// InTx runs fn in one all-or-nothing unit of work. If fn returns an

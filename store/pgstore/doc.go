@@ -101,6 +101,12 @@
 // with a serialisation failure or deadlock up to three times, so its
 // function must not have effects outside the transaction.
 //
+// The outbox implements [crm.Deliveries], so several relays can share the
+// delivery of events: leasing is serialised per schema by a
+// transaction-scoped advisory lock, which settlements hold shared, and a
+// lease is one UPDATE of the lowest deliverable events. Migration 0012 adds
+// the delivery state to crm_events.
+//
 // A failed statement aborts a PostgreSQL transaction. pgstore therefore
 // reports the expected refusals (a repeated ID or email, a stale version, a
 // missing record, a department with children) without a failing statement,

@@ -70,6 +70,7 @@ func ExampleMigrations() {
 	// 0009 pool_request_age
 	// 0010 department_tree_versions
 	// 0011 condition_language
+	// 0012 outbox_deliveries
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

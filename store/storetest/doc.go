@@ -57,8 +57,12 @@
 //
 // Then the department tree (unknown parents, cycles, deletes with children,
 // concurrent opposite moves), the outbox (sequence numbers, tenants,
-// acknowledgement, events of failed units of work), concurrency under many
-// goroutines (one winner per version, unique emails, no lost updates),
+// acknowledgement, events of failed units of work) and its delivery port
+// when the adapter has one (leases in Seq order to one relay at a time, each
+// record's events in order through retries and parking, settlement by the
+// lease's owner only, replay, lag, and relays leasing at once that deliver
+// every event once and each record's events in order), concurrency under
+// many goroutines (one winner per version, unique emails, no lost updates),
 // tenancy sealed at the reference level (no record points at another
 // tenant's, and an ID held by another tenant reveals nothing), permission
 // list filters that agree with Check after the department tree drifts, and
@@ -90,13 +94,13 @@
 // adapter has: a declared domain port runs its group (Pools, Workflow,
 // Leads, Dedupe), the "CRM" group runs when all four are declared, and an
 // optional port (pool.ClaimStore, pool.BatchTx, pool.RequestPruner,
-// workflow.ApprovalDeadlines, crm.DepartmentTreeVersions; [Features] lists
-// each with its fallback) is found by type assertion, as the domain
-// packages find it, and checked whenever the adapter has it: pool.ClaimStore
-// is called directly ("Pool/ClaimStore": version checks, counters at their
-// max, refusals that change nothing, idempotency records, concurrent
-// writes). Without an optional port the suite checks the domain's
-// fallback instead; anything declared but missing fails the suite. The
-// zero value declares nothing and checks the shared contract;
-// [AllFeatures] declares everything memstore and pgstore have.
+// workflow.ApprovalDeadlines, crm.DepartmentTreeVersions, crm.Deliveries;
+// [Features] lists each with its fallback) is found by type assertion, as
+// the domain packages find it, and checked whenever the adapter has it:
+// pool.ClaimStore is called directly ("Pool/ClaimStore": version checks,
+// counters at their max, refusals that change nothing, idempotency records,
+// concurrent writes). Without an optional port the suite checks the domain's
+// fallback instead; anything declared but missing fails the suite. The zero
+// value declares nothing and checks the shared contract; [AllFeatures]
+// declares everything memstore and pgstore have.
 package storetest

@@ -53,6 +53,8 @@ type Harness struct {
 //   - crm.DepartmentTreeVersions (DepartmentTreeVersions), on the unit of
 //     work: permission policies are not re-synced with the stored tree; the
 //     host recompiles them when departments change.
+//   - crm.Deliveries (Deliveries), on the value Store.Outbox returns: one
+//     relay delivers with crm.Outbox's Pending and Ack.
 type Features struct {
 	// Pools: units of work implement pool.Tx. Runs "Pool".
 	Pools bool
@@ -79,6 +81,10 @@ type Features struct {
 	Leads bool
 	// Dedupe: units of work implement dedupe.Tx. Runs "Dedupe".
 	Dedupe bool
+	// Deliveries: the outbox implements the optional crm.Deliveries
+	// (leases, retries and parking for several relays). Without it one
+	// relay delivers with Outbox.Pending and Outbox.Ack.
+	Deliveries bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -86,7 +92,7 @@ type Features struct {
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
-		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true}
+		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -98,6 +104,7 @@ func clockStart() time.Time {
 
 // Run checks the adapter of h against the storage contract of [crm.Store]:
 // one group of subtests per record type, then "UnitOfWork", "Outbox",
+// "Deliveries" (the optional crm.Deliveries, when the outbox has it),
 // "Concurrency", "CrossTenant" (references and IDs never cross tenants),
 // "Permission" ([RunPermission]: list filters agree with Check after the
 // department tree drifts) and "Limits" (filter values and routing names at
@@ -130,6 +137,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Team", func(t *testing.T) { runKind(t, h, teamKind()) })
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
+	t.Run("Deliveries", func(t *testing.T) { runDeliveries(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, h) })
 	t.Run("CrossTenant", func(t *testing.T) { runCrossTenant(t, h) })
 	t.Run("Permission", func(t *testing.T) { RunPermission(t, h) })

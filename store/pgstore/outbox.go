@@ -21,6 +21,7 @@ type eventStatements struct {
 	leaseLock, settleLock      string
 	anyDeliverable, lease      string
 	settleAcks, settleFailures string
+	settleReleases             string
 	parked, replay, lag        string
 }
 
@@ -50,6 +51,9 @@ func newEventStatements(schema, events string) eventStatements {
 		// $1 ids, $2 now, $3 owner.
 		settleAcks: "UPDATE " + events + " SET acked_at = $2, lease_owner = NULL, lease_until = NULL" +
 			" WHERE id = ANY($1::uuid[]) AND lease_owner = $3 AND acked_at IS NULL AND parked_at IS NULL",
+		// $1 ids, $2 owner.
+		settleReleases: "UPDATE " + events + " SET lease_owner = NULL, lease_until = NULL" +
+			" WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND acked_at IS NULL AND parked_at IS NULL",
 		// $1 ids, $2 errors, $3 retry times, $4 park flags, $5 now, $6 owner.
 		settleFailures: "UPDATE " + events + " AS e SET attempts = e.attempts + 1, last_error = f.error," +
 			" parked_at = CASE WHEN f.park THEN $5::timestamptz END," +
@@ -307,7 +311,7 @@ func (o outbox) Settle(ctx context.Context, owner string, outcomes ...crm.Outcom
 	}
 	// The first outcome of an event counts, as if they were settled one by
 	// one: the first clears the lease, so later ones are ignored.
-	var acked, failed []crm.ID
+	var acked, released, failed []crm.ID
 	var errs []string
 	var retryAt []*time.Time
 	var park []bool
@@ -321,6 +325,10 @@ func (o outbox) Settle(ctx context.Context, owner string, outcomes ...crm.Outcom
 			acked = append(acked, oc.ID)
 			continue
 		}
+		if oc.Release {
+			released = append(released, oc.ID)
+			continue
+		}
 		failed = append(failed, oc.ID)
 		errs = append(errs, crm.TrimError(oc.Error))
 		park = append(park, oc.Park)
@@ -331,7 +339,7 @@ func (o outbox) Settle(ctx context.Context, owner string, outcomes ...crm.Outcom
 		}
 		retryAt = append(retryAt, at)
 	}
-	if len(acked)+len(failed) == 0 {
+	if len(acked)+len(released)+len(failed) == 0 {
 		return nil
 	}
 	now := crm.StorageTime(o.v.s.clock.Now())
@@ -342,6 +350,11 @@ func (o outbox) Settle(ctx context.Context, owner string, outcomes ...crm.Outcom
 		}
 		if len(acked) > 0 {
 			if _, err := tx.Exec(ctx, sql.settleAcks, uuidArray(acked), now, owner); err != nil {
+				return err
+			}
+		}
+		if len(released) > 0 {
+			if _, err := tx.Exec(ctx, sql.settleReleases, uuidArray(released), owner); err != nil {
 				return err
 			}
 		}

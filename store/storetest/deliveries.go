@@ -97,6 +97,37 @@ func runDeliveries(t *testing.T, h Harness) {
 			"refused leases leased nothing")
 	})
 
+	dtest("ReleaseGivesALeaseUpWithoutAnAttempt", func(t *testing.T, e *env, d crm.Deliveries) {
+		a := customerRef(e)
+		a1, a2 := subjectEvent(e, a), subjectEvent(e, a)
+		appendInTx(t, e, e.ctxA, a1, a2)
+		now := e.now()
+		got := lease(t, d, e.ctx, "relay-1", 10, now, now.Add(time.Hour))
+		require.Equal(t, idsOf(a1, a2), deliveryIDs(got))
+		// a1 failed; a2, held back behind it, is released.
+		settle(t, d, "relay-1", crm.Outcome{ID: a1.ID, Error: "timeout", RetryAt: now.Add(time.Minute)},
+			crm.Outcome{ID: a2.ID, Release: true})
+		require.Empty(t, lease(t, d, e.ctx, "relay-2", 10, now.Add(time.Second), now.Add(time.Hour)), "a2 waits behind a1")
+		got = lease(t, d, e.ctx, "relay-2", 10, now.Add(time.Minute), now.Add(time.Hour))
+		require.Equal(t, idsOf(a1, a2), deliveryIDs(got))
+		require.Equal(t, 1, got[0].Attempts)
+		require.Zero(t, got[1].Attempts, "a release counts no attempt")
+		require.Empty(t, got[1].LastError)
+		// A release by a relay that no longer holds the lease is ignored.
+		settle(t, d, "relay-1", crm.Outcome{ID: a2.ID, Release: true})
+		require.Empty(t, lease(t, d, e.ctx, "relay-3", 10, now.Add(2*time.Minute), now.Add(time.Hour)), "relay-2 still holds both")
+		for _, bad := range []struct {
+			o     crm.Outcome
+			field string
+		}{
+			{crm.Outcome{ID: a2.ID, Release: true, Park: true}, "release"},
+			{crm.Outcome{ID: a2.ID, Release: true, Error: "x"}, "release"},
+			{crm.Outcome{ID: a2.ID, Release: true, Delivered: true}, "delivered"},
+		} {
+			requireInvalid(t, d.Settle(e.ctx, "relay-2", bad.o), bad.field)
+		}
+	})
+
 	dtest("EarlierEventsOfASubjectHoldBackLaterOnes", func(t *testing.T, e *env, d crm.Deliveries) {
 		a, b := customerRef(e), customerRef(e)
 		a1, a2, b1 := subjectEvent(e, a), subjectEvent(e, a), subjectEvent(e, b)

@@ -10,7 +10,10 @@
 //
 // # Order and sharing
 //
-// The events of one record are delivered in Seq order. Over an outbox that
+// The events of one record are delivered in Seq order, which is the order
+// of its changes: the changes of one record are serialised by the record
+// itself (its version, its row), and each unit of work appends its events
+// after writing the record. Over an outbox that
 // implements [crm.Deliveries] (memstore and pgstore do), several relays
 // share the work: each leases its own batches, a lease that runs out
 // (its relay died) frees its events for the others, and no event is

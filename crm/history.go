@@ -2,11 +2,15 @@ package crm
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Change is one field of a record that changed: its path ("name",
@@ -124,4 +128,104 @@ type HistoryEntry struct {
 	// domain operation such as "claim", "merge", "convert" or "import".
 	Operation string    `json:"operation"`
 	At        time.Time `json:"at"`
+}
+
+// Limits on a history entry, checked before an adapter stores it.
+const (
+	// MaxHistoryValueBytes bounds each of an entry's old and new values.
+	MaxHistoryValueBytes = 64 << 10
+	maxHistoryField      = 200
+)
+
+// Validate checks an entry before an adapter stores it.
+func (h *HistoryEntry) Validate() error {
+	var probs Problems
+	if h.ID == NilID {
+		probs.Add("id", "is required")
+	}
+	if h.Record.Type == "" || h.Record.ID == NilID {
+		probs.Add("record", "type and id are required")
+	}
+	if h.Field == "" || len(h.Field) > maxHistoryField || !utf8.ValidString(h.Field) {
+		probs.Add("field", "must be 1 to %d bytes of UTF-8", maxHistoryField)
+	}
+	if h.Old == nil && h.New == nil {
+		probs.Add("new", "an entry changes something: old or new is required")
+	}
+	for _, v := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"old", h.Old}, {"new", h.New}} {
+		switch {
+		case v.raw == nil:
+		case len(v.raw) > MaxHistoryValueBytes:
+			probs.Add(v.name, "is %d bytes, more than %d", len(v.raw), MaxHistoryValueBytes)
+		case !json.Valid(v.raw):
+			probs.Add(v.name, "is not valid JSON")
+		}
+	}
+	if h.Operation == "" || len(h.Operation) > 64 {
+		probs.Add("operation", "must be 1 to 64 bytes, such as \"update\" or \"claim\"")
+	}
+	if h.At.IsZero() {
+		probs.Add("at", "is required")
+	}
+	return probs.Err()
+}
+
+// HistoryTx is implemented by a unit of work whose adapter keeps field
+// history (memstore and pgstore do); found by type assertion.
+type HistoryTx interface {
+	History() History
+}
+
+// History is the storage port of field history: one entry per changed
+// field, written in the unit of work of the change, read per record or
+// per actor, newest first. Reads and purges act for the context's tenant.
+type History interface {
+	// Append validates and stores entries, assigning each its Seq (written
+	// back) and the context's tenant when TenantID is empty. A repeated ID
+	// is [ErrAlreadyExists].
+	Append(ctx context.Context, entries ...*HistoryEntry) error
+	// ForRecord returns a page of record's history, newest first. A cursor
+	// that is not from a previous page is refused, naming "page.cursor".
+	ForRecord(ctx context.Context, record Ref, page PageRequest) (Page[HistoryEntry], error)
+	// ByActor returns a page of the entries actor made at from or later and
+	// before to, newest first.
+	ByActor(ctx context.Context, actor ID, from, to time.Time, page PageRequest) (Page[HistoryEntry], error)
+	// Purge removes the entries made before before and reports how many.
+	Purge(ctx context.Context, before time.Time) (int64, error)
+}
+
+// SeqCursor returns the cursor that continues a newest-first list after
+// the entry with seq.
+func SeqCursor(seq int64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(seq))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ResolveSeq validates a request for a newest-first page ordered by Seq
+// and returns the effective limit and the Seq the page starts below (0 for
+// the first page).
+func (p PageRequest) ResolveSeq() (limit int, below int64, err error) {
+	limit = p.Limit
+	if limit == 0 {
+		limit = DefaultPageLimit
+	}
+	if limit < 1 || limit > MaxPageLimit {
+		return 0, 0, Invalid("page.limit", "must be between 1 and %d, got %d", MaxPageLimit, p.Limit)
+	}
+	if p.Cursor == "" {
+		return limit, 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+	if err != nil || len(b) != 8 {
+		return 0, 0, Invalid("page.cursor", "not a cursor from a previous page")
+	}
+	below = int64(binary.BigEndian.Uint64(b))
+	if below <= 0 {
+		return 0, 0, Invalid("page.cursor", "not a cursor from a previous page")
+	}
+	return limit, below, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,11 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Idle is how long Run waits when nothing is due. Defaults to 200 ms.
 	Idle time.Duration
+	// Workers is how many batches Run keeps in flight at once, each under
+	// its own lease, so that leasing and settling one batch overlaps with
+	// delivering another. Defaults to 1; over an outbox without
+	// [crm.Deliveries] it is always 1.
+	Workers int
 	// MaxPayloadBytes parks events whose payload is larger, unsent.
 	// Defaults to 1 MiB.
 	MaxPayloadBytes int
@@ -79,6 +85,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.Idle == 0 {
 		out.Idle = 200 * time.Millisecond
 	}
+	if out.Workers == 0 {
+		out.Workers = 1
+	}
 	if out.MaxPayloadBytes == 0 {
 		out.MaxPayloadBytes = 1 << 20
 	}
@@ -106,6 +115,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.Idle < 0 || out.MaxPayloadBytes < 0 {
 		probs.Add("idle", "idle and max_payload_bytes must not be negative")
+	}
+	if out.Workers < 1 || out.Workers > 64 {
+		probs.Add("workers", "must be between 1 and 64, got %d", out.Workers)
 	}
 	return out, probs.Err()
 }
@@ -161,14 +173,30 @@ func New(store crm.Store, sink Sink, cfg *Config) (*Relay, error) {
 }
 
 // Run delivers events until ctx ends, then returns nil; it waits
-// [Config.Idle] when nothing is due and backs off when the store fails. It
-// starts no goroutine that outlives it.
+// [Config.Idle] when nothing is due and backs off when the store fails.
+// It runs [Config.Workers] batches at once and starts no goroutine that
+// outlives it.
 func (r *Relay) Run(ctx context.Context) error {
+	workers := r.cfg.Workers
+	if r.leases == nil {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(func() { r.loop(ctx) })
+	}
+	r.loop(ctx)
+	wg.Wait()
+	return nil
+}
+
+// loop steps until ctx ends.
+func (r *Relay) loop(ctx context.Context) {
 	failures := 0
 	for {
 		n, err := r.Step(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		wait := time.Duration(0)
 		switch {
@@ -187,7 +215,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil
+				return
 			case <-t.C:
 			}
 		}

@@ -328,15 +328,27 @@ func TestRunStopsWhenItsContextEndsAndLeavesNoGoroutine(t *testing.T) {
 // order.
 func TestRelaysShareAStore(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name            string
+		relays, workers int
+	}{{"FourRelays", 4, 1}, {"OneRelayWithFourWorkers", 1, 4}, {"TwoRelaysWithThreeWorkers", 2, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			shareAStore(t, tc.relays, tc.workers)
+		})
+	}
+}
+
+func shareAStore(t *testing.T, relays, workers int) {
 	f := newFixture(t)
 	s := newSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var relays sync.WaitGroup
-	for i := range 4 {
-		r, err := relay.New(f.store, s, &relay.Config{Owner: fmt.Sprintf("relay-%d", i), Batch: 16, Idle: time.Millisecond})
+	var running sync.WaitGroup
+	for i := range relays {
+		r, err := relay.New(f.store, s, &relay.Config{Owner: fmt.Sprintf("relay-%d", i), Batch: 16, Idle: time.Millisecond, Workers: workers})
 		require.NoError(t, err)
-		relays.Go(func() { _ = r.Run(ctx) })
+		running.Go(func() { _ = r.Run(ctx) })
 	}
 	var writers sync.WaitGroup
 	const perWriter = 200
@@ -350,7 +362,7 @@ func TestRelaysShareAStore(t *testing.T) {
 	writers.Wait()
 	require.Eventually(t, func() bool { return len(s.delivered()) >= 4*perWriter }, 20*time.Second, 5*time.Millisecond)
 	cancel()
-	relays.Wait()
+	running.Wait()
 	got := s.delivered()
 	require.Len(t, got, 4*perWriter, "each event once")
 	require.Empty(t, s.twice, "no event in flight twice")
@@ -360,11 +372,11 @@ func TestRelaysShareAStore(t *testing.T) {
 func TestNewRefusesBadConfig(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	_, err := relay.New(f.store, newSink(), &relay.Config{Batch: -1, Timeout: time.Minute, Lease: time.Second, MinBackoff: time.Hour, MaxBackoff: time.Second})
+	_, err := relay.New(f.store, newSink(), &relay.Config{Batch: -1, Timeout: time.Minute, Lease: time.Second, MinBackoff: time.Hour, MaxBackoff: time.Second, Workers: 100})
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
 	var es crm.ValidationErrors
 	require.ErrorAs(t, err, &es)
-	require.Equal(t, []string{"batch", "lease", "max_backoff"}, es.Fields())
+	require.Equal(t, []string{"batch", "lease", "max_backoff", "workers"}, es.Fields())
 	_, err = relay.New(nil, nil, nil)
 	require.ErrorContains(t, err, "store")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
@@ -59,8 +60,9 @@ func appendBatch(b *testing.B, s crm.Store, ids crm.IDGenerator, n, first, recor
 
 // BenchmarkPostgresToJetStream relays a backlog of 50,000 events of 10,000
 // records from PostgreSQL to a file-backed stream on a local nats-server,
-// with one and with two relays leasing 1,000 events at a time, and reports
-// events/s end to end.
+// with one relay leasing 1,000 events at a time with one and with two
+// workers (batches in flight), and with two relays, and reports events/s
+// end to end.
 func BenchmarkPostgresToJetStream(b *testing.B) {
 	const events, records = 50_000, 10_000
 	srv := startServer(b)
@@ -71,8 +73,9 @@ func BenchmarkPostgresToJetStream(b *testing.B) {
 	sink, err := natsink.New(js, natsink.Config{})
 	require.NoError(b, err)
 	ids := crmtest.NewIDs()
-	for _, relays := range []int{1, 2} {
-		b.Run(fmt.Sprintf("relays=%d", relays), func(b *testing.B) {
+	for _, shape := range []struct{ relays, workers int }{{1, 1}, {1, 2}, {2, 1}} {
+		relays := shape.relays
+		b.Run(fmt.Sprintf("relays=%d/workers=%d", shape.relays, shape.workers), func(b *testing.B) {
 			var relayed time.Duration
 			for range b.N {
 				b.StopTimer()
@@ -83,14 +86,14 @@ func BenchmarkPostgresToJetStream(b *testing.B) {
 				}
 				rs := make([]*relay.Relay, relays)
 				for i := range rs {
-					rs[i], err = relay.New(store, sink, &relay.Config{Owner: fmt.Sprintf("relay-%d", i), Batch: 1000, Logger: quiet})
+					rs[i], err = relay.New(store, sink, &relay.Config{Owner: fmt.Sprintf("relay-%d", i), Batch: 1000, Logger: quiet, Workers: shape.workers})
 					require.NoError(b, err)
 				}
 				b.StartTimer()
 				began := time.Now()
 				var wg sync.WaitGroup
 				for _, r := range rs {
-					wg.Go(func() { drain(b, r) })
+					wg.Go(func() { runUntilDrained(b, r, st, events) })
 				}
 				wg.Wait()
 				relayed += time.Since(began)
@@ -161,4 +164,21 @@ func BenchmarkPostgresToJetStreamLag(b *testing.B) {
 		b.ReportMetric(float64(maxPending), "max-pending-events")
 		b.ReportMetric(float64(maxAge.Milliseconds()), "max-lag-ms")
 	}
+}
+
+// runUntilDrained runs r until the stream holds want messages.
+func runUntilDrained(b *testing.B, r *relay.Relay, st jetstream.Stream, want uint64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.Run(ctx) })
+	for {
+		info, err := st.Info(context.Background())
+		require.NoError(b, err)
+		if info.State.Msgs >= want {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
 }

@@ -145,9 +145,11 @@ func (h *HistoryEntry) Validate() error {
 	}
 	if h.Record.Type == "" || h.Record.ID == NilID {
 		probs.Add("record", "type and id are required")
+	} else if !historyText(string(h.Record.Type), maxShort) {
+		probs.Add("record", "type must be 1 to %d bytes of UTF-8 without NUL", maxShort)
 	}
-	if h.Field == "" || len(h.Field) > maxHistoryField || !utf8.ValidString(h.Field) {
-		probs.Add("field", "must be 1 to %d bytes of UTF-8", maxHistoryField)
+	if !historyText(h.Field, maxHistoryField) {
+		probs.Add("field", "must be 1 to %d bytes of UTF-8 without NUL", maxHistoryField)
 	}
 	if h.Old == nil && h.New == nil {
 		probs.Add("new", "an entry changes something: old or new is required")
@@ -160,17 +162,23 @@ func (h *HistoryEntry) Validate() error {
 		case v.raw == nil:
 		case len(v.raw) > MaxHistoryValueBytes:
 			probs.Add(v.name, "is %d bytes, more than %d", len(v.raw), MaxHistoryValueBytes)
-		case !json.Valid(v.raw):
-			probs.Add(v.name, "is not valid JSON")
+		case !json.Valid(v.raw) || !utf8.Valid(v.raw):
+			probs.Add(v.name, "is not valid JSON in UTF-8")
 		}
 	}
-	if h.Operation == "" || len(h.Operation) > 64 {
-		probs.Add("operation", "must be 1 to 64 bytes, such as \"update\" or \"claim\"")
+	if !historyText(h.Operation, 64) {
+		probs.Add("operation", "must be 1 to 64 bytes of UTF-8 without NUL, such as \"update\" or \"claim\"")
 	}
 	if h.At.IsZero() {
 		probs.Add("at", "is required")
 	}
 	return probs.Err()
+}
+
+// historyText reports whether s is 1 to max bytes of UTF-8 without NUL,
+// text every adapter can store (PostgreSQL's text refuses the others).
+func historyText(s string, max int) bool {
+	return s != "" && len(s) <= max && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // HistoryTx is implemented by a unit of work whose adapter keeps field

@@ -7,8 +7,10 @@
 // conformance suite in store/storetest keeps the two honest: optimistic
 // versions ([crm.ErrConflict] on a stale version), unique keys
 // ([crm.ErrAlreadyExists]), tenant isolation, validated writes, the
-// department tree without cycles, keyset pagination in ID order, and a
-// transactional outbox.
+// department tree without cycles, keyset pagination in ID order, a
+// transactional outbox, and field history ([crm.History], on the store and
+// its units of work), indexed by record, actor and time so that reads and
+// purges never scan the whole history.
 //
 // # Copies
 //

@@ -33,7 +33,8 @@ type Store struct {
 	departments   *table[crm.Department, *crm.Department]
 	teams         *table[crm.Team, *crm.Team]
 
-	outbox outbox
+	outbox  outbox
+	history history // field history (history.go)
 
 	// ext holds the state of domain packages' own ports (pools, scoring
 	// models, routing cursors), one struct per package, created on first use

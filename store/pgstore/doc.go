@@ -31,8 +31,10 @@
 //
 // Every table is prefixed crm_ and lives in the configured schema:
 // crm_leads, crm_customers, crm_contacts, crm_opportunities, crm_activities,
-// crm_tickets, crm_users, crm_departments, crm_teams and the outbox
-// crm_events. Each scalar field has a typed column (uuid, text, integer,
+// crm_tickets, crm_users, crm_departments, crm_teams, the outbox
+// crm_events and the field history crm_history (migration 0013; its old
+// and new values are json, not jsonb, so they read back byte for byte).
+// Each scalar field has a typed column (uuid, text, integer,
 // boolean, timestamptz; Money as a numeric amount plus a text currency),
 // string lists are text[], team members uuid[], and custom [crm.Fields] are
 // jsonb in their own JSON encoding. A reference to nothing ([crm.NilID]) is

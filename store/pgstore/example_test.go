@@ -71,6 +71,7 @@ func ExampleMigrations() {
 	// 0010 department_tree_versions
 	// 0011 condition_language
 	// 0012 outbox_deliveries
+	// 0013 history
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

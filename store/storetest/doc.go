@@ -61,8 +61,11 @@
 // when the adapter has one (leases in Seq order to one relay at a time, each
 // record's events in order through retries and parking, settlement by the
 // lease's owner only, replay, lag, and relays leasing at once that deliver
-// every event once and each record's events in order), concurrency under
-// many goroutines (one winner per version, unique emails, no lost updates),
+// every event once and each record's events in order), field history when
+// the adapter keeps it (entries read back byte for byte, each record's
+// history and each actor's time window newest first in pages, tenancy,
+// purges, units of work that roll back, concurrent appends), concurrency
+// under many goroutines (one winner per version, unique emails, no lost updates),
 // tenancy sealed at the reference level (no record points at another
 // tenant's, and an ID held by another tenant reveals nothing), permission
 // list filters that agree with Check after the department tree drifts, and
@@ -94,7 +97,8 @@
 // adapter has: a declared domain port runs its group (Pools, Workflow,
 // Leads, Dedupe), the "CRM" group runs when all four are declared, and an
 // optional port (pool.ClaimStore, pool.BatchTx, pool.RequestPruner,
-// workflow.ApprovalDeadlines, crm.DepartmentTreeVersions, crm.Deliveries;
+// workflow.ApprovalDeadlines, crm.DepartmentTreeVersions, crm.Deliveries,
+// crm.HistoryTx;
 // [Features] lists each with its fallback) is found by type assertion, as
 // the domain packages find it, and checked whenever the adapter has it:
 // pool.ClaimStore is called directly ("Pool/ClaimStore": version checks,

@@ -55,6 +55,8 @@ type Harness struct {
 //     host recompiles them when departments change.
 //   - crm.Deliveries (Deliveries), on the value Store.Outbox returns: one
 //     relay delivers with crm.Outbox's Pending and Ack.
+//   - crm.HistoryTx (History), on the store and its units of work: no
+//     field history is kept.
 type Features struct {
 	// Pools: units of work implement pool.Tx. Runs "Pool".
 	Pools bool
@@ -85,6 +87,10 @@ type Features struct {
 	// (leases, retries and parking for several relays). Without it one
 	// relay delivers with Outbox.Pending and Outbox.Ack.
 	Deliveries bool
+	// History: the store and its units of work implement the optional
+	// crm.HistoryTx (field history). Without it the adapter keeps no
+	// history.
+	History bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -92,7 +98,7 @@ type Features struct {
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
-		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true}
+		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -105,6 +111,7 @@ func clockStart() time.Time {
 // Run checks the adapter of h against the storage contract of [crm.Store]:
 // one group of subtests per record type, then "UnitOfWork", "Outbox",
 // "Deliveries" (the optional crm.Deliveries, when the outbox has it),
+// "History" (the optional crm.History, when the store has it),
 // "Concurrency", "CrossTenant" (references and IDs never cross tenants),
 // "Permission" ([RunPermission]: list filters agree with Check after the
 // department tree drifts) and "Limits" (filter values and routing names at
@@ -138,6 +145,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
 	t.Run("Deliveries", func(t *testing.T) { runDeliveries(t, h) })
+	t.Run("History", func(t *testing.T) { runHistory(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, h) })
 	t.Run("CrossTenant", func(t *testing.T) { runCrossTenant(t, h) })
 	t.Run("Permission", func(t *testing.T) { RunPermission(t, h) })

@@ -1,0 +1,319 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+var (
+	_ crm.HistoryTx = view{}
+	_ crm.HistoryTx = (*Store)(nil)
+)
+
+type historyStatements struct {
+	insert, insertInTx, unwind string
+	forRecord                  string
+	byActor, bySystem, purge   string
+}
+
+func newHistoryStatements(history string) historyStatements {
+	const cols = "id, seq, tenant_id, record_type, record_id, field, old_value, new_value, actor_id, operation, at"
+	const page = " ORDER BY seq DESC LIMIT "
+	// One array per column ($1 to $10), one element per entry, inserted in
+	// the entries' order, so their Seqs increase in it.
+	insert := "INSERT INTO " + history + " (id, tenant_id, record_type, record_id, field, old_value, new_value, actor_id, operation, at)" +
+		" SELECT u.id, u.tenant_id, u.record_type, u.record_id, u.field, u.old_value, u.new_value, u.actor_id, u.operation, u.at" +
+		" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::json[], $7::json[], $8::uuid[], $9::text[], $10::timestamptz[])" +
+		" WITH ORDINALITY AS u(id, tenant_id, record_type, record_id, field, old_value, new_value, actor_id, operation, at, n)" +
+		" ORDER BY u.n"
+	return historyStatements{
+		// Autocommit: one statement, all or nothing; a taken ID fails it
+		// (unique_violation).
+		insert: insert + " RETURNING id, seq",
+		// In a transaction a failing statement would abort the caller's
+		// transaction, so an entry whose ID is taken is skipped instead,
+		// and when one is, unwind deletes the entries the insert stored
+		// (by their row addresses, which need no index and no plan).
+		insertInTx: insert + " ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid",
+		unwind:     "DELETE FROM " + history + " WHERE ctid = ANY($1::tid[])",
+		// $1 tenant, $2 record type, $3 record ID, $4 below Seq, $5 limit:
+		// one range of crm_history_record_idx.
+		forRecord: "SELECT " + cols + " FROM " + history +
+			" WHERE tenant_id = $1 AND record_type = $2 AND record_id = $3 AND seq < $4" + page + "$5",
+		// $1 tenant, $2 actor, $3 from, $4 to, $5 below Seq, $6 limit: the
+		// IDs of the page come from one range of crm_history_actor_idx
+		// (which holds them, so the window's rows are not read), then
+		// the page's rows by primary key.
+		byActor: "SELECT " + cols + " FROM " + history + " WHERE id = ANY(ARRAY(SELECT id FROM " + history +
+			" WHERE tenant_id = $1 AND actor_id = $2 AND at >= $3 AND at < $4 AND seq < $5" + page + "$6)) ORDER BY seq DESC",
+		// The same for the system (actor_id NULL), without $2.
+		bySystem: "SELECT " + cols + " FROM " + history + " WHERE id = ANY(ARRAY(SELECT id FROM " + history +
+			" WHERE tenant_id = $1 AND actor_id IS NULL AND at >= $2 AND at < $3 AND seq < $4" + page + "$5)) ORDER BY seq DESC",
+		// $1 tenant, $2 before: one range of crm_history_purge_idx.
+		purge: "DELETE FROM " + history + " WHERE tenant_id = $1 AND at < $2",
+	}
+}
+
+// historyPort implements [crm.History] on a view.
+type historyPort struct{ v view }
+
+// History implements [crm.HistoryTx].
+func (v view) History() crm.History { return historyPort{v} }
+
+// History returns the autocommit history port: each call is a unit of work
+// of its own.
+func (s *Store) History() crm.History { return s.auto().History() }
+
+// storableEntry is the copy of e that Append stores: the context's tenant
+// applied, At in storage precision, values compacted (as memstore stores
+// them), validated.
+func storableEntry(ctx context.Context, i int, e *crm.HistoryEntry) (crm.HistoryEntry, error) {
+	if e == nil {
+		return crm.HistoryEntry{}, crm.Invalid("entries["+strconv.Itoa(i)+"]", "is nil")
+	}
+	c := *e
+	m := crm.Meta{TenantID: c.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return crm.HistoryEntry{}, err
+	}
+	c.TenantID = m.TenantID
+	c.At = crm.StorageTime(c.At)
+	c.Old, c.New = crm.CompactJSON(c.Old), crm.CompactJSON(c.New)
+	if err := c.Validate(); err != nil {
+		return crm.HistoryEntry{}, err
+	}
+	return c, nil
+}
+
+// Append implements [crm.History] with one INSERT of every entry, which
+// returns their Seqs: all or nothing on its own, so an autocommit Append
+// needs no transaction. A repeated ID is found by the primary key itself
+// (a lookup before the insert would depend on the plan PostgreSQL cached
+// for it, which for a table that was empty then is a sequential scan).
+func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) error {
+	if err := p.v.check(ctx); err != nil {
+		return fmt.Errorf("pgstore: append history: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	n := len(entries)
+	prepared := make([]crm.HistoryEntry, n)
+	ids := make([]crm.ID, n)
+	at := make(map[crm.ID]int, n)
+	var (
+		tenants, types, fields, ops = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		recordIDs, actors           = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		olds, news                  = make([][]byte, n), make([][]byte, n)
+		ats                         = make([]time.Time, n)
+	)
+	for i, e := range entries {
+		c, err := storableEntry(ctx, i, e)
+		if err != nil {
+			return err
+		}
+		if _, dup := at[c.ID]; dup {
+			return fmt.Errorf("pgstore: append history entry %s: %w", c.ID, crm.ErrAlreadyExists)
+		}
+		at[c.ID] = i
+		prepared[i], ids[i] = c, c.ID
+		tenants[i], types[i], fields[i], ops[i] = c.TenantID, string(c.Record.Type), c.Field, c.Operation
+		recordIDs[i] = pgtype.UUID{Bytes: c.Record.ID, Valid: true}
+		actors[i] = pgtype.UUID{Bytes: c.ActorID, Valid: c.ActorID != crm.NilID}
+		olds[i], news[i] = c.Old, c.New
+		ats[i] = c.At
+	}
+	sql := &p.v.s.sql.history
+	args := []any{uuidArray(ids), tenants, types, recordIDs, fields, olds, news, actors, ops, ats}
+	if p.v.tx == nil {
+		err := p.insert(ctx, sql.insert, args, func(id crm.ID, seq int64, _ pgtype.TID) { prepared[at[id]].Seq = seq })
+		if err != nil {
+			return fmt.Errorf("pgstore: append history: %w", dbError(ctx, sentWrite(ctx, true, err)))
+		}
+	} else {
+		var stored []pgtype.TID
+		err := p.insert(ctx, sql.insertInTx, args, func(id crm.ID, seq int64, tid pgtype.TID) {
+			prepared[at[id]].Seq = seq
+			stored = append(stored, tid)
+		})
+		if err != nil {
+			return fmt.Errorf("pgstore: append history: %w", dbError(ctx, err))
+		}
+		if len(stored) < n {
+			if len(stored) > 0 {
+				if _, err := p.v.q.Exec(ctx, sql.unwind, stored); err != nil {
+					return fmt.Errorf("pgstore: append history: %w", dbError(ctx, err))
+				}
+			}
+			for i := range prepared {
+				if prepared[i].Seq == 0 {
+					return fmt.Errorf("pgstore: append history entry %s: %w", prepared[i].ID, crm.ErrAlreadyExists)
+				}
+			}
+		}
+	}
+	for i, e := range entries {
+		e.Seq, e.TenantID, e.At = prepared[i].Seq, prepared[i].TenantID, prepared[i].At
+	}
+	return nil
+}
+
+// insert runs one of the insert statements and passes each stored entry to
+// row.
+func (p historyPort) insert(ctx context.Context, sql string, args []any, row func(id crm.ID, seq int64, tid pgtype.TID)) error {
+	rows, err := p.v.q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var id crm.ID
+	var seq int64
+	var tid pgtype.TID
+	dst := []any{(*key)(&id), &seq, &tid}
+	if len(rows.FieldDescriptions()) == 2 {
+		dst = dst[:2] // the autocommit insert returns no row addresses
+	}
+	for rows.Next() {
+		if err := rows.Scan(dst...); err != nil {
+			return err
+		}
+		row(id, seq, tid)
+	}
+	return rows.Err()
+}
+
+// checkRecord refuses a record no entry can have (see
+// [crm.HistoryEntry.Validate]), before PostgreSQL refuses its text.
+func checkRecord(record crm.Ref) error {
+	t := string(record.Type)
+	if t == "" || record.ID == crm.NilID || len(t) > 64 || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+		return crm.Invalid("record", "type (1 to 64 bytes of UTF-8 without NUL) and id are required")
+	}
+	return nil
+}
+
+// seqBound is the Seq a page starts below: none for the first page.
+func seqBound(below int64) int64 {
+	if below == 0 {
+		return math.MaxInt64
+	}
+	return below
+}
+
+// ForRecord implements [crm.History] with one index range.
+func (p historyPort) ForRecord(ctx context.Context, record crm.Ref, page crm.PageRequest) (crm.Page[crm.HistoryEntry], error) {
+	if err := checkRecord(record); err != nil {
+		return crm.Page[crm.HistoryEntry]{}, err
+	}
+	limit, below, err := page.ResolveSeq()
+	if err != nil {
+		return crm.Page[crm.HistoryEntry]{}, err
+	}
+	if err := p.v.check(ctx); err != nil {
+		return crm.Page[crm.HistoryEntry]{}, fmt.Errorf("pgstore: history of %s %s: %w", record.Type, record.ID, err)
+	}
+	out, err := p.page(ctx, limit, p.v.s.sql.history.forRecord,
+		crm.TenantFrom(ctx), string(record.Type), key(record.ID), seqBound(below), limit+1)
+	if err != nil {
+		return out, fmt.Errorf("pgstore: history of %s %s: %w", record.Type, record.ID, dbError(ctx, err))
+	}
+	return out, nil
+}
+
+// checkWindow validates ByActor's window and brings it to storage
+// precision.
+func checkWindow(from, to time.Time) (time.Time, time.Time, error) {
+	if from.IsZero() {
+		return from, to, crm.Invalid("from", "is required")
+	}
+	if to.IsZero() {
+		return from, to, crm.Invalid("to", "is required")
+	}
+	from, to = crm.StorageTime(from), crm.StorageTime(to)
+	if to.Before(from) {
+		return from, to, crm.Invalid("to", "is before from")
+	}
+	return from, to, nil
+}
+
+// ByActor implements [crm.History]: the window is one index range, whose
+// entries below the cursor PostgreSQL sorts by Seq (a top-N sort of
+// limit+1) from the index alone, so a page reads the window's index
+// entries and its own rows.
+func (p historyPort) ByActor(ctx context.Context, actor crm.ID, from, to time.Time, page crm.PageRequest) (crm.Page[crm.HistoryEntry], error) {
+	from, to, err := checkWindow(from, to)
+	if err != nil {
+		return crm.Page[crm.HistoryEntry]{}, err
+	}
+	limit, below, err := page.ResolveSeq()
+	if err != nil {
+		return crm.Page[crm.HistoryEntry]{}, err
+	}
+	if err := p.v.check(ctx); err != nil {
+		return crm.Page[crm.HistoryEntry]{}, fmt.Errorf("pgstore: history by actor %s: %w", actor, err)
+	}
+	sql, tenant := &p.v.s.sql.history, crm.TenantFrom(ctx)
+	var out crm.Page[crm.HistoryEntry]
+	if actor == crm.NilID {
+		out, err = p.page(ctx, limit, sql.bySystem, tenant, from, to, seqBound(below), limit+1)
+	} else {
+		out, err = p.page(ctx, limit, sql.byActor, tenant, key(actor), from, to, seqBound(below), limit+1)
+	}
+	if err != nil {
+		return out, fmt.Errorf("pgstore: history by actor %s: %w", actor, dbError(ctx, err))
+	}
+	return out, nil
+}
+
+// page runs a query for limit+1 entries, newest first, and returns the
+// first limit with a cursor when there are more.
+func (p historyPort) page(ctx context.Context, limit int, sql string, args ...any) (crm.Page[crm.HistoryEntry], error) {
+	rows, err := p.v.q.Query(ctx, sql, args...)
+	if err != nil {
+		return crm.Page[crm.HistoryEntry]{}, err
+	}
+	defer rows.Close()
+	var out crm.Page[crm.HistoryEntry]
+	for rows.Next() {
+		if len(out.Items) == limit {
+			out.NextCursor = crm.SeqCursor(out.Items[limit-1].Seq)
+			break
+		}
+		h := &crm.HistoryEntry{}
+		err := rows.Scan((*key)(&h.ID), &h.Seq, &h.TenantID, (*string)(&h.Record.Type), (*key)(&h.Record.ID), &h.Field,
+			(*[]byte)(&h.Old), (*[]byte)(&h.New), (*ref)(&h.ActorID), &h.Operation, &h.At)
+		if err != nil {
+			return crm.Page[crm.HistoryEntry]{}, err
+		}
+		h.At = crm.StorageTime(h.At)
+		out.Items = append(out.Items, h)
+	}
+	if err := rows.Err(); err != nil {
+		return crm.Page[crm.HistoryEntry]{}, err
+	}
+	return out, nil
+}
+
+// Purge implements [crm.History] with one DELETE.
+func (p historyPort) Purge(ctx context.Context, before time.Time) (int64, error) {
+	if before.IsZero() {
+		return 0, crm.Invalid("before", "is required")
+	}
+	if err := p.v.check(ctx); err != nil {
+		return 0, fmt.Errorf("pgstore: purge history: %w", err)
+	}
+	tag, err := p.v.q.Exec(ctx, p.v.s.sql.history.purge, crm.TenantFrom(ctx), crm.StorageTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: purge history: %w", dbError(ctx, sentWrite(ctx, p.v.tx == nil, err)))
+	}
+	return tag.RowsAffected(), nil
+}

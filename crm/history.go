@@ -15,8 +15,11 @@ import (
 
 // Change is one field of a record that changed: its path ("name",
 // "owner_id", "fields.budget" for a custom field) and its old and new
-// values as JSON. An absent side means the field was unset (empty,
-// zero or missing) on that side.
+// values as JSON: a record attribute as the record's JSON holds it
+// ("A", 12, "2026-12-01T09:00:00Z"), a custom field in the typed form of
+// [FieldValue] ({"number":"250000"}), which decodes back into one. An
+// absent side means the field was unset (empty, zero or missing) on that
+// side.
 type Change struct {
 	Field string          `json:"field"`
 	Old   json.RawMessage `json:"old,omitempty"`

@@ -1,0 +1,15 @@
+// Package history keeps who changed what in every record, and tells the
+// rest of the company: a [Recorder] writes one history entry per changed
+// field ([crm.HistoryEntry]: the field, its old and new values, the
+// actor, the operation, the time) and one change event
+// ("customer.updated" with a [ChangedPayload]) in the unit of work of the
+// change, so the change, its history and its event are stored together or
+// not at all. Which fields are kept is configurable per record type
+// ([Config.Tracked]); by default every business field, custom fields as
+// "fields.<name>".
+//
+// A [Reader] reads a record's history, or what one person changed in a
+// time window, newest first, with the values of fields the reader may not
+// see masked ([Masker]); [Purge] removes history older than a given time.
+// The storage port is [crm.History], which memstore and pgstore implement.
+package history

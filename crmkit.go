@@ -225,15 +225,15 @@ func checkPorts(store crm.Store, c *Config) error {
 		ok   func(crm.Tx) bool
 	}
 	ports := []port{
-		{"pool.Tx", func(tx crm.Tx) bool { _, ok := tx.(pool.Tx); return ok }},
-		{"lead.Tx", func(tx crm.Tx) bool { _, ok := tx.(lead.Tx); return ok }},
-		{"dedupe.Tx", func(tx crm.Tx) bool { _, ok := tx.(dedupe.Tx); return ok }},
+		{"pool.Tx", func(tx crm.Tx) bool { _, ok := crm.As[pool.Tx](tx); return ok }},
+		{"lead.Tx", func(tx crm.Tx) bool { _, ok := crm.As[lead.Tx](tx); return ok }},
+		{"dedupe.Tx", func(tx crm.Tx) bool { _, ok := crm.As[dedupe.Tx](tx); return ok }},
 	}
 	if c.Router != nil {
-		ports = append(ports, port{"workflow.RouteTx", func(tx crm.Tx) bool { _, ok := tx.(workflow.RouteTx); return ok }})
+		ports = append(ports, port{"workflow.RouteTx", func(tx crm.Tx) bool { _, ok := crm.As[workflow.RouteTx](tx); return ok }})
 	}
 	if c.Approvals != nil {
-		ports = append(ports, port{"workflow.ApprovalTx", func(tx crm.Tx) bool { _, ok := tx.(workflow.ApprovalTx); return ok }})
+		ports = append(ports, port{"workflow.ApprovalTx", func(tx crm.Tx) bool { _, ok := crm.As[workflow.ApprovalTx](tx); return ok }})
 	}
 	var missing error
 	err := store.InTx(context.Background(), func(ctx context.Context, tx crm.Tx) error {

@@ -52,7 +52,7 @@ func (c *CRM) RouteLeadTx(ctx context.Context, tx crm.Tx, req RouteLeadRequest) 
 	if c.Router == nil {
 		return fail(fmt.Errorf("no router configured (Config.Router): %w", crm.ErrFailedPrecondition))
 	}
-	wt, ok := tx.(workflow.RouteTx)
+	wt, ok := crm.As[workflow.RouteTx](tx)
 	if !ok {
 		return fail(fmt.Errorf("storage adapter %T has no routing port: %w", tx, crm.ErrUnsupported))
 	}

@@ -237,7 +237,7 @@ func (r leadRouter) RouteOwner(ctx context.Context, tx crm.Tx, l *crm.Lead) (crm
 	if l.OwnerID != crm.NilID {
 		return crm.NilID, nil
 	}
-	wt, ok := tx.(workflow.RouteTx)
+	wt, ok := crm.As[workflow.RouteTx](tx)
 	if !ok {
 		return crm.NilID, fmt.Errorf("storage adapter %T has no routing port: %w", tx, crm.ErrUnsupported)
 	}
@@ -407,7 +407,7 @@ func (s *seams) authorizeResource(ctx context.Context, tx crm.Tx, actor crm.ID, 
 // against; the host recompiles it when departments change.
 func (s *seams) authorize(ctx context.Context, tx crm.Tx, user *crm.User, action permission.Action, r *permission.Resource) error {
 	reg, ok := s.perm.(*permission.Registry)
-	dv, versioned := tx.(crm.DepartmentTreeVersions)
+	dv, versioned := crm.As[crm.DepartmentTreeVersions](tx)
 	if !ok || !versioned {
 		return s.perm.Authorize(ctx, user, action, r)
 	}

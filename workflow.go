@@ -41,7 +41,7 @@ func (c *CRM) HandoffTx(ctx context.Context, tx crm.Tx, req HandoffRequest) (*wo
 	if req.Machine == nil {
 		return fail(crm.Invalid("machine", "is required"))
 	}
-	ht, ok := tx.(workflow.HandoffTx)
+	ht, ok := crm.As[workflow.HandoffTx](tx)
 	if !ok {
 		return fail(fmt.Errorf("storage adapter %T has no hand-off port: %w", tx, crm.ErrUnsupported))
 	}
@@ -73,7 +73,7 @@ func (c *CRM) TickSLA(ctx context.Context, now time.Time, limit int) ([]workflow
 	}
 	var out []workflow.Firing
 	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
-		tt, ok := tx.(workflow.TickTx)
+		tt, ok := crm.As[workflow.TickTx](tx)
 		if !ok {
 			return fmt.Errorf("storage adapter %T has no timer port: %w", tx, crm.ErrUnsupported)
 		}

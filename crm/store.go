@@ -123,7 +123,8 @@ type Tx interface {
 // Domain packages declare further ports of their own (pools, scoring
 // models, routing cursors); an adapter supports a domain package when the Tx
 // it passes to InTx also implements that package's Tx interface, which the
-// package checks by type assertion and reports as [ErrUnsupported].
+// package finds with [As] (through any [TxWrapper] a host puts around the
+// unit of work) and reports as [ErrUnsupported] when missing.
 // Optional ports (this package's [DepartmentTreeVersions] and, on the
 // outbox, [Deliveries]; pool's ClaimStore, BatchTx and RequestPruner;
 // workflow's ApprovalDeadlines) are found by type assertion too, each with
@@ -239,4 +240,32 @@ func ApplyEventTenant(ctx context.Context, e *Event) error {
 	}
 	e.TenantID = m.TenantID
 	return nil
+}
+
+// TxWrapper is implemented by a [Tx] that wraps another, as a host's
+// tracing or auditing layer does: Unwrap returns the wrapped unit of work.
+type TxWrapper interface {
+	Unwrap() Tx
+}
+
+// As finds the port T on tx or on the units of work it wraps
+// ([TxWrapper]), outermost first, as errors.As finds an error in a chain.
+// Domain packages find their ports with it, so a host that wraps the
+// units of work crmkit is given keeps every port working.
+func As[T any](tx Tx) (T, bool) {
+	for range 32 { // a wrapping chain longer than this is a cycle
+		if tx == nil {
+			break
+		}
+		if t, ok := tx.(T); ok {
+			return t, true
+		}
+		w, ok := tx.(TxWrapper)
+		if !ok {
+			break
+		}
+		tx = w.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

@@ -30,7 +30,7 @@ type Tx interface {
 // TxOf returns tx as a dedupe [Tx], or an error matching
 // [crm.ErrUnsupported] when the adapter has no dedupe port.
 func TxOf(tx crm.Tx) (Tx, error) {
-	dt, ok := tx.(Tx)
+	dt, ok := crm.As[Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("dedupe: storage adapter %T has no dedupe port: %w", tx, crm.ErrUnsupported)
 	}

@@ -123,7 +123,7 @@ type Change struct {
 // returns the tracked changes. A change of no tracked field writes
 // nothing.
 func (r *Recorder) Record(ctx context.Context, tx crm.Tx, c Change) ([]crm.Change, error) {
-	ht, ok := tx.(crm.HistoryTx)
+	ht, ok := crm.As[crm.HistoryTx](tx)
 	if !ok {
 		return nil, fmt.Errorf("history: the unit of work %T keeps no history (crm.HistoryTx): %w", tx, crm.ErrUnsupported)
 	}

@@ -67,7 +67,7 @@ func Purge(ctx context.Context, tx crm.Tx, before time.Time) (int64, error) {
 }
 
 func history(tx crm.Tx) (crm.History, error) {
-	ht, ok := tx.(crm.HistoryTx)
+	ht, ok := crm.As[crm.HistoryTx](tx)
 	if !ok {
 		return nil, fmt.Errorf("history: the unit of work %T keeps no history (crm.HistoryTx): %w", tx, crm.ErrUnsupported)
 	}

@@ -39,7 +39,7 @@ type Tx interface {
 // TxOf returns tx as a lead [Tx], or an error matching [crm.ErrUnsupported]
 // when the adapter has no lead ports.
 func TxOf(tx crm.Tx) (Tx, error) {
-	lt, ok := tx.(Tx)
+	lt, ok := crm.As[Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("lead: storage adapter %T has no lead ports: %w", tx, crm.ErrUnsupported)
 	}

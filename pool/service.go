@@ -302,7 +302,7 @@ func portsOf(t crm.Tx) (Tx, error) {
 	if _, ok := t.(nilTx); ok {
 		return nil, fmt.Errorf("tx is nil: %w", crm.ErrUnsupported)
 	}
-	tx, ok := t.(Tx)
+	tx, ok := crm.As[Tx](t)
 	if !ok {
 		return nil, fmt.Errorf("storage adapter %T has no pool ports: %w", t, crm.ErrUnsupported)
 	}

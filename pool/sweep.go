@@ -159,7 +159,7 @@ func (s *Service) sweepBatch(ctx context.Context, now time.Time, n int) (got, re
 		}
 		got = len(hs)
 		sw := sweeper{u: u, pools: map[crm.ID]*Pool{}, rules: map[*RecycleRule]json.RawMessage{}}
-		if btx, ok := u.tx.(BatchTx); ok && keepsAll(&u.s.cfg.Cascade.OnRelease) {
+		if btx, ok := crm.As[BatchTx](u.tx); ok && keepsAll(&u.s.cfg.Cascade.OnRelease) {
 			recycled, rescheduled, err = sw.batch(ctx, btx, hs)
 			return err
 		}

@@ -244,7 +244,7 @@ func approvalTx(tx crm.Tx) (ApprovalTx, error) {
 	if tx == nil {
 		return nil, crm.Invalid("tx", "is required")
 	}
-	atx, ok := tx.(ApprovalTx)
+	atx, ok := crm.As[ApprovalTx](tx)
 	if !ok {
 		return nil, fmt.Errorf("storage adapter %T has no approval ports: %w", tx, crm.ErrUnsupported)
 	}

@@ -508,7 +508,7 @@ type Tx interface {
 // TxOf returns tx as a workflow [Tx], or an error matching
 // [crm.ErrUnsupported] when the adapter lacks workflow storage.
 func TxOf(tx crm.Tx) (Tx, error) {
-	w, ok := tx.(Tx)
+	w, ok := crm.As[Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("workflow: storage adapter %T has no workflow ports: %w", tx, crm.ErrUnsupported)
 	}

@@ -8,6 +8,14 @@
 // ([Config.Tracked]); by default every business field, custom fields as
 // "fields.<name>".
 //
+// [Recorder.Wrap] records every write by itself: it returns a unit of
+// work whose record repositories record each create, update and delete
+// made through them, as made by the actor and in the operation the
+// context names ([WithActor]), against the version the unit of work last
+// read of the record (so an update costs no extra read when the record
+// was read first, as it must be for its version). The wrapped unit of
+// work keeps every other port, found with crm.As.
+//
 // A [Reader] reads a record's history, or what one person changed in a
 // time window, newest first, with the values of fields the reader may not
 // see masked ([Masker]); [Purge] removes history older than a given time.

@@ -25,13 +25,20 @@ type ChangedPayload struct {
 	Changes   []crm.Change `json:"changes"`
 }
 
+// ledgerFields are the fields of a customer whose changes the pool ledger
+// keeps (package pool): a Recorder leaves them out unless
+// [Config.Tracked] lists them.
+var ledgerFields = map[string]bool{"owner_id": true, "pool_id": true, "department_id": true}
+
 // Config configures a [Recorder]. The zero value records every business
 // field of every record type.
 type Config struct {
 	// Tracked lists, per record type, the fields whose changes are kept
 	// ("name", "level", "fields.credit_limit"); a field ending in ".*"
 	// keeps every field under it ("fields.*"). A record type not listed
-	// keeps every business field; one listed with no fields keeps none.
+	// keeps every business field, but for a customer's owner, pool and
+	// department, which the pool ledger keeps; one listed with no fields
+	// keeps none.
 	Tracked map[crm.RecordType][]string
 	// IDs and Clock make entry and event IDs and times; they default to
 	// UUIDv7 and the system clock.
@@ -149,6 +156,9 @@ func (r *Recorder) Record(ctx context.Context, tx crm.Tx, c Change) ([]crm.Chang
 	changes := all
 	if fs, ok := r.tracked[c.Record.Type]; ok {
 		changes = slices.DeleteFunc(slices.Clone(all), func(ch crm.Change) bool { return !fs.has(ch.Field) })
+	} else if c.Record.Type == crm.TypeCustomer {
+		// Who holds a customer is the pool ledger's fact: one fact, one row.
+		changes = slices.DeleteFunc(slices.Clone(all), func(ch crm.Change) bool { return ledgerFields[ch.Field] })
 	}
 	if len(changes) == 0 {
 		return nil, nil

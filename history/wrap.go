@@ -1,0 +1,201 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/crmkit/crmkit/crm"
+)
+
+type actorKey struct{}
+
+type actorOp struct {
+	actor crm.ID
+	op    string
+}
+
+// WithActor returns a context whose changes, made through a unit of work
+// from [Recorder.Wrap], are recorded as made by actor (crm.NilID for the
+// system) in operation op ("claim", "merge", "import"; empty for plain
+// create, update and delete).
+func WithActor(ctx context.Context, actor crm.ID, op string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actorOp{actor, op})
+}
+
+func actorOf(ctx context.Context) actorOp {
+	a, _ := ctx.Value(actorKey{}).(actorOp)
+	return a
+}
+
+// Wrap returns a unit of work over tx whose record repositories record
+// every create, update and delete made through them, with its history and
+// change event, as [Recorder.Record] does; the actor and operation come
+// from the context ([WithActor]). Each update records against the version
+// the unit of work last read or wrote of the record (a Get, a List, a
+// Create or an Update through the wrapper), and reads it first only when
+// the unit of work has not seen it. Every other port of tx is found
+// through the wrapper with [crm.As].
+func (r *Recorder) Wrap(tx crm.Tx) crm.Tx {
+	return &recordingTx{Tx: tx, r: r, seen: map[crm.Ref]any{}}
+}
+
+type recordingTx struct {
+	crm.Tx
+	r    *Recorder
+	seen map[crm.Ref]any // the last version read or written of each record
+}
+
+// Unwrap implements [crm.TxWrapper].
+func (t *recordingTx) Unwrap() crm.Tx { return t.Tx }
+
+type record[T any] interface {
+	*T
+	GetMeta() *crm.Meta
+	Clone() *T
+}
+
+func wrap[T any, P record[T], F any](t *recordingTx, typ crm.RecordType, inner crm.Repository[T, F]) crm.Repository[T, F] {
+	return &recordingRepo[T, P, F]{inner: inner, t: t, typ: typ}
+}
+
+// Customers implements [crm.Tx].
+func (t *recordingTx) Customers() crm.CustomerRepository {
+	return wrap[crm.Customer](t, crm.TypeCustomer, t.Tx.Customers())
+}
+
+// Contacts implements [crm.Tx].
+func (t *recordingTx) Contacts() crm.ContactRepository {
+	return wrap[crm.Contact](t, crm.TypeContact, t.Tx.Contacts())
+}
+
+// Leads implements [crm.Tx].
+func (t *recordingTx) Leads() crm.LeadRepository { return wrap[crm.Lead](t, crm.TypeLead, t.Tx.Leads()) }
+
+// Opportunities implements [crm.Tx].
+func (t *recordingTx) Opportunities() crm.OpportunityRepository {
+	return wrap[crm.Opportunity](t, crm.TypeOpportunity, t.Tx.Opportunities())
+}
+
+// Activities implements [crm.Tx].
+func (t *recordingTx) Activities() crm.ActivityRepository {
+	return wrap[crm.Activity](t, crm.TypeActivity, t.Tx.Activities())
+}
+
+// Tickets implements [crm.Tx].
+func (t *recordingTx) Tickets() crm.TicketRepository {
+	return wrap[crm.Ticket](t, crm.TypeTicket, t.Tx.Tickets())
+}
+
+// Users implements [crm.Tx].
+func (t *recordingTx) Users() crm.UserRepository { return wrap[crm.User](t, crm.TypeUser, t.Tx.Users()) }
+
+// Departments implements [crm.Tx].
+func (t *recordingTx) Departments() crm.DepartmentRepository {
+	return wrap[crm.Department](t, crm.TypeDepartment, t.Tx.Departments())
+}
+
+// Teams implements [crm.Tx].
+func (t *recordingTx) Teams() crm.TeamRepository { return wrap[crm.Team](t, crm.TypeTeam, t.Tx.Teams()) }
+
+type recordingRepo[T any, P record[T], F any] struct {
+	inner crm.Repository[T, F]
+	t     *recordingTx
+	typ   crm.RecordType
+}
+
+func (r *recordingRepo[T, P, F]) ref(id crm.ID) crm.Ref { return crm.Ref{Type: r.typ, ID: id} }
+
+func (r *recordingRepo[T, P, F]) remember(v *T) {
+	r.t.seen[r.ref(P(v).GetMeta().ID)] = P(v).Clone()
+}
+
+// Get implements [crm.Repository].
+func (r *recordingRepo[T, P, F]) Get(ctx context.Context, id crm.ID) (*T, error) {
+	v, err := r.inner.Get(ctx, id)
+	if err == nil {
+		r.remember(v)
+	}
+	return v, err
+}
+
+// List implements [crm.Repository].
+func (r *recordingRepo[T, P, F]) List(ctx context.Context, f F, page crm.PageRequest) (crm.Page[T], error) {
+	p, err := r.inner.List(ctx, f, page)
+	if err == nil {
+		for _, v := range p.Items {
+			r.remember(v)
+		}
+	}
+	return p, err
+}
+
+// Create implements [crm.Repository].
+func (r *recordingRepo[T, P, F]) Create(ctx context.Context, v *T) error {
+	if err := r.inner.Create(ctx, v); err != nil {
+		return err
+	}
+	r.remember(v)
+	return r.record(ctx, P(v).GetMeta().ID, nil, P(v).Clone())
+}
+
+// Update implements [crm.Repository].
+func (r *recordingRepo[T, P, F]) Update(ctx context.Context, v *T) error {
+	m := P(v).GetMeta()
+	old, err := r.before(ctx, m.ID, m.Version)
+	if err != nil {
+		return err
+	}
+	if err := r.inner.Update(ctx, v); err != nil {
+		return err
+	}
+	r.remember(v)
+	return r.record(ctx, m.ID, old, P(v).Clone())
+}
+
+// Delete implements [crm.Repository].
+func (r *recordingRepo[T, P, F]) Delete(ctx context.Context, id crm.ID, version int64) error {
+	old, err := r.before(ctx, id, version)
+	if err != nil {
+		return err
+	}
+	if err := r.inner.Delete(ctx, id, version); err != nil {
+		return err
+	}
+	delete(r.t.seen, r.ref(id))
+	return r.record(ctx, id, old, nil)
+}
+
+// before returns the version of the record that a write at version
+// replaces: the one the unit of work saw, or the stored one.
+func (r *recordingRepo[T, P, F]) before(ctx context.Context, id crm.ID, version int64) (*T, error) {
+	if seen, ok := r.t.seen[r.ref(id)].(*T); ok && P(seen).GetMeta().Version == version {
+		return seen, nil
+	}
+	old, err := r.inner.Get(ctx, id)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		return nil, nil // the write itself reports the missing record
+	case err != nil:
+		return nil, fmt.Errorf("history: read %s %s before writing it: %w", r.typ, id, err)
+	}
+	return old, nil
+}
+
+func (r *recordingRepo[T, P, F]) record(ctx context.Context, id crm.ID, old, next *T) error {
+	a := actorOf(ctx)
+	c := Change{Record: r.ref(id), Actor: a.actor, Operation: a.op}
+	if old != nil {
+		c.Old = old
+	}
+	if next != nil {
+		c.New = next
+	}
+	if c.Old == nil && c.New == nil {
+		return nil
+	}
+	if _, err := r.t.r.Record(ctx, r.t.Tx, c); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
+}

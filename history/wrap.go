@@ -70,7 +70,9 @@ func (t *recordingTx) Contacts() crm.ContactRepository {
 }
 
 // Leads implements [crm.Tx].
-func (t *recordingTx) Leads() crm.LeadRepository { return wrap[crm.Lead](t, crm.TypeLead, t.Tx.Leads()) }
+func (t *recordingTx) Leads() crm.LeadRepository {
+	return wrap[crm.Lead](t, crm.TypeLead, t.Tx.Leads())
+}
 
 // Opportunities implements [crm.Tx].
 func (t *recordingTx) Opportunities() crm.OpportunityRepository {
@@ -88,7 +90,9 @@ func (t *recordingTx) Tickets() crm.TicketRepository {
 }
 
 // Users implements [crm.Tx].
-func (t *recordingTx) Users() crm.UserRepository { return wrap[crm.User](t, crm.TypeUser, t.Tx.Users()) }
+func (t *recordingTx) Users() crm.UserRepository {
+	return wrap[crm.User](t, crm.TypeUser, t.Tx.Users())
+}
 
 // Departments implements [crm.Tx].
 func (t *recordingTx) Departments() crm.DepartmentRepository {
@@ -96,7 +100,9 @@ func (t *recordingTx) Departments() crm.DepartmentRepository {
 }
 
 // Teams implements [crm.Tx].
-func (t *recordingTx) Teams() crm.TeamRepository { return wrap[crm.Team](t, crm.TypeTeam, t.Tx.Teams()) }
+func (t *recordingTx) Teams() crm.TeamRepository {
+	return wrap[crm.Team](t, crm.TypeTeam, t.Tx.Teams())
+}
 
 type recordingRepo[T any, P record[T], F any] struct {
 	inner crm.Repository[T, F]

@@ -16,6 +16,11 @@
 // was read first, as it must be for its version). The wrapped unit of
 // work keeps every other port, found with crm.As.
 //
+// crmkit's own services do not wrap their units of work yet, and some
+// append events of their own for the same changes (customer.created from
+// pools, customer.updated from crmkit's customer update), so a host that
+// wraps them gets those events as well as the change events.
+//
 // A [Reader] reads a record's history, or what one person changed in a
 // time window, newest first, with the values of fields the reader may not
 // see masked ([Masker]); [Purge] removes history older than a given time.

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -11,12 +10,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmkit/crmkit/crm"
 )
 
 type eventStatements struct {
-	insert, exists, pending, ack string
+	insert, unwind, pending, ack string
 	// Delivery (crm.Deliveries).
 	leaseLock, settleLock      string
 	anyDeliverable, lease      string
@@ -30,9 +30,19 @@ func newEventStatements(schema, events string) eventStatements {
 	const deliveryCols = cols + ", attempts, coalesce(last_error, ''), parked_at"
 	lock := strconv.FormatInt(leaseLockKey(schema), 10)
 	return eventStatements{
+		// One statement for every event, inserted in the events' order so
+		// their Seqs increase in it. An event whose ID is taken is skipped
+		// (a failing statement would abort the caller's transaction); when
+		// one is, unwind deletes what the insert stored, by row address.
+		// The primary key decides: a lookup first would depend on the plan
+		// PostgreSQL cached for it, which for a table that was empty then
+		// is a scan of the whole table.
 		insert: "INSERT INTO " + events + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
-			" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
-		exists:  "SELECT id FROM " + events + " WHERE id = ANY($1::uuid[]) LIMIT 1",
+			" SELECT u.id, u.tenant_id, u.type, u.subject_type, u.subject_id, u.actor_id, u.occurred_at, u.payload" +
+			" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::json[])" +
+			" WITH ORDINALITY AS u(id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload, n)" +
+			" ORDER BY u.n ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid",
+		unwind:  "DELETE FROM " + events + " WHERE ctid = ANY($1::tid[])",
 		pending: "SELECT " + cols + " FROM " + events + " WHERE acked_at IS NULL ORDER BY seq LIMIT $1",
 		ack:     "UPDATE " + events + " SET acked_at = $2 WHERE id = ANY($1::uuid[]) AND acked_at IS NULL",
 
@@ -140,28 +150,63 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		prepared[i], ids[i] = c, c.ID
 	}
 	sql := w.v.s.sql.events
+	n := len(prepared)
+	var (
+		tenants, types, subjectTypes = make([]string, n), make([]string, n), make([]string, n)
+		subjects, actors             = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		times                        = make([]time.Time, n)
+		payloads                     = make([][]byte, n)
+	)
+	at := make(map[crm.ID]int, n)
+	for i := range prepared {
+		e := &prepared[i]
+		e.Seq = 0 // set by the insert; still 0 means not stored
+		at[e.ID] = i
+		tenants[i], types[i], subjectTypes[i] = e.TenantID, string(e.Type), string(e.Subject.Type)
+		subjects[i] = pgtype.UUID{Bytes: e.Subject.ID, Valid: true}
+		actors[i] = pgtype.UUID{Bytes: e.ActorID, Valid: e.ActorID != crm.NilID}
+		times[i] = e.OccurredAt
+		if len(e.Payload) > 0 {
+			payloads[i] = e.Payload
+		}
+	}
 	// In a transaction of its own outside a unit of work, so the events are
 	// stored all or none.
 	err := w.v.atomic(ctx, func(tx pgx.Tx) error {
-		// Checked first so that a repeated ID is reported without aborting
-		// the caller's transaction; the primary key still decides a race.
-		var dup crm.ID
-		err := tx.QueryRow(ctx, sql.exists, uuidArray(ids)).Scan((*key)(&dup))
-		if err == nil {
-			return fmt.Errorf("event %s: %w", dup, crm.ErrAlreadyExists)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		rows, err := tx.Query(ctx, sql.insert, uuidArray(ids), tenants, types, subjectTypes, subjects, actors, times, payloads)
+		if err != nil {
 			return err
 		}
-		batch := &pgx.Batch{}
-		for i := range prepared {
-			e := &prepared[i]
-			batch.Queue(sql.insert, key(e.ID), e.TenantID, e.Type, string(e.Subject.Type), key(e.Subject.ID),
-				ref(e.ActorID), e.OccurredAt, []byte(e.Payload)).QueryRow(func(row pgx.Row) error {
-				return row.Scan(&e.Seq)
-			})
+		var stored []pgtype.TID
+		var id crm.ID
+		var seq int64
+		var tid pgtype.TID
+		for rows.Next() {
+			if err := rows.Scan((*key)(&id), &seq, &tid); err != nil {
+				rows.Close()
+				return err
+			}
+			prepared[at[id]].Seq = seq
+			stored = append(stored, tid)
 		}
-		return tx.SendBatch(ctx, batch).Close()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(stored) == n {
+			return nil
+		}
+		if len(stored) > 0 {
+			if _, err := tx.Exec(ctx, sql.unwind, stored); err != nil {
+				return err
+			}
+		}
+		for i := range prepared {
+			if prepared[i].Seq == 0 {
+				return fmt.Errorf("event %s: %w", prepared[i].ID, crm.ErrAlreadyExists)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("pgstore: append events: %w", dbError(ctx, err))

@@ -77,28 +77,33 @@ type EventTest struct {
 
 // HasEvent reports whether c or a condition inside it is an event test.
 func (c *Condition) HasEvent() bool {
-	return c.walk(func(c *Condition) bool { return c.Event != nil })
+	return c.walk(func(c *Condition) bool { return c.Event != nil }, 0)
 }
 
-// walk reports whether f holds for c or a condition inside it.
-func (c *Condition) walk(f func(*Condition) bool) bool {
-	if c == nil {
+// maxWalk bounds the walks over a condition that [Compile] has not
+// checked, so a condition built in Go that contains itself ends.
+const maxWalk = 2 * MaxDepth
+
+// walk reports whether f holds for c or a condition inside it, down to
+// maxWalk levels.
+func (c *Condition) walk(f func(*Condition) bool, depth int) bool {
+	if c == nil || depth > maxWalk {
 		return false
 	}
 	if f(c) {
 		return true
 	}
 	for i := range c.All {
-		if c.All[i].walk(f) {
+		if c.All[i].walk(f, depth+1) {
 			return true
 		}
 	}
 	for i := range c.Any {
-		if c.Any[i].walk(f) {
+		if c.Any[i].walk(f, depth+1) {
 			return true
 		}
 	}
-	return c.Not.walk(f)
+	return c.Not.walk(f, depth+1)
 }
 
 // Limits on a condition, checked before anything expensive is parsed, so
@@ -147,15 +152,19 @@ func DecodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// Clone returns a deep copy of c.
-func (c *Condition) Clone() *Condition {
-	if c == nil {
+// Clone returns a deep copy of c. Nesting deeper than twice [MaxDepth],
+// which [Compile] refuses anyway, is cut, so a condition built in Go that
+// contains itself is copied in finite time.
+func (c *Condition) Clone() *Condition { return c.clone(0) }
+
+func (c *Condition) clone(depth int) *Condition {
+	if c == nil || depth > maxWalk {
 		return nil
 	}
 	out := *c
-	out.All = cloneList(c.All)
-	out.Any = cloneList(c.Any)
-	out.Not = c.Not.Clone()
+	out.All = cloneList(c.All, depth+1)
+	out.Any = cloneList(c.Any, depth+1)
+	out.Not = c.Not.clone(depth + 1)
 	if c.Event != nil {
 		e := *c.Event
 		out.Event = &e
@@ -182,13 +191,13 @@ func (c *Condition) Clone() *Condition {
 	return &out
 }
 
-func cloneList(l []Condition) []Condition {
-	if l == nil {
+func cloneList(l []Condition, depth int) []Condition {
+	if l == nil || depth > maxWalk {
 		return nil
 	}
 	out := make([]Condition, len(l))
 	for i := range l {
-		out[i] = *l[i].Clone()
+		out[i] = *l[i].clone(depth)
 	}
 	return out
 }

@@ -72,3 +72,22 @@ func TestConditionNumbersOutOfRange(t *testing.T) {
 		require.ErrorContains(t, err, tc.msg, tc.doc)
 	}
 }
+
+// A condition built in Go that contains itself is refused by Compile and
+// walked and copied in finite time, never overflowing the stack.
+func TestConditionThatContainsItself(t *testing.T) {
+	t.Parallel()
+	schema, err := cond.NewSchema(cond.Field{Name: "region", Kind: cond.KindString})
+	require.NoError(t, err)
+	loop := &cond.Condition{}
+	loop.Not = loop
+	require.False(t, loop.HasEvent())
+	require.NotNil(t, loop.Clone())
+	_, err = cond.Compile(schema, "when", loop)
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	require.ErrorContains(t, err, "nested more than")
+	all := &cond.Condition{All: []cond.Condition{{}}}
+	all.All[0].Any = []cond.Condition{*all}
+	require.False(t, all.HasEvent())
+	_ = all.Clone()
+}

@@ -129,7 +129,7 @@ func NewSchema(fields ...Field) (*Schema, error) {
 	for i := range s.fields {
 		f := &s.fields[i]
 		p := fmt.Sprintf("fields[%d]", i)
-		if !ValidName(f.Name) {
+		if !crm.ValidName(f.Name) {
 			probs.Add(p+".name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(f.Name))
 		} else if _, dup := s.index[f.Name]; dup {
 			probs.Add(p+".name", "repeats %q", f.Name)
@@ -231,21 +231,6 @@ func (s *Schema) customName(name string) (string, bool) {
 		return "", false
 	}
 	return n, true
-}
-
-// ValidName reports whether s is a well-formed field name: 1-64 lower-case
-// ASCII letters, digits or underscores, starting with a letter.
-func ValidName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func truncate(s string) string {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
+	"time"
 )
 
 // StorableEvent returns the copy of e that an adapter's
@@ -45,4 +47,52 @@ func CompactJSON(b json.RawMessage) json.RawMessage {
 		return slices.Clone(b)
 	}
 	return out.Bytes()
+}
+
+// StorableHistoryEntry is the copy of e an adapter stores in
+// [History.Append]: the context's tenant applied, Seq cleared (the store
+// assigns it), At at storage precision, values compacted so every adapter
+// returns the same bytes, and validated. i is e's index in the call, for
+// a nil entry's error.
+func StorableHistoryEntry(ctx context.Context, i int, e *HistoryEntry) (HistoryEntry, error) {
+	if e == nil {
+		return HistoryEntry{}, Invalid("entries["+strconv.Itoa(i)+"]", "is nil")
+	}
+	c := *e
+	m := Meta{TenantID: c.TenantID}
+	if err := ApplyTenant(ctx, &m); err != nil {
+		return HistoryEntry{}, err
+	}
+	c.TenantID, c.Seq = m.TenantID, 0
+	c.At = StorageTime(c.At)
+	c.Old, c.New = CompactJSON(c.Old), CompactJSON(c.New)
+	if err := c.Validate(); err != nil {
+		return HistoryEntry{}, err
+	}
+	return c, nil
+}
+
+// CheckHistoryRecord refuses a record [History.ForRecord] can hold no
+// entries of, as [HistoryEntry.Validate] would.
+func CheckHistoryRecord(record Ref) error {
+	if record.Type == "" || record.ID == NilID || !historyText(string(record.Type), maxShort) {
+		return Invalid("record", "type (1 to %d bytes of UTF-8 without NUL) and id are required", maxShort)
+	}
+	return nil
+}
+
+// HistoryWindow checks the window of [History.ByActor] and returns it at
+// storage precision.
+func HistoryWindow(from, to time.Time) (time.Time, time.Time, error) {
+	if from.IsZero() {
+		return from, to, Invalid("from", "is required")
+	}
+	if to.IsZero() {
+		return from, to, Invalid("to", "is required")
+	}
+	from, to = StorageTime(from), StorageTime(to)
+	if to.Before(from) {
+		return from, to, Invalid("to", "is before from")
+	}
+	return from, to, nil
 }

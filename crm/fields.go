@@ -214,7 +214,7 @@ func (f Fields) Validate() error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(f)) {
 		val := f[k]
-		if !validFieldName(k) {
+		if !ValidName(k) {
 			v.Add(truncate(k, 64), "name must be 1-64 lower-case letters, digits or underscores, starting with a letter")
 			continue
 		}
@@ -242,7 +242,11 @@ const (
 	maxFieldList    = 100
 )
 
-func validFieldName(s string) bool {
+// ValidName reports whether s is a well-formed name of a field, a rule,
+// a record type or another identifier a host writes in crmkit's
+// documents: 1 to 64 lower-case ASCII letters, digits or underscores,
+// starting with a letter.
+func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}

@@ -56,3 +56,37 @@ func orUnset(raw []byte) string {
 	}
 	return string(raw)
 }
+
+// Wrapping a unit of work records every write made through it, as made by
+// the actor the context names.
+func ExampleRecorder_Wrap() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(t0)
+	store := memstore.New(&memstore.Config{Clock: clock})
+	rec, _ := history.New(&history.Config{Clock: clock, IDs: crmtest.NewIDs()})
+	rep := crmtest.SequentialID(501)
+	id := crmtest.SequentialID(2000)
+
+	ctx = history.WithActor(ctx, rep, "")
+	err := store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		tx = rec.Wrap(tx)
+		if err := tx.Customers().Create(ctx, &crm.Customer{Meta: crm.Meta{ID: id}, Name: "Mingda Machinery"}); err != nil {
+			return err
+		}
+		c, err := tx.Customers().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		c.Industry = "manufacturing"
+		return tx.Customers().Update(ctx, c)
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	page, _ := history.NewReader(nil).ForRecord(ctx, store, rep, crm.Ref{Type: crm.TypeCustomer, ID: id}, crm.PageRequest{Limit: 1})
+	e := page.Items[0]
+	fmt.Println(e.Operation, e.Field, string(e.New))
+	// Output:
+	// update industry "manufacturing"
+}

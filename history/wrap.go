@@ -147,6 +147,9 @@ func (r *recordingRepo[T, P, F]) Create(ctx context.Context, v *T) error {
 
 // Update implements [crm.Repository].
 func (r *recordingRepo[T, P, F]) Update(ctx context.Context, v *T) error {
+	if v == nil {
+		return r.inner.Update(ctx, v) // the store reports it
+	}
 	m := P(v).GetMeta()
 	old, err := r.before(ctx, m.ID, m.Version)
 	if err != nil {

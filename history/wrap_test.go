@@ -94,3 +94,12 @@ func TestWrapKeepsThePortsOfTheUnitOfWork(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestWrapRefusesANilRecordWithoutPanicking(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	err := f.store.InTx(context.Background(), func(ctx context.Context, tx crm.Tx) error {
+		return f.rec.Wrap(tx).Customers().Update(ctx, nil)
+	})
+	require.Error(t, err)
+}

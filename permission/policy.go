@@ -232,21 +232,6 @@ func (c *compiler) add(field, format string, args ...any) {
 	c.probs.Add(field, format, args...)
 }
 
-// validName reports whether s is a lower-case identifier: a letter, then
-// letters, digits and underscores.
-func validName(s string) bool {
-	if s == "" || len(s) > maxName || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 func (c *compiler) compile() {
 	p, d := c.p, c.p.doc
 	c.compileTypes(d.RecordTypes)
@@ -314,7 +299,7 @@ func (c *compiler) compileTypes(types []RecordTypeDoc) {
 	p.typeByName = make(map[crm.RecordType]int, len(types))
 	for i, t := range types {
 		f := fmt.Sprintf("record_types[%d]", i)
-		if !validName(string(t.Name)) {
+		if !crm.ValidName(string(t.Name)) {
 			c.add(f+".name", "must be a lower-case identifier of at most %d characters, got %q", maxName, truncate(string(t.Name), maxName))
 		} else if _, dup := p.typeByName[t.Name]; dup {
 			c.add(f+".name", "repeats record type %q", t.Name)
@@ -327,7 +312,7 @@ func (c *compiler) compileTypes(types []RecordTypeDoc) {
 		} else {
 			for k, name := range t.Fields {
 				ff := fmt.Sprintf("%s.fields[%d]", f, k)
-				if !validName(name) {
+				if !crm.ValidName(name) {
 					c.add(ff, "must be a lower-case identifier of at most %d characters, got %q", maxName, truncate(name, maxName))
 				} else if _, dup := rt.index[name]; dup {
 					c.add(ff, "repeats field %q", name)

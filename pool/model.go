@@ -463,24 +463,13 @@ func hideable(f string) bool {
 		return true
 	}
 	name, ok := strings.CutPrefix(f, "fields.")
-	return ok && validFieldName(name)
-}
-
-func validFieldName(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return ok && crm.ValidName(name)
 }
 
 // Matches reports whether the pool's entry rule selects c. A pool without an
-// entry rule, or with one that does not compile, matches nothing.
+// entry rule, or with one that does not compile, matches nothing. It
+// compiles the rule on every call; [Service] keeps each pool version's
+// compiled rule instead.
 func (p *Pool) Matches(c *crm.Customer) bool {
 	pred, err := p.EntryPredicate()
 	if err != nil || pred == nil {

@@ -180,7 +180,7 @@ func NewDefinition(schema *cond.Schema, org *Org, spec *DefinitionSpec) (*Defini
 	for i := range spec.Steps {
 		s := &spec.Steps[i]
 		p := fmt.Sprintf("steps[%d]", i)
-		if !validName(s.Name) {
+		if !crm.ValidName(s.Name) {
 			add(p+".name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter")
 		} else if names[s.Name] {
 			add(p+".name", "repeats %q", s.Name)

@@ -59,7 +59,7 @@ type ApprovalInstances interface {
 // call it; [NewDefinition] checks much more.
 func (s *DefinitionSpec) CheckStorable() error {
 	var probs crm.Problems
-	if !validName(s.Key) {
+	if !crm.ValidName(s.Key) {
 		probs.Add("key", "must be 1-64 lower-case letters, digits or underscores, starting with a letter")
 	}
 	if s.Version < 1 {
@@ -84,7 +84,7 @@ func (in *Instance) CheckStorable() error {
 	if in.Submitter == crm.NilID {
 		probs.Add("submitter", "is required")
 	}
-	if !validName(in.Definition) || in.DefinitionVersion < 1 {
+	if !crm.ValidName(in.Definition) || in.DefinitionVersion < 1 {
 		probs.Add("definition", "a definition key and a version of at least 1 are required")
 	}
 	switch in.Status {

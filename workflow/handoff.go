@@ -91,16 +91,16 @@ func NewMachine(schema *cond.Schema, tree *crm.DepartmentTree, spec *MachineSpec
 	m := &Machine{spec: *spec, schema: schema, tree: tree}
 	m.spec.Stages = slices.Clone(spec.Stages)
 	m.spec.Transitions = slices.Clone(spec.Transitions)
-	if !validName(spec.Name) {
+	if !crm.ValidName(spec.Name) {
 		add("name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(spec.Name))
 	}
 	// The record type names the hand-off events ("lead.handed_off").
-	if !validName(string(spec.RecordType)) {
+	if !crm.ValidName(string(spec.RecordType)) {
 		add("record_type", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(string(spec.RecordType)))
 	}
 	idx := map[string]int{}
 	for i, s := range spec.Stages {
-		if !validName(s) {
+		if !crm.ValidName(s) {
 			add(fmt.Sprintf("stages[%d]", i), "must be 1-64 lower-case letters, digits or underscores, starting with a letter")
 		} else if _, dup := idx[s]; dup {
 			add(fmt.Sprintf("stages[%d]", i), "repeats %q", s)

@@ -13,8 +13,6 @@ const MaxDocumentBytes = cond.MaxDocumentBytes
 // with their JSON paths.
 func decodeStrict(data []byte, v any) error { return cond.DecodeStrict(data, v) }
 
-func validName(s string) bool { return cond.ValidName(s) }
-
 func truncate(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"

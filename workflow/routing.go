@@ -292,7 +292,7 @@ func NewRouter(schema *cond.Schema, set *RuleSet, members []Member, teams []Team
 		add("name", "%s", why)
 	}
 	// The record type names routing events ("lead.routed").
-	if !validName(string(set.RecordType)) {
+	if !crm.ValidName(string(set.RecordType)) {
 		add("record_type", "must be 1-64 lower-case letters, digits or underscores, starting with a letter, got %q", truncate(string(set.RecordType)))
 	}
 	if strings.TrimSpace(set.FallbackQueue) == "" {
@@ -380,7 +380,7 @@ func (r *Router) compileRule(i int, in *Rule, probs *crm.Problems) {
 	p := fmt.Sprintf("rules[%d]", i)
 	add := probs.Add
 	cr := compiledRule{name: in.Name, strategy: in.Strategy, sticky: in.Sticky, require: slices.Clone(in.RequireSkills), skills: -1, fallback: in.FallbackQueue}
-	if !validName(in.Name) {
+	if !crm.ValidName(in.Name) {
 		add(p+".name", "must be 1-%d lower-case letters, digits or underscores, starting with a letter, got %q", MaxRuleNameLen, truncate(in.Name))
 	} else if _, dup := r.ruleIdx[in.Name]; dup {
 		add(p+".name", "repeats %q", in.Name)

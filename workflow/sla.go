@@ -29,7 +29,7 @@ type SLAPolicy struct {
 
 func (p *SLAPolicy) validate() error {
 	var errs crm.ValidationErrors
-	if !validName(p.Name) {
+	if !crm.ValidName(p.Name) {
 		errs = append(errs, crm.Invalid("name", "must be 1-64 lower-case letters, digits or underscores, starting with a letter"))
 	}
 	if p.Target <= 0 {
@@ -269,7 +269,7 @@ func (t *Timer) Validate() error {
 	if t.Record.Type == "" || t.Record.ID == crm.NilID {
 		errs = append(errs, crm.Invalid("record", "type and id are required"))
 	}
-	if !validName(t.Policy) {
+	if !crm.ValidName(t.Policy) {
 		errs = append(errs, crm.Invalid("policy", "must be 1-64 lower-case letters, digits or underscores, starting with a letter"))
 	}
 	if t.Consumed < 0 {

@@ -5,10 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
 )
@@ -115,28 +112,6 @@ func (t tx) History() crm.History { return historyPort{t} }
 // of its own.
 func (s *Store) History() crm.History { return tx{s: s}.History() }
 
-// storableEntry is the copy of e that Append stores: the context's tenant
-// applied, At in storage precision, values compacted (so every adapter
-// returns the same bytes), validated.
-func storableEntry(ctx context.Context, i int, e *crm.HistoryEntry) (*crm.HistoryEntry, error) {
-	if e == nil {
-		return nil, crm.Invalid("entries["+strconv.Itoa(i)+"]", "is nil")
-	}
-	c := *e
-	m := crm.Meta{TenantID: c.TenantID}
-	if err := crm.ApplyTenant(ctx, &m); err != nil {
-		return nil, err
-	}
-	c.TenantID = m.TenantID
-	c.Seq = 0
-	c.At = crm.StorageTime(c.At)
-	c.Old, c.New = crm.CompactJSON(c.Old), crm.CompactJSON(c.New)
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
-
 // Append implements [crm.History]: every entry or none, undone with the
 // unit of work.
 func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) error {
@@ -150,7 +125,7 @@ func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) e
 	prepared := make([]*crm.HistoryEntry, len(entries))
 	seen := make(map[crm.ID]bool, len(entries))
 	for i, e := range entries {
-		c, err := storableEntry(ctx, i, e)
+		c, err := crm.StorableHistoryEntry(ctx, i, e)
 		if err != nil {
 			return err
 		}
@@ -158,7 +133,7 @@ func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) e
 			return fmt.Errorf("memstore: append history entry %s: %w", c.ID, crm.ErrAlreadyExists)
 		}
 		seen[c.ID] = true
-		prepared[i] = c
+		prepared[i] = &c
 	}
 	for _, c := range prepared {
 		h.seq++
@@ -183,20 +158,10 @@ func cloneEntry(e *crm.HistoryEntry) *crm.HistoryEntry {
 	return &c
 }
 
-// checkRecord refuses a record no entry can have (see
-// [crm.HistoryEntry.Validate]).
-func checkRecord(record crm.Ref) error {
-	t := string(record.Type)
-	if t == "" || record.ID == crm.NilID || len(t) > 64 || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
-		return crm.Invalid("record", "type (1 to 64 bytes of UTF-8 without NUL) and id are required")
-	}
-	return nil
-}
-
 // ForRecord implements [crm.History]: a binary search for the cursor in
 // the record's entries, then the page below it.
 func (p historyPort) ForRecord(ctx context.Context, record crm.Ref, page crm.PageRequest) (crm.Page[crm.HistoryEntry], error) {
-	if err := checkRecord(record); err != nil {
+	if err := crm.CheckHistoryRecord(record); err != nil {
 		return crm.Page[crm.HistoryEntry]{}, err
 	}
 	limit, below, err := page.ResolveSeq()
@@ -223,28 +188,12 @@ func (p historyPort) ForRecord(ctx context.Context, record crm.Ref, page crm.Pag
 	return out, nil
 }
 
-// checkWindow validates ByActor's window and brings it to storage
-// precision.
-func checkWindow(from, to time.Time) (time.Time, time.Time, error) {
-	if from.IsZero() {
-		return from, to, crm.Invalid("from", "is required")
-	}
-	if to.IsZero() {
-		return from, to, crm.Invalid("to", "is required")
-	}
-	from, to = crm.StorageTime(from), crm.StorageTime(to)
-	if to.Before(from) {
-		return from, to, crm.Invalid("to", "is before from")
-	}
-	return from, to, nil
-}
-
 // ByActor implements [crm.History]: two binary searches find the window
 // in the actor's entries (ordered by At), and a heap of limit+1 entries
 // keeps the highest Seqs below the cursor. The cost grows with the
 // window, not with the history.
 func (p historyPort) ByActor(ctx context.Context, actor crm.ID, from, to time.Time, page crm.PageRequest) (crm.Page[crm.HistoryEntry], error) {
-	from, to, err := checkWindow(from, to)
+	from, to, err := crm.HistoryWindow(from, to)
 	if err != nil {
 		return crm.Page[crm.HistoryEntry]{}, err
 	}

@@ -84,6 +84,9 @@ func (r repo[T, F, PT, PF]) prepare(v *T) (*T, error) {
 }
 
 func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
+	if v == nil {
+		return crm.Invalid("record", "is nil")
+	}
 	m := PT(v).GetMeta()
 	unlock, err := r.tx.begin(ctx, true)
 	if err != nil {
@@ -164,6 +167,9 @@ func (r repo[T, F, PT, PF]) replace(old, c *T) {
 }
 
 func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
+	if v == nil {
+		return crm.Invalid("record", "is nil")
+	}
 	m := PT(v).GetMeta()
 	unlock, err := r.tx.begin(ctx, true)
 	if err != nil {

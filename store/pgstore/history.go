@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -73,27 +70,6 @@ func (v view) History() crm.History { return historyPort{v} }
 // of its own.
 func (s *Store) History() crm.History { return s.auto().History() }
 
-// storableEntry is the copy of e that Append stores: the context's tenant
-// applied, At in storage precision, values compacted (as memstore stores
-// them), validated.
-func storableEntry(ctx context.Context, i int, e *crm.HistoryEntry) (crm.HistoryEntry, error) {
-	if e == nil {
-		return crm.HistoryEntry{}, crm.Invalid("entries["+strconv.Itoa(i)+"]", "is nil")
-	}
-	c := *e
-	m := crm.Meta{TenantID: c.TenantID}
-	if err := crm.ApplyTenant(ctx, &m); err != nil {
-		return crm.HistoryEntry{}, err
-	}
-	c.TenantID = m.TenantID
-	c.At = crm.StorageTime(c.At)
-	c.Old, c.New = crm.CompactJSON(c.Old), crm.CompactJSON(c.New)
-	if err := c.Validate(); err != nil {
-		return crm.HistoryEntry{}, err
-	}
-	return c, nil
-}
-
 // Append implements [crm.History] with one INSERT of every entry, which
 // returns their Seqs: all or nothing on its own, so an autocommit Append
 // needs no transaction. A repeated ID is found by the primary key itself
@@ -117,7 +93,7 @@ func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) e
 		ats                         = make([]time.Time, n)
 	)
 	for i, e := range entries {
-		c, err := storableEntry(ctx, i, e)
+		c, err := crm.StorableHistoryEntry(ctx, i, e)
 		if err != nil {
 			return err
 		}
@@ -191,16 +167,6 @@ func (p historyPort) insert(ctx context.Context, sql string, args []any, row fun
 	return rows.Err()
 }
 
-// checkRecord refuses a record no entry can have (see
-// [crm.HistoryEntry.Validate]), before PostgreSQL refuses its text.
-func checkRecord(record crm.Ref) error {
-	t := string(record.Type)
-	if t == "" || record.ID == crm.NilID || len(t) > 64 || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
-		return crm.Invalid("record", "type (1 to 64 bytes of UTF-8 without NUL) and id are required")
-	}
-	return nil
-}
-
 // seqBound is the Seq a page starts below: none for the first page.
 func seqBound(below int64) int64 {
 	if below == 0 {
@@ -211,7 +177,7 @@ func seqBound(below int64) int64 {
 
 // ForRecord implements [crm.History] with one index range.
 func (p historyPort) ForRecord(ctx context.Context, record crm.Ref, page crm.PageRequest) (crm.Page[crm.HistoryEntry], error) {
-	if err := checkRecord(record); err != nil {
+	if err := crm.CheckHistoryRecord(record); err != nil {
 		return crm.Page[crm.HistoryEntry]{}, err
 	}
 	limit, below, err := page.ResolveSeq()
@@ -229,28 +195,12 @@ func (p historyPort) ForRecord(ctx context.Context, record crm.Ref, page crm.Pag
 	return out, nil
 }
 
-// checkWindow validates ByActor's window and brings it to storage
-// precision.
-func checkWindow(from, to time.Time) (time.Time, time.Time, error) {
-	if from.IsZero() {
-		return from, to, crm.Invalid("from", "is required")
-	}
-	if to.IsZero() {
-		return from, to, crm.Invalid("to", "is required")
-	}
-	from, to = crm.StorageTime(from), crm.StorageTime(to)
-	if to.Before(from) {
-		return from, to, crm.Invalid("to", "is before from")
-	}
-	return from, to, nil
-}
-
 // ByActor implements [crm.History]: the window is one index range, whose
 // entries below the cursor PostgreSQL sorts by Seq (a top-N sort of
 // limit+1) from the index alone, so a page reads the window's index
 // entries and its own rows.
 func (p historyPort) ByActor(ctx context.Context, actor crm.ID, from, to time.Time, page crm.PageRequest) (crm.Page[crm.HistoryEntry], error) {
-	from, to, err := checkWindow(from, to)
+	from, to, err := crm.HistoryWindow(from, to)
 	if err != nil {
 		return crm.Page[crm.HistoryEntry]{}, err
 	}

@@ -211,6 +211,9 @@ func prepare[T any, PT record[T]](v *T) (*T, error) {
 }
 
 func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
+	if v == nil {
+		return crm.Invalid("record", "is nil")
+	}
 	m := PT(v).GetMeta()
 	if err := r.v.check(ctx); err != nil {
 		return r.fail(ctx, "create", m.ID, err)
@@ -270,6 +273,9 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 }
 
 func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {
+	if v == nil {
+		return crm.Invalid("record", "is nil")
+	}
 	m := PT(v).GetMeta()
 	if err := r.v.check(ctx); err != nil {
 		return r.fail(ctx, "update", m.ID, err)

@@ -35,6 +35,15 @@ func runKind[T any, F any, PT record[T], PF filter[T, F]](t *testing.T, h Harnes
 		requireSame(t, e.now(), m.UpdatedAt, "UpdatedAt written back")
 		require.Empty(t, m.TenantID, "the default tenant is empty")
 	})
+	test(t, h, "CreateAndUpdateRefuseANilRecord", func(t *testing.T, e *env) {
+		requireInvalid(t, k.repo(e.store).Create(e.ctx, nil), "record")
+		requireInvalid(t, k.repo(e.store).Update(e.ctx, nil), "record")
+		err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error {
+			requireInvalid(t, k.repo(tx).Create(ctx, nil), "record")
+			return k.repo(tx).Update(ctx, nil)
+		})
+		requireInvalid(t, err, "record")
+	})
 	test(t, h, "CreateRefusesADuplicateID", func(t *testing.T, e *env) {
 		v := k.create(t, e.ctx, e.store, k.full(e, e.ctx))
 		want := k.stored(v)

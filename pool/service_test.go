@@ -744,7 +744,9 @@ func TestSweepWorkers(t *testing.T) {
 
 		res, err := svc.Sweep(f.ctx, f.clock.Now(), 100)
 		require.ErrorIs(t, err, errFlaky, "the failure itself, not the cancellations it caused")
-		require.Less(t, res.Recycled, len(cs))
+		// The other workers may still recycle the failed batch's customers
+		// before they see the cancellation, so all of them may be gone.
+		require.LessOrEqual(t, res.Recycled, len(cs))
 		require.Zero(t, res.Recycled%2, "only whole batches count")
 		owned := 0
 		for _, c := range cs {

@@ -10,20 +10,26 @@ import (
 	"github.com/crmkit/crmkit/workflow"
 )
 
-// EventTypes returns every event type crmkit's packages declare, in a
-// fixed order: the shared ones of package crm, then lead, pool, workflow
-// and dedupe. Routing and hand-off events are named after their record
-// type ([workflow.RoutedEventType]); the lead ones stand for them here.
-// [crm.EventActivityRecorded] and [crm.EventTicketCreated] are reserved
-// for hosts: crmkit does not write them.
+// EventTypes returns every event type crmkit writes, in a fixed order:
+// the change events of every shared record type ("lead.created",
+// "lead.updated", "lead.deleted", "customer.created", ...; see
+// [crm.ChangedPayload]), [crm.EventActivityRecorded] (reserved for hosts:
+// crmkit does not write it), then the domain events of lead, pool,
+// workflow and dedupe. Routing and hand-off events are named after their
+// record type ([workflow.RoutedEventType]); the lead ones stand for them
+// here.
 func EventTypes() []crm.EventType {
-	return []crm.EventType{
-		crm.EventLeadCreated, crm.EventCustomerCreated, crm.EventCustomerUpdated, crm.EventContactCreated,
-		crm.EventOpportunityCreated, crm.EventActivityRecorded, crm.EventTicketCreated,
+	var out []crm.EventType
+	for _, t := range crm.RecordTypes() {
+		for _, verb := range []string{crm.VerbCreated, crm.VerbUpdated, crm.VerbDeleted} {
+			out = append(out, crm.ChangeEventType(t, verb))
+		}
+	}
+	return append(out, crm.EventActivityRecorded,
 		lead.EventLeadContacted, lead.EventLeadQualified, lead.EventLeadDisqualified, lead.EventLeadReopened,
 		lead.EventLeadConverted, lead.EventLeadRegraded,
-		pool.EventClaimed, pool.EventReleased, pool.EventAssigned, pool.EventTransferred, pool.EventLocked,
-		pool.EventUnlocked, pool.EventMoved, pool.EventPooled, pool.EventRecycled,
+		pool.EventAcquired, pool.EventClaimed, pool.EventReleased, pool.EventAssigned, pool.EventTransferred,
+		pool.EventLocked, pool.EventUnlocked, pool.EventMoved, pool.EventPooled, pool.EventRecycled,
 		pool.EventOwnershipMerged, pool.EventOwnershipUnmerged, pool.EventUserMoved,
 		workflow.EventApprovalSubmitted, workflow.EventApprovalStepApproved, workflow.EventApprovalApproved,
 		workflow.EventApprovalRejected, workflow.EventApprovalSentBack, workflow.EventApprovalRecalled,
@@ -31,7 +37,7 @@ func EventTypes() []crm.EventType {
 		workflow.EventApprovalReminded, workflow.EventApprovalEscalated,
 		workflow.EventSLAWarned, workflow.EventSLABreached, workflow.EventLeadRouted, workflow.EventLeadHandedOff,
 		dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone,
-	}
+	)
 }
 
 // PayloadOf returns a pointer to a new zero value of the payload struct of
@@ -69,19 +75,19 @@ func DecodeEvent(e crm.Event) (any, error) {
 }
 
 func payloadDecoder(t crm.EventType) func(crm.Event) (any, error) {
+	if t.IsChange() {
+		return decode[crm.ChangedPayload]
+	}
 	switch t {
-	case crm.EventLeadCreated, crm.EventCustomerUpdated, crm.EventContactCreated, crm.EventOpportunityCreated,
-		crm.EventActivityRecorded, crm.EventTicketCreated:
+	case crm.EventActivityRecorded:
 		return decode[crm.NoPayload]
-	case crm.EventCustomerCreated:
-		return decode[pool.CreatedPayload]
 	case lead.EventLeadContacted, lead.EventLeadQualified, lead.EventLeadDisqualified, lead.EventLeadReopened:
 		return decode[lead.HistoryEntry]
 	case lead.EventLeadConverted:
 		return decode[lead.ConversionPayload]
 	case lead.EventLeadRegraded:
 		return decode[lead.RegradedPayload]
-	case pool.EventClaimed, pool.EventReleased, pool.EventAssigned, pool.EventTransferred, pool.EventLocked,
+	case pool.EventAcquired, pool.EventClaimed, pool.EventReleased, pool.EventAssigned, pool.EventTransferred, pool.EventLocked,
 		pool.EventUnlocked, pool.EventMoved, pool.EventPooled, pool.EventRecycled,
 		pool.EventOwnershipMerged, pool.EventOwnershipUnmerged:
 		return decode[pool.EntryPayload]

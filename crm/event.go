@@ -56,33 +56,63 @@ func (t EventType) Verb() string {
 	return verb
 }
 
-// Event types of the shared records, written by several packages. Unless
-// a constant says otherwise an event of these types carries no payload
-// ([NoPayload]).
+// RecordTypes returns the shared record types, in a fixed order.
+func RecordTypes() []RecordType {
+	return []RecordType{TypeLead, TypeCustomer, TypeContact, TypeOpportunity, TypeActivity,
+		TypeTicket, TypeUser, TypeDepartment, TypeTeam}
+}
+
+// The verbs of change events.
 const (
-	// EventLeadCreated is written when a lead is captured or created.
-	EventLeadCreated EventType = "lead.created"
-	// EventCustomerCreated is written when a customer is created. Its
-	// payload is the pool ledger entry (pool.CreatedPayload, in package
-	// github.com/crmkit/crmkit/pool) when a pool created it
-	// (pool.Service.Create); a customer created elsewhere (lead conversion,
-	// dedupe.Service.CreateCustomer, crmkit's Customers) has no payload,
-	// which decodes to that struct's zero value.
-	EventCustomerCreated EventType = "customer.created"
-	// EventCustomerUpdated is written when a customer's attributes change
-	// (crmkit's Customers.Update).
-	EventCustomerUpdated EventType = "customer.updated"
-	// EventContactCreated is written when a contact is created.
-	EventContactCreated EventType = "contact.created"
-	// EventOpportunityCreated is written when an opportunity is created.
-	EventOpportunityCreated EventType = "opportunity.created"
-	// EventActivityRecorded is reserved for hosts that record follow-ups;
-	// crmkit itself does not write it.
-	EventActivityRecorded EventType = "activity.recorded"
-	// EventTicketCreated is reserved for hosts that create tickets; crmkit
-	// itself does not write it.
-	EventTicketCreated EventType = "ticket.created"
+	VerbCreated = "created"
+	VerbUpdated = "updated"
+	VerbDeleted = "deleted"
 )
+
+// ChangeEventType returns the change event type of record type t and verb
+// ([VerbCreated], [VerbUpdated] or [VerbDeleted]): "customer.updated".
+func ChangeEventType(t RecordType, verb string) EventType {
+	return EventType(string(t) + "." + verb)
+}
+
+// IsChange reports whether t is a change event of a shared record:
+// "<record type>.created", ".updated" or ".deleted", whose payload is a
+// [ChangedPayload].
+func (t EventType) IsChange() bool {
+	switch t.Verb() {
+	case VerbCreated, VerbUpdated, VerbDeleted:
+		return t.Record().Valid()
+	}
+	return false
+}
+
+// Change events: every create, update and delete of a shared record made
+// through a recording unit of work (package history; crmkit's CRM records
+// every write it makes) appends "<record type>.created", ".updated" or
+// ".deleted" with a [ChangedPayload] listing the changed fields, in the
+// unit of work of the change. The constants name the common ones; the
+// rest are [ChangeEventType] of any type of [RecordTypes]. Domain events
+// say why a record changed ("customer.claimed", "lead.converted") and
+// carry their own payloads.
+const (
+	EventLeadCreated        EventType = "lead.created"
+	EventLeadUpdated        EventType = "lead.updated"
+	EventCustomerCreated    EventType = "customer.created"
+	EventCustomerUpdated    EventType = "customer.updated"
+	EventCustomerDeleted    EventType = "customer.deleted"
+	EventContactCreated     EventType = "contact.created"
+	EventContactUpdated     EventType = "contact.updated"
+	EventOpportunityCreated EventType = "opportunity.created"
+	EventOpportunityUpdated EventType = "opportunity.updated"
+	EventActivityCreated    EventType = "activity.created"
+	EventTicketCreated      EventType = "ticket.created"
+	EventTicketUpdated      EventType = "ticket.updated"
+)
+
+// EventActivityRecorded is reserved for hosts that announce follow-ups in
+// their own words; crmkit itself does not write it (a stored activity's
+// change event is [EventActivityCreated]).
+const EventActivityRecorded EventType = "activity.recorded"
 
 // NoPayload is the payload type of events that carry none: their Payload
 // is empty, and [DecodePayload] into NoPayload accepts only an empty

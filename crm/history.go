@@ -26,6 +26,18 @@ type Change struct {
 	New   json.RawMessage `json:"new,omitempty"`
 }
 
+// ChangedPayload is the payload of the change events of the shared
+// records: "<record type>.created", "<record type>.updated" and
+// "<record type>.deleted" ([EventCustomerCreated], [EventCustomerUpdated],
+// ...). Changes lists the tracked fields with their old and new values,
+// as the history keeps them ([HistoryEntry]); Operation says what caused
+// the change ("create", "update", "delete", or a domain's own: "claim",
+// "convert", "merge", "import").
+type ChangedPayload struct {
+	Operation string   `json:"operation"`
+	Changes   []Change `json:"changes"`
+}
+
 // metaFields are kept by the store, not changed by people: Diff skips
 // them.
 var metaFields = map[string]bool{"id": true, "tenant_id": true, "version": true, "created_at": true, "updated_at": true}

@@ -2,7 +2,7 @@
 // rest of the company: a [Recorder] writes one history entry per changed
 // field ([crm.HistoryEntry]: the field, its old and new values, the
 // actor, the operation, the time) and one change event
-// ("customer.updated" with a [ChangedPayload]) in the unit of work of the
+// ("customer.updated" with a [crm.ChangedPayload]) in the unit of work of the
 // change, so the change, its history and its event are stored together or
 // not at all. Which fields are kept is configurable per record type
 // ([Config.Tracked]); by default every business field, custom fields as

@@ -16,15 +16,6 @@ const (
 	OpDelete = "delete"
 )
 
-// ChangedPayload is the payload of the change events a [Recorder] appends:
-// "<record type>.created", "<record type>.updated" and "<record
-// type>.deleted". Changes lists the tracked fields with their old and new
-// values, as the history keeps them.
-type ChangedPayload struct {
-	Operation string       `json:"operation"`
-	Changes   []crm.Change `json:"changes"`
-}
-
 // ledgerFields are the fields of a customer whose changes the pool ledger
 // keeps (package pool): a Recorder leaves them out unless
 // [Config.Tracked] lists them.
@@ -171,7 +162,7 @@ func (r *Recorder) Record(ctx context.Context, tx crm.Tx, c Change) ([]crm.Chang
 	if err := ht.History().Append(ctx, entries...); err != nil {
 		return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
 	}
-	ev, err := crm.NewEvent(r.ids, r.clock, crm.EventType(string(c.Record.Type)+"."+verb), c.Record, c.Actor, ChangedPayload{Operation: op, Changes: changes})
+	ev, err := crm.NewEvent(r.ids, r.clock, crm.EventType(string(c.Record.Type)+"."+verb), c.Record, c.Actor, crm.ChangedPayload{Operation: op, Changes: changes})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}

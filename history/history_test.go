@@ -101,7 +101,7 @@ func TestRecorderKeepsEveryChangedFieldAndAnnouncesIt(t *testing.T) {
 	require.Len(t, events, 2)
 	require.Equal(t, crm.EventType("customer.created"), events[0].Type)
 	require.Equal(t, crm.EventType("customer.updated"), events[1].Type)
-	var payload history.ChangedPayload
+	var payload crm.ChangedPayload
 	require.NoError(t, json.Unmarshal(events[1].Payload, &payload))
 	require.Equal(t, changes, payload.Changes)
 }

@@ -176,8 +176,7 @@
 // subject: [EventClaimed], [EventReleased], [EventAssigned],
 // [EventTransferred], [EventLocked], [EventUnlocked], [EventMoved],
 // [EventPooled], [EventRecycled], [EventOwnershipMerged],
-// [EventOwnershipUnmerged], and [crm.EventCustomerCreated] from
-// [Service.Create]. Their payload is the entry as an [EntryPayload]
+// [EventOwnershipUnmerged], and [EventAcquired] from [Service.Create]. Their payload is the entry as an [EntryPayload]
 // (aliases name it per type: [ClaimedPayload], ...); decode it with
 // [crm.DecodePayload]. [Service.MoveUser] writes [EventUserMoved] with a
 // [UserMovedPayload]. A one-write claim ([ClaimStore]) hands the adapter

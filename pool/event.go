@@ -12,9 +12,12 @@ import (
 // change, with the customer as subject. The payload of each is the
 // operation's ledger [Entry] as an [EntryPayload]; each type has an alias
 // of it named after the event ([ClaimedPayload], ...), to decode with
-// [crm.DecodePayload]. [Service.Create] writes [crm.EventCustomerCreated]
-// with a [CreatedPayload].
+// [crm.DecodePayload].
 const (
+	// EventAcquired: a user brought in a new customer as its owner
+	// ([Service.Create]); payload [AcquiredPayload]. The customer's fields
+	// are in its change event, crm.EventCustomerCreated.
+	EventAcquired crm.EventType = "customer.acquired"
 	// EventClaimed: a user claimed a pooled customer ([Service.Claim]);
 	// payload [ClaimedPayload].
 	EventClaimed crm.EventType = "customer.claimed"
@@ -46,7 +49,7 @@ const (
 )
 
 var eventOf = map[Op]crm.EventType{
-	OpCreate: crm.EventCustomerCreated, OpClaim: EventClaimed, OpRelease: EventReleased,
+	OpCreate: EventAcquired, OpClaim: EventClaimed, OpRelease: EventReleased,
 	OpAssign: EventAssigned, OpTransfer: EventTransferred, OpLock: EventLocked,
 	OpUnlock: EventUnlocked, OpMove: EventMoved, OpEnter: EventPooled, OpRecycle: EventRecycled,
 	OpMerge: EventOwnershipMerged, OpUnmerge: EventOwnershipUnmerged,
@@ -78,9 +81,8 @@ type EntryPayload struct {
 // Payload types of the pool's events, one name per event type; all are an
 // [EntryPayload], whose Op tells the operation.
 type (
-	// CreatedPayload is the payload of [crm.EventCustomerCreated] written
-	// by [Service.Create] (Op [OpCreate]).
-	CreatedPayload = EntryPayload
+	// AcquiredPayload is the payload of [EventAcquired] (Op [OpCreate]).
+	AcquiredPayload = EntryPayload
 	// ClaimedPayload is the payload of [EventClaimed] (Op [OpClaim]).
 	ClaimedPayload = EntryPayload
 	// ReleasedPayload is the payload of [EventReleased] (Op [OpRelease]).

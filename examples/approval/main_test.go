@@ -51,10 +51,10 @@ func TestStory(t *testing.T) {
 	// Each submission stores its customer in the same unit of work, so
 	// the customer's event precedes the request's.
 	require.Equal(t, "7. The outbox holds every change, ready for the host's relay.\n"+
-		"   1 customer.created\n"+
+		"   1 customer.acquired\n"+
 		"   2 approval.submitted\n"+
 		"   3 approval.approved\n"+
-		"   4 customer.created\n"+
+		"   4 customer.acquired\n"+
 		"   5 approval.submitted\n"+
 		"   6 approval.escalated\n"+
 		"   7 approval.step_approved\n"+

@@ -71,7 +71,7 @@ func (s *eventsSeen) add(evs []crm.Event) {
 // TestEventsTheConformanceSuiteDoesNotDriveDecode drives them on memstore,
 // lead's TestServiceScoreLead decodes lead.regraded).
 var notDrivenBySuite = []crm.EventType{
-	crm.EventActivityRecorded, crm.EventTicketCreated,
+	crm.EventActivityRecorded,
 	lead.EventLeadContacted, lead.EventLeadQualified, lead.EventLeadRegraded, pool.EventAssigned, pool.EventMoved,
 	workflow.EventApprovalRejected, workflow.EventApprovalSentBack, workflow.EventApprovalRecalled,
 	workflow.EventApprovalDelegated, workflow.EventApprovalReassigned, workflow.EventApprovalCommented,
@@ -80,7 +80,9 @@ var notDrivenBySuite = []crm.EventType{
 
 // requireAll checks, after a whole run of the suite with every feature and
 // no -run filter, that every type of [crmkit.EventTypes] was written and
-// decoded at least once.
+// decoded at least once. Change events ([crm.EventType.IsChange]) are one
+// payload type for every record type; the history package's tests write
+// and decode them for each.
 func (s *eventsSeen) requireAll(t *testing.T, f Features) {
 	if t.Failed() || !(f.Pools && f.Workflow && f.Leads && f.Dedupe) {
 		return
@@ -92,7 +94,7 @@ func (s *eventsSeen) requireAll(t *testing.T, f Features) {
 	defer s.mu.Unlock()
 	var missing []crm.EventType
 	for _, typ := range crmkit.EventTypes() {
-		if s.types[typ] == 0 && !slices.Contains(notDrivenBySuite, typ) {
+		if s.types[typ] == 0 && !slices.Contains(notDrivenBySuite, typ) && !typ.IsChange() {
 			missing = append(missing, typ)
 		}
 	}

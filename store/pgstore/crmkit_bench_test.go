@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/crmkit/crmkit"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
@@ -192,6 +194,39 @@ func BenchmarkCaptureLead(b *testing.B) {
 				}
 				if got.Decision != lead.CaptureAllow {
 					b.Fatalf("capture %d: %v %v: want a new company let in", i, got.Decision, got.Duplicates)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUpdateCustomer edits one customer field and one custom field
+// through UpdateCustomer of crmkit.New on PostgreSQL, each edit its own
+// unit of work: the customer read, the edit checked, stored and its match
+// keys replaced. history=on is the default CRM, which also writes the two
+// history rows and the customer.updated change event with them;
+// history=off is Config.NoHistory, which writes neither. The difference
+// is what the field history adds to an edit.
+func BenchmarkUpdateCustomer(b *testing.B) {
+	if os.Getenv(urlEnv) == "" {
+		b.Skipf("%s is not set; skipping the PostgreSQL benchmark", urlEnv)
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%s", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			w := newCRMWorld(b, func(cfg *crmkit.Config) { cfg.NoHistory = !on })
+			res, err := w.crm.CreateCustomer(w.ctx, crmkit.CreateCustomerRequest{Actor: w.reps[0].ID, Own: true,
+				Customer: &crm.Customer{Kind: crm.CustomerCompany, Name: benchExistingCompany(1), Phone: "0571-88881234", Level: "B"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := res.Customer
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				c.Address = fmt.Sprintf("杭州市西湖区文三路%d号", i)
+				c.Fields = map[string]crm.FieldValue{"credit_limit": crm.Number(decimal.NewFromInt(int64(50000 + i)))}
+				if c, err = w.crm.UpdateCustomer(w.ctx, crmkit.UpdateCustomerRequest{Customer: c, Actor: w.reps[0].ID}); err != nil {
+					b.Fatalf("update %d: %v", i, err)
 				}
 			}
 		})

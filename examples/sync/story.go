@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 
@@ -236,7 +235,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e crm.Event
-	if err := json.Unmarshal(body, &e); err != nil || e.ID.String() != strings.TrimSpace(r.Header.Get(relay.HeaderID)) {
+	if err := json.Unmarshal(body, &e); err != nil || e.ID.String() != r.Header.Get(relay.HeaderID) {
 		http.Error(w, "the body is not the event the headers name", http.StatusBadRequest)
 		return
 	}

@@ -50,6 +50,7 @@ func (c *CRM) CreateContact(ctx context.Context, req CreateContactRequest) (*Con
 // grant on the customer. An unknown customer is [crm.ErrNotFound], a
 // merged one [pool.ErrMerged]. On error the caller must roll back.
 func (c *CRM) CreateContactTx(ctx context.Context, tx crm.Tx, req CreateContactRequest) (*ContactResult, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Actor, "create")
 	if req.Contact == nil {
 		return nil, fmt.Errorf("crmkit: create contact: %w", crm.Invalid("contact", "is required"))
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/crmkit/crmkit/cond"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/history"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
@@ -77,14 +78,34 @@ type Config struct {
 	// Approvals is the approval engine behind [CRM.Approvals]. Defaults to
 	// nil: CRM.Approvals is nil.
 	Approvals *workflow.Approvals
+	// History says which fields of which record types the field history
+	// keeps ([history.Config.Tracked]); New sets its Clock and IDs.
+	// Defaults to every business field of every record type.
+	History history.Config
+	// NoHistory turns the field history off: writes through the CRM keep
+	// no history and append no change events ("customer.updated", ...),
+	// only the domains' own events. It is for adapters without the
+	// [crm.HistoryTx] port. Defaults to false.
+	NoHistory bool
 }
 
 // CRM is every crmkit capability wired over one store: pools, leads,
 // dedupe, routing, approvals and permissions, each asking the others
 // through the seams of this package. Every operation is one all-or-nothing
 // unit of work across domains, and every one has a ...Tx form that joins a
-// unit of work the caller already holds: one from [crm.Store.InTx], or a
-// host's own PostgreSQL transaction through pgstore's Store.WithTx.
+// unit of work the caller already holds: one from [CRM.InTx], or a host's
+// own PostgreSQL transaction through pgstore's Store.WithTx passed
+// through [CRM.Join].
+//
+// Every create, update and delete of a shared record made through the CRM
+// (its services, its units of work, its store) records one history entry
+// per changed field and appends its change event ("customer.updated" with
+// a [crm.ChangedPayload]) in the same unit of work, as made by the
+// request's actor in the operation that caused it ("claim", "convert",
+// "merge"; a host names its own with [crm.WithActor]). Ownership is the
+// pool ledger's: a customer's owner, pool and department changes are its
+// entries and events (customer.claimed, ...), not history rows.
+// [CRM.History] reads the history.
 //
 // The domain services are exported for their full APIs; use them from the
 // CRM, not built by hand, so the seams stay wired. A CRM is safe for
@@ -106,8 +127,15 @@ type CRM struct {
 	Approvals *workflow.ApprovalService
 	// Router is [Config.Router], nil without one.
 	Router *workflow.Router
+	// History reads the field history: a record's, newest first, or what
+	// one person changed in a time window, with the values of fields the
+	// viewer may not see masked by [Config.Permissions] ([permission.Policy.Hidden]);
+	// pass [CRM.Store] as its unit of work, or one from [CRM.InTx]. Nil
+	// with [Config.NoHistory].
+	History *history.Reader
 
 	store crm.Store
+	rec   *history.Recorder
 	cfg   Config
 	seams *seams
 }
@@ -148,6 +176,16 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	}
 	if err := checkPorts(store, &c); err != nil {
 		return nil, err
+	}
+	var rec *history.Recorder
+	if !c.NoHistory {
+		hc := c.History
+		hc.Clock, hc.IDs = c.Clock, c.IDs
+		r, err := history.New(&hc)
+		if err != nil {
+			return nil, fmt.Errorf("crmkit: new: history: %w", err)
+		}
+		rec, store = r, r.WrapStore(store)
 	}
 	capture := policy
 	if c.CapturePolicy != nil {
@@ -205,7 +243,14 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 		return nil, fmt.Errorf("crmkit: new: %w", err)
 	}
 
-	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, store: store, cfg: c, seams: s}
+	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, store: store, rec: rec, cfg: c, seams: s}
+	if rec != nil {
+		var m history.Masker
+		if c.Permissions != nil {
+			m = historyMasker{store: store, s: s}
+		}
+		out.History = history.NewReader(m)
+	}
 	if c.Approvals != nil {
 		out.Approvals, err = workflow.NewApprovalService(store, c.Approvals, &workflow.ApprovalServiceConfig{
 			Clock: c.Clock, IDs: c.IDs, Authorizer: approvalAuthorizer{s},
@@ -235,6 +280,9 @@ func checkPorts(store crm.Store, c *Config) error {
 	if c.Approvals != nil {
 		ports = append(ports, port{"workflow.ApprovalTx", func(tx crm.Tx) bool { _, ok := crm.As[workflow.ApprovalTx](tx); return ok }})
 	}
+	if !c.NoHistory {
+		ports = append(ports, port{"crm.HistoryTx", func(tx crm.Tx) bool { _, ok := crm.As[crm.HistoryTx](tx); return ok }})
+	}
 	var missing error
 	err := store.InTx(context.Background(), func(ctx context.Context, tx crm.Tx) error {
 		for _, p := range ports {
@@ -254,14 +302,30 @@ func checkPorts(store crm.Store, c *Config) error {
 	return nil
 }
 
-// Store returns the store the CRM runs on.
+// Store returns the store the CRM runs on, recording: its units of work
+// and its own writes keep the field history and append change events
+// (unless [Config.NoHistory]). Its store-level ports are the adapter's,
+// found with [crm.AsStore].
 func (c *CRM) Store() crm.Store { return c.store }
 
 // InTx runs fn in one unit of work of the CRM's store; pass tx to the
-// ...Tx forms of any domain to make their writes commit together. It is
-// [crm.Store.InTx].
+// ...Tx forms of any domain to make their writes commit together, and
+// write records through it to have them recorded.
 func (c *CRM) InTx(ctx context.Context, fn func(ctx context.Context, tx crm.Tx) error) error {
 	return c.store.InTx(ctx, fn)
+}
+
+// Join returns the CRM's unit of work over tx, a unit of work the host
+// holds (pgstore's Store.WithTx over its own transaction): writes made
+// through it, and by the ...Tx forms given it, are recorded. The CRM's
+// own ...Tx forms join by themselves; the domain services' (c.Pools,
+// c.Leads, ...) need a joined tx to record. A tx from [CRM.InTx] is
+// returned as it is, and so is any tx with [Config.NoHistory].
+func (c *CRM) Join(tx crm.Tx) crm.Tx {
+	if c.rec == nil || tx == nil {
+		return tx
+	}
+	return c.rec.Wrap(tx)
 }
 
 // inUnit runs one Tx form of the CRM in a unit of work of its own: the

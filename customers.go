@@ -66,6 +66,7 @@ func (c *CRM) CreateCustomer(ctx context.Context, req CreateCustomerRequest) (*C
 // On error the caller must roll back (returning the error from InTx does
 // that); req.Customer is not modified.
 func (c *CRM) CreateCustomerTx(ctx context.Context, tx crm.Tx, req CreateCustomerRequest) (*CustomerResult, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Actor, "create")
 	if req.Customer == nil {
 		return nil, fmt.Errorf("crmkit: create customer: %w", crm.Invalid("customer", "is required"))
 	}
@@ -206,7 +207,8 @@ func (c *CRM) UpdateCustomer(ctx context.Context, req UpdateCustomerRequest) (*c
 
 // UpdateCustomerTx stores a changed customer inside the caller's unit of
 // work if req.Customer.Version is current (else [crm.ErrConflict]),
-// replaces its match keys and appends a customer.updated event. It refuses:
+// replaces its match keys, and records the changed fields with their
+// customer.updated event. It refuses:
 // a merged customer ([pool.ErrMerged]); a change of OwnerID, PoolID or
 // DepartmentID ([*crm.ValidationError] naming the field: use the pools);
 // with [Config.Permissions], an actor without the edit grant on the stored
@@ -214,6 +216,7 @@ func (c *CRM) UpdateCustomer(ctx context.Context, req UpdateCustomerRequest) (*c
 // ([*dedupe.KeyTakenError], matching [crm.ErrAlreadyExists]: merge the
 // two). On error the caller must roll back; req.Customer is not modified.
 func (c *CRM) UpdateCustomerTx(ctx context.Context, tx crm.Tx, req UpdateCustomerRequest) (*crm.Customer, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Actor, "update")
 	if req.Customer == nil || req.Customer.ID == crm.NilID {
 		return nil, fmt.Errorf("crmkit: update customer: %w", crm.Invalid("customer.id", "is required"))
 	}
@@ -248,9 +251,6 @@ func (c *CRM) UpdateCustomerTx(ctx context.Context, tx crm.Tx, req UpdateCustome
 		return fail(err)
 	}
 	if err := c.Dedupe.IndexCustomerTx(ctx, tx, next); err != nil {
-		return fail(err)
-	}
-	if err := c.seams.emitCustomer(ctx, tx, crm.EventCustomerUpdated, next.ID, req.Actor); err != nil {
 		return fail(err)
 	}
 	return next.Clone(), nil

@@ -46,6 +46,7 @@ func (c *CRM) RouteLead(ctx context.Context, req RouteLeadRequest) (*RoutedLead,
 // [crm.ErrNotFound]; a converted or disqualified lead is refused with
 // [crm.ErrFailedPrecondition].
 func (c *CRM) RouteLeadTx(ctx context.Context, tx crm.Tx, req RouteLeadRequest) (*RoutedLead, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Actor, "route")
 	fail := func(err error) (*RoutedLead, error) {
 		return nil, fmt.Errorf("crmkit: route lead %s: %w", req.LeadID, err)
 	}

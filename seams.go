@@ -32,15 +32,6 @@ type seams struct {
 	pools      *pool.Service
 }
 
-// emitCustomer appends a customer event of typ to tx's outbox.
-func (s *seams) emitCustomer(ctx context.Context, tx crm.Tx, typ crm.EventType, id, actor crm.ID) error {
-	ev, err := crm.NewEvent(s.ids, s.clock, typ, crm.Ref{Type: crm.TypeCustomer, ID: id}, actor, nil)
-	if err != nil {
-		return err
-	}
-	return tx.Events().Append(ctx, &ev)
-}
-
 // poolDuplicates answers pool anti-collision (create, claim, assign) from
 // the stored match keys, and keeps the keys of the customers pools create
 // or take in.
@@ -175,7 +166,7 @@ func (cc convertedCustomers) CreateConvertedCustomer(ctx context.Context, tx crm
 		if err := cc.s.dedupe.IndexCustomerTx(ctx, tx, c); err != nil {
 			return err
 		}
-		return cc.s.emitCustomer(ctx, tx, crm.EventCustomerCreated, c.ID, actor)
+		return nil
 	}
 	if actor == crm.NilID {
 		actor = c.OwnerID // a system conversion: the owner creates it

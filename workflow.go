@@ -35,6 +35,7 @@ func (c *CRM) Handoff(ctx context.Context, req HandoffRequest) (*workflow.Outcom
 // [Config.Permissions] the actor needs the edit grant on the record. A
 // store without the hand-off port is [crm.ErrUnsupported].
 func (c *CRM) HandoffTx(ctx context.Context, tx crm.Tx, req HandoffRequest) (*workflow.Outcome, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Move.Actor, "handoff")
 	fail := func(err error) (*workflow.Outcome, error) {
 		return nil, fmt.Errorf("crmkit: hand off %s %s: %w", req.Record.Type, req.Record.ID, err)
 	}

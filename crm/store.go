@@ -248,8 +248,37 @@ type TxWrapper interface {
 	Unwrap() Tx
 }
 
+// StoreWrapper is implemented by a [Store] that wraps another, as a
+// recording store (package history) does: Unwrap returns the wrapped
+// store.
+type StoreWrapper interface {
+	Unwrap() Store
+}
+
+// AsStore finds the store-level port T (a one-write claim, pool.ClaimStore)
+// on s or on the stores it wraps ([StoreWrapper]), outermost first, as
+// [As] finds a unit of work's port.
+func AsStore[T any](s Store) (T, bool) {
+	for range 32 { // a wrapping chain longer than this is a cycle
+		if s == nil {
+			break
+		}
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		w, ok := s.(StoreWrapper)
+		if !ok {
+			break
+		}
+		s = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // As finds the port T on tx or on the units of work it wraps
-// ([TxWrapper]), outermost first, as errors.As finds an error in a chain.
+// ([TxWrapper]; a [StoreWrapper] for a store's own repositories),
+// outermost first, as errors.As finds an error in a chain.
 // Domain packages find their ports with it, so a host that wraps the
 // units of work crmkit is given keeps every port working.
 func As[T any](tx Tx) (T, bool) {
@@ -259,6 +288,10 @@ func As[T any](tx Tx) (T, bool) {
 		}
 		if t, ok := tx.(T); ok {
 			return t, true
+		}
+		if sw, ok := tx.(StoreWrapper); ok {
+			tx = sw.Unwrap()
+			continue
 		}
 		w, ok := tx.(TxWrapper)
 		if !ok {

@@ -203,9 +203,8 @@ func (s *Service) EnterContact(ctx context.Context, req ContactEntryRequest) (*C
 }
 
 // EnterContactTx checks req.Contact against the contacts of its customer
-// and, unless the policy blocks it, creates it, stores its keys
-// ([Service.ContactKeys]) and appends a contact.created event, inside the
-// caller's unit of work. A contact with the name and first phone of one the
+// and, unless the policy blocks it, creates it and stores its keys
+// ([Service.ContactKeys]), inside the caller's unit of work. A contact with the name and first phone of one the
 // customer has is blocked whatever the policy; others are decided by
 // score. A blocked entry writes nothing and returns a
 // [*ContactBlockedError]. Of concurrent entries of one contact (one strong
@@ -215,6 +214,7 @@ func (s *Service) EnterContact(ctx context.Context, req ContactEntryRequest) (*C
 // [crm.ErrFailedPrecondition], an invalid contact a [*crm.ValidationError]
 // naming the field.
 func (s *Service) EnterContactTx(ctx context.Context, tx crm.Tx, req ContactEntryRequest) (*ContactEntryResult, error) {
+	ctx = crm.DefaultActor(ctx, req.ActorID, "create")
 	if req.Contact == nil {
 		return nil, fmt.Errorf("dedupe: enter contact: %w", crm.Invalid("contact", "is required"))
 	}
@@ -260,13 +260,6 @@ func (s *Service) EnterContactTx(ctx context.Context, tx crm.Tx, req ContactEntr
 		return fail(err)
 	}
 	if err := dt.DedupeKeys().Put(ctx, &keys); err != nil {
-		return fail(err)
-	}
-	ev, err := crm.NewEvent(s.cfg.IDs, s.cfg.Clock, crm.EventContactCreated, crm.Ref{Type: crm.TypeContact, ID: c.ID}, req.ActorID, nil)
-	if err != nil {
-		return fail(err)
-	}
-	if err := tx.Events().Append(ctx, &ev); err != nil {
 		return fail(err)
 	}
 	return &ContactEntryResult{Action: action, Candidates: cands, Contact: c.Clone()}, nil

@@ -110,7 +110,8 @@
 // # Events
 //
 // [EventCustomerMerged] and [EventCustomerMergeUndone] carry the
-// [CustomerMerge] as payload (decode it with [crm.DecodePayload]);
-// creating a customer or contact writes [crm.EventCustomerCreated] or
-// [crm.EventContactCreated] without one.
+// [CustomerMerge] as payload (decode it with [crm.DecodePayload]). The
+// customers and contacts a service creates or changes get their change
+// events ("customer.created" ..., [crm.ChangedPayload]) from a recording
+// unit of work (package history; crmkit's CRM records every one).
 package dedupe

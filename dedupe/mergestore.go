@@ -129,6 +129,7 @@ func (s *Service) Merge(ctx context.Context, req MergeRequest) (*CustomerMerge, 
 // fails with [*KeyTakenError]: merge that one too. On error the caller must
 // roll back the unit of work (returning the error from InTx does that).
 func (s *Service) MergeTx(ctx context.Context, tx crm.Tx, req MergeRequest) (*CustomerMerge, error) {
+	ctx = crm.DefaultActor(ctx, req.ActorID, "merge")
 	if err := req.validate(); err != nil {
 		return nil, fmt.Errorf("dedupe: merge: %w", err)
 	}
@@ -365,6 +366,7 @@ func (s *Service) Undo(ctx context.Context, m *CustomerMerge, actor crm.ID) erro
 // changes nothing; a record that was moved again since the merge is left
 // where it is. On error the caller must roll back the unit of work.
 func (s *Service) UndoTx(ctx context.Context, tx crm.Tx, m *CustomerMerge, actor crm.ID) error {
+	ctx = crm.DefaultActor(ctx, actor, "unmerge")
 	if m == nil || m.SurvivorID == crm.NilID || len(m.Before) < 2 || len(m.Before) != len(m.Keys) || len(m.Before) != len(m.After) {
 		return fmt.Errorf("dedupe: undo merge: %w", crm.Invalid("merge", "is not a merge returned by Merge"))
 	}

@@ -30,12 +30,29 @@ type Tx interface {
 // TxOf returns tx as a dedupe [Tx], or an error matching
 // [crm.ErrUnsupported] when the adapter has no dedupe port.
 func TxOf(tx crm.Tx) (Tx, error) {
+	if dt, ok := tx.(Tx); ok {
+		return dt, nil
+	}
 	dt, ok := crm.As[Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("dedupe: storage adapter %T has no dedupe port: %w", tx, crm.ErrUnsupported)
 	}
-	return dt, nil
+	return joinedTx{Tx: tx, ports: dt}, nil
 }
+
+// joinedTx is a wrapped unit of work seen as a dedupe [Tx]: the shared
+// records through the wrapper, so a recording wrapper (package history)
+// sees every write, and the key store of the adapter inside it.
+type joinedTx struct {
+	crm.Tx
+	ports Tx
+}
+
+// DedupeKeys implements [Tx].
+func (j joinedTx) DedupeKeys() KeyStore { return j.ports.DedupeKeys() }
+
+// Unwrap implements [crm.TxWrapper].
+func (j joinedTx) Unwrap() crm.Tx { return j.Tx }
 
 // Key is one normalised blocking key of a record: records that share a key
 // are compared. Kind says which normaliser made it ("company", "phone" ...);

@@ -442,8 +442,8 @@ func (s *Service) Enter(ctx context.Context, req EntryRequest) (*EntryResult, er
 }
 
 // EnterTx checks req.Customer against the stored customers and, unless the
-// policy blocks it, creates it, stores its keys and appends a
-// customer.created event, inside the caller's unit of work. A blocked entry
+// policy blocks it, creates it and stores its keys, inside the caller's
+// unit of work. A blocked entry
 // writes nothing and returns a [*BlockedError]; so does a customer whose
 // strong key another customer holds, whatever the policy. Of concurrent
 // entries of one customer (the same strong key) at most one commits: the
@@ -452,6 +452,7 @@ func (s *Service) Enter(ctx context.Context, req EntryRequest) (*EntryResult, er
 // Invalid customers fail with [*crm.ValidationError] naming the field.
 // req.Customer is not modified; the stored copy is in the result.
 func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EntryRequest) (*EntryResult, error) {
+	ctx = crm.DefaultActor(ctx, req.ActorID, "create")
 	if req.Customer == nil {
 		return nil, fmt.Errorf("dedupe: enter: %w", crm.Invalid("customer", "is required"))
 	}
@@ -487,9 +488,6 @@ func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EntryRequest) (*En
 	}
 	keys := s.Keys(c)
 	if err := dt.DedupeKeys().Put(ctx, &keys); err != nil {
-		return nil, fmt.Errorf("dedupe: enter customer %s: %w", c.ID, err)
-	}
-	if err := s.emit(ctx, tx, crm.EventCustomerCreated, c.ID, req.ActorID, nil); err != nil {
 		return nil, fmt.Errorf("dedupe: enter customer %s: %w", c.ID, err)
 	}
 	return &EntryResult{Action: action, Candidates: cands, Customer: c.Clone()}, nil

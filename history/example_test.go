@@ -67,7 +67,7 @@ func ExampleRecorder_Wrap() {
 	rep := crmtest.SequentialID(501)
 	id := crmtest.SequentialID(2000)
 
-	ctx = history.WithActor(ctx, rep, "")
+	ctx = crm.WithActor(ctx, rep, "")
 	err := store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
 		tx = rec.Wrap(tx)
 		if err := tx.Customers().Create(ctx, &crm.Customer{Meta: crm.Meta{ID: id}, Name: "Mingda Machinery"}); err != nil {

@@ -17,8 +17,8 @@ const (
 )
 
 // ledgerFields are the fields of a customer whose changes the pool ledger
-// keeps (package pool): a Recorder leaves them out unless
-// [Config.Tracked] lists them.
+// keeps (package pool): a Recorder leaves them out, and [Config.Tracked]
+// may not list them (one fact, one row).
 var ledgerFields = map[string]bool{"owner_id": true, "pool_id": true, "department_id": true}
 
 // Config configures a [Recorder]. The zero value records every business
@@ -28,8 +28,8 @@ type Config struct {
 	// ("name", "level", "fields.credit_limit"); a field ending in ".*"
 	// keeps every field under it ("fields.*"). A record type not listed
 	// keeps every business field, but for a customer's owner, pool and
-	// department, which the pool ledger keeps; one listed with no fields
-	// keeps none.
+	// department, which the pool ledger keeps and which may not be listed;
+	// one listed with no fields keeps none.
 	Tracked map[crm.RecordType][]string
 	// IDs and Clock make entry and event IDs and times; they default to
 	// UUIDv7 and the system clock.
@@ -87,6 +87,8 @@ func New(cfg *Config) (*Recorder, error) {
 			switch {
 			case f == "" || len(f) > 200:
 				probs.Add(fmt.Sprintf("tracked.%s[%d]", rt, i), "must be 1 to 200 bytes")
+			case rt == crm.TypeCustomer && ledgerFields[f]:
+				probs.Add(fmt.Sprintf("tracked.%s[%d]", rt, i), "%s changes are kept by the pool ledger, not the history", f)
 			case len(f) > 2 && f[len(f)-2:] == ".*":
 				fs.prefixes = append(fs.prefixes, f[:len(f)-1])
 			default:

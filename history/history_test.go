@@ -186,4 +186,7 @@ func TestRecordRefusesBadInput(t *testing.T) {
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
 	_, err = history.New(&history.Config{Tracked: map[crm.RecordType][]string{"": {""}}})
 	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	_, err = history.New(&history.Config{Tracked: map[crm.RecordType][]string{crm.TypeCustomer: {"name", "owner_id"}}})
+	require.ErrorIs(t, err, crm.ErrInvalidArgument)
+	require.ErrorContains(t, err, "tracked.customer[1]", "the ledger keeps ownership: one fact, one row")
 }

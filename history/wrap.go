@@ -8,36 +8,118 @@ import (
 	"github.com/crmkit/crmkit/crm"
 )
 
-type actorKey struct{}
-
-type actorOp struct {
-	actor crm.ID
-	op    string
-}
-
-// WithActor returns a context whose changes, made through a unit of work
-// from [Recorder.Wrap], are recorded as made by actor (crm.NilID for the
-// system) in operation op ("claim", "merge", "import"; empty for plain
-// create, update and delete).
-func WithActor(ctx context.Context, actor crm.ID, op string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actorOp{actor, op})
-}
-
-func actorOf(ctx context.Context) actorOp {
-	a, _ := ctx.Value(actorKey{}).(actorOp)
-	return a
-}
-
 // Wrap returns a unit of work over tx whose record repositories record
 // every create, update and delete made through them, with its history and
 // change event, as [Recorder.Record] does; the actor and operation come
-// from the context ([WithActor]). Each update records against the version
+// from the context ([crm.WithActor]). A tx that already records through r
+// is returned as it is. Each update records against the version
 // the unit of work last read or wrote of the record (a Get, a List, a
 // Create or an Update through the wrapper), and reads it first only when
 // the unit of work has not seen it. Every other port of tx is found
 // through the wrapper with [crm.As].
 func (r *Recorder) Wrap(tx crm.Tx) crm.Tx {
+	if rt, ok := crm.As[*recordingTx](tx); ok && rt.r == r {
+		return tx
+	}
 	return &recordingTx{Tx: tx, r: r, seen: map[crm.Ref]any{}}
+}
+
+// WrapStore returns a store whose units of work record as [Recorder.Wrap]
+// does. Its store-level ports are the wrapped store's, found with
+// [crm.AsStore]: a one-write claim (pool.ClaimStore) changes only the
+// owner, pool and department of a customer, which the pool ledger keeps.
+func (r *Recorder) WrapStore(s crm.Store) crm.Store {
+	return &recordingStore{Store: s, r: r}
+}
+
+type recordingStore struct {
+	crm.Store
+	r *Recorder
+}
+
+// Unwrap implements [crm.StoreWrapper].
+func (s *recordingStore) Unwrap() crm.Store { return s.Store }
+
+// InTx implements [crm.Store]: fn gets a recording unit of work.
+func (s *recordingStore) InTx(ctx context.Context, fn func(context.Context, crm.Tx) error) error {
+	return s.Store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		return fn(ctx, s.r.Wrap(tx))
+	})
+}
+
+// The store's own repositories read as the wrapped store's do, and write
+// in a recording unit of work of their own, so a write and its history
+// commit together.
+
+// Customers implements [crm.Tx].
+func (s *recordingStore) Customers() crm.CustomerRepository {
+	return autoRepo(s, s.Store.Customers(), crm.Tx.Customers)
+}
+
+// Contacts implements [crm.Tx].
+func (s *recordingStore) Contacts() crm.ContactRepository {
+	return autoRepo(s, s.Store.Contacts(), crm.Tx.Contacts)
+}
+
+// Leads implements [crm.Tx].
+func (s *recordingStore) Leads() crm.LeadRepository {
+	return autoRepo(s, s.Store.Leads(), crm.Tx.Leads)
+}
+
+// Opportunities implements [crm.Tx].
+func (s *recordingStore) Opportunities() crm.OpportunityRepository {
+	return autoRepo(s, s.Store.Opportunities(), crm.Tx.Opportunities)
+}
+
+// Activities implements [crm.Tx].
+func (s *recordingStore) Activities() crm.ActivityRepository {
+	return autoRepo(s, s.Store.Activities(), crm.Tx.Activities)
+}
+
+// Tickets implements [crm.Tx].
+func (s *recordingStore) Tickets() crm.TicketRepository {
+	return autoRepo(s, s.Store.Tickets(), crm.Tx.Tickets)
+}
+
+// Users implements [crm.Tx].
+func (s *recordingStore) Users() crm.UserRepository {
+	return autoRepo(s, s.Store.Users(), crm.Tx.Users)
+}
+
+// Departments implements [crm.Tx].
+func (s *recordingStore) Departments() crm.DepartmentRepository {
+	return autoRepo(s, s.Store.Departments(), crm.Tx.Departments)
+}
+
+// Teams implements [crm.Tx].
+func (s *recordingStore) Teams() crm.TeamRepository {
+	return autoRepo(s, s.Store.Teams(), crm.Tx.Teams)
+}
+
+func autoRepo[T, F any](s *recordingStore, reads crm.Repository[T, F], in func(crm.Tx) crm.Repository[T, F]) crm.Repository[T, F] {
+	return &autoCommitRepo[T, F]{Repository: reads, s: s, in: in}
+}
+
+// autoCommitRepo is a store-level repository of a recording store.
+type autoCommitRepo[T, F any] struct {
+	crm.Repository[T, F] // reads
+	s                    *recordingStore
+	in                   func(crm.Tx) crm.Repository[T, F]
+}
+
+// Create implements [crm.Repository].
+func (r *autoCommitRepo[T, F]) Create(ctx context.Context, v *T) error {
+	return r.s.InTx(ctx, func(ctx context.Context, tx crm.Tx) error { return r.in(tx).Create(ctx, v) })
+}
+
+// Update implements [crm.Repository].
+func (r *autoCommitRepo[T, F]) Update(ctx context.Context, v *T) error {
+	return r.s.InTx(ctx, func(ctx context.Context, tx crm.Tx) error { return r.in(tx).Update(ctx, v) })
+}
+
+// Delete implements [crm.Repository].
+func (r *autoCommitRepo[T, F]) Delete(ctx context.Context, id crm.ID, version int64) error {
+	return r.s.InTx(ctx, func(ctx context.Context, tx crm.Tx) error { return r.in(tx).Delete(ctx, id, version) })
 }
 
 type recordingTx struct {
@@ -192,8 +274,8 @@ func (r *recordingRepo[T, P, F]) before(ctx context.Context, id crm.ID, version 
 }
 
 func (r *recordingRepo[T, P, F]) record(ctx context.Context, id crm.ID, old, next *T) error {
-	a := actorOf(ctx)
-	c := Change{Record: r.ref(id), Actor: a.actor, Operation: a.op}
+	actor, op, _ := crm.ActorOf(ctx)
+	c := Change{Record: r.ref(id), Actor: actor, Operation: op}
 	if old != nil {
 		c.Old = old
 	}

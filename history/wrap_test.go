@@ -28,7 +28,7 @@ func (f *fixture) fieldsOf(t *testing.T, ref crm.Ref) []string {
 func TestWrapRecordsEveryWrite(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	ctx := history.WithActor(context.Background(), bob, "")
+	ctx := crm.WithActor(context.Background(), bob, "")
 	c := &crm.Customer{Meta: crm.Meta{ID: f.ids.NewID()}, Name: "Huateng", Level: "B", OwnerID: bob}
 	ref := crm.Ref{Type: crm.TypeCustomer, ID: c.ID}
 	require.NoError(t, f.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
@@ -50,7 +50,7 @@ func TestWrapRecordsEveryWrite(t *testing.T) {
 	stale, err := f.store.Customers().Get(context.Background(), c.ID)
 	require.NoError(t, err)
 	stale.Phone = "+8613800138000"
-	merge := history.WithActor(context.Background(), alice, "merge")
+	merge := crm.WithActor(context.Background(), alice, "merge")
 	require.NoError(t, f.store.InTx(merge, func(ctx context.Context, tx crm.Tx) error {
 		return f.rec.Wrap(tx).Customers().Update(ctx, stale)
 	}))

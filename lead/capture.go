@@ -171,8 +171,9 @@ func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Captured, e
 
 // CaptureTx validates a new lead, asks the [Authorizer] (when req.Actor is
 // set), asks the [CaptureChecker] ([Config.Capture]) whether it duplicates
-// a stored open lead or a customer, and unless that blocks, stores it with
-// a lead.created event, inside the caller's unit of work. A blocked capture
+// a stored open lead or a customer, and unless that blocks, stores it,
+// inside the caller's unit of work (a recording unit of work appends its
+// lead.created change event). A blocked capture
 // is a [*CaptureBlockedError] (matching [crm.ErrAlreadyExists]) naming
 // the duplicates and, as far as the actor may see, their owners; bad input
 // is a [*crm.ValidationError] naming the field ("lead", "lead.status",
@@ -180,6 +181,7 @@ func (s *Service) Capture(ctx context.Context, req CaptureRequest) (*Captured, e
 // checker every valid lead is stored. When it returns an error the caller
 // must not commit what it wrote.
 func (s *Service) CaptureTx(ctx context.Context, t crm.Tx, req CaptureRequest) (*Captured, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, "capture")
 	out, err := s.capture(ctx, t, req)
 	if err != nil {
 		var be *CaptureBlockedError
@@ -240,9 +242,6 @@ func (s *Service) capture(ctx context.Context, t crm.Tx, req CaptureRequest) (*C
 		}
 	}
 	if err := tx.Leads().Create(ctx, l); err != nil {
-		return nil, err
-	}
-	if err := s.emit(ctx, tx, crm.EventLeadCreated, crm.Ref{Type: crm.TypeLead, ID: l.ID}, req.Actor, nil); err != nil {
 		return nil, err
 	}
 	out.Lead = l

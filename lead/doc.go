@@ -42,8 +42,8 @@
 //
 // # Capture, lifecycle and conversion
 //
-// [Service.Capture] stores a new open lead with its lead.created event,
-// after the [CaptureChecker] let it in.
+// [Service.Capture] stores a new open lead after the [CaptureChecker] let
+// it in.
 //
 // A [Lifecycle] is a state machine over [crm.LeadStatus] loaded from data
 // ([DefaultLifecycleSpec], [ParseLifecycle]): allowed transitions and their
@@ -127,11 +127,16 @@
 //
 // # Events
 //
-// [Service.Capture] writes [crm.EventLeadCreated] (no payload); a
-// transition writes [EventLeadContacted], [EventLeadQualified],
+// A transition writes [EventLeadContacted], [EventLeadQualified],
 // [EventLeadDisqualified] or [EventLeadReopened] with its [HistoryEntry];
-// a conversion writes [EventLeadConverted] with a [ConversionPayload] (and
-// the created customer's, contact's and opportunity's events); scoring
-// writes [EventLeadRegraded] with a [RegradedPayload]. Decode them with
-// [crm.DecodePayload].
+// a conversion writes [EventLeadConverted] with a [ConversionPayload];
+// scoring writes [EventLeadRegraded] with a [RegradedPayload]. Decode them
+// with [crm.DecodePayload]. These domain events say why a record changed;
+// what changed (the captured lead, the converted customer, contact and
+// opportunity, a lead's new status) is in the change events
+// ("lead.created", "customer.created" ..., [crm.ChangedPayload]) that a
+// recording unit of work appends: package history records the units of
+// work it wraps, and crmkit's CRM wraps every one of its own, with the
+// operation its services name ([crm.DefaultActor]: "capture", "convert",
+// ...).
 package lead

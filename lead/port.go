@@ -39,12 +39,38 @@ type Tx interface {
 // TxOf returns tx as a lead [Tx], or an error matching [crm.ErrUnsupported]
 // when the adapter has no lead ports.
 func TxOf(tx crm.Tx) (Tx, error) {
+	if lt, ok := tx.(Tx); ok {
+		return lt, nil
+	}
 	lt, ok := crm.As[Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("lead: storage adapter %T has no lead ports: %w", tx, crm.ErrUnsupported)
 	}
-	return lt, nil
+	return joinedTx{Tx: tx, ports: lt}, nil
 }
+
+// joinedTx is a wrapped unit of work seen as a lead [Tx]: the shared
+// records through the wrapper, so a recording wrapper (package history)
+// sees every write, and the lead ports of the adapter inside it.
+type joinedTx struct {
+	crm.Tx
+	ports Tx
+}
+
+// LeadHistory implements [Tx].
+func (j joinedTx) LeadHistory() HistoryStore { return j.ports.LeadHistory() }
+
+// LeadScores implements [Tx].
+func (j joinedTx) LeadScores() ScoreStore { return j.ports.LeadScores() }
+
+// LeadScoringModels implements [Tx].
+func (j joinedTx) LeadScoringModels() ModelStore { return j.ports.LeadScoringModels() }
+
+// LeadPredictors implements [Tx].
+func (j joinedTx) LeadPredictors() ModelStore { return j.ports.LeadPredictors() }
+
+// Unwrap implements [crm.TxWrapper].
+func (j joinedTx) Unwrap() crm.Tx { return j.Tx }
 
 // HistoryStore is the append-only history of lead transitions.
 type HistoryStore interface {

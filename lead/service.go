@@ -43,9 +43,7 @@ type CustomerIndexer interface {
 // composition root (package crmkit) stores it through the pools, so an
 // owned customer gets its pool holding, its owner's counters and limits
 // and a ledger entry like any other. When set, the creator also keeps the
-// customer's match keys and appends its customer.created event: the
-// conversion calls no [CustomerIndexer] for it and emits no event of its
-// own for it. Implementations must be safe for concurrent use.
+// customer's match keys: the conversion calls no [CustomerIndexer] for it. Implementations must be safe for concurrent use.
 type CustomerCreator interface {
 	// CreateConvertedCustomer stores c (ID, owner and creator set; its
 	// DepartmentID may be changed to the owner's) on behalf of actor
@@ -58,9 +56,8 @@ type CustomerCreator interface {
 // tx.Contacts().Create. The composition root (package crmkit) checks it
 // against the customer's other contacts first: converting a lead into an
 // existing customer whose contacts already include the lead's person adds
-// no second contact for them. When set, the creator appends the
-// contact.created event of a contact it creates. Implementations must be
-// safe for concurrent use.
+// no second contact for them. Implementations must be safe for concurrent
+// use.
 type ContactCreator interface {
 	// CreateConvertedContact stores c (ID, customer and owner set) on
 	// behalf of actor (crm.NilID for the system) and returns the stored
@@ -169,11 +166,10 @@ type Config struct {
 	// or score a lead. Defaults to nil: every actor is allowed.
 	Authorizer Authorizer
 	// Customers stores the customer a conversion creates. Defaults to nil:
-	// tx.Customers().Create, the [CustomerIndexer] and a customer.created
-	// event.
+	// tx.Customers().Create and the [CustomerIndexer].
 	Customers CustomerCreator
 	// Contacts stores the contact a conversion makes. Defaults to nil:
-	// tx.Contacts().Create and a contact.created event.
+	// tx.Contacts().Create.
 	Contacts ContactCreator
 	// Capture checks captured leads against the stored open leads and
 	// customers ([Service.Capture]) and, when it is also a [LeadIndexer],
@@ -330,6 +326,7 @@ func (s *Service) Transition(ctx context.Context, req TransitionRequest) (*crm.L
 // it returns an error the caller must not commit what it wrote. An error
 // matching [crm.ErrUnsupported] means tx has no lead ports ([TxOf]).
 func (s *Service) TransitionTx(ctx context.Context, t crm.Tx, req TransitionRequest) (*crm.Lead, *HistoryEntry, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, "transition")
 	if req.To == crm.LeadConverted {
 		return nil, nil, fmt.Errorf("lead: transition: %w", crm.Invalid("to", "use Convert to convert a lead"))
 	}
@@ -518,6 +515,7 @@ func (s *Service) Convert(ctx context.Context, req ConvertRequest) (*Conversion,
 // what it wrote. An error matching [crm.ErrUnsupported] means tx has no lead
 // ports ([TxOf]).
 func (s *Service) ConvertTx(ctx context.Context, t crm.Tx, req ConvertRequest) (*Conversion, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, "convert")
 	out, err := s.convert(ctx, t, req)
 	if err != nil {
 		return nil, fail("convert", req.LeadID, err) // a *DuplicateError passes unwrapped
@@ -640,9 +638,6 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 					return fmt.Errorf("index customer %s: %w", c.ID, err)
 				}
 			}
-			if err := event(crm.EventCustomerCreated, crm.TypeCustomer, c.ID, nil); err != nil {
-				return err
-			}
 		}
 	}
 	out.Customer = c
@@ -665,9 +660,6 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 			if err := tx.Contacts().Create(ctx, ct); err != nil {
 				return fmt.Errorf("create contact: %w", err)
 			}
-			if err := event(crm.EventContactCreated, crm.TypeContact, ct.ID, nil); err != nil {
-				return err
-			}
 		}
 		out.Contact = ct
 	}
@@ -679,9 +671,6 @@ func (s *Service) create(ctx context.Context, tx Tx, req ConvertRequest, l *crm.
 		}
 		if err := tx.Opportunities().Create(ctx, o); err != nil {
 			return fmt.Errorf("create opportunity: %w", err)
-		}
-		if err := event(crm.EventOpportunityCreated, crm.TypeOpportunity, o.ID, nil); err != nil {
-			return err
 		}
 		out.Opportunity = o
 	}

@@ -274,6 +274,7 @@ func (s *Service) ScoreLead(ctx context.Context, req ScoreRequest) (*ScoreSnapsh
 // commits nothing. An error matching [crm.ErrUnsupported] means tx has no
 // lead ports ([TxOf]).
 func (s *Service) ScoreLeadTx(ctx context.Context, t crm.Tx, req ScoreRequest) (*ScoreSnapshot, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, "score")
 	out, err := s.scoreLead(ctx, t, req)
 	if err != nil {
 		return nil, fail("score", req.LeadID, err)

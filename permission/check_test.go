@@ -237,6 +237,29 @@ func TestFieldLevelSecurity(t *testing.T) {
 		require.Equal(t, 0, p.FieldMask(subject(max), crm.TypeLead, permission.Action(0)).Set().Len())
 		require.False(t, permission.FieldMask{}.Allows("name"))
 	})
+	t.Run("HiddenTestsFieldPathsForHistoryReads", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			user   *crm.User
+			rt     crm.RecordType
+			field  string
+			hidden bool
+		}{
+			{"a hidden declared field", ian, crm.TypeCustomer, "phone", true},
+			{"a visible declared field", ian, crm.TypeCustomer, "email", false},
+			{"a field the policy does not declare cannot be restricted", ian, crm.TypeCustomer, "fields.credit_limit", false},
+			{"finance sees amounts", fay, crm.TypeOpportunity, "amount", false},
+			{"marketing does not", mia, crm.TypeOpportunity, "amount", true},
+			{"no grant on the type hides every field", max, "invoice", "number", true},
+			{"an unresolved subject sees nothing", user(30, crm.NilID), crm.TypeLead, "name", true},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				require.Equal(t, tc.hidden, p.Hidden(subject(tc.user), tc.rt, permission.ActionView)(tc.field))
+			})
+		}
+		require.True(t, p.Hidden(nil, crm.TypeLead, permission.ActionView)("name"))
+	})
 	t.Run("UnknownFieldsAreDenied", func(t *testing.T) {
 		d := p.CheckField(subject(max), permission.ActionView, &salesLead, "salary")
 		require.False(t, d.Allowed)

@@ -113,6 +113,34 @@ func (p *Policy) FieldMask(s *Subject, rt crm.RecordType, a Action) FieldMask {
 	return FieldMask{p: p, rt: int32(t), set: p.types[t].all.without(restrict)}
 }
 
+// Hidden returns a test of the fields of record type rt that s may not
+// see (or, for create and edit, write) when performing action a, by their
+// path in the record's JSON ("phone", "fields.salary"), which is how a
+// policy names the fields it declares ([RecordTypeDoc.Fields]): every
+// field when none of the subject's roles grants a on rt (and for an
+// unresolved subject, an invalid action or an undeclared type), and
+// otherwise the declared fields a role hides. A field the policy does not
+// declare cannot be restricted, so it is hidden only with the whole type.
+// History reads mask with it (crmkit's CRM.History).
+func (p *Policy) Hidden(s *Subject, rt crm.RecordType, a Action) func(field string) bool {
+	t := p.typeIndex(rt)
+	if s == nil || t < 0 {
+		return func(string) bool { return true }
+	}
+	if _, ok := p.precheck(s, a); !ok {
+		return func(string) bool { return true }
+	}
+	restrict, granted := p.restrictions(s, t, a)
+	if !granted {
+		return func(string) bool { return true }
+	}
+	index := p.types[t].index
+	return func(field string) bool {
+		i, declared := index[field]
+		return declared && restrict.Has(i)
+	}
+}
+
 // restrictions returns the union of the subject's roles' restrictions for
 // action a on type t, and whether any role grants a on t.
 func (p *Policy) restrictions(s *Subject, t int, a Action) (FieldSet, bool) {

@@ -131,6 +131,7 @@ func (r *MergeOwnershipRequest) validate() error {
 // returns an error matching [crm.ErrUnsupported] when tx lacks the pool
 // ports. On error the caller must roll back the unit of work.
 func (s *Service) SettleMergeTx(ctx context.Context, tx crm.Tx, req MergeOwnershipRequest) (*MergeOwnership, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpMerge))
 	name := "settle merge into " + req.SurvivorID.String()
 	if err := req.validate(); err != nil {
 		return nil, fmt.Errorf("pool: %s: %w", name, err)
@@ -361,6 +362,7 @@ func (u *unit) settleSurvivor(ctx context.Context, m *MergeOwnership, h *Holding
 // matching [crm.ErrUnsupported] when tx lacks the pool ports. On error the
 // caller must roll back the unit of work.
 func (s *Service) UndoMergeTx(ctx context.Context, tx crm.Tx, m *MergeOwnership, actor crm.ID) error {
+	ctx = crm.DefaultActor(ctx, actor, string(OpUnmerge))
 	if m == nil || m.SurvivorID == crm.NilID {
 		return fmt.Errorf("pool: undo merge: %w", crm.Invalid("merge_ownership", "is not a settlement returned by SettleMergeTx"))
 	}

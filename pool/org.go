@@ -59,6 +59,7 @@ func (s *Service) MoveUser(ctx context.Context, req MoveUserRequest) (*MoveUserR
 // MoveUserTx is [Service.MoveUser] inside tx, a unit of work the caller
 // holds; see [Service.ClaimTx].
 func (s *Service) MoveUserTx(ctx context.Context, tx crm.Tx, req MoveUserRequest) (*MoveUserResult, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, "move_user")
 	return s.moveUser(ctx, joined(tx), req)
 }
 

@@ -302,12 +302,41 @@ func portsOf(t crm.Tx) (Tx, error) {
 	if _, ok := t.(nilTx); ok {
 		return nil, fmt.Errorf("tx is nil: %w", crm.ErrUnsupported)
 	}
+	if tx, ok := t.(Tx); ok {
+		return tx, nil
+	}
 	tx, ok := crm.As[Tx](t)
 	if !ok {
 		return nil, fmt.Errorf("storage adapter %T has no pool ports: %w", t, crm.ErrUnsupported)
 	}
-	return tx, nil
+	return joinedTx{Tx: t, ports: tx}, nil
 }
+
+// joinedTx is a wrapped unit of work seen as a pool [Tx]: the shared
+// records through the wrapper, so a recording wrapper (package history)
+// sees every write, and the pool ports of the adapter inside it.
+type joinedTx struct {
+	crm.Tx
+	ports Tx
+}
+
+// Pools implements [Tx].
+func (j joinedTx) Pools() Pools { return j.ports.Pools() }
+
+// PoolHoldings implements [Tx].
+func (j joinedTx) PoolHoldings() Holdings { return j.ports.PoolHoldings() }
+
+// PoolLedger implements [Tx].
+func (j joinedTx) PoolLedger() Ledger { return j.ports.PoolLedger() }
+
+// PoolCounters implements [Tx].
+func (j joinedTx) PoolCounters() Counters { return j.ports.PoolCounters() }
+
+// PoolRequests implements [Tx].
+func (j joinedTx) PoolRequests() Requests { return j.ports.PoolRequests() }
+
+// Unwrap implements [crm.TxWrapper].
+func (j joinedTx) Unwrap() crm.Tx { return j.Tx }
 
 // request is what every ownership operation shares.
 type request struct {
@@ -798,7 +827,7 @@ type ClaimRequest struct {
 // own by that very claim gets the same replay; after any later change
 // (a lock, a release, a transfer) the claim is decided anew.
 func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) {
-	if cs, ok := s.store.(ClaimStore); ok && s.oneWriteClaims() && req.IdempotencyKey == "" {
+	if cs, ok := crm.AsStore[ClaimStore](s.store); ok && s.oneWriteClaims() && req.IdempotencyKey == "" {
 		if res, err, decided := s.claimOneWrite(ctx, cs, req); decided {
 			return res, err
 		}
@@ -812,6 +841,7 @@ func (s *Service) Claim(ctx context.Context, req ClaimRequest) (*Result, error) 
 // nothing it wrote is kept unless the caller commits. It returns an error
 // matching [crm.ErrUnsupported] when tx lacks the pool ports ([Tx]).
 func (s *Service) ClaimTx(ctx context.Context, tx crm.Tx, req ClaimRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpClaim))
 	return s.claim(ctx, joined(tx), req)
 }
 
@@ -1005,6 +1035,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (*Result, err
 // ReleaseTx is [Service.Release] inside tx, a unit of work the caller
 // holds; see [Service.ClaimTx].
 func (s *Service) ReleaseTx(ctx context.Context, tx crm.Tx, req ReleaseRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpRelease))
 	return s.release(ctx, joined(tx), req)
 }
 
@@ -1080,6 +1111,7 @@ func (s *Service) Assign(ctx context.Context, req AssignRequest) (*Result, error
 // AssignTx is [Service.Assign] inside tx, a unit of work the caller holds;
 // see [Service.ClaimTx].
 func (s *Service) AssignTx(ctx context.Context, tx crm.Tx, req AssignRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpAssign))
 	return s.assign(ctx, joined(tx), req)
 }
 
@@ -1147,6 +1179,7 @@ func (s *Service) Transfer(ctx context.Context, req AssignRequest) (*Result, err
 // TransferTx is [Service.Transfer] inside tx, a unit of work the caller
 // holds; see [Service.ClaimTx].
 func (s *Service) TransferTx(ctx context.Context, tx crm.Tx, req AssignRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpTransfer))
 	return s.transfer(ctx, joined(tx), req)
 }
 
@@ -1198,6 +1231,7 @@ func (s *Service) Lock(ctx context.Context, req LockRequest) (*Result, error) {
 // LockTx is [Service.Lock] inside tx, a unit of work the caller holds; see
 // [Service.ClaimTx].
 func (s *Service) LockTx(ctx context.Context, tx crm.Tx, req LockRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpLock))
 	return s.lock(ctx, joined(tx), req, true)
 }
 
@@ -1209,6 +1243,7 @@ func (s *Service) Unlock(ctx context.Context, req LockRequest) (*Result, error) 
 // UnlockTx is [Service.Unlock] inside tx, a unit of work the caller holds;
 // see [Service.ClaimTx].
 func (s *Service) UnlockTx(ctx context.Context, tx crm.Tx, req LockRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpUnlock))
 	return s.lock(ctx, joined(tx), req, false)
 }
 
@@ -1268,6 +1303,7 @@ func (s *Service) Move(ctx context.Context, req MoveRequest) (*Result, error) {
 // MoveTx is [Service.Move] inside tx, a unit of work the caller holds; see
 // [Service.ClaimTx].
 func (s *Service) MoveTx(ctx context.Context, tx crm.Tx, req MoveRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpMove))
 	return s.move(ctx, joined(tx), req)
 }
 
@@ -1322,6 +1358,7 @@ func (s *Service) Enter(ctx context.Context, req EnterRequest) (*Result, error) 
 // EnterTx is [Service.Enter] inside tx, a unit of work the caller holds;
 // see [Service.ClaimTx].
 func (s *Service) EnterTx(ctx context.Context, tx crm.Tx, req EnterRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpEnter))
 	return s.enter(ctx, joined(tx), req)
 }
 
@@ -1432,6 +1469,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Result, error
 // see [Service.ClaimTx]. req.Customer holds the stored customer on success
 // even if the caller later rolls back.
 func (s *Service) CreateTx(ctx context.Context, tx crm.Tx, req CreateRequest) (*Result, error) {
+	ctx = crm.DefaultActor(ctx, req.Actor, string(OpCreate))
 	return s.create(ctx, joined(tx), req)
 }
 

@@ -50,6 +50,7 @@ type SweepResult struct {
 // the error. Hosts call Sweep from their scheduler; the package starts no
 // timers.
 func (s *Service) Sweep(ctx context.Context, now time.Time, limit int) (SweepResult, error) {
+	ctx = crm.DefaultActor(ctx, crm.NilID, string(OpRecycle))
 	if limit < 1 {
 		return SweepResult{}, fmt.Errorf("pool: sweep: %w", crm.Invalid("limit", "must be at least 1, got %d", limit))
 	}

@@ -508,9 +508,38 @@ type Tx interface {
 // TxOf returns tx as a workflow [Tx], or an error matching
 // [crm.ErrUnsupported] when the adapter lacks workflow storage.
 func TxOf(tx crm.Tx) (Tx, error) {
+	if w, ok := tx.(Tx); ok {
+		return w, nil
+	}
 	w, ok := crm.As[Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("workflow: storage adapter %T has no workflow ports: %w", tx, crm.ErrUnsupported)
 	}
-	return w, nil
+	return joinedTx{Tx: tx, ports: w}, nil
 }
+
+// joinedTx is a wrapped unit of work seen as a workflow [Tx]: the shared
+// records through the wrapper, so a recording wrapper (package history)
+// sees every write, and the workflow ports of the adapter inside it.
+type joinedTx struct {
+	crm.Tx
+	ports Tx
+}
+
+// Routing implements [Tx].
+func (j joinedTx) Routing() RoutingStore { return j.ports.Routing() }
+
+// Timers implements [Tx].
+func (j joinedTx) Timers() TimerStore { return j.ports.Timers() }
+
+// ApprovalDefinitions implements [Tx].
+func (j joinedTx) ApprovalDefinitions() ApprovalDefinitions { return j.ports.ApprovalDefinitions() }
+
+// ApprovalInstances implements [Tx].
+func (j joinedTx) ApprovalInstances() ApprovalInstances { return j.ports.ApprovalInstances() }
+
+// Handoffs implements [Tx].
+func (j joinedTx) Handoffs() HandoffStore { return j.ports.Handoffs() }
+
+// Unwrap implements [crm.TxWrapper].
+func (j joinedTx) Unwrap() crm.Tx { return j.Tx }

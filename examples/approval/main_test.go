@@ -48,19 +48,23 @@ func TestStory(t *testing.T) {
 	require.Regexp(t, `step finance +approved +Wu Lan: approved \(for Zhou Min\);`, s6)
 	require.NotContains(t, got, "Zhou Min: approved", "Zhou Min is away: her delegate decides")
 
-	// Each submission stores its customer in the same unit of work, so
-	// the customer's event precedes the request's.
+	// Each submission stores its customer and deal in the same unit of
+	// work, so their change events and the pool's precede the request's.
 	require.Equal(t, "7. The outbox holds every change, ready for the host's relay.\n"+
-		"   1 customer.acquired\n"+
-		"   2 approval.submitted\n"+
-		"   3 approval.approved\n"+
-		"   4 customer.acquired\n"+
-		"   5 approval.submitted\n"+
-		"   6 approval.escalated\n"+
-		"   7 approval.step_approved\n"+
-		"   8 approval.step_approved\n"+
-		"   9 approval.step_approved\n"+
-		"   10 approval.approved\n", section("7"))
+		"   1 customer.created\n"+
+		"   2 customer.acquired\n"+
+		"   3 opportunity.created\n"+
+		"   4 approval.submitted\n"+
+		"   5 approval.approved\n"+
+		"   6 customer.created\n"+
+		"   7 customer.acquired\n"+
+		"   8 opportunity.created\n"+
+		"   9 approval.submitted\n"+
+		"   10 approval.escalated\n"+
+		"   11 approval.step_approved\n"+
+		"   12 approval.step_approved\n"+
+		"   13 approval.step_approved\n"+
+		"   14 approval.approved\n", section("7"))
 }
 
 // TestStoryIsTheSameEveryRun guards the fixed clock and IDs the story's

@@ -12,6 +12,7 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/history"
 	"github.com/crmkit/crmkit/store/memstore"
 )
 
@@ -26,7 +27,13 @@ func main() {
 func run(ctx context.Context, w io.Writer) error {
 	clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	ids := crmtest.NewIDs()
-	store := memstore.New(&memstore.Config{Clock: clock})
+	// A recording store keeps every change's history and change event
+	// (crmkit.New records by itself).
+	rec, err := history.New(&history.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		return err
+	}
+	store := rec.WrapStore(memstore.New(&memstore.Config{Clock: clock}))
 	mt, err := dedupe.NewMatcher(&dedupe.Config{Fields: dedupe.CustomerFields()})
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func TestRunBlocksTheDuplicateThenMergesAndUndoes(t *testing.T) {
 		"远航物流 is kept, merged into 上海远航物流有限公司\n",
 		"  上海远航物流有限公司: email \"\", industry \"\"\n",
 		"  contact 王芳 belongs to 远航物流; the call belongs to 远航物流\n",
-		"events: customer.created customer.merged customer.merge_undone\n",
+		"events: user.created customer.created customer.created customer.created contact.created activity.created contact.updated activity.updated customer.updated customer.updated customer.merged customer.updated customer.updated contact.updated activity.updated customer.merge_undone\n",
 	} {
 		require.Contains(t, got, line)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -484,7 +485,9 @@ func (s *story) recycle() error {
 	call := crmtest.Activity(s.ids, crm.Ref{Type: crm.TypeCustomer, ID: s.customer.ID}, s.liWei.ID, func(a *crm.Activity) {
 		a.OccurredAt, a.Note = s.clock.Now(), "Scoped the rollout; proposal next week"
 	})
-	err := s.crm.InTx(s.ctx, func(ctx context.Context, tx crm.Tx) error {
+	// The host names who works and why: the call, the customer's new
+	// follow-up time and its history are all 李伟's follow-up.
+	err := s.crm.InTx(crm.WithActor(s.ctx, s.liWei.ID, "follow_up"), func(ctx context.Context, tx crm.Tx) error {
 		if err := tx.Activities().Create(ctx, call); err != nil {
 			return err
 		}
@@ -593,7 +596,24 @@ func (s *story) outbox() error {
 		if e.ActorID != crm.NilID {
 			actor = s.name(e.ActorID)
 		}
-		s.printf("#%-2d %-28s by %s", e.Seq, e.Type, actor)
+		line := fmt.Sprintf("#%-2d %-28s by %s", e.Seq, e.Type, actor)
+		if e.Type.IsChange() {
+			// A change event lists the changed fields with old and new
+			// values; the field history keeps the same rows.
+			p, err := crm.DecodePayload[crm.ChangedPayload](e)
+			if err != nil {
+				return err
+			}
+			fields := make([]string, 0, len(p.Changes))
+			for _, c := range p.Changes {
+				fields = append(fields, c.Field)
+			}
+			if len(fields) > 4 {
+				fields = append(fields[:4], fmt.Sprintf("+%d", len(p.Changes)-4))
+			}
+			line += fmt.Sprintf(" (%s: %s)", p.Operation, strings.Join(fields, " "))
+		}
+		s.printf("%s", line)
 	}
 	ack := make([]crm.ID, len(events))
 	for i, e := range events {

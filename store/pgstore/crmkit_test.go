@@ -259,7 +259,8 @@ func TestCRMInHostTransaction(t *testing.T) {
 	require.Contains(t, []crm.ID{plain.reps[0].ID, plain.reps[1].ID}, want.ConvertedOwner, "routed to the east team")
 	require.True(t, want.ConvertedKeys)
 	require.Equal(t, []crm.EventType{ // the router names its event after the record type: lead.routed
-		pool.EventClaimed, "lead.routed", crm.EventCustomerCreated, crm.EventContactCreated, lead.EventLeadConverted,
+		pool.EventClaimed, "lead.routed", crm.EventCustomerCreated, pool.EventAcquired, crm.EventContactCreated,
+		crm.EventLeadUpdated, lead.EventLeadConverted,
 	}, want.NewEventTypes)
 
 	w := newCRMWorld(t, nil)
@@ -276,7 +277,9 @@ func TestCRMInHostTransaction(t *testing.T) {
 		t.Helper()
 		_, err := tx.Exec(w.ctx, "INSERT INTO "+w.orders+" (customer_id, note) VALUES ($1, 'first order')", pooled.ID)
 		require.NoError(t, err)
-		view := w.store.WithTx(tx)
+		// The host's transaction joins the CRM's, so what crmkit writes
+		// in it is recorded.
+		view := w.crm.Join(w.store.WithTx(tx))
 		res, err := w.crm.Pools.ClaimTx(w.ctx, view, pool.ClaimRequest{Actor: w.reps[3].ID, CustomerID: pooled.ID})
 		require.NoError(t, err)
 		require.Equal(t, w.reps[3].ID, res.Holding.OwnerID)

@@ -72,12 +72,13 @@ func tell(ctx context.Context, out io.Writer, natsURL string) error {
 	if err != nil {
 		return err
 	}
-	customer, err := createAndEdit(crm.WithTenant(ctx, tenant), store, c, ids, clock)
+	customer, seller, err := createAndEdit(crm.WithTenant(ctx, tenant), store, c, ids, clock)
 	if err != nil {
 		return err
 	}
 	limit, _ := customer.Fields["credit_limit"].Num()
-	fmt.Fprintf(out, "customer %s %q version %d level %s credit_limit %s\n", customer.ID, customer.Name, customer.Version, customer.Level, limit)
+	fmt.Fprintf(out, "customer %s %q version %d level %s credit_limit %s edited by %s %q\n",
+		customer.ID, customer.Name, customer.Version, customer.Level, limit, seller.ID, seller.Name)
 
 	// One relay over the outbox delivers every event to both sinks.
 	both, err := relay.NewFanout(broker, hook)
@@ -111,8 +112,7 @@ func tell(ctx context.Context, out io.Writer, natsURL string) error {
 		return fmt.Errorf("jetstream: decode %s: %w", subject, err)
 	}
 	fmt.Fprintf(out, "jetstream subject %s\n", msg.Subject())
-	fmt.Fprintf(out, "jetstream event %s %s msg-id %s\n", fromStream.ID, fromStream.Type, msg.Headers().Get(jetstream.MsgIDHeader))
-	if err := printChanges(out, "jetstream", fromStream); err != nil {
+	if err := printEvent(out, "jetstream", fromStream, "msg-id "+msg.Headers().Get(jetstream.MsgIDHeader)); err != nil {
 		return err
 	}
 
@@ -121,8 +121,7 @@ func tell(ctx context.Context, out io.Writer, natsURL string) error {
 	if !ok {
 		return errors.New("webhook: no customer.updated event arrived")
 	}
-	fmt.Fprintf(out, "webhook event %s %s %s %s signature verified\n", atHook.event.ID, atHook.event.Type, relay.HeaderID, atHook.idHeader)
-	if err := printChanges(out, "webhook", atHook.event); err != nil {
+	if err := printEvent(out, "webhook", atHook.event, relay.HeaderID+" "+atHook.idHeader+" signature verified"); err != nil {
 		return err
 	}
 
@@ -131,19 +130,20 @@ func tell(ctx context.Context, out io.Writer, natsURL string) error {
 }
 
 // createAndEdit creates a level B customer with a credit limit of 50000,
-// then has a salesperson edit it to level A and 80000. Each write
-// stores its change event in the outbox, in the same unit of work.
-func createAndEdit(ctx context.Context, store crm.Store, c *crmkit.CRM, ids *crmtest.IDs, clock *crmtest.Clock) (*crm.Customer, error) {
+// then has a salesperson edit it to level A and 80000, and returns the
+// customer and the salesperson. Each write stores its change event, with
+// the changed fields, in the outbox in the same unit of work.
+func createAndEdit(ctx context.Context, store crm.Store, c *crmkit.CRM, ids *crmtest.IDs, clock *crmtest.Clock) (*crm.Customer, *crm.User, error) {
 	seller := crmtest.User(ids, func(u *crm.User) { u.Name = "Li Wei" })
 	if err := store.Users().Create(ctx, seller); err != nil {
-		return nil, fmt.Errorf("create user: %w", err)
+		return nil, nil, fmt.Errorf("create user: %w", err)
 	}
 	cust := crmtest.Customer(ids, func(cu *crm.Customer) {
 		cu.Name, cu.Level, cu.Phone = "Huateng Robotics", "B", "+86 138 0013 8000"
 		cu.Fields = crm.Fields{"credit_limit": crm.Number(decimal.NewFromInt(50000))}
 	})
 	if _, err := c.CreateCustomer(ctx, crmkit.CreateCustomerRequest{Customer: cust}); err != nil {
-		return nil, fmt.Errorf("create customer: %w", err)
+		return nil, nil, fmt.Errorf("create customer: %w", err)
 	}
 	clock.Advance(time.Hour)
 	edited := cust.Clone()
@@ -151,9 +151,9 @@ func createAndEdit(ctx context.Context, store crm.Store, c *crmkit.CRM, ids *crm
 	edited.Fields["credit_limit"] = crm.Number(decimal.NewFromInt(80000))
 	saved, err := c.UpdateCustomer(ctx, crmkit.UpdateCustomerRequest{Customer: edited, Actor: seller.ID})
 	if err != nil {
-		return nil, fmt.Errorf("update customer: %w", err)
+		return nil, nil, fmt.Errorf("update customer: %w", err)
 	}
-	return saved, nil
+	return saved, seller, nil
 }
 
 // runUntilDrained runs r until its outbox has nothing pending, then stops
@@ -188,17 +188,16 @@ func runUntilDrained(ctx context.Context, r *relay.Relay) (relay.Stats, error) {
 	}
 }
 
-// printChanges prints the fields e's payload says changed, one a line:
-// where, "change", the field, its old and its new value as JSON ("-" for
-// unset).
-func printChanges(out io.Writer, where string, e crm.Event) error {
+// printEvent prints e as where got it: a line with its ID, type, the
+// operation and actor that changed the record, and how it was seen; then
+// a line a changed field: where, "change", the field, and its old and new
+// values as JSON ("-" for unset).
+func printEvent(out io.Writer, where string, e crm.Event, seen string) error {
 	p, err := crm.DecodePayload[crm.ChangedPayload](e)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	if len(p.Changes) == 0 {
-		fmt.Fprintf(out, "%s change (none in the payload)\n", where)
-	}
+	fmt.Fprintf(out, "%s event %s %s operation %s actor %s %s\n", where, e.ID, e.Type, p.Operation, e.ActorID, seen)
 	for _, ch := range p.Changes {
 		fmt.Fprintf(out, "%s change %s %s %s\n", where, ch.Field, orDash(ch.Old), orDash(ch.New))
 	}

@@ -44,4 +44,13 @@
 // ([VerifySignature] checks one). The NATS JetStream sink lives in the
 // nested module github.com/crmkit/crmkit/relay/natsink, so hosts without
 // a broker do not download broker modules.
+//
+// [Fanout] delivers each batch to several sinks at once, such as
+// JetStream and a webhook, with one relay and one outbox: an event is
+// acknowledged only when every sink has confirmed it, and it fails, or
+// is parked when one sink refuses it for good, when any sink fails it. A
+// retried or replayed event goes to every sink again, so each sink's
+// consumers see it at least once and de-duplicate by its ID, as they do
+// for a single sink (JetStream by the message ID, webhook receivers by
+// [HeaderID]).
 package relay

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/crmkit/crmkit"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
@@ -126,4 +128,37 @@ func BenchmarkClaimThroughPoolService(b *testing.B) {
 		b.Fatal(err)
 	}
 	runClaims(b, w, svc.Claim)
+}
+
+// BenchmarkUpdateCustomerMemstore edits one field and one custom field of
+// a customer through UpdateCustomer on memstore, with the field history
+// (the default) and without it (Config.NoHistory): the CPU and memory the
+// history's diff, rows and change event add to an edit, without a
+// database's round trips.
+func BenchmarkUpdateCustomerMemstore(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%v", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			ctx := context.Background()
+			clock := crmtest.NewClock(time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC))
+			ids := crmtest.NewIDs()
+			c, err := crmkit.New(memstore.New(&memstore.Config{Clock: clock}), &crmkit.Config{Clock: clock, IDs: ids, NoHistory: !on})
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := c.CreateCustomer(ctx, crmkit.CreateCustomerRequest{Customer: crmtest.Customer(ids)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cust := res.Customer
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				cust.Address = fmt.Sprintf("杭州市西湖区文三路%d号", i)
+				cust.Fields = map[string]crm.FieldValue{"credit_limit": crm.Number(decimal.NewFromInt(int64(50000 + i)))}
+				if cust, err = c.UpdateCustomer(ctx, crmkit.UpdateCustomerRequest{Customer: cust}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

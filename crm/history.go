@@ -312,6 +312,16 @@ type History interface {
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 
+// ChangeAppender is an optional extension of [History] (pgstore implements
+// it): AppendChange stores one change's entries and its change event
+// together, as Append and [EventWriter.Append] would one after the other,
+// in one step (pgstore: one round trip instead of two). A repeated ID of
+// either is [ErrAlreadyExists], and on error the caller must roll back.
+// A recorder (package history) uses it when the history port has it.
+type ChangeAppender interface {
+	AppendChange(ctx context.Context, ev *Event, entries ...*HistoryEntry) error
+}
+
 // SeqCursor returns the cursor that continues a newest-first list after
 // the entry with seq.
 func SeqCursor(seq int64) string {

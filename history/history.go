@@ -161,12 +161,19 @@ func (r *Recorder) Record(ctx context.Context, tx crm.Tx, c Change) ([]crm.Chang
 	for i, ch := range changes {
 		entries[i] = &crm.HistoryEntry{ID: r.ids.NewID(), Record: c.Record, Change: ch, ActorID: c.Actor, Operation: op, At: at}
 	}
-	if err := ht.History().Append(ctx, entries...); err != nil {
-		return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
-	}
-	ev, err := crm.NewEvent(r.ids, r.clock, crm.EventType(string(c.Record.Type)+"."+verb), c.Record, c.Actor, crm.ChangedPayload{Operation: op, Changes: changes})
+	ev, err := crm.NewEvent(r.ids, r.clock, crm.ChangeEventType(c.Record.Type, verb), c.Record, c.Actor, crm.ChangedPayload{Operation: op, Changes: changes})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
+	}
+	h := ht.History()
+	if ca, ok := h.(crm.ChangeAppender); ok {
+		if err := ca.AppendChange(ctx, &ev, entries...); err != nil {
+			return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
+		}
+		return changes, nil
+	}
+	if err := h.Append(ctx, entries...); err != nil {
+		return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
 	}
 	if err := tx.Events().Append(ctx, &ev); err != nil {
 		return nil, fmt.Errorf("history: change event: %w", err)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmkit/crmkit/crm"
@@ -18,11 +19,12 @@ var (
 
 type historyStatements struct {
 	insert, insertInTx, unwind string
+	insertChange               string
 	forRecord                  string
 	byActor, bySystem, purge   string
 }
 
-func newHistoryStatements(history string) historyStatements {
+func newHistoryStatements(history, events string) historyStatements {
 	const cols = "id, seq, tenant_id, record_type, record_id, field, old_value, new_value, actor_id, operation, at"
 	const page = " ORDER BY seq DESC LIMIT "
 	// One array per column ($1 to $10), one element per entry, inserted in
@@ -42,6 +44,16 @@ func newHistoryStatements(history string) historyStatements {
 		// (by their row addresses, which need no index and no plan).
 		insertInTx: insert + " ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid",
 		unwind:     "DELETE FROM " + history + " WHERE ctid = ANY($1::tid[])",
+		// The entries ($1 to $10) and their event ($11 to $18), each
+		// skipped when its ID is taken, in one statement: each row says
+		// whether it is the event's.
+		insertChange: "WITH h AS (" + insert + " ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid)," +
+			" e AS (INSERT INTO " + events + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
+			" SELECT u.id, u.tenant_id, u.type, u.subject_type, u.subject_id, u.actor_id, u.occurred_at, u.payload" +
+			" FROM unnest($11::uuid[], $12::text[], $13::text[], $14::text[], $15::uuid[], $16::uuid[], $17::timestamptz[], $18::json[])" +
+			" AS u(id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
+			" ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid)" +
+			" SELECT false, id, seq, ctid FROM h UNION ALL SELECT true, id, seq, ctid FROM e",
 		// $1 tenant, $2 record type, $3 record ID, $4 below Seq, $5 limit:
 		// one range of crm_history_record_idx.
 		forRecord: "SELECT " + cols + " FROM " + history +
@@ -82,34 +94,12 @@ func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) e
 	if len(entries) == 0 {
 		return nil
 	}
-	n := len(entries)
-	prepared := make([]crm.HistoryEntry, n)
-	ids := make([]crm.ID, n)
-	at := make(map[crm.ID]int, n)
-	var (
-		tenants, types, fields, ops = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		recordIDs, actors           = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
-		olds, news                  = make([][]byte, n), make([][]byte, n)
-		ats                         = make([]time.Time, n)
-	)
-	for i, e := range entries {
-		c, err := crm.StorableHistoryEntry(ctx, i, e)
-		if err != nil {
-			return err
-		}
-		if _, dup := at[c.ID]; dup {
-			return fmt.Errorf("pgstore: append history entry %s: %w", c.ID, crm.ErrAlreadyExists)
-		}
-		at[c.ID] = i
-		prepared[i], ids[i] = c, c.ID
-		tenants[i], types[i], fields[i], ops[i] = c.TenantID, string(c.Record.Type), c.Field, c.Operation
-		recordIDs[i] = pgtype.UUID{Bytes: c.Record.ID, Valid: true}
-		actors[i] = pgtype.UUID{Bytes: c.ActorID, Valid: c.ActorID != crm.NilID}
-		olds[i], news[i] = c.Old, c.New
-		ats[i] = c.At
+	h, err := prepareHistory(ctx, entries)
+	if err != nil {
+		return err
 	}
+	prepared, at, args, n := h.prepared, h.at, h.args, len(h.prepared)
 	sql := &p.v.s.sql.history
-	args := []any{uuidArray(ids), tenants, types, recordIDs, fields, olds, news, actors, ops, ats}
 	if p.v.tx == nil {
 		err := p.insert(ctx, sql.insert, args, func(id crm.ID, seq int64, _ pgtype.TID) { prepared[at[id]].Seq = seq })
 		if err != nil {
@@ -140,6 +130,128 @@ func (p historyPort) Append(ctx context.Context, entries ...*crm.HistoryEntry) e
 	for i, e := range entries {
 		e.Seq, e.TenantID, e.At = prepared[i].Seq, prepared[i].TenantID, prepared[i].At
 	}
+	return nil
+}
+
+// historyBatch is a slice of entries ready for the insert statements:
+// their storable copies (Seq 0 until stored), the position of each ID, and
+// the statements' arguments ($1 to $10).
+type historyBatch struct {
+	prepared []crm.HistoryEntry
+	at       map[crm.ID]int
+	args     []any
+}
+
+// prepareHistory checks entries as [crm.History.Append] requires and lays
+// them out for the insert statements.
+func prepareHistory(ctx context.Context, entries []*crm.HistoryEntry) (historyBatch, error) {
+	n := len(entries)
+	h := historyBatch{prepared: make([]crm.HistoryEntry, n), at: make(map[crm.ID]int, n)}
+	var (
+		ids                         = make([]crm.ID, n)
+		tenants, types, fields, ops = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		recordIDs, actors           = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		olds, news                  = make([][]byte, n), make([][]byte, n)
+		ats                         = make([]time.Time, n)
+	)
+	for i, e := range entries {
+		c, err := crm.StorableHistoryEntry(ctx, i, e)
+		if err != nil {
+			return h, err
+		}
+		if _, dup := h.at[c.ID]; dup {
+			return h, fmt.Errorf("pgstore: append history entry %s: %w", c.ID, crm.ErrAlreadyExists)
+		}
+		h.at[c.ID] = i
+		h.prepared[i], ids[i] = c, c.ID
+		tenants[i], types[i], fields[i], ops[i] = c.TenantID, string(c.Record.Type), c.Field, c.Operation
+		recordIDs[i] = pgtype.UUID{Bytes: c.Record.ID, Valid: true}
+		actors[i] = pgtype.UUID{Bytes: c.ActorID, Valid: c.ActorID != crm.NilID}
+		olds[i], news[i] = c.Old, c.New
+		ats[i] = c.At
+	}
+	h.args = []any{uuidArray(ids), tenants, types, recordIDs, fields, olds, news, actors, ops, ats}
+	return h, nil
+}
+
+var _ crm.ChangeAppender = historyPort{}
+
+// AppendChange implements [crm.ChangeAppender]: the entries and their
+// event in one statement (two inserts in one WITH), one round trip. A
+// repeated ID of either stores neither.
+func (p historyPort) AppendChange(ctx context.Context, ev *crm.Event, entries ...*crm.HistoryEntry) error {
+	if err := p.v.check(ctx); err != nil {
+		return fmt.Errorf("pgstore: append change: %w", err)
+	}
+	if ev == nil {
+		return crm.Invalid("event", "is required")
+	}
+	h, err := prepareHistory(ctx, entries)
+	if err != nil {
+		return err
+	}
+	e, err := prepareEvents(ctx, []*crm.Event{ev})
+	if err != nil {
+		return err
+	}
+	args := append(h.args, e.args...)
+	var hStored, eStored []pgtype.TID
+	err = p.v.atomic(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, p.v.s.sql.history.insertChange, args...)
+		if err != nil {
+			return err
+		}
+		var isEvent bool
+		var id crm.ID
+		var seq int64
+		var tid pgtype.TID
+		for rows.Next() {
+			if err := rows.Scan(&isEvent, (*key)(&id), &seq, &tid); err != nil {
+				rows.Close()
+				return err
+			}
+			if isEvent {
+				e.prepared[0].Seq = seq
+				eStored = append(eStored, tid)
+			} else {
+				h.prepared[h.at[id]].Seq = seq
+				hStored = append(hStored, tid)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(hStored) == len(entries) && len(eStored) == 1 {
+			return nil
+		}
+		if len(hStored) > 0 {
+			if _, err := tx.Exec(ctx, p.v.s.sql.history.unwind, hStored); err != nil {
+				return err
+			}
+		}
+		if len(eStored) > 0 {
+			if _, err := tx.Exec(ctx, p.v.s.sql.events.unwind, eStored); err != nil {
+				return err
+			}
+		}
+		if len(eStored) == 0 {
+			return fmt.Errorf("event %s: %w", ev.ID, crm.ErrAlreadyExists)
+		}
+		for i := range h.prepared {
+			if h.prepared[i].Seq == 0 {
+				return fmt.Errorf("history entry %s: %w", h.prepared[i].ID, crm.ErrAlreadyExists)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: append change: %w", dbError(ctx, err))
+	}
+	for i, en := range entries {
+		en.Seq, en.TenantID, en.At = h.prepared[i].Seq, h.prepared[i].TenantID, h.prepared[i].At
+	}
+	ev.Seq, ev.TenantID, ev.OccurredAt = e.prepared[0].Seq, e.prepared[0].TenantID, e.prepared[0].OccurredAt
 	return nil
 }
 

@@ -134,46 +134,16 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	prepared := make([]crm.Event, len(events))
-	ids := make([]crm.ID, len(events))
-	for i, e := range events {
-		if e == nil {
-			return crm.Invalid("events["+strconv.Itoa(i)+"]", "is nil")
-		}
-		c, err := crm.StorableEvent(ctx, e)
-		if err != nil {
-			return err
-		}
-		if slices.Contains(ids[:i], c.ID) {
-			return fmt.Errorf("pgstore: append event %s: %w", c.ID, crm.ErrAlreadyExists)
-		}
-		prepared[i], ids[i] = c, c.ID
+	b, err := prepareEvents(ctx, events)
+	if err != nil {
+		return err
 	}
 	sql := w.v.s.sql.events
-	n := len(prepared)
-	var (
-		tenants, types, subjectTypes = make([]string, n), make([]string, n), make([]string, n)
-		subjects, actors             = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
-		times                        = make([]time.Time, n)
-		payloads                     = make([][]byte, n)
-	)
-	at := make(map[crm.ID]int, n)
-	for i := range prepared {
-		e := &prepared[i]
-		e.Seq = 0 // set by the insert; still 0 means not stored
-		at[e.ID] = i
-		tenants[i], types[i], subjectTypes[i] = e.TenantID, string(e.Type), string(e.Subject.Type)
-		subjects[i] = pgtype.UUID{Bytes: e.Subject.ID, Valid: true}
-		actors[i] = pgtype.UUID{Bytes: e.ActorID, Valid: e.ActorID != crm.NilID}
-		times[i] = e.OccurredAt
-		if len(e.Payload) > 0 {
-			payloads[i] = e.Payload
-		}
-	}
+	prepared, at, n := b.prepared, b.at, len(b.prepared)
 	// In a transaction of its own outside a unit of work, so the events are
 	// stored all or none.
-	err := w.v.atomic(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sql.insert, uuidArray(ids), tenants, types, subjectTypes, subjects, actors, times, payloads)
+	err = w.v.atomic(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql.insert, b.args...)
 		if err != nil {
 			return err
 		}
@@ -215,6 +185,52 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		e.Seq, e.TenantID, e.OccurredAt = prepared[i].Seq, prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
+}
+
+// eventBatch is a slice of events ready for the insert statement: their
+// storable copies (Seq 0 until stored), the position of each ID, and the
+// statement's arguments ($1 to $8).
+type eventBatch struct {
+	prepared []crm.Event
+	at       map[crm.ID]int
+	args     []any
+}
+
+// prepareEvents checks events as [crm.EventWriter.Append] requires and
+// lays them out for the insert statement.
+func prepareEvents(ctx context.Context, events []*crm.Event) (eventBatch, error) {
+	n := len(events)
+	b := eventBatch{prepared: make([]crm.Event, n), at: make(map[crm.ID]int, n)}
+	var (
+		ids                          = make([]crm.ID, n)
+		tenants, types, subjectTypes = make([]string, n), make([]string, n), make([]string, n)
+		subjects, actors             = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		times                        = make([]time.Time, n)
+		payloads                     = make([][]byte, n)
+	)
+	for i, e := range events {
+		if e == nil {
+			return b, crm.Invalid("events["+strconv.Itoa(i)+"]", "is nil")
+		}
+		c, err := crm.StorableEvent(ctx, e)
+		if err != nil {
+			return b, err
+		}
+		if _, dup := b.at[c.ID]; dup {
+			return b, fmt.Errorf("pgstore: append event %s: %w", c.ID, crm.ErrAlreadyExists)
+		}
+		c.Seq = 0 // set by the insert; still 0 means not stored
+		b.prepared[i], b.at[c.ID], ids[i] = c, i, c.ID
+		tenants[i], types[i], subjectTypes[i] = c.TenantID, string(c.Type), string(c.Subject.Type)
+		subjects[i] = pgtype.UUID{Bytes: c.Subject.ID, Valid: true}
+		actors[i] = pgtype.UUID{Bytes: c.ActorID, Valid: c.ActorID != crm.NilID}
+		times[i] = c.OccurredAt
+		if len(c.Payload) > 0 {
+			payloads[i] = c.Payload
+		}
+	}
+	b.args = []any{uuidArray(ids), tenants, types, subjectTypes, subjects, actors, times, payloads}
+	return b, nil
 }
 
 // outbox implements [crm.Outbox] over every tenant's events.

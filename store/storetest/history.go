@@ -386,6 +386,50 @@ func runHistory(t *testing.T, h Harness) {
 		require.NoError(t, hist.Append(e.ctxA, other), "the ID of an entry of a refused call is free")
 	})
 
+	htest("AppendChangeStoresEntriesAndEventTogether", func(t *testing.T, e *env, hist crm.History) {
+		if _, ok := hist.(crm.ChangeAppender); !ok {
+			t.Skip("the adapter's history has no crm.ChangeAppender (optional)")
+		}
+		rec := customerRef(e)
+		event := func() *crm.Event {
+			ev, err := crm.NewEvent(e.ids, e.clock, crm.EventCustomerUpdated, rec, crm.NilID, crm.ChangedPayload{Operation: "update"})
+			require.NoError(t, err)
+			return &ev
+		}
+		first, firstEv := historyEntry(e, rec, crm.NilID, e.now()), event()
+		second := historyEntry(e, rec, crm.NilID, e.now())
+		err := e.store.InTx(e.ctxA, func(ctx context.Context, tx crm.Tx) error {
+			return tx.(crm.HistoryTx).History().(crm.ChangeAppender).AppendChange(ctx, firstEv, first, second)
+		})
+		require.NoError(t, err)
+		require.Positive(t, firstEv.Seq)
+		require.Equal(t, "a", firstEv.TenantID)
+		require.Less(t, first.Seq, second.Seq)
+		requireEntries(t, []crm.HistoryEntry{storedHistory(second), storedHistory(first)}, readHistory(t, hist, e.ctxA, rec, 0))
+		pending, err := e.store.Outbox().Pending(e.ctx, crm.MaxPageLimit)
+		require.NoError(t, err)
+		require.Contains(t, eventIDs(pending), firstEv.ID)
+
+		// A taken event ID stores neither the entries nor the event; so
+		// does a taken entry ID, and the unit of work may carry on.
+		lost, again := historyEntry(e, rec, crm.NilID, e.now()), event()
+		again.ID = firstEv.ID
+		taken := event()
+		dup := historyEntry(e, rec, crm.NilID, e.now())
+		dup.ID = first.ID
+		err = e.store.InTx(e.ctxA, func(ctx context.Context, tx crm.Tx) error {
+			ca := tx.(crm.HistoryTx).History().(crm.ChangeAppender)
+			require.ErrorIs(t, ca.AppendChange(ctx, again, lost), crm.ErrAlreadyExists)
+			require.ErrorIs(t, ca.AppendChange(ctx, taken, lost, dup), crm.ErrAlreadyExists)
+			return nil
+		})
+		require.NoError(t, err)
+		requireEntries(t, []crm.HistoryEntry{storedHistory(second), storedHistory(first)}, readHistory(t, hist, e.ctxA, rec, 0), "nothing of the refused calls")
+		pending, err = e.store.Outbox().Pending(e.ctx, crm.MaxPageLimit)
+		require.NoError(t, err)
+		require.NotContains(t, eventIDs(pending), taken.ID, "nor their events")
+	})
+
 	htest("ConcurrentAppendsKeepEveryEntryOnce", func(t *testing.T, e *env, hist crm.History) {
 		rec := customerRef(e)
 		const perCall = 3

@@ -67,7 +67,8 @@ func newHistoryStatements(history, events string) historyStatements {
 		// The same for the system (actor_id NULL), without $2.
 		bySystem: "SELECT " + cols + " FROM " + history + " WHERE id = ANY(ARRAY(SELECT id FROM " + history +
 			" WHERE tenant_id = $1 AND actor_id IS NULL AND at >= $2 AND at < $3 AND seq < $4" + page + "$5)) ORDER BY seq DESC",
-		// $1 tenant, $2 before: one range of crm_history_purge_idx.
+		// $1 tenant, $2 before: the block ranges crm_history_purge_idx
+		// finds before $2, filtered by tenant.
 		purge: "DELETE FROM " + history + " WHERE tenant_id = $1 AND at < $2",
 	}
 }

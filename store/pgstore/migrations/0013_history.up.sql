@@ -27,5 +27,7 @@ CREATE INDEX crm_history_record_idx ON {{schema}}.crm_history (tenant_id, record
 -- index alone and then only its own rows by primary key, not every row of
 -- the window.
 CREATE INDEX crm_history_actor_idx ON {{schema}}.crm_history (tenant_id, actor_id, at, seq) INCLUDE (id);
--- Purges: a tenant's entries before a time (Purge acts for one tenant).
-CREATE INDEX crm_history_purge_idx ON {{schema}}.crm_history (tenant_id, at);
+-- Purges: entries before a time. Rows arrive in time order, so a block
+-- range index finds the old ones at a fraction of a B-tree's cost to every
+-- append; Purge filters the tenant among them.
+CREATE INDEX crm_history_purge_idx ON {{schema}}.crm_history USING brin (at);

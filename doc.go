@@ -47,14 +47,23 @@
 //     refusal is a [*permission.DeniedError] that names the deciding rule.
 //   - Merges and pools: a dedupe merge settles ownership in its unit of
 //     work ([pool.Service.SettleMergeTx]) and its undo restores it.
+//   - History: every create, update and delete of a shared record made
+//     through the CRM keeps one history row per changed field and appends
+//     its change event ("customer.updated", [crm.ChangedPayload]) in the
+//     unit of work of the change, as made by the request's actor in the
+//     operation that caused it (claim, convert, merge; a host names its
+//     own with [crm.WithActor]); [CRM.History] reads it, masked by the
+//     policy's field rules. The domain services append their domain events
+//     (customer.claimed, lead.converted); the pool ledger keeps ownership.
 //
 // # One unit of work across domains
 //
 // Every operation is all-or-nothing, and every mutating operation has a
 // ...Tx form that joins a unit of work the caller already holds: the tx of
 // [CRM.InTx] (memstore's lock, or a PostgreSQL transaction), or, with
-// pgstore, the host's own pgx.Tx wrapped by Store.WithTx, so crmkit's
-// writes commit or roll back with the host's own tables:
+// pgstore, the host's own pgx.Tx wrapped by Store.WithTx and joined with
+// [CRM.Join] (so its writes are recorded), so crmkit's writes commit or
+// roll back with the host's own tables:
 //
 //	err := c.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
 //		if _, err := c.Pools.ClaimTx(ctx, tx, claim); err != nil {

@@ -259,7 +259,7 @@ func TestCRMInHostTransaction(t *testing.T) {
 	require.Contains(t, []crm.ID{plain.reps[0].ID, plain.reps[1].ID}, want.ConvertedOwner, "routed to the east team")
 	require.True(t, want.ConvertedKeys)
 	require.Equal(t, []crm.EventType{ // the router names its event after the record type: lead.routed
-		pool.EventClaimed, "lead.routed", crm.EventCustomerCreated, crm.EventContactCreated, lead.EventLeadConverted,
+		pool.EventClaimed, "lead.routed", pool.EventAcquired, crm.EventContactCreated, lead.EventLeadConverted,
 	}, want.NewEventTypes)
 
 	w := newCRMWorld(t, nil)

@@ -844,9 +844,9 @@ func (s *Store) PoolClaimState(ctx context.Context, customerID, actorID crm.ID) 
 }
 
 // PoolClaim implements [pool.ClaimStore] in one round trip: a batch of
-// three statements that PostgreSQL runs as one implicit transaction,
-// committed when the batch ends. The first locks the holding; the second
-// creates the counters if missing; the third locks the customer and the
+// two statements that PostgreSQL runs as one implicit transaction,
+// committed when the batch ends. The first locks the holding and creates
+// the counters if missing; the second locks the customer and the
 // counters (in key order), checks the versions read and the counters'
 // maxima, and only then updates holding, customer and counters and
 // appends the ledger entry (one crm_events row that is its event too) and
@@ -943,14 +943,17 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, err)
 	}
 	b := &pgx.Batch{}
-	// The holding first, as every unit of work locks it before counters;
-	// then the counters the claim checks, which must exist before the
+	// The holding first, as every unit of work locks it before counters
+	// (the insert's condition locks it before the first row); then the
+	// counters the claim checks, which must exist before the next
 	// statement starts so that it can lock them (a missing counter is 0
 	// either way): a counter row inserted here stays locked, so taking it
 	// before the holding could deadlock with a unit of work that holds
-	// the holding and adds to that counter.
-	b.Queue("SELECT 1 FROM "+holdings+" WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE", tenant, key(h.CustomerID))
-	b.Queue("INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($2::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING", tenant, sorted)
+	// the holding and adds to that counter. Without a holding there is
+	// nothing to claim, and no counter is made.
+	b.Queue("WITH h AS (SELECT 1 FROM "+holdings+" WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE)"+
+		" INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($3::text[]) AS k"+
+		" WHERE EXISTS (SELECT 1 FROM h) ORDER BY k ON CONFLICT DO NOTHING", tenant, key(h.CustomerID), sorted)
 	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&hVersion, &owner, &cVersion, &refusedOrd, &refusedValue, &created, &seq, &partial)
 	})

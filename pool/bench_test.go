@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkClaimMemstore measures one claim on memstore: lock, checks,
-// limit counters, customer and holding updates, ledger entry and event,
+// limit counters, customer and holding updates, ledger entry (its event),
 // through the one-write claim port and through a unit of work.
 func BenchmarkClaimMemstore(b *testing.B) {
 	b.Run("one-write", func(b *testing.B) { benchmarkClaimMemstore(b, false) })
@@ -81,7 +81,7 @@ func pooledBatch(b *testing.B, ctx context.Context, store *memstore.Store, ids c
 // BenchmarkSweepMemstore sweeps 1,000,000 tracked customers on memstore
 // of which a realistic share is due (1% and 10%: a daily sweep recycles
 // the customers that fell due since the day before), and 100,000 all due;
-// each recycled customer gets its checks, ledger entry and event. Run with
+// each recycled customer gets its checks and ledger entry (its event). Run with
 // -benchtime=1x; ns/op is one whole sweep, "ns/recycled" the cost per
 // recycled customer. BenchmarkSweepMemstore1M has all 1,000,000 due.
 func BenchmarkSweepMemstore(b *testing.B) {

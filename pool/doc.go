@@ -40,8 +40,8 @@
 // [Holding], checks state, permission (through an [Authorizer]), cooldowns,
 // collisions and limits, updates the customer and its holding, writes an
 // ownership ledger [Entry] (before and after owner and pool, operation,
-// reason, rule and rule snapshot, actor or system, time) and an event to the
-// outbox, and applies the configured [Cascade] to contacts, open
+// reason, rule and rule snapshot, actor or system, time), which the store
+// keeps as the operation's event in the outbox too, and applies the configured [Cascade] to contacts, open
 // opportunities and follow-up plans. With an idempotency key a retried
 // request returns the first result ([Result.Replayed]). Keys are at most
 // [MaxIdempotencyKeyLen] bytes of UTF-8 without control characters and
@@ -106,7 +106,7 @@
 // work, after the customers were updated: an owned survivor keeps its
 // owner, an unowned one takes the owner of the first owned loser (with the
 // owned-customer counters), and every loser leaves its owner and its pool
-// for good. Each change is an [OpMerge] ledger entry with an event. The
+// for good. Each change is an [OpMerge] ledger entry, which is its event. The
 // returned [MergeOwnership] is plain JSON kept with the merge;
 // [Service.UndoMergeTx] restores holdings, customers' ownership fields and
 // counters from it ([OpUnmerge] entries), refusing with [crm.ErrConflict]
@@ -172,14 +172,16 @@
 //
 // # Events
 //
-// Each ledger entry writes one event to the outbox, with the customer as
+// Each ledger entry is an event of the outbox, with the customer as
 // subject: [EventClaimed], [EventReleased], [EventAssigned],
 // [EventTransferred], [EventLocked], [EventUnlocked], [EventMoved],
 // [EventPooled], [EventRecycled], [EventOwnershipMerged],
-// [EventOwnershipUnmerged], and [EventAcquired] from [Service.Create]. Their payload is the entry as an [EntryPayload]
-// (aliases name it per type: [ClaimedPayload], ...); decode it with
-// [crm.DecodePayload]. [Service.MoveUser] writes [EventUserMoved] with a
-// [UserMovedPayload]. A one-write claim ([ClaimStore]) hands the adapter
-// its event with the entry's Seq still 0 at [PayloadSeqOffset]; the
-// adapter writes the Seq there ([SetPayloadSeq]).
+// [EventOwnershipUnmerged], and [EventAcquired] from [Service.Create].
+// The store keeps one record that is both ([Ledger]): the event has the
+// entry's ID and Seq, and relays deliver it like any other event. Its
+// payload is the entry as an [EntryPayload] (aliases name it per type:
+// [ClaimedPayload], ...), without the rule snapshot and idempotency key,
+// which [Service.Ledger] reads; decode it with [crm.DecodePayload].
+// [Entry.Event] is the event an entry is. [Service.MoveUser] writes
+// [EventUserMoved] with a [UserMovedPayload], an event of its own.
 package pool

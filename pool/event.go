@@ -8,11 +8,12 @@ import (
 	"github.com/crmkit/crmkit/crm"
 )
 
-// Event types written by pool operations, in the same unit of work as the
-// change, with the customer as subject. The payload of each is the
-// operation's ledger [Entry] as an [EntryPayload]; each type has an alias
-// of it named after the event ([ClaimedPayload], ...), to decode with
-// [crm.DecodePayload].
+// Event types of pool operations, with the customer as subject. Each
+// ownership ledger [Entry] is one of these events: the adapter stores one
+// record that is both ([Ledger.Append], [Entry.Event]), so the event has
+// the entry's ID and Seq. The payload of each is the entry as an
+// [EntryPayload]; each type has an alias of it named after the event
+// ([ClaimedPayload], ...), to decode with [crm.DecodePayload].
 const (
 	// EventAcquired: a user brought in a new customer as its owner
 	// ([Service.Create]); payload [AcquiredPayload]. The customer's fields
@@ -55,15 +56,15 @@ var eventOf = map[Op]crm.EventType{
 	OpMerge: EventOwnershipMerged, OpUnmerge: EventOwnershipUnmerged,
 }
 
-// EntryPayload is the payload of every event a ledger entry writes: the
-// [Entry] without its tenant, rule snapshot and idempotency key (consumers
-// that need the snapshot read the ledger). Its JSON is the same as
-// encoding/json writes for it; the [Service] encodes it by hand because a
-// sweep writes one per customer. Safe for concurrent reads.
+// EntryPayload is the payload of the event a ledger entry is: the [Entry]
+// without its tenant, rule snapshot and idempotency key (consumers that
+// need the snapshot read the ledger). Its JSON is the same as
+// encoding/json writes for it; [Entry.AppendPayload] encodes it by hand
+// because a sweep writes one per customer. Safe for concurrent reads.
 type EntryPayload struct {
-	// EntryID is the ledger entry's ID.
+	// EntryID is the ledger entry's ID, which is also its event's ID.
 	EntryID crm.ID `json:"entry_id"`
-	// Seq is the ledger entry's Seq (not the event's).
+	// Seq is the ledger entry's Seq, which is also its event's Seq.
 	Seq        int64  `json:"seq"`
 	CustomerID crm.ID `json:"customer_id"`
 	Op         Op     `json:"op"`
@@ -118,27 +119,41 @@ func (e *Entry) Payload() EntryPayload {
 	}
 }
 
-// PayloadSeqOffset is where the digits of Seq start in an [EntryPayload]
-// the [Service] encodes: the payload begins {"entry_id":"<the entry's 36
-// characters>","seq":. A one-write claim ([ClaimStore.PoolClaim]) does not
-// know its entry's Seq yet: its event's payload carries "seq":0, and the
-// adapter puts the Seq's decimal digits in place of that 0 — in SQL, or
-// with [SetPayloadSeq].
-const PayloadSeqOffset = len(`{"entry_id":"`) + 36 + len(`","seq":`)
-
-// SetPayloadSeq returns payload, an [EntryPayload] the [Service] encoded
-// with Seq 0, with Seq set to seq, in a new slice. It refuses a payload not
-// in that form with an error matching [crm.ErrInvalidArgument].
-func SetPayloadSeq(payload []byte, seq int64) ([]byte, error) {
-	if len(payload) <= PayloadSeqOffset+1 || string(payload[:len(`{"entry_id":"`)]) != `{"entry_id":"` ||
-		string(payload[PayloadSeqOffset-len(`","seq":`):PayloadSeqOffset+2]) != `","seq":0,` {
-		return nil, crm.Invalid("payload", "is not a pool entry payload with seq 0")
-	}
-	b := make([]byte, 0, len(payload)+19)
-	b = append(b, payload[:PayloadSeqOffset]...)
-	b = strconv.AppendInt(b, seq, 10)
-	return append(b, payload[PayloadSeqOffset+1:]...), nil
+// EventType returns the type of the event an entry of op is, and false
+// for an operation the package does not know.
+func (op Op) EventType() (crm.EventType, bool) {
+	t, ok := eventOf[op]
+	return t, ok
 }
+
+// AppendPayload appends the JSON of e's [EntryPayload] to b, exactly as
+// encoding/json would write it, and returns the extended slice. Adapters
+// call it to write the payload of the event an entry is.
+func (e *Entry) AppendPayload(b []byte) []byte {
+	p := e.Payload()
+	return p.appendJSON(b, nil)
+}
+
+// Event returns the event e is, as [Ledger.Append] stores it with the
+// entry: the entry's ID, Seq and tenant, the type of its operation
+// ([Op.EventType]), the customer as subject, the actor, e.At as the time
+// and the [EntryPayload] as payload. It refuses an entry [Entry.Validate]
+// refuses.
+func (e *Entry) Event() (crm.Event, error) {
+	if err := e.Validate(); err != nil {
+		return crm.Event{}, err
+	}
+	typ, _ := e.Op.EventType()
+	return crm.Event{ID: e.ID, TenantID: e.TenantID, Seq: e.Seq, Type: typ, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
+		ActorID: e.ActorID, OccurredAt: e.At, Payload: e.AppendPayload(make([]byte, 0, 320))}, nil
+}
+
+// PayloadSeqOffset is where the digits of Seq start in the payload
+// [Entry.AppendPayload] writes: it begins {"entry_id":"<the entry's 36
+// characters>","seq":. An adapter that assigns Seq in the statement that
+// stores the entry (pgstore) encodes the payload with Seq 0 and puts the
+// Seq's decimal digits in place of that 0.
+const PayloadSeqOffset = len(`{"entry_id":"`) + 36 + len(`","seq":`)
 
 // appendJSON appends p as encoding/json would encode it, without
 // allocating; at, when not nil, is p.At already formatted as RFC 3339 (a

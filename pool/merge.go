@@ -119,8 +119,8 @@ func (r *MergeOwnershipRequest) validate() error {
 // Every loser's holding is released: no owner, no pool (so nobody can
 // claim it), its owner's counters decremented, its customer's OwnerID,
 // PoolID and DepartmentID cleared. Each changed holding gets an [OpMerge]
-// ledger entry and an [EventOwnershipMerged] event (the survivor's only
-// when its owner changes). The survivor's ownership fields are set from
+// ledger entry, which is an [EventOwnershipMerged] event (the survivor's
+// only when its owner changes). The survivor's ownership fields are set from
 // its holding, replacing any a merge copied from a loser. Customers
 // without a holding (never in a pool) are left as they are, except that a
 // survivor inheriting an owner gets a holding. No cascade applies: the
@@ -355,8 +355,8 @@ func (u *unit) settleSurvivor(ctx context.Context, m *MergeOwnership, h *Holding
 // (a holding the settlement created is left unowned and in no pool, which
 // is how a customer without one stands), the owners' counters, and the
 // customers' OwnerID, PoolID and DepartmentID as the settlement found
-// them, with an [OpUnmerge] ledger entry and an [EventOwnershipUnmerged]
-// event per restored holding. Restored owners count again without a limit
+// them, with an [OpUnmerge] ledger entry (an [EventOwnershipUnmerged]
+// event) per restored holding. Restored owners count again without a limit
 // check. It refuses with an error matching [crm.ErrConflict] when any of
 // the holdings changed since the settlement, and returns an error
 // matching [crm.ErrUnsupported] when tx lacks the pool ports. On error the

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -16,7 +17,8 @@ import (
 // [EntryPayload]; they decode strictly back into an equal struct, which
 // encodes to the same bytes (for valid UTF-8: encoding/json writes invalid
 // bytes as U+FFFD, so those cannot round-trip); and a payload with seq 0
-// made final by [SetPayloadSeq] is the one encoded with its Seq.
+// whose 0 at PayloadSeqOffset is replaced by the Seq, as pgstore does in
+// SQL, is the one encoded with its Seq.
 func FuzzEventPayload(f *testing.F) {
 	f.Add("no_budget", "r1", "claim", int64(7), int64(123000), true)
 	f.Add(`say "hi"\`, "规则-1", "recycle", int64(0), int64(0), false)
@@ -52,9 +54,10 @@ func checkPayloadRoundTrip(t *testing.T, p EntryPayload) {
 
 	zero := p
 	zero.Seq = 0
-	spliced, err := SetPayloadSeq(zero.appendJSON(nil, nil), p.Seq)
-	require.NoError(t, err)
-	require.Equal(t, string(b), string(spliced))
+	z := zero.appendJSON(nil, nil)
+	require.Equal(t, `","seq":0,`, string(z[PayloadSeqOffset-len(`","seq":`):PayloadSeqOffset+2]))
+	spliced := string(z[:PayloadSeqOffset]) + strconv.FormatInt(p.Seq, 10) + string(z[PayloadSeqOffset+1:])
+	require.Equal(t, string(b), spliced)
 }
 
 // TestEventPayloadRoundTrip runs the round trip over one payload of every
@@ -82,16 +85,27 @@ func TestEventPayloadRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSetPayloadSeqRefusesOtherPayloads(t *testing.T) {
+// An entry's event has the entry's ID, Seq, tenant, actor and time, the
+// type of its operation and the entry's payload; an entry the ledger
+// refuses has none.
+func TestEntryEventIsTheEntry(t *testing.T) {
 	t.Parallel()
-	good := (&EntryPayload{EntryID: crm.UUIDv7{}.NewID()}).appendJSON(nil, nil)
-	for _, b := range [][]byte{nil, []byte(`{}`), good[:PayloadSeqOffset+1], (&EntryPayload{Seq: 5}).appendJSON(nil, nil),
-		[]byte(`{"entry_xx":"00000000-0000-0000-0000-000000000000","seq":0,"at":""}`)} {
-		_, err := SetPayloadSeq(b, 1)
-		require.ErrorIs(t, err, crm.ErrInvalidArgument, "%s", b)
-	}
-	_, err := SetPayloadSeq(good, 1)
+	ids := crm.UUIDv7{}
+	e := &Entry{ID: ids.NewID(), TenantID: "t1", Seq: 9, CustomerID: ids.NewID(), Op: OpRelease, FromOwner: ids.NewID(), ToPool: ids.NewID(),
+		ActorID: ids.NewID(), Reason: "no_budget", At: time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC), IdempotencyKey: "k", Rule: json.RawMessage(`{}`)}
+	ev, err := e.Event()
 	require.NoError(t, err)
+	require.Equal(t, crm.Event{ID: e.ID, TenantID: "t1", Seq: 9, Type: EventReleased, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
+		ActorID: e.ActorID, OccurredAt: e.At, Payload: ev.Payload}, ev)
+	got, err := crm.DecodePayload[ReleasedPayload](ev)
+	require.NoError(t, err)
+	require.Equal(t, e.Payload(), got)
+
+	e.Op = "teleport"
+	_, err = e.Event()
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "entry.op", ve.Field)
 }
 
 func FuzzParseLimits(f *testing.F) {

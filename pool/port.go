@@ -144,12 +144,15 @@ const (
 
 // Entry is one ownership ledger entry: an append-only record of who owned a
 // customer before and after an operation, and why. Replaying a customer's
-// entries in Seq order yields its current owner and pool.
+// entries in Seq order yields its current owner and pool. An entry is also
+// an event of the outbox ([Entry.Event]): the store keeps one record that
+// is both, so the entry's ID and Seq are its event's.
 type Entry struct {
 	ID       crm.ID `json:"id"`
 	TenantID string `json:"tenant_id,omitempty"`
-	// Seq is assigned by the store and increases with every entry; entries
-	// of one customer are stored in change order.
+	// Seq is assigned by the store: the Seq of the entry's event in the
+	// outbox, which increases with every event; entries of one customer
+	// are stored in change order.
 	Seq        int64  `json:"seq"`
 	CustomerID crm.ID `json:"customer_id"`
 	Op         Op     `json:"op"`
@@ -170,13 +173,22 @@ type Entry struct {
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 }
 
-// Ledger is the append-only ownership ledger.
+// Ledger is the append-only ownership ledger. Its entries are events of the
+// outbox: Append stores one record that is both the entry and its event
+// ([Entry.Event]), delivered like any event ([crm.Deliveries]), and List
+// reads the entries back from those records. There is no separate event
+// to append for an entry.
 type Ledger interface {
-	// Append stores e, assigning e.Seq and e.TenantID from the context when
-	// empty; [crm.ErrAlreadyExists] for a repeated ID.
+	// Append stores e and the event it is, as one record: e.TenantID from
+	// the context when empty, e.Seq assigned as the event's Seq, the
+	// event's payload written with that Seq. It refuses an entry
+	// [Entry.Validate] refuses; [crm.ErrAlreadyExists] when an entry or
+	// event with e.ID exists.
 	Append(ctx context.Context, e *Entry) error
 	// List returns up to limit entries with Seq greater than afterSeq, in Seq
-	// order; customerID NilID lists every customer's.
+	// order; customerID NilID lists every customer's. Events that are not
+	// ledger entries are never listed, even those of a pool event type
+	// appended through [crm.EventWriter].
 	List(ctx context.Context, customerID crm.ID, afterSeq int64, limit int) ([]*Entry, error)
 }
 
@@ -235,9 +247,9 @@ type RequestPruner interface {
 
 // BatchTx is an optional extension of [Tx] for set-based sweeps. When the
 // unit of work implements it (memstore and pgstore do), [Service.Sweep]
-// reads a batch's customers in one call and stores the batch's recycles,
-// counters and events in a few statements instead of a dozen round trips
-// per customer. Adapters without it get the same results one customer at
+// reads a batch's customers in one call and stores the batch's recycles
+// (with their ledger entries, which are their events) and counters in a
+// few statements instead of a dozen round trips per customer. Adapters without it get the same results one customer at
 // a time.
 type BatchTx interface {
 	Tx
@@ -249,17 +261,12 @@ type BatchTx interface {
 	// PoolRecycleBatch stores several recycles at once, all or none (each
 	// customer at most once per batch): each holding as given (if its
 	// Version is current), each customer's placement as given in Customer
-	// (if its version is still CustomerVersion), and each ledger entry
-	// (assigning Seq). It refuses a batch [ValidateRecycleBatch] refuses;
-	// a stale holding or customer fails the whole batch with
-	// [crm.ErrConflict].
+	// (if its version is still CustomerVersion), and each ledger entry with
+	// its event, as [Ledger.Append] stores one (assigning Seq, in batch
+	// order). It refuses a batch [ValidateRecycleBatch] refuses; a stale
+	// holding or customer fails the whole batch with [crm.ErrConflict], a
+	// repeated entry ID with [crm.ErrAlreadyExists].
 	PoolRecycleBatch(ctx context.Context, batch []Recycled) error
-	// PoolAppendEvents stores events like [crm.EventWriter.Append] (all or
-	// none, assigning Seq and the context tenant; a repeated ID is
-	// [crm.ErrAlreadyExists]), in a few statements for the whole slice.
-	// Payloads must be compact, valid JSON (the Service writes them so);
-	// an adapter may store them without checking again.
-	PoolAppendEvents(ctx context.Context, events []*crm.Event) error
 }
 
 // Recycled is one customer's recycle in a [BatchTx.PoolRecycleBatch].
@@ -291,15 +298,14 @@ type ClaimStore interface {
 	PoolClaimState(ctx context.Context, customerID, actorID crm.ID) (*ClaimState, error)
 	// PoolClaim stores w atomically (all or nothing, on its own: never
 	// inside InTx; like InTx it never leaves the outcome open because ctx
-	// ended, and reports a lost commit answer as [crm.ErrOutcomeUnknown]) if the customer's holding still has w.Holding.Version
-	// and the customer still has w.CustomerVersion, and every counter of
+	// ended, and reports a lost commit answer as [crm.ErrOutcomeUnknown])
+	// if the customer's holding still has w.Holding.Version and the
+	// customer still has w.CustomerVersion, and every counter of
 	// w.Counters stays within its Max after adding one. It then writes the
 	// holding as given (incrementing Version), the customer's placement as
-	// given in w.Customer, adds one to each counter,
-	// appends w.Entry (assigning Seq), w.Event (assigning Seq; its payload
-	// as given but with the entry's Seq in decimal in place of the 0 at
-	// [PayloadSeqOffset], as [SetPayloadSeq] does) and w.Request, if set.
-	// It refuses a write [ClaimWrite.Validate] refuses.
+	// given in w.Customer, adds one to each counter, appends w.Entry with
+	// its event as [Ledger.Append] does (assigning Seq) and stores
+	// w.Request, if set. It refuses a write [ClaimWrite.Validate] refuses.
 	// Otherwise it changes nothing and says why in the outcome.
 	PoolClaim(ctx context.Context, w *ClaimWrite) (ClaimOutcome, error)
 }
@@ -329,11 +335,8 @@ type ClaimWrite struct {
 	Customer CustomerPlacement
 	// Counters are checked and incremented together.
 	Counters []CounterCheck
-	Entry    *Entry
-	// Event is the outbox event. Its Payload is the entry's
-	// [EntryPayload] with Seq 0: the store sets the Seq (see
-	// [ClaimStore.PoolClaim]).
-	Event *crm.Event
+	// Entry is the claim's ledger entry, stored with its event.
+	Entry *Entry
 	// Request, when set, is the claim's idempotency record, stored with
 	// the claim as [Requests.Put] stores one (setting TenantID and
 	// CreatedAt); its Result is RequestHead, the entry's Seq,
@@ -345,8 +348,8 @@ type ClaimWrite struct {
 
 // ClaimOutcome says what [ClaimStore.PoolClaim] did.
 type ClaimOutcome struct {
-	// Stored is true when the claim was stored; the write's Holding, Entry
-	// and Event then carry their stored Version, Seq and times.
+	// Stored is true when the claim was stored; the write's Holding and
+	// Entry then carry their stored Version, Seq and times.
 	Stored bool
 	// Refused is the index in Counters of a counter that would have passed
 	// its Max, with its Current value; -1 when no counter refused.

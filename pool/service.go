@@ -109,7 +109,7 @@ const maxSweepWorkers = 64
 type Config struct {
 	// Clock tells the time. Defaults to crm.SystemClock.
 	Clock crm.Clock
-	// IDs makes ledger entry and event IDs. Defaults to crm.UUIDv7 on Clock.
+	// IDs makes ledger entry (and so event) IDs. Defaults to crm.UUIDv7 on Clock.
 	IDs crm.IDGenerator
 	// Authorizer decides permissions. Defaults to DefaultAuthorizer{}.
 	Authorizer Authorizer
@@ -215,7 +215,8 @@ func (c *Config) withDefaults() Config {
 
 // Service runs pool operations against a store whose units of work
 // implement [Tx]. Every operation is one unit of work: its checks, counter
-// updates, ledger entry and events commit together or not at all. It is safe
+// updates, ledger entry (its event) and other events commit together or
+// not at all. It is safe
 // for concurrent use and starts no goroutine that outlives a call.
 type Service struct {
 	store   crm.Store
@@ -752,18 +753,10 @@ func (u *unit) save(ctx context.Context, h *Holding, c *crm.Customer, isNew bool
 	return u.tx.Customers().Update(ctx, c)
 }
 
-// record appends the ledger entry and its event.
+// record appends the ledger entry, which the store keeps as its event too.
 func (u *unit) record(ctx context.Context, e *Entry) error {
 	e.ID, e.At = u.s.cfg.IDs.NewID(), u.now
-	if err := u.tx.PoolLedger().Append(ctx, e); err != nil {
-		return err
-	}
-	p := e.Payload()
-	ev := crm.Event{
-		ID: u.s.cfg.IDs.NewID(), Type: eventOf[e.Op], Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
-		ActorID: e.ActorID, OccurredAt: u.now, Payload: p.appendJSON(make([]byte, 0, 320), nil),
-	}
-	return u.tx.Events().Append(ctx, &ev)
+	return u.tx.PoolLedger().Append(ctx, e)
 }
 
 func (u *unit) customer(ctx context.Context, id crm.ID) (*crm.Customer, error) {
@@ -962,16 +955,13 @@ func (s *Service) claimOneWrite(ctx context.Context, cs ClaimStore, req ClaimReq
 		assignOwner(h, c, usr, p, now)
 		schedule(h, c, p)
 		e := &Entry{ID: s.cfg.IDs.NewID(), TenantID: crm.TenantFrom(ctx), At: now, CustomerID: c.ID, Op: OpClaim, ToOwner: usr.ID, FromPool: p.ID, ActorID: usr.ID}
-		payload := e.Payload() // Seq 0: the store sets it (see PayloadSeqOffset)
 		head, tail, err := claimResultParts(e)
 		if err != nil {
 			return fail(err)
 		}
 		w := &ClaimWrite{
 			Request:     &Request{Key: claimKey(c.ID, h.Version), Op: OpClaim, CustomerID: c.ID, ActorID: usr.ID},
-			RequestHead: head, RequestTail: tail, Holding: h, CustomerVersion: customerVersion, Customer: PlacementOf(c), Counters: make([]CounterCheck, len(checks)), Entry: e,
-			Event: &crm.Event{ID: s.cfg.IDs.NewID(), Type: EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: c.ID},
-				ActorID: usr.ID, OccurredAt: now, Payload: payload.appendJSON(make([]byte, 0, 320), nil)}}
+			RequestHead: head, RequestTail: tail, Holding: h, CustomerVersion: customerVersion, Customer: PlacementOf(c), Counters: make([]CounterCheck, len(checks)), Entry: e}
 		for i, ck := range checks {
 			w.Counters[i] = ck.CounterCheck
 		}

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -45,10 +46,14 @@ func (h *Holding) StorageTimes() {
 
 // Validate reports a ledger entry no adapter may append: one without an
 // ID, a customer, an operation or a time, as a [*crm.ValidationError] on
-// "entry". [Ledger.Append] and the ports that append entries call it.
+// "entry", or one whose operation has no event type ([Op.EventType]), on
+// "entry.op". [Ledger.Append] and the ports that append entries call it.
 func (e *Entry) Validate() error {
 	if e.ID == crm.NilID || e.CustomerID == crm.NilID || e.Op == "" || e.At.IsZero() {
 		return crm.Invalid("entry", "id, customer_id, op and at are required")
+	}
+	if _, ok := e.Op.EventType(); !ok {
+		return crm.Invalid("entry.op", "unknown operation %q", e.Op)
 	}
 	return nil
 }
@@ -100,22 +105,26 @@ func ValidateRecycleBatch(batch []Recycled) error {
 
 // Validate reports a claim [ClaimStore.PoolClaim] must refuse before it
 // writes anything, for the context's tenant: a write without an owned
-// holding, a ledger entry of its customer and an event ("claim"), an
-// invalid holding, an event payload [SetPayloadSeq] cannot set the Seq of
-// ("event.payload"), an entry of another tenant ("entry.tenant_id"), or a
-// request without a key, of another customer or another tenant
-// ("claim.request"). Errors are [*crm.ValidationError]s.
+// holding and a ledger entry of its customer ("claim"), an invalid holding
+// or entry, an entry of another tenant ("entry.tenant_id"), a counter
+// without a key or listed twice ("counters[i]"), or a request without a
+// key, of another customer or another tenant ("claim.request"). Errors are
+// [*crm.ValidationError]s.
 func (w *ClaimWrite) Validate(ctx context.Context) error {
-	h, e, ev := w.Holding, w.Entry, w.Event
-	if h == nil || e == nil || ev == nil || h.OwnerID == crm.NilID || e.CustomerID != h.CustomerID || e.ID == crm.NilID || e.At.IsZero() || ev.ID == crm.NilID {
-		return crm.Invalid("claim", "needs an owned holding, a ledger entry of its customer and an event")
+	h, e := w.Holding, w.Entry
+	if h == nil || e == nil || h.OwnerID == crm.NilID || e.CustomerID != h.CustomerID {
+		return crm.Invalid("claim", "needs an owned holding and a ledger entry of its customer")
 	}
 	if err := h.Validate(); err != nil {
 		return err
 	}
-	// The store puts the entry's Seq in place of the payload's 0.
-	if _, err := SetPayloadSeq(ev.Payload, 0); err != nil {
-		return crm.Invalid("event.payload", "is not a pool entry payload with seq 0")
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	for i, c := range w.Counters {
+		if c.Key == "" || slices.ContainsFunc(w.Counters[:i], func(d CounterCheck) bool { return d.Key == c.Key }) {
+			return crm.Invalid(fmt.Sprintf("counters[%d]", i), "needs a key of its own")
+		}
 	}
 	tenant := crm.TenantFrom(ctx)
 	if e.TenantID != "" && e.TenantID != tenant {

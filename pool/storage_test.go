@@ -2,7 +2,6 @@ package pool_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -73,14 +72,16 @@ func TestStorageChecks(t *testing.T) {
 		write := func() *pool.ClaimWrite {
 			c := ids.NewID()
 			return &pool.ClaimWrite{Holding: &pool.Holding{CustomerID: c, OwnerID: ids.NewID()},
-				Entry:   &pool.Entry{ID: ids.NewID(), CustomerID: c, Op: pool.OpClaim, At: at},
-				Event:   &crm.Event{ID: ids.NewID(), Payload: entryPayload(t, &pool.Entry{ID: ids.NewID(), CustomerID: c})},
-				Request: &pool.Request{Key: "k", CustomerID: c}}
+				Entry:    &pool.Entry{ID: ids.NewID(), CustomerID: c, Op: pool.OpClaim, At: at},
+				Counters: []pool.CounterCheck{{Key: "a", Max: 1}, {Key: "b", Max: 1}},
+				Request:  &pool.Request{Key: "k", CustomerID: c}}
 		}
 		require.NoError(t, write().Validate(ctx))
 		for field, spoil := range map[string]func(w *pool.ClaimWrite){
 			"claim":           func(w *pool.ClaimWrite) { w.Holding.OwnerID = crm.NilID },
-			"event.payload":   func(w *pool.ClaimWrite) { w.Event.Payload = []byte(`{"seq":0}`) },
+			"entry":           func(w *pool.ClaimWrite) { w.Entry.ID = crm.NilID },
+			"entry.op":        func(w *pool.ClaimWrite) { w.Entry.Op = "teleport" },
+			"counters[1]":     func(w *pool.ClaimWrite) { w.Counters[1].Key = "a" },
 			"entry.tenant_id": func(w *pool.ClaimWrite) { w.Entry.TenantID = "b" },
 			"claim.request":   func(w *pool.ClaimWrite) { w.Request.TenantID = "b" },
 		} {
@@ -91,12 +92,4 @@ func TestStorageChecks(t *testing.T) {
 			require.Equal(t, field, ve.Field)
 		}
 	})
-}
-
-// entryPayload is e's event payload as the Service encodes it.
-func entryPayload(t *testing.T, e *pool.Entry) []byte {
-	t.Helper()
-	b, err := json.Marshal(e.Payload())
-	require.NoError(t, err)
-	return b
 }

@@ -379,23 +379,8 @@ func (sw *sweeper) batch(ctx context.Context, btx BatchTx, hs []*Holding) (recyc
 	if len(rs) == 0 {
 		return 0, rescheduled, nil
 	}
+	// The entries are the recycles' events: the batch stores both.
 	if err := btx.PoolRecycleBatch(ctx, rs); err != nil {
-		return 0, 0, err
-	}
-	events := make([]crm.Event, len(rs))
-	ptrs := make([]*crm.Event, len(rs))
-	buf := make([]byte, 0, 400*len(rs))
-	at := u.now.UTC().AppendFormat(nil, time.RFC3339Nano) // every entry's At
-	for i, r := range rs {
-		e := r.Entry
-		start := len(buf)
-		p := e.Payload()
-		buf = p.appendJSON(buf, at)
-		events[i] = crm.Event{ID: u.s.cfg.IDs.NewID(), Type: EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: e.CustomerID},
-			OccurredAt: u.now, Payload: buf[start:len(buf):len(buf)]}
-		ptrs[i] = &events[i]
-	}
-	if err := btx.PoolAppendEvents(ctx, ptrs); err != nil {
 		return 0, 0, err
 	}
 	// Last, so the counter rows that concurrent batches of one owner share

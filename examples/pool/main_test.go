@@ -17,7 +17,7 @@ func TestStory(t *testing.T) {
 	out := captureStdout(t, func() error { return run(context.Background()) })
 	for _, want := range []string{
 		"南京启航软件: now Wang Fang's, falls back on Tue 17 Mar unless followed up",
-		"无锡新锐材料: refused: daily claim limit 5 reached (pool: claim 00000000-0000-7000-8000-000000000031: limit daily_claims exceeded: 5 of 5)",
+		"无锡新锐材料: refused: daily claim limit 5 reached (pool: claim 00000000-0000-7000-8000-00000000002c: limit daily_claims exceeded: 5 of 5)",
 		"上海明达机械: called, now falls back on Fri 20 Mar",
 		"would recycle 杭州云帆贸易 from Wang Fang: no_follow_up (rule neglect-v1, due Tue 17 Mar)",
 		"the sweep recycled (回收) 1 customer",

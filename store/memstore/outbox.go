@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/pool"
 )
 
 type outbox struct {
@@ -19,7 +20,10 @@ type outbox struct {
 }
 
 type outboxEvent struct {
-	e     crm.Event
+	e crm.Event
+	// entry is set when the event is a pool ledger entry: one record is
+	// both (pool.Ledger).
+	entry *pool.Entry
 	acked bool
 	// Delivery state (crm.Deliveries).
 	attempts int

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -33,7 +34,10 @@ type poolState struct {
 	// same due time, so a batch that recycles its holdings costs one heap
 	// pop per customer, not a pop, a push and a pop of a stale entry.
 	popped []dueEntry
-	ledger []*pool.Entry // Seq = index + 1
+	// ledger indexes the outbox's ledger entries in Seq order: each entry
+	// is stored once, as part of the outbox record of its event
+	// (outboxEvent.entry), and appears here too.
+	ledger []*pool.Entry
 	// lastOf is the index in ledger of each customer's latest entry and
 	// prevOf[i] the index of the entry before ledger[i] of the same
 	// customer (-1: none): a chain per customer without a slice each.
@@ -411,10 +415,46 @@ func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
 	st := r.tx.poolState()
 	c := *e
 	c.TenantID, c.At, c.Rule = m.TenantID, crm.StorageTime(e.At), bytes.Clone(e.Rule)
-	c.Seq = int64(len(st.ledger)) + 1
-	st.appendEntry(&c)
-	r.tx.onUndo(func() { st.truncateLedger(len(st.ledger) - 1) })
+	if err := r.tx.appendEntries(st, []*pool.Entry{&c}); err != nil {
+		return err
+	}
 	e.Seq, e.TenantID = c.Seq, c.TenantID
+	return nil
+}
+
+// appendEntries stores each entry (validated, tenant and time set) and the
+// event it is as one outbox record, assigning Seqs in order, all or none,
+// with one undo step. The caller holds the write lock.
+func (t tx) appendEntries(st *poolState, entries []*pool.Entry) error {
+	ob := &t.s.outbox
+	n, seq, ledgerLen := len(ob.events), ob.seq, len(st.ledger)
+	undo := func() {
+		st.truncateLedger(ledgerLen)
+		for _, oe := range ob.events[n:] {
+			delete(ob.ids, oe.e.ID)
+		}
+		clear(ob.events[n:])
+		ob.events, ob.seq = ob.events[:n], seq
+	}
+	ob.events = growDoubling(ob.events, len(entries))
+	st.ledger, st.prevOf = growDoubling(st.ledger, len(entries)), growDoubling(st.prevOf, len(entries))
+	for _, e := range entries {
+		if _, dup := ob.ids[e.ID]; dup {
+			undo()
+			return fmt.Errorf("memstore: append ledger entry %s: %w", e.ID, crm.ErrAlreadyExists)
+		}
+		e.Seq = ob.seq + 1
+		ev, err := e.Event()
+		if err != nil {
+			undo()
+			return err
+		}
+		ob.seq++
+		ob.ids[e.ID] = len(ob.events)
+		ob.events = append(ob.events, outboxEvent{e: ev, entry: e})
+		st.appendEntry(e)
+	}
+	t.onUndo(undo)
 	return nil
 }
 
@@ -441,7 +481,7 @@ func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64,
 	if customerID != crm.NilID {
 		var chain []int
 		i, ok := st.lastOf[customerID]
-		for ok && i >= 0 && int64(i) >= afterSeq {
+		for ok && i >= 0 && st.ledger[i].Seq > afterSeq {
 			chain = append(chain, i)
 			i = st.prevOf[i]
 		}
@@ -452,9 +492,9 @@ func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64,
 		}
 		return out, nil
 	}
-	start := max(afterSeq, 0)
-	for i := start; i < int64(len(st.ledger)); i++ {
-		if !add(st.ledger[i]) {
+	start, _ := slices.BinarySearchFunc(st.ledger, afterSeq+1, func(e *pool.Entry, seq int64) int { return cmp.Compare(e.Seq, seq) })
+	for _, e := range st.ledger[start:] {
+		if !add(e) {
 			break
 		}
 	}
@@ -691,10 +731,25 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 	newHoldings := make([]pool.Holding, n)
 	newCustomers := make([]crm.Customer, n)
 	entries := make([]pool.Entry, n)
-	ledgerLen := len(st.ledger)
-	st.ledger, st.prevOf = growDoubling(st.ledger, n), growDoubling(st.prevOf, n)
+	ptrs := make([]*pool.Entry, n)
 	// Entries of one batch share few rule snapshots; each is copied once.
 	var lastRule, lastCopy []byte
+	for i, r := range batch {
+		e := &entries[i]
+		*e = *r.Entry
+		if len(e.Rule) > 0 {
+			if len(lastRule) == 0 || &e.Rule[0] != &lastRule[0] || len(e.Rule) != len(lastRule) {
+				lastRule, lastCopy = e.Rule, bytes.Clone(e.Rule)
+			}
+			e.Rule = lastCopy
+		}
+		e.TenantID, e.At = tenant, crm.StorageTime(e.At)
+		ptrs[i] = e
+	}
+	// First, as it is the one write that can still fail (a repeated ID).
+	if err := t.appendEntries(st, ptrs); err != nil {
+		return err
+	}
 	for i, r := range batch {
 		id := r.Holding.CustomerID
 		old := oldHoldings[i]
@@ -712,77 +767,14 @@ func (t tx) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 		c.Version, c.UpdatedAt = oc.Version+1, now
 		rows[id] = c
 
-		e := &entries[i]
-		*e = *r.Entry
-		if len(e.Rule) > 0 {
-			if len(lastRule) == 0 || &e.Rule[0] != &lastRule[0] || len(e.Rule) != len(lastRule) {
-				lastRule, lastCopy = e.Rule, bytes.Clone(e.Rule)
-			}
-			e.Rule = lastCopy
-		}
-		e.TenantID, e.At = tenant, crm.StorageTime(e.At)
-		e.Seq = int64(len(st.ledger)) + 1
-		st.appendEntry(e)
-		r.Entry.Seq, r.Entry.TenantID = e.Seq, tenant
+		r.Entry.Seq, r.Entry.TenantID = entries[i].Seq, tenant
 	}
 	t.onUndo(func() {
-		st.truncateLedger(ledgerLen)
 		for i := n - 1; i >= 0; i-- {
 			old := oldHoldings[i]
 			st.putHolding(old)
 			rows[old.CustomerID] = oldCustomers[i]
 		}
 	})
-	return nil
-}
-
-// PoolAppendEvents implements [pool.BatchTx]. It appends to the outbox
-// like the event writer, with one undo step for the slice, and stores the
-// payloads as given: the port's contract makes them compact, valid JSON.
-// Events go straight into the outbox as they are checked; a bad or
-// repeated one takes back those before it.
-func (t tx) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
-	unlock, err := t.begin(ctx, true)
-	if err != nil {
-		return fmt.Errorf("memstore: append events: %w", err)
-	}
-	defer unlock()
-	ob := &t.s.outbox
-	n, seq := len(ob.events), ob.seq
-	undo := func() {
-		for _, oe := range ob.events[n:] {
-			delete(ob.ids, oe.e.ID)
-		}
-		clear(ob.events[n:])
-		ob.events, ob.seq = ob.events[:n], seq
-	}
-	ob.events = growDoubling(ob.events, len(events))
-	for i, e := range events {
-		if e == nil {
-			undo()
-			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
-		}
-		p := *e
-		if err := crm.ApplyEventTenant(ctx, &p); err != nil {
-			undo()
-			return err
-		}
-		p.OccurredAt = crm.StorageTime(p.OccurredAt)
-		if p.ID == crm.NilID || p.Type == "" || p.Subject.Type == "" || p.Subject.ID == crm.NilID || p.OccurredAt.IsZero() {
-			undo()
-			return crm.Invalid(fmt.Sprintf("events[%d]", i), "id, type, subject and occurred_at are required")
-		}
-		if _, dup := ob.ids[p.ID]; dup {
-			undo()
-			return fmt.Errorf("memstore: append event %s: %w", p.ID, crm.ErrAlreadyExists)
-		}
-		p.Payload = slices.Clip(p.Payload)
-		ob.seq++
-		p.Seq = ob.seq
-		ob.ids[p.ID] = len(ob.events)
-		ob.events = append(ob.events, outboxEvent{e: p})
-		e.Seq, e.TenantID, e.OccurredAt = p.Seq, p.TenantID, p.OccurredAt
-	}
-	t.onUndo(undo)
 	return nil
 }

@@ -68,7 +68,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		return out, err
 	}
 	h := *w.Holding
-	e, ev := *w.Entry, *w.Event
+	e := *w.Entry
 	var req pool.Request
 	err := s.InTx(ctx, func(ctx context.Context, utx crm.Tx) error {
 		t, ok := utx.(tx)
@@ -118,12 +118,6 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		if err := (ledgerRepo{t}).Append(ctx, &e); err != nil {
 			return err
 		}
-		if ev.Payload, err = pool.SetPayloadSeq(ev.Payload, e.Seq); err != nil {
-			return err
-		}
-		if err := t.Events().Append(ctx, &ev); err != nil {
-			return err
-		}
 		if w.Request != nil {
 			req = *w.Request
 			req.Result = w.RequestResult(e.Seq)
@@ -139,7 +133,7 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	case err != nil:
 		return pool.ClaimOutcome{Refused: -1}, fmt.Errorf("memstore: claim customer %s: %w", h.CustomerID, err)
 	}
-	*w.Holding, *w.Entry, *w.Event = h, e, ev
+	*w.Holding, *w.Entry = h, e
 	if w.Request != nil {
 		*w.Request = req
 	}

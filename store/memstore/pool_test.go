@@ -117,34 +117,30 @@ func TestPoolRecycleBatchRollsBackWhole(t *testing.T) {
 		}
 		return nil
 	}))
-	batch := func(tx pool.BatchTx) ([]pool.Recycled, []*crm.Event, error) {
+	batch := func(tx pool.BatchTx) ([]pool.Recycled, error) {
 		hs, err := tx.PoolHoldings().Due(ctx, now, n)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		cs, err := tx.PoolCustomers(ctx, holdingIDsOf(hs))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		require.Len(t, cs, n)
 		rs := make([]pool.Recycled, n)
-		evs := make([]*crm.Event, n)
 		for i, h := range hs {
 			h.OwnerID, h.DueAt, h.EnteredAt = crm.NilID, time.Time{}, now
 			rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, Customer: pool.CustomerPlacement{PoolID: poolID},
 				Entry: &pool.Entry{ID: ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner, At: now, Rule: []byte(`{"id":"r"}`)}}
-			evs[i] = &crm.Event{ID: ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
 		}
-		return rs, evs, nil
+		return rs, nil
 	}
 	boom := errors.New("boom")
 	err := inTx(func(tx pool.BatchTx) error {
-		rs, evs, err := batch(tx)
+		rs, err := batch(tx)
 		require.NoError(t, err)
 		require.NoError(t, tx.PoolRecycleBatch(ctx, rs))
-		require.NoError(t, tx.PoolAppendEvents(ctx, evs))
 		require.Positive(t, rs[n-1].Entry.Seq)
-		require.Positive(t, evs[n-1].Seq)
 		return boom
 	})
 	require.ErrorIs(t, err, boom)
@@ -173,7 +169,7 @@ func TestPoolRecycleBatchRollsBackWhole(t *testing.T) {
 	check(owner, 0, 0)
 
 	err = inTx(func(tx pool.BatchTx) error {
-		rs, _, err := batch(tx)
+		rs, err := batch(tx)
 		require.NoError(t, err)
 		rs[n-1].CustomerVersion = 7
 		return tx.PoolRecycleBatch(ctx, rs)
@@ -182,14 +178,11 @@ func TestPoolRecycleBatchRollsBackWhole(t *testing.T) {
 	check(owner, 0, 0)
 
 	require.NoError(t, inTx(func(tx pool.BatchTx) error {
-		rs, evs, err := batch(tx)
+		rs, err := batch(tx)
 		require.NoError(t, err)
-		if err := tx.PoolRecycleBatch(ctx, rs); err != nil {
-			return err
-		}
-		return tx.PoolAppendEvents(ctx, evs)
+		return tx.PoolRecycleBatch(ctx, rs)
 	}))
-	check(crm.NilID, n, n)
+	check(crm.NilID, n, n) // each entry is its event
 }
 
 func holdingIDsOf(hs []*pool.Holding) []crm.ID {

@@ -90,6 +90,10 @@
 // is reported as [crm.ErrOutcomeUnknown] unless the statement never left or
 // the server refused it, so a context error always means nothing was
 // stored.
+// A one-write pool claim (pool.ClaimStore) is one batch that commits on its
+// own; it is awaited like a COMMIT, and when the context ends first a
+// cancel request stops it if it has not committed yet, so its outcome is
+// definite too.
 //
 // # Concurrency
 //
@@ -108,6 +112,10 @@
 // transaction-scoped advisory lock, which settlements hold shared, and a
 // lease is one UPDATE of the lowest deliverable events. Migration 0012 adds
 // the delivery state to crm_events.
+//
+// Pool ledger entries are rows of crm_events (migration 0014): one row is
+// both the entry and its event, marked by ledger_op, with the rule
+// snapshot and idempotency key in ledger_rule and ledger_key.
 //
 // A failed statement aborts a PostgreSQL transaction. pgstore therefore
 // reports the expected refusals (a repeated ID or email, a stale version, a

@@ -23,7 +23,15 @@ const (
 	codeCrashShutdown        = "57P02"
 	codeCannotConnectNow     = "57P03"
 	codeTooManyConnections   = "53300"
+	codeQueryCanceled        = "57014"
 )
+
+// queryCanceled reports an error of a statement the server stopped on a
+// cancel request; its transaction did not commit.
+func queryCanceled(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeQueryCanceled
+}
 
 // dbError translates an error from pgx into crmkit's vocabulary. It is the
 // only place that reads PostgreSQL error codes; the original error stays in

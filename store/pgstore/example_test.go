@@ -72,6 +72,7 @@ func ExampleMigrations() {
 	// 0011 condition_language
 	// 0012 outbox_deliveries
 	// 0013 history
+	// 0014 ledger_events
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/pool"
@@ -356,36 +358,79 @@ func (r holdingRepo) Due(ctx context.Context, now time.Time, limit int) ([]*pool
 
 type ledgerRepo struct{ v view }
 
-const ledgerCols = "id, seq, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key"
+// A ledger entry is a row of crm_events (migration 0014): the event it is,
+// with ledger_op set to its operation, ledger_rule to its rule snapshot
+// and ledger_key to its idempotency key; the rest of the entry is the
+// payload. The row's Seq is assigned by the statement with nextval(), so
+// that the same statement can write it into the payload too, in place of
+// the 0 at pool.PayloadSeqOffset.
+
+// nextEventSeq is the SQL of the next Seq of crm_events.
+func (v view) nextEventSeq() string {
+	return "nextval('" + pgx.Identifier{v.s.schema, "crm_events_seq_seq"}.Sanitize() + "'::regclass)"
+}
+
+// entryPayloadSQL is the SQL of an entry's payload with the Seq in SQL
+// expression seq put into payload, the SQL of the payload encoded with Seq
+// 0 (as text).
+func entryPayloadSQL(payload, seq string) string {
+	off := strconv.Itoa(pool.PayloadSeqOffset)
+	return "(left(" + payload + ", " + off + ") || " + seq + "::text || substr(" + payload + ", " + off + " + 2))::json"
+}
+
+// entryRow is an entry as the columns of its row: the entry made storable
+// (tenant and time set) and its event with the payload encoded for Seq 0.
+type entryRow struct {
+	e   pool.Entry
+	ev  crm.Event
+	typ string
+}
+
+func newEntryRow(ctx context.Context, e *pool.Entry) (entryRow, error) {
+	m := crm.Meta{TenantID: e.TenantID}
+	if err := crm.ApplyTenant(ctx, &m); err != nil {
+		return entryRow{}, err
+	}
+	c := *e
+	c.Seq, c.TenantID, c.At = 0, m.TenantID, crm.StorageTime(e.At)
+	ev, err := c.Event()
+	if err != nil {
+		return entryRow{}, err
+	}
+	return entryRow{e: c, ev: ev, typ: string(ev.Type)}, nil
+}
+
+// rule is the entry's snapshot as a jsonb parameter, NULL when empty.
+func (r *entryRow) rule() any {
+	if len(r.e.Rule) == 0 {
+		return nil
+	}
+	return []byte(r.e.Rule)
+}
 
 func (r ledgerRepo) Append(ctx context.Context, e *pool.Entry) error {
 	if err := r.v.check(ctx); err != nil {
 		return opError(ctx, "append", "ledger entry", e.ID, err)
 	}
-	m := crm.Meta{TenantID: e.TenantID}
-	if err := crm.ApplyTenant(ctx, &m); err != nil {
+	row, err := newEntryRow(ctx, e)
+	if err != nil {
 		return err
 	}
-	if err := e.Validate(); err != nil {
-		return err
-	}
-	var rule any
-	if len(e.Rule) > 0 {
-		rule = []byte(e.Rule)
-	}
+	c := &row.e
 	var seq int64
-	err := r.v.q.QueryRow(ctx, "INSERT INTO "+r.v.poolTable("crm_pool_ledger")+
-		" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)"+
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING seq",
-		key(e.ID), m.TenantID, key(e.CustomerID), string(e.Op), ref(e.FromOwner), ref(e.ToOwner), ref(e.FromPool), ref(e.ToPool),
-		e.Reason, e.RuleID, rule, ref(e.ActorID), crm.StorageTime(e.At), e.IdempotencyKey).Scan(&seq)
+	err = r.v.q.QueryRow(ctx, "INSERT INTO "+r.v.poolTable("crm_events")+
+		" (id, seq, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload, ledger_op, ledger_rule, ledger_key)"+
+		" SELECT $1, s.seq, $2, $3, $4, $5, $6, $7, "+entryPayloadSQL("$8::text", "s.seq")+", $9, $10::jsonb, $11"+
+		" FROM (SELECT "+r.v.nextEventSeq()+" AS seq) AS s ON CONFLICT (id) DO NOTHING RETURNING seq",
+		key(c.ID), c.TenantID, row.typ, string(crm.TypeCustomer), key(c.CustomerID), ref(c.ActorID), c.At, string(row.ev.Payload),
+		string(c.Op), row.rule(), c.IdempotencyKey).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = fmt.Errorf("%w: ledger entry %s", crm.ErrAlreadyExists, e.ID)
+		err = fmt.Errorf("%w: ledger entry or event %s", crm.ErrAlreadyExists, e.ID)
 	}
 	if err != nil {
 		return opError(ctx, "append", "ledger entry", e.ID, err)
 	}
-	e.Seq, e.TenantID = seq, m.TenantID
+	e.Seq, e.TenantID = seq, c.TenantID
 	return nil
 }
 
@@ -396,10 +441,11 @@ func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64,
 	if err := r.v.check(ctx); err != nil {
 		return nil, opError(ctx, "list", "ledger", customerID, err)
 	}
-	sql := "SELECT " + ledgerCols + " FROM " + r.v.poolTable("crm_pool_ledger") + " WHERE tenant_id = $1 AND seq > $2"
+	sql := "SELECT id, seq, tenant_id, payload, ledger_rule, coalesce(ledger_key, '') FROM " + r.v.poolTable("crm_events") +
+		" WHERE tenant_id = $1 AND ledger_op IS NOT NULL AND seq > $2"
 	args := []any{crm.TenantFrom(ctx), afterSeq, limit}
 	if customerID != crm.NilID {
-		sql += " AND customer_id = $4"
+		sql += " AND subject_id = $4"
 		args = append(args, key(customerID))
 	}
 	rows, err := r.v.q.Query(ctx, sql+" ORDER BY seq LIMIT $3", args...)
@@ -410,17 +456,18 @@ func (r ledgerRepo) List(ctx context.Context, customerID crm.ID, afterSeq int64,
 	var out []*pool.Entry
 	for rows.Next() {
 		var e pool.Entry
-		var id, cust key
-		var fromOwner, toOwner, fromPool, toPool, actor ref
-		var op string
-		var rule []byte
-		if err := rows.Scan(&id, &e.Seq, &e.TenantID, &cust, &op, &fromOwner, &toOwner, &fromPool, &toPool,
-			&e.Reason, &e.RuleID, &rule, &actor, &e.At, &e.IdempotencyKey); err != nil {
+		var id key
+		var payload, rule []byte
+		if err := rows.Scan(&id, &e.Seq, &e.TenantID, &payload, &rule, &e.IdempotencyKey); err != nil {
 			return nil, opError(ctx, "list", "ledger", customerID, err)
 		}
-		e.ID, e.CustomerID, e.Op = crm.ID(id), crm.ID(cust), pool.Op(op)
-		e.FromOwner, e.ToOwner, e.FromPool, e.ToPool, e.ActorID = crm.ID(fromOwner), crm.ID(toOwner), crm.ID(fromPool), crm.ID(toPool), crm.ID(actor)
-		e.At = e.At.UTC()
+		var p pool.EntryPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return nil, opError(ctx, "list", "ledger", customerID, fmt.Errorf("decode entry %s: %w", crm.ID(id), err))
+		}
+		e.ID, e.CustomerID, e.Op = crm.ID(id), p.CustomerID, p.Op
+		e.FromOwner, e.ToOwner, e.FromPool, e.ToPool, e.ActorID = p.FromOwner, p.ToOwner, p.FromPool, p.ToPool, p.ActorID
+		e.Reason, e.RuleID, e.At = p.Reason, p.RuleID, p.At.UTC()
 		if len(rule) > 0 {
 			e.Rule = rule
 		}
@@ -574,7 +621,7 @@ func (v view) PoolCustomers(ctx context.Context, ids []crm.ID) ([]*crm.Customer,
 
 // PoolRecycleBatch implements [pool.BatchTx] with one set-based statement
 // over unnest()ed arrays that updates customers and holdings and appends
-// the ledger entries.
+// the ledger entries, each one row of crm_events that is its event too.
 func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error {
 	if err := v.check(ctx); err != nil {
 		return fmt.Errorf("pgstore: recycle batch: %w", dbError(ctx, err))
@@ -586,21 +633,28 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 	now := crm.StorageTime(v.s.clock.Now())
 	n := len(batch)
 	var (
-		custIDs, poolIDs, owners, depts, prevs                     = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
-		holdVersions                                               = make([]int64, n)
-		want                                                       = make(map[crm.ID]int64, n)
-		locked, dealt, openOpp                                     = make([]bool, n), make([]bool, n), make([]bool, n)
-		entered, owned, protected, prevUntil, lastOpp              = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-		due                                                        = make([]pgtype.Timestamptz, n)
-		dueReasons, dueRules                                       = make([]string, n), make([]string, n)
-		entryIDs, fromOwners, toOwners, fromPools, toPools, actors = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
-		ops, reasons, ruleIDs, keys                                = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		ruleOrds                                                   = make([]pgtype.Int4, n)
-		distinctRules                                              []string
-		ats                                                        = make([]time.Time, n)
+		custIDs, poolIDs, owners, depts, prevs        = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		holdVersions                                  = make([]int64, n)
+		want                                          = make(map[crm.ID]int64, n)
+		locked, dealt, openOpp                        = make([]bool, n), make([]bool, n), make([]bool, n)
+		entered, owned, protected, prevUntil, lastOpp = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+		due                                           = make([]pgtype.Timestamptz, n)
+		dueReasons, dueRules                          = make([]string, n), make([]string, n)
+		entryIDs, actors                              = make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		ops, types, keys, payloads                    = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ruleOrds                                      = make([]pgtype.Int4, n)
+		distinctRules                                 []string
+		ats                                           = make([]time.Time, n)
 	)
 	if err := pool.ValidateRecycleBatch(batch); err != nil {
 		return err
+	}
+	rows := make([]entryRow, n)
+	for i, r := range batch {
+		var err error
+		if rows[i], err = newEntryRow(ctx, r.Entry); err != nil {
+			return err
+		}
 	}
 	// Customers get their placement as given. The usual batch puts every
 	// customer in one place (unowned, in one pool): onePlace is then true
@@ -627,9 +681,8 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		entered[i], owned[i], protected[i] = tsOf(h.EnteredAt), tsOf(h.OwnedSince), tsOf(h.ProtectedUntil)
 		prevUntil[i], lastOpp[i], due[i] = tsOf(h.PreviousOwnerUntil), tsOf(h.LastOpportunityAt), tsOf(h.DueAt)
 		dueReasons[i], dueRules[i] = string(h.DueReason), h.DueRuleID
-		entryIDs[i], fromOwners[i], toOwners[i] = uuidOf(e.ID), uuidOf(e.FromOwner), uuidOf(e.ToOwner)
-		fromPools[i], toPools[i], actors[i] = uuidOf(e.FromPool), uuidOf(e.ToPool), uuidOf(e.ActorID)
-		ops[i], reasons[i], ruleIDs[i], keys[i] = string(e.Op), e.Reason, e.RuleID, e.IdempotencyKey
+		entryIDs[i], actors[i] = uuidOf(e.ID), uuidOf(e.ActorID)
+		ops[i], types[i], keys[i], payloads[i] = string(e.Op), rows[i].typ, e.IdempotencyKey, string(rows[i].ev.Payload)
 		if len(e.Rule) > 0 {
 			// Entries of a batch share few snapshots; usually the one
 			// before.
@@ -645,7 +698,8 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		}
 		ats[i] = crm.StorageTime(e.At)
 	}
-	// One statement for the batch: customers, holdings and ledger entries.
+	// One statement for the batch: customers, holdings and ledger entries
+	// (which are the events).
 	// Rows are found by id = ANY(), which is planned as an index scan
 	// whatever the table's statistics (a bare join with unnest() may hash
 	// the whole table), and joined to their new values by ID. The
@@ -661,13 +715,13 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		" prev_until, last_opp, open_opp, due_at, due_reason, due_rule))," +
 		// No join for the customers: a cached plan guesses ten rows per
 		// array and may nest-loop the batch against itself. Their
-		// placement is $20 (owner, department, pool) when the whole batch
-		// goes to one place (the usual case), else looked up by position
-		// in $34; versions are checked by the caller.
+		// placement is $30-$32 (owner, department, pool) at index 1 when
+		// the whole batch goes to one place ($20, the usual case), else
+		// looked up by position; versions are checked by the caller.
 		" uc AS (UPDATE " + customers + " AS c SET" +
-		" owner_id = CASE WHEN $20::bool THEN ($34::uuid[])[1] ELSE ($34::uuid[])[array_position($3::uuid[], c.id)] END," +
-		" department_id = CASE WHEN $20::bool THEN ($35::uuid[])[1] ELSE ($35::uuid[])[array_position($3::uuid[], c.id)] END," +
-		" pool_id = CASE WHEN $20::bool THEN ($36::uuid[])[1] ELSE ($36::uuid[])[array_position($3::uuid[], c.id)] END," +
+		" owner_id = CASE WHEN $20::bool THEN ($30::uuid[])[1] ELSE ($30::uuid[])[array_position($3::uuid[], c.id)] END," +
+		" department_id = CASE WHEN $20::bool THEN ($31::uuid[])[1] ELSE ($31::uuid[])[array_position($3::uuid[], c.id)] END," +
+		" pool_id = CASE WHEN $20::bool THEN ($32::uuid[])[1] ELSE ($32::uuid[])[array_position($3::uuid[], c.id)] END," +
 		" version = c.version + 1, updated_at = $2" +
 		" WHERE c.tenant_id = $1 AND c.id = ANY($3::uuid[]) RETURNING c.id, c.version)," +
 		" uh AS (UPDATE " + holdings + " AS h SET pool_id = u.pool_id, owner_id = u.owner_id," +
@@ -676,15 +730,19 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		" previous_owner_until = u.prev_until, last_opportunity_at = u.last_opp, open_opportunity = u.open_opp," +
 		" due_at = u.due_at, due_reason = u.due_reason, due_rule_id = u.due_rule, version = h.version + 1, updated_at = $2" +
 		" FROM u WHERE h.tenant_id = $1 AND h.customer_id = ANY($3::uuid[]) AND h.customer_id = u.id AND h.version = u.version RETURNING 1)," +
-		" ul AS (INSERT INTO " + v.poolTable("crm_pool_ledger") +
-		" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)" +
-		" SELECT e.id, $1, e.customer_id, e.op, e.from_owner, e.to_owner, e.from_pool, e.to_pool, e.reason, e.rule_id, r.rule, e.actor_id, e.at, e.key" +
-		" FROM unnest($21::uuid[], $3::uuid[], $22::text[], $23::uuid[], $24::uuid[], $25::uuid[], $26::uuid[], $27::text[], $28::text[]," +
-		" $29::int[], $30::uuid[], $31::timestamptz[], $32::text[]) WITH ORDINALITY" +
-		" AS e(id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule_ord, actor_id, at, key, ord)" +
+		// The ledger entries are events: one row each, its Seq drawn in
+		// batch order (the subquery is sorted and kept apart by OFFSET 0)
+		// and written into its payload too. A repeated ID is skipped and
+		// shows as a missing row.
+		" ul AS (INSERT INTO " + v.poolTable("crm_events") +
+		" (id, seq, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload, ledger_op, ledger_rule, ledger_key)" +
+		" SELECT e.id, e.seq, $1, e.type, 'customer', e.customer_id, e.actor_id, e.at, " + entryPayloadSQL("e.payload", "e.seq") + ", e.op, e.rule, e.key" +
+		" FROM (SELECT " + v.nextEventSeq() + " AS seq, e.* FROM (SELECT e.*, r.rule FROM unnest($21::uuid[], $3::uuid[], $22::text[], $23::text[], $24::text[]," +
+		" $25::int[], $26::uuid[], $27::timestamptz[], $28::text[]) WITH ORDINALITY" +
+		" AS e(id, customer_id, op, type, payload, rule_ord, actor_id, at, key, ord)" +
 		// Snapshots are parsed once per distinct rule, not once per entry.
-		" LEFT JOIN (SELECT r.rule::jsonb AS rule, r.ord FROM unnest($33::text[]) WITH ORDINALITY AS r(rule, ord)) AS r ON r.ord = e.rule_ord" +
-		" ORDER BY e.ord RETURNING id, seq)" +
+		" LEFT JOIN (SELECT r.rule::jsonb AS rule, r.ord FROM unnest($29::text[]) WITH ORDINALITY AS r(rule, ord)) AS r ON r.ord = e.rule_ord" +
+		" ORDER BY e.ord OFFSET 0) AS e) AS e ON CONFLICT (id) DO NOTHING RETURNING id, seq)" +
 		" SELECT (SELECT array_agg(id) FROM uc), (SELECT array_agg(version) FROM uc), (SELECT count(*) FROM uh)," +
 		" (SELECT array_agg(id) FROM ul), (SELECT array_agg(seq) FROM ul)"
 	err := v.atomic(ctx, func(q pgx.Tx) error {
@@ -693,7 +751,7 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		var customerVersions, seqs []int64
 		err := q.QueryRow(ctx, sql, tenant, now, custIDs, holdVersions, poolIDs, owners, depts, locked, dealt, entered, owned, protected,
 			prevs, prevUntil, lastOpp, openOpp, due, dueReasons, dueRules, onePlace,
-			entryIDs, ops, fromOwners, toOwners, fromPools, toPools, reasons, ruleIDs, ruleOrds, actors, ats, keys, distinctRules,
+			entryIDs, ops, types, payloads, ruleOrds, actors, ats, keys, distinctRules,
 			custOwners, custDepts, custPools).
 			Scan(&customerIDs, &customerVersions, &changedHoldings, &stored, &seqs)
 		if err != nil {
@@ -713,7 +771,7 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		case changedHoldings != int64(n):
 			return fmt.Errorf("%d of %d holdings changed since they were read: %w", int64(n)-changedHoldings, n, crm.ErrConflict)
 		case len(stored) != n || len(seqs) != n:
-			return fmt.Errorf("%d of %d ledger entries stored", len(stored), n)
+			return fmt.Errorf("%d of %d ledger entries stored, the others' IDs were taken: %w", len(stored), n, crm.ErrAlreadyExists)
 		}
 		bySeq := make(map[crm.ID]int64, n)
 		for i, id := range stored {
@@ -731,83 +789,6 @@ func (v view) PoolRecycleBatch(ctx context.Context, batch []pool.Recycled) error
 		h := normalisedHolding(*r.Holding)
 		h.TenantID, h.Version, h.UpdatedAt = tenant, r.Holding.Version+1, now
 		*r.Holding = h
-	}
-	return nil
-}
-
-// PoolAppendEvents implements [pool.BatchTx]: the events are validated as
-// [crm.EventWriter.Append] does and stored by one INSERT over unnest()ed
-// arrays, instead of one INSERT each.
-func (v view) PoolAppendEvents(ctx context.Context, events []*crm.Event) error {
-	if err := v.check(ctx); err != nil {
-		return fmt.Errorf("pgstore: append events: %w", err)
-	}
-	if len(events) == 0 {
-		return nil
-	}
-	n := len(events)
-	var (
-		ids, subjects, actors        = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
-		tenants, types, subjectTypes = make([]string, n), make([]string, n), make([]string, n)
-		payloads                     = make([]pgtype.Text, n)
-		occurred                     = make([]time.Time, n)
-		prepared                     = make([]crm.Event, n)
-		seen                         = make(map[crm.ID]struct{}, n)
-	)
-	for i, e := range events {
-		if e == nil {
-			return crm.Invalid(fmt.Sprintf("events[%d]", i), "is nil")
-		}
-		c, err := crm.StorableEvent(ctx, e)
-		if err != nil {
-			return err
-		}
-		if _, dup := seen[c.ID]; dup {
-			return fmt.Errorf("pgstore: append event %s: %w", c.ID, crm.ErrAlreadyExists)
-		}
-		seen[c.ID] = struct{}{}
-		prepared[i] = c
-		ids[i], subjects[i], actors[i] = uuidOf(c.ID), uuidOf(c.Subject.ID), uuidOf(c.ActorID)
-		tenants[i], types[i], subjectTypes[i] = c.TenantID, string(c.Type), string(c.Subject.Type)
-		payloads[i] = pgtype.Text{String: string(c.Payload), Valid: len(c.Payload) > 0}
-		occurred[i] = c.OccurredAt
-	}
-	seqs := make(map[crm.ID]int64, n)
-	err := v.atomic(ctx, func(q pgx.Tx) error {
-		// ON CONFLICT DO NOTHING turns a repeated ID into a missing row
-		// rather than an error that would abort the caller's transaction.
-		rows, err := q.Query(ctx, "INSERT INTO "+v.poolTable("crm_events")+
-			" (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)"+
-			" SELECT u.id, u.tenant_id, u.type, u.subject_type, u.subject_id, u.actor_id, u.occurred_at, u.payload::json"+
-			" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::timestamptz[], $8::text[]) WITH ORDINALITY"+
-			" AS u(id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload, ord)"+
-			" ORDER BY u.ord ON CONFLICT DO NOTHING RETURNING id, seq",
-			ids, tenants, types, subjectTypes, subjects, actors, occurred, payloads)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id key
-			var seq int64
-			if err := rows.Scan(&id, &seq); err != nil {
-				rows.Close()
-				return err
-			}
-			seqs[crm.ID(id)] = seq
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(seqs) != n {
-			return fmt.Errorf("%d of %d event IDs already stored: %w", n-len(seqs), n, crm.ErrAlreadyExists)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("pgstore: append events: %w", dbError(ctx, err))
-	}
-	for i, e := range events {
-		e.Seq, e.TenantID, e.OccurredAt = seqs[e.ID], prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
 }
@@ -862,15 +843,22 @@ func (s *Store) PoolClaimState(ctx context.Context, customerID, actorID crm.ID) 
 	return &out, nil
 }
 
-// PoolClaim implements [pool.ClaimStore] in two round trips: first, in one
-// transaction, the holding is locked, the counters are created if missing,
-// then one statement locks the customer and the counters (in key order),
-// checks the versions read and the counters' maxima, and only then updates
-// holding, customer and counters and appends the ledger entry, the event
-// and the idempotency record; second, COMMIT (or ROLLBACK when the claim
-// was refused). Nothing is kept unless everything is. When ctx ends before
-// COMMIT is sent nothing is kept; once it is sent its answer is awaited,
-// and only a lost answer is [crm.ErrOutcomeUnknown].
+// PoolClaim implements [pool.ClaimStore] in one round trip: a batch of
+// two statements that PostgreSQL runs as one implicit transaction,
+// committed when the batch ends. The first locks the holding and creates
+// the counters if missing; the second locks the customer and the
+// counters (in key order), checks the versions read and the counters'
+// maxima, and only then updates holding, customer and counters and
+// appends the ledger entry (one crm_events row that is its event too) and
+// the idempotency record. A refused claim writes nothing but counters at
+// 0, which a missing counter is anyway; any error rolls everything back.
+//
+// The batch commits by itself, so once it is sent its answer is awaited
+// even if ctx ends. When ctx ends first, a cancel request asks the server
+// to stop the batch: a batch stopped before its commit keeps nothing and
+// PoolClaim returns the context's error; one already committed is reported
+// stored. Only a lost answer (a broken connection) is
+// [crm.ErrOutcomeUnknown].
 func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOutcome, error) {
 	v := s.auto()
 	out := pool.ClaimOutcome{Refused: -1}
@@ -880,7 +868,12 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	if err := w.Validate(ctx); err != nil {
 		return out, err
 	}
-	h, e, ev := w.Holding, w.Entry, w.Event
+	h := w.Holding
+	row, err := newEntryRow(ctx, w.Entry)
+	if err != nil {
+		return out, err
+	}
+	e := &row.e
 	tenant := crm.TenantFrom(ctx)
 	now := crm.StorageTime(s.clock.Now())
 	keys := make([]string, len(w.Counters))
@@ -890,16 +883,9 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	}
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
-	var rule any
-	if len(e.Rule) > 0 {
-		rule = []byte(e.Rule)
-	}
-	occurred := crm.StorageTime(ev.OccurredAt)
 	args := append([]any{tenant, key(h.CustomerID), h.Version, w.CustomerVersion, now}, holdingValues(h)...)
 	args = append(args, keys, maxes,
-		key(e.ID), string(e.Op), ref(e.FromOwner), ref(e.ToOwner), ref(e.FromPool), ref(e.ToPool), e.Reason, e.RuleID, rule,
-		ref(e.ActorID), crm.StorageTime(e.At), e.IdempotencyKey,
-		key(ev.ID), ev.Type, string(ev.Subject.Type), ref(ev.ActorID), occurred, string(ev.Payload), pool.PayloadSeqOffset)
+		key(e.ID), string(e.Op), row.typ, ref(e.ActorID), e.At, string(row.ev.Payload), row.rule(), e.IdempotencyKey)
 	var reqKey string
 	var reqActor ref
 	if r := w.Request; r != nil {
@@ -924,80 +910,68 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 		" uc AS (UPDATE " + customers + " SET " + placement + ", version = version + 1, updated_at = $5" +
 		" WHERE tenant_id = $1 AND id = $2 AND EXISTS (SELECT 1 FROM ok) RETURNING id)," +
 		" uk AS (UPDATE " + counters + " SET value = value + 1 WHERE tenant_id = $1 AND key = ANY($21::text[]) AND EXISTS (SELECT 1 FROM ok) RETURNING key)," +
-		" l AS (INSERT INTO " + v.poolTable("crm_pool_ledger") +
-		" (id, tenant_id, customer_id, op, from_owner, to_owner, from_pool, to_pool, reason, rule_id, rule, actor_id, at, idempotency_key)" +
-		" SELECT $23::uuid, $1, $2, $24::text, $25::uuid, $26::uuid, $27::uuid, $28::uuid, $29::text, $30::text, $31::jsonb, $32::uuid, $33::timestamptz, $34::text" +
-		" FROM ok RETURNING seq)," +
-		" e AS (INSERT INTO " + v.poolTable("crm_events") + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
-		" SELECT $35::uuid, $1, $36::text, $37::text, $2, $38::uuid, $39::timestamptz, (left($40::text, $41::int) || l.seq::text || substr($40::text, $41::int + 2))::json FROM l RETURNING seq)," +
+		// The entry and its event, one row; a repeated ID or request key
+		// fails the statement (no ON CONFLICT), so nothing is kept.
+		" l AS (INSERT INTO " + v.poolTable("crm_events") +
+		" (id, seq, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload, ledger_op, ledger_rule, ledger_key)" +
+		" SELECT $23::uuid, s.seq, $1, $25::text, 'customer', $2, $26::uuid, $27::timestamptz, " + entryPayloadSQL("$28::text", "s.seq") +
+		", $24::text, $29::jsonb, $30::text FROM ok, (SELECT " + v.nextEventSeq() + " AS seq) AS s RETURNING seq)," +
 		" r AS (INSERT INTO " + v.poolTable("crm_pool_requests") + " (tenant_id, key, op, customer_id, actor_id, result, created_at)" +
-		" SELECT $1, $42::text, $24::text, $2, $43::uuid, ($44::text || l.seq::text || $45::text)::jsonb, $5 FROM l WHERE $42::text <> '' RETURNING 1)" +
+		" SELECT $1, $31::text, $24::text, $2, $32::uuid, ($33::text || l.seq::text || $34::text)::jsonb, $5 FROM l WHERE $31::text <> '' RETURNING 1)" +
 		" SELECT (SELECT version FROM h), (SELECT owner_id FROM h), (SELECT version FROM c)," +
 		" (SELECT ord FROM lim ORDER BY ord LIMIT 1), (SELECT value FROM lim ORDER BY ord LIMIT 1)," +
-		" (SELECT created_at FROM uh), (SELECT seq FROM l), (SELECT seq FROM e), (SELECT count(*) FROM uc), (SELECT count(*) FROM uk)," +
-		" (SELECT count(*) FROM r)"
+		" (SELECT created_at FROM uh), (SELECT seq FROM l)," +
+		// Every write or none: anything else fails the statement, so the
+		// transaction rolls back before its commit. (The cast of a text
+		// that is no number is the error; it is built at run time so the
+		// planner does not fold it.)
+		" CASE WHEN (SELECT count(*) FROM uh) + (SELECT count(*) FROM uc) + (SELECT count(*) FROM l) +" +
+		" (SELECT count(*) FROM uk) + (SELECT count(*) FROM r) NOT IN (0, 3 + cardinality($21::text[]) + ($31::text <> '')::int)" +
+		" THEN ('pgstore: the claim statement stored part of the claim: ' || (SELECT count(*) FROM uk))::int END"
 	var (
-		hVersion, cVersion, refusedOrd, refusedValue, seq, evSeq *int64
-		owner                                                    ref
-		created                                                  *time.Time
-		customersDone, countersDone, requestsDone                int64
+		hVersion, cVersion, refusedOrd, refusedValue, seq *int64
+		owner                                             ref
+		created                                           *time.Time
+		partial                                           *int32
 	)
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, dbError(ctx, err))
 	}
 	defer conn.Release()
-	// An explicit transaction, begun in the same round trip: if ctx ends
-	// while the statements run, no COMMIT was sent and nothing is kept
-	// (the connection is closed or rolled back); the COMMIT itself is
-	// awaited even if ctx ends (commit), so the outcome is never open
-	// because of an ended context.
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, err)
+	}
 	b := &pgx.Batch{}
-	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
-	// The holding first, as every unit of work locks it before counters;
-	// then the counters the claim checks, which must exist before the
+	// The holding first, as every unit of work locks it before counters
+	// (the insert's condition locks it before the first row); then the
+	// counters the claim checks, which must exist before the next
 	// statement starts so that it can lock them (a missing counter is 0
 	// either way): a counter row inserted here stays locked, so taking it
 	// before the holding could deadlock with a unit of work that holds
-	// the holding and adds to that counter.
-	b.Queue("SELECT 1 FROM "+holdings+" WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE", tenant, key(h.CustomerID))
-	b.Queue("INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($2::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING", tenant, sorted)
+	// the holding and adds to that counter. Without a holding there is
+	// nothing to claim, and no counter is made.
+	b.Queue("WITH h AS (SELECT 1 FROM "+holdings+" WHERE tenant_id = $1 AND customer_id = $2 FOR UPDATE)"+
+		" INSERT INTO "+counters+" (tenant_id, key, value) SELECT $1, k, 0 FROM unnest($3::text[]) AS k"+
+		" WHERE EXISTS (SELECT 1 FROM h) ORDER BY k ON CONFLICT DO NOTHING", tenant, key(h.CustomerID), sorted)
 	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&hVersion, &owner, &cVersion, &refusedOrd, &refusedValue, &created, &seq, &evSeq, &customersDone, &countersDone, &requestsDone)
+		return row.Scan(&hVersion, &owner, &cVersion, &refusedOrd, &refusedValue, &created, &seq, &partial)
 	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		rollback(ctx, conn.Conn())
-		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, dbError(ctx, err))
-	}
+	err = sendCommitting(ctx, conn, b)
 	switch {
+	case errors.Is(err, errStopped):
+		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, ctx.Err())
+	case err != nil:
+		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, err)
 	case hVersion == nil || *hVersion != h.Version || cVersion == nil || *cVersion != w.CustomerVersion:
-		rollback(ctx, conn.Conn())
 		out.OwnerID = crm.ID(owner)
 		return out, nil
 	case refusedOrd != nil:
-		rollback(ctx, conn.Conn())
 		out.Refused, out.Current = int(*refusedOrd-1), *refusedValue
 		return out, nil
-	case created == nil || seq == nil || evSeq == nil || customersDone != 1 || countersDone != int64(len(w.Counters)) ||
-		(w.Request != nil) != (requestsDone == 1):
-		rollback(ctx, conn.Conn())
-		return out, fmt.Errorf("pgstore: claim customer %s: the statement stored part of the claim", h.CustomerID)
-	}
-	if err := ctx.Err(); err != nil {
-		rollback(ctx, conn.Conn())
-		return out, fmt.Errorf("pgstore: claim customer %s: %w", h.CustomerID, err)
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	tag, err := conn.Exec(cctx, "COMMIT")
-	if err == nil && tag.String() != "COMMIT" {
-		err = pgx.ErrTxCommitRollback
-	}
-	if err != nil {
-		if !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
-			_ = conn.Conn().Close(cctx)
-		}
-		return out, fmt.Errorf("pgstore: claim customer %s: commit: %w", h.CustomerID, commitError(cctx, err))
+	case created == nil || seq == nil:
+		// Not reachable: the statement fails rather than store part.
+		return out, fmt.Errorf("pgstore: claim customer %s: the statement stored nothing without saying why", h.CustomerID)
 	}
 	if r := w.Request; r != nil {
 		r.TenantID, r.CreatedAt = tenant, now
@@ -1005,11 +979,47 @@ func (s *Store) PoolClaim(ctx context.Context, w *pool.ClaimWrite) (pool.ClaimOu
 	stored := normalisedHolding(*h)
 	stored.TenantID, stored.Version, stored.CreatedAt, stored.UpdatedAt = tenant, h.Version+1, created.UTC(), now
 	*h = stored
-	e.Seq, e.TenantID, e.At = *seq, tenant, crm.StorageTime(e.At)
-	payload, _ := pool.SetPayloadSeq(ev.Payload, *seq) // checked above
-	ev.Seq, ev.TenantID, ev.OccurredAt, ev.Payload = *evSeq, tenant, occurred, payload
+	e.Seq = *seq
+	*w.Entry = *e
 	out.Stored = true
 	return out, nil
+}
+
+// errStopped reports a batch that a cancel request stopped before it
+// committed: nothing was kept.
+var errStopped = errors.New("pgstore: stopped by a cancel request")
+
+// sendCommitting sends b, a batch without transaction control that the
+// server runs as one implicit transaction and commits at its end, on conn,
+// and waits for its answer whatever ctx says (up to commitTimeout). If ctx
+// ends meanwhile it sends the server a cancel request: a batch the server
+// stops (query_canceled) kept nothing, reported as errStopped; one that
+// had committed is answered as usual. A connection that was sent a cancel
+// request is closed, not reused: the request may reach the server after
+// the batch ended. A lost answer is [crm.ErrOutcomeUnknown].
+func sendCommitting(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	pc := conn.Conn().PgConn()
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		_ = pc.CancelRequest(wctx)
+	})
+	err := conn.SendBatch(wctx, b).Close()
+	if !stop() {
+		<-done
+		if !conn.Conn().IsClosed() {
+			_ = conn.Conn().Close(wctx)
+		}
+		if queryCanceled(err) {
+			return errStopped
+		}
+	}
+	if err != nil {
+		return commitError(wctx, err)
+	}
+	return nil
 }
 
 // rollback ends the transaction open on conn after a failed or refused

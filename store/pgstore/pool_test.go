@@ -141,7 +141,7 @@ func TestPoolSweepFromTwoConnectionPools(t *testing.T) {
 	require.Equal(t, n, total)
 	var recycles, distinct int
 	err = testPool(t).QueryRow(context.Background(),
-		"SELECT count(*), count(DISTINCT customer_id) FROM "+pgx.Identifier{first.Schema(), "crm_pool_ledger"}.Sanitize()+" WHERE op = 'recycle'").
+		"SELECT count(*), count(DISTINCT subject_id) FROM "+pgx.Identifier{first.Schema(), "crm_events"}.Sanitize()+" WHERE ledger_op = 'recycle'").
 		Scan(&recycles, &distinct)
 	require.NoError(t, err)
 	require.Equal(t, n, recycles)

@@ -455,7 +455,6 @@ func runPoolPorts(t *testing.T, h Harness) {
 				byID[c.ID] = cust[i]
 			}
 			rs := make([]pool.Recycled, n)
-			evs := make([]*crm.Event, n)
 			for i, h := range hs {
 				to := poolOf(slices.Index(cust, byID[h.CustomerID]))
 				h.OwnerID, h.PoolID, h.DueAt, h.EnteredAt = crm.NilID, to, time.Time{}, now
@@ -464,9 +463,7 @@ func runPoolPorts(t *testing.T, h Harness) {
 					rule = []byte(`{"id":"r2"}`)
 				}
 				rs[i] = pool.Recycled{Holding: h, CustomerVersion: 1, Customer: pool.CustomerPlacement{PoolID: to},
-					Entry: &pool.Entry{ID: e.ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner.ID, At: now, Rule: rule}}
-				e.rawEvents = true
-				evs[i] = &crm.Event{ID: e.ids.NewID(), Type: pool.EventRecycled, Subject: crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}, OccurredAt: now, Payload: []byte(`{}`)}
+					Entry: &pool.Entry{ID: e.ids.NewID(), CustomerID: h.CustomerID, Op: pool.OpRecycle, FromOwner: owner.ID, FromPool: h.PoolID, ToPool: to, At: now, Rule: rule}}
 			}
 			if stale != nil {
 				stale(rs)
@@ -477,7 +474,7 @@ func runPoolPorts(t *testing.T, h Harness) {
 			for i := 1; i < n; i++ {
 				require.Greater(t, rs[i].Entry.Seq, rs[i-1].Entry.Seq, "entries get increasing seqs in batch order")
 			}
-			return tx.PoolAppendEvents(ctx, evs)
+			return nil
 		}
 		check := func(wantOwner crm.ID, wantEntries int) {
 			t.Helper()
@@ -489,6 +486,7 @@ func runPoolPorts(t *testing.T, h Harness) {
 					require.Equal(t, poolOf(i), got.PoolID, "each customer goes to its own pool")
 				}
 			}
+			var es []*pool.Entry
 			require.NoError(t, e.inTx(func(ctx context.Context, tx pool.Tx) error {
 				for i, c := range cust {
 					h, err := tx.PoolHoldings().Get(ctx, c.ID)
@@ -498,7 +496,8 @@ func runPoolPorts(t *testing.T, h Harness) {
 						require.Equal(t, poolOf(i), h.PoolID, "each holding is stored as given")
 					}
 				}
-				es, err := tx.PoolLedger().List(ctx, crm.NilID, 0, 100)
+				var err error
+				es, err = tx.PoolLedger().List(ctx, crm.NilID, 0, 100)
 				require.NoError(t, err)
 				require.Len(t, es, wantEntries)
 				for i, en := range es {
@@ -506,6 +505,7 @@ func runPoolPorts(t *testing.T, h Harness) {
 				}
 				return nil
 			}))
+			requireEntriesAreEvents(t, e.store, es)
 		}
 		for name, stale := range map[string]func([]pool.Recycled){
 			"customer": func(rs []pool.Recycled) { rs[n-1].CustomerVersion = 7 },
@@ -744,4 +744,35 @@ func runPoolInvariants(t *testing.T, h Harness) {
 		})
 		e.requireConsistent(cs)
 	})
+}
+
+// requireEntriesAreEvents checks that each ledger entry is an event of the
+// outbox, one record for both: an event with the entry's ID, Seq, tenant,
+// actor and time, its operation's type, the customer as subject and the
+// entry as payload.
+func requireEntriesAreEvents(t *testing.T, store crm.Store, entries []*pool.Entry) {
+	t.Helper()
+	pending, err := store.Outbox().Pending(context.Background(), crm.MaxPageLimit)
+	require.NoError(t, err)
+	byID := make(map[crm.ID]crm.Event, len(pending))
+	for _, ev := range pending {
+		byID[ev.ID] = ev
+	}
+	for _, en := range entries {
+		ev, ok := byID[en.ID]
+		require.True(t, ok, "entry %s (%s) is an event of the outbox", en.ID, en.Op)
+		want, err := en.Event()
+		require.NoError(t, err)
+		require.Equal(t, want.Seq, ev.Seq, "the entry's Seq is its event's")
+		require.Equal(t, want.Type, ev.Type)
+		require.Equal(t, want.Subject, ev.Subject)
+		require.Equal(t, want.ActorID, ev.ActorID)
+		require.Equal(t, want.TenantID, ev.TenantID)
+		require.True(t, want.OccurredAt.Equal(ev.OccurredAt))
+		require.JSONEq(t, string(want.Payload), string(ev.Payload), "the payload is the entry's")
+		p, err := crm.DecodePayload[pool.EntryPayload](ev)
+		require.NoError(t, err)
+		require.Equal(t, ev.Seq, p.Seq)
+		require.Equal(t, ev.ID, p.EntryID)
+	}
 }

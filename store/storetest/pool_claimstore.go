@@ -2,11 +2,11 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -70,11 +70,6 @@ func runPoolClaimStore(t *testing.T, h Harness) {
 		require.Equal(t, -1, out.Refused)
 		require.Equal(t, holdingVersion+1, w.Holding.Version, "the write carries the stored version")
 		require.Positive(t, w.Entry.Seq)
-		require.Positive(t, w.Event.Seq)
-		var p pool.EntryPayload
-		require.NoError(t, json.Unmarshal(w.Event.Payload, &p))
-		require.Equal(t, w.Entry.Seq, p.Seq, "the event's payload carries the entry's Seq")
-		require.Equal(t, w.Entry.ID, p.EntryID)
 
 		got, err := f.store.Customers().Get(f.ctx, c.ID)
 		require.NoError(t, err)
@@ -89,9 +84,8 @@ func runPoolClaimStore(t *testing.T, h Harness) {
 		require.Equal(t, w.Entry.Seq, es[len(es)-1].Seq)
 		evs, err := f.store.Outbox().Pending(f.ctx, crm.MaxPageLimit)
 		require.NoError(t, err)
-		last := evs[len(evs)-1]
-		require.Equal(t, w.Event.ID, last.ID)
-		require.JSONEq(t, string(w.Event.Payload), string(last.Payload))
+		require.Equal(t, w.Entry.ID, evs[len(evs)-1].ID, "the claim's entry is the outbox's latest event")
+		requireEntriesAreEvents(t, f.store, es)
 		require.NoError(t, f.inTx(func(ctx context.Context, tx pool.Tx) error {
 			r, err := tx.PoolRequests().Get(ctx, w.Request.Key)
 			require.NoError(t, err)
@@ -192,8 +186,10 @@ func runPoolClaimStore(t *testing.T, h Harness) {
 		c := f.pooled(1)[0]
 		u := f.user()
 		for field, spoil := range map[string]func(w *pool.ClaimWrite){
-			"claim":           func(w *pool.ClaimWrite) { w.Event = nil },
-			"event.payload":   func(w *pool.ClaimWrite) { w.Event.Payload = []byte(`{"seq":0}`) },
+			"claim":           func(w *pool.ClaimWrite) { w.Entry = nil },
+			"entry":           func(w *pool.ClaimWrite) { w.Entry.At = time.Time{} },
+			"entry.op":        func(w *pool.ClaimWrite) { w.Entry.Op = "teleport" },
+			"counters[1]":     func(w *pool.ClaimWrite) { w.Counters = append(w.Counters, w.Counters[0]) },
 			"customer_id":     func(w *pool.ClaimWrite) { w.Holding.CustomerID, w.Entry.CustomerID = crm.NilID, crm.NilID },
 			"entry.tenant_id": func(w *pool.ClaimWrite) { w.Entry.TenantID = "other" },
 			"claim.request":   func(w *pool.ClaimWrite) { w.Request.Key = "" },
@@ -294,8 +290,8 @@ func newClaimStoreEnv(t *testing.T, h Harness) *claimStoreEnv {
 // write reads the customer's claim state and builds the write of a claim
 // by u, adding one to each of counters within pool.NoMax, as the Service
 // would: the holding owned by u, the customer owned by u in no pool, a
-// ledger entry, an event whose payload is the entry's with Seq 0 and an
-// idempotency record whose result carries it too.
+// ledger entry (which the store keeps as its event too) and an idempotency
+// record whose result carries the entry's Seq.
 func (f *claimStoreEnv) write(customer crm.ID, u *crm.User, counters ...string) *pool.ClaimWrite {
 	f.t.Helper()
 	st, err := f.cs.PoolClaimState(f.ctx, customer, u.ID)
@@ -306,17 +302,13 @@ func (f *claimStoreEnv) write(customer crm.ID, u *crm.User, counters ...string) 
 	h := *st.Holding
 	h.OwnerID, h.OwnerDepartmentID, h.OwnedSince = u.ID, u.DepartmentID, now
 	entry := &pool.Entry{ID: f.ids.NewID(), CustomerID: customer, Op: pool.OpClaim, ToOwner: u.ID, FromPool: h.PoolID, ActorID: u.ID, At: now}
-	payload, err := json.Marshal(entry.Payload()) // Seq 0, for the store to set
-	require.NoError(f.t, err)
 	w := &pool.ClaimWrite{
 		Holding:         &h,
 		CustomerVersion: st.Customer.Version,
 		Customer:        pool.CustomerPlacement{OwnerID: u.ID, DepartmentID: u.DepartmentID},
 		Entry:           entry,
-		Event: &crm.Event{ID: f.ids.NewID(), Type: pool.EventClaimed, Subject: crm.Ref{Type: crm.TypeCustomer, ID: customer},
-			ActorID: u.ID, OccurredAt: now, Payload: payload},
-		Request:     &pool.Request{Key: "claim-" + f.ids.NewID().String(), Op: pool.OpClaim, CustomerID: customer, ActorID: u.ID},
-		RequestHead: []byte(`{"entry_seq":`), RequestTail: []byte(`}`),
+		Request:         &pool.Request{Key: "claim-" + f.ids.NewID().String(), Op: pool.OpClaim, CustomerID: customer, ActorID: u.ID},
+		RequestHead:     []byte(`{"entry_seq":`), RequestTail: []byte(`}`),
 	}
 	for _, k := range counters {
 		w.Counters = append(w.Counters, pool.CounterCheck{Key: k, Max: pool.NoMax})

@@ -72,6 +72,9 @@ func ExampleMigrations() {
 	// 0011 condition_language
 	// 0012 outbox_deliveries
 	// 0013 history
+	// 0014 reserved
+	// 0015 reserved
+	// 0016 tasks
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -142,6 +142,7 @@ func Run(t *testing.T, h Harness) {
 		runDepartmentTreeVersions(t, h)
 	})
 	t.Run("Team", func(t *testing.T) { runKind(t, h, teamKind()) })
+	t.Run("Task", func(t *testing.T) { runKind(t, h, taskKind()) })
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
 	t.Run("Deliveries", func(t *testing.T) { runDeliveries(t, h) })

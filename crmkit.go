@@ -11,6 +11,7 @@ import (
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/task"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -67,6 +68,9 @@ type Config struct {
 	// limits and ledger entry) when nil; and asks Permissions after
 	// Authorizer. Defaults to the zero value.
 	Lead lead.Config
+	// Task configures tasks and appointments; New sets Clock and IDs.
+	// Defaults to the zero value (overlapping appointments warn).
+	Task task.Config
 	// Router routes leads: [CRM.RouteLead] at intake, and a conversion of
 	// a lead nobody owns yet, whose routing state (round-robin cursors,
 	// loads, quotas) then commits in the conversion's unit of work.
@@ -127,6 +131,9 @@ type CRM struct {
 	Approvals *workflow.ApprovalService
 	// Router is [Config.Router], nil without one.
 	Router *workflow.Router
+	// Tasks plans follow-up tasks and books appointments;
+	// [CRM.RecordActivity] completes them.
+	Tasks *task.Service
 	// History reads the field history: a record's, newest first, or what
 	// one person changed in a time window, with the values of fields the
 	// viewer may not see masked by [Config.Permissions] ([permission.Policy.Hidden]);
@@ -243,7 +250,14 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 		return nil, fmt.Errorf("crmkit: new: %w", err)
 	}
 
-	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, store: store, rec: rec, cfg: c, seams: s}
+	tc := c.Task
+	tc.Clock, tc.IDs = c.Clock, c.IDs
+	tasks, err := task.New(store, &tc)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
+
+	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, store: store, rec: rec, cfg: c, seams: s}
 	if rec != nil {
 		var m history.Masker
 		if c.Permissions != nil {

@@ -3,6 +3,7 @@ package crm_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
@@ -87,3 +88,17 @@ func FuzzTeamJSON(f *testing.F) {
 	ids := crmtest.NewIDs()
 	fuzzEntityJSON[crm.Team](f, crmtest.Team(ids, "East", []crm.ID{ids.NewID()}))
 }
+
+func FuzzTaskJSON(f *testing.F) {
+	ids := crmtest.NewIDs()
+	subject := crm.Ref{Type: crm.TypeCustomer, ID: ids.NewID()}
+	start := crmtest.Epoch().AddDate(0, 0, 1)
+	fuzzEntityJSON[crm.Task](f,
+		crmtest.Task(ids, subject, ids.NewID()),
+		crmtest.Task(ids, subject, ids.NewID(), func(t *crm.Task) {
+			t.Kind, t.DueAt, t.StartAt, t.EndAt = crm.TaskAppointment, start, &start, ptrTo(start.Add(time.Hour))
+			t.Recurrence, t.SeriesStart, t.Occurrence = &crm.Recurrence{Every: 1, Unit: crm.EveryMonth, Count: 12}, &start, 1
+		}))
+}
+
+func ptrTo[T any](v T) *T { return &v }

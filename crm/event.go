@@ -59,7 +59,7 @@ func (t EventType) Verb() string {
 // RecordTypes returns the shared record types, in a fixed order.
 func RecordTypes() []RecordType {
 	return []RecordType{TypeLead, TypeCustomer, TypeContact, TypeOpportunity, TypeActivity,
-		TypeTicket, TypeUser, TypeDepartment, TypeTeam}
+		TypeTicket, TypeUser, TypeDepartment, TypeTeam, TypeTask}
 }
 
 // The verbs of change events.

@@ -339,3 +339,63 @@ func (f *TeamFilter) Match(t *Team, _ InTree) bool {
 	return in(f.DepartmentIDs, t.DepartmentID) &&
 		(f.MemberID == NilID || slices.Contains(t.MemberIDs, f.MemberID))
 }
+
+// Window is a span of time from From (inclusive) to To (exclusive).
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Overlaps reports whether [start, end) shares an instant with w.
+func (w Window) Overlaps(start, end time.Time) bool {
+	return start.Before(w.To) && end.After(w.From)
+}
+
+// TaskFilter selects tasks and appointments. For data scopes a task's
+// owner is its assignee.
+type TaskFilter struct {
+	AssigneeIDs   []ID
+	DepartmentIDs []ID
+	Statuses      []TaskStatus
+	Kinds         []TaskKind
+	// Subject selects the tasks of one record. Its type is at most 64
+	// characters of valid UTF-8 without NUL.
+	Subject *Ref
+	// DueFrom (inclusive) and DueBefore (exclusive) bound DueAt.
+	DueFrom, DueBefore *time.Time
+	// Overlapping selects appointments whose StartAt-EndAt span shares an
+	// instant with the window (to-dos have no span and never match).
+	Overlapping *Window
+	Scope       *DataScope
+}
+
+// Validate reports bad filter values.
+func (f *TaskFilter) Validate() error {
+	var v Problems
+	idList(&v, "assignee_ids", f.AssigneeIDs)
+	idList(&v, "department_ids", f.DepartmentIDs)
+	strList(&v, "statuses", f.Statuses, TaskStatus.Valid)
+	strList(&v, "kinds", f.Kinds, TaskKind.Valid)
+	if f.Subject != nil {
+		checkText(&v, "subject.type", string(f.Subject.Type), maxFilterText)
+	}
+	if f.DueFrom != nil && f.DueBefore != nil && !f.DueFrom.Before(*f.DueBefore) {
+		v.Add("due_before", "must be after due_from")
+	}
+	if f.Overlapping != nil && !f.Overlapping.From.Before(f.Overlapping.To) {
+		v.Add("overlapping.to", "must be after overlapping.from")
+	}
+	f.Scope.validate(&v)
+	return v.Err()
+}
+
+// Match reports whether t passes the filter.
+func (f *TaskFilter) Match(t *Task, inTree InTree) bool {
+	return in(f.AssigneeIDs, t.AssigneeID) && in(f.DepartmentIDs, t.DepartmentID) &&
+		in(f.Statuses, t.Status) && in(f.Kinds, t.Kind) &&
+		(f.Subject == nil || *f.Subject == t.Subject) &&
+		(f.DueFrom == nil || !t.DueAt.Before(*f.DueFrom)) &&
+		(f.DueBefore == nil || t.DueAt.Before(*f.DueBefore)) &&
+		(f.Overlapping == nil || (t.StartAt != nil && t.EndAt != nil && f.Overlapping.Overlaps(*t.StartAt, *t.EndAt))) &&
+		f.Scope.Match(t.AssigneeID, t.DepartmentID, NilID, inTree)
+}

@@ -72,13 +72,14 @@ const (
 	TypeUser        RecordType = "user"
 	TypeDepartment  RecordType = "department"
 	TypeTeam        RecordType = "team"
+	TypeTask        RecordType = "task"
 )
 
 // Valid reports whether t is one of the shared record types.
 func (t RecordType) Valid() bool {
 	switch t {
 	case TypeLead, TypeCustomer, TypeContact, TypeOpportunity, TypeActivity,
-		TypeTicket, TypeUser, TypeDepartment, TypeTeam:
+		TypeTicket, TypeUser, TypeDepartment, TypeTeam, TypeTask:
 		return true
 	}
 	return false

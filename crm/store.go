@@ -28,8 +28,9 @@ import (
 //     it, and learns only that the ID is taken.
 //   - References stay in their tenant: every field by which a record names
 //     another ([References]: owner, department, pool, customer, contact,
-//     team, activity subject, department parent and manager, team lead and
-//     members, creator, conversion results) must name a record of the
+//     team, activity and task subject, department parent and manager, team
+//     lead and members, creator, conversion results, a task's completing
+//     activity and previous occurrence) must name a record of the
 //     record's own tenant or no stored record at all. Create and Update
 //     refuse a reference to a record of another tenant with a
 //     [*ValidationError] naming the field ("owner_id", "member_ids[1]",
@@ -90,6 +91,8 @@ type (
 	DepartmentRepository = Repository[Department, DepartmentFilter]
 	// TeamRepository stores teams.
 	TeamRepository = Repository[Team, TeamFilter]
+	// TaskRepository stores follow-up tasks and appointments.
+	TaskRepository = Repository[Task, TaskFilter]
 )
 
 // EventWriter appends events to the outbox inside a unit of work.
@@ -113,6 +116,7 @@ type Tx interface {
 	Users() UserRepository
 	Departments() DepartmentRepository
 	Teams() TeamRepository
+	Tasks() TaskRepository
 	Events() EventWriter
 }
 

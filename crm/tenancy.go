@@ -30,7 +30,7 @@ type Reference struct {
 	ID ID
 }
 
-// subjectTypes are the record types an activity may be about.
+// subjectTypes are the record types an activity or a task may be about.
 var subjectTypes = []RecordType{TypeLead, TypeCustomer, TypeContact, TypeOpportunity, TypeTicket}
 
 // ReferenceTypes returns the types of record that a record of type t may
@@ -57,6 +57,8 @@ func ReferenceTypes(t RecordType) []RecordType {
 		return []RecordType{TypeDepartment, TypeUser}
 	case TypeTeam:
 		return []RecordType{TypeDepartment, TypeUser}
+	case TypeTask:
+		return append([]RecordType{TypeUser, TypeDepartment, TypeActivity, TypeTask}, subjectTypes...)
 	}
 	return nil
 }
@@ -114,6 +116,15 @@ func References(dst []Reference, e Entity) []Reference {
 		for i, id := range v.MemberIDs {
 			add("member_ids["+itoa(i)+"]", TypeUser, id)
 		}
+	case *Task:
+		if slices.Contains(subjectTypes, v.Subject.Type) {
+			add("subject.id", v.Subject.Type, v.Subject.ID)
+		}
+		add("assignee_id", TypeUser, v.AssigneeID)
+		add("department_id", TypeDepartment, v.DepartmentID)
+		add("created_by", TypeUser, v.CreatedBy)
+		add("previous_id", TypeTask, v.PreviousID)
+		add("completed_by", TypeActivity, v.CompletedBy)
 	}
 	return dst
 }

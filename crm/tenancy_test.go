@@ -29,6 +29,9 @@ func TestReferencesListsEverySetReferenceWithATypeReferenceTypesNames(t *testing
 		{&crm.Department{ParentID: id(), ManagerID: id()}, []string{"parent_id", "manager_id"}},
 		{&crm.Team{DepartmentID: id(), LeadID: id(), MemberIDs: []crm.ID{id(), id()}},
 			[]string{"department_id", "lead_id", "member_ids[0]", "member_ids[1]"}},
+		{&crm.Task{Subject: crm.Ref{Type: crm.TypeContact, ID: id()}, AssigneeID: id(), DepartmentID: id(), CreatedBy: id(),
+			PreviousID: id(), CompletedBy: id()},
+			[]string{"subject.id", "assignee_id", "department_id", "created_by", "previous_id", "completed_by"}},
 	}
 	for _, c := range cases {
 		t.Run(string(c.e.RecordType()), func(t *testing.T) {
@@ -46,7 +49,7 @@ func TestReferencesListsEverySetReferenceWithATypeReferenceTypesNames(t *testing
 
 func TestReferencesSkipsUnsetFields(t *testing.T) {
 	for _, e := range []crm.Entity{&crm.Lead{}, &crm.Customer{}, &crm.Contact{}, &crm.Opportunity{}, &crm.Activity{},
-		&crm.Ticket{}, &crm.User{}, &crm.Department{}, &crm.Team{MemberIDs: []crm.ID{crm.NilID}}} {
+		&crm.Ticket{}, &crm.User{}, &crm.Department{}, &crm.Team{MemberIDs: []crm.ID{crm.NilID}}, &crm.Task{}} {
 		require.Empty(t, crm.References(nil, e), "%s", e.RecordType())
 	}
 }

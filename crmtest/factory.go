@@ -2,6 +2,7 @@ package crmtest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/shopspring/decimal"
@@ -71,6 +72,16 @@ func Ticket(ids crm.IDGenerator, edits ...func(*crm.Ticket)) *crm.Ticket {
 	t := &crm.Ticket{
 		Meta: crm.Meta{ID: ids.NewID()}, Subject: "Cannot log in",
 		Priority: crm.PriorityNormal, Status: crm.TicketOpen,
+	}
+	return apply(t, edits)
+}
+
+// Task returns a new open to-do about subject for assignee, due a day
+// after epoch.
+func Task(ids crm.IDGenerator, subject crm.Ref, assignee crm.ID, edits ...func(*crm.Task)) *crm.Task {
+	t := &crm.Task{
+		Meta: crm.Meta{ID: ids.NewID()}, Kind: crm.TaskTodo, Title: "Call back", Subject: subject,
+		AssigneeID: assignee, Status: crm.TaskOpen, DueAt: epoch.Add(24 * time.Hour),
 	}
 	return apply(t, edits)
 }

@@ -96,6 +96,11 @@ func (s *recordingStore) Teams() crm.TeamRepository {
 	return autoRepo(s, s.Store.Teams(), crm.Tx.Teams)
 }
 
+// Tasks implements [crm.Tx].
+func (s *recordingStore) Tasks() crm.TaskRepository {
+	return autoRepo(s, s.Store.Tasks(), crm.Tx.Tasks)
+}
+
 func autoRepo[T, F any](s *recordingStore, reads crm.Repository[T, F], in func(crm.Tx) crm.Repository[T, F]) crm.Repository[T, F] {
 	return &autoCommitRepo[T, F]{Repository: reads, s: s, in: in}
 }
@@ -184,6 +189,11 @@ func (t *recordingTx) Departments() crm.DepartmentRepository {
 // Teams implements [crm.Tx].
 func (t *recordingTx) Teams() crm.TeamRepository {
 	return wrap[crm.Team](t, crm.TypeTeam, t.Tx.Teams())
+}
+
+// Tasks implements [crm.Tx].
+func (t *recordingTx) Tasks() crm.TaskRepository {
+	return wrap[crm.Task](t, crm.TypeTask, t.Tx.Tasks())
 }
 
 type recordingRepo[T any, P record[T], F any] struct {

@@ -32,6 +32,7 @@ type Store struct {
 	users         *table[crm.User, *crm.User]
 	departments   *table[crm.Department, *crm.Department]
 	teams         *table[crm.Team, *crm.Team]
+	tasks         *table[crm.Task, *crm.Task]
 
 	outbox  outbox
 	history history // field history (history.go)
@@ -89,6 +90,7 @@ func New(cfg *Config) *Store {
 	s.departments.beforeWrite = s.checkDepartment
 	s.departments.beforeDelete = s.checkDepartmentDelete
 	s.teams = newTable[crm.Team]("team")
+	s.tasks = newTable[crm.Task]("task")
 	s.outbox.ids = make(map[crm.ID]int)
 	return s
 }
@@ -135,6 +137,9 @@ func (t tx) Departments() crm.DepartmentRepository {
 func (t tx) Teams() crm.TeamRepository {
 	return repo[crm.Team, crm.TeamFilter, *crm.Team, *crm.TeamFilter]{t, t.s.teams}
 }
+func (t tx) Tasks() crm.TaskRepository {
+	return repo[crm.Task, crm.TaskFilter, *crm.Task, *crm.TaskFilter]{t, t.s.tasks}
+}
 func (t tx) Events() crm.EventWriter { return eventWriter{t} }
 
 // Leads returns the autocommit lead repository.
@@ -163,6 +168,9 @@ func (s *Store) Departments() crm.DepartmentRepository { return tx{s: s}.Departm
 
 // Teams returns the autocommit team repository.
 func (s *Store) Teams() crm.TeamRepository { return tx{s: s}.Teams() }
+
+// Tasks returns the autocommit task repository.
+func (s *Store) Tasks() crm.TaskRepository { return tx{s: s}.Tasks() }
 
 // Events returns an autocommit event writer.
 func (s *Store) Events() crm.EventWriter { return tx{s: s}.Events() }
@@ -302,6 +310,8 @@ func (s *Store) tenantOf(typ crm.RecordType, id crm.ID) (string, bool) {
 		return rowTenant(s.departments, id)
 	case crm.TypeTeam:
 		return rowTenant(s.teams, id)
+	case crm.TypeTask:
+		return rowTenant(s.tasks, id)
 	case crm.TypePool:
 		// Pools live in package pool's state (pool.go), guarded by s.mu
 		// like the tables.

@@ -73,6 +73,8 @@ func ExampleMigrations() {
 	// 0012 outbox_deliveries
 	// 0013 history
 	// 0014 ledger_events
+	// 0015 reserved
+	// 0016 tasks
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

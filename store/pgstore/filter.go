@@ -214,3 +214,27 @@ func whereTeam(f *crm.TeamFilter, q *query) {
 		q.and("member_ids @> ARRAY[", q.arg(key(f.MemberID)), "::uuid]")
 	}
 }
+
+func whereTask(departments string) func(*crm.TaskFilter, *query) {
+	return func(f *crm.TaskFilter, q *query) {
+		idIn(q, "assignee_id", f.AssigneeIDs)
+		idIn(q, "department_id", f.DepartmentIDs)
+		textIn(q, "status", f.Statuses)
+		textIn(q, "kind", f.Kinds)
+		if f.Subject != nil {
+			q.and("subject_type = ", q.arg(string(f.Subject.Type)), " AND subject_id = ", q.arg(key(f.Subject.ID)))
+		}
+		if f.DueFrom != nil {
+			q.and("due_at >= ", q.arg(ceilMicro(*f.DueFrom)))
+		}
+		if f.DueBefore != nil {
+			q.and("due_at < ", q.arg(ceilMicro(*f.DueBefore)))
+		}
+		if w := f.Overlapping; w != nil {
+			// start < To and end > From; a stored (microsecond) end is
+			// after From exactly when it is after From truncated.
+			q.and("start_at < ", q.arg(ceilMicro(w.To)), " AND end_at > ", q.arg(w.From.Truncate(time.Microsecond)))
+		}
+		scope(q, departments, "assignee_id", "department_id", "", f.Scope)
+	}
+}

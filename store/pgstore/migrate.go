@@ -47,8 +47,11 @@ type Migration struct {
 var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$`)
 
 // Migrations returns the embedded migrations in version order.
-func Migrations() ([]Migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func Migrations() ([]Migration, error) { return readMigrations(migrationFiles) }
+
+// readMigrations reads the migrations of fsys's directory "migrations".
+func readMigrations(fsys fs.FS) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: read migrations: %w", err)
 	}
@@ -59,7 +62,7 @@ func Migrations() ([]Migration, error) {
 			return nil, fmt.Errorf("pgstore: migration file %q is not named NNNN_name.up.sql or NNNN_name.down.sql", e.Name())
 		}
 		v, _ := strconv.Atoi(m[1])
-		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		body, err := fs.ReadFile(fsys, "migrations/"+e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: read migration %s: %w", e.Name(), err)
 		}
@@ -67,6 +70,11 @@ func Migrations() ([]Migration, error) {
 		if mig == nil {
 			mig = &Migration{Version: v, Name: m[2]}
 			byVersion[v] = mig
+		}
+		if mig.Name != m[2] {
+			// Two branches that each added a migration under the same
+			// number: one must be renumbered, never silently dropped.
+			return nil, fmt.Errorf("pgstore: migrations %04d_%s and %04d_%s share a version", v, mig.Name, v, m[2])
 		}
 		if m[3] == "up" {
 			mig.up = string(body)

@@ -129,6 +129,9 @@ func (s *Store) Departments() crm.DepartmentRepository { return s.auto().Departm
 // Teams returns the autocommit team repository.
 func (s *Store) Teams() crm.TeamRepository { return s.auto().Teams() }
 
+// Tasks returns the autocommit task repository.
+func (s *Store) Tasks() crm.TaskRepository { return s.auto().Tasks() }
+
 // Events returns an autocommit event writer.
 func (s *Store) Events() crm.EventWriter { return s.auto().Events() }
 
@@ -161,6 +164,9 @@ func (v view) Departments() crm.DepartmentRepository {
 }
 func (v view) Teams() crm.TeamRepository {
 	return repo[crm.Team, crm.TeamFilter, *crm.Team, *crm.TeamFilter]{v, v.s.sql.teams}
+}
+func (v view) Tasks() crm.TaskRepository {
+	return repo[crm.Task, crm.TaskFilter, *crm.Task, *crm.TaskFilter]{v, v.s.sql.tasks}
 }
 func (v view) Events() crm.EventWriter { return eventWriter{v} }
 

@@ -24,6 +24,7 @@ type statements struct {
 	users         *table[crm.User, crm.UserFilter]
 	departments   *table[crm.Department, crm.DepartmentFilter]
 	teams         *table[crm.Team, crm.TeamFilter]
+	tasks         *table[crm.Task, crm.TaskFilter]
 
 	departmentParent, departmentChild string
 	events                            eventStatements
@@ -43,6 +44,7 @@ func newStatements(schema string) *statements {
 		users:         newTable(schema, userSpec(users)),
 		departments:   newTable(schema, departmentSpec),
 		teams:         newTable(schema, teamSpec),
+		tasks:         newTable(schema, taskSpec(deps)),
 
 		departmentParent: "SELECT parent_id FROM " + deps + " WHERE id = $1 AND tenant_id = $2",
 		departmentChild:  "SELECT id FROM " + deps + " WHERE tenant_id = $2 AND parent_id = $1 ORDER BY id LIMIT 1",
@@ -313,4 +315,44 @@ var teamSpec = spec[crm.Team, crm.TeamFilter]{
 		return err
 	},
 	where: whereTeam,
+}
+
+func taskSpec(deps string) spec[crm.Task, crm.TaskFilter] {
+	return spec[crm.Task, crm.TaskFilter]{
+		typ: "task", table: "crm_tasks",
+		cols: cols("kind", "title", "note", "subject_type", "subject_id", "assignee_id", "department_id", "created_by",
+			"status", "due_at", "remind_at", "start_at", "end_at", "recurrence", "series_start", "occurrence",
+			"previous_id", "completed_by", "completed_at", "fields"),
+		values: func(t *crm.Task) ([]any, error) {
+			f, err := fieldsJSON(t.Fields)
+			if err != nil {
+				return nil, err
+			}
+			var rec []byte
+			if t.Recurrence != nil {
+				if rec, err = json.Marshal(t.Recurrence); err != nil {
+					return nil, fmt.Errorf("encode recurrence: %w", err)
+				}
+			}
+			return []any{string(t.Kind), t.Title, t.Note, string(t.Subject.Type), ref(t.Subject.ID), ref(t.AssigneeID),
+				ref(t.DepartmentID), ref(t.CreatedBy), string(t.Status), t.DueAt, t.RemindAt, t.StartAt, t.EndAt, rec,
+				t.SeriesStart, t.Occurrence, ref(t.PreviousID), ref(t.CompletedBy), t.CompletedAt, f}, nil
+		},
+		dests: func(t *crm.Task, s *scratch) []any {
+			return []any{(*string)(&t.Kind), &t.Title, &t.Note, (*string)(&t.Subject.Type), (*ref)(&t.Subject.ID), (*ref)(&t.AssigneeID),
+				(*ref)(&t.DepartmentID), (*ref)(&t.CreatedBy), (*string)(&t.Status), &t.DueAt, &t.RemindAt, &t.StartAt, &t.EndAt, &s.recurrence,
+				&t.SeriesStart, &t.Occurrence, (*ref)(&t.PreviousID), (*ref)(&t.CompletedBy), &t.CompletedAt, &s.fields}
+		},
+		decode: func(t *crm.Task, s *scratch) (err error) {
+			if s.recurrence != nil {
+				t.Recurrence = new(crm.Recurrence)
+				if err := json.Unmarshal(s.recurrence, t.Recurrence); err != nil {
+					return fmt.Errorf("decode recurrence: %w", err)
+				}
+			}
+			t.Fields, err = decodeFields(s.fields)
+			return err
+		},
+		where: whereTask(deps),
+	}
 }

@@ -37,11 +37,12 @@ type column struct {
 
 // scratch receives column values that need decoding after the scan.
 type scratch struct {
-	fields   []byte
-	amount   *string
-	currency *string
-	members  []pgtype.UUID
-	emailKey string
+	fields     []byte
+	amount     *string
+	currency   *string
+	members    []pgtype.UUID
+	emailKey   string
+	recurrence []byte
 }
 
 // spec describes how record type T is stored and F filters it.
@@ -88,7 +89,7 @@ var refTables = map[crm.RecordType]string{
 	crm.TypeLead: "crm_leads", crm.TypeCustomer: "crm_customers", crm.TypeContact: "crm_contacts",
 	crm.TypeOpportunity: "crm_opportunities", crm.TypeActivity: "crm_activities", crm.TypeTicket: "crm_tickets",
 	crm.TypeUser: "crm_users", crm.TypeDepartment: "crm_departments", crm.TypeTeam: "crm_teams",
-	crm.TypePool: "crm_pools",
+	crm.TypeTask: "crm_tasks", crm.TypePool: "crm_pools",
 }
 
 // notForeign renders the condition that no ID in the arrays from parameter

@@ -43,7 +43,7 @@ type badFilter[F any] struct {
 }
 
 // kind describes one record type to the generic tests, so the CRUD,
-// tenancy, list and unit-of-work checks are written once for all nine.
+// tenancy, list and unit-of-work checks are written once for all ten.
 type kind[T any, F any, PT record[T], PF filter[T, F]] struct {
 	name string
 	repo func(crm.Tx) crm.Repository[T, F]

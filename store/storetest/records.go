@@ -11,7 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// The descriptors of the nine record types. Full records set every field,
+// The descriptors of the ten record types. Full records set every field,
 // with custom fields of every kind, times carrying nanoseconds in a non-UTC
 // zone, and Chinese text, so a lossy column or codec shows up as a diff.
 
@@ -659,6 +659,147 @@ func teamKind() kind[crm.Team, crm.TeamFilter, *crm.Team, *crm.TeamFilter] {
 		},
 		badFilters: []badFilter[crm.TeamFilter]{
 			{"TooManyDepartments", "department_ids", crm.TeamFilter{DepartmentIDs: tooManyIDs()}},
+		},
+	}
+}
+
+func taskKind() kind[crm.Task, crm.TaskFilter, *crm.Task, *crm.TaskFilter] {
+	statuses := []crm.TaskStatus{crm.TaskOpen, crm.TaskDone, crm.TaskCancelled}
+	subjects := func(w *world) []crm.Ref {
+		return []crm.Ref{
+			{Type: crm.TypeCustomer, ID: w.custs[0]}, {Type: crm.TypeCustomer, ID: w.custs[1]},
+			{Type: crm.TypeLead, ID: w.custs[0]}, {Type: crm.TypeTicket, ID: w.custs[2]},
+		}
+	}
+	// window returns a random window whose bounds fall on the world's
+	// times and a microsecond either side.
+	window := func(w *world) *crm.Window {
+		at := func() time.Time {
+			t := pick(w, w.times)
+			return t.Add(time.Duration(w.r.IntN(3)-1) * time.Microsecond)
+		}
+		from, to := at(), at()
+		if !from.Before(to) {
+			from, to = to, from.Add(time.Microsecond)
+		}
+		return &crm.Window{From: from, To: to}
+	}
+	return kind[crm.Task, crm.TaskFilter, *crm.Task, *crm.TaskFilter]{
+		name: "task",
+		repo: func(tx crm.Tx) crm.TaskRepository { return tx.Tasks() },
+		full: func(e *env, _ context.Context) *crm.Task {
+			start := nanoTime(12, 123456789)
+			return &crm.Task{
+				Meta: crm.Meta{ID: e.ids.NewID()}, Kind: crm.TaskAppointment, Title: "季度回访",
+				Note: "带上合同草稿。\nBring the draft.", Subject: crm.Ref{Type: crm.TypeOpportunity, ID: e.ids.NewID()},
+				AssigneeID: e.ids.NewID(), DepartmentID: e.ids.NewID(), CreatedBy: e.ids.NewID(),
+				Status: crm.TaskDone, DueAt: start, RemindAt: ptr(nanoTime(11, 999)),
+				StartAt: ptr(start), EndAt: ptr(nanoTime(12, 987654321).Add(time.Hour)),
+				Recurrence:  &crm.Recurrence{Every: 2, Unit: crm.EveryWeek, Until: ptr(nanoTime(28, 5)), Count: 3},
+				SeriesStart: ptr(nanoTime(5, 123456789)), Occurrence: 2, PreviousID: e.ids.NewID(),
+				CompletedBy: e.ids.NewID(), CompletedAt: ptr(nanoTime(12, 555)), Fields: fullFields("task"),
+			}
+		},
+		minimal: func(e *env, _ context.Context) *crm.Task {
+			return &crm.Task{
+				Meta: crm.Meta{ID: e.ids.NewID()}, Title: "Call back",
+				Subject: crm.Ref{Type: crm.TypeLead, ID: e.ids.NewID()}, AssigneeID: e.ids.NewID(), DueAt: nanoTime(2, 2),
+			}
+		},
+		change: func(e *env, _ context.Context, t *crm.Task) {
+			t.Kind, t.Title, t.Note = crm.TaskTodo, "Send the quote", ""
+			t.Subject, t.AssigneeID = crm.Ref{Type: crm.TypeContact, ID: e.ids.NewID()}, e.ids.NewID()
+			t.DepartmentID, t.CreatedBy = crm.NilID, crm.NilID
+			t.Status, t.DueAt, t.RemindAt, t.StartAt, t.EndAt = crm.TaskCancelled, nanoTime(14, 14), nil, nil, nil
+			t.Recurrence = &crm.Recurrence{Every: 1, Unit: crm.EveryMonth}
+			t.SeriesStart, t.Occurrence, t.PreviousID = ptr(nanoTime(14, 14)), 1, crm.NilID
+			t.CompletedBy, t.CompletedAt = crm.NilID, nil
+			t.Fields = changedFields()
+		},
+		scribble: func(t *crm.Task) {
+			*t.RemindAt, *t.StartAt, *t.EndAt = time.Time{}, time.Time{}, time.Time{}
+			*t.Recurrence.Until = time.Time{}
+			t.Recurrence.Every = 99
+			*t.SeriesStart, *t.CompletedAt = time.Time{}, time.Time{}
+			scribbleFields(t.Fields)
+		},
+		fields: func(t *crm.Task) *crm.Fields { return &t.Fields },
+		invalid: []invalidCase[crm.Task]{
+			{"MissingTitle", "title", func(t *crm.Task) { t.Title = " " }},
+			{"UnknownKind", "kind", func(t *crm.Task) { t.Kind = "chore" }},
+			{"UnknownStatus", "status", func(t *crm.Task) { t.Status = "later" }},
+			{"SubjectOfWrongType", "subject.type", func(t *crm.Task) { t.Subject.Type = crm.TypeUser }},
+			{"MissingAssignee", "assignee_id", func(t *crm.Task) { t.AssigneeID = crm.NilID }},
+			{"ReminderAfterDue", "remind_at", func(t *crm.Task) { t.RemindAt = ptr(t.DueAt.Add(time.Minute)) }},
+			{"AppointmentEndingBeforeItStarts", "end_at", func(t *crm.Task) { t.EndAt = ptr(t.StartAt.Add(-time.Minute)) }},
+			{"AppointmentWithoutStart", "start_at", func(t *crm.Task) { t.StartAt = nil }},
+			{"ToDoWithAnEnd", "end_at", func(t *crm.Task) { t.Kind, t.StartAt = crm.TaskTodo, nil }},
+			{"RecurrenceUntilBeforeTheSecondOccurrence", "recurrence.until", func(t *crm.Task) {
+				t.Recurrence.Until = ptr(t.SeriesStart.Add(time.Hour))
+			}},
+			{"RecurrenceOfOneOccurrence", "recurrence.count", func(t *crm.Task) { t.Recurrence.Count, t.Occurrence = 1, 1 }},
+			{"RecurrenceOfUnknownUnit", "recurrence.unit", func(t *crm.Task) { t.Recurrence.Unit = "year" }},
+			{"DoneWithoutCompletedAt", "completed_at", func(t *crm.Task) { t.CompletedAt = nil }},
+			{"OpenWithACompletingActivity", "completed_by", func(t *crm.Task) { t.Status, t.CompletedAt = crm.TaskOpen, nil }},
+		},
+		random: func(w *world, tenant string) *crm.Task {
+			t := &crm.Task{
+				Title: "Task", Subject: pick(w, subjects(w)), AssigneeID: pick(w, w.users[:4]),
+				DepartmentID: pick(w, w.recordDepts[tenant]), Status: pick(w, slices.Concat(statuses, []crm.TaskStatus{""})),
+				DueAt: pick(w, w.times),
+			}
+			if t.Status == crm.TaskDone {
+				t.CompletedAt = ptr(t.DueAt)
+			}
+			if w.r.IntN(2) == 0 {
+				t.Kind, t.StartAt = crm.TaskAppointment, ptr(t.DueAt)
+				t.EndAt = ptr(t.DueAt.Add(time.Duration(1+w.r.IntN(90)) * time.Minute))
+			}
+			return t
+		},
+		randomFilter: func(w *world) crm.TaskFilter {
+			f := crm.TaskFilter{
+				AssigneeIDs: some(w, w.users[:5]), DepartmentIDs: some(w, w.deptIDs),
+				Statuses: some(w, statuses), Kinds: some(w, []crm.TaskKind{crm.TaskTodo, crm.TaskAppointment}),
+				Scope: w.scope(),
+			}
+			if w.r.IntN(3) == 0 {
+				f.Subject = ptr(pick(w, subjects(w)))
+			}
+			if w.r.IntN(2) == 0 {
+				win := window(w)
+				switch w.r.IntN(3) {
+				case 0:
+					f.DueFrom, f.DueBefore = &win.From, &win.To
+				case 1:
+					f.DueBefore = &win.To
+				default:
+					f.DueFrom = &win.From
+				}
+			}
+			if w.r.IntN(3) == 0 {
+				f.Overlapping = window(w)
+			}
+			return f
+		},
+		fixedFilters: func(w *world) []crm.TaskFilter {
+			out := []crm.TaskFilter{
+				{}, {Statuses: []crm.TaskStatus{crm.TaskOpen}}, {DueBefore: &w.times[3]}, {DueFrom: &w.times[3]},
+				{Kinds: []crm.TaskKind{crm.TaskAppointment}, Overlapping: &crm.Window{From: w.times[2], To: w.times[4]}},
+				{Overlapping: &crm.Window{From: w.times[3], To: w.times[3].Add(time.Microsecond)}},
+				{Subject: &crm.Ref{Type: crm.TypeCustomer, ID: w.custs[0]}},
+			}
+			for _, s := range scopeEdges(w) {
+				out = append(out, crm.TaskFilter{Scope: s})
+			}
+			return out
+		},
+		badFilters: []badFilter[crm.TaskFilter]{
+			{"UnknownStatus", "statuses[0]", crm.TaskFilter{Statuses: []crm.TaskStatus{"later"}}},
+			{"UnknownKind", "kinds[0]", crm.TaskFilter{Kinds: []crm.TaskKind{"chore"}}},
+			{"EmptyDueRange", "due_before", crm.TaskFilter{DueFrom: ptr(nanoTime(2, 0)), DueBefore: ptr(nanoTime(1, 0))}},
+			{"EmptyWindow", "overlapping.to", crm.TaskFilter{Overlapping: &crm.Window{From: nanoTime(2, 0), To: nanoTime(2, 0)}}},
+			{"TooManyAssignees", "assignee_ids", crm.TaskFilter{AssigneeIDs: tooManyIDs()}},
 		},
 	}
 }

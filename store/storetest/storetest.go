@@ -57,6 +57,9 @@ type Harness struct {
 //     relay delivers with crm.Outbox's Pending and Ack.
 //   - crm.HistoryTx (History), on the store and its units of work: no
 //     field history is kept.
+//   - task.CalendarLocker, on the unit of work (no flag: checked whenever
+//     present): overlapping appointments booked concurrently may both be
+//     stored under task.OverlapRefuse.
 type Features struct {
 	// Pools: units of work implement pool.Tx. Runs "Pool".
 	Pools bool
@@ -142,6 +145,10 @@ func Run(t *testing.T, h Harness) {
 		runDepartmentTreeVersions(t, h)
 	})
 	t.Run("Team", func(t *testing.T) { runKind(t, h, teamKind()) })
+	t.Run("Task", func(t *testing.T) {
+		runKind(t, h, taskKind())
+		runTaskService(t, h)
+	})
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
 	t.Run("Deliveries", func(t *testing.T) { runDeliveries(t, h) })

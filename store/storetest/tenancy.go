@@ -52,6 +52,20 @@ func runCrossTenant(t *testing.T, h Harness) {
 		// The member before the named one does not exist anywhere, which
 		// is allowed, so the error must name the right index.
 		runRef(t, h, team, "member_ids[1]", crm.TypeUser, func(e *env, v *crm.Team, id crm.ID) { v.MemberIDs = []crm.ID{e.ids.NewID(), id} })
+		task := taskKind()
+		for _, typ := range []crm.RecordType{crm.TypeLead, crm.TypeCustomer, crm.TypeContact, crm.TypeOpportunity, crm.TypeTicket} {
+			runRef(t, h, task, "subject.id", typ, func(_ *env, v *crm.Task, id crm.ID) { v.Subject = crm.Ref{Type: typ, ID: id} })
+		}
+		runRef(t, h, task, "assignee_id", crm.TypeUser, func(_ *env, v *crm.Task, id crm.ID) { v.AssigneeID = id })
+		runRef(t, h, task, "department_id", crm.TypeDepartment, func(_ *env, v *crm.Task, id crm.ID) { v.DepartmentID = id })
+		runRef(t, h, task, "created_by", crm.TypeUser, func(_ *env, v *crm.Task, id crm.ID) { v.CreatedBy = id })
+		runRef(t, h, task, "completed_by", crm.TypeActivity, func(_ *env, v *crm.Task, id crm.ID) {
+			v.Status, v.CompletedBy, v.CompletedAt = crm.TaskDone, id, ptr(v.DueAt)
+		})
+		runRef(t, h, task, "previous_id", crm.TypeTask, func(_ *env, v *crm.Task, id crm.ID) {
+			v.Recurrence, v.SeriesStart = &crm.Recurrence{Every: 1, Unit: crm.EveryDay}, ptr(v.DueAt.AddDate(0, 0, -1))
+			v.Occurrence, v.PreviousID = 2, id
+		})
 	})
 	t.Run("IDs", func(t *testing.T) {
 		runForeignID(t, h, leadKind())
@@ -63,6 +77,7 @@ func runCrossTenant(t *testing.T, h Harness) {
 		runForeignID(t, h, userKind())
 		runForeignID(t, h, departmentKind())
 		runForeignID(t, h, teamKind())
+		runForeignID(t, h, taskKind())
 	})
 }
 
@@ -81,6 +96,10 @@ func storeTarget(t *testing.T, e *env, ctx context.Context, typ crm.RecordType) 
 		return storeMinimal(t, e, ctx, opportunityKind())
 	case crm.TypeTicket:
 		return storeMinimal(t, e, ctx, ticketKind())
+	case crm.TypeActivity:
+		return storeMinimal(t, e, ctx, activityKind())
+	case crm.TypeTask:
+		return storeMinimal(t, e, ctx, taskKind())
 	case crm.TypeUser:
 		return storeMinimal(t, e, ctx, userKind())
 	case crm.TypeDepartment:

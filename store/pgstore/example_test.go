@@ -72,6 +72,8 @@ func ExampleMigrations() {
 	// 0011 condition_language
 	// 0012 outbox_deliveries
 	// 0013 history
+	// 0014 reserved
+	// 0015 ticket_lifecycle
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

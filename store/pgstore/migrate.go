@@ -68,6 +68,11 @@ func Migrations() ([]Migration, error) {
 			mig = &Migration{Version: v, Name: m[2]}
 			byVersion[v] = mig
 		}
+		if mig.Name != m[2] {
+			// Two branches took one number: running either alone would
+			// skip the other's change without a word.
+			return nil, fmt.Errorf("pgstore: migrations %04d_%s and %04d_%s share a version", v, mig.Name, v, m[2])
+		}
 		if m[3] == "up" {
 			mig.up = string(body)
 		} else {

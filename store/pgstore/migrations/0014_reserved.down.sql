@@ -1,0 +1,2 @@
+-- Reverts 0014_reserved, which changed nothing.
+SELECT 1;

@@ -7,6 +7,7 @@ import (
 	"github.com/crmkit/crmkit/dedupe"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/ticket"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -15,7 +16,7 @@ import (
 // "lead.updated", "lead.deleted", "customer.created", ...; see
 // [crm.ChangedPayload]), [crm.EventActivityRecorded] (reserved for hosts:
 // crmkit does not write it), then the domain events of lead, pool,
-// workflow and dedupe. Routing and hand-off events are named after their
+// workflow, dedupe and ticket. Routing and hand-off events are named after their
 // record type ([workflow.RoutedEventType]); the lead ones stand for them
 // here.
 func EventTypes() []crm.EventType {
@@ -37,6 +38,9 @@ func EventTypes() []crm.EventType {
 		workflow.EventApprovalReminded, workflow.EventApprovalEscalated,
 		workflow.EventSLAWarned, workflow.EventSLABreached, workflow.EventLeadRouted, workflow.EventLeadHandedOff,
 		dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone,
+		ticket.EventTicketRaised, ticket.EventTicketOpened, ticket.EventTicketPending, ticket.EventTicketResolved,
+		ticket.EventTicketClosed, ticket.EventTicketReopened, ticket.EventTicketResponded,
+		ticket.EventTicketReassigned, ticket.EventTicketEscalated,
 	)
 }
 
@@ -119,6 +123,15 @@ func payloadDecoder(t crm.EventType) func(crm.Event) (any, error) {
 		return decode[workflow.SLAPayload]
 	case dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone:
 		return decode[dedupe.CustomerMerge]
+	case ticket.EventTicketRaised:
+		return decode[ticket.RaisedPayload]
+	case ticket.EventTicketOpened, ticket.EventTicketPending, ticket.EventTicketResolved, ticket.EventTicketClosed,
+		ticket.EventTicketReopened, ticket.EventTicketResponded:
+		return decode[ticket.MovedPayload]
+	case ticket.EventTicketReassigned:
+		return decode[ticket.ReassignedPayload]
+	case ticket.EventTicketEscalated:
+		return decode[ticket.EscalatedPayload]
 	}
 	switch t.Verb() {
 	case workflow.EventRouted:

@@ -51,6 +51,8 @@ func TestEntityValidationNamesTheField(t *testing.T) {
 		{"OpportunityRejectsUnknownStage", &crm.Opportunity{Meta: meta, CustomerID: testID, Name: "x", Stage: "maybe"}, []string{"stage"}},
 		{"ActivityNeedsEverything", &crm.Activity{Meta: meta}, []string{"kind", "subject.type", "subject.id", "actor_id", "occurred_at"}},
 		{"TicketNeedsSubject", &crm.Ticket{Meta: meta, Priority: "p0"}, []string{"subject", "priority"}},
+		{"TicketRejectsSatisfactionOutOfRange", &crm.Ticket{Meta: meta, Subject: "x", Satisfaction: 6}, []string{"satisfaction"}},
+		{"TicketRejectsNegativeSatisfaction", &crm.Ticket{Meta: meta, Subject: "x", Satisfaction: -1}, []string{"satisfaction"}},
 		{"UserNeedsNameAndEmail", &crm.User{Meta: meta, Capacity: -1}, []string{"name", "email", "capacity"}},
 		{"DepartmentCannotParentItself", &crm.Department{Meta: meta, Name: "x", ParentID: testID}, []string{"parent_id"}},
 		{"TeamRejectsRepeatedMembers", &crm.Team{Meta: meta, Name: "x", MemberIDs: []crm.ID{testID, testID}}, []string{"member_ids[1]"}},
@@ -216,4 +218,22 @@ func (c fixedClock) Now() time.Time { return time.Time(c) }
 func TestFieldValueAtDoesNotAllocate(t *testing.T) {
 	v := crm.Strings("wechat", "phone")
 	require.Zero(t, testing.AllocsPerRun(10, func() { _ = v.At(v.Len() - 1) }))
+}
+
+func TestTicketNormaliseStartsANewTicketAsNewAndKeepsItsTimesAtStoragePrecision(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
+	tk := &crm.Ticket{Meta: crm.Meta{ID: testID}, Subject: "x", ClosedAt: &at, FirstResponseAt: &at, Satisfaction: 5}
+	tk.Normalise()
+	require.Equal(t, crm.TicketNew, tk.Status)
+	require.Equal(t, crm.PriorityNormal, tk.Priority)
+	require.Equal(t, crm.StorageTime(at), *tk.ClosedAt)
+	require.Equal(t, crm.StorageTime(at), *tk.FirstResponseAt)
+	require.Equal(t, time.UTC, tk.ClosedAt.Location())
+	require.NoError(t, tk.Validate())
+
+	c := tk.Clone()
+	*c.ClosedAt, *c.FirstResponseAt = time.Time{}, time.Time{}
+	require.Equal(t, crm.StorageTime(at), *tk.ClosedAt, "a clone does not alias its times")
+	require.Equal(t, crm.StorageTime(at), *tk.FirstResponseAt)
 }

@@ -25,11 +25,16 @@ func (p TicketPriority) Valid() bool {
 	return false
 }
 
-// TicketStatus is where a service case stands.
+// TicketStatus is where a service case stands. A ticket moves new → open
+// → pending → resolved → closed; package ticket holds the rules of which
+// moves are allowed.
 type TicketStatus string
 
 // Ticket statuses.
 const (
+	// TicketNew is a ticket nobody has answered yet: the status of a new
+	// ticket.
+	TicketNew      TicketStatus = "new"
 	TicketOpen     TicketStatus = "open"
 	TicketPending  TicketStatus = "pending" // waiting on the customer
 	TicketResolved TicketStatus = "resolved"
@@ -39,7 +44,7 @@ const (
 // Valid reports whether s is a known status.
 func (s TicketStatus) Valid() bool {
 	switch s {
-	case TicketOpen, TicketPending, TicketResolved, TicketClosed:
+	case TicketNew, TicketOpen, TicketPending, TicketResolved, TicketClosed:
 		return true
 	}
 	return false
@@ -58,9 +63,27 @@ type Ticket struct {
 	AssigneeID   ID             `json:"assignee_id,omitzero"`
 	TeamID       ID             `json:"team_id,omitzero"`
 	DepartmentID ID             `json:"department_id,omitzero"`
-	ResolvedAt   *time.Time     `json:"resolved_at,omitempty"`
-	Fields       Fields         `json:"fields,omitempty"`
+	// ResolvedAt is when the ticket was last resolved; ClosedAt when it
+	// was closed; FirstResponseAt when an agent first answered it.
+	ResolvedAt      *time.Time `json:"resolved_at,omitempty"`
+	ClosedAt        *time.Time `json:"closed_at,omitempty"`
+	FirstResponseAt *time.Time `json:"first_response_at,omitempty"`
+	// Satisfaction is the customer's score given at close, from 1 (worst)
+	// to 5 (best); 0 when none was given.
+	Satisfaction int `json:"satisfaction,omitempty"`
+	// SLATimerID names the SLA timer (package workflow) that measures the
+	// ticket's current run; NilID when no timer runs on it. It is a timer,
+	// not a record: [References] does not list it.
+	SLATimerID ID     `json:"sla_timer_id,omitzero"`
+	Fields     Fields `json:"fields,omitempty"`
 }
+
+// Satisfaction scores: a ticket's [Ticket.Satisfaction] is 0 (none) or
+// between these.
+const (
+	MinSatisfaction = 1
+	MaxSatisfaction = 5
+)
 
 // RecordType returns [TypeTicket].
 func (*Ticket) RecordType() RecordType { return TypeTicket }
@@ -69,20 +92,24 @@ func (*Ticket) RecordType() RecordType { return TypeTicket }
 func (t *Ticket) Clone() *Ticket {
 	out := *t
 	out.ResolvedAt = clonePtr(t.ResolvedAt)
+	out.ClosedAt = clonePtr(t.ClosedAt)
+	out.FirstResponseAt = clonePtr(t.FirstResponseAt)
 	out.Fields = t.Fields.Clone()
 	return &out
 }
 
-// Normalise defaults priority and status and brings times to storage
-// precision.
+// Normalise defaults priority (normal) and status ([TicketNew]) and brings
+// times to storage precision.
 func (t *Ticket) Normalise() {
 	if t.Priority == "" {
 		t.Priority = PriorityNormal
 	}
 	if t.Status == "" {
-		t.Status = TicketOpen
+		t.Status = TicketNew
 	}
 	t.ResolvedAt = storageTimePtr(t.ResolvedAt)
+	t.ClosedAt = storageTimePtr(t.ClosedAt)
+	t.FirstResponseAt = storageTimePtr(t.FirstResponseAt)
 }
 
 // Validate reports every invalid field.
@@ -100,6 +127,9 @@ func (t *Ticket) Validate() error {
 	}
 	if t.Status != "" && !t.Status.Valid() {
 		v.Add("status", "unknown ticket status %q", truncate(string(t.Status), 32))
+	}
+	if t.Satisfaction != 0 && (t.Satisfaction < MinSatisfaction || t.Satisfaction > MaxSatisfaction) {
+		v.Add("satisfaction", "must be between %d and %d, or 0 for none, got %d", MinSatisfaction, MaxSatisfaction, t.Satisfaction)
 	}
 	v.Prefix = "fields."
 	v.Merge(t.Fields.Validate())

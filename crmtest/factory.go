@@ -67,11 +67,11 @@ func Activity(ids crm.IDGenerator, subject crm.Ref, actor crm.ID, edits ...func(
 	return apply(a, edits)
 }
 
-// Ticket returns a new open ticket of normal priority.
+// Ticket returns a new ticket ([crm.TicketNew]) of normal priority.
 func Ticket(ids crm.IDGenerator, edits ...func(*crm.Ticket)) *crm.Ticket {
 	t := &crm.Ticket{
 		Meta: crm.Meta{ID: ids.NewID()}, Subject: "Cannot log in",
-		Priority: crm.PriorityNormal, Status: crm.TicketOpen,
+		Priority: crm.PriorityNormal, Status: crm.TicketNew,
 	}
 	return apply(t, edits)
 }

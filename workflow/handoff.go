@@ -10,11 +10,12 @@ import (
 	"github.com/crmkit/crmkit/crm"
 )
 
-// ActionSpec is something a transition asks the host to do, returned as
-// data: create a task for another department, notify people, or route the
-// record with a rule set.
+// ActionSpec is something a transition or an SLA firing asks the host to
+// do, returned as data: create a task for another department, notify
+// people, route the record with a rule set, or (SLA policies only)
+// escalate it.
 type ActionSpec struct {
-	// Kind is create_task, notify or route.
+	// Kind is create_task, notify, route or, in an SLA policy, escalate.
 	Kind       string `json:"kind"`
 	Department crm.ID `json:"department,omitzero"`
 	// Title describes the task or notification.
@@ -28,6 +29,10 @@ const (
 	ActionCreateTask = "create_task"
 	ActionNotify     = "notify"
 	ActionRoute      = "route"
+	// ActionEscalate asks for a record whose SLA fired to be escalated
+	// (package ticket raises a ticket's priority and hands it to a
+	// manager). Only SLA policies may name it.
+	ActionEscalate = "escalate"
 )
 
 // TransitionSpec is one allowed move between stages.
@@ -140,7 +145,7 @@ func NewMachine(schema *cond.Schema, tree *crm.DepartmentTree, spec *MachineSpec
 			}
 		}
 		for j, a := range t.Actions {
-			checkAction(fmt.Sprintf("%s.actions[%d]", p, j), a, add)
+			checkAction(fmt.Sprintf("%s.actions[%d]", p, j), a, false, add)
 		}
 		m.trans = append(m.trans, compiledTransition{spec: t, guard: g})
 	}

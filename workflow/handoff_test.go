@@ -187,6 +187,7 @@ func TestMachineValidation(t *testing.T) {
 		{"UnknownRequiredField", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","required":["contract"]}]}`, "transitions[0].required[0]"},
 		{"UnknownDepartment", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","departments":["` + uid(999).String() + `"]}]}`, "transitions[0].departments[0]"},
 		{"TaskWithoutDepartment", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","actions":[{"kind":"create_task"}]}]}`, "transitions[0].actions[0].department"},
+		{"EscalateIsForSLAPolicies", `{"name":"m","record_type":"lead","initial":"a","stages":["a","b"],"transitions":[{"from":"a","to":"b","actions":[{"kind":"escalate"}]}]}`, "transitions[0].actions[0].kind"},
 		{"BadName", `{"name":"Lead Flow","record_type":"lead","initial":"a","stages":["a"],"transitions":[]}`, "name"},
 		{"MissingRecordType", `{"name":"m","initial":"a","stages":["a"],"transitions":[]}`, "record_type"},
 		{"SelfLoop", `{"name":"m","record_type":"lead","initial":"a","stages":["a"],"transitions":[{"from":"a","to":"a"}]}`, "transitions"},

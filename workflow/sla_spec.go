@@ -88,13 +88,13 @@ func NewSLAPolicy(spec *SLAPolicySpec, calendars map[string]*calendar.Calendar) 
 	}
 	add := probs.Add
 	for i, a := range spec.OnWarn {
-		checkAction(fmt.Sprintf("on_warn[%d]", i), a, add)
+		checkAction(fmt.Sprintf("on_warn[%d]", i), a, true, add)
 	}
 	if len(spec.OnWarn) > 0 && p.Warn == 0 {
 		add("on_warn", "needs a warn time")
 	}
 	for i, a := range spec.OnBreach {
-		checkAction(fmt.Sprintf("on_breach[%d]", i), a, add)
+		checkAction(fmt.Sprintf("on_breach[%d]", i), a, true, add)
 	}
 	if err := probs.Err(); err != nil {
 		return nil, err
@@ -104,9 +104,13 @@ func NewSLAPolicy(spec *SLAPolicySpec, calendars map[string]*calendar.Calendar) 
 	return p, nil
 }
 
-// checkAction validates one action of a hand-off or an SLA policy.
-func checkAction(p string, a ActionSpec, add func(string, string, ...any)) {
+// checkAction validates one action of a hand-off or (sla) an SLA policy.
+func checkAction(p string, a ActionSpec, sla bool, add func(string, string, ...any)) {
 	switch a.Kind {
+	case ActionEscalate:
+		if !sla {
+			add(p+".kind", "escalate is an action of SLA policies; want create_task, notify or route")
+		}
 	case ActionCreateTask, ActionNotify:
 		if a.Department == crm.NilID {
 			add(p+".department", "is required for %s", a.Kind)
@@ -116,6 +120,10 @@ func checkAction(p string, a ActionSpec, add func(string, string, ...any)) {
 			add(p+".rule_set", "is required for route")
 		}
 	default:
-		add(p+".kind", "unknown action %q; want create_task, notify or route", truncate(a.Kind))
+		want := "create_task, notify or route"
+		if sla {
+			want = "create_task, notify, route or escalate"
+		}
+		add(p+".kind", "unknown action %q; want %s", truncate(a.Kind), want)
 	}
 }

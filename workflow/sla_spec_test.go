@@ -63,6 +63,13 @@ func TestParseSLAPolicies(t *testing.T) {
 			require.Equal(t, tc.fields, es.Fields())
 		})
 	}
+	t.Run("AcceptsEscalateAndRouteOnBreach", func(t *testing.T) {
+		ps, err := workflow.ParseSLAPolicies([]byte(`{"policies": [{"name": "a", "target": "1h", "warn": "30m",
+			"on_warn": [{"kind": "escalate"}], "on_breach": [{"kind": "route", "rule_set": "tier2"}, {"kind": "escalate"}]}]}`), nil)
+		require.NoError(t, err)
+		require.Equal(t, []workflow.ActionSpec{{Kind: workflow.ActionRoute, RuleSet: "tier2"}, {Kind: workflow.ActionEscalate}},
+			ps[0].Actions(workflow.Firing{Policy: "a", Kind: workflow.FiringBreach}))
+	})
 	t.Run("RefusesUnknownKeysAndBadDurations", func(t *testing.T) {
 		for _, doc := range []string{`{"policies": [{"name": "a", "target": "1h", "colour": "red"}]}`, `{"policies": [{"name": "a", "target": "soon"}]}`, `[`} {
 			_, err := workflow.ParseSLAPolicies([]byte(doc), nil)

@@ -73,7 +73,7 @@ func ExampleMigrations() {
 	// 0012 outbox_deliveries
 	// 0013 history
 	// 0014 ledger_events
-	// 0015 reserved
+	// 0015 ticket_lifecycle
 	// 0016 tasks
 }
 

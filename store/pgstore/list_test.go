@@ -202,13 +202,14 @@ func TestListAgreesWithMatch(t *testing.T) {
 				tk.DepartmentID = depts[i%len(depts)]
 				tk.TeamID = teams[i%2].ID
 				tk.CustomerID = customers[i%2].ID
+				tk.Status = []crm.TicketStatus{crm.TicketNew, crm.TicketOpen, crm.TicketPending}[i%3]
 			})
 			require.NoError(t, s.Tickets().Create(ctx, tk))
 			tickets = append(tickets, tk)
 		}
 		for i, f := range []crm.TicketFilter{
 			{AssigneeIDs: []crm.ID{u1.ID}}, {TeamIDs: []crm.ID{teams[1].ID}}, {CustomerIDs: []crm.ID{customers[0].ID}},
-			{Statuses: []crm.TicketStatus{crm.TicketOpen}},
+			{Statuses: []crm.TicketStatus{crm.TicketOpen}}, {Statuses: []crm.TicketStatus{crm.TicketNew, crm.TicketPending}},
 			{Scope: &crm.DataScope{OwnerIDs: []crm.ID{u2.ID}, DepartmentTrees: []crm.ID{east.ID}}},
 		} {
 			require.Equal(t, want(tickets, func(tk *crm.Ticket) bool { return f.Match(tk, tree) }),

@@ -101,8 +101,9 @@ func TestRecordsRoundTripEveryColumn(t *testing.T) {
 	})
 	t.Run("Ticket", func(t *testing.T) {
 		tk := &crm.Ticket{Meta: crm.Meta{ID: ref()}, CustomerID: ref(), ContactID: ref(), Subject: "登录失败",
-			Description: "cannot log in", Priority: crm.PriorityUrgent, Status: crm.TicketResolved, AssigneeID: ref(),
-			TeamID: ref(), DepartmentID: ref(), ResolvedAt: ptr(at), Fields: fullFields()}
+			Description: "cannot log in", Priority: crm.PriorityUrgent, Status: crm.TicketClosed, AssigneeID: ref(),
+			TeamID: ref(), DepartmentID: ref(), ResolvedAt: ptr(at), ClosedAt: ptr(at.Add(time.Hour)), FirstResponseAt: ptr(at.Add(-time.Hour)),
+			Satisfaction: 4, SLATimerID: ref(), Fields: fullFields()}
 		require.NoError(t, s.Tickets().Create(ctx, tk))
 		got, err := s.Tickets().Get(ctx, tk.ID)
 		require.NoError(t, err)

@@ -84,7 +84,9 @@
 // After the shared contract, [Run] runs one group per domain port: "Pool"
 // ([RunPool]: claims, limits, sweeps and the pool invariants under many
 // goroutines), "Workflow" ([RunWorkflow]: routing state, approvals,
-// hand-offs, SLA timers), "LeadStorage" ([RunLead]) and "Dedupe"
+// hand-offs, SLA timers) with "TicketLifecycle" ([RunTicketLifecycle]:
+// package ticket's moves, SLA timers and breach actions on the adapter),
+// "LeadStorage" ([RunLead]) and "Dedupe"
 // ([RunDedupe]), and then "CRM" ([RunCRM]): the composition root
 // (crmkit.New) over the adapter, checking what only holds when the
 // domains work together — one customer per company whatever the entry

@@ -437,7 +437,7 @@ func activityKind() kind[crm.Activity, crm.ActivityFilter, *crm.Activity, *crm.A
 }
 
 func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFilter] {
-	statuses := []crm.TicketStatus{crm.TicketOpen, crm.TicketPending, crm.TicketResolved, crm.TicketClosed}
+	statuses := []crm.TicketStatus{crm.TicketNew, crm.TicketOpen, crm.TicketPending, crm.TicketResolved, crm.TicketClosed}
 	return kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFilter]{
 		name: "ticket",
 		repo: func(tx crm.Tx) crm.TicketRepository { return tx.Tickets() },
@@ -445,8 +445,10 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 			return &crm.Ticket{
 				Meta: crm.Meta{ID: e.ids.NewID()}, CustomerID: e.ids.NewID(), ContactID: e.ids.NewID(),
 				Subject: "无法登录", Description: "Since Monday.\n自周一起。", Priority: crm.PriorityUrgent,
-				Status: crm.TicketResolved, AssigneeID: e.ids.NewID(), TeamID: e.ids.NewID(),
-				DepartmentID: e.ids.NewID(), ResolvedAt: ptr(nanoTime(11, 111111111)), Fields: fullFields("ticket"),
+				Status: crm.TicketClosed, AssigneeID: e.ids.NewID(), TeamID: e.ids.NewID(),
+				DepartmentID: e.ids.NewID(), ResolvedAt: ptr(nanoTime(11, 111111111)), ClosedAt: ptr(nanoTime(12, 222222222)),
+				FirstResponseAt: ptr(nanoTime(10, 999999999)), Satisfaction: crm.MaxSatisfaction, SLATimerID: e.ids.NewID(),
+				Fields: fullFields("ticket"),
 			}
 		},
 		minimal: func(e *env, _ context.Context) *crm.Ticket {
@@ -455,11 +457,12 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 		change: func(e *env, _ context.Context, t *crm.Ticket) {
 			t.CustomerID, t.ContactID, t.Subject, t.Description = crm.NilID, e.ids.NewID(), "Still broken", ""
 			t.Priority, t.Status, t.AssigneeID, t.TeamID = crm.PriorityLow, crm.TicketPending, e.ids.NewID(), crm.NilID
-			t.DepartmentID, t.ResolvedAt = e.ids.NewID(), nil
+			t.DepartmentID, t.ResolvedAt, t.ClosedAt = e.ids.NewID(), nil, nil
+			t.FirstResponseAt, t.Satisfaction, t.SLATimerID = ptr(nanoTime(13, 1)), 0, e.ids.NewID()
 			t.Fields = changedFields()
 		},
 		scribble: func(t *crm.Ticket) {
-			*t.ResolvedAt = time.Time{}
+			*t.ResolvedAt, *t.ClosedAt, *t.FirstResponseAt = time.Time{}, time.Time{}, time.Time{}
 			scribbleFields(t.Fields)
 		},
 		fields: func(t *crm.Ticket) *crm.Fields { return &t.Fields },
@@ -467,6 +470,8 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 			{"MissingSubject", "subject", func(t *crm.Ticket) { t.Subject = "" }},
 			{"UnknownPriority", "priority", func(t *crm.Ticket) { t.Priority = "p0" }},
 			{"UnknownStatus", "status", func(t *crm.Ticket) { t.Status = "waiting" }},
+			{"SatisfactionAboveFive", "satisfaction", func(t *crm.Ticket) { t.Satisfaction = crm.MaxSatisfaction + 1 }},
+			{"NegativeSatisfaction", "satisfaction", func(t *crm.Ticket) { t.Satisfaction = -1 }},
 			{"DescriptionWithNUL", "description", func(t *crm.Ticket) { t.Description = "\x00" }},
 		},
 		random: func(w *world, tenant string) *crm.Ticket {
@@ -482,7 +487,8 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 			}
 		},
 		fixedFilters: func(w *world) []crm.TicketFilter {
-			out := []crm.TicketFilter{{}, {Statuses: []crm.TicketStatus{crm.TicketOpen}}, {TeamIDs: []crm.ID{crm.NilID}}}
+			// A ticket stored without a status is new.
+			out := []crm.TicketFilter{{}, {Statuses: []crm.TicketStatus{crm.TicketOpen}}, {Statuses: []crm.TicketStatus{crm.TicketNew}}, {TeamIDs: []crm.ID{crm.NilID}}}
 			for _, s := range scopeEdges(w) {
 				out = append(out, crm.TicketFilter{Scope: s})
 			}

@@ -119,7 +119,8 @@ func clockStart() time.Time {
 // "Permission" ([RunPermission]: list filters agree with Check after the
 // department tree drifts) and "Limits" (filter values and routing names at
 // and past their documented limits), then the domain groups "Pool"
-// ([RunPool]), "Workflow" ([RunWorkflow]), "LeadStorage" ([RunLead]) and
+// ([RunPool]), "Workflow" ([RunWorkflow]) with "TicketLifecycle"
+// ([RunTicketLifecycle]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
@@ -162,6 +163,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
+		t.Run("TicketLifecycle", func(t *testing.T) { RunTicketLifecycle(t, h) })
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })

@@ -1,0 +1,75 @@
+package ticket_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/store/memstore"
+	"github.com/crmkit/crmkit/ticket"
+	"github.com/crmkit/crmkit/workflow"
+)
+
+// A normal ticket must be resolved within 8 hours. The agent answers it
+// after one hour, waits two days on the customer (which the SLA does not
+// count), resolves it, and the customer gives 5 at the close.
+func Example() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+	store := memstore.New(&memstore.Config{Clock: clock})
+	policies, err := workflow.ParseSLAPolicies([]byte(`{"policies": [
+		{"name": "resolution", "target": "8h", "on_breach": [{"kind": "escalate"}]}]}`), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	svc, err := ticket.New(store, &ticket.Config{Clock: clock, IDs: crmtest.NewIDs(),
+		SLA: map[crm.TicketPriority]*workflow.SLAPolicy{crm.PriorityNormal: policies[0]}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	agent := crm.ID{15: 1}
+	tk, err := svc.Create(ctx, ticket.CreateRequest{Ticket: &crm.Ticket{Subject: "Cannot log in"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(tk.Status, tk.Priority)
+
+	clock.Advance(time.Hour)
+	m, _ := svc.Respond(ctx, ticket.RespondRequest{TicketID: tk.ID, Actor: agent})
+	fmt.Println(m.Ticket.Status, "first response at", m.Ticket.FirstResponseAt.Format("15:04"))
+	m, _ = svc.Transition(ctx, ticket.TransitionRequest{TicketID: tk.ID, To: crm.TicketPending, Actor: agent})
+	fmt.Println(m.Ticket.Status, "timer", m.Event.Timer)
+	clock.Advance(48 * time.Hour)
+	m, _ = svc.Transition(ctx, ticket.TransitionRequest{TicketID: tk.ID, To: crm.TicketOpen})
+	fmt.Println(m.Ticket.Status, "timer", m.Event.Timer)
+	m, _ = svc.Transition(ctx, ticket.TransitionRequest{TicketID: tk.ID, To: crm.TicketResolved, Actor: agent})
+	fmt.Println(m.Ticket.Status, "timer", m.Event.Timer, "with", len(m.Late), "breaches")
+
+	_, err = svc.Close(ctx, ticket.CloseRequest{TicketID: tk.ID, Satisfaction: 6})
+	fmt.Println(err)
+	m, _ = svc.Close(ctx, ticket.CloseRequest{TicketID: tk.ID, Satisfaction: 5})
+	fmt.Println(m.Ticket.Status, "satisfaction", m.Ticket.Satisfaction)
+	_, err = svc.Transition(ctx, ticket.TransitionRequest{TicketID: tk.ID, To: crm.TicketOpen})
+	fmt.Println(err)
+
+	events, _ := store.Outbox().Pending(ctx, 100)
+	for _, e := range events {
+		fmt.Print(e.Type, " ")
+	}
+	fmt.Println()
+	// Output:
+	// new normal
+	// open first response at 10:00
+	// pending timer paused
+	// open timer resumed
+	// resolved timer stopped with 0 breaches
+	// ticket: close 00000000-0000-7000-8000-000000000001: invalid satisfaction: must be between 1 and 5, or 0 for none, got 6
+	// closed satisfaction 5
+	// ticket: status: cannot move from closed to open: a closed ticket is final; raise a new one
+	// ticket.raised ticket.responded ticket.pending ticket.opened ticket.resolved ticket.closed
+}

@@ -1021,18 +1021,3 @@ func sendCommitting(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) error
 	}
 	return nil
 }
-
-// rollback ends the transaction open on conn after a failed or refused
-// claim, whatever ctx says; a connection it cannot roll back is closed, so
-// the server rolls back. A connection that pgx closed (because ctx ended)
-// left nothing committed: COMMIT was never sent.
-func rollback(ctx context.Context, conn *pgx.Conn) {
-	if conn.IsClosed() {
-		return
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	if _, err := conn.Exec(rctx, "ROLLBACK"); err != nil {
-		_ = conn.Close(rctx)
-	}
-}

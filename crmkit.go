@@ -12,6 +12,7 @@ import (
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/task"
+	"github.com/crmkit/crmkit/ticket"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -71,6 +72,10 @@ type Config struct {
 	// Task configures tasks and appointments; New sets Clock and IDs.
 	// Defaults to the zero value (overlapping appointments warn).
 	Task task.Config
+	// Ticket configures the ticket lifecycle: SLA policies by priority,
+	// the routers and escalation that carry out breach actions. New sets
+	// Clock and IDs. Defaults to the zero value (no SLA timers).
+	Ticket ticket.Config
 	// Router routes leads: [CRM.RouteLead] at intake, and a conversion of
 	// a lead nobody owns yet, whose routing state (round-robin cursors,
 	// loads, quotas) then commits in the conversion's unit of work.
@@ -134,6 +139,10 @@ type CRM struct {
 	// Tasks plans follow-up tasks and books appointments;
 	// [CRM.RecordActivity] completes them.
 	Tasks *task.Service
+	// Tickets moves service tickets through their lifecycle with their
+	// SLA timers, and carries out what SLA breaches ask for
+	// ([ticket.Service.Tick]).
+	Tickets *ticket.Service
 	// History reads the field history: a record's, newest first, or what
 	// one person changed in a time window, with the values of fields the
 	// viewer may not see masked by [Config.Permissions] ([permission.Policy.Hidden]);
@@ -256,8 +265,14 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crmkit: new: %w", err)
 	}
+	kc := c.Ticket
+	kc.Clock, kc.IDs = c.Clock, c.IDs
+	tickets, err := ticket.New(store, &kc)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
 
-	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, store: store, rec: rec, cfg: c, seams: s}
+	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, Tickets: tickets, store: store, rec: rec, cfg: c, seams: s}
 	if rec != nil {
 		var m history.Masker
 		if c.Permissions != nil {

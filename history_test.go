@@ -21,6 +21,7 @@ import (
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/store/memstore"
+	"github.com/crmkit/crmkit/ticket"
 )
 
 // historyWorld is a CRM in memory with one department, a rep who sees
@@ -222,6 +223,24 @@ func TestCRMRecordsEveryWrite(t *testing.T) {
 				require.Equal(t, 2, seen)
 			})
 		}
+	})
+	t.Run("TicketsAreRecordedToo", func(t *testing.T) {
+		w := newHistoryWorld(t, nil)
+		c := w.customer(t)
+		tk, err := w.crm.Tickets.Create(w.ctx, ticket.CreateRequest{Actor: w.rep.ID,
+			Ticket: &crm.Ticket{CustomerID: c.ID, Subject: "The invoice is wrong"}})
+		require.NoError(t, err)
+		entries := w.history(t, w.rep.ID, crm.Ref{Type: crm.TypeTicket, ID: tk.ID})
+		require.NotEmpty(t, entries)
+		for _, e := range entries {
+			require.Equal(t, w.rep.ID, e.ActorID)
+		}
+		var types []crm.EventType
+		for _, e := range w.pending(t) {
+			types = append(types, e.Type)
+		}
+		require.Contains(t, types, crm.EventTicketCreated)
+		require.Contains(t, types, ticket.EventTicketRaised)
 	})
 	t.Run("NoHistoryKeepsOnlyTheDomainsEvents", func(t *testing.T) {
 		w := newHistoryWorld(t, &crmkit.Config{NoHistory: true})

@@ -512,7 +512,10 @@ type RescheduleRequest struct {
 
 // RescheduleResult is a moved task and the appointments it now overlaps.
 type RescheduleResult struct {
-	Task     *crm.Task
+	// Task is the moved task, a copy the caller owns.
+	Task *crm.Task
+	// Overlaps are the assignee's other open appointments the moved
+	// appointment now shares time with, earliest first ([OverlapWarn]).
 	Overlaps []Overlap
 }
 

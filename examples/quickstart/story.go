@@ -485,27 +485,18 @@ func (s *story) recycle() error {
 	call := crmtest.Activity(s.ids, crm.Ref{Type: crm.TypeCustomer, ID: s.customer.ID}, s.liWei.ID, func(a *crm.Activity) {
 		a.OccurredAt, a.Note = s.clock.Now(), "Scoped the rollout; proposal next week"
 	})
-	// The host names who works and why: the call, the customer's new
-	// follow-up time and its history are all 李伟's follow-up.
-	err := s.crm.InTx(crm.WithActor(s.ctx, s.liWei.ID, "follow_up"), func(ctx context.Context, tx crm.Tx) error {
-		if err := tx.Activities().Create(ctx, call); err != nil {
-			return err
-		}
-		c, err := tx.Customers().Get(ctx, s.customer.ID)
-		if err != nil {
-			return err
-		}
-		c.LastFollowUpAt = &call.OccurredAt
-		if _, err := s.crm.UpdateCustomerTx(ctx, tx, crmkit.UpdateCustomerRequest{Customer: c, Actor: s.liWei.ID}); err != nil {
-			return err
-		}
-		_, err = s.crm.Pools.RecomputeTx(ctx, tx, s.customer.ID)
-		return err
-	})
+	// One call records the follow-up: the activity, the customer's last
+	// follow-up and its pool holding's recycling due time, in one unit of
+	// work, all recorded as 李伟's.
+	followUp, err := s.crm.RecordActivity(s.ctx, crmkit.RecordActivityRequest{Activity: call, Actor: s.liWei.ID})
 	if err != nil {
 		return err
 	}
-	s.printf("李伟 calls %s and records it", s.customer.Name)
+	falls := "it does not fall back while a deal is open"
+	if h := followUp.Holding; h != nil && !h.DueAt.IsZero() {
+		falls = "it falls back on " + h.DueAt.In(shanghai).Format("2006-01-02") + " unless followed up"
+	}
+	s.printf("李伟 calls %s and records it (last follow-up, pool due time and history in one unit of work); %s", s.customer.Name, falls)
 
 	s.clock.Advance(16 * 24 * time.Hour)
 	s.printf("16 days later, %s", s.clock.Now().In(shanghai).Format("Monday 2 January"))

@@ -159,6 +159,18 @@ func createAndEdit(ctx context.Context, store crm.Store, c *crmkit.CRM, ids *crm
 // runUntilDrained runs r until its outbox has nothing pending, then stops
 // it and returns its stats; a parked event is an error.
 func runUntilDrained(ctx context.Context, r *relay.Relay) (relay.Stats, error) {
+	st, err := waitUntilDrained(ctx, r)
+	if err != nil {
+		return st, err
+	}
+	// The relay counts a batch once it has settled it, so the outbox can
+	// be empty a moment before the count is: read it after Run returned.
+	return r.Stats(ctx)
+}
+
+// waitUntilDrained runs r until its outbox has nothing pending and stops
+// it, returning the stats seen last.
+func waitUntilDrained(ctx context.Context, r *relay.Relay) (relay.Stats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)

@@ -54,11 +54,14 @@ func (r reminderRepo) DueTasks(ctx context.Context, q remind.TaskQuery) ([]remin
 	}
 	// Every condition of the partial index is spelled out: under READ
 	// COMMITTED a row changed meanwhile is checked again before it is
-	// locked, so a task done or moved by then is not claimed.
+	// locked, so a task done or moved by then is not claimed. OFFSET 0
+	// keeps the firing check a primary-key probe per task: as an anti
+	// join the planner, misled by a firings table that grew since it was
+	// last analysed, sorts every firing for each batch.
 	sql := "SELECT t.id, t.subject_type, t.subject_id, t.assignee_id, " + col + ", t.title FROM " + r.v.wfTable("crm_tasks") + " t" +
 		" WHERE t.tenant_id = $1 AND t.status = 'open'" + cond + " AND " + col + " " + cmp + " $2" + after +
 		" AND NOT EXISTS (SELECT 1 FROM " + r.v.wfTable("crm_reminder_firings") + " f" +
-		" WHERE f.tenant_id = t.tenant_id AND f.kind = $3 AND f.subject_id = t.id AND f.at = " + col + " AND f.part = '')" +
+		" WHERE f.tenant_id = t.tenant_id AND f.kind = $3 AND f.subject_id = t.id AND f.at = " + col + " AND f.part = '' OFFSET 0)" +
 		" ORDER BY " + col + ", t.id LIMIT $4 FOR UPDATE OF t SKIP LOCKED"
 	rows, err := r.v.q.Query(ctx, sql, args...)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // fire, tenants stay apart, and a rolled-back batch fires nothing.
 func RunRemind(t *testing.T, h Harness) {
 	test(t, h, "FourConcurrentSweepsFireEachReminderExactlyOnce", func(t *testing.T, e *env) {
-		f := newRemindFixture(t, e)
+		f := newRemindFixture(e)
 		const tasks = 60
 		for i := range tasks {
 			f.task(t, e.ctx, func(k *crm.Task) {
@@ -61,7 +61,7 @@ func RunRemind(t *testing.T, h Harness) {
 		require.Zero(t, again.Total(), "nothing fires twice")
 	})
 	test(t, h, "AMovedRemindOrDueTimeFiresAgain", func(t *testing.T, e *env) {
-		f := newRemindFixture(t, e)
+		f := newRemindFixture(e)
 		at := f.start.Add(-time.Hour)
 		k := f.task(t, e.ctx, func(k *crm.Task) { k.RemindAt, k.DueAt = &at, f.start.Add(time.Hour) })
 		s := f.sweeper(t, nil)
@@ -92,8 +92,34 @@ func RunRemind(t *testing.T, h Harness) {
 			require.Equal(t, fr.FiredAt, fr.FiredAt.UTC())
 		}
 	})
+	test(t, h, "AnApprovalStepStartedAgainWaitsAgainAndADecisionEndsTheWait", func(t *testing.T, e *env) {
+		f := newRemindFixture(e)
+		in := f.waitingApproval(t, e.ctx, 2)
+		s := f.sweeper(t, &remind.Config{ApprovalWaiting: time.Hour})
+		res, err := s.Sweep(e.ctx, f.start.Add(2*time.Hour), 100)
+		require.NoError(t, err)
+		require.Equal(t, map[remind.Kind]int{remind.KindApprovalWaiting: 2}, res.Fired)
+
+		// Sent back and started again: one approver decides at once.
+		got, err := e.getInstance(e.ctx, in.ID)
+		require.NoError(t, err)
+		st := &got.Steps[0]
+		st.StartedAt = f.start.Add(3 * time.Hour)
+		st.Tasks[1].Decision, st.Tasks[1].DecidedAt = workflow.Approved, st.StartedAt
+		require.NoError(t, e.updateInstance(e.ctx, got))
+		res, err = s.Sweep(e.ctx, f.start.Add(3*time.Hour+30*time.Minute), 100)
+		require.NoError(t, err)
+		require.Zero(t, res.Total(), "the new start has not waited long enough")
+		res, err = s.Sweep(e.ctx, f.start.Add(5*time.Hour), 100)
+		require.NoError(t, err)
+		require.Equal(t, map[remind.Kind]int{remind.KindApprovalWaiting: 1}, res.Fired, "only the approver still to decide")
+		firings, err := f.firings(e.ctx, in.ID)
+		require.NoError(t, err)
+		require.Len(t, firings, 3)
+		require.Equal(t, st.Tasks[0].Approver, firings[2].RecipientID)
+	})
 	test(t, h, "DoneCancelledAndDeletedTasksDoNotFire", func(t *testing.T, e *env) {
-		f := newRemindFixture(t, e)
+		f := newRemindFixture(e)
 		at := f.start.Add(-time.Hour)
 		past := func(k *crm.Task) { k.RemindAt, k.DueAt = &at, at }
 		done := f.task(t, e.ctx, past)
@@ -125,7 +151,7 @@ func RunRemind(t *testing.T, h Harness) {
 		require.Len(t, firings, 2)
 	})
 	test(t, h, "ASweepFiresOnlyItsTenantsReminders", func(t *testing.T, e *env) {
-		f := newRemindFixture(t, e)
+		f := newRemindFixture(e)
 		at := f.start.Add(-time.Hour)
 		k := f.task(t, e.ctxA, func(k *crm.Task) { k.RemindAt, k.DueAt = &at, f.start.Add(time.Hour) })
 		f.waitingApproval(t, e.ctxA, 1)
@@ -145,7 +171,7 @@ func RunRemind(t *testing.T, h Harness) {
 		require.Equal(t, "a", firings[0].TenantID)
 	})
 	test(t, h, "ARolledBackBatchFiresNothing", func(t *testing.T, e *env) {
-		f := newRemindFixture(t, e)
+		f := newRemindFixture(e)
 		at := f.start.Add(-time.Hour)
 		k := f.task(t, e.ctx, func(k *crm.Task) { k.RemindAt, k.DueAt = &at, f.start.Add(time.Hour) })
 		s := f.sweeper(t, nil)
@@ -166,7 +192,7 @@ func RunRemind(t *testing.T, h Harness) {
 		require.Equal(t, 1, res.Total(), "the reminder fires on the next sweep")
 	})
 	test(t, h, "RecordRefusesAFiringWithoutSubjectNamingTheField", func(t *testing.T, e *env) {
-		f := newRemindFixture(t, e)
+		f := newRemindFixture(e)
 		ok := remind.Firing{Kind: remind.KindTaskReminder, SubjectID: e.ids.NewID(), At: f.start, EventID: e.ids.NewID(), FiredAt: f.start}
 		bad := ok
 		bad.SubjectID = crm.NilID
@@ -192,8 +218,7 @@ type remindFixture struct {
 	start   time.Time
 }
 
-func newRemindFixture(t *testing.T, e *env) *remindFixture {
-	e.t = t
+func newRemindFixture(e *env) *remindFixture {
 	return &remindFixture{e: e, agent: crmtest.User(e.ids), subject: crm.Ref{Type: crm.TypeCustomer, ID: e.ids.NewID()}, start: e.now()}
 }
 

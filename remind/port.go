@@ -20,7 +20,8 @@ type Tx interface {
 	Reminders() Store
 }
 
-// TaskQuery asks [Store.DueTasks] for one batch of due task reminders.
+// TaskQuery asks [Store.DueTasks] for one batch of due task reminders. A
+// plain value: safe for concurrent reads.
 type TaskQuery struct {
 	// Kind is [KindTaskReminder] (RemindAt at or before Now) or
 	// [KindTaskOverdue] (DueAt before Now).

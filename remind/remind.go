@@ -43,7 +43,8 @@ func (k Kind) Valid() bool {
 const EventFired crm.EventType = "reminder.fired"
 
 // FiredPayload is the payload of [EventFired]: what a notifier needs to
-// tell the recipient, without loading anything.
+// tell the recipient, without loading anything. A plain value: safe for
+// concurrent reads.
 type FiredPayload struct {
 	// Kind is the source of the reminder.
 	Kind Kind `json:"kind"`
@@ -66,7 +67,8 @@ type FiredPayload struct {
 
 // Due is one reminder due to fire: what a [Store] lists for tasks and
 // what the [Sweeper] derives from waiting approvals. Its key (the
-// context's tenant, Kind, Subject.ID, At, Part) is what fires once.
+// context's tenant, Kind, Subject.ID, At, Part) is what fires once. A
+// plain value: safe for concurrent reads.
 type Due struct {
 	Kind Kind
 	// Subject is the task or the approval request.
@@ -79,14 +81,17 @@ type Due struct {
 	At time.Time
 	// Part tells apart reminders of one subject at one At: "<step>/<approver
 	// ID>" for approvals, empty for tasks.
-	Part  string
+	Part string
+	// Title is the task's title; empty for approvals.
 	Title string
-	Step  string
+	// Step names the waiting approval step; empty for tasks.
+	Step string
 }
 
 // Firing is the stored record that a reminder fired. Its key is (TenantID,
 // Kind, SubjectID, At, Part), unique in storage, so a reminder fires at
-// most once whatever number of sweeps run.
+// most once whatever number of sweeps run. A plain value: safe for
+// concurrent reads.
 type Firing struct {
 	// TenantID is set by the store from the context.
 	TenantID  string    `json:"tenant_id,omitempty"`

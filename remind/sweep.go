@@ -14,7 +14,8 @@ import (
 // MaxBatch bounds [Config.Batch] and [TaskQuery.Limit].
 const MaxBatch = 5000
 
-// Config configures a [Sweeper]. The zero value is usable.
+// Config configures a [Sweeper]. The zero value is usable; [New] copies
+// it, so changing it afterwards changes nothing.
 type Config struct {
 	// Clock stamps events. Defaults to the system clock.
 	Clock crm.Clock
@@ -96,7 +97,7 @@ func New(store crm.Store, cfg *Config) (*Sweeper, error) {
 	return &Sweeper{store: store, cfg: c}, nil
 }
 
-// Result counts what a sweep fired.
+// Result counts what a sweep fired. Not safe for concurrent mutation.
 type Result struct {
 	// Fired counts the reminders fired, by kind.
 	Fired map[Kind]int

@@ -7,6 +7,7 @@ import (
 	"github.com/crmkit/crmkit/dedupe"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/ticket"
 	"github.com/crmkit/crmkit/workflow"
 )
@@ -16,7 +17,7 @@ import (
 // "lead.updated", "lead.deleted", "customer.created", ...; see
 // [crm.ChangedPayload]), [crm.EventActivityRecorded] (reserved for hosts:
 // crmkit does not write it), then the domain events of lead, pool,
-// workflow, dedupe and ticket. Routing and hand-off events are named after their
+// workflow, dedupe, ticket and remind. Routing and hand-off events are named after their
 // record type ([workflow.RoutedEventType]); the lead ones stand for them
 // here.
 func EventTypes() []crm.EventType {
@@ -41,6 +42,7 @@ func EventTypes() []crm.EventType {
 		ticket.EventTicketRaised, ticket.EventTicketOpened, ticket.EventTicketPending, ticket.EventTicketResolved,
 		ticket.EventTicketClosed, ticket.EventTicketReopened, ticket.EventTicketResponded,
 		ticket.EventTicketReassigned, ticket.EventTicketEscalated,
+		remind.EventFired,
 	)
 }
 
@@ -132,6 +134,8 @@ func payloadDecoder(t crm.EventType) func(crm.Event) (any, error) {
 		return decode[ticket.ReassignedPayload]
 	case ticket.EventTicketEscalated:
 		return decode[ticket.EscalatedPayload]
+	case remind.EventFired:
+		return decode[remind.FiredPayload]
 	}
 	switch t.Verb() {
 	case workflow.EventRouted:

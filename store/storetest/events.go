@@ -13,6 +13,7 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -94,6 +95,9 @@ func (s *eventsSeen) requireAll(t *testing.T, f Features) {
 	defer s.mu.Unlock()
 	var missing []crm.EventType
 	for _, typ := range crmkit.EventTypes() {
+		if typ == remind.EventFired && !f.Reminders {
+			continue
+		}
 		if s.types[typ] == 0 && !slices.Contains(notDrivenBySuite, typ) && !typ.IsChange() {
 			missing = append(missing, typ)
 		}

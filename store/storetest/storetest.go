@@ -94,6 +94,8 @@ type Features struct {
 	// crm.HistoryTx (field history). Without it the adapter keeps no
 	// history.
 	History bool
+	// Reminders: units of work implement remind.Tx. Runs "Reminders".
+	Reminders bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -101,7 +103,8 @@ type Features struct {
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
-		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true}
+		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
+		Reminders: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -121,7 +124,8 @@ func clockStart() time.Time {
 // and past their documented limits), then the domain groups "Pool"
 // ([RunPool]), "Workflow" ([RunWorkflow]) with "TicketLifecycle"
 // ([RunTicketLifecycle]), "LeadStorage" ([RunLead]) and
-// "Dedupe" ([RunDedupe]) unless [Features] opts out of them, and "CRM"
+// "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
+// ([RunRemind], with Workflow), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -170,6 +174,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })
+	}
+	if h.Features.Reminders && h.Features.Workflow {
+		t.Run("Reminders", func(t *testing.T) { RunRemind(t, h) })
 	}
 	if f := h.Features; f.Pools && f.Workflow && f.Leads && f.Dedupe {
 		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })

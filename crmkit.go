@@ -11,6 +11,7 @@ import (
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/task"
 	"github.com/crmkit/crmkit/ticket"
 	"github.com/crmkit/crmkit/workflow"
@@ -76,6 +77,10 @@ type Config struct {
 	// the routers and escalation that carry out breach actions. New sets
 	// Clock and IDs. Defaults to the zero value (no SLA timers).
 	Ticket ticket.Config
+	// Remind configures the reminder sweep ([CRM.Reminders]); New sets
+	// Clock and IDs. Defaults to the zero value (approvals remind after
+	// 24 hours).
+	Remind remind.Config
 	// Router routes leads: [CRM.RouteLead] at intake, and a conversion of
 	// a lead nobody owns yet, whose routing state (round-robin cursors,
 	// loads, quotas) then commits in the conversion's unit of work.
@@ -143,6 +148,10 @@ type CRM struct {
 	// SLA timers, and carries out what SLA breaches ask for
 	// ([ticket.Service.Tick]).
 	Tickets *ticket.Service
+	// Reminders fires task reminders, overdue tasks and waiting approvals
+	// exactly once, each as a reminder.fired event for the host's
+	// notifier; the host's scheduler calls its Sweep.
+	Reminders *remind.Sweeper
 	// History reads the field history: a record's, newest first, or what
 	// one person changed in a time window, with the values of fields the
 	// viewer may not see masked by [Config.Permissions] ([permission.Policy.Hidden]);
@@ -271,8 +280,14 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crmkit: new: %w", err)
 	}
+	rc := c.Remind
+	rc.Clock, rc.IDs = c.Clock, c.IDs
+	reminders, err := remind.New(store, &rc)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
 
-	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, Tickets: tickets, store: store, rec: rec, cfg: c, seams: s}
+	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, Tickets: tickets, Reminders: reminders, store: store, rec: rec, cfg: c, seams: s}
 	if rec != nil {
 		var m history.Masker
 		if c.Permissions != nil {

@@ -75,6 +75,7 @@ func ExampleMigrations() {
 	// 0014 ledger_events
 	// 0015 ticket_lifecycle
 	// 0016 tasks
+	// 0017 reserved
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -1,0 +1,2 @@
+-- Reverts 0017_reserved: nothing to revert.
+SELECT 1;

@@ -94,6 +94,10 @@ type Features struct {
 	// crm.HistoryTx (field history). Without it the adapter keeps no
 	// history.
 	History bool
+	// FallingBackQueue: the unit of work implements
+	// pool.FallingBackQueue, the work queue of customers about to fall
+	// back into their pools.
+	FallingBackQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -101,7 +105,7 @@ type Features struct {
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
-		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true}
+		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true, FallingBackQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -160,6 +164,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Limits", func(t *testing.T) { runLimits(t, h) })
 	if h.Features.Pools {
 		t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
+		t.Run("FallingBack", func(t *testing.T) { RunFallingBack(t, h) })
 	}
 	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })

@@ -1,0 +1,5 @@
+package pgstore
+
+// FallingBackSQL exposes the falling-back queue's statement to the plan
+// tests.
+var FallingBackSQL = fallingBackQuery

@@ -1,12 +1,8 @@
 package pool
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -41,50 +37,21 @@ type FallingBackQuery struct {
 	Page crm.PageRequest
 }
 
-// QueueKey is the position of a holding in the falling-back queue: its due
-// time (microseconds) and customer ID.
-type QueueKey struct {
-	DueAt      time.Time
-	CustomerID crm.ID
-}
-
-// Less orders keys by due time, then customer ID.
-func (k QueueKey) Less(o QueueKey) bool {
-	if !k.DueAt.Equal(o.DueAt) {
-		return k.DueAt.Before(o.DueAt)
-	}
-	return bytes.Compare(k.CustomerID[:], o.CustomerID[:]) < 0
-}
-
-// fallingBackTag marks cursors of the falling-back queue, so a cursor of
-// a list or of another queue is refused rather than misread.
-const fallingBackTag = "pfb."
+// fallingBackTag tags cursors of the falling-back queue.
+const fallingBackTag = "pfb"
 
 // FallingBackCursor returns the cursor that continues the queue after h.
 func FallingBackCursor(h *Holding) string {
-	var b [24]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(crm.StorageTime(h.DueAt).UnixMicro()))
-	copy(b[8:], h.CustomerID[:])
-	return fallingBackTag + base64.RawURLEncoding.EncodeToString(b[:])
+	return crm.QueueCursor(fallingBackTag, crm.QueueKey{DueAt: h.DueAt, ID: h.CustomerID})
 }
 
 // ResolveFallingBackPage validates a page of the falling-back queue and
-// returns its limit and the key after which it starts (nil for the first
-// page). A bad limit is a [*crm.ValidationError] on "page.limit", a cursor
-// not made by [FallingBackCursor] one on "page.cursor".
-func ResolveFallingBackPage(p crm.PageRequest) (limit int, after *QueueKey, err error) {
-	limit, _, err = crm.PageRequest{Limit: p.Limit}.Resolve()
-	if err != nil || p.Cursor == "" {
-		return limit, nil, err
-	}
-	rest, ok := strings.CutPrefix(p.Cursor, fallingBackTag)
-	b, derr := base64.RawURLEncoding.DecodeString(rest)
-	if !ok || derr != nil || len(b) != 24 {
-		return 0, nil, crm.Invalid("page.cursor", "not a cursor of the falling-back queue")
-	}
-	k := &QueueKey{DueAt: time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))).UTC()}
-	copy(k.CustomerID[:], b[8:])
-	return limit, k, nil
+// returns its limit and the key (due time, customer ID) after which it
+// starts (nil for the first page). A bad limit is a [*crm.ValidationError]
+// on "page.limit", a cursor not made by [FallingBackCursor] one on
+// "page.cursor".
+func ResolveFallingBackPage(p crm.PageRequest) (limit int, after *crm.QueueKey, err error) {
+	return crm.ResolveQueuePage(fallingBackTag, "falling-back", p)
 }
 
 // FallingBackRequest asks for a page of customers falling back into their
@@ -128,7 +95,7 @@ func (s *Service) FallingBack(ctx context.Context, req FallingBackRequest) (crm.
 		return fail(crm.Invalid("actor", "is required without a scope"))
 	}
 	if req.Scope != nil {
-		if err := (&crm.CustomerFilter{Scope: req.Scope}).Validate(); err != nil {
+		if err := crm.ValidateScope(req.Scope); err != nil {
 			return fail(err)
 		}
 	}
@@ -142,7 +109,7 @@ func (s *Service) FallingBack(ctx context.Context, req FallingBackRequest) (crm.
 		if !ok {
 			return fmt.Errorf("storage adapter %T has no falling-back queue: %w", t, crm.ErrUnsupported)
 		}
-		scope, err := QueueScope(ctx, t, req.Actor, req.Team, req.Scope)
+		scope, err := crm.QueueScope(ctx, t, req.Actor, req.Team, req.Scope)
 		if err != nil {
 			return err
 		}
@@ -153,34 +120,4 @@ func (s *Service) FallingBack(ctx context.Context, req FallingBackRequest) (crm.
 		return fail(err)
 	}
 	return page, nil
-}
-
-// QueueScope returns the data scope of a work queue: scope when set; the
-// departments actor manages, each with the departments below it, for a
-// team; otherwise the actor's own records. A manager of no department has
-// an empty team (a scope that matches nothing).
-func QueueScope(ctx context.Context, tx crm.Tx, actor crm.ID, team bool, scope *crm.DataScope) (*crm.DataScope, error) {
-	if scope != nil {
-		return scope, nil
-	}
-	if !team {
-		return &crm.DataScope{OwnerIDs: []crm.ID{actor}}, nil
-	}
-	out := &crm.DataScope{DepartmentTrees: []crm.ID{}}
-	page := crm.PageRequest{Limit: crm.MaxPageLimit}
-	for {
-		p, err := tx.Departments().List(ctx, crm.DepartmentFilter{}, page)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range p.Items {
-			if d.ManagerID == actor {
-				out.DepartmentTrees = append(out.DepartmentTrees, d.ID)
-			}
-		}
-		if p.NextCursor == "" {
-			return out, nil
-		}
-		page.Cursor = p.NextCursor
-	}
 }

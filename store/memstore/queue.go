@@ -179,7 +179,7 @@ func (t tx) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm.P
 	tenant := crm.TenantFrom(ctx)
 	var from queueEntry
 	if after != nil {
-		from = queueEntry{at: after.DueAt.UnixMicro(), id: after.CustomerID}
+		from = queueEntry{at: after.DueAt.UnixMicro(), id: after.ID}
 	}
 	var idx []*queueIndex
 	s := q.Scope

@@ -62,7 +62,7 @@ func (v view) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm
 
 // fallingBackQuery returns the statement of a page of n rows, or false
 // when the scope matches nothing.
-func fallingBackQuery(schema, tenant string, q pool.FallingBackQuery, n int, after *pool.QueueKey) (string, []any, bool) {
+func fallingBackQuery(schema, tenant string, q pool.FallingBackQuery, n int, after *crm.QueueKey) (string, []any, bool) {
 	holdings := pgx.Identifier{schema, "crm_pool_holdings"}.Sanitize()
 	deps := pgx.Identifier{schema, "crm_departments"}.Sanitize()
 	// Stored due times are microseconds; PostgreSQL would round a finer
@@ -70,7 +70,7 @@ func fallingBackQuery(schema, tenant string, q pool.FallingBackQuery, n int, aft
 	args := []any{tenant, q.By.UTC().Truncate(time.Microsecond), n}
 	cond := " AND NOT locked AND due_at IS NOT NULL AND due_at <= $2"
 	if after != nil {
-		args = append(args, after.DueAt, key(after.CustomerID))
+		args = append(args, after.DueAt, key(after.ID))
 		cond += " AND (due_at, customer_id) > ($4, $5)"
 	}
 	s := q.Scope

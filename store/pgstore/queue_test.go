@@ -48,7 +48,7 @@ func TestFallingBackPlansUseTheQueueIndexes(t *testing.T) {
 	ctx := context.Background()
 	db := testPool(t)
 	by := queueBase.Add(30 * 24 * time.Hour)
-	after := &pool.QueueKey{DueAt: queueBase.Add(time.Hour), CustomerID: crm.NilID}
+	after := &crm.QueueKey{DueAt: queueBase.Add(time.Hour), ID: crm.NilID}
 	for name, tc := range map[string]struct {
 		scope *crm.DataScope
 		index string
@@ -57,7 +57,7 @@ func TestFallingBackPlansUseTheQueueIndexes(t *testing.T) {
 		"department":      {&crm.DataScope{DepartmentIDs: []crm.ID{dept}}, "crm_pool_holdings_department_due_idx"},
 		"department tree": {&crm.DataScope{DepartmentTrees: []crm.ID{dept}}, "crm_pool_holdings_department_due_idx"},
 	} {
-		for _, from := range []*pool.QueueKey{nil, after} {
+		for _, from := range []*crm.QueueKey{nil, after} {
 			sql, args, ok := pgstore.FallingBackSQL(s.Schema(), "", pool.FallingBackQuery{Scope: tc.scope, By: by}, 51, from)
 			require.True(t, ok)
 			rows, err := db.Query(ctx, "EXPLAIN "+sql, args...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/task"
 )
 
 // This file serves the work queues: per owner and per department, an
@@ -177,40 +178,40 @@ func (t tx) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm.P
 	defer unlock()
 	st := t.poolState()
 	tenant := crm.TenantFrom(ctx)
+	idx := t.s.queueIndexes(tenant, q.Scope, st.byOwner, st.byDept)
+	var out crm.Page[pool.Holding]
+	mergeQueues(idx, after, q.By, limit+1, func(id crm.ID) bool {
+		h := st.holdings[id]
+		if h == nil || h.TenantID != tenant {
+			return false
+		}
+		c := *h
+		out.Items = append(out.Items, &c)
+		return true
+	})
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = pool.FallingBackCursor(out.Items[limit-1])
+	}
+	return out, nil
+}
+
+// mergeQueues visits, in queue order, the entries of idx after after (nil:
+// from the start) and due at or before by, each once, until n visits have
+// returned true (visit returns whether it took the entry).
+func mergeQueues(idx []*queueIndex, after *crm.QueueKey, by time.Time, n int, visit func(crm.ID) bool) {
 	var from queueEntry
 	if after != nil {
 		from = queueEntry{at: after.DueAt.UnixMicro(), id: after.ID}
-	}
-	var idx []*queueIndex
-	s := q.Scope
-	if s == nil || s.All {
-		for _, x := range st.byOwner {
-			idx = append(idx, x)
-		}
-	} else {
-		for _, id := range s.OwnerIDs {
-			if x, ok := st.byOwner[id]; ok {
-				idx = append(idx, x)
-			}
-		}
-		depts := slices.Clone(s.DepartmentIDs)
-		if len(s.DepartmentTrees) > 0 {
-			depts = append(depts, t.s.subtrees(tenant, s.DepartmentTrees)...)
-		}
-		for _, id := range depts {
-			if x, ok := st.byDept[id]; ok {
-				idx = append(idx, x)
-			}
-		}
 	}
 	curs := make([]queueCursor, 0, len(idx))
 	for _, x := range idx {
 		curs = append(curs, x.seek(from, after != nil))
 	}
-	cut := q.By.Truncate(time.Microsecond).UnixMicro()
-	var out crm.Page[pool.Holding]
+	cut := by.Truncate(time.Microsecond).UnixMicro()
+	taken := 0
 	var last queueEntry
-	for len(out.Items) <= limit {
+	for taken < n {
 		best := -1
 		var be queueEntry
 		for i := range curs {
@@ -219,25 +220,17 @@ func (t tx) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm.P
 			}
 		}
 		if best < 0 || be.at > cut {
-			break
+			return
 		}
 		curs[best].next()
-		if len(out.Items) > 0 && be == last {
+		if be == last {
 			continue // in the scope twice: by owner and by department
 		}
 		last = be
-		h := st.holdings[be.id]
-		if h == nil || h.TenantID != tenant {
-			continue
+		if visit(be.id) {
+			taken++
 		}
-		c := *h
-		out.Items = append(out.Items, &c)
 	}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = pool.FallingBackCursor(out.Items[limit-1])
-	}
-	return out, nil
 }
 
 // subtrees returns the tenant's departments at or below any of roots
@@ -258,4 +251,86 @@ func (s *Store) subtrees(tenant string, roots []crm.ID) []crm.ID {
 		}
 	}
 	return out
+}
+
+// indexTask moves a task's queue entries from old to c (either nil).
+// Callers hold the lock.
+func (s *Store) indexTask(old, c *crm.Task) {
+	if old != nil && old.Open() {
+		e := queueEntry{at: old.DueAt.UnixMicro(), id: old.ID}
+		if x := s.tasksByAssignee[old.AssigneeID]; x != nil {
+			x.remove(e)
+		}
+		if x := s.tasksByDept[old.DepartmentID]; x != nil {
+			x.remove(e)
+		}
+	}
+	if c != nil && c.Open() {
+		e := queueEntry{at: c.DueAt.UnixMicro(), id: c.ID}
+		if c.AssigneeID != crm.NilID {
+			indexOf(s.tasksByAssignee, c.AssigneeID).insert(e)
+		}
+		if c.DepartmentID != crm.NilID {
+			indexOf(s.tasksByDept, c.DepartmentID).insert(e)
+		}
+	}
+}
+
+var _ task.DueQueue = tx{}
+
+// TasksDue implements [task.DueQueue] as PoolFallingBack does, over the
+// ordered indexes of the scope's assignees and departments.
+func (t tx) TasksDue(ctx context.Context, q task.DueQuery) (crm.Page[crm.Task], error) {
+	limit, after, err := task.ResolveDuePage(q.Page)
+	if err != nil {
+		return crm.Page[crm.Task]{}, fmt.Errorf("memstore: tasks due: %w", err)
+	}
+	unlock, err := t.begin(ctx, false)
+	if err != nil {
+		return crm.Page[crm.Task]{}, fmt.Errorf("memstore: tasks due: %w", err)
+	}
+	defer unlock()
+	tenant := crm.TenantFrom(ctx)
+	idx := t.s.queueIndexes(tenant, q.Scope, t.s.tasksByAssignee, t.s.tasksByDept)
+	var out crm.Page[crm.Task]
+	mergeQueues(idx, after, q.Before, limit+1, func(id crm.ID) bool {
+		row := t.s.tasks.rows[id]
+		if row == nil || row.TenantID != tenant {
+			return false
+		}
+		out.Items = append(out.Items, row.Clone())
+		return true
+	})
+	if len(out.Items) > limit {
+		out.Items = out.Items[:limit]
+		out.NextCursor = task.DueCursor(out.Items[limit-1])
+	}
+	return out, nil
+}
+
+// queueIndexes returns the indexes of a scope's owners and departments
+// (every owner's for a nil or All scope). Callers hold the lock.
+func (s *Store) queueIndexes(tenant string, scope *crm.DataScope, byOwner, byDept map[crm.ID]*queueIndex) []*queueIndex {
+	var idx []*queueIndex
+	if scope == nil || scope.All {
+		for _, x := range byOwner {
+			idx = append(idx, x)
+		}
+		return idx
+	}
+	for _, id := range scope.OwnerIDs {
+		if x, ok := byOwner[id]; ok {
+			idx = append(idx, x)
+		}
+	}
+	depts := slices.Clone(scope.DepartmentIDs)
+	if len(scope.DepartmentTrees) > 0 {
+		depts = append(depts, s.subtrees(tenant, scope.DepartmentTrees)...)
+	}
+	for _, id := range depts {
+		if x, ok := byDept[id]; ok {
+			idx = append(idx, x)
+		}
+	}
+	return idx
 }

@@ -98,6 +98,9 @@ type Features struct {
 	// pool.FallingBackQueue, the work queue of customers about to fall
 	// back into their pools.
 	FallingBackQueue bool
+	// DueTasksQueue: the unit of work implements task.DueQueue, the work
+	// queue of open tasks due by a time.
+	DueTasksQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -105,7 +108,7 @@ type Features struct {
 // Pools, Workflow, Leads and Dedupe.
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
-		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true, FallingBackQueue: true}
+		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true, FallingBackQueue: true, DueTasksQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -153,6 +156,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Task", func(t *testing.T) {
 		runKind(t, h, taskKind())
 		runTaskService(t, h)
+		if h.Features.Pools {
+			t.Run("Due", func(t *testing.T) { RunTasksDue(t, h) })
+		}
 	})
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })

@@ -76,12 +76,15 @@ func (w *queueWorld) crm(t *testing.T, perms permission.Authorizer) *crmkit.CRM 
 func (w *queueWorld) policy(t *testing.T) *permission.Policy {
 	t.Helper()
 	p, err := permission.Load([]byte(`{
-	  "record_types": [{"name": "customer", "fields": ["name"]}],
+	  "record_types": [{"name": "customer", "fields": ["name"]}, {"name": "task", "fields": ["title"]}],
 	  "roles": [
-	    {"name": "rep", "rules": [{"id": "rep.own", "record_type": "customer", "actions": ["view"], "scope": "own"}]},
-	    {"name": "lead", "rules": [{"id": "lead.tree", "record_type": "customer", "actions": ["view"], "scope": "department_tree"}]},
+	    {"name": "rep", "rules": [{"id": "rep.own", "record_type": "customer", "actions": ["view"], "scope": "own"},
+	      {"id": "rep.tasks", "record_type": "task", "actions": ["view"], "scope": "own"}]},
+	    {"name": "lead", "rules": [{"id": "lead.tree", "record_type": "customer", "actions": ["view"], "scope": "department_tree"},
+	      {"id": "lead.tasks", "record_type": "task", "actions": ["view"], "scope": "department_tree"}]},
 	    {"name": "picky", "rules": [{"id": "picky.own", "record_type": "customer", "actions": ["view"], "scope": "own",
-	      "when": {"field": "status", "in": ["dealt"]}}]}]
+	      "when": {"field": "status", "in": ["dealt"]}},
+	      {"id": "picky.tasks", "record_type": "task", "actions": ["view"], "scope": "own", "when": {"field": "status", "in": ["done"]}}]}]
 	}`), []*crm.Department{w.sales, w.east, w.svc}, nil)
 	require.NoError(t, err)
 	return p
@@ -155,4 +158,59 @@ func TestFallingBackRefusesBadInputNamingTheField(t *testing.T) {
 	}
 	_, err := w.crm(t, w.policy(t)).FallingBack(w.ctx, crmkit.FallingBackRequest{Viewer: w.ids.NewID(), Within: week})
 	requireFieldIn(t, err, "viewer")
+}
+
+// due stores an open task assigned to u (in u's department) due in hours
+// hours.
+func (w *queueWorld) due(t *testing.T, u *crm.User, hours int) crm.ID {
+	t.Helper()
+	tk := crmtest.Task(w.ids, crm.Ref{Type: crm.TypeCustomer, ID: w.ids.NewID()}, u.ID, func(tk *crm.Task) {
+		tk.DepartmentID, tk.DueAt = u.DepartmentID, w.clock.Now().Add(time.Duration(hours)*time.Hour)
+	})
+	require.NoError(t, w.store.Tasks().Create(w.ctx, tk))
+	return tk.ID
+}
+
+func dueIDs(t *testing.T, c *crmkit.CRM, req crmkit.TasksDueRequest) []crm.ID {
+	t.Helper()
+	p, err := c.TasksDue(context.Background(), req)
+	require.NoError(t, err)
+	out := []crm.ID{}
+	for _, tk := range p.Items {
+		out = append(out, tk.ID)
+	}
+	return out
+}
+
+func TestTasksDueListsMineAndTheTeamWithinThePolicysScope(t *testing.T) {
+	t.Parallel()
+	w := newQueueWorld(t)
+	r1 := w.due(t, w.rep, 5)
+	e1 := w.due(t, w.east1, 4)
+	s1 := w.due(t, w.svc1, 3)
+	p1 := w.due(t, w.picky, 2)
+	w.due(t, w.rep, 50)
+	w.clock.Advance(3*time.Hour + time.Minute) // s1 and p1 are overdue
+	day := w.clock.Now().Add(24 * time.Hour)
+
+	plain := w.crm(t, nil)
+	require.Equal(t, []crm.ID{r1}, dueIDs(t, plain, crmkit.TasksDueRequest{Viewer: w.rep.ID, Before: day}))
+	require.Equal(t, []crm.ID{p1}, dueIDs(t, plain, crmkit.TasksDueRequest{Viewer: w.picky.ID}), "zero Before lists the overdue")
+	require.Equal(t, []crm.ID{p1, e1, r1}, dueIDs(t, plain, crmkit.TasksDueRequest{Viewer: w.manager.ID, Team: true, Before: day}))
+
+	c := w.crm(t, w.policy(t))
+	require.Equal(t, []crm.ID{r1}, dueIDs(t, c, crmkit.TasksDueRequest{Viewer: w.rep.ID, Team: true, Before: day}))
+	require.Equal(t, []crm.ID{s1}, dueIDs(t, c, crmkit.TasksDueRequest{Viewer: w.svc1.ID}))
+	require.Equal(t, []crm.ID{p1, e1, r1}, dueIDs(t, c, crmkit.TasksDueRequest{Viewer: w.manager.ID, Team: true, Before: day}))
+	// The picky viewer may view only done tasks: its open ones are checked
+	// one by one and dropped.
+	require.Empty(t, dueIDs(t, c, crmkit.TasksDueRequest{Viewer: w.picky.ID, Before: day}))
+	require.Empty(t, dueIDs(t, c, crmkit.TasksDueRequest{Viewer: w.picky.ID, Team: true, Before: day}))
+
+	for _, c := range []*crmkit.CRM{plain, c} {
+		_, err := c.TasksDue(w.ctx, crmkit.TasksDueRequest{Before: day})
+		requireFieldIn(t, err, "viewer")
+		_, err = c.TasksDue(w.ctx, crmkit.TasksDueRequest{Viewer: w.rep.ID, Page: crm.PageRequest{Cursor: "pfb.AAAA"}})
+		requireFieldIn(t, err, "page.cursor")
+	}
 }

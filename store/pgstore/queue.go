@@ -146,8 +146,11 @@ func (v view) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm
 		return crm.Page[pool.Holding]{}, fmt.Errorf("pgstore: falling back: %w", err)
 	}
 	sql, args, ok := fallingBackQuery(v.s.schema, crm.TenantFrom(ctx), q, limit+1, after)
-	if !ok {
-		return crm.Page[pool.Holding]{}, v.check(ctx)
+	if !ok { // an empty scope: nothing to read
+		if err := v.check(ctx); err != nil {
+			return crm.Page[pool.Holding]{}, fmt.Errorf("pgstore: falling back: %w", err)
+		}
+		return crm.Page[pool.Holding]{}, nil
 	}
 	page, err := readQueue(ctx, v, sql, args, limit, scanHolding, pool.FallingBackCursor)
 	if err != nil {
@@ -164,8 +167,11 @@ func (v view) TasksDue(ctx context.Context, q task.DueQuery) (crm.Page[crm.Task]
 	}
 	t := v.s.sql.tasks
 	sql, args, ok := dueTasksQuery(v.s.schema, taskCols(t.list), crm.TenantFrom(ctx), q, limit+1, after)
-	if !ok {
-		return crm.Page[crm.Task]{}, v.check(ctx)
+	if !ok { // an empty scope: nothing to read
+		if err := v.check(ctx); err != nil {
+			return crm.Page[crm.Task]{}, fmt.Errorf("pgstore: tasks due: %w", err)
+		}
+		return crm.Page[crm.Task]{}, nil
 	}
 	page, err := readQueue(ctx, v, sql, args, limit, t.scan, task.DueCursor)
 	if err != nil {

@@ -88,7 +88,8 @@ func dueOrder(ts ...*crm.Task) []crm.ID {
 }
 
 // RunTasksDue checks the due-tasks work queue ([task.DueQueue]) through
-// [task.Service.Due].
+// [task.Service.Due]. Its organisation is built on the pool group's
+// environment, so [Run] runs it with Features.Pools.
 func RunTasksDue(t *testing.T, h Harness) {
 	const day = 24 * time.Hour
 	probe := newPoolEnv(t, h, nil)

@@ -126,6 +126,19 @@
 // is its dry run. The package starts no background goroutines: hosts call
 // Sweep from their scheduler, and its workers end before it returns.
 //
+// # Work queue
+//
+// [Service.FallingBack] pages the owned, unlocked customers that fall back
+// within a time (overdue ones first), earliest due first, ties by customer
+// ID: an owner's own ("mine"), or a team's, given as a [crm.DataScope] (the
+// composition root passes the permission policy's list filter) or, by
+// default, the departments the owner manages and those below them
+// ([crm.QueueScope]). Its keyset cursor ([FallingBackCursor]) refuses a
+// cursor of any other list or queue on "page.cursor". The adapter serves it
+// through the optional [FallingBackQueue] port from ordered indexes per
+// owner and per owner department (memstore and pgstore); without the port
+// the call reports [crm.ErrUnsupported].
+//
 // # Anti-collision
 //
 // A [DuplicateChecker] is consulted when a customer is created or claimed

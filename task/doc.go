@@ -50,6 +50,18 @@
 // Tasks are a shared record type ([crm.Tx.Tasks]); list them with a
 // [crm.TaskFilter] (assignees, statuses, kinds, subject, due window,
 // appointments overlapping a window, data scope with the assignee as
-// owner). pgstore indexes an assignee's tasks by status and due time, and
-// open tasks by reminder time.
+// owner). pgstore indexes an assignee's tasks by status and due time, a
+// department's open tasks by due time, and open tasks by reminder time.
+//
+// # Work queue
+//
+// [Service.Due] pages the open tasks due by a time (the overdue ones by
+// default), earliest first, ties by task ID: the actor's own ("mine"), or
+// a team's, given as a [crm.DataScope] (the composition root passes the
+// permission policy's list filter) or, by default, the departments the
+// actor manages and those below them ([crm.QueueScope]). Its keyset cursor
+// ([DueCursor]) refuses a cursor of any other list or queue on
+// "page.cursor". The adapter serves it through the optional [DueQueue]
+// port (memstore and pgstore); without it the call reports
+// [crm.ErrUnsupported].
 package task

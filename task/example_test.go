@@ -64,3 +64,60 @@ func Example() {
 	// next: 2 2026-03-09 10:00:00
 	// true due_at
 }
+
+// ExampleService_Due lists an agent's overdue tasks, then the tasks due
+// within a day, a page at a time.
+func ExampleService_Due() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	tasks, err := task.New(store, &task.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		panic(err)
+	}
+	agent := crmtest.User(ids)
+	cust := crmtest.Customer(ids)
+	if err := store.Users().Create(ctx, agent); err != nil {
+		panic(err)
+	}
+	if err := store.Customers().Create(ctx, cust); err != nil {
+		panic(err)
+	}
+	for _, plan := range []struct {
+		title string
+		in    time.Duration
+	}{{"Send the quote", time.Hour}, {"Call back", 30 * time.Minute}, {"Visit", 30 * time.Hour}} {
+		_, err := tasks.Create(ctx, task.CreateRequest{Actor: agent.ID, Task: &crm.Task{
+			Title: plan.title, AssigneeID: agent.ID, Subject: crm.Ref{Type: crm.TypeCustomer, ID: cust.ID},
+			DueAt: clock.Now().Add(plan.in),
+		}})
+		if err != nil {
+			panic(err)
+		}
+	}
+	clock.Advance(45 * time.Minute)
+	overdue, err := tasks.Due(ctx, task.DueRequest{Actor: agent.ID})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("overdue:", len(overdue.Items), overdue.Items[0].Title)
+	req := task.DueRequest{Actor: agent.ID, Before: clock.Now().Add(24 * time.Hour), Page: crm.PageRequest{Limit: 1}}
+	for {
+		page, err := tasks.Due(ctx, req)
+		if err != nil {
+			panic(err)
+		}
+		for _, t := range page.Items {
+			fmt.Println("due:", t.Title)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		req.Page.Cursor = page.NextCursor
+	}
+	// Output:
+	// overdue: 1 Call back
+	// due: Call back
+	// due: Send the quote
+}

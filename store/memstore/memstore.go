@@ -33,6 +33,9 @@ type Store struct {
 	departments   *table[crm.Department, *crm.Department]
 	teams         *table[crm.Team, *crm.Team]
 	tasks         *table[crm.Task, *crm.Task]
+	// tasksByAssignee and tasksByDept order the open tasks (queue.go) of
+	// each assignee and each department by due time.
+	tasksByAssignee, tasksByDept map[crm.ID]*queueIndex
 
 	outbox  outbox
 	history history // field history (history.go)
@@ -91,6 +94,8 @@ func New(cfg *Config) *Store {
 	s.departments.beforeDelete = s.checkDepartmentDelete
 	s.teams = newTable[crm.Team]("team")
 	s.tasks = newTable[crm.Task]("task")
+	s.tasksByAssignee, s.tasksByDept = make(map[crm.ID]*queueIndex), make(map[crm.ID]*queueIndex)
+	s.tasks.afterPut = s.indexTask
 	s.outbox.ids = make(map[crm.ID]int)
 	return s
 }

@@ -45,6 +45,9 @@ type poolState struct {
 	prevOf   []int
 	counters map[string]int64
 	requests map[string]*pool.Request
+	// byOwner and byDept order the queued holdings (queue.go) of each
+	// owner and each owner department by due time.
+	byOwner, byDept map[crm.ID]*queueIndex
 }
 
 func newPoolState() *poolState {
@@ -54,6 +57,8 @@ func newPoolState() *poolState {
 		lastOf:   make(map[crm.ID]int),
 		counters: make(map[string]int64),
 		requests: make(map[string]*pool.Request),
+		byOwner:  make(map[crm.ID]*queueIndex),
+		byDept:   make(map[crm.ID]*queueIndex),
 	}
 }
 
@@ -217,7 +222,10 @@ func (r holdingRepo) Create(ctx context.Context, h *pool.Holding) error {
 	now := crm.StorageTime(r.tx.s.clock.Now())
 	c.TenantID, c.Version, c.CreatedAt, c.UpdatedAt = m.TenantID, 1, now, now
 	st.putHolding(&c)
-	r.tx.onUndo(func() { delete(st.holdings, c.CustomerID) })
+	r.tx.onUndo(func() {
+		st.indexQueues(st.holdings[c.CustomerID], nil)
+		delete(st.holdings, c.CustomerID)
+	})
 	*h = c
 	return nil
 }
@@ -251,6 +259,7 @@ func (r holdingRepo) Update(ctx context.Context, h *pool.Holding) error {
 
 // putHolding stores h and indexes its due time.
 func (st *poolState) putHolding(h *pool.Holding) {
+	st.indexQueues(st.holdings[h.CustomerID], h)
 	st.holdings[h.CustomerID] = h
 	if dueIndexed(h) {
 		st.due.push(dueEntry{at: dueKey(h.DueAt), id: h.CustomerID})

@@ -34,6 +34,9 @@ type table[T any, PT entity[T]] struct {
 	// beforeWrite and beforeDelete enforce cross-row rules.
 	beforeWrite  func(context.Context, *T) error
 	beforeDelete func(*T) error
+	// afterPut keeps a secondary index: called with the row before (nil
+	// for an insert) and after (nil for a removal) every change.
+	afterPut func(old, c *T)
 }
 
 func newTable[T any, PT entity[T]](name string) *table[T, PT] {
@@ -145,6 +148,9 @@ func (r repo[T, F, PT, PF]) insert(c *T) {
 	if r.t.unique != nil {
 		r.t.keys[r.t.unique(c)] = id
 	}
+	if r.t.afterPut != nil {
+		r.t.afterPut(nil, c)
+	}
 }
 
 func (r repo[T, F, PT, PF]) remove(c *T) {
@@ -153,6 +159,9 @@ func (r repo[T, F, PT, PF]) remove(c *T) {
 	r.t.order = removeSorted(r.t.order, id)
 	if r.t.unique != nil {
 		delete(r.t.keys, r.t.unique(c))
+	}
+	if r.t.afterPut != nil {
+		r.t.afterPut(c, nil)
 	}
 }
 
@@ -164,6 +173,9 @@ func (r repo[T, F, PT, PF]) replace(old, c *T) {
 		r.t.keys[r.t.unique(c)] = id
 	}
 	r.t.rows[id] = c
+	if r.t.afterPut != nil {
+		r.t.afterPut(old, c)
+	}
 }
 
 func (r repo[T, F, PT, PF]) Update(ctx context.Context, v *T) error {

@@ -76,6 +76,7 @@ func ExampleMigrations() {
 	// 0015 ticket_lifecycle
 	// 0016 tasks
 	// 0017 reminders
+	// 0018 work_queues
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

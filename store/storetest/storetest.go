@@ -96,6 +96,13 @@ type Features struct {
 	History bool
 	// Reminders: units of work implement remind.Tx. Runs "Reminders".
 	Reminders bool
+	// FallingBackQueue: the unit of work implements
+	// pool.FallingBackQueue, the work queue of customers about to fall
+	// back into their pools.
+	FallingBackQueue bool
+	// DueTasksQueue: the unit of work implements task.DueQueue, the work
+	// queue of open tasks due by a time.
+	DueTasksQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -104,7 +111,7 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -153,6 +160,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Task", func(t *testing.T) {
 		runKind(t, h, taskKind())
 		runTaskService(t, h)
+		if h.Features.Pools {
+			t.Run("Due", func(t *testing.T) { RunTasksDue(t, h) })
+		}
 	})
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, h) })
 	t.Run("Outbox", func(t *testing.T) { runOutbox(t, h) })
@@ -164,6 +174,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Limits", func(t *testing.T) { runLimits(t, h) })
 	if h.Features.Pools {
 		t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
+		t.Run("FallingBack", func(t *testing.T) { RunFallingBack(t, h) })
 	}
 	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })

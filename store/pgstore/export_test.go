@@ -1,0 +1,15 @@
+package pgstore
+
+import (
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/task"
+)
+
+// FallingBackSQL exposes the falling-back queue's statement to the plan
+// tests.
+var FallingBackSQL = fallingBackQuery
+
+// DueTasksSQL exposes the due-tasks queue's statement to the plan tests.
+func DueTasksSQL(s *Store, tenant string, q task.DueQuery, n int, after *crm.QueueKey) (string, []any, bool) {
+	return dueTasksQuery(s.schema, taskCols(s.sql.tasks.list), tenant, q, n, after)
+}

@@ -19,12 +19,11 @@ var (
 
 type historyStatements struct {
 	insert, insertInTx, unwind string
-	insertChange               string
 	forRecord                  string
 	byActor, bySystem, purge   string
 }
 
-func newHistoryStatements(history, events string) historyStatements {
+func newHistoryStatements(history string) historyStatements {
 	const cols = "id, seq, tenant_id, record_type, record_id, field, old_value, new_value, actor_id, operation, at"
 	const page = " ORDER BY seq DESC LIMIT "
 	// One array per column ($1 to $10), one element per entry, inserted in
@@ -44,16 +43,6 @@ func newHistoryStatements(history, events string) historyStatements {
 		// (by their row addresses, which need no index and no plan).
 		insertInTx: insert + " ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid",
 		unwind:     "DELETE FROM " + history + " WHERE ctid = ANY($1::tid[])",
-		// The entries ($1 to $10) and their event ($11 to $18), each
-		// skipped when its ID is taken, in one statement: each row says
-		// whether it is the event's.
-		insertChange: "WITH h AS (" + insert + " ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid)," +
-			" e AS (INSERT INTO " + events + " (id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
-			" SELECT u.id, u.tenant_id, u.type, u.subject_type, u.subject_id, u.actor_id, u.occurred_at, u.payload" +
-			" FROM unnest($11::uuid[], $12::text[], $13::text[], $14::text[], $15::uuid[], $16::uuid[], $17::timestamptz[], $18::json[])" +
-			" AS u(id, tenant_id, type, subject_type, subject_id, actor_id, occurred_at, payload)" +
-			" ON CONFLICT (id) DO NOTHING RETURNING id, seq, ctid)" +
-			" SELECT false, id, seq, ctid FROM h UNION ALL SELECT true, id, seq, ctid FROM e",
 		// $1 tenant, $2 record type, $3 record ID, $4 below Seq, $5 limit:
 		// one range of crm_history_record_idx.
 		forRecord: "SELECT " + cols + " FROM " + history +
@@ -177,9 +166,9 @@ func prepareHistory(ctx context.Context, entries []*crm.HistoryEntry) (historyBa
 
 var _ crm.ChangeAppender = historyPort{}
 
-// AppendChange implements [crm.ChangeAppender]: the entries and their
-// event in one statement (two inserts in one WITH), one round trip. A
-// repeated ID of either stores neither.
+// AppendChange implements [crm.ChangeAppender]: the entries' insert and
+// the event's sent as one batch, one round trip. A repeated ID of either
+// stores neither.
 func (p historyPort) AppendChange(ctx context.Context, ev *crm.Event, entries ...*crm.HistoryEntry) error {
 	if err := p.v.check(ctx); err != nil {
 		return fmt.Errorf("pgstore: append change: %w", err)
@@ -195,32 +184,30 @@ func (p historyPort) AppendChange(ctx context.Context, ev *crm.Event, entries ..
 	if err != nil {
 		return err
 	}
-	args := append(h.args, e.args...)
 	var hStored, eStored []pgtype.TID
 	err = p.v.atomic(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, p.v.s.sql.history.insertChange, args...)
-		if err != nil {
-			return err
-		}
-		var isEvent bool
-		var id crm.ID
-		var seq int64
-		var tid pgtype.TID
-		for rows.Next() {
-			if err := rows.Scan(&isEvent, (*key)(&id), &seq, &tid); err != nil {
-				rows.Close()
-				return err
-			}
-			if isEvent {
-				e.prepared[0].Seq = seq
-				eStored = append(eStored, tid)
-			} else {
-				h.prepared[h.at[id]].Seq = seq
-				hStored = append(hStored, tid)
+		// Two plain inserts sent as one batch: one round trip, and two
+		// statements PostgreSQL plans in a fraction of the time a WITH
+		// holding both takes.
+		b := &pgx.Batch{}
+		scan := func(stored *[]pgtype.TID, set func(id crm.ID, seq int64)) func(pgx.Rows) error {
+			return func(rows pgx.Rows) error {
+				var id crm.ID
+				var seq int64
+				var tid pgtype.TID
+				for rows.Next() {
+					if err := rows.Scan((*key)(&id), &seq, &tid); err != nil {
+						return err
+					}
+					set(id, seq)
+					*stored = append(*stored, tid)
+				}
+				return rows.Err()
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		b.Queue(p.v.s.sql.history.insertInTx, h.args...).Query(scan(&hStored, func(id crm.ID, seq int64) { h.prepared[h.at[id]].Seq = seq }))
+		b.Queue(p.v.s.sql.events.insert, e.args...).Query(scan(&eStored, func(_ crm.ID, seq int64) { e.prepared[0].Seq = seq }))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if len(hStored) == len(entries) && len(eStored) == 1 {

@@ -49,7 +49,7 @@ func newStatements(schema string) *statements {
 		departmentParent: "SELECT parent_id FROM " + deps + " WHERE id = $1 AND tenant_id = $2",
 		departmentChild:  "SELECT id FROM " + deps + " WHERE tenant_id = $2 AND parent_id = $1 ORDER BY id LIMIT 1",
 		events:           newEventStatements(schema, pgx.Identifier{schema, "crm_events"}.Sanitize()),
-		history:          newHistoryStatements(pgx.Identifier{schema, "crm_history"}.Sanitize(), pgx.Identifier{schema, "crm_events"}.Sanitize()),
+		history:          newHistoryStatements(pgx.Identifier{schema, "crm_history"}.Sanitize()),
 	}
 }
 

@@ -39,7 +39,7 @@ func EventTypes() []crm.EventType {
 		workflow.EventApprovalReminded, workflow.EventApprovalEscalated,
 		workflow.EventSLAWarned, workflow.EventSLABreached, workflow.EventLeadRouted, workflow.EventLeadHandedOff,
 		dedupe.EventCustomerMerged, dedupe.EventCustomerMergeUndone,
-		ticket.EventTicketRaised, ticket.EventTicketOpened, ticket.EventTicketPending, ticket.EventTicketResolved,
+		ticket.EventTicketRaised, ticket.EventTicketOpened, ticket.EventTicketSuspended, ticket.EventTicketResolved,
 		ticket.EventTicketClosed, ticket.EventTicketReopened, ticket.EventTicketResponded,
 		ticket.EventTicketReassigned, ticket.EventTicketEscalated,
 		remind.EventFired,
@@ -127,7 +127,7 @@ func payloadDecoder(t crm.EventType) func(crm.Event) (any, error) {
 		return decode[dedupe.CustomerMerge]
 	case ticket.EventTicketRaised:
 		return decode[ticket.RaisedPayload]
-	case ticket.EventTicketOpened, ticket.EventTicketPending, ticket.EventTicketResolved, ticket.EventTicketClosed,
+	case ticket.EventTicketOpened, ticket.EventTicketSuspended, ticket.EventTicketResolved, ticket.EventTicketClosed,
 		ticket.EventTicketReopened, ticket.EventTicketResponded:
 		return decode[ticket.MovedPayload]
 	case ticket.EventTicketReassigned:

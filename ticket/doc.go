@@ -66,7 +66,7 @@
 // # Events
 //
 // [EventTicketRaised] ([RaisedPayload]); the moves [EventTicketOpened],
-// [EventTicketPending], [EventTicketResolved], [EventTicketClosed],
+// [EventTicketSuspended], [EventTicketResolved], [EventTicketClosed],
 // [EventTicketReopened] and [EventTicketResponded] ([MovedPayload] under
 // one name per type); [EventTicketReassigned] ([ReassignedPayload]) and
 // [EventTicketEscalated] ([EscalatedPayload]). Decode them with

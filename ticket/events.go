@@ -18,9 +18,9 @@ const (
 	// EventTicketOpened: a new or pending ticket moved to open; payload
 	// [OpenedPayload].
 	EventTicketOpened crm.EventType = "ticket.opened"
-	// EventTicketPending: the ticket waits on the customer and its SLA
-	// timer is paused; payload [PendingPayload].
-	EventTicketPending crm.EventType = "ticket.pending"
+	// EventTicketSuspended: the ticket waits on the customer and its SLA
+	// timer is paused; payload [SuspendedPayload].
+	EventTicketSuspended crm.EventType = "ticket.suspended"
 	// EventTicketResolved: the ticket was resolved and its SLA timer
 	// stopped; payload [ResolvedPayload].
 	EventTicketResolved crm.EventType = "ticket.resolved"
@@ -75,8 +75,8 @@ type MovedPayload struct {
 type (
 	// OpenedPayload is the payload of [EventTicketOpened].
 	OpenedPayload = MovedPayload
-	// PendingPayload is the payload of [EventTicketPending].
-	PendingPayload = MovedPayload
+	// SuspendedPayload is the payload of [EventTicketSuspended].
+	SuspendedPayload = MovedPayload
 	// ResolvedPayload is the payload of [EventTicketResolved].
 	ResolvedPayload = MovedPayload
 	// ClosedPayload is the payload of [EventTicketClosed].
@@ -144,7 +144,7 @@ func EventType(from, to crm.TicketStatus) crm.EventType {
 		}
 		return EventTicketOpened
 	case crm.TicketPending:
-		return EventTicketPending
+		return EventTicketSuspended
 	case crm.TicketResolved:
 		return EventTicketResolved
 	case crm.TicketClosed:

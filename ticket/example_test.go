@@ -71,5 +71,5 @@ func Example() {
 	// ticket: close 00000000-0000-7000-8000-000000000001: invalid satisfaction: must be between 1 and 5, or 0 for none, got 6
 	// closed satisfaction 5
 	// ticket: status: cannot move from closed to open: a closed ticket is final; raise a new one
-	// ticket.raised ticket.responded ticket.pending ticket.opened ticket.resolved ticket.closed
+	// ticket.raised ticket.responded ticket.suspended ticket.opened ticket.resolved ticket.closed
 }

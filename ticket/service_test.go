@@ -564,7 +564,7 @@ func TestConcurrentMovesOfOneTicket(t *testing.T) {
 	require.Equal(t, tk.Version+rounds, got.Version)
 	moves := 0
 	for _, e := range f.events() {
-		if e.Type == ticket.EventTicketOpened || e.Type == ticket.EventTicketPending {
+		if e.Type == ticket.EventTicketOpened || e.Type == ticket.EventTicketSuspended {
 			moves++
 		}
 	}

@@ -137,7 +137,7 @@ func testTicketLifecycle(t *testing.T, e *env) {
 			types = append(types, ev.Type)
 		}
 	}
-	require.Equal(t, []crm.EventType{ticket.EventTicketRaised, ticket.EventTicketResponded, ticket.EventTicketPending,
+	require.Equal(t, []crm.EventType{ticket.EventTicketRaised, ticket.EventTicketResponded, ticket.EventTicketSuspended,
 		ticket.EventTicketOpened, ticket.EventTicketResolved, ticket.EventTicketReopened, ticket.EventTicketResolved,
 		ticket.EventTicketClosed}, types)
 }

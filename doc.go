@@ -10,14 +10,17 @@
 //	c, err := crmkit.New(store, &crmkit.Config{Permissions: policy, Router: router})
 //	res, err := c.Pools.Claim(ctx, pool.ClaimRequest{Actor: rep, CustomerID: id})
 //
-// The domain services hang off the [CRM]: Pools, Leads, Dedupe and
-// Approvals. Their full APIs are the domain packages' own; built by New
+// The domain services hang off the [CRM]: Pools, Leads, Dedupe,
+// Approvals, Tasks, Tickets and Reminders. Their full APIs are the domain packages' own; built by New
 // they carry the seams below. The CRM itself adds what spans domains:
 // [CRM.CreateCustomer] and [CRM.UpdateCustomer] (duplicate checks and match
 // keys, ownership only through the pools), [CRM.CreateContact] (checked
 // against the customer's other contacts), [CRM.RouteLead],
-// [CRM.Handoff] for hand-off state machines and [CRM.TickSLA] for SLA
-// timers.
+// [CRM.Handoff] for hand-off state machines, [CRM.TickSLA] for SLA
+// timers, [CRM.RecordActivity] (a follow-up with the customer's last
+// follow-up, its pool due time and the task it answers, in one unit of
+// work), the work queues [CRM.FallingBack] and [CRM.TasksDue] within the
+// viewer's data scope, and [CRM.History].
 //
 // # The seams
 //

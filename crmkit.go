@@ -148,9 +148,9 @@ type CRM struct {
 	// SLA timers, and carries out what SLA breaches ask for
 	// ([ticket.Service.Tick]).
 	Tickets *ticket.Service
-	// Reminders fires task reminders, overdue tasks and waiting approvals
-	// exactly once, each as a reminder.fired event for the host's
-	// notifier; the host's scheduler calls its Sweep.
+	// Reminders fires task reminders, overdue tasks, waiting approvals
+	// and pool notices exactly once, each as a reminder.fired event for
+	// the host's notifier; the host's scheduler calls its Sweep.
 	Reminders *remind.Sweeper
 	// History reads the field history: a record's, newest first, or what
 	// one person changed in a time window, with the values of fields the

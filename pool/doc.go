@@ -117,7 +117,9 @@
 // Every tracked customer carries a stored due time and reason
 // ([Holding.DueAt], [Holding.DueReason]), recomputed by each operation and by
 // [Service.Recompute], which hosts call after a follow-up, a deal or an
-// opportunity; hosts sort by it and remind owners before it. [Service.Sweep]
+// opportunity; hosts sort by it, and a pool's [Pool.NoticeDays] has the
+// reminder sweep (package remind) tell each owner once per due time that
+// the customer falls back within that many days. [Service.Sweep]
 // recycles what is due in batches, re-checking each candidate against its
 // current facts; it is idempotent and safe from many instances at once
 // (pgstore takes work with FOR UPDATE SKIP LOCKED). [Config.SweepWorkers]

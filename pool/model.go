@@ -59,6 +59,11 @@ type Pool struct {
 	// after it was claimed, assigned, transferred or created. 0 means no
 	// protection period.
 	ProtectionDays int `json:"protection_days,omitempty"`
+	// NoticeDays is how many days before an owned customer falls back
+	// ([Holding.DueAt]) its owner is told so: the reminder sweep (package
+	// remind, kind pool.notice) fires once per due time that is at most
+	// this many days ahead. 0 means no notices; at most 365.
+	NoticeDays int `json:"notice_days,omitempty"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -249,6 +254,8 @@ const (
 	maxDays     = 3650
 	maxHours    = 24 * 365
 	maxRuleVers = 100
+	// MaxNoticeDays bounds [Pool.NoticeDays].
+	MaxNoticeDays = 365
 )
 
 // Validate reports every invalid field as [crm.ValidationErrors].
@@ -299,6 +306,7 @@ func (p *Pool) Validate() error {
 	nonNegative(&v, "previous_owner_cooldown_days", p.PreviousOwnerCooldownDays, maxDays)
 	nonNegative(&v, "new_entry_cooldown_hours", p.NewEntryCooldownHours, maxHours)
 	nonNegative(&v, "protection_days", p.ProtectionDays, maxDays)
+	nonNegative(&v, "notice_days", p.NoticeDays, MaxNoticeDays)
 	return v.Err()
 }
 

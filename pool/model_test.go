@@ -41,6 +41,12 @@ func TestParsePoolReportsBadFieldsByName(t *testing.T) {
 		{"MissingNameUnknownZoneNegativeCooldown",
 			`{"id":"0196a8b0-0000-7000-8000-000000000001","members":{},"time_zone":"Mars/Olympus","previous_owner_cooldown_days":-2}`,
 			[]string{"name", "time_zone", "previous_owner_cooldown_days"}},
+		{"NoticeDaysBeyondAYear",
+			`{"id":"0196a8b0-0000-7000-8000-000000000001","name":"p","members":{},"notice_days":366}`,
+			[]string{"notice_days"}},
+		{"NegativeNoticeDays",
+			`{"id":"0196a8b0-0000-7000-8000-000000000001","name":"p","members":{},"notice_days":-1}`,
+			[]string{"notice_days"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pool.ParsePool([]byte(tc.json))

@@ -36,6 +36,26 @@ type TaskQuery struct {
 	Limit int
 }
 
+// NoticeQuery asks [Store.DueNotices] for one batch of pool notices of one
+// pool. A plain value: safe for concurrent reads.
+type NoticeQuery struct {
+	// PoolID is the pool whose holdings are listed.
+	PoolID crm.ID
+	// Now is the sweep's time, at storage precision: holdings due at or
+	// before it have fallen back (or are about to) and get no notice.
+	Now time.Time
+	// Until is the latest DueAt listed: Now plus the pool's notice
+	// period. It must not be before Now.
+	Until time.Time
+	// AfterAt and AfterID continue after the last holding of the previous
+	// batch, in (DueAt, customer ID) order; zero AfterAt starts at the
+	// first.
+	AfterAt time.Time
+	AfterID crm.ID
+	// Limit is the most notices to return, 1 to [MaxBatch].
+	Limit int
+}
+
 // Store is the storage port of reminders. Tenancy comes from the context
 // and other tenants' tasks, requests and firings are invisible; a method
 // called with a done context returns the context's error (wrapped) and
@@ -51,6 +71,18 @@ type Store interface {
 	// for (PostgreSQL: FOR UPDATE SKIP LOCKED), so many sweeps share the
 	// work. A bad query is a [*crm.ValidationError] naming the field.
 	DueTasks(ctx context.Context, q TaskQuery) ([]Due, error)
+	// DueNotices returns up to q.Limit [KindPoolNotice] reminders: one
+	// for each holding of pool q.PoolID that is owned, not locked, and
+	// due ([pool.Holding.DueAt]) after q.Now and at or before q.Until,
+	// with no [Firing] of that kind for its current DueAt, ordered by
+	// DueAt then customer ID, after (q.AfterAt, q.AfterID). Each Due's
+	// Subject and About are the customer, its RecipientID the owner, its
+	// At the DueAt and its PoolID q.PoolID; NoticeDays is left to the
+	// caller. Inside a unit of work the holdings stay locked until it
+	// ends, and holdings another unit of work holds are skipped, not
+	// waited for (PostgreSQL: FOR UPDATE SKIP LOCKED). A bad query is a
+	// [*crm.ValidationError] naming the field.
+	DueNotices(ctx context.Context, q NoticeQuery) ([]Due, error)
 	// WaitingApprovals returns up to limit pending approval requests with
 	// an active step started at or before startedBy, in ID order after
 	// the request after (NilID: from the first). It locks nothing: the
@@ -105,6 +137,27 @@ func (q TaskQuery) Validate() error {
 	}
 	if q.Now.IsZero() {
 		p.Add("now", "is required")
+	}
+	if q.Limit < 1 || q.Limit > MaxBatch {
+		p.Add("limit", "must be between 1 and %d, got %d", MaxBatch, q.Limit)
+	}
+	return p.Err()
+}
+
+// Validate reports every invalid field of q as [crm.ValidationErrors].
+// Adapters call it in [Store.DueNotices].
+func (q NoticeQuery) Validate() error {
+	var p crm.Problems
+	if q.PoolID == crm.NilID {
+		p.Add("pool_id", "is required")
+	}
+	if q.Now.IsZero() {
+		p.Add("now", "is required")
+	}
+	if q.Until.IsZero() {
+		p.Add("until", "is required")
+	} else if q.Until.Before(q.Now) {
+		p.Add("until", "must not be before now")
 	}
 	if q.Limit < 1 || q.Limit > MaxBatch {
 		p.Add("limit", "must be between 1 and %d, got %d", MaxBatch, q.Limit)

@@ -23,23 +23,30 @@ const (
 	// decided, once per step start and approver: a step that starts again
 	// (sent back) fires again.
 	KindApprovalWaiting Kind = "approval.waiting"
+	// KindPoolNotice fires once an owned, unlocked customer of a pool with
+	// [pool.Pool.NoticeDays] set will fall back into it
+	// ([pool.Holding.DueAt]) within that many days, once per DueAt: a
+	// customer whose DueAt moves is told again.
+	KindPoolNotice Kind = "pool.notice"
 )
 
 // Kinds returns the kinds a [Sweeper] fires, in the order it sweeps them.
-func Kinds() []Kind { return []Kind{KindTaskReminder, KindTaskOverdue, KindApprovalWaiting} }
+func Kinds() []Kind {
+	return []Kind{KindTaskReminder, KindTaskOverdue, KindApprovalWaiting, KindPoolNotice}
+}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindTaskReminder, KindTaskOverdue, KindApprovalWaiting:
+	case KindTaskReminder, KindTaskOverdue, KindApprovalWaiting, KindPoolNotice:
 		return true
 	}
 	return false
 }
 
 // EventFired is written once for every reminder fired, in the unit of
-// work that stores its [Firing]. Its subject is the task or the approval
-// request reminded of, and its payload a [FiredPayload].
+// work that stores its [Firing]. Its subject is the task, the approval
+// request or the customer reminded of, and its payload a [FiredPayload].
 const EventFired crm.EventType = "reminder.fired"
 
 // FiredPayload is the payload of [EventFired]: what a notifier needs to
@@ -48,30 +55,40 @@ const EventFired crm.EventType = "reminder.fired"
 type FiredPayload struct {
 	// Kind is the source of the reminder.
 	Kind Kind `json:"kind"`
-	// Subject is the task or the approval request reminded of; the
-	// event's subject too.
+	// Subject is the task, the approval request or the customer (pool
+	// notices) reminded of; the event's subject too.
 	Subject crm.Ref `json:"subject"`
-	// About is the record the task is about, or the record under
-	// approval.
+	// About is the record the task is about, the record under approval,
+	// or for pool notices the customer again.
 	About crm.Ref `json:"about"`
-	// RecipientID is the task's assignee or the waiting approver.
+	// RecipientID is the task's assignee, the waiting approver or the
+	// customer's owner.
 	RecipientID crm.ID `json:"recipient_id"`
-	// At is the time reminded of: the task's RemindAt, its DueAt, or when
-	// the approval step started waiting. A moved time is a new reminder.
+	// At is the time reminded of: the task's RemindAt, its DueAt, when
+	// the approval step started waiting, or when the customer falls back
+	// into its pool. A moved time is a new reminder.
 	At time.Time `json:"at"`
-	// Title is the task's title; empty for approvals.
+	// Title is the task's title; empty for approvals and pool notices.
 	Title string `json:"title,omitempty"`
-	// Step names the waiting approval step; empty for tasks.
+	// Step names the waiting approval step; empty for tasks and pool
+	// notices.
 	Step string `json:"step,omitempty"`
+	// PoolID is the pool a noticed customer falls back into; NilID for
+	// other kinds.
+	PoolID crm.ID `json:"pool_id,omitzero"`
+	// NoticeDays is the pool's [pool.Pool.NoticeDays] when the notice
+	// fired: the "N days" of "falls back within N days". 0 for other
+	// kinds.
+	NoticeDays int `json:"notice_days,omitempty"`
 }
 
 // Due is one reminder due to fire: what a [Store] lists for tasks and
-// what the [Sweeper] derives from waiting approvals. Its key (the
+// pool notices and what the [Sweeper] derives from waiting approvals. Its key (the
 // context's tenant, Kind, Subject.ID, At, Part) is what fires once. A
 // plain value: safe for concurrent reads.
 type Due struct {
 	Kind Kind
-	// Subject is the task or the approval request.
+	// Subject is the task, the approval request or the customer.
 	Subject crm.Ref
 	// About is the record the subject is about.
 	About crm.Ref
@@ -80,12 +97,18 @@ type Due struct {
 	// At is the time the reminder is for (see [FiredPayload.At]).
 	At time.Time
 	// Part tells apart reminders of one subject at one At: "<step>/<approver
-	// ID>" for approvals, empty for tasks.
+	// ID>" for approvals, empty for tasks and pool notices.
 	Part string
-	// Title is the task's title; empty for approvals.
+	// Title is the task's title; empty for approvals and pool notices.
 	Title string
-	// Step names the waiting approval step; empty for tasks.
+	// Step names the waiting approval step; empty for tasks and pool
+	// notices.
 	Step string
+	// PoolID is the noticed customer's pool; NilID for other kinds.
+	PoolID crm.ID
+	// NoticeDays is the pool's notice period (see
+	// [FiredPayload.NoticeDays]); 0 for other kinds.
+	NoticeDays int
 }
 
 // Firing is the stored record that a reminder fired. Its key is (TenantID,

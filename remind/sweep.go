@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -130,23 +131,29 @@ func (r *Result) add(k Kind, n int) {
 //   - [KindTaskOverdue]: an open task's DueAt is before now;
 //   - [KindApprovalWaiting]: an active step of a pending approval request
 //     started at least [Config.ApprovalWaiting] before now and one of its
-//     approvers has not decided.
+//     approvers has not decided;
+//   - [KindPoolNotice]: an owned, unlocked customer of a pool with
+//     [pool.Pool.NoticeDays] set falls back into it after now and at most
+//     that many days from now.
 //
-// Each fires once for the time it is for (RemindAt, DueAt, step start):
+// Each fires once for the time it is for (RemindAt, DueAt, step start,
+// the customer's due time):
 // the [Firing] key is unique in storage, so Sweep is safe from many
 // goroutines and application instances at once and every reminder fires
-// exactly once; a moved RemindAt or DueAt, or a step started again, fires
-// anew. Tasks done, cancelled or deleted before a batch claims them do not
-// fire. now is cut to microseconds, the precision stores keep. limit
+// exactly once; a moved RemindAt or DueAt, a step started again, or a
+// customer's moved due time fires anew. Tasks done, cancelled or deleted,
+// and customers released, locked or recycled, before a batch claims them
+// do not fire. now is cut to microseconds, the precision stores keep. limit
 // counts reminders fired; one batch of approvals takes every reminder of
 // a request, so a request waiting on more approvers than the limit left
 // passes it.
 //
 // A failed batch keeps nothing; batches already committed stay, and the
-// result counts them alongside the error. Reminders of tasks another sweep
-// holds are skipped, not waited for; a later Sweep fires them if that
+// result counts them alongside the error. Reminders of tasks and holdings
+// another sweep holds are skipped, not waited for; a later Sweep fires them if that
 // sweep rolls back. A limit below 1 or a zero now is a
-// [*crm.ValidationError]; an adapter without [Tx] is [crm.ErrUnsupported].
+// [*crm.ValidationError]; an adapter without [Tx] (or, for pool notices,
+// without [pool.Tx]) is [crm.ErrUnsupported].
 func (s *Sweeper) Sweep(ctx context.Context, now time.Time, limit int) (Result, error) {
 	var res Result
 	switch {
@@ -199,11 +206,15 @@ func (s *Sweeper) FireTx(ctx context.Context, tx crm.Tx, kind Kind, now time.Tim
 	return s.fire(ctx, tx, kind, crm.StorageTime(now), &cur, limit)
 }
 
-// cursor is where a sweep of one kind goes on: after the last task (time,
-// ID) or approval request (ID) it looked at.
+// cursor is where a sweep of one kind goes on: after the last task or
+// holding (time, ID) or approval request (ID) it looked at; for pool
+// notices, within pool (whose notice period is days; 0: go on with the
+// pool after it).
 type cursor struct {
 	at   time.Time
 	id   crm.ID
+	pool crm.ID
+	days int
 	done bool // nothing more is due
 }
 
@@ -218,6 +229,8 @@ func (s *Sweeper) fire(ctx context.Context, tx crm.Tx, kind Kind, now time.Time,
 	switch kind {
 	case KindApprovalWaiting:
 		due, err = s.waitingApprovals(ctx, st, now, cur, limit)
+	case KindPoolNotice:
+		due, err = poolNotices(ctx, tx, st, now, cur, limit)
 	default:
 		due, err = st.DueTasks(ctx, TaskQuery{Kind: kind, Now: now, AfterAt: cur.at, AfterID: cur.id, Limit: limit})
 		if err == nil {
@@ -268,6 +281,67 @@ func (s *Sweeper) waitingApprovals(ctx context.Context, st Store, now time.Time,
 	return out, nil
 }
 
+// poolPage is how many pools one listing reads.
+const poolPage = 100
+
+// poolNotices lists notices of the pool at cur, then of the pools after
+// it that set a notice period, until it has found some or run out. A
+// batch holds notices of one pool; cur moves within the pool, and on to
+// the next once a batch comes back short.
+func poolNotices(ctx context.Context, tx crm.Tx, st Store, now time.Time, cur *cursor, limit int) ([]Due, error) {
+	ptx, ok := crm.As[pool.Tx](tx)
+	if !ok {
+		return nil, fmt.Errorf("storage adapter %T has no pool ports: %w", tx, crm.ErrUnsupported)
+	}
+	for !cur.done {
+		if cur.days == 0 {
+			pools, err := ptx.Pools().List(ctx, cur.pool, poolPage)
+			if err != nil {
+				return nil, fmt.Errorf("list pools: %w", err)
+			}
+			if len(pools) == 0 {
+				cur.done = true
+				break
+			}
+			// Pools without notices are passed over; the next listing
+			// starts after the last pool looked at.
+			cur.pool, cur.at, cur.id = pools[len(pools)-1].ID, time.Time{}, crm.NilID
+			for _, p := range pools {
+				if p.NoticeDays > 0 {
+					cur.pool, cur.days = p.ID, p.NoticeDays
+					break
+				}
+			}
+			if cur.days == 0 {
+				if len(pools) < poolPage {
+					cur.done = true
+				}
+				continue
+			}
+		}
+		days := cur.days
+		due, err := st.DueNotices(ctx, NoticeQuery{
+			PoolID: cur.pool, Now: now, Until: now.AddDate(0, 0, days),
+			AfterAt: cur.at, AfterID: cur.id, Limit: limit,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(due) < limit {
+			cur.days = 0 // this pool is done: the next batch lists the pools after it
+		} else {
+			cur.at, cur.id = due[len(due)-1].At, due[len(due)-1].Subject.ID
+		}
+		if len(due) > 0 {
+			for i := range due {
+				due[i].NoticeDays = days
+			}
+			return due, nil
+		}
+	}
+	return nil, nil
+}
+
 // Waiting returns the [KindApprovalWaiting] reminders of request in: one
 // for every approver who has not decided on an active step started at or
 // before startedBy, in step then task order. A request that is not
@@ -314,7 +388,7 @@ func (s *Sweeper) record(ctx context.Context, rt Tx, now time.Time, due []Due) (
 	for i, d := range due {
 		ev, err := crm.NewEvent(s.cfg.IDs, s.cfg.Clock, EventFired, d.Subject, crm.NilID, FiredPayload{
 			Kind: d.Kind, Subject: d.Subject, About: d.About, RecipientID: d.RecipientID,
-			At: d.At, Title: d.Title, Step: d.Step,
+			At: d.At, Title: d.Title, Step: d.Step, PoolID: d.PoolID, NoticeDays: d.NoticeDays,
 		})
 		if err != nil {
 			return 0, err

@@ -39,7 +39,7 @@ func TestNewRefusesABadConfigNamingTheField(t *testing.T) {
 		{"NegativeWaiting", remind.Config{ApprovalWaiting: -time.Hour}, "approval_waiting"},
 		{"BatchTooLarge", remind.Config{Batch: remind.MaxBatch + 1}, "batch"},
 		{"NegativeBatch", remind.Config{Batch: -1}, "batch"},
-		{"UnknownKind", remind.Config{Kinds: []remind.Kind{remind.KindTaskOverdue, "pool.notice"}}, "kinds[1]"},
+		{"UnknownKind", remind.Config{Kinds: []remind.Kind{remind.KindTaskOverdue, "pool.unknown"}}, "kinds[1]"},
 		{"RepeatedKind", remind.Config{Kinds: []remind.Kind{remind.KindTaskOverdue, remind.KindTaskOverdue}}, "kinds[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestSweepRefusesBadArgumentsNamingTheField(t *testing.T) {
 	_, err = s.Sweep(ctx, time.Time{}, 1)
 	requireField(t, err, "now")
 	err = store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
-		_, err := s.FireTx(ctx, tx, "pool.notice", now, 1)
+		_, err := s.FireTx(ctx, tx, "pool.unknown", now, 1)
 		requireField(t, err, "kind")
 		_, err = s.FireTx(ctx, tx, remind.KindTaskOverdue, now, remind.MaxBatch+1)
 		requireField(t, err, "limit")
@@ -73,6 +73,9 @@ func TestSweepRefusesBadArgumentsNamingTheField(t *testing.T) {
 	})
 	require.NoError(t, err)
 	requireField(t, remind.TaskQuery{Kind: remind.KindApprovalWaiting, Now: now, Limit: 1}.Validate(), "kind")
+	requireField(t, remind.NoticeQuery{Now: now, Until: now, Limit: 1}.Validate(), "pool_id")
+	requireField(t, remind.NoticeQuery{PoolID: crm.ID{1}, Now: now, Until: now.Add(-time.Second), Limit: 1}.Validate(), "until")
+	requireField(t, remind.NoticeQuery{PoolID: crm.ID{1}, Now: now, Until: now, Limit: remind.MaxBatch + 1}.Validate(), "limit")
 	bad := remind.Firing{Kind: remind.KindTaskReminder, At: now, EventID: crm.ID{1}, FiredAt: now}
 	requireField(t, bad.Validate(), "subject.id")
 }

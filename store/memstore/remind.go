@@ -98,6 +98,45 @@ func (r reminderRepo) DueTasks(ctx context.Context, q remind.TaskQuery) ([]remin
 	return out, nil
 }
 
+func (r reminderRepo) DueNotices(ctx context.Context, q remind.NoticeQuery) ([]remind.Due, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	unlock, err := r.tx.begin(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("memstore: due pool notices: %w", err)
+	}
+	defer unlock()
+	tenant, rs := crm.TenantFrom(ctx), r.tx.remindState()
+	var out []remind.Due
+	for _, h := range r.tx.poolState().holdings {
+		if h.TenantID != tenant || h.PoolID != q.PoolID || !dueIndexed(h) || !h.DueAt.After(q.Now) || h.DueAt.After(q.Until) {
+			continue
+		}
+		if !q.AfterAt.IsZero() {
+			if c := h.DueAt.Compare(q.AfterAt); c < 0 || c == 0 && compareID(h.CustomerID, q.AfterID) <= 0 {
+				continue
+			}
+		}
+		if _, fired := rs.firings[firingKey{tenant, remind.KindPoolNotice, h.CustomerID, h.DueAt.UnixMicro(), ""}]; fired {
+			continue
+		}
+		customer := crm.Ref{Type: crm.TypeCustomer, ID: h.CustomerID}
+		out = append(out, remind.Due{Kind: remind.KindPoolNotice, Subject: customer, About: customer,
+			RecipientID: h.OwnerID, At: h.DueAt.UTC(), PoolID: h.PoolID})
+	}
+	slices.SortFunc(out, func(a, b remind.Due) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return compareID(a.Subject.ID, b.Subject.ID)
+	})
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
 func (r reminderRepo) WaitingApprovals(ctx context.Context, startedBy time.Time, after crm.ID, limit int) ([]*workflow.Instance, error) {
 	if limit < 1 || limit > remind.MaxBatch {
 		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", remind.MaxBatch, limit)

@@ -77,6 +77,7 @@ func ExampleMigrations() {
 	// 0016 tasks
 	// 0017 reminders
 	// 0018 work_queues
+	// 0019 pool_notices
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -89,6 +89,55 @@ func (r reminderRepo) DueTasks(ctx context.Context, q remind.TaskQuery) ([]remin
 	return out, nil
 }
 
+func (r reminderRepo) DueNotices(ctx context.Context, q remind.NoticeQuery) ([]remind.Due, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	const op = "claim due pool notices"
+	if err := r.v.check(ctx); err != nil {
+		return nil, r.fail(ctx, op, err)
+	}
+	args := []any{crm.TenantFrom(ctx), key(q.PoolID), crm.StorageTime(q.Now), crm.StorageTime(q.Until), string(remind.KindPoolNotice), q.Limit}
+	after := ""
+	if !q.AfterAt.IsZero() {
+		after = " AND (h.due_at, h.customer_id) > ($7, $8)"
+		args = append(args, crm.StorageTime(q.AfterAt), key(q.AfterID))
+	}
+	// A range of the pool's due index (migration 0019), every condition of
+	// which is spelled out so that a holding released, locked or moved
+	// meanwhile is checked again before it is locked; OFFSET 0 keeps the
+	// firing check a primary-key probe per holding, as in DueTasks.
+	sql := "SELECT h.customer_id, h.owner_id, h.due_at FROM " + r.v.poolTable("crm_pool_holdings") + " h" +
+		" WHERE h.tenant_id = $1 AND h.pool_id = $2 AND h.owner_id IS NOT NULL AND NOT h.locked AND h.due_at IS NOT NULL" +
+		" AND h.due_at > $3 AND h.due_at <= $4" + after +
+		" AND NOT EXISTS (SELECT 1 FROM " + r.v.wfTable("crm_reminder_firings") + " f" +
+		" WHERE f.tenant_id = h.tenant_id AND f.kind = $5 AND f.subject_id = h.customer_id AND f.at = h.due_at AND f.part = '' OFFSET 0)" +
+		" ORDER BY h.due_at, h.customer_id LIMIT $6 FOR UPDATE OF h SKIP LOCKED"
+	rows, err := r.v.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, r.fail(ctx, op, err)
+	}
+	defer rows.Close()
+	out := make([]remind.Due, 0, min(q.Limit, 1024))
+	for rows.Next() {
+		var id key
+		var owner pgtype.UUID
+		d := remind.Due{Kind: remind.KindPoolNotice, PoolID: q.PoolID}
+		if err := rows.Scan(&id, &owner, &d.At); err != nil {
+			return nil, r.fail(ctx, op, err)
+		}
+		d.Subject = crm.Ref{Type: crm.TypeCustomer, ID: crm.ID(id)}
+		d.About = d.Subject
+		d.RecipientID = crm.ID(owner.Bytes)
+		d.At = d.At.UTC()
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
 func (r reminderRepo) WaitingApprovals(ctx context.Context, startedBy time.Time, after crm.ID, limit int) ([]*workflow.Instance, error) {
 	if limit < 1 || limit > remind.MaxBatch {
 		return nil, crm.Invalid("limit", "must be between 1 and %d, got %d", remind.MaxBatch, limit)
@@ -181,7 +230,7 @@ func (r reminderRepo) Firings(ctx context.Context, subject crm.ID) ([]remind.Fir
 	if err := r.v.check(ctx); err != nil {
 		return nil, r.fail(ctx, op, err)
 	}
-	kinds := make([]string, 0, 3)
+	kinds := make([]string, 0, len(remind.Kinds()))
 	for _, k := range remind.Kinds() {
 		kinds = append(kinds, string(k))
 	}

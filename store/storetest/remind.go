@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/workflow"
 )
@@ -18,7 +20,9 @@ import (
 // RunRemind checks the adapter's reminder port ([remind.Tx]) through
 // [remind.Sweeper]: four concurrent sweeps fire each reminder exactly
 // once, a moved time fires again, done, cancelled and deleted tasks never
-// fire, tenants stay apart, and a rolled-back batch fires nothing.
+// fire, tenants stay apart, and a rolled-back batch fires nothing; pool
+// notices likewise fire once per due time, and only for owned, unlocked
+// customers not yet due of pools that set a notice period.
 func RunRemind(t *testing.T, h Harness) {
 	test(t, h, "FourConcurrentSweepsFireEachReminderExactlyOnce", func(t *testing.T, e *env) {
 		f := newRemindFixture(e)
@@ -191,6 +195,143 @@ func RunRemind(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		require.Equal(t, 1, res.Total(), "the reminder fires on the next sweep")
 	})
+	test(t, h, "FourConcurrentSweepsFireEachPoolNoticeExactlyOnce", func(t *testing.T, e *env) {
+		f := newRemindFixture(e)
+		week, day := f.noticePool(t, e.ctx, 7), f.noticePool(t, e.ctx, 1)
+		owners := []crm.ID{e.ids.NewID(), e.ids.NewID(), e.ids.NewID()}
+		want := map[crm.ID]crm.ID{} // customer -> owner
+		for i := range 40 {
+			// Many share one due time, as customers recycled by one rule do.
+			due := f.start.Add(time.Duration(i%6)*24*time.Hour + time.Hour)
+			hd := f.holding(t, e.ctx, week.ID, owners[i%3], due)
+			want[hd.CustomerID] = hd.OwnerID
+		}
+		for i := range 10 {
+			hd := f.holding(t, e.ctx, day.ID, owners[i%3], f.start.Add(time.Duration(i%2)*24*time.Hour+time.Minute))
+			if i%2 == 0 {
+				want[hd.CustomerID] = hd.OwnerID
+			}
+		}
+		f.holding(t, e.ctx, week.ID, owners[0], f.start.Add(8*24*time.Hour)) // beyond the notice period
+		const sweeps = 4
+		results := make([]remind.Result, sweeps)
+		errs := make([]error, sweeps)
+		var wg sync.WaitGroup
+		for i := range sweeps {
+			s := f.sweeper(t, &remind.Config{Batch: 7})
+			wg.Go(func() { results[i], errs[i] = s.Sweep(e.ctx, f.start, 1000) })
+		}
+		wg.Wait()
+		fired := 0
+		for i := range sweeps {
+			require.NoError(t, errs[i])
+			fired += results[i].Fired[remind.KindPoolNotice]
+		}
+		require.Equal(t, len(want), fired)
+		require.Equal(t, map[remind.Kind]int{remind.KindPoolNotice: len(want)}, f.eventsByKind(t), "one event per notice")
+		evs, err := e.store.Outbox().Pending(e.ctx, 1000)
+		require.NoError(t, err)
+		for _, ev := range evs {
+			p, err := crm.DecodePayload[remind.FiredPayload](ev)
+			require.NoError(t, err)
+			require.Equal(t, crm.TypeCustomer, p.Subject.Type)
+			require.Equal(t, want[p.Subject.ID], p.RecipientID, "to the customer's owner")
+			days := map[crm.ID]int{week.ID: 7, day.ID: 1}[p.PoolID]
+			require.Equal(t, days, p.NoticeDays, "N from the pool")
+			require.False(t, p.At.After(f.start.AddDate(0, 0, days)))
+		}
+		again, err := f.sweeper(t, nil).Sweep(e.ctx, f.start, 1000)
+		require.NoError(t, err)
+		require.Zero(t, again.Total(), "nothing fires twice")
+	})
+	test(t, h, "AMovedDueTimeNoticesTheOwnerAgain", func(t *testing.T, e *env) {
+		f := newRemindFixture(e)
+		p := f.noticePool(t, e.ctx, 3)
+		hd := f.holding(t, e.ctx, p.ID, f.agent.ID, f.start.Add(48*time.Hour))
+		s := f.sweeper(t, &remind.Config{Kinds: []remind.Kind{remind.KindPoolNotice}})
+		res, err := s.Sweep(e.ctx, f.start, 100)
+		require.NoError(t, err)
+		require.Equal(t, map[remind.Kind]int{remind.KindPoolNotice: 1}, res.Fired)
+		res, err = s.Sweep(e.ctx, f.start.Add(time.Hour), 100)
+		require.NoError(t, err)
+		require.Zero(t, res.Total(), "once per due time")
+
+		// A follow-up moves the due time: the owner is told again.
+		moved := f.start.Add(60 * time.Hour)
+		f.editHolding(t, e.ctx, hd.CustomerID, func(h *pool.Holding) { h.DueAt = moved })
+		res, err = s.Sweep(e.ctx, f.start.Add(2*time.Hour), 100)
+		require.NoError(t, err)
+		require.Equal(t, map[remind.Kind]int{remind.KindPoolNotice: 1}, res.Fired)
+		firings, err := f.firings(e.ctx, hd.CustomerID)
+		require.NoError(t, err)
+		require.Len(t, firings, 2)
+		require.Equal(t, []time.Time{f.start.Add(48 * time.Hour), moved}, []time.Time{firings[0].At, firings[1].At})
+		for _, fr := range firings {
+			require.Equal(t, remind.KindPoolNotice, fr.Kind)
+			require.Equal(t, f.agent.ID, fr.RecipientID)
+		}
+	})
+	test(t, h, "LockedPooledAndAlreadyDueCustomersAndPoolsWithoutNoticesGetNone", func(t *testing.T, e *env) {
+		f := newRemindFixture(e)
+		p, silent := f.noticePool(t, e.ctx, 5), f.noticePool(t, e.ctx, 0)
+		soon := f.start.Add(24 * time.Hour)
+		locked := f.holding(t, e.ctx, p.ID, f.agent.ID, soon)
+		f.editHolding(t, e.ctx, locked.CustomerID, func(h *pool.Holding) { h.Locked = true })
+		pooled := f.holding(t, e.ctx, p.ID, crm.NilID, soon)
+		due := f.holding(t, e.ctx, p.ID, f.agent.ID, f.start.Add(-time.Hour))
+		dueNow := f.holding(t, e.ctx, p.ID, f.agent.ID, f.start)
+		never := f.holding(t, e.ctx, p.ID, f.agent.ID, time.Time{})
+		unnoticed := f.holding(t, e.ctx, silent.ID, f.agent.ID, soon)
+		noticed := f.holding(t, e.ctx, p.ID, f.agent.ID, soon)
+		res, err := f.sweeper(t, nil).Sweep(e.ctx, f.start, 100)
+		require.NoError(t, err)
+		require.Equal(t, map[remind.Kind]int{remind.KindPoolNotice: 1}, res.Fired)
+		for _, hd := range []*pool.Holding{locked, pooled, due, dueNow, never, unnoticed} {
+			firings, err := f.firings(e.ctx, hd.CustomerID)
+			require.NoError(t, err)
+			require.Empty(t, firings)
+		}
+		firings, err := f.firings(e.ctx, noticed.CustomerID)
+		require.NoError(t, err)
+		require.Len(t, firings, 1)
+	})
+	test(t, h, "ASweepNoticesOnlyItsTenantsCustomers", func(t *testing.T, e *env) {
+		f := newRemindFixture(e)
+		p := f.noticePool(t, e.ctxA, 2)
+		hd := f.holding(t, e.ctxA, p.ID, f.agent.ID, f.start.Add(time.Hour))
+		s := f.sweeper(t, nil)
+		res, err := s.Sweep(e.ctxB, f.start, 100)
+		require.NoError(t, err)
+		require.Zero(t, res.Total(), "tenant b has no pools")
+		res, err = s.Sweep(e.ctx, f.start, 100)
+		require.NoError(t, err)
+		require.Zero(t, res.Total(), "nor has the default tenant")
+		res, err = s.Sweep(e.ctxA, f.start, 100)
+		require.NoError(t, err)
+		require.Equal(t, map[remind.Kind]int{remind.KindPoolNotice: 1}, res.Fired)
+		firings, err := f.firings(e.ctxB, hd.CustomerID)
+		require.NoError(t, err)
+		require.Empty(t, firings, "another tenant's firings are invisible")
+		err = e.store.InTx(e.ctxB, func(ctx context.Context, tx crm.Tx) error {
+			rt, err := remind.TxOf(tx)
+			require.NoError(t, err)
+			due, err := rt.Reminders().DueNotices(ctx, remind.NoticeQuery{PoolID: p.ID, Now: f.start, Until: f.start.Add(48 * time.Hour), Limit: 10})
+			require.NoError(t, err)
+			require.Empty(t, due, "another tenant's holdings are invisible")
+			return nil
+		})
+		require.NoError(t, err)
+	})
+	test(t, h, "DueNoticesRefusesABadQueryNamingTheField", func(t *testing.T, e *env) {
+		f := newRemindFixture(e)
+		err := e.store.InTx(e.ctx, func(ctx context.Context, tx crm.Tx) error {
+			rt, err := remind.TxOf(tx)
+			require.NoError(t, err)
+			_, err = rt.Reminders().DueNotices(ctx, remind.NoticeQuery{PoolID: e.ids.NewID(), Now: f.start, Until: f.start.Add(-time.Hour), Limit: 10})
+			return err
+		})
+		requireInvalid(t, err, "until")
+	})
 	test(t, h, "RecordRefusesAFiringWithoutSubjectNamingTheField", func(t *testing.T, e *env) {
 		f := newRemindFixture(e)
 		ok := remind.Firing{Kind: remind.KindTaskReminder, SubjectID: e.ids.NewID(), At: f.start, EventID: e.ids.NewID(), FiredAt: f.start}
@@ -244,6 +385,46 @@ func (f *remindFixture) waitingApproval(t *testing.T, ctx context.Context, appro
 	}
 	require.NoError(t, f.e.createInstance(ctx, in))
 	return in
+}
+
+// noticePool stores a pool of ctx's tenant whose notice period is days.
+func (f *remindFixture) noticePool(t *testing.T, ctx context.Context, days int) *pool.Pool {
+	t.Helper()
+	p := &pool.Pool{ID: f.e.ids.NewID(), Name: "Notices", Members: pool.Members{All: true}, NoticeDays: days}
+	require.NoError(t, f.inPoolTx(ctx, func(ctx context.Context, tx pool.Tx) error { return tx.Pools().Create(ctx, p) }))
+	return p
+}
+
+// holding stores the holding of a new customer of poolID, owned by owner
+// (NilID: sitting in the pool) and falling back at due.
+func (f *remindFixture) holding(t *testing.T, ctx context.Context, poolID, owner crm.ID, due time.Time) *pool.Holding {
+	t.Helper()
+	hd := &pool.Holding{CustomerID: f.e.ids.NewID(), PoolID: poolID, OwnerID: owner, DueAt: due}
+	require.NoError(t, f.inPoolTx(ctx, func(ctx context.Context, tx pool.Tx) error { return tx.PoolHoldings().Create(ctx, hd) }))
+	return hd
+}
+
+// editHolding changes a stored holding of ctx's tenant.
+func (f *remindFixture) editHolding(t *testing.T, ctx context.Context, customer crm.ID, edit func(*pool.Holding)) {
+	t.Helper()
+	require.NoError(t, f.inPoolTx(ctx, func(ctx context.Context, tx pool.Tx) error {
+		hd, err := tx.PoolHoldings().Get(ctx, customer)
+		if err != nil {
+			return err
+		}
+		edit(hd)
+		return tx.PoolHoldings().Update(ctx, hd)
+	}))
+}
+
+func (f *remindFixture) inPoolTx(ctx context.Context, fn func(ctx context.Context, tx pool.Tx) error) error {
+	return f.e.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		ptx, ok := crm.As[pool.Tx](tx)
+		if !ok {
+			return fmt.Errorf("storetest: %T does not implement pool.Tx: %w", tx, crm.ErrUnsupported)
+		}
+		return fn(ctx, ptx)
+	})
 }
 
 func (f *remindFixture) sweeper(t *testing.T, cfg *remind.Config) *remind.Sweeper {

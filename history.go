@@ -20,13 +20,8 @@ type historyMasker struct {
 
 // Hidden implements [history.Masker]. An unknown viewer sees nothing.
 func (m historyMasker) Hidden(ctx context.Context, viewer crm.ID, rt crm.RecordType) (func(string) bool, error) {
-	var p *permission.Policy
-	switch a := m.s.perm.(type) {
-	case *permission.Policy:
-		p = a
-	case *permission.Registry:
-		p = a.Policy()
-	default:
+	p := m.s.compiledPolicy()
+	if p == nil {
 		// An authorizer of the host's own says yes or no to records, not
 		// to fields: the history of a type it grants is shown whole.
 		return nil, nil

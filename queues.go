@@ -185,13 +185,8 @@ type viewer struct {
 // an authorizer of the host's own). An unknown user is a
 // [*crm.ValidationError] on "viewer".
 func (c *CRM) viewFilter(ctx context.Context, user crm.ID, rt crm.RecordType) (*viewer, error) {
-	var p *permission.Policy
-	switch a := c.cfg.Permissions.(type) {
-	case *permission.Policy:
-		p = a
-	case *permission.Registry:
-		p = a.Policy()
-	default:
+	p := c.seams.compiledPolicy()
+	if p == nil {
 		return nil, nil
 	}
 	u, err := c.store.Users().Get(ctx, user)

@@ -390,6 +390,20 @@ func (s *seams) authorizeResource(ctx context.Context, tx crm.Tx, actor crm.ID, 
 	return s.authorize(ctx, tx, user, action, r)
 }
 
+// compiledPolicy is the CRM's permission policy as compiled now: the
+// Policy itself, or a Registry's current one. It is nil without
+// permissions, and with an authorizer of the host's own, which decides
+// records, not fields or lists.
+func (s *seams) compiledPolicy() *permission.Policy {
+	switch a := s.perm.(type) {
+	case *permission.Policy:
+		return a
+	case *permission.Registry:
+		return a.Policy()
+	}
+	return nil
+}
+
 // authorize asks the permission policy, first bringing a
 // [*permission.Registry] in step with the store's department tree when the
 // unit of work reports the tree's version ([crm.DepartmentTreeVersions]):

@@ -1,6 +1,7 @@
 package remind
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -34,6 +35,43 @@ type TaskQuery struct {
 	AfterID crm.ID
 	// Limit is the most tasks to return, 1 to [MaxBatch].
 	Limit int
+}
+
+// Time returns the time a reminder of q's kind about task t is for, its
+// RemindAt or its DueAt, and whether it is due at q.Now and comes after
+// q's cursor: an open task whose RemindAt is at or before Now (a
+// reminder) or whose DueAt is before Now (overdue). Whether it already
+// fired is the firings' to say. Adapters that select in Go call it; SQL
+// adapters write the same test in their query.
+func (q TaskQuery) Time(t *crm.Task) (time.Time, bool) {
+	if !t.Open() {
+		return time.Time{}, false
+	}
+	var at time.Time
+	switch q.Kind {
+	case KindTaskReminder:
+		if t.RemindAt == nil || t.RemindAt.After(q.Now) {
+			return time.Time{}, false
+		}
+		at = *t.RemindAt
+	default:
+		if !t.DueAt.Before(q.Now) {
+			return time.Time{}, false
+		}
+		at = t.DueAt
+	}
+	return at, Past(at, t.ID, q.AfterAt, q.AfterID)
+}
+
+// Past reports whether a reminder at at about the record id comes after
+// the cursor (afterAt, afterID) in (time, ID) order; a zero afterAt is
+// the start, which every reminder comes after.
+func Past(at time.Time, id crm.ID, afterAt time.Time, afterID crm.ID) bool {
+	if afterAt.IsZero() {
+		return true
+	}
+	c := at.Compare(afterAt)
+	return c > 0 || c == 0 && bytes.Compare(id[:], afterID[:]) > 0
 }
 
 // NoticeQuery asks [Store.DueNotices] for one batch of pool notices of one

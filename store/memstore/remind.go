@@ -59,26 +59,12 @@ func (r reminderRepo) DueTasks(ctx context.Context, q remind.TaskQuery) ([]remin
 	tenant, rs := crm.TenantFrom(ctx), r.tx.remindState()
 	var out []remind.Due
 	for _, t := range r.tx.s.tasks.rows {
-		if t.TenantID != tenant || !t.Open() {
+		if t.TenantID != tenant {
 			continue
 		}
-		var at time.Time
-		switch q.Kind {
-		case remind.KindTaskReminder:
-			if t.RemindAt == nil || t.RemindAt.After(q.Now) {
-				continue
-			}
-			at = *t.RemindAt
-		default:
-			if !t.DueAt.Before(q.Now) {
-				continue
-			}
-			at = t.DueAt
-		}
-		if !q.AfterAt.IsZero() {
-			if c := at.Compare(q.AfterAt); c < 0 || c == 0 && compareID(t.ID, q.AfterID) <= 0 {
-				continue
-			}
+		at, ok := q.Time(t)
+		if !ok {
+			continue
 		}
 		if _, fired := rs.firings[firingKey{tenant, q.Kind, t.ID, at.UnixMicro(), ""}]; fired {
 			continue
@@ -86,16 +72,18 @@ func (r reminderRepo) DueTasks(ctx context.Context, q remind.TaskQuery) ([]remin
 		out = append(out, remind.Due{Kind: q.Kind, Subject: crm.Ref{Type: crm.TypeTask, ID: t.ID}, About: t.Subject,
 			RecipientID: t.AssigneeID, At: at.UTC(), Title: t.Title})
 	}
+	return firstDue(out, q.Limit), nil
+}
+
+// firstDue returns the first limit reminders in (time, subject ID) order.
+func firstDue(out []remind.Due, limit int) []remind.Due {
 	slices.SortFunc(out, func(a, b remind.Due) int {
 		if c := a.At.Compare(b.At); c != 0 {
 			return c
 		}
 		return compareID(a.Subject.ID, b.Subject.ID)
 	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	return out[:min(len(out), limit)]
 }
 
 func (r reminderRepo) DueNotices(ctx context.Context, q remind.NoticeQuery) ([]remind.Due, error) {
@@ -113,10 +101,8 @@ func (r reminderRepo) DueNotices(ctx context.Context, q remind.NoticeQuery) ([]r
 		if h.TenantID != tenant || h.PoolID != q.PoolID || !dueIndexed(h) || !h.DueAt.After(q.Now) || h.DueAt.After(q.Until) {
 			continue
 		}
-		if !q.AfterAt.IsZero() {
-			if c := h.DueAt.Compare(q.AfterAt); c < 0 || c == 0 && compareID(h.CustomerID, q.AfterID) <= 0 {
-				continue
-			}
+		if !remind.Past(h.DueAt, h.CustomerID, q.AfterAt, q.AfterID) {
+			continue
 		}
 		if _, fired := rs.firings[firingKey{tenant, remind.KindPoolNotice, h.CustomerID, h.DueAt.UnixMicro(), ""}]; fired {
 			continue
@@ -125,16 +111,7 @@ func (r reminderRepo) DueNotices(ctx context.Context, q remind.NoticeQuery) ([]r
 		out = append(out, remind.Due{Kind: remind.KindPoolNotice, Subject: customer, About: customer,
 			RecipientID: h.OwnerID, At: h.DueAt.UTC(), PoolID: h.PoolID})
 	}
-	slices.SortFunc(out, func(a, b remind.Due) int {
-		if c := a.At.Compare(b.At); c != 0 {
-			return c
-		}
-		return compareID(a.Subject.ID, b.Subject.ID)
-	})
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	return firstDue(out, q.Limit), nil
 }
 
 func (r reminderRepo) WaitingApprovals(ctx context.Context, startedBy time.Time, after crm.ID, limit int) ([]*workflow.Instance, error) {

@@ -65,37 +65,55 @@ func (e *queueEnv) hold(ctx context.Context, owner *crm.User, dept *crm.Departme
 // customer IDs in order.
 func (e *queueEnv) all(req pool.FallingBackRequest, limit int) []crm.ID {
 	e.t.Helper()
-	var out []crm.ID
-	req.Page = crm.PageRequest{Limit: limit}
+	return readQueue(e.t, limit, func(page crm.PageRequest) (crm.Page[pool.Holding], error) {
+		req.Page = page
+		return e.svc.FallingBack(e.ctx, req)
+	}, func(h *pool.Holding) crm.ID { return h.CustomerID })
+}
+
+// expectQueue returns the IDs of hs in queue order.
+func expectQueue(hs ...*pool.Holding) []crm.ID {
+	return queueOrder(hs, func(h *pool.Holding) (time.Time, crm.ID) { return h.DueAt, h.CustomerID })
+}
+
+// readQueue reads every page of a work queue, limit at a time, checking
+// that a page with a cursor after it is full, and returns the IDs in
+// order.
+func readQueue[T any](t *testing.T, limit int, read func(crm.PageRequest) (crm.Page[T], error), id func(*T) crm.ID) []crm.ID {
+	t.Helper()
+	out := []crm.ID{}
+	page := crm.PageRequest{Limit: limit}
 	for range 100 {
-		p, err := e.svc.FallingBack(e.ctx, req)
-		require.NoError(e.t, err)
-		require.LessOrEqual(e.t, len(p.Items), limit)
-		for _, h := range p.Items {
-			out = append(out, h.CustomerID)
+		p, err := read(page)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(p.Items), limit)
+		for _, v := range p.Items {
+			out = append(out, id(v))
 		}
 		if p.NextCursor == "" {
 			return out
 		}
-		require.Len(e.t, p.Items, limit, "a page with a next cursor is full")
-		req.Page.Cursor = p.NextCursor
+		require.Len(t, p.Items, limit, "a page with a next cursor is full")
+		page.Cursor = p.NextCursor
 	}
-	e.t.Fatal("the queue never ended")
+	t.Fatal("the queue never ended")
 	return nil
 }
 
-// expect returns the IDs of hs in queue order.
-func expectQueue(hs ...*pool.Holding) []crm.ID {
-	hs = slices.Clone(hs)
-	slices.SortFunc(hs, func(a, b *pool.Holding) int {
-		if c := a.DueAt.Compare(b.DueAt); c != 0 {
+// queueOrder returns the IDs of vs in work-queue order: due time, then ID.
+func queueOrder[T any](vs []T, key func(T) (time.Time, crm.ID)) []crm.ID {
+	vs = slices.Clone(vs)
+	slices.SortFunc(vs, func(a, b T) int {
+		at, aid := key(a)
+		bt, bid := key(b)
+		if c := at.Compare(bt); c != 0 {
 			return c
 		}
-		return bytes.Compare(a.CustomerID[:], b.CustomerID[:])
+		return bytes.Compare(aid[:], bid[:])
 	})
-	out := make([]crm.ID, len(hs))
-	for i, h := range hs {
-		out[i] = h.CustomerID
+	out := make([]crm.ID, len(vs))
+	for i, v := range vs {
+		_, out[i] = key(v)
 	}
 	return out
 }

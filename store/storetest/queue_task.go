@@ -1,9 +1,7 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -50,41 +48,21 @@ func (e *taskQueueEnv) task(ctx context.Context, u *crm.User, dept *crm.Departme
 	return tk
 }
 
-// allDue reads every page of a request, limit at a time.
+// allDue reads every page of a request, limit at a time, checking that
+// every task listed is open.
 func (e *taskQueueEnv) allDue(req task.DueRequest, limit int) []crm.ID {
 	e.t.Helper()
-	out := []crm.ID{}
-	req.Page = crm.PageRequest{Limit: limit}
-	for range 100 {
-		p, err := e.tasks.Due(e.ctx, req)
-		require.NoError(e.t, err)
-		for _, t := range p.Items {
-			require.True(e.t, t.Open())
-			out = append(out, t.ID)
-		}
-		if p.NextCursor == "" {
-			return out
-		}
-		require.Len(e.t, p.Items, limit, "a page with a next cursor is full")
-		req.Page.Cursor = p.NextCursor
-	}
-	e.t.Fatal("the queue never ended")
-	return nil
+	return readQueue(e.t, limit, func(page crm.PageRequest) (crm.Page[crm.Task], error) {
+		req.Page = page
+		return e.tasks.Due(e.ctx, req)
+	}, func(t *crm.Task) crm.ID {
+		require.True(e.t, t.Open())
+		return t.ID
+	})
 }
 
 func dueOrder(ts ...*crm.Task) []crm.ID {
-	ts = slices.Clone(ts)
-	slices.SortFunc(ts, func(a, b *crm.Task) int {
-		if c := a.DueAt.Compare(b.DueAt); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
-	out := make([]crm.ID, len(ts))
-	for i, t := range ts {
-		out[i] = t.ID
-	}
-	return out
+	return queueOrder(ts, func(t *crm.Task) (time.Time, crm.ID) { return t.DueAt, t.ID })
 }
 
 // RunTasksDue checks the due-tasks work queue ([task.DueQueue]) through

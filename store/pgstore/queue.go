@@ -30,6 +30,7 @@ type queueSpec struct {
 	table      string // without schema
 	cols       string // the columns selected, unqualified
 	id         string // the ID column, the queue's tie-breaker
+	due        string // the column the queue is ordered by; "due_at" when empty
 	owner      string // the owner column of data scopes
 	department string // the department column of data scopes
 	in         string // the condition of rows in the queue (ANDed)
@@ -48,16 +49,20 @@ var (
 // nothing.
 func queueQuery(schema string, sp queueSpec, tenant string, scope *crm.DataScope, by time.Time, n int, after *crm.QueueKey) (string, []any, bool) {
 	table := pgx.Identifier{schema, sp.table}.Sanitize()
+	due := sp.due
+	if due == "" {
+		due = "due_at"
+	}
 	deps := pgx.Identifier{schema, "crm_departments"}.Sanitize()
 	// Stored due times are microseconds; PostgreSQL would round a finer
 	// bound, so it is truncated here.
 	args := []any{tenant, by.UTC().Truncate(time.Microsecond), n}
-	cond := " AND " + sp.in + " AND due_at <= $2"
+	cond := " AND " + sp.in + " AND " + due + " <= $2"
 	if after != nil {
 		args = append(args, after.DueAt, key(after.ID))
-		cond += " AND (due_at, " + sp.id + ") > ($4, $5)"
+		cond += " AND (" + due + ", " + sp.id + ") > ($4, $5)"
 	}
-	order := " ORDER BY due_at, " + sp.id
+	order := " ORDER BY " + due + ", " + sp.id
 	if scope == nil || scope.All {
 		return "SELECT " + sp.cols + " FROM " + table + " WHERE tenant_id = $1" + cond + order + " LIMIT $3", args, true
 	}
@@ -69,7 +74,7 @@ func queueQuery(schema string, sp queueSpec, tenant string, scope *crm.DataScope
 		return fmt.Sprintf("$%d", len(args))
 	}
 	lateral := func(col, keys string) string {
-		return "SELECT k.due_at, k.id FROM (" + keys + ") AS x(id) CROSS JOIN LATERAL (SELECT due_at, " + sp.id + " AS id FROM " + table +
+		return "SELECT k.due_at, k.id FROM (" + keys + ") AS x(id) CROSS JOIN LATERAL (SELECT " + due + " AS due_at, " + sp.id + " AS id FROM " + table +
 			" WHERE tenant_id = $1 AND " + col + " = x.id" + cond + order + " LIMIT $3) AS k"
 	}
 	var parts []string

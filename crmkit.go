@@ -39,6 +39,10 @@ type Config struct {
 	// know are denied). Defaults to nil: each domain's own rules alone (pool
 	// membership and admins, approval tasks).
 	Permissions permission.Authorizer
+	// HandoffMachines names the hand-off machines ([workflow.Machine])
+	// whose stage and moves of a customer its 360° view shows
+	// ([CRM.View]). Defaults to none.
+	HandoffMachines []string
 	// Matcher compares customers; its fields must be
 	// dedupe.CustomerFields(). Defaults to dedupe.NewMatcher with CustomerFields
 	// and the package's default weights (a match from 10 bits).

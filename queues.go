@@ -206,7 +206,7 @@ func (c *CRM) viewFilter(ctx context.Context, user crm.ID, rt crm.RecordType) (*
 func (v *viewer) allows(ctx context.Context, tx crm.Tx, rec any) (bool, error) {
 	var r permission.Resource
 	if t, ok := rec.(*crm.Task); ok {
-		r = permission.Resource{Type: crm.TypeTask, OwnerID: t.AssigneeID, DepartmentID: t.DepartmentID, Status: string(t.Status), Fields: t.Fields}
+		r = permission.TaskResource(t)
 	} else {
 		var err error
 		if r, err = resourceOf(ctx, tx, rec); err != nil {

@@ -111,7 +111,10 @@ type LeadFilter struct {
 	OwnerIDs      []ID
 	DepartmentIDs []ID
 	Sources       []string
-	Scope         *DataScope
+	// ConvertedCustomerIDs selects the leads converted into one of these
+	// customers ([Lead.ConvertedCustomerID]).
+	ConvertedCustomerIDs []ID
+	Scope                *DataScope
 }
 
 // Validate reports bad filter values.
@@ -121,6 +124,7 @@ func (f *LeadFilter) Validate() error {
 	idList(&v, "owner_ids", f.OwnerIDs)
 	idList(&v, "department_ids", f.DepartmentIDs)
 	strList(&v, "sources", f.Sources, nil)
+	idList(&v, "converted_customer_ids", f.ConvertedCustomerIDs)
 	f.Scope.validate(&v)
 	return v.Err()
 }
@@ -129,6 +133,7 @@ func (f *LeadFilter) Validate() error {
 func (f *LeadFilter) Match(l *Lead, inTree InTree) bool {
 	return in(f.Statuses, l.Status) && in(f.OwnerIDs, l.OwnerID) &&
 		in(f.DepartmentIDs, l.DepartmentID) && in(f.Sources, l.Source) &&
+		in(f.ConvertedCustomerIDs, l.ConvertedCustomerID) &&
 		f.Scope.Match(l.OwnerID, l.DepartmentID, NilID, inTree)
 }
 
@@ -218,8 +223,11 @@ func (f *OpportunityFilter) Match(o *Opportunity, inTree InTree) bool {
 type ActivityFilter struct {
 	// Subject selects the activities of one record. Its type is at most 64
 	// characters of valid UTF-8 without NUL.
-	Subject  *Ref
-	ActorIDs []ID
+	Subject *Ref
+	// SubjectIDs selects the activities about any of these records (IDs
+	// are unique across record types).
+	SubjectIDs []ID
+	ActorIDs   []ID
 	Kinds    []ActivityKind
 	// OccurredFrom (inclusive) and OccurredTo (exclusive) bound OccurredAt.
 	OccurredFrom, OccurredTo *time.Time
@@ -229,6 +237,7 @@ type ActivityFilter struct {
 func (f *ActivityFilter) Validate() error {
 	var v Problems
 	idList(&v, "actor_ids", f.ActorIDs)
+	idList(&v, "subject_ids", f.SubjectIDs)
 	if f.Subject != nil {
 		checkText(&v, "subject.type", string(f.Subject.Type), maxFilterText)
 	}
@@ -241,7 +250,7 @@ func (f *ActivityFilter) Validate() error {
 
 // Match reports whether a passes the filter.
 func (f *ActivityFilter) Match(a *Activity, _ InTree) bool {
-	return (f.Subject == nil || *f.Subject == a.Subject) && in(f.ActorIDs, a.ActorID) &&
+	return (f.Subject == nil || *f.Subject == a.Subject) && in(f.SubjectIDs, a.Subject.ID) && in(f.ActorIDs, a.ActorID) &&
 		in(f.Kinds, a.Kind) &&
 		(f.OccurredFrom == nil || !a.OccurredAt.Before(*f.OccurredFrom)) &&
 		(f.OccurredTo == nil || a.OccurredAt.Before(*f.OccurredTo))
@@ -361,6 +370,8 @@ type TaskFilter struct {
 	// Subject selects the tasks of one record. Its type is at most 64
 	// characters of valid UTF-8 without NUL.
 	Subject *Ref
+	// SubjectIDs selects the tasks about any of these records.
+	SubjectIDs []ID
 	// DueFrom (inclusive) and DueBefore (exclusive) bound DueAt.
 	DueFrom, DueBefore *time.Time
 	// Overlapping selects appointments whose StartAt-EndAt span shares an
@@ -376,6 +387,7 @@ func (f *TaskFilter) Validate() error {
 	idList(&v, "department_ids", f.DepartmentIDs)
 	strList(&v, "statuses", f.Statuses, TaskStatus.Valid)
 	strList(&v, "kinds", f.Kinds, TaskKind.Valid)
+	idList(&v, "subject_ids", f.SubjectIDs)
 	if f.Subject != nil {
 		checkText(&v, "subject.type", string(f.Subject.Type), maxFilterText)
 	}
@@ -393,7 +405,7 @@ func (f *TaskFilter) Validate() error {
 func (f *TaskFilter) Match(t *Task, inTree InTree) bool {
 	return in(f.AssigneeIDs, t.AssigneeID) && in(f.DepartmentIDs, t.DepartmentID) &&
 		in(f.Statuses, t.Status) && in(f.Kinds, t.Kind) &&
-		(f.Subject == nil || *f.Subject == t.Subject) &&
+		(f.Subject == nil || *f.Subject == t.Subject) && in(f.SubjectIDs, t.Subject.ID) &&
 		(f.DueFrom == nil || !t.DueAt.Before(*f.DueFrom)) &&
 		(f.DueBefore == nil || t.DueAt.Before(*f.DueBefore)) &&
 		(f.Overlapping == nil || (t.StartAt != nil && t.EndAt != nil && f.Overlapping.Overlaps(*t.StartAt, *t.EndAt))) &&

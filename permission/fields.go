@@ -141,6 +141,32 @@ func (p *Policy) Hidden(s *Subject, rt crm.RecordType, a Action) func(field stri
 	}
 }
 
+// HiddenFields returns the declared fields of record type rt that s may
+// not see (or, for create and edit, write) when performing action a, in
+// declaration order, and all = true when s may not perform a on rt at all
+// (every field hidden, as [Policy.Hidden] says). A view that shows
+// records masks exactly these fields; when it returns none and all is
+// false, nothing needs masking.
+func (p *Policy) HiddenFields(s *Subject, rt crm.RecordType, a Action) (fields []string, all bool) {
+	t := p.typeIndex(rt)
+	if s == nil || t < 0 {
+		return nil, true
+	}
+	if _, ok := p.precheck(s, a); !ok {
+		return nil, true
+	}
+	restrict, granted := p.restrictions(s, t, a)
+	if !granted {
+		return nil, true
+	}
+	for i, name := range p.types[t].fields {
+		if restrict.Has(i) {
+			fields = append(fields, name)
+		}
+	}
+	return fields, false
+}
+
 // restrictions returns the union of the subject's roles' restrictions for
 // action a on type t, and whether any role grants a on t.
 func (p *Policy) restrictions(s *Subject, t int, a Action) (FieldSet, bool) {

@@ -39,3 +39,31 @@ func TicketResource(t *crm.Ticket, creatorDepartment crm.ID) Resource {
 		CreatorDepartmentID: creatorDepartment, Status: string(t.Status), Fields: t.Fields,
 	}
 }
+
+// ContactResource describes a contact, which lives under its customer: its
+// owner is its own when set, otherwise the customer's, and its department
+// and pool are the customer's. customer may be nil (an orphan contact: no
+// department, no pool).
+func ContactResource(c *crm.Contact, customer *crm.Customer) Resource {
+	r := Resource{Type: crm.TypeContact, OwnerID: c.OwnerID, Fields: c.Fields}
+	if customer != nil {
+		if r.OwnerID == crm.NilID {
+			r.OwnerID = customer.OwnerID
+		}
+		r.DepartmentID, r.PoolID = customer.DepartmentID, customer.PoolID
+	}
+	return r
+}
+
+// ActivityResource describes a follow-up activity: its owner is the user
+// who did it, its department that user's (actorDepartment; NilID when
+// unknown), its status its kind.
+func ActivityResource(a *crm.Activity, actorDepartment crm.ID) Resource {
+	return Resource{Type: crm.TypeActivity, OwnerID: a.ActorID, DepartmentID: actorDepartment, Status: string(a.Kind), Fields: a.Fields}
+}
+
+// TaskResource describes a task: its owner is its assignee, as in work
+// queues and data scopes.
+func TaskResource(t *crm.Task) Resource {
+	return Resource{Type: crm.TypeTask, OwnerID: t.AssigneeID, DepartmentID: t.DepartmentID, Status: string(t.Status), Fields: t.Fields}
+}

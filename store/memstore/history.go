@@ -94,7 +94,7 @@ func (h *history) drop(e *crm.HistoryEntry) {
 	setOrDelete(h.tenants, e.TenantID, removeOrdered(h.tenants[e.TenantID], e, byTime))
 }
 
-func setOrDelete[K comparable](m map[K][]*crm.HistoryEntry, k K, list []*crm.HistoryEntry) {
+func setOrDelete[K comparable, V any](m map[K][]V, k K, list []V) {
 	if len(list) == 0 {
 		delete(m, k)
 		return

@@ -97,6 +97,7 @@ func New(cfg *Config) *Store {
 	s.tasksByAssignee, s.tasksByDept = make(map[crm.ID]*queueIndex), make(map[crm.ID]*queueIndex)
 	s.tasks.afterPut = s.indexTask
 	s.outbox.ids = make(map[crm.ID]int)
+	s.outbox.lastOf = make(map[crm.ID]int)
 	return s
 }
 

@@ -14,6 +14,12 @@ type outbox struct {
 	seq    int64
 	events []outboxEvent // in Seq order
 	ids    map[crm.ID]int
+	// lastOf is the index in events of each subject's latest event, and
+	// prevOf[i] the index of the event before events[i] of the same
+	// subject (-1: none): each subject's events chained newest first, for
+	// the event log (crm.EventLog).
+	lastOf map[crm.ID]int
+	prevOf []int
 	// open is the index of the first event that may be unacknowledged:
 	// every event before it is acknowledged.
 	open int
@@ -57,23 +63,47 @@ func (w eventWriter) Append(ctx context.Context, events ...*crm.Event) error {
 		seen[c.ID] = true
 		prepared[i] = c
 	}
-	n := len(ob.events)
+	n, seq := len(ob.events), ob.seq
 	for i := range prepared {
 		ob.seq++
 		prepared[i].Seq = ob.seq
-		ob.ids[prepared[i].ID] = len(ob.events)
-		ob.events = append(ob.events, outboxEvent{e: prepared[i]})
+		ob.push(outboxEvent{e: prepared[i]})
 	}
-	w.tx.onUndo(func() {
-		for _, oe := range ob.events[n:] {
-			delete(ob.ids, oe.e.ID)
-		}
-		ob.events = ob.events[:n]
-	})
+	w.tx.onUndo(func() { ob.truncate(n, seq) })
 	for i, e := range events {
 		e.Seq, e.TenantID, e.OccurredAt = prepared[i].Seq, prepared[i].TenantID, prepared[i].OccurredAt
 	}
 	return nil
+}
+
+// push appends oe, indexing it by ID and chaining it to its subject's
+// events.
+func (ob *outbox) push(oe outboxEvent) {
+	i := len(ob.events)
+	ob.ids[oe.e.ID] = i
+	prev, ok := ob.lastOf[oe.e.Subject.ID]
+	if !ok {
+		prev = -1
+	}
+	ob.lastOf[oe.e.Subject.ID] = i
+	ob.prevOf = append(ob.prevOf, prev)
+	ob.events = append(ob.events, oe)
+}
+
+// truncate removes the events from index n on, newest first, and sets the
+// sequence back to seq: the undo of pushes.
+func (ob *outbox) truncate(n int, seq int64) {
+	for i := len(ob.events) - 1; i >= n; i-- {
+		e := &ob.events[i].e
+		delete(ob.ids, e.ID)
+		if p := ob.prevOf[i]; p >= 0 {
+			ob.lastOf[e.Subject.ID] = p
+		} else {
+			delete(ob.lastOf, e.Subject.ID)
+		}
+	}
+	clear(ob.events[n:])
+	ob.events, ob.prevOf, ob.seq = ob.events[:n], ob.prevOf[:n], seq
 }
 
 // Pending implements [crm.Outbox].

@@ -439,11 +439,7 @@ func (t tx) appendEntries(st *poolState, entries []*pool.Entry) error {
 	n, seq, ledgerLen := len(ob.events), ob.seq, len(st.ledger)
 	undo := func() {
 		st.truncateLedger(ledgerLen)
-		for _, oe := range ob.events[n:] {
-			delete(ob.ids, oe.e.ID)
-		}
-		clear(ob.events[n:])
-		ob.events, ob.seq = ob.events[:n], seq
+		ob.truncate(n, seq)
 	}
 	ob.events = growDoubling(ob.events, len(entries))
 	st.ledger, st.prevOf = growDoubling(st.ledger, len(entries)), growDoubling(st.prevOf, len(entries))
@@ -459,8 +455,7 @@ func (t tx) appendEntries(st *poolState, entries []*pool.Entry) error {
 			return err
 		}
 		ob.seq++
-		ob.ids[e.ID] = len(ob.events)
-		ob.events = append(ob.events, outboxEvent{e: ev, entry: e})
+		ob.push(outboxEvent{e: ev, entry: e})
 		st.appendEntry(e)
 	}
 	t.onUndo(undo)

@@ -52,6 +52,9 @@ type workflowState struct {
 	instances map[crm.ID][]byte
 	tenants   map[crm.ID]string // instance -> tenant
 	pending   map[pendingKey]crm.ID
+	// byRecord lists each record's requests (a request's record never
+	// changes), for workflow.ApprovalRecords.
+	byRecord map[crm.ID][]crm.ID
 	// due holds Instance.NextDueAt of the requests that have one, so
 	// DueInstances decodes only what it returns.
 	due map[crm.ID]time.Time
@@ -75,6 +78,7 @@ func newWorkflowState() *workflowState {
 		instances: make(map[crm.ID][]byte),
 		tenants:   make(map[crm.ID]string),
 		pending:   make(map[pendingKey]crm.ID),
+		byRecord:  make(map[crm.ID][]crm.ID),
 		due:       make(map[crm.ID]time.Time),
 		handoffs:  make(map[handoffKey][]byte),
 	}
@@ -438,8 +442,10 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 	if pending {
 		ws.pending[pk] = c.ID
 	}
+	ws.byRecord[c.Record.ID] = append(ws.byRecord[c.Record.ID], c.ID)
 	ws.setDue(c)
 	r.tx.onUndo(func() {
+		setOrDelete(ws.byRecord, c.Record.ID, slices.DeleteFunc(ws.byRecord[c.Record.ID], func(id crm.ID) bool { return id == c.ID }))
 		delete(ws.instances, c.ID)
 		delete(ws.tenants, c.ID)
 		delete(ws.due, c.ID)

@@ -126,6 +126,7 @@ func whereLead(departments string) func(*crm.LeadFilter, *query) {
 		idIn(q, "owner_id", f.OwnerIDs)
 		idIn(q, "department_id", f.DepartmentIDs)
 		textIn(q, "source", f.Sources)
+		idIn(q, "converted_customer_id", f.ConvertedCustomerIDs)
 		scope(q, departments, "owner_id", "department_id", "", f.Scope)
 	}
 }
@@ -163,6 +164,7 @@ func whereActivity(f *crm.ActivityFilter, q *query) {
 	if f.Subject != nil {
 		q.and("subject_type = ", q.arg(string(f.Subject.Type)), " AND subject_id = ", q.arg(key(f.Subject.ID)))
 	}
+	idIn(q, "subject_id", f.SubjectIDs)
 	idIn(q, "actor_id", f.ActorIDs)
 	textIn(q, "kind", f.Kinds)
 	if f.OccurredFrom != nil {
@@ -224,6 +226,7 @@ func whereTask(departments string) func(*crm.TaskFilter, *query) {
 		if f.Subject != nil {
 			q.and("subject_type = ", q.arg(string(f.Subject.Type)), " AND subject_id = ", q.arg(key(f.Subject.ID)))
 		}
+		idIn(q, "subject_id", f.SubjectIDs)
 		if f.DueFrom != nil {
 			q.and("due_at >= ", q.arg(ceilMicro(*f.DueFrom)))
 		}

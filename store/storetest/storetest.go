@@ -103,6 +103,13 @@ type Features struct {
 	// DueTasksQueue: the unit of work implements task.DueQueue, the work
 	// queue of open tasks due by a time.
 	DueTasksQueue bool
+	// EventLog: the unit of work implements crm.EventLog, the events of a
+	// set of records newest first. Runs "RecordReads".
+	EventLog bool
+	// ApprovalRecords: the approval instance store implements the
+	// optional workflow.ApprovalRecords (the requests of a set of
+	// records, pending and finished).
+	ApprovalRecords bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -111,7 +118,7 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true, FallingBackQueue: true, DueTasksQueue: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -172,6 +179,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CrossTenant", func(t *testing.T) { runCrossTenant(t, h) })
 	t.Run("Permission", func(t *testing.T) { RunPermission(t, h) })
 	t.Run("Limits", func(t *testing.T) { runLimits(t, h) })
+	t.Run("RecordReads", func(t *testing.T) { RunRecordReads(t, h) })
 	if h.Features.Pools {
 		t.Run("Pool", func(t *testing.T) { RunPool(t, h) })
 		t.Run("FallingBack", func(t *testing.T) { RunFallingBack(t, h) })

@@ -228,7 +228,7 @@ type ActivityFilter struct {
 	// are unique across record types).
 	SubjectIDs []ID
 	ActorIDs   []ID
-	Kinds    []ActivityKind
+	Kinds      []ActivityKind
 	// OccurredFrom (inclusive) and OccurredTo (exclusive) bound OccurredAt.
 	OccurredFrom, OccurredTo *time.Time
 }

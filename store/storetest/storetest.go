@@ -103,6 +103,10 @@ type Features struct {
 	// DueTasksQueue: the unit of work implements task.DueQueue, the work
 	// queue of open tasks due by a time.
 	DueTasksQueue bool
+	// TicketQueue: the unit of work implements ticket.SLAQueue, the work
+	// queue of tickets by SLA due time. Runs "TicketsBySLA" (with Pools
+	// and Workflow).
+	TicketQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -111,7 +115,7 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true, FallingBackQueue: true, DueTasksQueue: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, TicketQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -179,6 +183,9 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
 		t.Run("TicketLifecycle", func(t *testing.T) { RunTicketLifecycle(t, h) })
+		if h.Features.Pools {
+			t.Run("TicketsBySLA", func(t *testing.T) { RunTicketsBySLA(t, h) })
+		}
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })

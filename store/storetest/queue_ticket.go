@@ -124,7 +124,6 @@ func (e *ticketQueueEnv) slaOrder(ts ...*crm.Ticket) []crm.ID {
 // environment and its timers are workflow's, so [Run] runs it with
 // Features.Pools and Features.Workflow.
 func RunTicketsBySLA(t *testing.T, h Harness) {
-	const day = 24 * time.Hour
 	probe := newPoolEnv(t, h, nil)
 	var has bool
 	require.NoError(t, probe.store.InTx(probe.ctx, func(_ context.Context, tx crm.Tx) error {

@@ -19,8 +19,8 @@
 // [CRM.Handoff] for hand-off state machines, [CRM.TickSLA] for SLA
 // timers, [CRM.RecordActivity] (a follow-up with the customer's last
 // follow-up, its pool due time and the task it answers, in one unit of
-// work), the work queues [CRM.FallingBack] and [CRM.TasksDue] within the
-// viewer's data scope, and [CRM.History].
+// work), the work queues [CRM.FallingBack], [CRM.TasksDue] and
+// [CRM.TicketsBySLA] within the viewer's data scope, and [CRM.History].
 //
 // # The seams
 //

@@ -223,17 +223,20 @@ func TestFieldValueAtDoesNotAllocate(t *testing.T) {
 func TestTicketNormaliseStartsANewTicketAsNewAndKeepsItsTimesAtStoragePrecision(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
-	tk := &crm.Ticket{Meta: crm.Meta{ID: testID}, Subject: "x", ClosedAt: &at, FirstResponseAt: &at, Satisfaction: 5}
+	due := at.Add(time.Hour)
+	tk := &crm.Ticket{Meta: crm.Meta{ID: testID}, Subject: "x", ClosedAt: &at, FirstResponseAt: &at, Satisfaction: 5, SLADueAt: &due}
 	tk.Normalise()
 	require.Equal(t, crm.TicketNew, tk.Status)
 	require.Equal(t, crm.PriorityNormal, tk.Priority)
 	require.Equal(t, crm.StorageTime(at), *tk.ClosedAt)
 	require.Equal(t, crm.StorageTime(at), *tk.FirstResponseAt)
+	require.Equal(t, crm.StorageTime(due), *tk.SLADueAt)
 	require.Equal(t, time.UTC, tk.ClosedAt.Location())
 	require.NoError(t, tk.Validate())
 
 	c := tk.Clone()
-	*c.ClosedAt, *c.FirstResponseAt = time.Time{}, time.Time{}
+	*c.ClosedAt, *c.FirstResponseAt, *c.SLADueAt = time.Time{}, time.Time{}, time.Time{}
 	require.Equal(t, crm.StorageTime(at), *tk.ClosedAt, "a clone does not alias its times")
 	require.Equal(t, crm.StorageTime(at), *tk.FirstResponseAt)
+	require.Equal(t, crm.StorageTime(due), *tk.SLADueAt)
 }

@@ -74,8 +74,17 @@ type Ticket struct {
 	// SLATimerID names the SLA timer (package workflow) that measures the
 	// ticket's current run; NilID when no timer runs on it. It is a timer,
 	// not a record: [References] does not list it.
-	SLATimerID ID     `json:"sla_timer_id,omitzero"`
-	Fields     Fields `json:"fields,omitempty"`
+	SLATimerID ID `json:"sla_timer_id,omitzero"`
+	// SLADueAt is the deadline of the SLA timer running on the ticket,
+	// its place in the work queue of tickets by SLA due time; nil while no
+	// timer runs (no policy, paused while pending, stopped at resolution).
+	// A breached timer that still runs keeps the deadline it missed, so
+	// overdue tickets head the queue. Package ticket's service owns it and
+	// sets it with every change of the timer; hosts that write tickets
+	// directly leave it as they read it. Storage keeps it at storage
+	// precision and checks nothing else.
+	SLADueAt *time.Time `json:"sla_due_at,omitempty"`
+	Fields   Fields     `json:"fields,omitempty"`
 }
 
 // Satisfaction scores: a ticket's [Ticket.Satisfaction] is 0 (none) or
@@ -94,6 +103,7 @@ func (t *Ticket) Clone() *Ticket {
 	out.ResolvedAt = clonePtr(t.ResolvedAt)
 	out.ClosedAt = clonePtr(t.ClosedAt)
 	out.FirstResponseAt = clonePtr(t.FirstResponseAt)
+	out.SLADueAt = clonePtr(t.SLADueAt)
 	out.Fields = t.Fields.Clone()
 	return &out
 }
@@ -110,6 +120,7 @@ func (t *Ticket) Normalise() {
 	t.ResolvedAt = storageTimePtr(t.ResolvedAt)
 	t.ClosedAt = storageTimePtr(t.ClosedAt)
 	t.FirstResponseAt = storageTimePtr(t.FirstResponseAt)
+	t.SLADueAt = storageTimePtr(t.SLADueAt)
 }
 
 // Validate reports every invalid field.

@@ -97,8 +97,12 @@ func (s *Service) Tick(ctx context.Context, now time.Time, limit int) ([]Handled
 //
 // The ticket is stored once per firing. A firing whose timer is no longer
 // the ticket's ([crm.Ticket.SLATimerID]) or whose ticket is resolved or
-// closed is skipped. Errors of the store or a router fail the whole call;
-// the caller must not commit then.
+// closed is skipped. A firing leaves the timer running and
+// [crm.Ticket.SLADueAt] as it was: a breached ticket keeps the deadline
+// it missed, so it heads its assignee's queue ([Service.BySLA]) until it
+// is resolved or paused, wherever the actions moved it. Errors of the
+// store or a router fail the whole call; the caller must not commit
+// then.
 func (s *Service) HandleFiringsTx(ctx context.Context, tx crm.Tx, now time.Time, firings []workflow.Firing) ([]Handled, error) {
 	ctx = crm.DefaultActor(ctx, crm.NilID, "sla_action")
 	out := make([]Handled, 0, len(firings))

@@ -38,6 +38,17 @@
 // starts a new one under the same policy. The timer changes in the unit
 // of work of the move.
 //
+// # Tickets by SLA due time
+//
+// The service keeps the running timer's deadline on the ticket
+// ([crm.Ticket.SLADueAt]) with every change of the timer: set when a
+// timer starts or resumes, nil while it is paused (pending) and once it
+// stops (resolved, closed). A breached ticket keeps the deadline it
+// missed. [Service.BySLA] lists them as a work queue, earliest due first:
+// the tickets assigned to an agent, or a team's (by department), paged
+// with cursors of the queue's own ([SLACursor]), from adapters that have
+// the optional [SLAQueue] port.
+//
 // # Breach actions
 //
 // [Service.Tick] fires due timers ([workflow.Tick]) and carries out what

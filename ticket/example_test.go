@@ -3,6 +3,7 @@ package ticket_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
@@ -72,4 +73,62 @@ func Example() {
 	// closed satisfaction 5
 	// ticket: status: cannot move from closed to open: a closed ticket is final; raise a new one
 	// ticket.raised ticket.responded ticket.suspended ticket.opened ticket.resolved ticket.closed
+}
+
+// An agent's queue of tickets by SLA due time: the one waiting on the
+// customer leaves it while its timer is paused, and comes back due later.
+func ExampleService_BySLA() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
+	store := memstore.New(&memstore.Config{Clock: clock})
+	policies, err := workflow.ParseSLAPolicies([]byte(`{"policies": [{"name": "resolution", "target": "8h"}]}`), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	svc, err := ticket.New(store, &ticket.Config{Clock: clock, IDs: crmtest.NewIDs(),
+		SLA: map[crm.TicketPriority]*workflow.SLAPolicy{crm.PriorityNormal: policies[0]}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	agent := crm.ID{15: 1}
+	var ids []crm.ID
+	for _, subject := range []string{"Cannot log in", "Invoice is wrong"} {
+		tk, err := svc.Create(ctx, ticket.CreateRequest{Ticket: &crm.Ticket{Subject: subject, AssigneeID: agent}})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ids = append(ids, tk.ID)
+		clock.Advance(time.Hour)
+	}
+	show := func() {
+		page, err := svc.BySLA(ctx, ticket.SLARequest{Actor: agent})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		var line []string
+		for _, tk := range page.Items {
+			line = append(line, tk.Subject+" due "+tk.SLADueAt.Format("15:04"))
+		}
+		fmt.Println(strings.Join(line, "; "))
+	}
+	move := func(to crm.TicketStatus) {
+		if _, err := svc.Transition(ctx, ticket.TransitionRequest{TicketID: ids[0], To: to, Actor: agent}); err != nil {
+			fmt.Println(err)
+		}
+	}
+	show()
+	move(crm.TicketOpen)
+	move(crm.TicketPending) // two of its eight hours used
+	show()
+	clock.Advance(3 * time.Hour)
+	move(crm.TicketOpen) // six hours left from 14:00
+	show()
+	// Output:
+	// Cannot log in due 17:00; Invoice is wrong due 18:00
+	// Invoice is wrong due 18:00
+	// Invoice is wrong due 18:00; Cannot log in due 20:00
 }

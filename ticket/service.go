@@ -167,8 +167,8 @@ func workflowTx(tx crm.Tx) (workflow.Tx, error) {
 type CreateRequest struct {
 	// Ticket is the ticket to store; its ID is made when zero. Its status
 	// must be empty or new, and its resolution, close, first response,
-	// satisfaction and SLA timer unset. It is not changed: Create returns
-	// the stored copy.
+	// satisfaction, SLA timer and SLA due time unset. It is not changed:
+	// Create returns the stored copy.
 	Ticket *crm.Ticket
 	// Actor is the user raising the ticket; NilID for the system.
 	Actor crm.ID
@@ -179,9 +179,10 @@ type CreateRequest struct {
 
 // Create stores a new ticket in status new, starts the SLA timer of its
 // priority (or of req.Policy) from now and links it to the ticket
-// ([crm.Ticket.SLATimerID]), and writes [EventTicketRaised], in one unit
-// of work. Errors: a [*crm.ValidationError] naming the field for a bad
-// ticket or an unknown policy, [crm.ErrAlreadyExists] for a repeated ID,
+// ([crm.Ticket.SLATimerID], with its deadline in [crm.Ticket.SLADueAt]),
+// and writes [EventTicketRaised], in one unit of work. Errors: a
+// [*crm.ValidationError] naming the field for a bad ticket or an unknown
+// policy, [crm.ErrAlreadyExists] for a repeated ID,
 // [crm.ErrUnsupported] when a timer must start on a store without
 // workflow's ports. It is [Service.CreateTx] in a unit of work of its own.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*crm.Ticket, error) {
@@ -224,6 +225,9 @@ func (s *Service) create(ctx context.Context, tx crm.Tx, t *crm.Ticket, req Crea
 	if t.SLATimerID != crm.NilID {
 		probs.Add("sla_timer_id", "is set by the service")
 	}
+	if t.SLADueAt != nil {
+		probs.Add("sla_due_at", "is set by the service")
+	}
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
@@ -246,7 +250,7 @@ func (s *Service) create(ctx context.Context, tx crm.Tx, t *crm.Ticket, req Crea
 		if err != nil {
 			return nil, err
 		}
-		t.SLATimerID = timer.ID
+		t.SLATimerID, t.SLADueAt = timer.ID, slaDue(nil, timer)
 		payload.Policy, payload.TimerID = policy.Name, timer.ID
 		if !timer.DueAt.IsZero() {
 			payload.DueAt = &timer.DueAt
@@ -320,6 +324,10 @@ const maxReason = 2000
 //     timer starts under the old one's policy (or the priority's);
 //   - to closed: ClosedAt is set; [Service.Close] records a satisfaction
 //     score too.
+//
+// Each move that touches the timer sets [crm.Ticket.SLADueAt] from it
+// (see [Service.BySLA]): nil while paused or stopped, the timer's
+// deadline while it runs.
 //
 // Errors: [crm.ErrNotFound]; [crm.ErrConflict] for a stale req.Version,
 // or when a concurrent Tick changed the timer (retry); a
@@ -526,7 +534,8 @@ func (s *Service) apply(ctx context.Context, tx crm.Tx, t *crm.Ticket, m move, t
 			p.Timer = TimerStarted
 		}
 	case m.to == crm.TicketClosed:
-		t.ClosedAt, t.Satisfaction = &now, m.score
+		// The timer stopped at resolution: a closed ticket is in no queue.
+		t.ClosedAt, t.Satisfaction, t.SLADueAt = &now, m.score, nil
 	}
 	if err != nil {
 		return nil, err
@@ -564,11 +573,16 @@ func (s *Service) timer(ctx context.Context, tx crm.Tx, t *crm.Ticket) (workflow
 }
 
 // pauseTimer pauses the ticket's running timer; a paused or stopped one
-// (a host stopped it) is left alone.
+// (a host stopped it) is left alone. Either way SLADueAt follows the
+// timer.
 func (s *Service) pauseTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket, now time.Time) (crm.ID, string, error) {
 	wt, timer, p, err := s.timer(ctx, tx, t)
-	if err != nil || timer == nil || timer.Stopped || timer.RunningSince.IsZero() {
+	if err != nil {
 		return crm.NilID, "", err
+	}
+	defer func() { t.SLADueAt = slaDue(t.SLADueAt, timer) }()
+	if timer == nil || timer.Stopped || timer.RunningSince.IsZero() {
+		return crm.NilID, "", nil
 	}
 	if err := p.Pause(timer, now); err != nil {
 		return crm.NilID, "", fmt.Errorf("pause sla timer %s: %w", timer.ID, err)
@@ -580,11 +594,15 @@ func (s *Service) pauseTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket, now 
 }
 
 // resumeTimer resumes the ticket's paused timer; a running or stopped one
-// is left alone.
+// is left alone. Either way SLADueAt follows the timer.
 func (s *Service) resumeTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket, now time.Time) (crm.ID, string, error) {
 	wt, timer, p, err := s.timer(ctx, tx, t)
-	if err != nil || timer == nil || timer.Stopped || !timer.RunningSince.IsZero() {
+	if err != nil {
 		return crm.NilID, "", err
+	}
+	defer func() { t.SLADueAt = slaDue(t.SLADueAt, timer) }()
+	if timer == nil || timer.Stopped || !timer.RunningSince.IsZero() {
+		return crm.NilID, "", nil
 	}
 	if err := p.Resume(timer, now); err != nil {
 		return crm.NilID, "", fmt.Errorf("resume sla timer %s: %w", timer.ID, err)
@@ -596,11 +614,16 @@ func (s *Service) resumeTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket, now
 }
 
 // stopTimer stops the ticket's timer with [workflow.StopTx], which stores
-// the events of firings that were due and returns them.
+// the events of firings that were due and returns them. The ticket leaves
+// the SLA queue (SLADueAt nil) whether or not a timer ran.
 func (s *Service) stopTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket, now time.Time) (crm.ID, []workflow.Firing, error) {
 	wt, timer, p, err := s.timer(ctx, tx, t)
-	if err != nil || timer == nil || timer.Stopped {
+	if err != nil {
 		return crm.NilID, nil, err
+	}
+	t.SLADueAt = nil
+	if timer == nil || timer.Stopped {
+		return crm.NilID, nil, nil
 	}
 	late, err := workflow.StopTx(ctx, wt, s.cfg.IDs, p, timer.ID, now)
 	if err != nil {
@@ -610,7 +633,8 @@ func (s *Service) stopTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket, now t
 }
 
 // restartTimer starts a new timer for a reopened ticket under the policy
-// of its last timer, or of its priority, and links it to the ticket.
+// of its last timer, or of its priority, and links it to the ticket with
+// its deadline.
 func (s *Service) restartTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket) (crm.ID, error) {
 	policy := s.cfg.SLA[t.Priority]
 	if t.SLATimerID != crm.NilID {
@@ -623,6 +647,7 @@ func (s *Service) restartTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket) (c
 		}
 		policy = p
 	}
+	t.SLADueAt = nil
 	if policy == nil {
 		return crm.NilID, nil
 	}
@@ -630,8 +655,30 @@ func (s *Service) restartTimer(ctx context.Context, tx crm.Tx, t *crm.Ticket) (c
 	if err != nil {
 		return crm.NilID, err
 	}
-	t.SLATimerID = timer.ID
+	t.SLATimerID, t.SLADueAt = timer.ID, slaDue(nil, timer)
 	return timer.ID, nil
+}
+
+// slaDue returns a ticket's [crm.Ticket.SLADueAt] for its timer (nil for
+// none), given the value it had (prev): nil unless the timer runs; while
+// it runs, its deadline (DueAt), at storage precision. A breached timer
+// has no DueAt left: a ticket keeps the deadline it missed, and one whose
+// breached timer resumes after a pause is overdue from the resumption
+// (the timer keeps no earlier instant).
+func slaDue(prev *time.Time, timer *workflow.Timer) *time.Time {
+	var at time.Time
+	switch {
+	case timer == nil || timer.Stopped || timer.RunningSince.IsZero():
+		return nil
+	case !timer.DueAt.IsZero():
+		at = timer.DueAt
+	case prev != nil:
+		at = *prev
+	default:
+		at = timer.RunningSince
+	}
+	at = crm.StorageTime(at)
+	return &at
 }
 
 func (s *Service) emit(ctx context.Context, tx crm.Tx, typ crm.EventType, id crm.ID, actor crm.ID, payload any) error {

@@ -312,6 +312,7 @@ func TestCreate(t *testing.T) {
 			"status":       func(tk *crm.Ticket) { tk.Status = crm.TicketOpen },
 			"satisfaction": func(tk *crm.Ticket) { tk.Satisfaction = 3 },
 			"sla_timer_id": func(tk *crm.Ticket) { tk.SLATimerID = f.ids.NewID() },
+			"sla_due_at":   func(tk *crm.Ticket) { tk.SLADueAt = &t0 },
 			"subject":      func(tk *crm.Ticket) { tk.Subject = "" },
 			"resolved_at":  func(tk *crm.Ticket) { tk.ClosedAt = &t0 },
 		} {

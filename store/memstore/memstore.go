@@ -36,6 +36,9 @@ type Store struct {
 	// tasksByAssignee and tasksByDept order the open tasks (queue.go) of
 	// each assignee and each department by due time.
 	tasksByAssignee, tasksByDept map[crm.ID]*queueIndex
+	// ticketsBySLA orders the tickets with an SLA due time
+	// (queue_ticket.go) of each assignee, each department and each tenant.
+	ticketsBySLA ticketQueues
 
 	outbox  outbox
 	history history // field history (history.go)
@@ -96,6 +99,8 @@ func New(cfg *Config) *Store {
 	s.tasks = newTable[crm.Task]("task")
 	s.tasksByAssignee, s.tasksByDept = make(map[crm.ID]*queueIndex), make(map[crm.ID]*queueIndex)
 	s.tasks.afterPut = s.indexTask
+	s.ticketsBySLA = newTicketQueues()
+	s.tickets.afterPut = s.ticketsBySLA.index
 	s.outbox.ids = make(map[crm.ID]int)
 	s.outbox.lastOf = make(map[crm.ID]int)
 	return s

@@ -79,7 +79,7 @@ func ExampleMigrations() {
 	// 0018 work_queues
 	// 0019 pool_notices
 	// 0020 reserved
-	// 0021 reserved
+	// 0021 ticket_sla_queue
 	// 0022 reserved
 	// 0023 record_timelines
 }

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/task"
+	"github.com/crmkit/crmkit/ticket"
 )
 
 // FallingBackSQL exposes the falling-back queue's statement to the plan
@@ -12,4 +13,10 @@ var FallingBackSQL = fallingBackQuery
 // DueTasksSQL exposes the due-tasks queue's statement to the plan tests.
 func DueTasksSQL(s *Store, tenant string, q task.DueQuery, n int, after *crm.QueueKey) (string, []any, bool) {
 	return dueTasksQuery(s.schema, taskCols(s.sql.tasks.list), tenant, q, n, after)
+}
+
+// TicketsBySLASQL exposes the tickets-by-SLA queue's statement to the plan
+// tests.
+func TicketsBySLASQL(s *Store, tenant string, q ticket.SLAQuery, n int, after *crm.QueueKey) (string, []any, bool) {
+	return ticketsBySLAQuery(s.schema, taskCols(s.sql.tickets.list), tenant, q, n, after)
 }

@@ -222,17 +222,17 @@ func ticketSpec(deps string) spec[crm.Ticket, crm.TicketFilter] {
 	return spec[crm.Ticket, crm.TicketFilter]{
 		typ: "ticket", table: "crm_tickets",
 		cols: cols("customer_id", "contact_id", "subject", "description", "priority", "status", "assignee_id",
-			"team_id", "department_id", "resolved_at", "closed_at", "first_response_at", "satisfaction", "sla_timer_id", "fields"),
+			"team_id", "department_id", "resolved_at", "closed_at", "first_response_at", "satisfaction", "sla_timer_id", "sla_due_at", "fields"),
 		values: func(t *crm.Ticket) ([]any, error) {
 			f, err := fieldsJSON(t.Fields)
 			return []any{ref(t.CustomerID), ref(t.ContactID), t.Subject, t.Description, string(t.Priority), string(t.Status),
 				ref(t.AssigneeID), ref(t.TeamID), ref(t.DepartmentID), t.ResolvedAt, t.ClosedAt, t.FirstResponseAt, t.Satisfaction,
-				ref(t.SLATimerID), f}, err
+				ref(t.SLATimerID), t.SLADueAt, f}, err
 		},
 		dests: func(t *crm.Ticket, s *scratch) []any {
 			return []any{(*ref)(&t.CustomerID), (*ref)(&t.ContactID), &t.Subject, &t.Description, (*string)(&t.Priority), (*string)(&t.Status),
 				(*ref)(&t.AssigneeID), (*ref)(&t.TeamID), (*ref)(&t.DepartmentID), &t.ResolvedAt, &t.ClosedAt, &t.FirstResponseAt, &t.Satisfaction,
-				(*ref)(&t.SLATimerID), &s.fields}
+				(*ref)(&t.SLATimerID), &t.SLADueAt, &s.fields}
 		},
 		decode: func(t *crm.Ticket, s *scratch) (err error) {
 			t.Fields, err = decodeFields(s.fields)

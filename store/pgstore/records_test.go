@@ -103,7 +103,7 @@ func TestRecordsRoundTripEveryColumn(t *testing.T) {
 		tk := &crm.Ticket{Meta: crm.Meta{ID: ref()}, CustomerID: ref(), ContactID: ref(), Subject: "登录失败",
 			Description: "cannot log in", Priority: crm.PriorityUrgent, Status: crm.TicketClosed, AssigneeID: ref(),
 			TeamID: ref(), DepartmentID: ref(), ResolvedAt: ptr(at), ClosedAt: ptr(at.Add(time.Hour)), FirstResponseAt: ptr(at.Add(-time.Hour)),
-			Satisfaction: 4, SLATimerID: ref(), Fields: fullFields()}
+			Satisfaction: 4, SLATimerID: ref(), SLADueAt: ptr(at.Add(4 * time.Hour)), Fields: fullFields()}
 		require.NoError(t, s.Tickets().Create(ctx, tk))
 		got, err := s.Tickets().Get(ctx, tk.ID)
 		require.NoError(t, err)

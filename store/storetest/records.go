@@ -448,7 +448,7 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 				Status: crm.TicketClosed, AssigneeID: e.ids.NewID(), TeamID: e.ids.NewID(),
 				DepartmentID: e.ids.NewID(), ResolvedAt: ptr(nanoTime(11, 111111111)), ClosedAt: ptr(nanoTime(12, 222222222)),
 				FirstResponseAt: ptr(nanoTime(10, 999999999)), Satisfaction: crm.MaxSatisfaction, SLATimerID: e.ids.NewID(),
-				Fields: fullFields("ticket"),
+				SLADueAt: ptr(nanoTime(14, 444444444)), Fields: fullFields("ticket"),
 			}
 		},
 		minimal: func(e *env, _ context.Context) *crm.Ticket {
@@ -459,10 +459,11 @@ func ticketKind() kind[crm.Ticket, crm.TicketFilter, *crm.Ticket, *crm.TicketFil
 			t.Priority, t.Status, t.AssigneeID, t.TeamID = crm.PriorityLow, crm.TicketPending, e.ids.NewID(), crm.NilID
 			t.DepartmentID, t.ResolvedAt, t.ClosedAt = e.ids.NewID(), nil, nil
 			t.FirstResponseAt, t.Satisfaction, t.SLATimerID = ptr(nanoTime(13, 1)), 0, e.ids.NewID()
+			t.SLADueAt = ptr(nanoTime(15, 999))
 			t.Fields = changedFields()
 		},
 		scribble: func(t *crm.Ticket) {
-			*t.ResolvedAt, *t.ClosedAt, *t.FirstResponseAt = time.Time{}, time.Time{}, time.Time{}
+			*t.ResolvedAt, *t.ClosedAt, *t.FirstResponseAt, *t.SLADueAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 			scribbleFields(t.Fields)
 		},
 		fields: func(t *crm.Ticket) *crm.Fields { return &t.Fields },

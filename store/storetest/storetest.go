@@ -110,6 +110,10 @@ type Features struct {
 	// optional workflow.ApprovalRecords (the requests of a set of
 	// records, pending and finished).
 	ApprovalRecords bool
+	// TicketQueue: the unit of work implements ticket.SLAQueue, the work
+	// queue of tickets by SLA due time. Runs "TicketsBySLA" (with Pools
+	// and Workflow).
+	TicketQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -118,7 +122,7 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -187,6 +191,9 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
 		t.Run("TicketLifecycle", func(t *testing.T) { RunTicketLifecycle(t, h) })
+		if h.Features.Pools {
+			t.Run("TicketsBySLA", func(t *testing.T) { RunTicketsBySLA(t, h) })
+		}
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })

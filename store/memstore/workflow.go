@@ -20,6 +20,7 @@ import (
 var (
 	_ workflow.Tx                = tx{}
 	_ workflow.ApprovalDeadlines = instanceRepo{}
+	_ workflow.ApprovalInbox     = instanceRepo{}
 )
 
 // routeKey names a rule-set-scoped counter or cursor of one tenant.
@@ -57,6 +58,10 @@ type workflowState struct {
 	due map[crm.ID]time.Time
 	// handoffs holds hand-off states as JSON.
 	handoffs map[handoffKey][]byte
+	// inbox holds, per tenant and approver, the requests waiting on them
+	// in inbox order; waiting what each request has in it (inbox.go).
+	inbox   map[inboxKey]*queueIndex
+	waiting map[crm.ID]waiting
 }
 
 type handoffKey struct {
@@ -77,6 +82,8 @@ func newWorkflowState() *workflowState {
 		pending:   make(map[pendingKey]crm.ID),
 		due:       make(map[crm.ID]time.Time),
 		handoffs:  make(map[handoffKey][]byte),
+		inbox:     make(map[inboxKey]*queueIndex),
+		waiting:   make(map[crm.ID]waiting),
 	}
 }
 
@@ -439,10 +446,12 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 		ws.pending[pk] = c.ID
 	}
 	ws.setDue(c)
+	ws.setInbox(c.TenantID, c)
 	r.tx.onUndo(func() {
 		delete(ws.instances, c.ID)
 		delete(ws.tenants, c.ID)
 		delete(ws.due, c.ID)
+		ws.unsetInbox(c.ID)
 		if pending {
 			delete(ws.pending, pk)
 		}
@@ -536,9 +545,11 @@ func (ws *workflowState) updateInstance(tenant string, in *workflow.Instance) (u
 		ws.pending[pk] = c.ID
 	}
 	ws.setDue(c)
+	ws.setInbox(tenant, c)
 	return func() {
 		ws.instances[c.ID] = oldJSON
 		ws.setDue(old)
+		ws.setInbox(tenant, old)
 		switch {
 		case wasPending && !isPending:
 			ws.pending[pk] = c.ID

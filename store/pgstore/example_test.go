@@ -78,6 +78,7 @@ func ExampleMigrations() {
 	// 0017 reminders
 	// 0018 work_queues
 	// 0019 pool_notices
+	// 0020 approval_inbox
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -13,3 +13,8 @@ var FallingBackSQL = fallingBackQuery
 func DueTasksSQL(s *Store, tenant string, q task.DueQuery, n int, after *crm.QueueKey) (string, []any, bool) {
 	return dueTasksQuery(s.schema, taskCols(s.sql.tasks.list), tenant, q, n, after)
 }
+
+// InboxSQL exposes the approval inbox's statement to the plan tests.
+func InboxSQL(s *Store, tenant string, approvers []crm.ID, n int, after *crm.QueueKey) (string, []any) {
+	return inboxQuery(s.schema, tenant, approvers, n, after)
+}

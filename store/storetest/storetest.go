@@ -50,6 +50,8 @@ type Harness struct {
 //     instance port: workflow.Approvals.TickDue reports
 //     crm.ErrUnsupported; hosts tick the requests they know with
 //     workflow.Approvals.Tick.
+//   - workflow.ApprovalInbox (ApprovalInbox), on the approval instance
+//     port: workflow.ApprovalService.Inbox reports crm.ErrUnsupported.
 //   - crm.DepartmentTreeVersions (DepartmentTreeVersions), on the unit of
 //     work: permission policies are not re-synced with the stored tree; the
 //     host recompiles them when departments change.
@@ -103,6 +105,10 @@ type Features struct {
 	// DueTasksQueue: the unit of work implements task.DueQueue, the work
 	// queue of open tasks due by a time.
 	DueTasksQueue bool
+	// ApprovalInbox: the approval instance store implements the optional
+	// workflow.ApprovalInbox, the work queue of the requests waiting on
+	// an approver. Runs "ApprovalInbox" (with Workflow).
+	ApprovalInbox bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -111,7 +117,7 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true, FallingBackQueue: true, DueTasksQueue: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, ApprovalInbox: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -130,7 +136,7 @@ func clockStart() time.Time {
 // department tree drifts) and "Limits" (filter values and routing names at
 // and past their documented limits), then the domain groups "Pool"
 // ([RunPool]), "Workflow" ([RunWorkflow]) with "TicketLifecycle"
-// ([RunTicketLifecycle]), "LeadStorage" ([RunLead]) and
+// ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
 // ([RunRemind], with Workflow), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
@@ -179,6 +185,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Workflow {
 		t.Run("Workflow", func(t *testing.T) { RunWorkflow(t, h) })
 		t.Run("TicketLifecycle", func(t *testing.T) { RunTicketLifecycle(t, h) })
+		t.Run("ApprovalInbox", func(t *testing.T) { RunApprovalInbox(t, h) })
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })

@@ -22,11 +22,13 @@ type inboxKey struct {
 }
 
 // waiting is what a stored request has in the inbox indexes: its time and
-// the approvers it waits on.
+// the approvers it waits on, and the request as decoded from its stored
+// JSON, which a page clones rather than decoding again.
 type waiting struct {
 	tenant    string
 	at        int64
 	approvers []crm.ID
+	in        *workflow.Instance
 }
 
 // inboxBound is later than any stored request's WaitingSince (JSON, in
@@ -34,16 +36,29 @@ type waiting struct {
 // every request waiting, however late.
 var inboxBound = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 
-// setInbox moves in's inbox entries from what was indexed for its ID to
-// what it waits on now, in tenant. Callers hold the lock.
-func (ws *workflowState) setInbox(tenant string, in *workflow.Instance) {
-	ws.unsetInbox(in.ID)
-	approvers := in.PendingApprovers()
+// inboxCopy returns what the inbox keeps of request c stored as body: the
+// request decoded from body, when it waits on anybody; nil otherwise.
+func inboxCopy(c *workflow.Instance, body []byte) (*workflow.Instance, error) {
+	if len(c.PendingApprovers()) == 0 {
+		return nil, nil
+	}
+	return decodeInstance(body)
+}
+
+// setInbox moves the inbox entries of request id from what was indexed
+// for it to what stored (its stored JSON decoded, or nil when it waits on
+// nobody) waits on, in tenant. Callers hold the lock.
+func (ws *workflowState) setInbox(tenant string, id crm.ID, stored *workflow.Instance) {
+	ws.unsetInbox(id)
+	if stored == nil {
+		return
+	}
+	approvers := stored.PendingApprovers()
 	if len(approvers) == 0 {
 		return
 	}
-	w := waiting{tenant: tenant, at: in.WaitingSince().UnixMicro(), approvers: approvers}
-	e := queueEntry{at: w.at, id: in.ID}
+	w := waiting{tenant: tenant, at: stored.WaitingSince().UnixMicro(), approvers: approvers, in: stored}
+	e := queueEntry{at: w.at, id: id}
 	for _, a := range approvers {
 		k := inboxKey{tenant, a}
 		x := ws.inbox[k]
@@ -53,7 +68,7 @@ func (ws *workflowState) setInbox(tenant string, in *workflow.Instance) {
 		}
 		x.insert(e)
 	}
-	ws.waiting[in.ID] = w
+	ws.waiting[id] = w
 }
 
 // unsetInbox removes the inbox entries of request id. Callers hold the
@@ -76,7 +91,7 @@ func (ws *workflowState) unsetInbox(id crm.ID) {
 }
 
 // ApprovalInbox implements [workflow.ApprovalInbox]: it merges the
-// ordered indexes of the query's approvers and decodes only the requests
+// ordered indexes of the query's approvers and copies only the requests
 // of the page.
 func (r instanceRepo) ApprovalInbox(ctx context.Context, q workflow.InboxQuery) (crm.Page[workflow.InboxItem], error) {
 	fail := func(err error) (crm.Page[workflow.InboxItem], error) {
@@ -103,25 +118,17 @@ func (r instanceRepo) ApprovalInbox(ctx context.Context, q workflow.InboxQuery) 
 	}
 	set := q.ApproverSet()
 	var out crm.Page[workflow.InboxItem]
-	var decodeErr error
 	mergeQueues(idx, after, inboxBound, limit+1, func(id crm.ID) bool {
-		if decodeErr != nil || ws.tenants[id] != tenant {
+		w, ok := ws.waiting[id]
+		if !ok || w.tenant != tenant {
 			return false
 		}
-		in, err := decodeInstance(ws.instances[id])
-		if err != nil {
-			decodeErr = err
-			return false
-		}
-		item, ok := workflow.NewInboxItem(in, set)
+		item, ok := workflow.NewInboxItem(w.in.Clone(), set)
 		if ok {
 			out.Items = append(out.Items, item)
 		}
 		return ok
 	})
-	if decodeErr != nil {
-		return fail(decodeErr)
-	}
 	if len(out.Items) > limit {
 		out.Items = out.Items[:limit]
 		out.NextCursor = workflow.InboxCursor(out.Items[limit-1])

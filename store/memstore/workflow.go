@@ -427,6 +427,10 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 	if err != nil {
 		return fmt.Errorf("memstore: encode approval %s: %w", in.ID, err)
 	}
+	boxed, err := inboxCopy(c, b)
+	if err != nil {
+		return err
+	}
 	unlock, err := r.tx.begin(ctx, true)
 	if err != nil {
 		return fmt.Errorf("memstore: create approval %s: %w", in.ID, err)
@@ -446,7 +450,7 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 		ws.pending[pk] = c.ID
 	}
 	ws.setDue(c)
-	ws.setInbox(c.TenantID, c)
+	ws.setInbox(c.TenantID, c.ID, boxed)
 	r.tx.onUndo(func() {
 		delete(ws.instances, c.ID)
 		delete(ws.tenants, c.ID)
@@ -537,6 +541,10 @@ func (ws *workflowState) updateInstance(tenant string, in *workflow.Instance) (u
 			return nil, fmt.Errorf("memstore: update approval %s: %s %s is already under approval %s: %w", in.ID, c.Record.Type, c.Record.ID, other, crm.ErrAlreadyExists)
 		}
 	}
+	boxed, err := inboxCopy(c, b)
+	if err != nil {
+		return nil, err
+	}
 	ws.instances[c.ID] = b
 	switch {
 	case wasPending && !isPending:
@@ -545,11 +553,11 @@ func (ws *workflowState) updateInstance(tenant string, in *workflow.Instance) (u
 		ws.pending[pk] = c.ID
 	}
 	ws.setDue(c)
-	ws.setInbox(tenant, c)
+	ws.setInbox(tenant, c.ID, boxed)
 	return func() {
 		ws.instances[c.ID] = oldJSON
 		ws.setDue(old)
-		ws.setInbox(tenant, old)
+		ws.setInbox(tenant, c.ID, old) // decoded from oldJSON, and nobody else's
 		switch {
 		case wasPending && !isPending:
 			ws.pending[pk] = c.ID

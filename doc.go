@@ -20,7 +20,8 @@
 // timers, [CRM.RecordActivity] (a follow-up with the customer's last
 // follow-up, its pool due time and the task it answers, in one unit of
 // work), the work queues [CRM.FallingBack] and [CRM.TasksDue] within the
-// viewer's data scope, and [CRM.History].
+// viewer's data scope, the approver's inbox [CRM.Inbox] (the viewer's or
+// the managed departments' waiting approvals), and [CRM.History].
 //
 // # The seams
 //

@@ -20,7 +20,9 @@
 // timers, [CRM.RecordActivity] (a follow-up with the customer's last
 // follow-up, its pool due time and the task it answers, in one unit of
 // work), the work queues [CRM.FallingBack], [CRM.TasksDue] and
-// [CRM.TicketsBySLA] within the viewer's data scope, and [CRM.History].
+// [CRM.TicketsBySLA] within the viewer's data scope, the approver's inbox
+// [CRM.Inbox] (the viewer's or the managed departments' waiting
+// approvals), the customer 360° view [CRM.View], and [CRM.History].
 //
 // # The seams
 //

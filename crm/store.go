@@ -132,8 +132,9 @@ type Tx interface {
 // Optional ports (this package's [DepartmentTreeVersions] and, on the
 // outbox, [Deliveries]; pool's ClaimStore, BatchTx, RequestPruner and
 // FallingBackQueue; task's DueQueue; ticket's SLAQueue; workflow's
-// ApprovalDeadlines) are found by type assertion too, each with a
-// fallback in its package (for the work queues, [ErrUnsupported]);
+// ApprovalDeadlines and ApprovalInbox) are found by type assertion too,
+// each with a fallback in its package (for the work queues,
+// [ErrUnsupported]);
 // storetest.Features lists them.
 type Store interface {
 	Tx

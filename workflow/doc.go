@@ -11,7 +11,7 @@
 // and explainable to a manager. Storage is reached only through the small
 // ports this package declares ([RoutingStore], [TimerStore],
 // [ApprovalDefinitions], [ApprovalInstances], optionally
-// [ApprovalDeadlines]), which the storage adapters
+// [ApprovalDeadlines] and [ApprovalInbox]), which the storage adapters
 // implement and offer through [Tx] ([TxOf] finds it on a [crm.Tx]).
 //
 // # Records and conditions
@@ -73,6 +73,18 @@
 // hand out due requests in batches (SKIP LOCKED on PostgreSQL), so hosts
 // tick all running requests of a tenant without loading them, from many
 // application instances at once, and every timeout fires exactly once.
+//
+// The approver's inbox is a work queue: [ApprovalService.Inbox] lists the
+// pending requests that wait on an approver, or on anyone of a team, the
+// longest waiting first. A request waits on whoever holds an undecided
+// task in one of its active steps ([Instance.WaitingOn]) since its running
+// stage started ([Instance.WaitingSince]): a delegated or reassigned task
+// is in the inbox of whom it went to, a decided one and a finished
+// request in nobody's, and a later stage's approvers appear once it
+// starts. A team's inbox lists a request once, naming the members it
+// waits on ([InboxItem]). Adapters that offer [ApprovalInbox] keep an
+// index of it with every write of a request, and page it with cursors of
+// its own ([InboxCursor]).
 //
 // [ApprovalService] binds the engine to a [crm.Store], as the pool
 // package's Service does for pools: Submit, Approve, Reject, Recall,

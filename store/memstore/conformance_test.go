@@ -22,10 +22,11 @@ func TestConformance(t *testing.T) {
 
 // TestConformanceWithoutOptionalPorts runs the pool and workflow groups on
 // memstore with its optional ports hidden (pool.ClaimStore, pool.BatchTx,
-// pool.RequestPruner, workflow.ApprovalDeadlines), declaring none of them:
-// a host's adapter without them passes, on the domain packages' fallbacks
-// (claims in a unit of work, sweeps one customer at a time, PruneRequests
-// and TickDue reporting crm.ErrUnsupported).
+// pool.RequestPruner, workflow.ApprovalDeadlines, workflow.ApprovalInbox),
+// declaring none of them: a host's adapter without them passes, on the
+// domain packages' fallbacks (claims in a unit of work, sweeps one
+// customer at a time, PruneRequests, TickDue and Inbox reporting
+// crm.ErrUnsupported).
 func TestConformanceWithoutOptionalPorts(t *testing.T) {
 	t.Run("Pool", func(t *testing.T) {
 		storetest.RunPool(t, storetest.Harness{
@@ -35,6 +36,14 @@ func TestConformanceWithoutOptionalPorts(t *testing.T) {
 	})
 	t.Run("Workflow", func(t *testing.T) {
 		storetest.RunWorkflow(t, storetest.Harness{
+			NewStore: func(t *testing.T, c crm.Clock) crm.Store {
+				return plainWorkflow(memstore.New(&memstore.Config{Clock: c}))
+			},
+			Features: storetest.Features{Workflow: true},
+		})
+	})
+	t.Run("ApprovalInbox", func(t *testing.T) {
+		storetest.RunApprovalInbox(t, storetest.Harness{
 			NewStore: func(t *testing.T, c crm.Clock) crm.Store {
 				return plainWorkflow(memstore.New(&memstore.Config{Clock: c}))
 			},
@@ -79,7 +88,8 @@ func (t plainPoolTx) PoolRequests() pool.Requests {
 	return struct{ pool.Requests }{t.Tx.PoolRequests()}
 }
 
-// plainWorkflow hides workflow.ApprovalDeadlines.
+// plainWorkflow hides workflow.ApprovalDeadlines and
+// workflow.ApprovalInbox.
 func plainWorkflow(s crm.Store) crm.Store {
 	return hiding{s, func(tx crm.Tx) (crm.Tx, error) {
 		wtx, ok := tx.(workflow.Tx)

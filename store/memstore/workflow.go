@@ -20,6 +20,7 @@ import (
 var (
 	_ workflow.Tx                = tx{}
 	_ workflow.ApprovalDeadlines = instanceRepo{}
+	_ workflow.ApprovalInbox     = instanceRepo{}
 )
 
 // routeKey names a rule-set-scoped counter or cursor of one tenant.
@@ -60,6 +61,10 @@ type workflowState struct {
 	due map[crm.ID]time.Time
 	// handoffs holds hand-off states as JSON.
 	handoffs map[handoffKey][]byte
+	// inbox holds, per tenant and approver, the requests waiting on them
+	// in inbox order; waiting what each request has in it (inbox.go).
+	inbox   map[inboxKey]*queueIndex
+	waiting map[crm.ID]waiting
 }
 
 type handoffKey struct {
@@ -81,6 +86,8 @@ func newWorkflowState() *workflowState {
 		byRecord:  make(map[crm.ID][]crm.ID),
 		due:       make(map[crm.ID]time.Time),
 		handoffs:  make(map[handoffKey][]byte),
+		inbox:     make(map[inboxKey]*queueIndex),
+		waiting:   make(map[crm.ID]waiting),
 	}
 }
 
@@ -424,6 +431,10 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 	if err != nil {
 		return fmt.Errorf("memstore: encode approval %s: %w", in.ID, err)
 	}
+	boxed, err := inboxCopy(c, b)
+	if err != nil {
+		return err
+	}
 	unlock, err := r.tx.begin(ctx, true)
 	if err != nil {
 		return fmt.Errorf("memstore: create approval %s: %w", in.ID, err)
@@ -444,11 +455,13 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 	}
 	ws.byRecord[c.Record.ID] = append(ws.byRecord[c.Record.ID], c.ID)
 	ws.setDue(c)
+	ws.setInbox(c.TenantID, c.ID, boxed)
 	r.tx.onUndo(func() {
 		setOrDelete(ws.byRecord, c.Record.ID, slices.DeleteFunc(ws.byRecord[c.Record.ID], func(id crm.ID) bool { return id == c.ID }))
 		delete(ws.instances, c.ID)
 		delete(ws.tenants, c.ID)
 		delete(ws.due, c.ID)
+		ws.unsetInbox(c.ID)
 		if pending {
 			delete(ws.pending, pk)
 		}
@@ -534,6 +547,10 @@ func (ws *workflowState) updateInstance(tenant string, in *workflow.Instance) (u
 			return nil, fmt.Errorf("memstore: update approval %s: %s %s is already under approval %s: %w", in.ID, c.Record.Type, c.Record.ID, other, crm.ErrAlreadyExists)
 		}
 	}
+	boxed, err := inboxCopy(c, b)
+	if err != nil {
+		return nil, err
+	}
 	ws.instances[c.ID] = b
 	switch {
 	case wasPending && !isPending:
@@ -542,9 +559,11 @@ func (ws *workflowState) updateInstance(tenant string, in *workflow.Instance) (u
 		ws.pending[pk] = c.ID
 	}
 	ws.setDue(c)
+	ws.setInbox(tenant, c.ID, boxed)
 	return func() {
 		ws.instances[c.ID] = oldJSON
 		ws.setDue(old)
+		ws.setInbox(tenant, c.ID, old) // decoded from oldJSON, and nobody else's
 		switch {
 		case wasPending && !isPending:
 			ws.pending[pk] = c.ID

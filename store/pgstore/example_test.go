@@ -78,7 +78,7 @@ func ExampleMigrations() {
 	// 0017 reminders
 	// 0018 work_queues
 	// 0019 pool_notices
-	// 0020 reserved
+	// 0020 approval_inbox
 	// 0021 ticket_sla_queue
 	// 0022 reserved
 	// 0023 record_timelines

@@ -20,3 +20,8 @@ func DueTasksSQL(s *Store, tenant string, q task.DueQuery, n int, after *crm.Que
 func TicketsBySLASQL(s *Store, tenant string, q ticket.SLAQuery, n int, after *crm.QueueKey) (string, []any, bool) {
 	return ticketsBySLAQuery(s.schema, taskCols(s.sql.tickets.list), tenant, q, n, after)
 }
+
+// InboxSQL exposes the approval inbox's statement to the plan tests.
+func InboxSQL(s *Store, tenant string, approvers []crm.ID, n int, after *crm.QueueKey) (string, []any) {
+	return inboxQuery(s.schema, tenant, approvers, n, after)
+}

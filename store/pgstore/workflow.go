@@ -455,6 +455,27 @@ func (r definitionRepo) CreateDefinition(ctx context.Context, spec *workflow.Def
 
 type instanceRepo struct{ v view }
 
+// inboxOf returns what in's inbox rows hold: the time it waits since and
+// the approvers it waits on (none when finished).
+func inboxOf(in *workflow.Instance) (time.Time, []pgtype.UUID) {
+	return in.WaitingSince(), uuidArray(in.PendingApprovers())
+}
+
+// inboxRewrite returns the CTEs that make the inbox rows of the updated
+// requests ("up": tenant_id, id) those of "w" (tenant_id, instance_id,
+// approver_id, since): rows of approvers no longer waited on go, the
+// others are inserted, or updated when their time moved. The two touch
+// different rows, so they run in one statement without a conflict, and
+// a row whose time did not move is not written at all.
+func inboxRewrite(inbox string) string {
+	return ", gone AS (DELETE FROM " + inbox + " AS b USING up WHERE b.tenant_id = up.tenant_id AND b.instance_id = up.id" +
+		" AND NOT EXISTS (SELECT 1 FROM w WHERE w.instance_id = b.instance_id AND w.approver_id = b.approver_id))," +
+		" box AS (INSERT INTO " + inbox + " AS b (tenant_id, instance_id, approver_id, waiting_since)" +
+		" SELECT tenant_id, instance_id, approver_id, since FROM w" +
+		" ON CONFLICT (tenant_id, instance_id, approver_id) DO UPDATE SET waiting_since = excluded.waiting_since" +
+		" WHERE b.waiting_since <> excluded.waiting_since)"
+}
+
 const instanceCols = "id, tenant_id, version, definition, definition_version, record_type, record_id, submitter, status, submitted_at, body, next_due_at"
 
 func instanceValues(in *workflow.Instance) ([]any, error) {
@@ -516,10 +537,16 @@ func (r instanceRepo) CreateInstance(ctx context.Context, in *workflow.Instance)
 		return wfFail(ctx, op, err)
 	}
 	// ON CONFLICT without a target also covers the one-pending-per-record
-	// index, so a clash does not abort the caller's unit of work.
-	tag, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.wfTable("crm_approval_instances")+" ("+instanceCols+")"+
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING", vals...)
-	if err == nil && tag.RowsAffected() == 0 {
+	// index, so a clash does not abort the caller's unit of work. The
+	// request's inbox rows go in with it, in the same statement.
+	since, approvers := inboxOf(c)
+	var created int
+	err = r.v.q.QueryRow(ctx, "WITH ins AS (INSERT INTO "+r.v.wfTable("crm_approval_instances")+" ("+instanceCols+")"+
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING tenant_id, id),"+
+		" box AS (INSERT INTO "+r.v.wfTable("crm_approval_inbox")+" (tenant_id, instance_id, approver_id, waiting_since)"+
+		" SELECT ins.tenant_id, ins.id, a, $14::timestamptz FROM ins CROSS JOIN unnest($13::uuid[]) AS a)"+
+		" SELECT count(*) FROM ins", append(vals, approvers, since)...).Scan(&created)
+	if err == nil && created == 0 {
 		err = fmt.Errorf("the ID is taken or %s %s is already under approval: %w", c.Record.Type, c.Record.ID, crm.ErrAlreadyExists)
 	}
 	if err != nil {
@@ -549,11 +576,17 @@ func (r instanceRepo) UpdateInstance(ctx context.Context, in *workflow.Instance)
 	}
 	table := r.v.wfTable("crm_approval_instances")
 	// The identifying columns are part of the condition: a request never
-	// changes its record, definition or submitter.
-	tag, err := r.v.q.Exec(ctx, "UPDATE "+table+" SET version = $3, status = $9, submitted_at = $10, body = $11, next_due_at = $12"+
+	// changes its record, definition or submitter. The request's inbox
+	// rows are rewritten in the same statement, only when it was updated.
+	since, approvers := inboxOf(c)
+	var updated int
+	err = r.v.q.QueryRow(ctx, "WITH up AS (UPDATE "+table+" SET version = $3, status = $9, submitted_at = $10, body = $11, next_due_at = $12"+
 		" WHERE id = $1 AND tenant_id = $2 AND version = $3 - 1 AND definition = $4 AND definition_version = $5"+
-		" AND record_type = $6 AND record_id = $7 AND submitter = $8", vals...)
-	if err == nil && tag.RowsAffected() == 0 {
+		" AND record_type = $6 AND record_id = $7 AND submitter = $8 RETURNING tenant_id, id),"+
+		" w AS (SELECT up.tenant_id, up.id AS instance_id, a AS approver_id, $14::timestamptz AS since FROM up CROSS JOIN unnest($13::uuid[]) AS a)"+
+		inboxRewrite(r.v.wfTable("crm_approval_inbox"))+
+		" SELECT count(*) FROM up", append(vals, approvers, since)...).Scan(&updated)
+	if err == nil && updated == 0 {
 		err = r.explainMiss(ctx, in)
 	}
 	if err != nil {
@@ -597,6 +630,9 @@ func (r instanceRepo) UpdateInstances(ctx context.Context, ins []*workflow.Insta
 	versions, defVersions := make([]int64, n), make([]int32, n)
 	statuses, bodies, defs, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	submitted, due := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	// The inbox rows of every request, flattened: one per approver.
+	var boxIDs, boxApprovers []pgtype.UUID
+	var boxSince []time.Time
 	seen := make(map[crm.ID]bool, n)
 	for i, in := range ins {
 		if in == nil {
@@ -619,25 +655,37 @@ func (r instanceRepo) UpdateInstances(ctx context.Context, ins []*workflow.Insta
 		versions[i], defVersions[i] = in.Version, int32(in.DefinitionVersion)
 		statuses[i], bodies[i], defs[i], types[i] = string(in.Status), string(body), in.Definition, string(in.Record.Type)
 		submitted[i], due[i] = wfTime(in.SubmittedAt), wfTime(in.NextDueAt())
+		since, approvers := inboxOf(c)
+		for _, a := range approvers {
+			boxIDs, boxApprovers, boxSince = append(boxIDs, ids[i]), append(boxApprovers, a), append(boxSince, since)
+		}
 	}
 	table := r.v.wfTable("crm_approval_instances")
 	err := r.v.savepoint(ctx, func(q pgx.Tx) error {
 		// As in UpdateInstance, the identifying columns are part of the
 		// condition: a request never changes its record, definition or
 		// submitter.
-		tag, err := q.Exec(ctx, "UPDATE "+table+" AS i SET version = i.version + 1, status = u.status, submitted_at = u.submitted_at,"+
+		// The inbox rows of the updated requests are rewritten in the
+		// same statement.
+		var updated int
+		err := q.QueryRow(ctx, "WITH up AS (UPDATE "+table+" AS i SET version = i.version + 1, status = u.status, submitted_at = u.submitted_at,"+
 			" body = u.body::jsonb, next_due_at = u.next_due_at"+
 			" FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],"+
 			" $8::text[], $9::int[], $10::text[], $11::uuid[], $12::uuid[])"+
 			" AS u(id, version, status, body, submitted_at, next_due_at, definition, definition_version, record_type, record_id, submitter)"+
 			" WHERE i.id = u.id AND i.tenant_id = $1 AND i.version = u.version AND i.definition = u.definition"+
 			" AND i.definition_version = u.definition_version AND i.record_type = u.record_type"+
-			" AND i.record_id = u.record_id AND i.submitter = u.submitter",
-			tenant, ids, versions, statuses, bodies, submitted, due, defs, defVersions, types, records, submitters)
+			" AND i.record_id = u.record_id AND i.submitter = u.submitter RETURNING i.tenant_id, i.id),"+
+			" w AS (SELECT up.tenant_id, up.id AS instance_id, b.approver_id, b.since FROM up"+
+			" JOIN unnest($13::uuid[], $14::uuid[], $15::timestamptz[]) AS b(instance_id, approver_id, since) ON b.instance_id = up.id)"+
+			inboxRewrite(r.v.wfTable("crm_approval_inbox"))+
+			" SELECT count(*) FROM up",
+			tenant, ids, versions, statuses, bodies, submitted, due, defs, defVersions, types, records, submitters,
+			boxIDs, boxApprovers, boxSince).Scan(&updated)
 		if err != nil {
 			return err
 		}
-		if int(tag.RowsAffected()) != n {
+		if updated != n {
 			return errBatchMiss
 		}
 		return nil

@@ -99,8 +99,8 @@
 // adapter has: a declared domain port runs its group (Pools, Workflow,
 // Leads, Dedupe), the "CRM" group runs when all four are declared, and an
 // optional port (pool.ClaimStore, pool.BatchTx, pool.RequestPruner,
-// workflow.ApprovalDeadlines, crm.DepartmentTreeVersions, crm.Deliveries,
-// crm.HistoryTx;
+// workflow.ApprovalDeadlines, workflow.ApprovalInbox,
+// crm.DepartmentTreeVersions, crm.Deliveries, crm.HistoryTx;
 // [Features] lists each with its fallback) is found by type assertion, as
 // the domain packages find it, and checked whenever the adapter has it:
 // pool.ClaimStore is called directly ("Pool/ClaimStore": version checks,

@@ -50,6 +50,8 @@ type Harness struct {
 //     instance port: workflow.Approvals.TickDue reports
 //     crm.ErrUnsupported; hosts tick the requests they know with
 //     workflow.Approvals.Tick.
+//   - workflow.ApprovalInbox (ApprovalInbox), on the approval instance
+//     port: workflow.ApprovalService.Inbox reports crm.ErrUnsupported.
 //   - crm.DepartmentTreeVersions (DepartmentTreeVersions), on the unit of
 //     work: permission policies are not re-synced with the stored tree; the
 //     host recompiles them when departments change.
@@ -114,6 +116,10 @@ type Features struct {
 	// queue of tickets by SLA due time. Runs "TicketsBySLA" (with Pools
 	// and Workflow).
 	TicketQueue bool
+	// ApprovalInbox: the approval instance store implements the optional
+	// workflow.ApprovalInbox, the work queue of the requests waiting on
+	// an approver. Runs "ApprovalInbox" (with Workflow).
+	ApprovalInbox bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -122,7 +128,8 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
+		ApprovalInbox: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -141,7 +148,7 @@ func clockStart() time.Time {
 // department tree drifts) and "Limits" (filter values and routing names at
 // and past their documented limits), then the domain groups "Pool"
 // ([RunPool]), "Workflow" ([RunWorkflow]) with "TicketLifecycle"
-// ([RunTicketLifecycle]), "LeadStorage" ([RunLead]) and
+// ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
 // ([RunRemind], with Workflow), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
@@ -194,6 +201,7 @@ func Run(t *testing.T, h Harness) {
 		if h.Features.Pools {
 			t.Run("TicketsBySLA", func(t *testing.T) { RunTicketsBySLA(t, h) })
 		}
+		t.Run("ApprovalInbox", func(t *testing.T) { RunApprovalInbox(t, h) })
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })

@@ -78,6 +78,9 @@ func ExampleMigrations() {
 	// 0017 reminders
 	// 0018 work_queues
 	// 0019 pool_notices
+	// 0020 reserved
+	// 0021 reserved
+	// 0022 lead_grade_rises
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

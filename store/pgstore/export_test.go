@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/task"
 )
 
@@ -12,4 +13,9 @@ var FallingBackSQL = fallingBackQuery
 // DueTasksSQL exposes the due-tasks queue's statement to the plan tests.
 func DueTasksSQL(s *Store, tenant string, q task.DueQuery, n int, after *crm.QueueKey) (string, []any, bool) {
 	return dueTasksQuery(s.schema, taskCols(s.sql.tasks.list), tenant, q, n, after)
+}
+
+// RisingSQL exposes the rising-leads queue's statement to the plan tests.
+func RisingSQL(s *Store, tenant string, q lead.RisingQuery, n int, after *crm.QueueKey) (string, []any, bool) {
+	return risingQuery(s.schema, taskCols(s.sql.leads.list), tenant, q, q.Since, n, after)
 }

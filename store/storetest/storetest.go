@@ -103,6 +103,10 @@ type Features struct {
 	// DueTasksQueue: the unit of work implements task.DueQueue, the work
 	// queue of open tasks due by a time.
 	DueTasksQueue bool
+	// RisingLeadsQueue: the unit of work implements lead.RisingQueue, the
+	// work queue of leads whose grade rose. Runs "RisingLeads" (with
+	// Leads).
+	RisingLeadsQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -111,7 +115,7 @@ type Features struct {
 func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
-		Reminders: true, FallingBackQueue: true, DueTasksQueue: true}
+		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, RisingLeadsQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -132,7 +136,8 @@ func clockStart() time.Time {
 // ([RunPool]), "Workflow" ([RunWorkflow]) with "TicketLifecycle"
 // ([RunTicketLifecycle]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
-// ([RunRemind], with Workflow), and "CRM"
+// ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
+// Leads), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -182,6 +187,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })
+		t.Run("RisingLeads", func(t *testing.T) { RunRisingLeads(t, h) })
 	}
 	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })

@@ -131,9 +131,10 @@ type Tx interface {
 // unit of work) and reports as [ErrUnsupported] when missing.
 // Optional ports (this package's [DepartmentTreeVersions] and, on the
 // outbox, [Deliveries]; pool's ClaimStore, BatchTx, RequestPruner and
-// FallingBackQueue; task's DueQueue; workflow's ApprovalDeadlines) are
-// found by type assertion too, each with a fallback in its package (for
-// the work queues, [ErrUnsupported]); storetest.Features lists them.
+// FallingBackQueue; task's DueQueue; lead's RisingQueue; workflow's
+// ApprovalDeadlines) are found by type assertion too, each with a
+// fallback in its package (for the work queues, [ErrUnsupported]);
+// storetest.Features lists them.
 type Store interface {
 	Tx
 	// InTx runs fn in one all-or-nothing unit of work. If fn returns an

@@ -27,7 +27,9 @@ const hotModel = `{"id": "hot", "version": 1,
 // rise from nothing.
 func (w *queueWorld) rise(t *testing.T, c *crmkit.CRM, u *crm.User, st crm.LeadStatus) crm.ID {
 	t.Helper()
-	l := crmtest.Lead(w.ids, func(l *crm.Lead) { l.OwnerID, l.DepartmentID, l.Industry, l.Status = u.ID, u.DepartmentID, "manufacturing", st })
+	l := crmtest.Lead(w.ids, func(l *crm.Lead) {
+		l.OwnerID, l.DepartmentID, l.Industry, l.Status = u.ID, u.DepartmentID, "manufacturing", st
+	})
 	require.NoError(t, w.store.Leads().Create(w.ctx, l))
 	w.clock.Advance(time.Minute)
 	_, err := c.Leads.ScoreLead(w.ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "hot",

@@ -125,11 +125,15 @@ func dueTasksQuery(schema, cols, tenant string, q task.DueQuery, n int, after *c
 	return queueQuery(schema, sp, tenant, q.Scope, q.Before, n, after)
 }
 
-// readQueue runs a queue's statement and cuts the page at limit.
+// readQueue runs a queue's statement and cuts the page at limit; an
+// empty statement (a scope that matches nothing) reads nothing.
 func readQueue[T any](ctx context.Context, v view, sql string, args []any, limit int, scan func(pgx.Row) (*T, error), cursor func(*T) string) (crm.Page[T], error) {
 	var out crm.Page[T]
 	if err := v.check(ctx); err != nil {
 		return out, err
+	}
+	if sql == "" {
+		return out, nil
 	}
 	rows, err := v.q.Query(ctx, sql, args...)
 	if err != nil {
@@ -159,13 +163,7 @@ func (v view) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm
 	if err != nil {
 		return crm.Page[pool.Holding]{}, fmt.Errorf("pgstore: falling back: %w", err)
 	}
-	sql, args, ok := fallingBackQuery(v.s.schema, crm.TenantFrom(ctx), q, limit+1, after)
-	if !ok { // an empty scope: nothing to read
-		if err := v.check(ctx); err != nil {
-			return crm.Page[pool.Holding]{}, fmt.Errorf("pgstore: falling back: %w", err)
-		}
-		return crm.Page[pool.Holding]{}, nil
-	}
+	sql, args, _ := fallingBackQuery(v.s.schema, crm.TenantFrom(ctx), q, limit+1, after)
 	page, err := readQueue(ctx, v, sql, args, limit, scanHolding, pool.FallingBackCursor)
 	if err != nil {
 		return page, fmt.Errorf("pgstore: falling back: %w", err)
@@ -180,13 +178,7 @@ func (v view) TasksDue(ctx context.Context, q task.DueQuery) (crm.Page[crm.Task]
 		return crm.Page[crm.Task]{}, fmt.Errorf("pgstore: tasks due: %w", err)
 	}
 	t := v.s.sql.tasks
-	sql, args, ok := dueTasksQuery(v.s.schema, taskCols(t.list), crm.TenantFrom(ctx), q, limit+1, after)
-	if !ok { // an empty scope: nothing to read
-		if err := v.check(ctx); err != nil {
-			return crm.Page[crm.Task]{}, fmt.Errorf("pgstore: tasks due: %w", err)
-		}
-		return crm.Page[crm.Task]{}, nil
-	}
+	sql, args, _ := dueTasksQuery(v.s.schema, taskCols(t.list), crm.TenantFrom(ctx), q, limit+1, after)
 	page, err := readQueue(ctx, v, sql, args, limit, t.scan, task.DueCursor)
 	if err != nil {
 		return page, fmt.Errorf("pgstore: tasks due: %w", err)

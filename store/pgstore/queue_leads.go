@@ -97,13 +97,7 @@ func (v view) LeadsRising(ctx context.Context, q lead.RisingQuery) (crm.Page[lea
 	if err != nil {
 		return crm.Page[lead.RisingLead]{}, fmt.Errorf("pgstore: leads rising: %w", err)
 	}
-	sql, args, ok := risingQuery(v.s.schema, taskCols(v.s.sql.leads.list), crm.TenantFrom(ctx), q, since, limit+1, after)
-	if !ok { // an empty scope: nothing to read
-		if err := v.check(ctx); err != nil {
-			return crm.Page[lead.RisingLead]{}, fmt.Errorf("pgstore: leads rising: %w", err)
-		}
-		return crm.Page[lead.RisingLead]{}, nil
-	}
+	sql, args, _ := risingQuery(v.s.schema, taskCols(v.s.sql.leads.list), crm.TenantFrom(ctx), q, since, limit+1, after)
 	page, err := readQueue(ctx, v, sql, args, limit, v.scanRising, lead.RisingCursor)
 	if err != nil {
 		return page, fmt.Errorf("pgstore: leads rising: %w", err)

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,6 @@ func TestRisingLeadsPlansUseTheQueueIndexes(t *testing.T) {
 	s := newStore(t, crmtest.NewClock(queueBase))
 	owner, dept := loadRises(t, s, 100_000, 200, 5)
 	ctx := context.Background()
-	db := testPool(t)
 	after := &crm.QueueKey{DueAt: queueBase.Add(500_000 * time.Second), ID: crm.NilID}
 	for name, tc := range map[string]struct {
 		scope *crm.DataScope
@@ -81,19 +81,7 @@ func TestRisingLeadsPlansUseTheQueueIndexes(t *testing.T) {
 		for _, from := range []*crm.QueueKey{nil, after} {
 			sql, args, ok := pgstore.RisingSQL(s, "", lead.RisingQuery{ModelID: "hot", Scope: tc.scope, Since: queueBase}, 51, from)
 			require.True(t, ok)
-			rows, err := db.Query(ctx, "EXPLAIN "+sql, args...)
-			require.NoError(t, err)
-			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			require.NoError(t, err)
-			plan := strings.Join(lines, "\n")
-			require.Regexp(t, `Index (Only )?Scan using `+tc.index, plan, "%s (after %v):\n%s", name, from, plan)
-			for _, table := range []string{"crm_lead_scores", "crm_leads"} {
-				require.NotContains(t, plan, "Seq Scan on "+table, "%s:\n%s", name, plan)
-				require.NotContains(t, plan, "Bitmap Heap Scan on "+table, "%s:\n%s", name, plan)
-			}
-			if testing.Verbose() {
-				t.Logf("%s (after %v):\n%s", name, from, plan)
-			}
+			requireIndexPlan(t, sql, args, tc.index, fmt.Sprintf("%s (after %v)", name, from), "crm_lead_scores", "crm_leads")
 		}
 	}
 	// And the page is right: the department's newest 50 open rises.
@@ -122,19 +110,9 @@ func BenchmarkRisingLeadsPage(b *testing.B) {
 	owner, dept := loadRises(b, s, 1_000_000, 1000, 10)
 	svc, err := lead.New(s, &lead.Config{Clock: crmtest.NewClock(queueBase)})
 	require.NoError(b, err)
-	for name, scope := range map[string]*crm.DataScope{
-		"Owner":      {OwnerIDs: []crm.ID{owner}},
-		"Department": {DepartmentIDs: []crm.ID{dept}},
-	} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			req := lead.RisingRequest{Scope: scope, ModelID: "hot", Since: queueBase, Page: crm.PageRequest{Limit: 50}}
-			for b.Loop() {
-				p, err := svc.Rising(context.Background(), req)
-				if err != nil || len(p.Items) != 50 {
-					b.Fatalf("page: %d items, %v", len(p.Items), err)
-				}
-			}
+	benchPages(b, map[string]*crm.DataScope{"Owner": {OwnerIDs: []crm.ID{owner}}, "Department": {DepartmentIDs: []crm.ID{dept}}},
+		func(scope *crm.DataScope) (int, error) {
+			p, err := svc.Rising(context.Background(), lead.RisingRequest{Scope: scope, ModelID: "hot", Since: queueBase, Page: crm.PageRequest{Limit: 50}})
+			return len(p.Items), err
 		})
-	}
 }

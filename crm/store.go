@@ -131,10 +131,10 @@ type Tx interface {
 // unit of work) and reports as [ErrUnsupported] when missing.
 // Optional ports (this package's [DepartmentTreeVersions] and, on the
 // outbox, [Deliveries]; pool's ClaimStore, BatchTx, RequestPruner and
-// FallingBackQueue; task's DueQueue; ticket's SLAQueue; workflow's
-// ApprovalDeadlines and ApprovalInbox) are found by type assertion too,
-// each with a fallback in its package (for the work queues,
-// [ErrUnsupported]);
+// FallingBackQueue; task's DueQueue; ticket's SLAQueue; lead's
+// RisingQueue; workflow's ApprovalDeadlines and ApprovalInbox) are found
+// by type assertion too, each with a fallback in its package (for the
+// work queues, [ErrUnsupported]);
 // storetest.Features lists them.
 type Store interface {
 	Tx

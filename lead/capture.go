@@ -215,7 +215,7 @@ func (s *Service) capture(ctx context.Context, t crm.Tx, req CaptureRequest) (*C
 	l.Version = 0
 	l.CreatedBy = req.Actor
 	l.Normalise()
-	if l.Status == crm.LeadConverted || l.Status == crm.LeadDisqualified {
+	if !Open(l) {
 		return nil, crm.Invalid("lead.status", "a captured lead is open, got %q", l.Status)
 	}
 	if err := l.Validate(); err != nil {

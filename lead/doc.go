@@ -119,6 +119,20 @@
 // publish and read versions. On an adapter without these ports the
 // operations return an error matching [crm.ErrUnsupported].
 //
+// # Rising leads
+//
+// "Which leads just turned hot?" A grade rises ([Model.Rises]) when it
+// gets better on one axis (fit letter or engagement digit) and no worse
+// on the other; a lead's first grade rises unless it is the lowest, D4.
+// [Service.ScoreLead] stamps the snapshot's RoseAt with the scoring time
+// on a rise, keeps it while the grade stays and clears it on any other
+// change. [Service.Rising] pages through the open leads ([Open]) whose
+// grade rose since a time, newest rise first, the actor's own or a
+// team's, each entry with its lead and snapshot. It needs the optional
+// [RisingQueue] port (memstore and pgstore have it; the conformance
+// suite's RunRisingLeads checks it), and reports [crm.ErrUnsupported]
+// without it.
+//
 // # Concurrency
 //
 // [Model], [Models], [Predictor], [RowScorer], [Lifecycle] and [Service] are

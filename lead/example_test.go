@@ -298,3 +298,59 @@ func ExampleService_ConvertTx() {
 	// billing: account could not be opened
 	// new 0
 }
+
+// Which leads just turned hot? Scoring marks a rise of the grade (better
+// on one axis, no worse on the other); Rising lists the owner's risen
+// leads, newest rise first.
+func ExampleService_Rising() {
+	ctx := context.Background()
+	clock := crmtest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	ids := crmtest.NewIDs()
+	store := memstore.New(&memstore.Config{Clock: clock})
+	svc, err := lead.New(store, &lead.Config{Clock: clock, IDs: ids})
+	if err != nil {
+		panic(err)
+	}
+	model, err := lead.ParseModel([]byte(`{"id": "hot", "version": 1,
+	  "fit": {"groups": [{"name": "firm", "rules": [
+	    {"id": "retail", "when": {"field": "industry", "equals": "retail"}, "points": 80}]}]},
+	  "engagement": {"groups": [{"name": "web", "rules": [
+	    {"id": "visits", "when": {"event": {"kind": "web_visit"}}, "points_each": 10, "max_points": 100}]}]}}`))
+	if err != nil {
+		panic(err)
+	}
+	if err := svc.SaveModel(ctx, model); err != nil {
+		panic(err)
+	}
+	owner := &crm.User{Meta: crm.Meta{ID: ids.NewID()}, Name: "Li Wei", Email: "li.wei@example.com"}
+	if err := store.Users().Create(ctx, owner); err != nil {
+		panic(err)
+	}
+	score := func(l *crm.Lead, visits int) {
+		events := []lead.Engagement{{Kind: "web_visit", At: clock.Now(), Count: visits}}
+		if _, err := svc.ScoreLead(ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "hot", Events: events}); err != nil {
+			panic(err)
+		}
+	}
+	var leads []*crm.Lead
+	for _, name := range []string{"Wang Fang", "Zhao Lei"} {
+		l := &crm.Lead{Meta: crm.Meta{ID: ids.NewID()}, Name: name, Industry: "retail", OwnerID: owner.ID}
+		if err := store.Leads().Create(ctx, l); err != nil {
+			panic(err)
+		}
+		leads = append(leads, l)
+		score(l, 1) // A4: a first grade above the lowest rises
+	}
+	since := clock.Advance(24 * time.Hour)
+	score(leads[0], 9) // A4 -> A1: rose
+	score(leads[1], 1) // A4 again: no rise since yesterday
+	page, err := svc.Rising(ctx, lead.RisingRequest{Actor: owner.ID, ModelID: "hot", Since: since})
+	if err != nil {
+		panic(err)
+	}
+	for _, r := range page.Items {
+		fmt.Printf("%s: %s -> %s at %s\n", r.Lead.Name, r.Score.RoseFrom, r.Score.Grade, r.Score.RoseAt.Format(time.DateTime))
+	}
+	// Output:
+	// Wang Fang: A4 -> A1 at 2026-03-02 09:00:00
+}

@@ -104,6 +104,17 @@ type ScoreSnapshot struct {
 	Grade      string         `json:"grade"`
 	Stage      crm.LeadStatus `json:"stage,omitempty"`
 	ComputedAt time.Time      `json:"computed_at"`
+	// RoseAt is when the lead's grade rose to its current grade under the
+	// model ([Model.Rises]): [Service.ScoreLead] sets it to the scoring
+	// time on a rise, keeps it while the grade stays, and clears it when
+	// the grade changes any other way (a lead that rose and fell again is
+	// no longer rising). Zero when the current grade was not reached by a
+	// rise. [Service.Rising] lists leads by it.
+	RoseAt time.Time `json:"rose_at,omitzero"`
+	// RoseFrom is the grade the lead rose from at RoseAt: empty when
+	// RoseAt is zero, or when the rise was the lead's first snapshot under
+	// the model.
+	RoseFrom string `json:"rose_from,omitempty"`
 	// Version is the optimistic-concurrency version, owned by the store: 0
 	// for a snapshot not stored yet.
 	Version int64 `json:"version"`
@@ -144,6 +155,15 @@ func (s *ScoreSnapshot) Validate() error {
 	if s.ComputedAt.IsZero() {
 		probs.Add("computed_at", "is required")
 	}
+	if !s.RoseAt.IsZero() && !s.ComputedAt.IsZero() && s.RoseAt.After(s.ComputedAt) {
+		probs.Add("rose_at", "must not be after computed_at")
+	}
+	switch {
+	case len(s.RoseFrom) > 8 || !utf8.ValidString(s.RoseFrom) || strings.IndexByte(s.RoseFrom, 0) >= 0:
+		probs.Add("rose_from", "must be valid text of at most 8 bytes")
+	case s.RoseFrom != "" && s.RoseAt.IsZero():
+		probs.Add("rose_from", "is set without rose_at")
+	}
 	if s.Version < 0 {
 		probs.Add("version", "must not be negative")
 	}
@@ -161,8 +181,10 @@ type ScoreStore interface {
 	// Version must equal the stored version ([crm.ErrConflict] if not,
 	// [crm.ErrNotFound] if there is none). It sets TenantID from the
 	// context, increments Version and writes both, and the stored
-	// ComputedAt, back into s. Of many concurrent saves with the same
-	// Version exactly one succeeds.
+	// ComputedAt and RoseAt, back into s. Of many concurrent saves with
+	// the same Version exactly one succeeds. An adapter with a
+	// [RisingQueue] places the snapshot in that queue by the lead's
+	// current owner, department and status, and moves it when they change.
 	Save(ctx context.Context, s *ScoreSnapshot) error
 	// List returns the lead's snapshots, one per model, ordered by model
 	// ID. The list is bounded by the number of models, so it is not paged.

@@ -240,7 +240,10 @@ const scoreAttempts = 3
 // the lead's first snapshot under the model is stored, or its grade or
 // suggested stage changes, an [EventLeadRegraded] event is written in the
 // same unit of work, so hosts can tell sales about leads that became hot
-// without an event for every unchanged nightly rescoring. A
+// without an event for every unchanged nightly rescoring. When the grade
+// rises ([Model.Rises]) the snapshot's RoseAt is the scoring time, which
+// puts the lead at the top of the rising-leads queue ([Service.Rising]);
+// an unchanged grade keeps RoseAt, any other change clears it. A
 // snapshot replaced concurrently is recomputed in a new unit of work (a few
 // times at most, then [crm.ErrConflict]), so the newest score wins. The
 // service keeps the compiled models it loaded (up to 64, by tenant, ID and
@@ -311,11 +314,13 @@ func (s *Service) scoreLead(ctx context.Context, t crm.Tx, req ScoreRequest) (*S
 	default:
 		return nil, err
 	}
+	rose := m.riseOf(old, snap)
 	if err := tx.LeadScores().Save(ctx, snap); err != nil {
 		return nil, err
 	}
 	if old == nil || old.Grade != snap.Grade || old.Stage != snap.Stage {
-		p := RegradedPayload{ModelID: m.id, ModelVersion: m.version, Grade: snap.Grade, Stage: snap.Stage, Total: snap.Total}
+		p := RegradedPayload{ModelID: m.id, ModelVersion: m.version, Grade: snap.Grade, Stage: snap.Stage, Total: snap.Total,
+			Rose: rose}
 		if old != nil {
 			p.PreviousGrade, p.PreviousStage = old.Grade, old.Stage
 		}
@@ -342,6 +347,9 @@ type RegradedPayload struct {
 	Stage         crm.LeadStatus `json:"stage,omitempty"`
 	PreviousStage crm.LeadStatus `json:"previous_stage,omitempty"`
 	Total         float64        `json:"total"`
+	// Rose reports that the grade rose ([Model.Rises]): the lead is now at
+	// the top of the rising-leads queue ([Service.Rising]).
+	Rose bool `json:"rose,omitempty"`
 }
 
 // Scores returns the lead's stored snapshots, one per model, ordered by

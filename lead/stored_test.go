@@ -204,8 +204,8 @@ func TestServiceScoreLead(t *testing.T) {
 
 		first, err := f.svc.ScoreLead(f.ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "bench", Events: events})
 		require.NoError(t, err)
-		require.Equal(t, []lead.RegradedPayload{{ModelID: "bench", ModelVersion: 1, Grade: first.Grade, Stage: first.Stage, Total: first.Total}}, regraded(),
-			"the first snapshot announces the grade")
+		require.Equal(t, []lead.RegradedPayload{{ModelID: "bench", ModelVersion: 1, Grade: first.Grade, Stage: first.Stage, Total: first.Total, Rose: true}}, regraded(),
+			"the first snapshot announces the grade, a rise from nothing")
 
 		_, err = f.svc.ScoreLead(f.ctx, lead.ScoreRequest{LeadID: l.ID, ModelID: "bench", Events: events})
 		require.NoError(t, err)
@@ -219,6 +219,7 @@ func TestServiceScoreLead(t *testing.T) {
 		require.Len(t, got, 2)
 		require.Equal(t, first.Grade, got[1].PreviousGrade)
 		require.Equal(t, later.Grade, got[1].Grade)
+		require.False(t, got[1].Rose, "the grade fell")
 	})
 
 	t.Run("UsesEachTenantsOwnModelAndTheLatestVersion", func(t *testing.T) {

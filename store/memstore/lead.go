@@ -39,6 +39,9 @@ type leadState struct {
 	scores map[leadKey]map[string]lead.ScoreSnapshot
 	// docs holds each model's versions in ascending order.
 	docs map[docKey][]lead.ModelDocument
+	// rising orders the risen snapshots of open leads for the
+	// rising-leads queue (queue_leads.go).
+	rising map[riseModel]*riseIndexes
 }
 
 func newLeadState() *leadState {
@@ -47,6 +50,7 @@ func newLeadState() *leadState {
 		historyIDs: make(map[crm.ID]struct{}),
 		scores:     make(map[leadKey]map[string]lead.ScoreSnapshot),
 		docs:       make(map[docKey][]lead.ModelDocument),
+		rising:     make(map[riseModel]*riseIndexes),
 	}
 }
 
@@ -171,13 +175,21 @@ func (r scoreRepo) Save(ctx context.Context, s *lead.ScoreSnapshot) error {
 		return fmt.Errorf("memstore: save lead score %s/%q: version %d is stale, stored version is %d: %w", s.LeadID, s.ModelID, s.Version, old.Version, crm.ErrConflict)
 	}
 	c := *s
-	c.TenantID, c.ComputedAt, c.Version = tenant, crm.StorageTime(c.ComputedAt), s.Version+1
+	c.TenantID, c.ComputedAt, c.RoseAt, c.Version = tenant, crm.StorageTime(c.ComputedAt), crm.StorageTime(c.RoseAt), s.Version+1
 	if byModel == nil {
 		byModel = make(map[string]lead.ScoreSnapshot)
 		ls.scores[k] = byModel
 	}
+	var was *lead.ScoreSnapshot
+	if had {
+		was = &old
+	}
+	l := r.tx.s.storedLead(tenant, c.LeadID)
+	ls.moveRise(was, l, &c, l)
 	byModel[c.ModelID] = c
 	r.tx.onUndo(func() {
+		l := r.tx.s.storedLead(tenant, c.LeadID)
+		ls.moveRise(&c, l, was, l)
 		if had {
 			byModel[c.ModelID] = old
 		} else {

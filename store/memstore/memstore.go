@@ -85,6 +85,7 @@ func New(cfg *Config) *Store {
 		s.clock = crm.SystemClock{}
 	}
 	s.leads = newTable[crm.Lead]("lead")
+	s.leads.afterPut = s.leadChanged
 	s.customers = newTable[crm.Customer]("customer")
 	s.contacts = newTable[crm.Contact]("contact")
 	s.opportunities = newTable[crm.Opportunity]("opportunity")

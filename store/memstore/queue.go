@@ -154,7 +154,7 @@ func (st *poolState) indexQueues(old, h *pool.Holding) {
 	}
 }
 
-func indexOf(m map[crm.ID]*queueIndex, id crm.ID) *queueIndex {
+func indexOf[K comparable](m map[K]*queueIndex, id K) *queueIndex {
 	x, ok := m[id]
 	if !ok {
 		x = &queueIndex{}
@@ -200,15 +200,25 @@ func (t tx) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm.P
 // from the start) and due at or before by, each once, until n visits have
 // returned true (visit returns whether it took the entry).
 func mergeQueues(idx []*queueIndex, after *crm.QueueKey, by time.Time, n int, visit func(crm.ID) bool) {
-	var from queueEntry
+	var from *queueEntry
 	if after != nil {
-		from = queueEntry{at: after.DueAt.UnixMicro(), id: after.ID}
+		from = &queueEntry{at: after.DueAt.UnixMicro(), id: after.ID}
 	}
+	mergeEntries(idx, from, by.Truncate(time.Microsecond).UnixMicro(), n, func(e queueEntry) bool { return visit(e.id) })
+}
+
+// mergeEntries visits, in index order, the entries of idx after from
+// (nil: from the start) up to those at cut, each once, until n visits
+// have returned true (visit returns whether it took the entry).
+func mergeEntries(idx []*queueIndex, from *queueEntry, cut int64, n int, visit func(queueEntry) bool) {
 	curs := make([]queueCursor, 0, len(idx))
 	for _, x := range idx {
-		curs = append(curs, x.seek(from, after != nil))
+		if from == nil {
+			curs = append(curs, x.seek(queueEntry{}, false))
+		} else {
+			curs = append(curs, x.seek(*from, true))
+		}
 	}
-	cut := by.Truncate(time.Microsecond).UnixMicro()
 	taken := 0
 	var last queueEntry
 	for taken < n {
@@ -227,7 +237,7 @@ func mergeQueues(idx []*queueIndex, after *crm.QueueKey, by time.Time, n int, vi
 			continue // in the scope twice: by owner and by department
 		}
 		last = be
-		if visit(be.id) {
+		if visit(be) {
 			taken++
 		}
 	}

@@ -80,7 +80,7 @@ func ExampleMigrations() {
 	// 0019 pool_notices
 	// 0020 approval_inbox
 	// 0021 ticket_sla_queue
-	// 0022 reserved
+	// 0022 lead_grade_rises
 	// 0023 record_timelines
 }
 

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/task"
 	"github.com/crmkit/crmkit/ticket"
 )
@@ -24,4 +25,9 @@ func TicketsBySLASQL(s *Store, tenant string, q ticket.SLAQuery, n int, after *c
 // InboxSQL exposes the approval inbox's statement to the plan tests.
 func InboxSQL(s *Store, tenant string, approvers []crm.ID, n int, after *crm.QueueKey) (string, []any) {
 	return inboxQuery(s.schema, tenant, approvers, n, after)
+}
+
+// RisingSQL exposes the rising-leads queue's statement to the plan tests.
+func RisingSQL(s *Store, tenant string, q lead.RisingQuery, n int, after *crm.QueueKey) (string, []any, bool) {
+	return risingQuery(s.schema, taskCols(s.sql.leads.list), tenant, q, q.Since, n, after)
 }

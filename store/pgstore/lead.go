@@ -123,16 +123,28 @@ func (r leadHistoryRepo) List(ctx context.Context, leadID crm.ID, page crm.PageR
 
 type leadScoreRepo struct{ v view }
 
-const leadScoreCols = "lead_id, model_id, model_version, tenant_id, fit, engagement, total, grade, stage, computed_at, version"
+const leadScoreCols = "lead_id, model_id, model_version, tenant_id, fit, engagement, total, grade, stage, computed_at, version, rose_at, rose_from"
+
+// scoreDests returns the scan destinations of leadScoreCols into s;
+// finishScore completes s after the scan.
+func scoreDests(s *lead.ScoreSnapshot, lid *key, stage *string, rose **time.Time) []any {
+	return []any{lid, &s.ModelID, &s.ModelVersion, &s.TenantID, &s.Fit, &s.Engagement, &s.Total, &s.Grade, stage, &s.ComputedAt, &s.Version, rose, &s.RoseFrom}
+}
+
+func finishScore(s *lead.ScoreSnapshot, lid key, stage string, rose *time.Time) {
+	s.LeadID, s.Stage, s.ComputedAt = crm.ID(lid), crm.LeadStatus(stage), s.ComputedAt.UTC()
+	s.RoseAt = timeOf(rose)
+}
 
 func scanScore(row pgx.Row) (*lead.ScoreSnapshot, error) {
 	var s lead.ScoreSnapshot
 	var lid key
 	var stage string
-	if err := row.Scan(&lid, &s.ModelID, &s.ModelVersion, &s.TenantID, &s.Fit, &s.Engagement, &s.Total, &s.Grade, &stage, &s.ComputedAt, &s.Version); err != nil {
+	var rose *time.Time
+	if err := row.Scan(scoreDests(&s, &lid, &stage, &rose)...); err != nil {
 		return nil, err
 	}
-	s.LeadID, s.Stage, s.ComputedAt = crm.ID(lid), crm.LeadStatus(stage), s.ComputedAt.UTC()
+	finishScore(&s, lid, stage, rose)
 	return &s, nil
 }
 
@@ -163,13 +175,28 @@ func (r leadScoreRepo) Save(ctx context.Context, s *lead.ScoreSnapshot) error {
 	}
 	c := *s
 	c.TenantID, c.ComputedAt, c.Version = tenant, crm.StorageTime(s.ComputedAt), s.Version+1
-	args := []any{key(c.LeadID), c.ModelID, c.ModelVersion, c.TenantID, c.Fit, c.Engagement, c.Total, c.Grade, string(c.Stage), c.ComputedAt, c.Version}
+	if !c.RoseAt.IsZero() {
+		c.RoseAt = crm.StorageTime(c.RoseAt)
+	}
+	args := []any{key(c.LeadID), c.ModelID, c.ModelVersion, c.TenantID, c.Fit, c.Engagement, c.Total, c.Grade, string(c.Stage), c.ComputedAt, c.Version,
+		nullTime(c.RoseAt), c.RoseFrom}
 	table := r.v.leadTable("crm_lead_scores")
 	var sql string
 	if s.Version == 0 {
-		sql = "INSERT INTO " + table + " (" + leadScoreCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+		// The rising-leads queue's copies of the lead's owner, department
+		// and status come from the lead in the same statement; FOR SHARE
+		// waits for a concurrent change of the lead to commit and reads
+		// its result, so the copies cannot miss it (its trigger updates
+		// only rows it can see). A snapshot of a lead not stored has
+		// none, and no place in the queue.
+		sql = "WITH l AS (SELECT owner_id, department_id, status FROM " + r.v.leadTable("crm_leads") +
+			" WHERE tenant_id = $4 AND id = $1 FOR SHARE)" +
+			" INSERT INTO " + table + " (" + leadScoreCols + ", owner_id, department_id, lead_status)" +
+			" SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, l.owner_id, l.department_id, l.status" +
+			" FROM (SELECT) AS one LEFT JOIN l ON true ON CONFLICT DO NOTHING"
 	} else {
-		sql = "UPDATE " + table + " SET model_version = $3, fit = $5, engagement = $6, total = $7, grade = $8, stage = $9, computed_at = $10, version = $11" +
+		sql = "UPDATE " + table + " SET model_version = $3, fit = $5, engagement = $6, total = $7, grade = $8, stage = $9, computed_at = $10, version = $11," +
+			" rose_at = $12, rose_from = $13" +
 			" WHERE tenant_id = $4 AND lead_id = $1 AND model_id = $2 AND version = $11 - 1"
 	}
 	tag, err := r.v.q.Exec(ctx, sql, args...)

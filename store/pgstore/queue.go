@@ -69,19 +69,32 @@ func queueQuery(schema string, sp queueSpec, tenant string, scope *crm.DataScope
 	if len(scope.OwnerIDs) == 0 && len(scope.DepartmentIDs) == 0 && len(scope.DepartmentTrees) == 0 {
 		return "", nil, false
 	}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
 	lateral := func(col, keys string) string {
 		return "SELECT k.due_at, k.id FROM (" + keys + ") AS x(id) CROSS JOIN LATERAL (SELECT " + due + " AS due_at, " + sp.id + " AS id FROM " + table +
 			" WHERE tenant_id = $1 AND " + col + " = x.id" + cond + order + " LIMIT $3) AS k"
 	}
+	with, union := scopeRanges(deps, scope, sp.owner, sp.department, &args, lateral)
+	return with + "SELECT " + sp.cols + " FROM " + table + " WHERE tenant_id = $1 AND " + sp.id + " IN (SELECT id FROM (" + union +
+		" ORDER BY due_at, id LIMIT $3) AS p)" + order, args, true
+}
+
+// scopeRanges renders the rows of a work queue within a scope that names
+// owners or departments (neither nil nor All): rangeOf(col, keys) is one
+// index range per key, selecting (due_at, id), for the owners (col owner)
+// and for the departments with their trees expanded (col department); the
+// ranges are merged into one relation in which a row met twice is listed
+// once. deps is the departments table, which the WITH clause it returns
+// reads to expand the trees; the tenant is $1; the scope's IDs are
+// appended to args.
+func scopeRanges(deps string, scope *crm.DataScope, owner, department string, args *[]any, rangeOf func(col, keys string) string) (with, union string) {
+	arg := func(v any) string {
+		*args = append(*args, v)
+		return fmt.Sprintf("$%d", len(*args))
+	}
 	var parts []string
 	if len(scope.OwnerIDs) > 0 {
-		parts = append(parts, lateral(sp.owner, "SELECT unnest("+arg(uuidArray(scope.OwnerIDs))+"::uuid[])"))
+		parts = append(parts, rangeOf(owner, "SELECT unnest("+arg(uuidArray(scope.OwnerIDs))+"::uuid[])"))
 	}
-	with := ""
 	if len(scope.DepartmentIDs) > 0 || len(scope.DepartmentTrees) > 0 {
 		keys := "SELECT unnest(" + arg(uuidArray(scope.DepartmentIDs)) + "::uuid[])"
 		if len(scope.DepartmentTrees) > 0 {
@@ -89,18 +102,14 @@ func queueQuery(schema string, sp queueSpec, tenant string, scope *crm.DataScope
 				" d JOIN tree ON d.parent_id = tree.id WHERE d.tenant_id = $1) "
 			keys += " UNION SELECT id FROM tree"
 		}
-		parts = append(parts, lateral(sp.department, keys))
+		parts = append(parts, rangeOf(department, keys))
 	}
-	var union string
 	if len(parts) > 1 {
-		union = "(" + parts[0] + ") UNION (" + parts[1] + ")"
-	} else {
-		// One kind of key still unions the rows of several keys: a row
-		// met twice is listed once.
-		union = "SELECT DISTINCT due_at, id FROM (" + parts[0] + ") AS u"
+		return with, "(" + parts[0] + ") UNION (" + parts[1] + ")"
 	}
-	return with + "SELECT " + sp.cols + " FROM " + table + " WHERE tenant_id = $1 AND " + sp.id + " IN (SELECT id FROM (" + union +
-		" ORDER BY due_at, id LIMIT $3) AS p)" + order, args, true
+	// One kind of key still unions the rows of several keys: a row met
+	// twice is listed once.
+	return with, "SELECT DISTINCT due_at, id FROM (" + parts[0] + ") AS u"
 }
 
 // fallingBackQuery is queueQuery for the falling-back queue.
@@ -116,11 +125,15 @@ func dueTasksQuery(schema, cols, tenant string, q task.DueQuery, n int, after *c
 	return queueQuery(schema, sp, tenant, q.Scope, q.Before, n, after)
 }
 
-// readQueue runs a queue's statement and cuts the page at limit.
+// readQueue runs a queue's statement and cuts the page at limit; an
+// empty statement (a scope that matches nothing) reads nothing.
 func readQueue[T any](ctx context.Context, v view, sql string, args []any, limit int, scan func(pgx.Row) (*T, error), cursor func(*T) string) (crm.Page[T], error) {
 	var out crm.Page[T]
 	if err := v.check(ctx); err != nil {
 		return out, err
+	}
+	if sql == "" {
+		return out, nil
 	}
 	rows, err := v.q.Query(ctx, sql, args...)
 	if err != nil {
@@ -150,13 +163,7 @@ func (v view) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm
 	if err != nil {
 		return crm.Page[pool.Holding]{}, fmt.Errorf("pgstore: falling back: %w", err)
 	}
-	sql, args, ok := fallingBackQuery(v.s.schema, crm.TenantFrom(ctx), q, limit+1, after)
-	if !ok { // an empty scope: nothing to read
-		if err := v.check(ctx); err != nil {
-			return crm.Page[pool.Holding]{}, fmt.Errorf("pgstore: falling back: %w", err)
-		}
-		return crm.Page[pool.Holding]{}, nil
-	}
+	sql, args, _ := fallingBackQuery(v.s.schema, crm.TenantFrom(ctx), q, limit+1, after)
 	page, err := readQueue(ctx, v, sql, args, limit, scanHolding, pool.FallingBackCursor)
 	if err != nil {
 		return page, fmt.Errorf("pgstore: falling back: %w", err)
@@ -171,13 +178,7 @@ func (v view) TasksDue(ctx context.Context, q task.DueQuery) (crm.Page[crm.Task]
 		return crm.Page[crm.Task]{}, fmt.Errorf("pgstore: tasks due: %w", err)
 	}
 	t := v.s.sql.tasks
-	sql, args, ok := dueTasksQuery(v.s.schema, taskCols(t.list), crm.TenantFrom(ctx), q, limit+1, after)
-	if !ok { // an empty scope: nothing to read
-		if err := v.check(ctx); err != nil {
-			return crm.Page[crm.Task]{}, fmt.Errorf("pgstore: tasks due: %w", err)
-		}
-		return crm.Page[crm.Task]{}, nil
-	}
+	sql, args, _ := dueTasksQuery(v.s.schema, taskCols(t.list), crm.TenantFrom(ctx), q, limit+1, after)
 	page, err := readQueue(ctx, v, sql, args, limit, t.scan, task.DueCursor)
 	if err != nil {
 		return page, fmt.Errorf("pgstore: tasks due: %w", err)

@@ -2,6 +2,9 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +50,6 @@ func TestFallingBackPlansUseTheQueueIndexes(t *testing.T) {
 	s := newStore(t, crmtest.NewClock(queueBase))
 	owner, dept := loadHoldings(t, s, 100_000, 200, 5)
 	ctx := context.Background()
-	db := testPool(t)
 	by := queueBase.Add(30 * 24 * time.Hour)
 	after := &crm.QueueKey{DueAt: queueBase.Add(time.Hour), ID: crm.NilID}
 	for name, tc := range map[string]struct {
@@ -61,14 +63,7 @@ func TestFallingBackPlansUseTheQueueIndexes(t *testing.T) {
 		for _, from := range []*crm.QueueKey{nil, after} {
 			sql, args, ok := pgstore.FallingBackSQL(s.Schema(), "", pool.FallingBackQuery{Scope: tc.scope, By: by}, 51, from)
 			require.True(t, ok)
-			rows, err := db.Query(ctx, "EXPLAIN "+sql, args...)
-			require.NoError(t, err)
-			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			require.NoError(t, err)
-			plan := strings.Join(lines, "\n")
-			require.Regexp(t, `Index (Only )?Scan using `+tc.index, plan, "%s (after %v):\n%s", name, from, plan)
-			require.NotContains(t, plan, "Seq Scan on crm_pool_holdings", "%s:\n%s", name, plan)
-			require.NotContains(t, plan, "Bitmap Heap Scan on crm_pool_holdings", "%s:\n%s", name, plan)
+			requireIndexPlan(t, sql, args, tc.index, fmt.Sprintf("%s (after %v)", name, from), "crm_pool_holdings")
 		}
 	}
 	// And the page is right: one owner's first 50, in order, unlocked.
@@ -95,21 +90,11 @@ func BenchmarkFallingBackPage(b *testing.B) {
 	owner, dept := loadHoldings(b, s, 1_000_000, 1000, 10)
 	svc, err := pool.New(s, &pool.Config{Clock: crmtest.NewClock(queueBase)})
 	require.NoError(b, err)
-	for name, scope := range map[string]*crm.DataScope{
-		"Owner":      {OwnerIDs: []crm.ID{owner}},
-		"Department": {DepartmentIDs: []crm.ID{dept}},
-	} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			req := pool.FallingBackRequest{Scope: scope, Within: 30 * 24 * time.Hour, Page: crm.PageRequest{Limit: 50}}
-			for b.Loop() {
-				p, err := svc.FallingBack(context.Background(), req)
-				if err != nil || len(p.Items) != 50 {
-					b.Fatalf("page: %d items, %v", len(p.Items), err)
-				}
-			}
+	benchPages(b, map[string]*crm.DataScope{"Owner": {OwnerIDs: []crm.ID{owner}}, "Department": {DepartmentIDs: []crm.ID{dept}}},
+		func(scope *crm.DataScope) (int, error) {
+			p, err := svc.FallingBack(context.Background(), pool.FallingBackRequest{Scope: scope, Within: 30 * 24 * time.Hour, Page: crm.PageRequest{Limit: 50}})
+			return len(p.Items), err
 		})
-	}
 }
 
 // loadTasks fills the store's tasks with n tasks of assignees assignees
@@ -143,7 +128,6 @@ func TestDueTasksPlansUseTheQueueIndexes(t *testing.T) {
 	s := newStore(t, crmtest.NewClock(queueBase))
 	assignee, dept := loadTasks(t, s, 100_000, 200, 5)
 	ctx := context.Background()
-	db := testPool(t)
 	before := queueBase.Add(30 * 24 * time.Hour)
 	after := &crm.QueueKey{DueAt: queueBase.Add(time.Hour), ID: crm.NilID}
 	for name, tc := range map[string]struct {
@@ -157,17 +141,7 @@ func TestDueTasksPlansUseTheQueueIndexes(t *testing.T) {
 		for _, from := range []*crm.QueueKey{nil, after} {
 			sql, args, ok := pgstore.DueTasksSQL(s, "", task.DueQuery{Scope: tc.scope, Before: before}, 51, from)
 			require.True(t, ok)
-			rows, err := db.Query(ctx, "EXPLAIN "+sql, args...)
-			require.NoError(t, err)
-			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			require.NoError(t, err)
-			plan := strings.Join(lines, "\n")
-			require.Regexp(t, `Index (Only )?Scan using `+tc.index, plan, "%s (after %v):\n%s", name, from, plan)
-			require.NotContains(t, plan, "Seq Scan on crm_tasks", "%s:\n%s", name, plan)
-			require.NotContains(t, plan, "Bitmap Heap Scan on crm_tasks", "%s:\n%s", name, plan)
-			if testing.Verbose() {
-				t.Logf("%s (after %v):\n%s", name, from, plan)
-			}
+			requireIndexPlan(t, sql, args, tc.index, fmt.Sprintf("%s (after %v)", name, from), "crm_tasks")
 		}
 	}
 	svc, err := task.New(s, &task.Config{Clock: crmtest.NewClock(queueBase)})
@@ -193,17 +167,42 @@ func BenchmarkDueTasksPage(b *testing.B) {
 	assignee, dept := loadTasks(b, s, 1_000_000, 1000, 10)
 	svc, err := task.New(s, &task.Config{Clock: crmtest.NewClock(queueBase)})
 	require.NoError(b, err)
-	for name, scope := range map[string]*crm.DataScope{
-		"Assignee":   {OwnerIDs: []crm.ID{assignee}},
-		"Department": {DepartmentIDs: []crm.ID{dept}},
-	} {
+	benchPages(b, map[string]*crm.DataScope{"Assignee": {OwnerIDs: []crm.ID{assignee}}, "Department": {DepartmentIDs: []crm.ID{dept}}},
+		func(scope *crm.DataScope) (int, error) {
+			p, err := svc.Due(context.Background(), task.DueRequest{Scope: scope, Before: queueBase.Add(30 * 24 * time.Hour), Page: crm.PageRequest{Limit: 50}})
+			return len(p.Items), err
+		})
+}
+
+// requireIndexPlan explains a work queue's statement and requires a plan
+// that reads index and never scans tables whole (what names the case).
+func requireIndexPlan(t *testing.T, sql string, args []any, index, what string, tables ...string) {
+	t.Helper()
+	rows, err := testPool(t).Query(context.Background(), "EXPLAIN "+sql, args...)
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	plan := strings.Join(lines, "\n")
+	require.Regexp(t, `Index (Only )?Scan using `+index, plan, "%s:\n%s", what, plan)
+	for _, table := range tables {
+		require.NotContains(t, plan, "Seq Scan on "+table, "%s:\n%s", what, plan)
+		require.NotContains(t, plan, "Bitmap Heap Scan on "+table, "%s:\n%s", what, plan)
+	}
+	if testing.Verbose() {
+		t.Logf("%s:\n%s", what, plan)
+	}
+}
+
+// benchPages runs one sub-benchmark per named scope, in name order, each
+// reading with page a page of 50 (page returns how many entries it held).
+func benchPages(b *testing.B, scopes map[string]*crm.DataScope, page func(*crm.DataScope) (int, error)) {
+	for _, name := range slices.Sorted(maps.Keys(scopes)) {
+		scope := scopes[name]
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			req := task.DueRequest{Scope: scope, Before: queueBase.Add(30 * 24 * time.Hour), Page: crm.PageRequest{Limit: 50}}
 			for b.Loop() {
-				p, err := svc.Due(context.Background(), req)
-				if err != nil || len(p.Items) != 50 {
-					b.Fatalf("page: %d items, %v", len(p.Items), err)
+				if n, err := page(scope); err != nil || n != 50 {
+					b.Fatalf("page: %d items, %v", n, err)
 				}
 			}
 		})

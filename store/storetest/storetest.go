@@ -120,6 +120,10 @@ type Features struct {
 	// workflow.ApprovalInbox, the work queue of the requests waiting on
 	// an approver. Runs "ApprovalInbox" (with Workflow).
 	ApprovalInbox bool
+	// RisingLeadsQueue: the unit of work implements lead.RisingQueue, the
+	// work queue of leads whose grade rose. Runs "RisingLeads" (with
+	// Leads).
+	RisingLeadsQueue bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -129,7 +133,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true}
+		ApprovalInbox: true, RisingLeadsQueue: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -150,7 +154,8 @@ func clockStart() time.Time {
 // ([RunPool]), "Workflow" ([RunWorkflow]) with "TicketLifecycle"
 // ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
-// ([RunRemind], with Workflow), and "CRM"
+// ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
+// Leads), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -205,6 +210,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })
+		t.Run("RisingLeads", func(t *testing.T) { RunRisingLeads(t, h) })
 	}
 	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })

@@ -116,3 +116,72 @@ func BenchmarkRisingLeadsPage(b *testing.B) {
 			return len(p.Items), err
 		})
 }
+
+// TestRisingLeadsFollowAConcurrentOwnerChange shows that a snapshot's copy
+// of its lead's owner cannot miss an owner change committed concurrently
+// with the snapshot's first save, whichever of the two writes first: the
+// save waits for the lead's change (FOR SHARE), or the change waits for
+// the save and its trigger then updates the committed snapshot.
+func TestRisingLeadsFollowAConcurrentOwnerChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := crmtest.NewClock(queueBase)
+	s := newStore(t, clock)
+	db := testPool(t)
+	ids := crmtest.NewIDs()
+	a, b := crmtest.User(ids), crmtest.User(ids)
+	require.NoError(t, s.Users().Create(ctx, a))
+	require.NoError(t, s.Users().Create(ctx, b))
+	svc, err := lead.New(s, &lead.Config{Clock: clock})
+	require.NoError(t, err)
+	move := "UPDATE " + pgx.Identifier{s.Schema(), "crm_leads"}.Sanitize() + " SET owner_id = $1 WHERE id = $2"
+	// blocked waits until the other writer waits for a lock, or is done.
+	blocked := func(done <-chan error) {
+		t.Helper()
+		for range 10_000 {
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+				require.Fail(t, "the second writer did not wait for the first")
+				return
+			default:
+			}
+			var waiting bool
+			require.NoError(t, db.QueryRow(ctx, "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'",
+				s.Schema()).Scan(&waiting))
+			if waiting {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		require.Fail(t, "the second writer never waited")
+	}
+	for _, snapshotFirst := range []bool{false, true} {
+		l := crmtest.Lead(ids, func(l *crm.Lead) { l.OwnerID = a.ID })
+		require.NoError(t, s.Leads().Create(ctx, l))
+		snap := &lead.ScoreSnapshot{LeadID: l.ID, ModelID: "hot", ModelVersion: 1, Grade: "A1", ComputedAt: clock.Now(), RoseAt: clock.Now()}
+		first, err := db.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = first.Rollback(ctx) }() // after a failure: release the other writer
+		done := make(chan error, 1)
+		if snapshotFirst {
+			require.NoError(t, s.WithTx(first).(lead.Tx).LeadScores().Save(ctx, snap))
+			go func() { _, err := db.Exec(ctx, move, [16]byte(b.ID), [16]byte(l.ID)); done <- err }()
+		} else {
+			_, err = first.Exec(ctx, move, [16]byte(b.ID), [16]byte(l.ID))
+			require.NoError(t, err)
+			go func() {
+				done <- s.InTx(ctx, func(ctx context.Context, tx crm.Tx) error { return tx.(lead.Tx).LeadScores().Save(ctx, snap) })
+			}()
+		}
+		blocked(done)
+		require.NoError(t, first.Commit(ctx))
+		require.NoError(t, <-done)
+		for owner, want := range map[crm.ID]int{a.ID: 0, b.ID: 1} {
+			p, err := svc.Rising(ctx, lead.RisingRequest{Actor: owner, ModelID: "hot"})
+			require.NoError(t, err)
+			require.Len(t, p.Items, want, "snapshot first %v, owner %s", snapshotFirst, owner)
+		}
+		require.NoError(t, s.Leads().Delete(ctx, l.ID, 1))
+	}
+}

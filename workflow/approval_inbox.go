@@ -142,11 +142,12 @@ func (q *InboxQuery) Validate() error {
 type ApprovalInbox interface {
 	// ApprovalInbox returns one page of the context tenant's pending
 	// requests that wait on any of q.Approvers, each once, built with
-	// [NewInboxItem] on [InboxQuery.ApproverSet], oldest WaitingSince first, ties by request ID. The
-	// adapter checks q with [InboxQuery.Validate], reads the page with
-	// [ResolveInboxPage] and makes NextCursor with [InboxCursor]; a
-	// cursor of another query is a [*crm.ValidationError] on
-	// "page.cursor". It locks nothing; items are copies the caller owns.
+	// [NewInboxItem] on [InboxQuery.ApproverSet], oldest WaitingSince
+	// first, ties by request ID. The adapter checks q with
+	// [InboxQuery.Validate], reads the page with [ResolveInboxPage] and
+	// makes NextCursor with [InboxCursor]; a cursor of a list or of
+	// another queue is a [*crm.ValidationError] on "page.cursor". It
+	// locks nothing; items are copies the caller owns.
 	ApprovalInbox(ctx context.Context, q InboxQuery) (crm.Page[InboxItem], error)
 }
 

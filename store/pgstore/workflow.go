@@ -22,7 +22,9 @@ import (
 // nothing; ClaimDue is FOR UPDATE SKIP LOCKED on the timers' next_at index;
 // UpdateTimers is one set-based UPDATE over unnest'ed arrays. Approval
 // requests keep workflow.Instance.NextDueAt in next_due_at (migration
-// 0005_workflow_deadlines), which DueInstances claims the same way.
+// 0005_workflow_deadlines), which DueInstances claims the same way, and
+// the statement that stores a request rewrites its rows of the approver's
+// inbox (migration 0020_approval_inbox; inbox.go reads them).
 
 var (
 	_ workflow.Tx                = view{}

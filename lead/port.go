@@ -155,9 +155,6 @@ func (s *ScoreSnapshot) Validate() error {
 	if s.ComputedAt.IsZero() {
 		probs.Add("computed_at", "is required")
 	}
-	if !s.RoseAt.IsZero() && !s.ComputedAt.IsZero() && s.RoseAt.After(s.ComputedAt) {
-		probs.Add("rose_at", "must not be after computed_at")
-	}
 	switch {
 	case len(s.RoseFrom) > 8 || !utf8.ValidString(s.RoseFrom) || strings.IndexByte(s.RoseFrom, 0) >= 0:
 		probs.Add("rose_from", "must be valid text of at most 8 bytes")

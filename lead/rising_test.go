@@ -106,7 +106,6 @@ func TestScoreSnapshotValidatesTheRise(t *testing.T) {
 	ok := lead.ScoreSnapshot{LeadID: crm.ID{1}, ModelID: "hot", ModelVersion: 1, Grade: "A1", ComputedAt: t0, RoseAt: t0, RoseFrom: "B2"}
 	require.NoError(t, ok.Validate())
 	for field, edit := range map[string]func(*lead.ScoreSnapshot){
-		"rose_at":   func(s *lead.ScoreSnapshot) { s.RoseAt = t0.Add(time.Nanosecond) },
 		"rose_from": func(s *lead.ScoreSnapshot) { s.RoseAt = time.Time{} },
 	} {
 		bad := ok

@@ -27,9 +27,9 @@ type queueBench struct {
 	owners, depts []crm.ID
 }
 
-// newQueueBench fills a store, calling fill once per row with the row's
-// index, owner and department.
-func newQueueBench(b *testing.B, fill func(ctx context.Context, tx crm.Tx, i int, owner, dept crm.ID) error) *queueBench {
+// newQueueBench fills a store, calling fill once per row with the bench
+// being filled, the row's index, owner and department.
+func newQueueBench(b *testing.B, fill func(ctx context.Context, tx crm.Tx, q *queueBench, i int, owner, dept crm.ID) error) *queueBench {
 	q := &queueBench{ctx: context.Background(), base: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), ids: crmtest.NewIDs()}
 	q.clock = crmtest.NewClock(q.base)
 	q.s = memstore.New(&memstore.Config{Clock: q.clock})
@@ -45,7 +45,7 @@ func newQueueBench(b *testing.B, fill func(ctx context.Context, tx crm.Tx, i int
 		err := q.s.InTx(q.ctx, func(ctx context.Context, tx crm.Tx) error {
 			for i := start; i < start+100_000; i++ {
 				k := i % len(q.owners)
-				if err := fill(ctx, tx, i, q.owners[k], q.depts[k%len(q.depts)]); err != nil {
+				if err := fill(ctx, tx, q, i, q.owners[k], q.depts[k%len(q.depts)]); err != nil {
 					return err
 				}
 			}
@@ -68,8 +68,7 @@ func (q *queueBench) at(i int) time.Time {
 // 10 departments, one in fifty locked), through pool.Service.FallingBack
 // (one unit of work).
 func BenchmarkFallingBackPage(b *testing.B) {
-	var q *queueBench
-	q = newQueueBench(b, func(ctx context.Context, tx crm.Tx, i int, owner, dept crm.ID) error {
+	q := newQueueBench(b, func(ctx context.Context, tx crm.Tx, q *queueBench, i int, owner, dept crm.ID) error {
 		return tx.(pool.Tx).PoolHoldings().Create(ctx, &pool.Holding{
 			CustomerID: q.ids.NewID(), OwnerID: owner, OwnerDepartmentID: dept, Locked: i%50 == 0, DueAt: q.at(i),
 		})
@@ -90,9 +89,8 @@ func BenchmarkFallingBackPage(b *testing.B) {
 // departments, one in five done), through task.Service.Due (one unit of
 // work).
 func BenchmarkDueTasksPage(b *testing.B) {
-	var q *queueBench
 	var subject crm.Ref
-	q = newQueueBench(b, func(ctx context.Context, tx crm.Tx, i int, assignee, dept crm.ID) error {
+	q := newQueueBench(b, func(ctx context.Context, tx crm.Tx, q *queueBench, i int, assignee, dept crm.ID) error {
 		if subject.ID == crm.NilID {
 			subject = crm.Ref{Type: crm.TypeCustomer, ID: q.ids.NewID()}
 		}
@@ -120,8 +118,7 @@ func BenchmarkDueTasksPage(b *testing.B) {
 // leads of 1,000 owners in 10 departments, one in ten disqualified, three
 // in four risen), through lead.Service.Rising (one unit of work).
 func BenchmarkRisingLeadsPage(b *testing.B) {
-	var q *queueBench
-	q = newQueueBench(b, func(ctx context.Context, tx crm.Tx, i int, owner, dept crm.ID) error {
+	q := newQueueBench(b, func(ctx context.Context, tx crm.Tx, q *queueBench, i int, owner, dept crm.ID) error {
 		l := &crm.Lead{Meta: crm.Meta{ID: q.ids.NewID()}, Name: "Lead", Status: crm.LeadNew, OwnerID: owner, DepartmentID: dept}
 		if i%10 == 0 {
 			l.Status, l.DisqualifyReason = crm.LeadDisqualified, "no budget"

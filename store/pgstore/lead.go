@@ -14,7 +14,8 @@ import (
 )
 
 // This file implements the storage ports of package lead ([lead.Tx]) over
-// the tables of migration 0004_lead. Every write is a single statement that
+// the tables of migration 0004_lead (snapshots extended by 0022 for the
+// rising-leads queue, queue_leads.go). Every write is a single statement that
 // cannot fail on a clash (ON CONFLICT DO NOTHING, or an UPDATE conditional
 // on the version), so a refused write never aborts the caller's
 // transaction: a snapshot's compare-and-swap is decided by the row lock the

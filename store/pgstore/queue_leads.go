@@ -29,8 +29,9 @@ const risingIn = " AND model_id = $4 AND rose_at IS NOT NULL AND lead_status NOT
 
 // risingQuery returns the statement of a page of n entries of the
 // rising-leads queue of model q.ModelID since since, after after (nil:
-// from the start) in the queue's newest-first order, or false when the
-// scope matches nothing. leadCols are the lead table's columns.
+// from the start) in the queue's newest-first order, or an empty
+// statement and false when the scope matches nothing. leadCols are the
+// lead table's columns.
 func risingQuery(schema, leadCols, tenant string, q lead.RisingQuery, since time.Time, n int, after *crm.QueueKey) (string, []any, bool) {
 	scores := pgx.Identifier{schema, "crm_lead_scores"}.Sanitize()
 	leads := pgx.Identifier{schema, "crm_leads"}.Sanitize()

@@ -167,12 +167,8 @@ func RunRisingLeads(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		requireSame(t, s, got)
 		require.Equal(t, []crm.ID{l.ID}, e.all(e.ctx, lead.RisingRequest{Actor: e.inRoot.ID}, 10))
-		// A rise after the scoring, or a grade risen from without a rise,
-		// is refused naming the field.
+		// A grade risen from without a rise is refused naming the field.
 		bad := *got
-		bad.RoseAt = bad.ComputedAt.Add(time.Microsecond)
-		requireInvalid(t, e.saveSnapshot(e.ctx, &bad), "rose_at")
-		bad = *got
 		bad.RoseAt = time.Time{}
 		requireInvalid(t, e.saveSnapshot(e.ctx, &bad), "rose_from")
 		// Cleared, the rise leaves the queue.

@@ -19,6 +19,11 @@ import (
 type query struct {
 	sql  strings.Builder
 	args []any
+	// selective marks a filter whose matching rows are few and found by an
+	// index of their own (a set of subject records): a list reads them
+	// first and orders them after, rather than walking the ID index and
+	// testing every row.
+	selective bool
 }
 
 // newQuery starts a query whose $1 is the tenant.
@@ -165,6 +170,7 @@ func whereActivity(f *crm.ActivityFilter, q *query) {
 		q.and("subject_type = ", q.arg(string(f.Subject.Type)), " AND subject_id = ", q.arg(key(f.Subject.ID)))
 	}
 	idIn(q, "subject_id", f.SubjectIDs)
+	q.selective = q.selective || len(f.SubjectIDs) > 0
 	idIn(q, "actor_id", f.ActorIDs)
 	textIn(q, "kind", f.Kinds)
 	if f.OccurredFrom != nil {
@@ -227,6 +233,7 @@ func whereTask(departments string) func(*crm.TaskFilter, *query) {
 			q.and("subject_type = ", q.arg(string(f.Subject.Type)), " AND subject_id = ", q.arg(key(f.Subject.ID)))
 		}
 		idIn(q, "subject_id", f.SubjectIDs)
+		q.selective = q.selective || len(f.SubjectIDs) > 0
 		if f.DueFrom != nil {
 			q.and("due_at >= ", q.arg(ceilMicro(*f.DueFrom)))
 		}

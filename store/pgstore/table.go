@@ -537,9 +537,14 @@ func (r repo[T, F, PT, PF]) List(ctx context.Context, f F, page crm.PageRequest)
 		q.and("id > ", q.arg(key(after)))
 	}
 	r.t.where(&f, q)
-	q.sql.WriteString(" ORDER BY id LIMIT ")
-	q.sql.WriteString(q.arg(limit + 1))
-	rows, err := r.v.q.Query(ctx, q.sql.String(), q.args...)
+	sql := q.sql.String()
+	if q.selective {
+		// OFFSET 0 keeps PostgreSQL from flattening the subquery, so the
+		// filter's own index finds the rows, which are then ordered.
+		sql = "SELECT * FROM (" + sql + " OFFSET 0) AS s"
+	}
+	sql += " ORDER BY id LIMIT " + q.arg(limit+1)
+	rows, err := r.v.q.Query(ctx, sql, q.args...)
 	if err != nil {
 		return crm.Page[T]{}, fmt.Errorf("pgstore: list %s: %w", r.t.typ, dbError(ctx, err))
 	}

@@ -32,6 +32,7 @@ func run(ctx context.Context, out io.Writer) error {
 		{"Converting the lead finds the customer already in the public pool", s.convertLead},
 		{"A 15% discount needs the sales manager's approval", s.approveDiscount},
 		{"A neglected customer falls back into the pool", s.recycle},
+		{"The next morning: 李伟's work queues and one read of the customer", s.morning},
 		{"Two people edit the customer at once", s.concurrentEdit},
 		{"Each person's customer list is filtered in the store", s.lists},
 		{"The outbox holds every change, ready to publish", s.outbox},

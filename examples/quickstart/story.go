@@ -19,6 +19,7 @@ import (
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/store/memstore"
+	"github.com/crmkit/crmkit/task"
 	"github.com/crmkit/crmkit/workflow"
 )
 
@@ -93,7 +94,8 @@ const policyJSON = `{
   "record_types": [
     {"name": "lead", "fields": ["name", "company", "phone", "email", "status", "follow_up_status"]},
     {"name": "customer", "fields": ["name", "phone", "email", "level"]},
-    {"name": "opportunity", "fields": ["name", "amount", "stage"]}
+    {"name": "opportunity", "fields": ["name", "amount", "stage"]},
+    {"name": "activity"}, {"name": "task"}
   ],
   "roles": [
     {"name": "marketing", "description": "captures and works leads",
@@ -106,7 +108,9 @@ const policyJSON = `{
        {"id": "sales.own_leads", "record_type": "lead", "actions": ["view", "edit"], "scope": "own"},
        {"id": "sales.own_customers", "record_type": "customer", "actions": ["view", "edit", "create"], "scope": "own"},
        {"id": "sales.pool", "record_type": "customer", "actions": ["view", "claim"], "scope": "all", "when": {"field": "pool_id", "in": ["%[2]s"]}},
-       {"id": "sales.own_deals", "record_type": "opportunity", "actions": ["view", "create", "edit"], "scope": "own"}]},
+       {"id": "sales.own_deals", "record_type": "opportunity", "actions": ["view", "create", "edit"], "scope": "own"},
+       {"id": "sales.own_activities", "record_type": "activity", "actions": ["view", "create"], "scope": "own"},
+       {"id": "sales.own_tasks", "record_type": "task", "actions": ["view", "create", "edit"], "scope": "own"}]},
     {"name": "sales_manager", "description": "sees and manages the whole sales department tree",
      "rules": [
        {"id": "manager.tree", "record_type": "customer", "actions": ["view", "edit", "assign"], "scope": "department_tree"},
@@ -521,6 +525,62 @@ func (s *story) recycle() error {
 		return err
 	}
 	s.printf("李伟 claims it instead")
+	return nil
+}
+
+func (s *story) morning() error {
+	// 李伟 planned a follow-up for this morning.
+	plan := crmtest.Task(s.ids, crm.Ref{Type: crm.TypeOpportunity, ID: s.deal.ID}, s.liWei.ID, func(t *crm.Task) {
+		t.Title, t.DepartmentID, t.DueAt = "Send the revised proposal", s.liWei.DepartmentID, s.clock.Now().Add(2*time.Hour)
+	})
+	if _, err := s.crm.Tasks.Create(s.ctx, task.CreateRequest{Task: plan, Actor: s.liWei.ID}); err != nil {
+		return err
+	}
+	due, err := s.crm.TasksDue(s.ctx, crmkit.TasksDueRequest{Viewer: s.liWei.ID, Before: s.clock.Now().Add(8 * time.Hour)})
+	if err != nil {
+		return err
+	}
+	for _, t := range due.Items {
+		s.printf("due today: %s at %s", t.Title, t.DueAt.In(shanghai).Format("15:04"))
+	}
+	falling, err := s.crm.FallingBack(s.ctx, crmkit.FallingBackRequest{Viewer: s.liWei.ID, Within: 30 * 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	for _, h := range falling.Items {
+		s.printf("falls back to the pool on %s unless followed up: %s", h.DueAt.In(shanghai).Format(time.DateOnly), s.name(h.CustomerID))
+	}
+	inbox, err := s.crm.Inbox(s.ctx, crmkit.InboxRequest{Viewer: s.zhang.ID})
+	if err != nil {
+		return err
+	}
+	s.printf("张敏's approval inbox: %d waiting (she approved the discount yesterday)", len(inbox.Items))
+
+	// One read of the customer, masked by the permission policy.
+	v, err := s.crm.View(s.ctx, s.liWei.ID, s.customer.ID)
+	if err != nil {
+		return err
+	}
+	s.printf("%s in one read: %d opportunity, %d activities, %d open task, %d approval, %d ledger entries",
+		v.Customer.Name, len(v.Opportunities.Items), len(v.Activities.Items), len(v.Tasks.Items), len(v.Approvals.Items), len(v.Ledger.Items))
+	if v.Ownership != nil && v.Ownership.FallsBackInDays != nil {
+		s.printf("standing: %s, falls back in %d days", v.Ownership.Standing.State, *v.Ownership.FallsBackInDays)
+	} else if v.Ownership != nil {
+		s.printf("standing: %s", v.Ownership.Standing.State)
+	}
+	for _, o := range v.Omitted {
+		s.printf("left out: %s (%s)", o.Section, o.Reason)
+	}
+	if v.Lead != nil {
+		s.printf("it came from lead %s, scored %d time(s)", v.Lead.Lead.Name, len(v.Lead.ScoreHistory))
+	}
+	for i, e := range v.Timeline.Items {
+		if i == 5 {
+			s.printf("... %d more on this page", len(v.Timeline.Items)-5)
+			break
+		}
+		s.printf("timeline: %s %s", e.OccurredAt.In(shanghai).Format("01-02 15:04"), e.Type)
+	}
 	return nil
 }
 

@@ -25,6 +25,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		return usageError{"score: missing subcommand\n" + scoreUsage}
 	}
 	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, scoreUsage)
+		return nil
 	case "train":
 		return scoreTrain(args[1:], stdout, stderr)
 	case "apply":
@@ -53,6 +56,9 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "model JSON file to write")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return usageError{fmt.Sprintf("score train: %v", err)}
 	}
 	if err := scoreRequire("train", [][2]string{{"in", *in}, {"label", *label}, {"id", *id}, {"out", *out}}); err != nil {
@@ -131,6 +137,9 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "CSV file to write: id,score")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return usageError{fmt.Sprintf("score apply: %v", err)}
 	}
 	if err := scoreRequire("apply", [][2]string{{"model", *modelPath}, {"in", *in}, {"id", *id}, {"out", *out}}); err != nil {

@@ -33,13 +33,14 @@ type badRowError struct {
 
 func (e *badRowError) Error() string { return fmt.Sprintf("%s line %d: %s", e.path, e.line, e.reason) }
 
-// openCSV opens path and reads its header.
-func openCSV(path string) (*csvInput, error) {
+// openCSV opens path, read in the text encoding enc ([decodeInput]), and
+// reads its header.
+func openCSV(path, enc string) (*csvInput, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
+	br := bufio.NewReaderSize(decodeInput(f, enc), 1<<16)
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		_, _ = br.Discard(3)
 	}
@@ -122,8 +123,8 @@ func (in *csvInput) Close() error { return in.f.Close() }
 // readAllCSV reads a whole file: header, rows and each row's line. With
 // skipBad, bad rows are reported to warn and skipped; otherwise the first
 // one is the error.
-func readAllCSV(path string, skipBad bool, warn io.Writer) (header []string, rows [][]string, lines []int, err error) {
-	in, err := openCSV(path)
+func readAllCSV(path, enc string, skipBad bool, warn io.Writer) (header []string, rows [][]string, lines []int, err error) {
+	in, err := openCSV(path, enc)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -172,6 +173,10 @@ func writeCSVFile(path string, write func(w *csv.Writer) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// A temporary file is private (0600); the output is an ordinary file.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)

@@ -69,6 +69,7 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 	matchProb := fs.Float64("match-probability", 0, "match probability from which two rows are linked, given the share of matching pairs learnt from the file (default 0.5)")
 	coherence := fs.Float64("coherence", 0, "mean score in bits the rows of two clusters must reach with each other to join (default 6)")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
+	enc := encodingFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,7 +107,10 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 		return usageError{err.Error()}
 	}
 
-	src, err := openCSV(*in)
+	if err := checkEncoding("dedupe", *enc); err != nil {
+		return err
+	}
+	src, err := openCSV(*in, *enc)
 	if err != nil {
 		return err
 	}

@@ -210,7 +210,7 @@ func FuzzCSVInput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "in.csv")
 		require.NoError(t, os.WriteFile(path, data, 0o644))
-		in, err := openCSV(path)
+		in, err := openCSV(path, "auto")
 		if err != nil {
 			return
 		}

@@ -55,16 +55,20 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", string(lead.Ensemble), "nb, logreg, gbt, ensemble or auto")
 	out := fs.String("out", "", "model JSON file to write")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
+	enc := encodingFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return usageError{fmt.Sprintf("score train: %v", err)}
 	}
+	if err := checkEncoding("score train", *enc); err != nil {
+		return err
+	}
 	if err := scoreRequire("train", [][2]string{{"in", *in}, {"label", *label}, {"id", *id}, {"out", *out}}); err != nil {
 		return err
 	}
-	tbl, lines, err := scoreReadCSV(*in, *skipBad, stderr)
+	tbl, lines, err := scoreReadCSV(*in, *enc, *skipBad, stderr)
 	if err != nil {
 		return fmt.Errorf("score train: %w", err)
 	}
@@ -136,11 +140,15 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	id := fs.String("id", "", "ID column copied to the output")
 	out := fs.String("out", "", "CSV file to write: id,score")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
+	enc := encodingFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return usageError{fmt.Sprintf("score apply: %v", err)}
+	}
+	if err := checkEncoding("score apply", *enc); err != nil {
+		return err
 	}
 	if err := scoreRequire("apply", [][2]string{{"model", *modelPath}, {"in", *in}, {"id", *id}, {"out", *out}}); err != nil {
 		return err
@@ -153,7 +161,7 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("score apply: %s: %w", *modelPath, err)
 	}
-	tbl, _, err := scoreReadCSV(*in, *skipBad, stderr)
+	tbl, _, err := scoreReadCSV(*in, *enc, *skipBad, stderr)
 	if err != nil {
 		return fmt.Errorf("score apply: %w", err)
 	}
@@ -190,8 +198,8 @@ func scoreColumn(t *lead.Table, name string) int {
 }
 
 // scoreReadCSV reads a CSV file into a table, with each row's line number.
-func scoreReadCSV(path string, skipBad bool, warn io.Writer) (*lead.Table, []int, error) {
-	header, rows, lines, err := readAllCSV(path, skipBad, warn)
+func scoreReadCSV(path, enc string, skipBad bool, warn io.Writer) (*lead.Table, []int, error) {
+	header, rows, lines, err := readAllCSV(path, enc, skipBad, warn)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -88,12 +88,14 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 		return usageError{"dedupe: at least one --field KIND=COLUMN is required\n" + dedupeUsage}
 	case fs.NArg() > 0:
 		return usageError{fmt.Sprintf("dedupe: unexpected argument %q\n%s", fs.Arg(0), dedupeUsage)}
-	case math.IsNaN(*threshold) || math.IsInf(*threshold, 0):
-		return usageError{fmt.Sprintf("dedupe: --threshold %v: want a finite number of bits\n%s", *threshold, dedupeUsage)}
+	case math.IsNaN(*threshold) || *threshold < 0 || *threshold > 100:
+		return usageError{fmt.Sprintf("dedupe: --threshold %v: want a match weight between 0 and 100 bits (0: the default, 10)", *threshold)}
+	case *maxCluster != 0 && (*maxCluster < 2 || *maxCluster > 1_000_000):
+		return usageError{fmt.Sprintf("dedupe: --max-cluster-size %d: want 2 to 1000000 (0: the default, 50)", *maxCluster)}
 	case *matchProb < 0 || *matchProb >= 1 || math.IsNaN(*matchProb):
-		return usageError{fmt.Sprintf("dedupe: --match-probability %v: want a probability between 0 and 1\n%s", *matchProb, dedupeUsage)}
+		return usageError{fmt.Sprintf("dedupe: --match-probability %v: want a probability between 0 and 1", *matchProb)}
 	case math.IsNaN(*coherence) || math.IsInf(*coherence, 0):
-		return usageError{fmt.Sprintf("dedupe: --coherence %v: want a finite number of bits\n%s", *coherence, dedupeUsage)}
+		return usageError{fmt.Sprintf("dedupe: --coherence %v: want a finite number of bits", *coherence)}
 	case sameFile(*in, *out):
 		// The output replaces its file, so the input would be lost.
 		return usageError{fmt.Sprintf("dedupe: --out %s is the input file; write the clusters to another file", *out)}

@@ -109,3 +109,14 @@ func TestHelpExitsZeroAtEveryLevel(t *testing.T) {
 	_, out, _ := crmkitCLI("version")
 	require.True(t, strings.HasPrefix(out, "crmkit "), out)
 }
+
+func TestDedupeRangeChecksItsNumericFlags(t *testing.T) {
+	for _, tc := range []struct{ flag, value string }{
+		{"--threshold", "-5"}, {"--threshold", "NaN"}, {"--threshold", "1000"},
+		{"--max-cluster-size", "1"}, {"--max-cluster-size", "-3"}, {"--match-probability", "1.5"},
+	} {
+		code, _, errOut := crmkitCLI("dedupe", "--in", "in.csv", "--out", "out.csv", "--id", "id", "--field", "name=name", tc.flag, tc.value)
+		require.Equal(t, 2, code, "%s %s: %s", tc.flag, tc.value, errOut)
+		require.Contains(t, errOut, tc.flag+" ", "%s %s", tc.flag, tc.value)
+	}
+}

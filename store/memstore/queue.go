@@ -179,21 +179,32 @@ func (t tx) PoolFallingBack(ctx context.Context, q pool.FallingBackQuery) (crm.P
 	st := t.poolState()
 	tenant := crm.TenantFrom(ctx)
 	idx := t.s.queueIndexes(tenant, q.Scope, st.byOwner, st.byDept)
-	var out crm.Page[pool.Holding]
-	mergeQueues(idx, after, q.By, limit+1, func(id crm.ID) bool {
-		h := st.holdings[id]
-		if h == nil || h.TenantID != tenant {
-			return false
+	return queuePage(idx, after, q.By, limit, func(id crm.ID) *pool.Holding {
+		if h := st.holdings[id]; h != nil && h.TenantID == tenant {
+			c := *h
+			return &c
 		}
-		c := *h
-		out.Items = append(out.Items, &c)
-		return true
+		return nil
+	}, pool.FallingBackCursor), nil
+}
+
+// queuePage reads a page of limit records from idx after after, due at or
+// before by: copy returns the tenant's record of an ID (a copy the caller
+// owns), nil to skip it; cursor makes the next page's cursor.
+func queuePage[T any](idx []*queueIndex, after *crm.QueueKey, by time.Time, limit int, copy func(crm.ID) *T, cursor func(*T) string) crm.Page[T] {
+	var out crm.Page[T]
+	mergeQueues(idx, after, by, limit+1, func(id crm.ID) bool {
+		r := copy(id)
+		if r != nil {
+			out.Items = append(out.Items, r)
+		}
+		return r != nil
 	})
 	if len(out.Items) > limit {
 		out.Items = out.Items[:limit]
-		out.NextCursor = pool.FallingBackCursor(out.Items[limit-1])
+		out.NextCursor = cursor(out.Items[limit-1])
 	}
-	return out, nil
+	return out
 }
 
 // mergeQueues visits, in queue order, the entries of idx after after (nil:
@@ -302,20 +313,12 @@ func (t tx) TasksDue(ctx context.Context, q task.DueQuery) (crm.Page[crm.Task], 
 	defer unlock()
 	tenant := crm.TenantFrom(ctx)
 	idx := t.s.queueIndexes(tenant, q.Scope, t.s.tasksByAssignee, t.s.tasksByDept)
-	var out crm.Page[crm.Task]
-	mergeQueues(idx, after, q.Before, limit+1, func(id crm.ID) bool {
-		row := t.s.tasks.rows[id]
-		if row == nil || row.TenantID != tenant {
-			return false
+	return queuePage(idx, after, q.Before, limit, func(id crm.ID) *crm.Task {
+		if row := t.s.tasks.rows[id]; row != nil && row.TenantID == tenant {
+			return row.Clone()
 		}
-		out.Items = append(out.Items, row.Clone())
-		return true
-	})
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = task.DueCursor(out.Items[limit-1])
-	}
-	return out, nil
+		return nil
+	}, task.DueCursor), nil
 }
 
 // queueIndexes returns the indexes of a scope's owners and departments

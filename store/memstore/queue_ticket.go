@@ -76,18 +76,10 @@ func (t tx) TicketsBySLA(ctx context.Context, q ticket.SLAQuery) (crm.Page[crm.T
 	} else {
 		idx = t.s.queueIndexes(tenant, q.Scope, qs.byAssignee, qs.byDept)
 	}
-	var out crm.Page[crm.Ticket]
-	mergeQueues(idx, after, q.Until(), limit+1, func(id crm.ID) bool {
-		row := t.s.tickets.rows[id]
-		if row == nil || row.TenantID != tenant {
-			return false
+	return queuePage(idx, after, q.Until(), limit, func(id crm.ID) *crm.Ticket {
+		if row := t.s.tickets.rows[id]; row != nil && row.TenantID == tenant {
+			return row.Clone()
 		}
-		out.Items = append(out.Items, row.Clone())
-		return true
-	})
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		out.NextCursor = ticket.SLACursor(out.Items[limit-1])
-	}
-	return out, nil
+		return nil
+	}, ticket.SLACursor), nil
 }

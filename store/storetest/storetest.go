@@ -124,6 +124,9 @@ type Features struct {
 	// work queue of leads whose grade rose. Runs "RisingLeads" (with
 	// Leads).
 	RisingLeadsQueue bool
+	// KPIs: the unit of work implements kpi.Store, the figures computed
+	// in the store. Runs "KPIs" (with Pools and Workflow).
+	KPIs bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -133,7 +136,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true, RisingLeadsQueue: true}
+		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -155,7 +158,7 @@ func clockStart() time.Time {
 // ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
-// Leads), and "CRM"
+// Leads), "KPIs" ([RunKPIs], with Pools and Workflow), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -211,6 +214,9 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Leads {
 		t.Run("LeadStorage", func(t *testing.T) { RunLead(t, h) })
 		t.Run("RisingLeads", func(t *testing.T) { RunRisingLeads(t, h) })
+	}
+	if h.Features.Pools && h.Features.Workflow {
+		t.Run("KPIs", func(t *testing.T) { RunKPIs(t, h) })
 	}
 	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })

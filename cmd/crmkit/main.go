@@ -18,6 +18,7 @@ func commands() []command {
 	return []command{
 		{"dedupe", "find duplicate customers in a CSV file", runDedupe},
 		{"migrate", "bring crmkit's PostgreSQL schema up to date, or show its status", runMigrate},
+		{"report", "print a tenant's KPIs as tables", runReport},
 		{"score", "train and apply predictive lead-scoring models", runScore},
 		{"version", "print the version and the revision this binary was built from", runVersion},
 	}

@@ -124,6 +124,9 @@ type Features struct {
 	// work queue of leads whose grade rose. Runs "RisingLeads" (with
 	// Leads).
 	RisingLeadsQueue bool
+	// Segments: the unit of work implements segment.Store (RFM scores
+	// and segment candidates). Runs "Segments".
+	Segments bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -133,7 +136,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true, RisingLeadsQueue: true}
+		ApprovalInbox: true, RisingLeadsQueue: true, Segments: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -155,7 +158,8 @@ func clockStart() time.Time {
 // ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
-// Leads), and "CRM"
+// Leads), "Segments" ([RunSegments]; without the port it checks that
+// segment reports crm.ErrUnsupported), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -215,6 +219,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })
 	}
+	t.Run("Segments", func(t *testing.T) { RunSegments(t, h) })
 	if h.Features.Reminders && h.Features.Workflow {
 		t.Run("Reminders", func(t *testing.T) { RunRemind(t, h) })
 	}

@@ -297,4 +297,3 @@ func activityEvents(ctx context.Context, tx crm.Tx, plan Plan, cands []Member, n
 		req.Cursor = acts.NextCursor
 	}
 }
-

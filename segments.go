@@ -62,7 +62,9 @@ func (c *CRM) SegmentMembers(ctx context.Context, req SegmentMembersRequest) (cr
 		return page, err
 	}
 	page.Items, err = keepVisible(ctx, c, v, true, page.Items, func(m *segment.Member) (crm.ID, crm.ID) { return m.Customer.OwnerID, m.Customer.DepartmentID },
-		func(ctx context.Context, tx crm.Tx, m *segment.Member) (any, error) { return tx.Customers().Get(ctx, m.Customer.ID) })
+		func(ctx context.Context, tx crm.Tx, m *segment.Member) (any, error) {
+			return tx.Customers().Get(ctx, m.Customer.ID)
+		})
 	if err != nil {
 		return fail(err)
 	}

@@ -43,6 +43,7 @@ const (
 	customerDepartment
 	customerPool
 	customerCreator
+	customerTags
 )
 
 var (
@@ -59,7 +60,7 @@ var (
 		{Name: "status", Kind: KindString}, {Name: "phone", Kind: KindString}, {Name: "email", Kind: KindString},
 		{Name: "address", Kind: KindString}, {Name: "website", Kind: KindString},
 		{Name: "owner_id", Kind: KindID}, {Name: "department_id", Kind: KindID}, {Name: "pool_id", Kind: KindID},
-		{Name: "created_by", Kind: KindID},
+		{Name: "created_by", Kind: KindID}, {Name: "tags", Kind: KindStrings},
 	}, false)
 )
 
@@ -87,8 +88,8 @@ func LeadSchema() *Schema { return leadSchema }
 
 // CustomerSchema is the schema of a [crm.Customer]: name, kind, level,
 // industry, region, source, status, phone, email, address and website
-// (string), owner_id, department_id, pool_id and created_by (id), and
-// custom fields as "fields.<name>". Pool entry rules are written against
+// (string), owner_id, department_id, pool_id and created_by (id), tags
+// (strings), and custom fields as "fields.<name>". Pool entry rules are written against
 // it; [FillCustomer] fills its records.
 func CustomerSchema() *Schema { return customerSchema }
 
@@ -162,6 +163,9 @@ func FillCustomer(r *Record, c *crm.Customer) error {
 		ident(&v[customerDepartment], c.DepartmentID)
 		ident(&v[customerPool], c.PoolID)
 		ident(&v[customerCreator], c.CreatedBy)
+		if len(c.Tags) > 0 {
+			list(&v[customerTags], c.Tags)
+		}
 		r.custom = c.Fields
 		return nil
 	}
@@ -169,7 +173,13 @@ func FillCustomer(r *Record, c *crm.Customer) error {
 		{"name", c.Name}, {"kind", string(c.Kind)}, {"level", c.Level}, {"industry", c.Industry}, {"region", c.Region},
 		{"source", c.Source}, {"status", string(c.Status)}, {"phone", c.Phone}, {"email", c.Email},
 		{"address", c.Address}, {"website", c.Website},
-	}, []namedID{{"owner_id", c.OwnerID}, {"department_id", c.DepartmentID}, {"pool_id", c.PoolID}, {"created_by", c.CreatedBy}}, nil)
+	}, []namedID{{"owner_id", c.OwnerID}, {"department_id", c.DepartmentID}, {"pool_id", c.PoolID}, {"created_by", c.CreatedBy}},
+		func() error {
+			if f, ok := r.schema.Field("tags"); ok && f.Kind == KindStrings && len(c.Tags) > 0 {
+				return r.SetStrings("tags", c.Tags...)
+			}
+			return nil
+		})
 }
 
 func text(v *value, s string) {

@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -58,7 +59,12 @@ type Customer struct {
 	CreatedBy      ID         `json:"created_by,omitzero"`
 	LastFollowUpAt *time.Time `json:"last_follow_up_at,omitempty"`
 	LastDealAt     *time.Time `json:"last_deal_at,omitempty"`
-	Fields         Fields     `json:"fields,omitempty"`
+	// Tags are free labels ("vip", "expo-2026") that segments select by.
+	// Normalise trims them and folds them to lower case; Validate then
+	// refuses an empty tag, one over 64 characters, a repeat, and more
+	// than 100 tags, naming the tag ("tags[2]").
+	Tags   []string `json:"tags,omitempty"`
+	Fields Fields   `json:"fields,omitempty"`
 }
 
 // RecordType returns [TypeCustomer].
@@ -69,11 +75,17 @@ func (c *Customer) Clone() *Customer {
 	out := *c
 	out.LastFollowUpAt = clonePtr(c.LastFollowUpAt)
 	out.LastDealAt = clonePtr(c.LastDealAt)
+	out.Tags = slices.Clone(c.Tags)
 	out.Fields = c.Fields.Clone()
 	return &out
 }
 
-// Normalise defaults kind and status and brings times to storage precision.
+// NormaliseTag is how a customer's tag is stored and compared: trimmed of
+// surrounding white space and folded to lower case.
+func NormaliseTag(tag string) string { return strings.ToLower(strings.TrimSpace(tag)) }
+
+// Normalise defaults kind and status, normalises tags ([NormaliseTag]) and
+// brings times to storage precision.
 func (c *Customer) Normalise() {
 	if c.Kind == "" {
 		c.Kind = CustomerCompany
@@ -83,6 +95,9 @@ func (c *Customer) Normalise() {
 	}
 	c.LastFollowUpAt = storageTimePtr(c.LastFollowUpAt)
 	c.LastDealAt = storageTimePtr(c.LastDealAt)
+	for i, t := range c.Tags {
+		c.Tags[i] = NormaliseTag(t)
+	}
 }
 
 // Validate reports every invalid field.
@@ -111,6 +126,7 @@ func (c *Customer) Validate() error {
 	if c.OwnerID != NilID && c.PoolID != NilID {
 		v.Add("pool_id", "an owned customer cannot be in a pool")
 	}
+	stringList(&v, "tags", c.Tags, maxShort)
 	v.Prefix = "fields."
 	v.Merge(c.Fields.Validate())
 	return v.Err()

@@ -137,9 +137,9 @@ func (f *LeadFilter) Match(l *Lead, inTree InTree) bool {
 		f.Scope.Match(l.OwnerID, l.DepartmentID, NilID, inTree)
 }
 
-// CustomerFilter selects customers. Each of Levels, Regions and Industries
-// is at most 64 characters of valid UTF-8 without NUL; Validate refuses
-// other values.
+// CustomerFilter selects customers. Each of Levels, Regions, Industries
+// and Tags is at most 64 characters of valid UTF-8 without NUL; Validate
+// refuses other values.
 type CustomerFilter struct {
 	Statuses      []CustomerStatus
 	OwnerIDs      []ID
@@ -148,6 +148,11 @@ type CustomerFilter struct {
 	Levels        []string
 	Regions       []string
 	Industries    []string
+	// Tags selects the customers that have any of these tags. Each value
+	// must be a normalised tag ([NormaliseTag]: trimmed, lower case), as
+	// customers' tags are stored; Validate refuses others. pgstore serves
+	// it from a GIN index.
+	Tags []string
 	// Unowned selects customers without an owner; it cannot be combined
 	// with OwnerIDs.
 	Unowned bool
@@ -164,6 +169,7 @@ func (f *CustomerFilter) Validate() error {
 	strList(&v, "levels", f.Levels, nil)
 	strList(&v, "regions", f.Regions, nil)
 	strList(&v, "industries", f.Industries, nil)
+	strList(&v, "tags", f.Tags, func(t string) bool { return t != "" && t == NormaliseTag(t) })
 	if f.Unowned && len(f.OwnerIDs) > 0 {
 		v.Add("unowned", "cannot be combined with owner_ids")
 	}
@@ -176,8 +182,19 @@ func (f *CustomerFilter) Match(c *Customer, inTree InTree) bool {
 	return in(f.Statuses, c.Status) && in(f.OwnerIDs, c.OwnerID) &&
 		in(f.DepartmentIDs, c.DepartmentID) && in(f.PoolIDs, c.PoolID) &&
 		in(f.Levels, c.Level) && in(f.Regions, c.Region) && in(f.Industries, c.Industry) &&
+		(len(f.Tags) == 0 || AnyTag(c.Tags, f.Tags)) &&
 		(!f.Unowned || c.OwnerID == NilID) &&
 		f.Scope.Match(c.OwnerID, c.DepartmentID, c.PoolID, inTree)
+}
+
+// AnyTag reports whether tags holds any of want.
+func AnyTag(tags, want []string) bool {
+	for _, t := range want {
+		if slices.Contains(tags, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // ContactFilter selects contacts.

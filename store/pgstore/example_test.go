@@ -82,6 +82,9 @@ func ExampleMigrations() {
 	// 0021 ticket_sla_queue
 	// 0022 lead_grade_rises
 	// 0023 record_timelines
+	// 0024 reserved
+	// 0025 reserved
+	// 0026 segments
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

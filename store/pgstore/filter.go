@@ -145,6 +145,9 @@ func whereCustomer(departments string) func(*crm.CustomerFilter, *query) {
 		textIn(q, "level", f.Levels)
 		textIn(q, "region", f.Regions)
 		textIn(q, "industry", f.Industries)
+		if len(f.Tags) > 0 {
+			q.and("tags && ", q.arg(f.Tags), "::text[]")
+		}
 		if f.Unowned {
 			q.and("owner_id IS NULL")
 		}

@@ -48,6 +48,8 @@ func millisSQL(a, b string) string {
 	return "trunc(extract(epoch FROM (" + b + " - " + a + ")) * 1000)::bigint"
 }
 
+// table returns the quoted name of one of crmkit's tables in the store's
+// schema.
 func (v view) table(name string) string { return pgx.Identifier{v.s.schema, name}.Sanitize() }
 
 // kpiRun runs the statement of q for the context's tenant.

@@ -121,17 +121,17 @@ func customerSpec(deps string) spec[crm.Customer, crm.CustomerFilter] {
 		typ: "customer", table: "crm_customers",
 		cols: cols("kind", "name", "level", "industry", "region", "source", "status", "phone", "email",
 			"address", "website", "owner_id", "department_id", "pool_id", "created_by", "last_follow_up_at",
-			"last_deal_at", "fields"),
+			"last_deal_at", "tags", "fields"),
 		values: func(c *crm.Customer) ([]any, error) {
 			f, err := fieldsJSON(c.Fields)
 			return []any{string(c.Kind), c.Name, c.Level, c.Industry, c.Region, c.Source, string(c.Status), c.Phone, c.Email,
 				c.Address, c.Website, ref(c.OwnerID), ref(c.DepartmentID), ref(c.PoolID), ref(c.CreatedBy), c.LastFollowUpAt,
-				c.LastDealAt, f}, err
+				c.LastDealAt, c.Tags, f}, err
 		},
 		dests: func(c *crm.Customer, s *scratch) []any {
 			return []any{(*string)(&c.Kind), &c.Name, &c.Level, &c.Industry, &c.Region, &c.Source, (*string)(&c.Status), &c.Phone, &c.Email,
 				&c.Address, &c.Website, (*ref)(&c.OwnerID), (*ref)(&c.DepartmentID), (*ref)(&c.PoolID), (*ref)(&c.CreatedBy), &c.LastFollowUpAt,
-				&c.LastDealAt, &s.fields}
+				&c.LastDealAt, &c.Tags, &s.fields}
 		},
 		decode: func(c *crm.Customer, s *scratch) (err error) {
 			c.Fields, err = decodeFields(s.fields)

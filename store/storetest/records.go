@@ -165,7 +165,7 @@ func customerKind() kind[crm.Customer, crm.CustomerFilter, *crm.Customer, *crm.C
 				Address: "北京市海淀区中关村大街 1 号", Website: "https://huateng.example",
 				OwnerID: e.ids.NewID(), DepartmentID: e.ids.NewID(), CreatedBy: e.ids.NewID(),
 				LastFollowUpAt: ptr(nanoTime(5, 999999999)), LastDealAt: ptr(nanoTime(6, 1000)),
-				Fields: fullFields("customer"),
+				Tags: []string{"vip", "展会"}, Fields: fullFields("customer"),
 			}
 		},
 		minimal: func(e *env, _ context.Context) *crm.Customer {
@@ -176,11 +176,13 @@ func customerKind() kind[crm.Customer, crm.CustomerFilter, *crm.Customer, *crm.C
 			c.Status, c.Phone, c.Email, c.Address, c.Website = crm.CustomerLost, "1", "a@b.example", "Shanghai", ""
 			c.OwnerID, c.PoolID, c.DepartmentID, c.CreatedBy = crm.NilID, e.ids.NewID(), e.ids.NewID(), crm.NilID
 			c.LastFollowUpAt, c.LastDealAt = nil, ptr(nanoTime(7, 7))
+			c.Tags = []string{"expo-2026"}
 			c.Fields = changedFields()
 		},
 		scribble: func(c *crm.Customer) {
 			*c.LastFollowUpAt = time.Time{}
 			*c.LastDealAt = time.Time{}
+			c.Tags[0] = "scribbled"
 			scribbleFields(c.Fields)
 		},
 		fields: func(c *crm.Customer) *crm.Fields { return &c.Fields },
@@ -192,12 +194,15 @@ func customerKind() kind[crm.Customer, crm.CustomerFilter, *crm.Customer, *crm.C
 			{"BadEmail", "email", func(c *crm.Customer) { c.Email = "@example.com" }},
 			{"AddressWithNUL", "address", func(c *crm.Customer) { c.Address = "\x00" }},
 			{"LevelTooLong", "level", func(c *crm.Customer) { c.Level = strings.Repeat("a", 65) }},
+			{"TagRepeatedIgnoringCase", "tags[2]", func(c *crm.Customer) { c.Tags = []string{"vip", "new", " VIP"} }},
+			{"BlankTag", "tags[0]", func(c *crm.Customer) { c.Tags = []string{"  "} }},
+			{"TagTooLong", "tags[1]", func(c *crm.Customer) { c.Tags = []string{"vip", strings.Repeat("t", 65)} }},
 		},
 		random: func(w *world, tenant string) *crm.Customer {
 			c := &crm.Customer{
 				Name: "Customer", Status: pick(w, []crm.CustomerStatus{"", crm.CustomerPotential, crm.CustomerDealt, crm.CustomerLost}),
 				OwnerID: pick(w, w.owners), DepartmentID: pick(w, w.recordDepts[tenant]), Level: pick(w, w.words),
-				Region: pick(w, w.words), Industry: pick(w, w.words),
+				Region: pick(w, w.words), Industry: pick(w, w.words), Tags: some(w, w.words[1:]),
 			}
 			if c.OwnerID == crm.NilID {
 				c.PoolID = pick(w, w.pools)
@@ -208,7 +213,7 @@ func customerKind() kind[crm.Customer, crm.CustomerFilter, *crm.Customer, *crm.C
 			f := crm.CustomerFilter{
 				Statuses:      some(w, []crm.CustomerStatus{crm.CustomerPotential, crm.CustomerDealt, crm.CustomerLost}),
 				DepartmentIDs: some(w, w.deptIDs), PoolIDs: some(w, w.pools), Levels: some(w, w.words),
-				Regions: some(w, w.words), Industries: some(w, w.words), Scope: w.scope(),
+				Regions: some(w, w.words), Industries: some(w, w.words), Tags: some(w, w.words[1:]), Scope: w.scope(),
 			}
 			if w.r.IntN(4) == 0 {
 				f.Unowned = true
@@ -228,6 +233,7 @@ func customerKind() kind[crm.Customer, crm.CustomerFilter, *crm.Customer, *crm.C
 			{"UnknownStatus", "statuses[0]", crm.CustomerFilter{Statuses: []crm.CustomerStatus{"vip"}}},
 			{"UnownedWithOwners", "unowned", crm.CustomerFilter{Unowned: true, OwnerIDs: []crm.ID{{1}}}},
 			{"TooManyPools", "pool_ids", crm.CustomerFilter{PoolIDs: tooManyIDs()}},
+			{"TagNotNormalised", "tags[1]", crm.CustomerFilter{Tags: []string{"vip", "VIP"}}},
 		},
 	}
 }

@@ -127,6 +127,9 @@ type Features struct {
 	// KPIs: the unit of work implements kpi.Store, the figures computed
 	// in the store. Runs "KPIs" (with Pools and Workflow).
 	KPIs bool
+	// Segments: the unit of work implements segment.Store (RFM scores
+	// and segment candidates). Runs "Segments".
+	Segments bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -136,7 +139,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true}
+		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true, Segments: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -158,7 +161,9 @@ func clockStart() time.Time {
 // ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
-// Leads), "KPIs" ([RunKPIs], with Pools and Workflow), and "CRM"
+// Leads), "KPIs" ([RunKPIs], with Pools and Workflow), "Segments"
+// ([RunSegments]; without the port it checks that segment reports
+// crm.ErrUnsupported), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -221,6 +226,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Dedupe {
 		t.Run("Dedupe", func(t *testing.T) { RunDedupe(t, h) })
 	}
+	t.Run("Segments", func(t *testing.T) { RunSegments(t, h) })
 	if h.Features.Reminders && h.Features.Workflow {
 		t.Run("Reminders", func(t *testing.T) { RunRemind(t, h) })
 	}

@@ -86,6 +86,11 @@ func (v view) ComputeRFM(ctx context.Context, q segment.ComputeQuery) (int, erro
 	}
 	var n, missing int64
 	err := v.atomic(ctx, func(tx pgx.Tx) error {
+		// One aggregate and three rankings over every customer with a won
+		// deal: with the default work_mem each would sort on disk.
+		if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '256MB'"); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM "+v.table("crm_rfm_scores")+" WHERE tenant_id = $1", tenant); err != nil {
 			return err
 		}

@@ -82,6 +82,10 @@ func ExampleMigrations() {
 	// 0021 ticket_sla_queue
 	// 0022 lead_grade_rises
 	// 0023 record_timelines
+	// 0024 reserved
+	// 0025 reserved
+	// 0026 reserved
+	// 0027 imports
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

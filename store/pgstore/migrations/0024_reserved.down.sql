@@ -1,0 +1,1 @@
+-- Reserved: this schema version is written by a change merged separately.

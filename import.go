@@ -380,10 +380,11 @@ func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, p
 			continue
 		}
 		res := ImportResult{Line: r.Line, ExternalID: r.ExternalID}
-		if id, ok := mapped[r.ExternalID]; ok {
-			err = im.upsert(ctx, tx, r, id, &res)
+		digest := importer.Digest(r.Values, req.Region)
+		if m, ok := mapped[r.ExternalID]; ok {
+			err = im.upsert(ctx, tx, ext, r, m, digest, &res)
 		} else {
-			err = im.create(ctx, tx, ext, r, &res)
+			err = im.create(ctx, tx, ext, r, digest, &res)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", r.Line, err)
@@ -402,9 +403,15 @@ func (im *importRun) notes(ns []importer.Note) string {
 	return clipText(strings.Join(parts, "; "))
 }
 
-// upsert applies row r to the customer its external ID names.
-func (im *importRun) upsert(ctx context.Context, tx crm.Tx, r ImportRow, id crm.ID, res *ImportResult) error {
+// upsert applies row r to the customer its external ID names: a row
+// whose digest is the one last imported is unchanged without a read.
+func (im *importRun) upsert(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, m importer.Mapping, digest string, res *ImportResult) error {
 	c := im.c
+	if m.Digest == digest {
+		res.Outcome, res.CustomerID = ImportUnchanged, m.CustomerID
+		return nil
+	}
+	id := m.CustomerID
 	stored, err := tx.Customers().Get(ctx, id)
 	// A customer merged since it was imported lives on as its survivor.
 	for hops := 0; err == nil && hops < 8; hops++ {
@@ -428,9 +435,12 @@ func (im *importRun) upsert(ctx context.Context, tx crm.Tx, r ImportRow, id crm.
 		return nil
 	}
 	res.Reason = im.notes(ns)
+	put := func() error {
+		return ext.Put(ctx, im.req.Source, r.ExternalID, importer.Mapping{CustomerID: stored.ID, Digest: digest})
+	}
 	if importer.SameValues(stored, next) {
 		res.Outcome = ImportUnchanged
-		return nil
+		return put()
 	}
 	// New values whose strong key another customer holds cannot be
 	// stored: the row is refused instead of failing the batch.
@@ -451,12 +461,12 @@ func (im *importRun) upsert(ctx context.Context, tx crm.Tx, r ImportRow, id crm.
 		return err
 	}
 	res.Outcome = ImportUpdated
-	return nil
+	return put()
 }
 
 // create stores row r as a new customer, handling a duplicate as the
 // request says, and records its external ID.
-func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, res *ImportResult) error {
+func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, digest string, res *ImportResult) error {
 	c, req := im.c, im.req
 	cust := &crm.Customer{Meta: crm.Meta{ID: c.cfg.IDs.NewID()}}
 	ns, err := importer.Apply(cust, r.Values, req.Region)
@@ -478,7 +488,7 @@ func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.Externa
 	var be *dedupe.BlockedError
 	switch {
 	case errors.As(err, &be):
-		return im.duplicate(ctx, tx, ext, r, cust, be, notes, res)
+		return im.duplicate(ctx, tx, ext, r, cust, be, importer.Mapping{CustomerID: be.Best.CustomerID, Digest: digest}, notes, res)
 	case errors.Is(err, crm.ErrInvalidArgument):
 		res.Outcome, res.Reason = ImportInvalid, im.describe(err)
 		return nil
@@ -489,12 +499,12 @@ func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.Externa
 	if len(out.Candidates) > 0 {
 		res.Outcome, res.Reason = ImportWarned, joinReason(candidateReason(out.Candidates[0]), notes)
 	}
-	return ext.Put(ctx, req.Source, r.ExternalID, out.Customer.ID)
+	return ext.Put(ctx, req.Source, r.ExternalID, importer.Mapping{CustomerID: out.Customer.ID, Digest: digest})
 }
 
 // duplicate handles a new row the entry policy blocked as a duplicate of
 // be.Existing. Nothing of the row was written.
-func (im *importRun) duplicate(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, cust *crm.Customer, be *dedupe.BlockedError, notes string, res *ImportResult) error {
+func (im *importRun) duplicate(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, cust *crm.Customer, be *dedupe.BlockedError, m importer.Mapping, notes string, res *ImportResult) error {
 	existing := be.Best.CustomerID
 	req := im.req
 	why := candidateReason(be.Best)
@@ -502,7 +512,7 @@ func (im *importRun) duplicate(ctx context.Context, tx crm.Tx, ext importer.Exte
 	switch req.OnDuplicate {
 	case DuplicateAttach:
 		res.Outcome, res.Reason = ImportAttached, joinReason(why, notes)
-		return ext.Put(ctx, req.Source, r.ExternalID, existing)
+		return ext.Put(ctx, req.Source, r.ExternalID, m)
 	case DuplicateMerge:
 		// The row is stored as it was typed, without match keys (its
 		// strong key is the survivor's), and merged into the survivor:
@@ -522,7 +532,7 @@ func (im *importRun) duplicate(ctx context.Context, tx crm.Tx, ext importer.Exte
 			return err
 		}
 		res.Outcome, res.Reason = ImportMerged, joinReason(fmt.Sprintf("merged %s into it; %s", cust.ID, why), notes)
-		return ext.Put(ctx, req.Source, r.ExternalID, existing)
+		return ext.Put(ctx, req.Source, r.ExternalID, m)
 	}
 	res.Outcome, res.Reason = ImportBlocked, joinReason(why, notes)
 	return nil

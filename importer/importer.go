@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"regexp"
 	"slices"
@@ -265,4 +267,22 @@ func CheckExternalID(id string) error {
 		return err
 	}
 	return nil
+}
+
+// Digest returns a digest of a row's typed values (and the on-duplicate
+// mode or anything else the caller adds in extra): rows with the same
+// values have the same digest, whatever the order of the map.
+func Digest(values map[string]string, extra ...string) string {
+	h := sha256.New()
+	for _, e := range extra {
+		h.Write([]byte(e))
+		h.Write([]byte{0})
+	}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write([]byte(values[k]))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -21,20 +21,34 @@ type Tx interface {
 // external ID of one source system names at most one customer; a customer
 // may hold several (a duplicate an import attached to it).
 type ExternalIDs interface {
-	// Lookup returns the customers that ids of source name, by external
-	// ID; IDs without a customer are left out. At most [MaxLookup] IDs.
-	Lookup(ctx context.Context, source string, ids []string) (map[string]crm.ID, error)
-	// Put records that id of source names customer. When it already
-	// names another customer it returns a [*ExternalIDTakenError], which
-	// matches [crm.ErrAlreadyExists], and changes nothing; putting the
-	// same mapping again is not an error. Of concurrent units of work
+	// Lookup returns the mappings of ids of source, by external ID; IDs
+	// without a customer are left out. At most [MaxLookup] IDs.
+	Lookup(ctx context.Context, source string, ids []string) (map[string]Mapping, error)
+	// Put records that id of source names m.CustomerID, with m.Digest.
+	// When it already names another customer it returns a
+	// [*ExternalIDTakenError], which matches [crm.ErrAlreadyExists], and
+	// changes nothing; when it names the same customer only the digest is
+	// replaced. Of concurrent units of work
 	// putting one external ID, at most one commits it; the others wait for
 	// it and then fail, without aborting their unit of work.
-	Put(ctx context.Context, source, id string, customer crm.ID) error
+	Put(ctx context.Context, source, id string, m Mapping) error
 	// Delete removes the mapping of id of source; a missing one is not an
 	// error.
 	Delete(ctx context.Context, source, id string) error
 }
+
+// Mapping is what an external ID names.
+type Mapping struct {
+	// CustomerID is the customer. Required.
+	CustomerID crm.ID
+	// Digest is the [Digest] of the row last imported for it, so a row
+	// imported again unchanged is known without reading the customer; at
+	// most [MaxDigestBytes].
+	Digest string
+}
+
+// MaxDigestBytes is the longest [Mapping.Digest].
+const MaxDigestBytes = 64
 
 // MaxLookup is the most external IDs one [ExternalIDs.Lookup] takes.
 const MaxLookup = 10000
@@ -60,7 +74,7 @@ func (e *ExternalIDTakenError) Is(target error) bool { return target == crm.ErrA
 
 // ValidatePut checks the arguments of [ExternalIDs.Put]; adapters call it
 // first.
-func ValidatePut(source, id string, customer crm.ID) error {
+func ValidatePut(source, id string, m Mapping) error {
 	var errs crm.ValidationErrors
 	if err := checkText("source", source, MaxSourceBytes); err != nil {
 		errs = append(errs, err)
@@ -68,8 +82,11 @@ func ValidatePut(source, id string, customer crm.ID) error {
 	if err := checkText("external_id", id, MaxExternalIDBytes); err != nil {
 		errs = append(errs, err)
 	}
-	if customer == crm.NilID {
+	if m.CustomerID == crm.NilID {
 		errs = append(errs, crm.Invalid("customer_id", "is required"))
+	}
+	if len(m.Digest) > MaxDigestBytes {
+		errs = append(errs, crm.Invalid("digest", "at most %d bytes, got %d", MaxDigestBytes, len(m.Digest)))
 	}
 	if len(errs) > 0 {
 		return errs

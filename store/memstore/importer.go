@@ -22,11 +22,11 @@ type externalIDOf struct {
 
 // externalIDState holds the mapping; guarded by Store.mu.
 type externalIDState struct {
-	ids map[externalIDOf]crm.ID
+	ids map[externalIDOf]importer.Mapping
 }
 
 func newExternalIDState() *externalIDState {
-	return &externalIDState{ids: make(map[externalIDOf]crm.ID)}
+	return &externalIDState{ids: make(map[externalIDOf]importer.Mapping)}
 }
 
 func (t tx) externalIDState() *externalIDState {
@@ -38,7 +38,7 @@ func (t tx) ExternalIDs() importer.ExternalIDs { return externalIDRepo{t} }
 
 type externalIDRepo struct{ tx tx }
 
-func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string) (map[string]crm.ID, error) {
+func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string) (map[string]importer.Mapping, error) {
 	if err := importer.ValidateLookup(source, ids); err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string)
 	defer unlock()
 	tenant := crm.TenantFrom(ctx)
 	st := r.tx.externalIDState()
-	out := make(map[string]crm.ID, len(ids))
+	out := make(map[string]importer.Mapping, len(ids))
 	for _, id := range ids {
 		if c, ok := st.ids[externalIDOf{tenant, source, id}]; ok {
 			out[id] = c
@@ -58,8 +58,8 @@ func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string)
 	return out, nil
 }
 
-func (r externalIDRepo) Put(ctx context.Context, source, id string, customer crm.ID) error {
-	if err := importer.ValidatePut(source, id, customer); err != nil {
+func (r externalIDRepo) Put(ctx context.Context, source, id string, m importer.Mapping) error {
+	if err := importer.ValidatePut(source, id, m); err != nil {
 		return err
 	}
 	unlock, err := r.tx.begin(ctx, true)
@@ -69,14 +69,18 @@ func (r externalIDRepo) Put(ctx context.Context, source, id string, customer crm
 	defer unlock()
 	k := externalIDOf{crm.TenantFrom(ctx), source, id}
 	st := r.tx.externalIDState()
-	if held, ok := st.ids[k]; ok {
-		if held == customer {
-			return nil
-		}
-		return &importer.ExternalIDTakenError{Source: source, ExternalID: id, CustomerID: held}
+	held, ok := st.ids[k]
+	if ok && held.CustomerID != m.CustomerID {
+		return &importer.ExternalIDTakenError{Source: source, ExternalID: id, CustomerID: held.CustomerID}
 	}
-	st.ids[k] = customer
-	r.tx.onUndo(func() { delete(st.ids, k) })
+	st.ids[k] = m
+	r.tx.onUndo(func() {
+		if ok {
+			st.ids[k] = held
+		} else {
+			delete(st.ids, k)
+		}
+	})
 	return nil
 }
 

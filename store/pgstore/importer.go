@@ -39,7 +39,7 @@ func importFail(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("pgstore: %s: %w", op, dbError(ctx, err))
 }
 
-func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string) (map[string]crm.ID, error) {
+func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string) (map[string]importer.Mapping, error) {
 	const op = "look up external IDs"
 	if err := importer.ValidateLookup(source, ids); err != nil {
 		return nil, err
@@ -47,23 +47,23 @@ func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string)
 	if err := r.v.check(ctx); err != nil {
 		return nil, importFail(ctx, op, err)
 	}
-	out := make(map[string]crm.ID, len(ids))
+	out := make(map[string]importer.Mapping, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := r.v.q.Query(ctx, "SELECT external_id, customer_id FROM "+r.table()+
+	rows, err := r.v.q.Query(ctx, "SELECT external_id, customer_id, digest FROM "+r.table()+
 		" WHERE tenant_id = $1 AND source = $2 AND external_id = ANY($3::text[])", crm.TenantFrom(ctx), source, ids)
 	if err != nil {
 		return nil, importFail(ctx, op, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
+		var id, digest string
 		var c key
-		if err := rows.Scan(&id, &c); err != nil {
+		if err := rows.Scan(&id, &c, &digest); err != nil {
 			return nil, importFail(ctx, op, err)
 		}
-		out[id] = crm.ID(c)
+		out[id] = importer.Mapping{CustomerID: crm.ID(c), Digest: digest}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, importFail(ctx, op, err)
@@ -71,9 +71,9 @@ func (r externalIDRepo) Lookup(ctx context.Context, source string, ids []string)
 	return out, nil
 }
 
-func (r externalIDRepo) Put(ctx context.Context, source, id string, customer crm.ID) error {
+func (r externalIDRepo) Put(ctx context.Context, source, id string, m importer.Mapping) error {
 	const op = "put external ID"
-	if err := importer.ValidatePut(source, id, customer); err != nil {
+	if err := importer.ValidatePut(source, id, m); err != nil {
 		return err
 	}
 	if err := r.v.check(ctx); err != nil {
@@ -84,8 +84,8 @@ func (r externalIDRepo) Put(ctx context.Context, source, id string, customer crm
 		// The holder may delete its row between the INSERT and the
 		// SELECT; the next INSERT then succeeds.
 		for range 3 {
-			tag, err := q.Exec(ctx, "INSERT INTO "+r.table()+" (tenant_id, source, external_id, customer_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-				tenant, source, id, key(customer))
+			tag, err := q.Exec(ctx, "INSERT INTO "+r.table()+" (tenant_id, source, external_id, customer_id, digest) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+				tenant, source, id, key(m.CustomerID), m.Digest)
 			if err != nil {
 				return err
 			}
@@ -100,8 +100,10 @@ func (r externalIDRepo) Put(ctx context.Context, source, id string, customer crm
 				continue
 			case err != nil:
 				return err
-			case crm.ID(held) == customer:
-				return nil
+			case crm.ID(held) == m.CustomerID:
+				_, err := q.Exec(ctx, "UPDATE "+r.table()+" SET digest = $4 WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+					tenant, source, id, m.Digest)
+				return err
 			}
 			return &importer.ExternalIDTakenError{Source: source, ExternalID: id, CustomerID: crm.ID(held)}
 		}

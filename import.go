@@ -488,6 +488,15 @@ func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.Externa
 	var be *dedupe.BlockedError
 	switch {
 	case errors.As(err, &be):
+		// A concurrent import of this external ID may have committed
+		// since the batch looked it up: then the row is its customer's.
+		now, lerr := ext.Lookup(ctx, req.Source, []string{r.ExternalID})
+		if lerr != nil {
+			return lerr
+		}
+		if m, ok := now[r.ExternalID]; ok {
+			return im.upsert(ctx, tx, ext, r, m, digest, res)
+		}
 		return im.duplicate(ctx, tx, ext, r, cust, be, importer.Mapping{CustomerID: be.Best.CustomerID, Digest: digest}, notes, res)
 	case errors.Is(err, crm.ErrInvalidArgument):
 		res.Outcome, res.Reason = ImportInvalid, im.describe(err)

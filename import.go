@@ -177,9 +177,12 @@ func (r *ImportRequest) validate() error {
 
 // ImportCustomers imports customers into the context's tenant, upserting
 // on each row's external ID of req.Source. A row whose external ID names a
-// customer updates it through [CRM.UpdateCustomerTx] when its values
-// differ (history and a customer.updated event follow), and is unchanged
-// otherwise (nothing written), so importing a file again changes nothing.
+// customer is unchanged when its values are those last imported for it
+// (the mapping keeps their [importer.Digest]: nothing is read or written,
+// and an edit made in the CRM since is kept), and so is a row whose
+// standardised values the customer already has; otherwise the row
+// updates the customer through [CRM.UpdateCustomerTx] (history and a
+// customer.updated event follow). Importing a file again changes nothing.
 // A new row is created through [CRM.CreateCustomerTx], checked against the
 // stored match keys, which hold every customer stored before it, this
 // file's earlier rows included; a duplicate is handled as

@@ -40,7 +40,7 @@ func openCSV(path, enc string) (*csvInput, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(decodeInput(f, enc), 1<<16)
+	br := bufio.NewReaderSize(&lineLimit{r: decodeInput(f, enc), max: maxLineBytes, line: 1}, 1<<16)
 	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
 		_, _ = br.Discard(3)
 	}

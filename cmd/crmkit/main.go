@@ -17,6 +17,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"dedupe", "find duplicate customers in a CSV file", runDedupe},
+		{"import", "import customers from a CSV file, upserting on the source system's IDs", runImport},
 		{"migrate", "bring crmkit's PostgreSQL schema up to date, or show its status", runMigrate},
 		{"report", "print a tenant's KPIs as tables", runReport},
 		{"score", "train and apply predictive lead-scoring models", runScore},

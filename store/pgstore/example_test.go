@@ -83,8 +83,8 @@ func ExampleMigrations() {
 	// 0022 lead_grade_rises
 	// 0023 record_timelines
 	// 0024 reserved
-	// 0025 reserved
-	// 0026 segments
+	// 0025 segments
+	// 0026 imports
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -14,7 +14,7 @@ import (
 )
 
 // This file serves package segment's port ([segment.Store]) from the
-// crm_rfm_scores table and the customer tags of migration 0026_segments.
+// crm_rfm_scores table and the customer tags of migration 0025_segments.
 // RFM is one statement: won opportunities aggregated per customer (a
 // hash aggregate), ranked with rank() and count(*) window functions as
 // segment.Quintile defines, classified by segment.Grid passed as an array

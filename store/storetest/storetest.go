@@ -59,6 +59,8 @@ type Harness struct {
 //     relay delivers with crm.Outbox's Pending and Ack.
 //   - crm.HistoryTx (History), on the store and its units of work: no
 //     field history is kept.
+//   - importer.Tx (Imports), on the unit of work:
+//     crmkit.CRM.ImportCustomers reports crm.ErrUnsupported.
 //   - task.CalendarLocker, on the unit of work (no flag: checked whenever
 //     present): overlapping appointments booked concurrently may both be
 //     stored under task.OverlapRefuse.
@@ -130,6 +132,10 @@ type Features struct {
 	// Segments: the unit of work implements segment.Store (RFM scores
 	// and segment candidates). Runs "Segments".
 	Segments bool
+	// Imports: the unit of work implements importer.Tx, the external IDs
+	// of imported customers. Runs "Imports" (with Pools, Workflow, Leads
+	// and Dedupe: it imports through the composition root).
+	Imports bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -139,7 +145,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true, Segments: true}
+		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true, Segments: true, Imports: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -163,8 +169,8 @@ func clockStart() time.Time {
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
 // Leads), "KPIs" ([RunKPIs], with Pools and Workflow), "Segments"
 // ([RunSegments]; without the port it checks that segment reports
-// crm.ErrUnsupported), and "CRM"
-// ([RunCRM]) when it opts out of none. Every subtest gets a new store from
+// crm.ErrUnsupported), and "CRM" ([RunCRM]) and "Imports" ([RunImports])
+// when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
@@ -232,6 +238,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	if f := h.Features; f.Pools && f.Workflow && f.Leads && f.Dedupe {
 		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })
+		t.Run("Imports", func(t *testing.T) { RunImports(t, h) })
 	}
 }
 

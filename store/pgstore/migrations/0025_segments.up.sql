@@ -1,4 +1,4 @@
--- crmkit schema, version 26: customer tags and RFM scores (package
+-- crmkit schema, version 25: customer tags and RFM scores (package
 -- segment).
 -- {{schema}} is replaced by the quoted schema name configured in pgstore.
 --

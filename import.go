@@ -1,0 +1,581 @@
+package crmkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/dedupe"
+	"github.com/crmkit/crmkit/importer"
+)
+
+// OnDuplicate says what an import does with a new row (its external ID
+// names no customer yet) that duplicates a stored customer, or a row
+// imported earlier from the same file, under the entry policy
+// ([Config.EntryPolicy]): the same strong key, or a score from its block
+// score.
+type OnDuplicate string
+
+// What an import does with a duplicate row.
+const (
+	// DuplicateBlock refuses the row: outcome blocked, nothing written.
+	DuplicateBlock OnDuplicate = "block"
+	// DuplicateWarn creates the customer and reports the candidate:
+	// outcome warned. A row whose strong key (a company's name and
+	// region, a person's name and phone) a customer holds cannot be
+	// stored twice and is blocked even so.
+	DuplicateWarn OnDuplicate = "warn"
+	// DuplicateAttach records the row's external ID on the stored
+	// customer, leaving its values as they are: outcome attached.
+	DuplicateAttach OnDuplicate = "attach"
+	// DuplicateMerge stores the row as a customer and merges it into the
+	// stored one with survivorship ([dedupe.Service.MergeTx]): outcome
+	// merged, the external ID naming the survivor.
+	DuplicateMerge OnDuplicate = "merge"
+)
+
+// ImportOutcome is what became of one imported row.
+type ImportOutcome string
+
+// Outcomes of an imported row.
+const (
+	// ImportCreated: a new customer was stored.
+	ImportCreated ImportOutcome = "created"
+	// ImportUpdated: the external ID named a customer whose values the row
+	// changed; the update keeps history and events.
+	ImportUpdated ImportOutcome = "updated"
+	// ImportUnchanged: the external ID named a customer that already has
+	// the row's values; nothing was written.
+	ImportUnchanged ImportOutcome = "unchanged"
+	// ImportAttached: the row duplicated a stored customer, which now
+	// holds its external ID ([DuplicateAttach]).
+	ImportAttached ImportOutcome = "attached"
+	// ImportMerged: the row was merged into the stored customer it
+	// duplicated ([DuplicateMerge]).
+	ImportMerged ImportOutcome = "merged"
+	// ImportBlocked: the row duplicated a stored customer and was refused.
+	ImportBlocked ImportOutcome = "blocked"
+	// ImportWarned: a new customer was stored although it may duplicate
+	// the one the reason names ([DuplicateWarn]).
+	ImportWarned ImportOutcome = "warned"
+	// ImportInvalid: the row was refused for bad input; the reason names
+	// the column.
+	ImportInvalid ImportOutcome = "invalid"
+	// ImportFailed: the row's batch failed as a whole (the store refused
+	// it, or the context ended) and nothing of it was kept; importing the
+	// file again continues from it.
+	ImportFailed ImportOutcome = "failed"
+)
+
+// ImportRow is one row of an import.
+type ImportRow struct {
+	// Line is the row's line in the input, for the report.
+	Line int
+	// ExternalID is the row's ID in the source system. Required.
+	ExternalID string
+	// Values are the row's typed values by field: a field of
+	// [importer.Fields] or "custom.<key>" ([importer.CheckField]). A
+	// field present but empty clears the stored value.
+	Values map[string]string
+	// Problem, when set, is what the reader found wrong with the row
+	// (a value over [importer.MaxValueBytes], NUL bytes): the row is
+	// reported invalid with it and not imported.
+	Problem string
+}
+
+// ImportRequest asks to import customers from one source system into the
+// context's tenant.
+type ImportRequest struct {
+	// Source names the source system ("legacy_erp"); external IDs are
+	// unique per source. Required, at most [importer.MaxSourceBytes].
+	Source string
+	// Rows yields the rows in input order; an error ends the import with
+	// it, after the rows before it are imported. Required.
+	Rows iter.Seq2[ImportRow, error]
+	// OnDuplicate says what a new row that duplicates a customer does.
+	// Required.
+	OnDuplicate OnDuplicate
+	// Actor is the user importing, for history and events; crm.NilID for
+	// the system, which no permission policy is asked about.
+	Actor crm.ID
+	// BatchSize is how many rows one unit of work holds, 1 to
+	// [MaxImportBatch]. Defaults to [DefaultImportBatch].
+	BatchSize int
+	// Region is the ISO 3166 country assumed for phones written without a
+	// country code. Defaults to "CN".
+	Region string
+	// Columns names the input column of each field, so a reason names
+	// the column the user knows ("column 电话"); a field without one is
+	// named by its field name.
+	Columns map[string]string
+	// Report, when set, is called with each row's result in input order,
+	// after its batch committed (or failed); an error from it ends the
+	// import. Without it the results are collected in
+	// [ImportSummary.Results].
+	Report func(ImportResult) error
+}
+
+// Batch sizes of an import.
+const (
+	DefaultImportBatch = 500
+	MaxImportBatch     = 10000
+)
+
+// ImportResult is what became of one row.
+type ImportResult struct {
+	// Line and ExternalID are the row's.
+	Line       int
+	ExternalID string
+	// Outcome is what became of it.
+	Outcome ImportOutcome
+	// CustomerID is the customer the row ended up as (the created,
+	// updated, unchanged, attached-to or surviving customer, or for a
+	// blocked row the customer it duplicates); crm.NilID for an invalid
+	// or failed row.
+	CustomerID crm.ID
+	// Reason names the column at fault, the duplicate, or what could not
+	// be standardised; empty when there is nothing to say.
+	Reason string
+}
+
+// ImportSummary counts the outcomes of an import.
+type ImportSummary struct {
+	// Rows is how many rows were read.
+	Rows int
+	// Counts counts the rows by outcome.
+	Counts map[ImportOutcome]int
+	// Results are the rows' results in input order, when the request had
+	// no Report.
+	Results []ImportResult
+}
+
+// importBatchAttempts is how often a batch is tried when a concurrent
+// import of the same customers commits first.
+const importBatchAttempts = 5
+
+func (r *ImportRequest) validate() error {
+	var p crm.Problems
+	if err := importer.CheckSource(r.Source); err != nil {
+		p.Merge(err)
+	}
+	if r.Rows == nil {
+		p.Add("rows", "is required")
+	}
+	switch r.OnDuplicate {
+	case DuplicateBlock, DuplicateWarn, DuplicateAttach, DuplicateMerge:
+	default:
+		p.Add("on_duplicate", "must be block, warn, attach or merge, got %q", clipText(string(r.OnDuplicate)))
+	}
+	if r.BatchSize < 0 || r.BatchSize > MaxImportBatch {
+		p.Add("batch_size", "must be between 1 and %d, got %d", MaxImportBatch, r.BatchSize)
+	}
+	return p.Err()
+}
+
+// ImportCustomers imports customers into the context's tenant, upserting
+// on each row's external ID of req.Source. A row whose external ID names a
+// customer is unchanged when its values are those last imported for it
+// (the mapping keeps their [importer.Digest]: nothing is read or written,
+// and an edit made in the CRM since is kept), and so is a row whose
+// standardised values the customer already has; otherwise the row
+// updates the customer through [CRM.UpdateCustomerTx] (history and a
+// customer.updated event follow). Importing a file again changes nothing.
+// A new row is created through [CRM.CreateCustomerTx], checked against the
+// stored match keys, which hold every customer stored before it, this
+// file's earlier rows included; a duplicate is handled as
+// req.OnDuplicate says. Values are standardised by [importer.Apply], which
+// keeps what was typed beside them.
+//
+// Rows are imported in batches of req.BatchSize, each one unit of work:
+// a batch is kept whole or not at all. A batch that a concurrent import of
+// the same external IDs or customers beat to the commit is tried again, so
+// two imports of one file end with one customer per external ID. A batch
+// that fails otherwise ends the import: its rows are reported
+// [ImportFailed] and the error is returned with the summary so far;
+// importing the file again continues, importing no row twice.
+//
+// The store needs the optional port [importer.Tx] (an error matching
+// [crm.ErrUnsupported] otherwise); a bad request is a [*crm.ValidationError]
+// naming the field. Rows are read one batch at a time: memory is bounded
+// by the batch size and the set of external IDs seen, which is kept to
+// report an external ID repeated in the input as invalid.
+func (c *CRM) ImportCustomers(ctx context.Context, req ImportRequest) (*ImportSummary, error) {
+	if err := req.validate(); err != nil {
+		return nil, fmt.Errorf("crmkit: import customers: %w", err)
+	}
+	if err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		if _, ok := crm.As[importer.Tx](tx); !ok {
+			return fmt.Errorf("crmkit: import customers: storage adapter %T has no importer.Tx port: %w", tx, crm.ErrUnsupported)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	size := req.BatchSize
+	if size == 0 {
+		size = DefaultImportBatch
+	}
+	im := &importRun{c: c, req: &req, seen: map[string]int{}, sum: &ImportSummary{Counts: map[ImportOutcome]int{}}}
+	batch := make([]ImportRow, 0, size)
+	for row, err := range req.Rows {
+		if err != nil {
+			if ferr := im.flush(ctx, batch); ferr != nil {
+				return im.sum, ferr
+			}
+			return im.sum, fmt.Errorf("crmkit: import customers: %w", err)
+		}
+		batch = append(batch, row)
+		if len(batch) == size {
+			if err := im.flush(ctx, batch); err != nil {
+				return im.sum, err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := im.flush(ctx, batch); err != nil {
+		return im.sum, err
+	}
+	return im.sum, nil
+}
+
+// importRun is one import in progress.
+type importRun struct {
+	c    *CRM
+	req  *ImportRequest
+	seen map[string]int // external ID -> first line
+	sum  *ImportSummary
+}
+
+// flush imports one batch and reports its rows.
+func (im *importRun) flush(ctx context.Context, rows []ImportRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	im.sum.Rows += len(rows)
+	// Problems found without the store: reported whatever the batch does.
+	pre := make([]*ImportResult, len(rows))
+	for i, r := range rows {
+		if res := im.precheck(r); res != nil {
+			pre[i] = res
+		}
+	}
+	var results []ImportResult
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = im.c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+			results, err = im.batchTx(ctx, tx, rows, pre)
+			return err
+		})
+		if err == nil || attempt == importBatchAttempts || ctx.Err() != nil ||
+			!(errors.Is(err, crm.ErrAlreadyExists) || errors.Is(err, crm.ErrConflict)) {
+			break
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("crmkit: import customers: batch of lines %d-%d: %w", rows[0].Line, rows[len(rows)-1].Line, err)
+		results = make([]ImportResult, len(rows))
+		for i, r := range rows {
+			results[i] = ImportResult{Line: r.Line, ExternalID: r.ExternalID, Outcome: ImportFailed, Reason: clipText(err.Error())}
+			if pre[i] != nil {
+				results[i] = *pre[i]
+			}
+		}
+	}
+	for _, res := range results {
+		im.sum.Counts[res.Outcome]++
+		if im.req.Report == nil {
+			im.sum.Results = append(im.sum.Results, res)
+			continue
+		}
+		if rerr := im.req.Report(res); rerr != nil {
+			return fmt.Errorf("crmkit: import customers: report line %d: %w", res.Line, rerr)
+		}
+	}
+	return err
+}
+
+// precheck returns the result of a row that is invalid whatever the store
+// holds, else nil; it records the row's external ID as seen.
+func (im *importRun) precheck(r ImportRow) *ImportResult {
+	bad := func(format string, args ...any) *ImportResult {
+		return &ImportResult{Line: r.Line, ExternalID: r.ExternalID, Outcome: ImportInvalid, Reason: clipText(fmt.Sprintf(format, args...))}
+	}
+	if r.Problem != "" {
+		return bad("%s", r.Problem)
+	}
+	if err := importer.CheckExternalID(r.ExternalID); err != nil {
+		var ve *crm.ValidationError
+		errors.As(err, &ve)
+		return bad("%s: external ID %s", im.column("external_id"), ve.Reason)
+	}
+	if first, ok := im.seen[r.ExternalID]; ok {
+		return bad("%s: external ID %q repeats line %d", im.column("external_id"), clipText(r.ExternalID), first)
+	}
+	im.seen[r.ExternalID] = r.Line
+	for f := range r.Values {
+		if err := importer.CheckField(f, f); err != nil {
+			return bad("%s", err.Error())
+		}
+	}
+	return nil
+}
+
+// column names field's input column for a reason.
+func (im *importRun) column(field string) string {
+	if col, ok := im.req.Columns[field]; ok && col != "" {
+		return fmt.Sprintf("column %q", clipText(col))
+	}
+	return "field " + field
+}
+
+// describe turns a validation error on a customer field into a reason
+// naming the input column.
+func (im *importRun) describe(err error) string {
+	var es crm.ValidationErrors
+	var one *crm.ValidationError
+	switch {
+	case errors.As(err, &es):
+	case errors.As(err, &one):
+		es = crm.ValidationErrors{one}
+	default:
+		return clipText(err.Error())
+	}
+	parts := make([]string, 0, len(es))
+	for _, e := range es {
+		field := e.Field
+		if key, ok := strings.CutPrefix(field, "fields."); ok {
+			field = importer.CustomPrefix + key
+			if key == importer.ContactField {
+				field = importer.FieldContact
+			}
+		}
+		parts = append(parts, im.column(field)+": "+e.Reason)
+	}
+	return clipText(strings.Join(parts, "; "))
+}
+
+// batchTx imports rows inside one unit of work.
+func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, pre []*ImportResult) ([]ImportResult, error) {
+	req := im.req
+	ctx = crm.DefaultActor(ctx, req.Actor, "import")
+	it, ok := crm.As[importer.Tx](tx)
+	if !ok {
+		return nil, fmt.Errorf("storage adapter %T has no importer.Tx port: %w", tx, crm.ErrUnsupported)
+	}
+	ext := it.ExternalIDs()
+	ids := make([]string, 0, len(rows))
+	for i, r := range rows {
+		if pre[i] == nil {
+			ids = append(ids, r.ExternalID)
+		}
+	}
+	mapped, err := ext.Lookup(ctx, req.Source, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ImportResult, len(rows))
+	for i, r := range rows {
+		if pre[i] != nil {
+			out[i] = *pre[i]
+			continue
+		}
+		res := ImportResult{Line: r.Line, ExternalID: r.ExternalID}
+		digest := importer.Digest(r.Values, req.Region)
+		if m, ok := mapped[r.ExternalID]; ok {
+			err = im.upsert(ctx, tx, ext, r, m, digest, &res)
+		} else {
+			err = im.create(ctx, tx, ext, r, digest, &res)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", r.Line, err)
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// notes turns standardising notes into a reason.
+func (im *importRun) notes(ns []importer.Note) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = im.column(n.Field) + ": " + n.Text
+	}
+	return clipText(strings.Join(parts, "; "))
+}
+
+// upsert applies row r to the customer its external ID names: a row
+// whose digest is the one last imported is unchanged without a read.
+func (im *importRun) upsert(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, m importer.Mapping, digest string, res *ImportResult) error {
+	c := im.c
+	if m.Digest == digest {
+		res.Outcome, res.CustomerID = ImportUnchanged, m.CustomerID
+		return nil
+	}
+	id := m.CustomerID
+	stored, err := tx.Customers().Get(ctx, id)
+	// A customer merged since it was imported lives on as its survivor.
+	for hops := 0; err == nil && hops < 8; hops++ {
+		next, merged := stored.MergedInto()
+		if !merged {
+			break
+		}
+		stored, err = tx.Customers().Get(ctx, next)
+	}
+	if err != nil {
+		return fmt.Errorf("customer %s of external ID: %w", id, err)
+	}
+	res.CustomerID = stored.ID
+	next := stored.Clone()
+	ns, err := importer.Apply(next, r.Values, im.req.Region)
+	if err == nil {
+		err = next.Validate()
+	}
+	if err != nil {
+		res.Outcome, res.Reason = ImportInvalid, im.describe(err)
+		return nil
+	}
+	res.Reason = im.notes(ns)
+	put := func() error {
+		return ext.Put(ctx, im.req.Source, r.ExternalID, importer.Mapping{CustomerID: stored.ID, Digest: digest})
+	}
+	if importer.SameValues(stored, next) {
+		res.Outcome = ImportUnchanged
+		return put()
+	}
+	// New values whose strong key another customer holds cannot be
+	// stored: the row is refused instead of failing the batch.
+	action, cands, err := c.Dedupe.DecideTx(ctx, tx, next, c.seams.policy)
+	if err != nil {
+		return err
+	}
+	if action == dedupe.Block && len(cands) > 0 && cands[0].Strong {
+		res.Outcome, res.Reason = ImportBlocked, "new values duplicate customer "+cands[0].CustomerID.String()+" (same strong key)"
+		return nil
+	}
+	if _, err := c.UpdateCustomerTx(ctx, tx, UpdateCustomerRequest{Customer: next, Actor: im.req.Actor}); err != nil {
+		var ve *crm.ValidationError
+		if errors.As(err, &ve) {
+			res.Outcome, res.Reason = ImportInvalid, im.describe(err)
+			return nil
+		}
+		return err
+	}
+	res.Outcome = ImportUpdated
+	return put()
+}
+
+// create stores row r as a new customer, handling a duplicate as the
+// request says, and records its external ID.
+func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, digest string, res *ImportResult) error {
+	c, req := im.c, im.req
+	cust := &crm.Customer{Meta: crm.Meta{ID: c.cfg.IDs.NewID()}}
+	ns, err := importer.Apply(cust, r.Values, req.Region)
+	if err == nil {
+		cust.Normalise()
+		err = cust.Validate()
+	}
+	if err != nil {
+		res.Outcome, res.Reason = ImportInvalid, im.describe(err)
+		return nil
+	}
+	notes := im.notes(ns)
+	policy := c.seams.policy
+	if req.OnDuplicate == DuplicateWarn {
+		// Warn from where the entry policy would block.
+		policy = dedupe.Policy{WarnScore: max(policy.BlockScore, policy.WarnScore)}
+	}
+	out, err := c.CreateCustomerTx(ctx, tx, CreateCustomerRequest{Customer: cust, Actor: req.Actor, Policy: &policy})
+	var be *dedupe.BlockedError
+	switch {
+	case errors.As(err, &be):
+		// A concurrent import of this external ID may have committed
+		// since the batch looked it up: then the row is its customer's.
+		now, lerr := ext.Lookup(ctx, req.Source, []string{r.ExternalID})
+		if lerr != nil {
+			return lerr
+		}
+		if m, ok := now[r.ExternalID]; ok {
+			return im.upsert(ctx, tx, ext, r, m, digest, res)
+		}
+		return im.duplicate(ctx, tx, ext, r, cust, be, importer.Mapping{CustomerID: be.Best.CustomerID, Digest: digest}, notes, res)
+	case errors.Is(err, crm.ErrInvalidArgument):
+		res.Outcome, res.Reason = ImportInvalid, im.describe(err)
+		return nil
+	case err != nil:
+		return err
+	}
+	res.CustomerID, res.Outcome, res.Reason = out.Customer.ID, ImportCreated, notes
+	if len(out.Candidates) > 0 {
+		res.Outcome, res.Reason = ImportWarned, joinReason(candidateReason(out.Candidates[0]), notes)
+	}
+	return ext.Put(ctx, req.Source, r.ExternalID, importer.Mapping{CustomerID: out.Customer.ID, Digest: digest})
+}
+
+// duplicate handles a new row the entry policy blocked as a duplicate of
+// be.Existing. Nothing of the row was written.
+func (im *importRun) duplicate(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, cust *crm.Customer, be *dedupe.BlockedError, m importer.Mapping, notes string, res *ImportResult) error {
+	existing := be.Best.CustomerID
+	req := im.req
+	why := candidateReason(be.Best)
+	res.CustomerID = existing
+	switch req.OnDuplicate {
+	case DuplicateAttach:
+		res.Outcome, res.Reason = ImportAttached, joinReason(why, notes)
+		return ext.Put(ctx, req.Source, r.ExternalID, m)
+	case DuplicateMerge:
+		// The row is stored as it was typed, without match keys (its
+		// strong key is the survivor's), and merged into the survivor:
+		// the loser is kept, marked merged, so the merge can be undone.
+		cust.CreatedBy = req.Actor
+		if req.Actor != crm.NilID {
+			u, err := tx.Users().Get(ctx, req.Actor)
+			if err != nil {
+				return fmt.Errorf("actor %s: %w", req.Actor, err)
+			}
+			cust.DepartmentID = u.DepartmentID
+		}
+		if err := tx.Customers().Create(ctx, cust); err != nil {
+			return err
+		}
+		if _, err := im.c.Dedupe.MergeTx(ctx, tx, dedupe.MergeRequest{SurvivorID: existing, LoserIDs: []crm.ID{cust.ID}, ActorID: req.Actor}); err != nil {
+			return err
+		}
+		res.Outcome, res.Reason = ImportMerged, joinReason(fmt.Sprintf("merged %s into it; %s", cust.ID, why), notes)
+		return ext.Put(ctx, req.Source, r.ExternalID, m)
+	}
+	res.Outcome, res.Reason = ImportBlocked, joinReason(why, notes)
+	return nil
+}
+
+// candidateReason says which customer a row duplicates and why.
+func candidateReason(cd dedupe.Candidate) string {
+	why := agreed(cd.Reasons)
+	if cd.Strong {
+		why = "same strong key; " + why
+	}
+	return clipText(fmt.Sprintf("duplicates customer %s (score %.1f: %s)", cd.CustomerID, cd.Score, why))
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return clipText(a + "; " + b)
+}
+
+// clipText keeps reasons short: at most 300 bytes, never cutting a
+// character.
+func clipText(s string) string {
+	const max = 300
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "..."
+}

@@ -82,6 +82,7 @@ func ExampleMigrations() {
 	// 0021 ticket_sla_queue
 	// 0022 lead_grade_rises
 	// 0023 record_timelines
+	// 0024 pipelines
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

@@ -124,6 +124,10 @@ type Features struct {
 	// work queue of leads whose grade rose. Runs "RisingLeads" (with
 	// Leads).
 	RisingLeadsQueue bool
+	// Pipelines: units of work implement pipeline.Tx (the stage history)
+	// and pipeline.AnalyticsTx (the pipeline's figures computed in the
+	// store). Runs "Pipelines".
+	Pipelines bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -133,7 +137,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true, RisingLeadsQueue: true}
+		ApprovalInbox: true, RisingLeadsQueue: true, Pipelines: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -155,7 +159,7 @@ func clockStart() time.Time {
 // ([RunTicketLifecycle]) and "ApprovalInbox" ([RunApprovalInbox]), "LeadStorage" ([RunLead]) and
 // "Dedupe" ([RunDedupe]) unless [Features] opts out of them, "Reminders"
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
-// Leads), and "CRM"
+// Leads), "Pipelines" ([RunPipelines]), and "CRM"
 // ([RunCRM]) when it opts out of none. Every subtest gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
@@ -218,6 +222,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Reminders && h.Features.Workflow {
 		t.Run("Reminders", func(t *testing.T) { RunRemind(t, h) })
 	}
+	t.Run("Pipelines", func(t *testing.T) { RunPipelines(t, h) })
 	if f := h.Features; f.Pools && f.Workflow && f.Leads && f.Dedupe {
 		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })
 	}

@@ -114,7 +114,8 @@ type Performance struct {
 	// WinRate is Won / (Won + Lost); 0 when none closed.
 	WinRate float64
 	// Revenue is the sum of the won amounts, AverageDeal their mean
-	// (rounded to 10 decimals), one per currency, in currency order;
+	// (rounded to 10 decimals, trailing zeros dropped), one per currency,
+	// in currency order;
 	// WonWithoutAmount counts won deals without an amount.
 	Revenue, AverageDeal []crm.Money
 	WonWithoutAmount     int64
@@ -157,7 +158,7 @@ func BuildPerformance(st ClosedStat) (*Performance, error) {
 		if err != nil {
 			return nil, err
 		}
-		avg, err := crm.NewMoney(sum.Amount.DivRound(decimal.NewFromInt(sum.Count), 10), sum.Currency)
+		avg, err := crm.NewMoney(trim(sum.Amount.DivRound(decimal.NewFromInt(sum.Count), 10)), sum.Currency)
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +168,8 @@ func BuildPerformance(st ClosedStat) (*Performance, error) {
 }
 
 // Value is the open deals of one currency: how many, their amount and
-// their weighted amount (amount × probability / 100). The zero Currency
+// their weighted amount (amount × probability / 100, rounded to 10
+// decimals, trailing zeros of its fraction dropped). The zero Currency
 // counts the deals without an amount.
 type Value struct {
 	Currency         string
@@ -266,8 +268,21 @@ func value(s Sum) (Value, error) {
 	if v.Amount, err = crm.NewMoney(s.Amount, s.Currency); err != nil {
 		return v, err
 	}
-	v.Weighted, err = crm.NewMoney(s.Weighted.Round(10), s.Currency)
+	v.Weighted, err = crm.NewMoney(trim(s.Weighted), s.Currency)
 	return v, err
+}
+
+// trim rounds d to 10 decimals (what Money holds) and drops the
+// trailing zeros of its fraction: 30000.00 is 30000.
+func trim(d decimal.Decimal) decimal.Decimal {
+	if d.Exponent() < -10 {
+		d = d.Round(10)
+	}
+	t, err := decimal.NewFromString(d.String())
+	if err != nil {
+		return d
+	}
+	return t
 }
 
 // ForecastRow is the open deals of one owner expected to close in one
@@ -328,7 +343,9 @@ func Convert(amounts []crm.Money, to string, rates Rates) (crm.Money, error) {
 				v.Add("rates."+m.Currency(), "no positive rate to convert %s into %s", m.Currency(), total.Currency())
 				continue
 			}
-			a = a.Mul(r).Round(10)
+			if a = a.Mul(r); a.Exponent() < -10 {
+				a = a.Round(10)
+			}
 		}
 		c, err := crm.NewMoney(a, total.Currency())
 		if err != nil {

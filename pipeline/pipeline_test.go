@@ -46,7 +46,9 @@ func TestParseOrdersTheStages(t *testing.T) {
 
 func TestParseNamesEveryProblem(t *testing.T) {
 	t.Parallel()
-	stage := func(s string) string { return strings.Replace(good, `{"name": "lead", "order": 1, "kind": "open", "probability": 10}`, s, 1) }
+	stage := func(s string) string {
+		return strings.Replace(good, `{"name": "lead", "order": 1, "kind": "open", "probability": 10}`, s, 1)
+	}
 	cases := []struct {
 		name string
 		json string

@@ -25,6 +25,10 @@ type StageEntry struct {
 	EnteredBy crm.ID     `json:"entered_by,omitzero"`
 	LeftAt    *time.Time `json:"left_at,omitempty"`
 	LeftBy    crm.ID     `json:"left_by,omitzero"`
+	// First marks the opportunity's first stay in the stage (a deal
+	// moved back to a stage it was in before has a stay with First
+	// unset); the funnel counts first stays.
+	First bool `json:"first"`
 }
 
 // StageHistory stores the stage history of opportunities. The service
@@ -95,13 +99,15 @@ func (q *Query) Validate(needPeriod bool) error {
 // StageStat is what the store counts of one stage over a period.
 type StageStat struct {
 	Stage crm.OpportunityStage
-	// Entered counts the opportunities with a stay in the stage entered in
-	// the period (a deal that entered twice counts once).
+	// Entered counts the opportunities whose first stay in the stage
+	// ([StageEntry.First]) began in the period: a deal moved back into a
+	// stage is not counted again.
 	Entered int64
 	// Timed counts the stays entered in the period and since left;
 	// MedianTime is the median of their lengths (LeftAt - EnteredAt), the
-	// mean of the two middle ones for an even count, at nanosecond
-	// precision of a microsecond-precise median; 0 when Timed is 0.
+	// mean of the two middle ones for an even count (stays are measured
+	// in whole microseconds, so the median is a whole or half
+	// microsecond); 0 when Timed is 0.
 	Timed      int64
 	MedianTime time.Duration
 }

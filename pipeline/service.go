@@ -284,7 +284,7 @@ func (s *Service) record(ctx context.Context, h StageHistory, o *crm.Opportunity
 		if entered.After(now) {
 			entered = now
 		}
-		first := &StageEntry{OpportunityID: o.ID, Seq: 1, Pipeline: o.Pipeline, Stage: from, EnteredAt: entered}
+		first := &StageEntry{OpportunityID: o.ID, Seq: 1, Pipeline: o.Pipeline, Stage: from, EnteredAt: entered, First: true}
 		if err := h.Append(ctx, first); err != nil {
 			return err
 		}
@@ -295,8 +295,12 @@ func (s *Service) record(ctx context.Context, h StageHistory, o *crm.Opportunity
 	if err := h.Leave(ctx, o.ID, now, actor); err != nil {
 		return err
 	}
+	first := true
+	for _, st := range stays {
+		first = first && st.Stage != o.Stage
+	}
 	return h.Append(ctx, &StageEntry{OpportunityID: o.ID, Seq: seq + 1, Pipeline: o.Pipeline, Stage: o.Stage,
-		EnteredAt: now, EnteredBy: actor})
+		EnteredAt: now, EnteredBy: actor, First: first})
 }
 
 // Start stores a new deal in its pipeline and enters its first stay: an
@@ -341,7 +345,7 @@ func (s *Service) Start(ctx context.Context, o *crm.Opportunity, actor crm.ID) e
 			return err
 		}
 		return ptx.StageHistory().Append(ctx, &StageEntry{OpportunityID: o.ID, Seq: 1, Pipeline: o.Pipeline, Stage: o.Stage,
-			EnteredAt: o.CreatedAt, EnteredBy: actor})
+			EnteredAt: o.CreatedAt, EnteredBy: actor, First: true})
 	})
 	if err != nil {
 		return fmt.Errorf("pipeline: start: %w", err)

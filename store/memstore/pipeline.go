@@ -161,7 +161,6 @@ func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipe
 	scoped := q.Scope != nil && !q.Scope.All
 	err := r.read(ctx, "stage stats", q, true, func(tenant string, _ func(*crm.Opportunity) bool) error {
 		opps, inTree := r.tx.s.opportunities.rows, r.tx.s.inTree(tenant)
-		var seen []crm.OpportunityStage
 		for id, stays := range r.tx.pipelineState().stays {
 			if len(stays) == 0 || stays[0].TenantID != tenant {
 				continue
@@ -172,7 +171,6 @@ func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipe
 					continue
 				}
 			}
-			seen = seen[:0]
 			for _, s := range stays {
 				if s.Pipeline != q.Pipeline || !q.Period.Contains(s.EnteredAt) {
 					continue
@@ -182,8 +180,7 @@ func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipe
 					a = &acc{}
 					by[s.Stage] = a
 				}
-				if !slices.Contains(seen, s.Stage) {
-					seen = append(seen, s.Stage)
+				if s.First {
 					a.entered++
 				}
 				if s.LeftAt != nil {

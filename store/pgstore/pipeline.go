@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,10 +63,10 @@ func (r stageRepo) Append(ctx context.Context, e *pipeline.StageEntry) error {
 		left = &l
 	}
 	_, err := r.v.q.Exec(ctx, "INSERT INTO "+r.v.pipelineTable("crm_opportunity_stages")+
-		" (tenant_id, opportunity_id, seq, pipeline, stage, entered_at, entered_by, left_at, left_by)"+
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		" (tenant_id, opportunity_id, seq, pipeline, stage, entered_at, entered_by, left_at, left_by, first)"+
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 		crm.TenantFrom(ctx), key(e.OpportunityID), e.Seq, e.Pipeline, string(e.Stage), crm.StorageTime(e.EnteredAt),
-		ref(e.EnteredBy), left, ref(e.LeftBy))
+		ref(e.EnteredBy), left, ref(e.LeftBy), e.First)
 	if err != nil {
 		return r.fail(ctx, op, err)
 	}
@@ -90,7 +92,7 @@ func (r stageRepo) List(ctx context.Context, id crm.ID) ([]pipeline.StageEntry, 
 	if err := r.v.check(ctx); err != nil {
 		return nil, r.fail(ctx, op, err)
 	}
-	rows, err := r.v.q.Query(ctx, "SELECT tenant_id, seq, pipeline, stage, entered_at, entered_by, left_at, left_by FROM "+
+	rows, err := r.v.q.Query(ctx, "SELECT tenant_id, seq, pipeline, stage, entered_at, entered_by, left_at, left_by, first FROM "+
 		r.v.pipelineTable("crm_opportunity_stages")+" WHERE tenant_id = $1 AND opportunity_id = $2 ORDER BY seq",
 		crm.TenantFrom(ctx), key(id))
 	if err != nil {
@@ -101,7 +103,7 @@ func (r stageRepo) List(ctx context.Context, id crm.ID) ([]pipeline.StageEntry, 
 	for rows.Next() {
 		e := pipeline.StageEntry{OpportunityID: id}
 		if err := rows.Scan(&e.TenantID, &e.Seq, &e.Pipeline, (*string)(&e.Stage), &e.EnteredAt, (*ref)(&e.EnteredBy),
-			&e.LeftAt, (*ref)(&e.LeftBy)); err != nil {
+			&e.LeftAt, (*ref)(&e.LeftBy), &e.First); err != nil {
 			return nil, r.fail(ctx, op, err)
 		}
 		e.EnteredAt = e.EnteredAt.UTC()
@@ -153,8 +155,12 @@ func (r analyticsRepo) query(ctx context.Context, op string, q pipeline.Query, n
 	if err := r.v.check(ctx); err != nil {
 		return fmt.Errorf("pgstore: %s: %w", op, dbError(ctx, err))
 	}
-	s := sq(crm.TenantFrom(ctx))
-	rows, err := r.v.q.Query(ctx, s.sql.String(), s.args...)
+	return run(ctx, r.v.q, op, sq(crm.TenantFrom(ctx)), scan)
+}
+
+// run runs sq on db and scans its rows.
+func run(ctx context.Context, db DBTX, op string, sq *query, scan func(pgx.Rows) error) error {
+	rows, err := db.Query(ctx, sq.sql.String(), sq.args...)
 	if err != nil {
 		return fmt.Errorf("pgstore: %s: %w", op, dbError(ctx, err))
 	}
@@ -170,34 +176,86 @@ func (r analyticsRepo) query(ctx context.Context, op string, q pipeline.Query, n
 	return nil
 }
 
+// StageStats runs two aggregates over the stays entered in the period:
+// the counts, hashed by stage over every stay, then the median of each
+// stage found, read from the index of left stays (0024_pipelines) one
+// stage at a time. Called on the store (not in a unit of work), both run
+// in a read-only transaction of their own that gives the medians' sorts
+// 64 MB (work_mem), so a million stays sort in memory.
 func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipeline.StageStat, error) {
-	var out []pipeline.StageStat
-	err := r.query(ctx, "stage stats", q, true, func(tenant string) *query {
-		sel := "SELECT s.stage, count(DISTINCT s.opportunity_id), count(s.left_at), percentile_cont(0.5) WITHIN GROUP (ORDER BY " +
-			micros("s.entered_at", "s.left_at") + ") FROM " + r.v.pipelineTable("crm_opportunity_stages") + " s"
+	if err := q.Validate(true); err != nil {
+		return nil, err
+	}
+	const op = "stage stats"
+	if err := r.v.check(ctx); err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, dbError(ctx, err))
+	}
+	tenant := crm.TenantFrom(ctx)
+	stays := func(sel, cond string) *query {
+		from := sel + " FROM " + r.v.pipelineTable("crm_opportunity_stages") + " s"
 		var sq *query
 		if q.Scope == nil || q.Scope.All {
-			sq = newQuery(sel+" WHERE s.tenant_id = $1", tenant)
+			sq = newQuery(from+" WHERE s.tenant_id = $1", tenant)
 		} else {
-			sq = newQuery(sel+" JOIN "+r.v.pipelineTable("crm_opportunities")+" o ON o.id = s.opportunity_id"+
+			sq = newQuery(from+" JOIN "+r.v.pipelineTable("crm_opportunities")+" o ON o.id = s.opportunity_id"+
 				" WHERE s.tenant_id = $1 AND o.tenant_id = $1", tenant)
 			scope(sq, r.v.pipelineTable("crm_departments"), "o.owner_id", "o.department_id", "", q.Scope)
 		}
 		sq.and("s.pipeline = ", sq.arg(q.Pipeline))
-		sq.and("s.entered_at >= ", sq.arg(ceilMicro(q.Period.From)), " AND s.entered_at < ", sq.arg(ceilMicro(q.Period.To)))
-		sq.sql.WriteString(` GROUP BY s.stage ORDER BY s.stage COLLATE "C"`)
+		sq.and("s.entered_at >= ", sq.arg(ceilMicro(q.Period.From)), " AND s.entered_at < ", sq.arg(ceilMicro(q.Period.To)), cond)
 		return sq
-	}, func(rows pgx.Rows) error {
-		var st pipeline.StageStat
-		var med *float64
-		if err := rows.Scan((*string)(&st.Stage), &st.Entered, &st.Timed, &med); err != nil {
+	}
+	var out []pipeline.StageStat
+	err := r.v.atomic(ctx, func(tx pgx.Tx) error {
+		if r.v.tx == nil {
+			if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
+				return err
+			}
+		}
+		counts := stays("SELECT s.stage, count(*) FILTER (WHERE s.first), count(s.left_at)", " GROUP BY s.stage")
+		err := run(ctx, tx, op, counts, func(rows pgx.Rows) error {
+			var st pipeline.StageStat
+			if err := rows.Scan((*string)(&st.Stage), &st.Entered, &st.Timed); err != nil {
+				return err
+			}
+			out = append(out, st)
+			return nil
+		})
+		if err != nil || len(out) == 0 {
 			return err
 		}
-		st.MedianTime = fromMedian(med)
-		out = append(out, st)
-		return nil
+		names := make([]string, len(out))
+		for i, st := range out {
+			names[i] = string(st.Stage)
+		}
+		med := stays("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s.stay_us)", " AND s.left_at IS NOT NULL")
+		med.and("s.stage = st.stage")
+		text := med.sql.String()
+		med.sql.Reset()
+		med.sql.WriteString("SELECT st.stage, (" + text + ") FROM unnest(" + med.arg(names) + "::text[]) AS st(stage)")
+		medians := map[crm.OpportunityStage]time.Duration{}
+		err = run(ctx, tx, op, med, func(rows pgx.Rows) error {
+			var stage string
+			var m *float64
+			if err := rows.Scan(&stage, &m); err != nil {
+				return err
+			}
+			medians[crm.OpportunityStage(stage)] = fromMedian(m)
+			return nil
+		})
+		for i := range out {
+			out[i].MedianTime = medians[out[i].Stage]
+		}
+		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, dbError(ctx, err))
+	}
+	slices.SortFunc(out, func(a, b pipeline.StageStat) int { return strings.Compare(string(a.Stage), string(b.Stage)) })
+	return out, nil
 }
 
 func stages(ss []crm.OpportunityStage) []string {

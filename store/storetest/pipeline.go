@@ -158,10 +158,10 @@ func testPipelineMoves(t *testing.T, e *env) {
 	hist, err := svc.History(ctx, o.ID)
 	require.NoError(t, err)
 	want := []pipeline.StageEntry{
-		{OpportunityID: o.ID, Seq: 1, Pipeline: "hardware", Stage: "lead", EnteredAt: started, EnteredBy: seller, LeftAt: &at1, LeftBy: seller},
-		{OpportunityID: o.ID, Seq: 2, Pipeline: "hardware", Stage: "demo", EnteredAt: at1, EnteredBy: seller, LeftAt: &at2, LeftBy: boss},
-		{OpportunityID: o.ID, Seq: 3, Pipeline: "hardware", Stage: "lost", EnteredAt: at2, EnteredBy: boss, LeftAt: &at3, LeftBy: seller},
-		{OpportunityID: o.ID, Seq: 4, Pipeline: "hardware", Stage: "demo", EnteredAt: at3, EnteredBy: seller},
+		{OpportunityID: o.ID, Seq: 1, Pipeline: "hardware", Stage: "lead", EnteredAt: started, EnteredBy: seller, LeftAt: &at1, LeftBy: seller, First: true},
+		{OpportunityID: o.ID, Seq: 2, Pipeline: "hardware", Stage: "demo", EnteredAt: at1, EnteredBy: seller, LeftAt: &at2, LeftBy: boss, First: true},
+		{OpportunityID: o.ID, Seq: 3, Pipeline: "hardware", Stage: "lost", EnteredAt: at2, EnteredBy: boss, LeftAt: &at3, LeftBy: seller, First: true},
+		{OpportunityID: o.ID, Seq: 4, Pipeline: "hardware", Stage: "demo", EnteredAt: at3, EnteredBy: seller, First: false},
 	}
 	requireSame(t, want, hist)
 
@@ -195,8 +195,8 @@ func testPipelineMoves(t *testing.T, e *env) {
 	hist, err = svc.History(ctx, d.ID)
 	require.NoError(t, err)
 	requireSame(t, []pipeline.StageEntry{
-		{OpportunityID: d.ID, Seq: 1, Stage: crm.StageQualification, EnteredAt: d.CreatedAt, LeftAt: &at4, LeftBy: boss},
-		{OpportunityID: d.ID, Seq: 2, Stage: crm.StageWon, EnteredAt: at4, EnteredBy: boss},
+		{OpportunityID: d.ID, Seq: 1, Stage: crm.StageQualification, EnteredAt: d.CreatedAt, LeftAt: &at4, LeftBy: boss, First: true},
+		{OpportunityID: d.ID, Seq: 2, Stage: crm.StageWon, EnteredAt: at4, EnteredBy: boss, First: true},
 	}, hist)
 }
 
@@ -356,6 +356,7 @@ func testPipelineFigures(t *testing.T, e *env, seed uint64) {
 		for seq := 1; seq <= 1+r.IntN(4); seq++ {
 			s := pipeline.StageEntry{OpportunityID: o.ID, Seq: seq, Pipeline: p.Key, Stage: p.Stages[r.IntN(len(p.Stages))].Name,
 				EnteredAt: at, EnteredBy: owners[r.IntN(len(owners))]}
+			s.First = !slices.ContainsFunc(stays, func(x pipeline.StageEntry) bool { return x.Stage == s.Stage })
 			if seq > 1 {
 				left := at
 				stays[len(stays)-1].LeftAt, stays[len(stays)-1].LeftBy = &left, s.EnteredBy
@@ -464,9 +465,18 @@ func median(v []int64) time.Duration {
 	return time.Duration(float64(v[m-1]+v[m]) / 2 * 1000)
 }
 
+// stageStats counts, per stage, the deals whose earliest stay in it
+// began in the period (found here by Seq, not from StageEntry.First).
 func (w *figureWorld) stageStats(q pipeline.Query) []pipeline.StageStat {
 	entered := map[crm.OpportunityStage]map[crm.ID]bool{}
 	times := map[crm.OpportunityStage][]int64{}
+	earliest := map[string]int{}
+	for _, s := range w.stays {
+		k := s.OpportunityID.String() + string(s.Stage)
+		if seq, ok := earliest[k]; !ok || s.Seq < seq {
+			earliest[k] = s.Seq
+		}
+	}
 	for _, s := range w.stays {
 		o := w.opp(s.OpportunityID)
 		if s.Pipeline != q.Pipeline || !q.Period.Contains(s.EnteredAt) || !q.Scope.Match(o.OwnerID, o.DepartmentID, crm.NilID, w.inTree) {
@@ -475,7 +485,9 @@ func (w *figureWorld) stageStats(q pipeline.Query) []pipeline.StageStat {
 		if entered[s.Stage] == nil {
 			entered[s.Stage] = map[crm.ID]bool{}
 		}
-		entered[s.Stage][s.OpportunityID] = true
+		if earliest[s.OpportunityID.String()+string(s.Stage)] == s.Seq {
+			entered[s.Stage][s.OpportunityID] = true
+		}
 		if s.LeftAt != nil {
 			times[s.Stage] = append(times[s.Stage], int64(s.LeftAt.Sub(s.EnteredAt)/time.Microsecond))
 		}

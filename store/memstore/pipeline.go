@@ -25,16 +25,85 @@ var (
 	_ pipeline.AnalyticsTx = tx{}
 )
 
-// pipelineState holds the stage history by opportunity; guarded by
-// Store.mu.
+// pipelineState holds the stage history by opportunity, and the
+// funnel's index of it: per tenant and pipeline, one compact row per stay
+// (its place in rows kept by pos), so the funnel scans flat memory;
+// guarded by Store.mu.
 type pipelineState struct {
-	stays map[crm.ID][]pipeline.StageEntry
+	stays  map[crm.ID][]pipeline.StageEntry
+	funnel map[funnelKey]*funnelRows
+	pos    map[stayKey]int
+}
+
+// funnelKey names the funnel index of one tenant's pipeline.
+type funnelKey struct{ tenant, pipeline string }
+
+// stayKey names a stay.
+type stayKey struct {
+	opp crm.ID
+	seq int
+}
+
+// funnelRows is the funnel index of one pipeline: rows in any order,
+// stage names interned.
+type funnelRows struct {
+	key    funnelKey
+	rows   []funnelRow
+	stages []crm.OpportunityStage
+}
+
+// funnelRow is one stay: entered at (UnixMicro), its length in
+// microseconds (-1 while not left), its stage's index in stages.
+type funnelRow struct {
+	opp     crm.ID
+	seq     int
+	entered int64
+	stay    int64
+	stage   int32
+	first   bool
 }
 
 func (t tx) pipelineState() *pipelineState {
 	return extension(t.s, "pipeline", func() *pipelineState {
-		return &pipelineState{stays: make(map[crm.ID][]pipeline.StageEntry)}
+		return &pipelineState{stays: make(map[crm.ID][]pipeline.StageEntry), funnel: make(map[funnelKey]*funnelRows),
+			pos: make(map[stayKey]int)}
 	})
+}
+
+// index adds the stay e to the funnel index.
+func (st *pipelineState) index(e *pipeline.StageEntry) {
+	k := funnelKey{e.TenantID, e.Pipeline}
+	f := st.funnel[k]
+	if f == nil {
+		f = &funnelRows{key: k}
+		st.funnel[k] = f
+	}
+	stage := int32(slices.Index(f.stages, e.Stage))
+	if stage < 0 {
+		stage = int32(len(f.stages))
+		f.stages = append(f.stages, e.Stage)
+	}
+	row := funnelRow{opp: e.OpportunityID, seq: e.Seq, entered: e.EnteredAt.UnixMicro(), stay: -1, stage: stage, first: e.First}
+	if e.LeftAt != nil {
+		row.stay = e.LeftAt.Sub(e.EnteredAt).Microseconds()
+	}
+	st.pos[stayKey{e.OpportunityID, e.Seq}] = len(f.rows)
+	f.rows = append(f.rows, row)
+}
+
+// unindex removes the stay e from the funnel index.
+func (st *pipelineState) unindex(e *pipeline.StageEntry) {
+	f := st.funnel[funnelKey{e.TenantID, e.Pipeline}]
+	k := stayKey{e.OpportunityID, e.Seq}
+	i, ok := st.pos[k]
+	if f == nil || !ok {
+		return
+	}
+	last := len(f.rows) - 1
+	f.rows[i] = f.rows[last]
+	st.pos[stayKey{f.rows[i].opp, f.rows[i].seq}] = i
+	f.rows = f.rows[:last]
+	delete(st.pos, k)
 }
 
 // StageHistory implements [pipeline.Tx].
@@ -77,7 +146,11 @@ func (r stageRepo) Append(ctx context.Context, e *pipeline.StageEntry) error {
 	next := append(slices.Clip(old), c)
 	slices.SortFunc(next, func(a, b pipeline.StageEntry) int { return a.Seq - b.Seq })
 	st.stays[c.OpportunityID] = next
-	r.tx.onUndo(func() { restoreStays(st, c.OpportunityID, old) })
+	st.index(&c)
+	r.tx.onUndo(func() {
+		st.unindex(&c)
+		restoreStays(st, c.OpportunityID, old)
+	})
 	return nil
 }
 
@@ -103,7 +176,13 @@ func (r stageRepo) Leave(ctx context.Context, id crm.ID, at time.Time, by crm.ID
 			l := crm.StorageTime(at)
 			next[i].LeftAt, next[i].LeftBy = &l, by
 			st.stays[id] = next
-			r.tx.onUndo(func() { restoreStays(st, id, old) })
+			st.unindex(&old[i])
+			st.index(&next[i])
+			r.tx.onUndo(func() {
+				st.unindex(&next[i])
+				st.index(&old[i])
+				restoreStays(st, id, old)
+			})
 			break
 		}
 	}
@@ -153,39 +232,40 @@ func (r analyticsRepo) read(ctx context.Context, op string, q pipeline.Query, ne
 }
 
 func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipeline.StageStat, error) {
-	type acc struct {
-		entered int64
-		times   []int64
-	}
-	by := map[crm.OpportunityStage]*acc{}
+	var out []pipeline.StageStat
 	scoped := q.Scope != nil && !q.Scope.All
 	err := r.read(ctx, "stage stats", q, true, func(tenant string, _ func(*crm.Opportunity) bool) error {
+		f := r.tx.pipelineState().funnel[funnelKey{tenant, q.Pipeline}]
+		if f == nil {
+			return nil
+		}
 		opps, inTree := r.tx.s.opportunities.rows, r.tx.s.inTree(tenant)
-		for id, stays := range r.tx.pipelineState().stays {
-			if len(stays) == 0 || stays[0].TenantID != tenant {
+		from, to := ceilMicro(q.Period.From).UnixMicro(), ceilMicro(q.Period.To).UnixMicro()
+		seen := make([]bool, len(f.stages))
+		entered := make([]int64, len(f.stages))
+		times := make([][]int64, len(f.stages))
+		for i := range f.rows {
+			row := &f.rows[i]
+			if row.entered < from || row.entered >= to {
 				continue
 			}
 			if scoped {
-				o, ok := opps[id]
+				o, ok := opps[row.opp]
 				if !ok || !q.Scope.Match(o.OwnerID, o.DepartmentID, crm.NilID, inTree) {
 					continue
 				}
 			}
-			for _, s := range stays {
-				if s.Pipeline != q.Pipeline || !q.Period.Contains(s.EnteredAt) {
-					continue
-				}
-				a := by[s.Stage]
-				if a == nil {
-					a = &acc{}
-					by[s.Stage] = a
-				}
-				if s.First {
-					a.entered++
-				}
-				if s.LeftAt != nil {
-					a.times = append(a.times, s.LeftAt.Sub(s.EnteredAt).Microseconds())
-				}
+			seen[row.stage] = true
+			if row.first {
+				entered[row.stage]++
+			}
+			if row.stay >= 0 {
+				times[row.stage] = append(times[row.stage], row.stay)
+			}
+		}
+		for i, stage := range f.stages {
+			if seen[i] {
+				out = append(out, pipeline.StageStat{Stage: stage, Entered: entered[i], Timed: int64(len(times[i])), MedianTime: medianMicros(times[i])})
 			}
 		}
 		return nil
@@ -193,26 +273,78 @@ func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipe
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pipeline.StageStat, 0, len(by))
-	for stage, a := range by {
-		out = append(out, pipeline.StageStat{Stage: stage, Entered: a.entered, Timed: int64(len(a.times)), MedianTime: medianMicros(a.times)})
-	}
 	slices.SortFunc(out, func(a, b pipeline.StageStat) int { return strings.Compare(string(a.Stage), string(b.Stage)) })
 	return out, nil
 }
 
+// ceilMicro rounds t up to the next microsecond: a stored time (whole
+// microseconds) is at or after t exactly when it is at or after
+// ceilMicro(t).
+func ceilMicro(t time.Time) time.Time {
+	if tr := t.Truncate(time.Microsecond); !tr.Equal(t) {
+		return tr.Add(time.Microsecond)
+	}
+	return t
+}
+
 // medianMicros returns the median of microsecond lengths as a Duration:
 // the middle one, or the mean of the two middle ones (percentile_cont).
+// It reorders v.
 func medianMicros(v []int64) time.Duration {
 	n := len(v)
 	if n == 0 {
 		return 0
 	}
-	slices.Sort(v)
+	hi := nth(v, n/2)
 	if n%2 == 1 {
-		return time.Duration(v[n/2]) * time.Microsecond
+		return time.Duration(hi) * time.Microsecond
 	}
-	return time.Duration(v[n/2-1]+v[n/2]) * (time.Microsecond / 2)
+	lo := slices.Max(v[:n/2]) // nth left the smaller half before n/2
+	return time.Duration(lo+hi) * (time.Microsecond / 2)
+}
+
+// nth reorders v so that v[k] is the value sorted order puts there, with
+// no greater value before it and no smaller one after, and returns it
+// (quickselect with a median-of-three pivot).
+func nth(v []int64, k int) int64 {
+	lo, hi := 0, len(v)-1
+	for hi-lo > 16 {
+		mid := lo + (hi-lo)/2
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[hi] < v[mid] {
+			v[hi], v[mid] = v[mid], v[hi]
+		}
+		pivot := v[mid]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	slices.Sort(v[lo : hi+1])
+	return v[k]
 }
 
 func (r analyticsRepo) ClosedStats(ctx context.Context, q pipeline.Query) (pipeline.ClosedStat, error) {

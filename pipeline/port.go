@@ -74,7 +74,8 @@ type Query struct {
 }
 
 // Validate reports a bad query, naming the field ("period.to",
-// "scope.owner_ids", "won").
+// "period.location": not a named IANA zone, which SQL adapters pass by
+// name; "scope.owner_ids", "won").
 func (q *Query) Validate(needPeriod bool) error {
 	var v crm.Problems
 	if q.Pipeline != "" && !crm.IsIdentifier(q.Pipeline) {
@@ -82,6 +83,11 @@ func (q *Query) Validate(needPeriod bool) error {
 	}
 	if needPeriod {
 		v.MergeAt("period", q.Period.Validate())
+		if loc := q.Period.Location; loc != nil && loc != time.UTC {
+			if name := loc.String(); name == "Local" || !validZone(name) {
+				v.Add("period.location", "must be an IANA time zone such as Asia/Shanghai (stores bucket by its name), got %q", clip(name))
+			}
+		}
 	}
 	if len(q.Won) == 0 {
 		v.Add("won", "is required")
@@ -94,6 +100,13 @@ func (q *Query) Validate(needPeriod bool) error {
 		v.Merge(f.Validate())
 	}
 	return v.Err()
+}
+
+// validZone reports whether name loads as a time zone of the IANA
+// database.
+func validZone(name string) bool {
+	_, err := time.LoadLocation(name)
+	return err == nil
 }
 
 // StageStat is what the store counts of one stage over a period.

@@ -281,6 +281,9 @@ func testPipelineBadPeriods(t *testing.T, e *env) {
 	requireInvalid(t, err, "period.bucket")
 	_, err = svc.Performance(e.ctx, pipeline.ReportRequest{Period: crm.Period{From: now, To: now.Add(time.Hour), Bucket: "year"}})
 	requireInvalid(t, err, "period.bucket")
+	_, err = svc.Forecast(e.ctx, pipeline.ReportRequest{Period: crm.Period{From: now, To: now.Add(time.Hour), Bucket: crm.BucketDay,
+		Location: time.FixedZone("UTC+8", 8*3600)}})
+	requireInvalid(t, err, "period.location")
 	_, err = svc.Value(e.ctx, pipeline.ReportRequest{Scope: &crm.DataScope{OwnerIDs: make([]crm.ID, 1001)}})
 	requireInvalid(t, err, "scope.owner_ids")
 	_, err = svc.Value(e.ctx, pipeline.ReportRequest{Pipeline: "Hardware"})

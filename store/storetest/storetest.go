@@ -59,6 +59,9 @@ type Harness struct {
 //     relay delivers with crm.Outbox's Pending and Ack.
 //   - crm.HistoryTx (History), on the store and its units of work: no
 //     field history is kept.
+//   - pipeline.Tx and pipeline.AnalyticsTx (Pipelines), on the unit of
+//     work and the store: pipeline.Service.Move and the figures report
+//     crm.ErrUnsupported.
 //   - task.CalendarLocker, on the unit of work (no flag: checked whenever
 //     present): overlapping appointments booked concurrently may both be
 //     stored under task.OverlapRefuse.

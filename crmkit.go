@@ -10,6 +10,7 @@ import (
 	"github.com/crmkit/crmkit/history"
 	"github.com/crmkit/crmkit/lead"
 	"github.com/crmkit/crmkit/permission"
+	"github.com/crmkit/crmkit/pipeline"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/task"
@@ -81,6 +82,10 @@ type Config struct {
 	// the routers and escalation that carry out breach actions. New sets
 	// Clock and IDs. Defaults to the zero value (no SLA timers).
 	Ticket ticket.Config
+	// Pipeline configures the sales pipelines ([CRM.Pipelines]): each
+	// tenant's pipelines (its Catalog). New sets Clock and IDs. Defaults
+	// to the zero value: the built-in pipeline only.
+	Pipeline pipeline.Config
 	// Remind configures the reminder sweep ([CRM.Reminders]); New sets
 	// Clock and IDs. Defaults to the zero value (approvals remind after
 	// 24 hours).
@@ -156,6 +161,10 @@ type CRM struct {
 	// and pool notices exactly once, each as a reminder.fired event for
 	// the host's notifier; the host's scheduler calls its Sweep.
 	Reminders *remind.Sweeper
+	// Pipelines moves deals through their tenant's pipelines, recording
+	// stage history, and reads the pipelines' figures; [CRM.Funnel] and
+	// its siblings read them within a viewer's permission scope.
+	Pipelines *pipeline.Service
 	// History reads the field history: a record's, newest first, or what
 	// one person changed in a time window, with the values of fields the
 	// viewer may not see masked by [Config.Permissions] ([permission.Policy.Hidden]);
@@ -291,7 +300,15 @@ func New(store crm.Store, cfg *Config) (*CRM, error) {
 		return nil, fmt.Errorf("crmkit: new: %w", err)
 	}
 
-	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, Tickets: tickets, Reminders: reminders, store: store, rec: rec, cfg: c, seams: s}
+	pl := c.Pipeline
+	pl.Clock, pl.IDs = c.Clock, c.IDs
+	pipelines, err := pipeline.New(store, &pl)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: new: %w", err)
+	}
+
+	out := &CRM{Pools: pools, Leads: leads, Dedupe: dd, Router: c.Router, Tasks: tasks, Tickets: tickets, Reminders: reminders,
+		Pipelines: pipelines, store: store, rec: rec, cfg: c, seams: s}
 	if rec != nil {
 		var m history.Masker
 		if c.Permissions != nil {

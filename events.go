@@ -6,6 +6,7 @@ import (
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
 	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/pipeline"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/ticket"
@@ -17,8 +18,8 @@ import (
 // "lead.updated", "lead.deleted", "customer.created", ...; see
 // [crm.ChangedPayload]), [crm.EventActivityRecorded] (reserved for hosts:
 // crmkit does not write it), then the domain events of lead, pool,
-// workflow, dedupe, ticket and remind. Routing and hand-off events are named after their
-// record type ([workflow.RoutedEventType]); the lead ones stand for them
+// workflow, dedupe, ticket, remind and pipeline. Routing and hand-off
+// events are named after their record type ([workflow.RoutedEventType]); the lead ones stand for them
 // here.
 func EventTypes() []crm.EventType {
 	var out []crm.EventType
@@ -43,6 +44,7 @@ func EventTypes() []crm.EventType {
 		ticket.EventTicketClosed, ticket.EventTicketReopened, ticket.EventTicketResponded,
 		ticket.EventTicketReassigned, ticket.EventTicketEscalated,
 		remind.EventFired,
+		pipeline.EventStageChanged,
 	)
 }
 
@@ -89,6 +91,8 @@ func payloadDecoder(t crm.EventType) func(crm.Event) (any, error) {
 		return decode[crm.NoPayload]
 	case lead.EventLeadContacted, lead.EventLeadQualified, lead.EventLeadDisqualified, lead.EventLeadReopened:
 		return decode[lead.HistoryEntry]
+	case pipeline.EventStageChanged:
+		return decode[pipeline.StageChangedPayload]
 	case lead.EventLeadConverted:
 		return decode[lead.ConversionPayload]
 	case lead.EventLeadRegraded:

@@ -216,8 +216,13 @@ func (f *ContactFilter) Match(c *Contact, _ InTree) bool { return in(f.CustomerI
 type OpportunityFilter struct {
 	CustomerIDs []ID
 	OwnerIDs    []ID
-	Stages      []OpportunityStage
-	Scope       *DataScope
+	// Stages are built-in or configured stage names: each must be well
+	// formed ([OpportunityStage.WellFormed]).
+	Stages []OpportunityStage
+	// Pipelines selects the deals of these pipeline keys; "" is the
+	// built-in pipeline.
+	Pipelines []string
+	Scope     *DataScope
 }
 
 // Validate reports bad filter values.
@@ -225,7 +230,8 @@ func (f *OpportunityFilter) Validate() error {
 	var v Problems
 	idList(&v, "customer_ids", f.CustomerIDs)
 	idList(&v, "owner_ids", f.OwnerIDs)
-	strList(&v, "stages", f.Stages, OpportunityStage.Valid)
+	strList(&v, "stages", f.Stages, OpportunityStage.WellFormed)
+	strList(&v, "pipelines", f.Pipelines, func(p string) bool { return p == "" || IsIdentifier(p) })
 	f.Scope.validate(&v)
 	return v.Err()
 }
@@ -233,7 +239,7 @@ func (f *OpportunityFilter) Validate() error {
 // Match reports whether o passes the filter.
 func (f *OpportunityFilter) Match(o *Opportunity, inTree InTree) bool {
 	return in(f.CustomerIDs, o.CustomerID) && in(f.OwnerIDs, o.OwnerID) && in(f.Stages, o.Stage) &&
-		f.Scope.Match(o.OwnerID, o.DepartmentID, NilID, inTree)
+		in(f.Pipelines, o.Pipeline) && f.Scope.Match(o.OwnerID, o.DepartmentID, NilID, inTree)
 }
 
 // ActivityFilter selects activities.

@@ -132,7 +132,8 @@ type Tx interface {
 // Optional ports (this package's [DepartmentTreeVersions] and, on the
 // outbox, [Deliveries]; pool's ClaimStore, BatchTx, RequestPruner and
 // FallingBackQueue; task's DueQueue; ticket's SLAQueue; lead's
-// RisingQueue; workflow's ApprovalDeadlines and ApprovalInbox) are found
+// RisingQueue; workflow's ApprovalDeadlines and ApprovalInbox;
+// pipeline's AnalyticsTx) are found
 // by type assertion too, each with a fallback in its package (for the
 // work queues, [ErrUnsupported]);
 // storetest.Features lists them.

@@ -22,7 +22,8 @@ func TestConformance(t *testing.T) {
 
 // TestConformanceWithoutOptionalPorts runs the pool and workflow groups on
 // memstore with its optional ports hidden (pool.ClaimStore, pool.BatchTx,
-// pool.RequestPruner, workflow.ApprovalDeadlines, workflow.ApprovalInbox),
+// pool.RequestPruner, workflow.ApprovalDeadlines, workflow.ApprovalInbox,
+// and the pipeline ports),
 // declaring none of them: a host's adapter without them passes, on the
 // domain packages' fallbacks (claims in a unit of work, sweeps one
 // customer at a time, PruneRequests, TickDue and Inbox reporting
@@ -42,6 +43,13 @@ func TestConformanceWithoutOptionalPorts(t *testing.T) {
 			Features: storetest.Features{Workflow: true},
 		})
 	})
+	t.Run("Pipelines", func(t *testing.T) {
+		storetest.RunPipelines(t, storetest.Harness{
+			NewStore: func(t *testing.T, c crm.Clock) crm.Store {
+				return hiding{memstore.New(&memstore.Config{Clock: c}), func(tx crm.Tx) (crm.Tx, error) { return plainTx{tx}, nil }}
+			},
+		})
+	})
 	t.Run("ApprovalInbox", func(t *testing.T) {
 		storetest.RunApprovalInbox(t, storetest.Harness{
 			NewStore: func(t *testing.T, c crm.Clock) crm.Store {
@@ -51,6 +59,9 @@ func TestConformanceWithoutOptionalPorts(t *testing.T) {
 		})
 	})
 }
+
+// plainTx is a unit of work with the shared repositories only.
+type plainTx struct{ crm.Tx }
 
 // hiding is memstore with crm.Store's methods only (so no
 // pool.ClaimStore), whose units of work are what wrap makes of them.

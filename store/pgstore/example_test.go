@@ -82,7 +82,7 @@ func ExampleMigrations() {
 	// 0021 ticket_sla_queue
 	// 0022 lead_grade_rises
 	// 0023 record_timelines
-	// 0024 reserved
+	// 0024 pipelines
 	// 0025 segments
 	// 0026 imports
 }

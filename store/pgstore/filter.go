@@ -164,6 +164,7 @@ func whereOpportunity(departments string) func(*crm.OpportunityFilter, *query) {
 		idIn(q, "customer_id", f.CustomerIDs)
 		idIn(q, "owner_id", f.OwnerIDs)
 		textIn(q, "stage", f.Stages)
+		textIn(q, "pipeline", f.Pipelines)
 		scope(q, departments, "owner_id", "department_id", "", f.Scope)
 	}
 }

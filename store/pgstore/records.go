@@ -160,7 +160,7 @@ var contactSpec = spec[crm.Contact, crm.ContactFilter]{
 
 func opportunitySpec(deps string) spec[crm.Opportunity, crm.OpportunityFilter] {
 	c := cols("customer_id", "name", "amount", "amount_currency", "stage", "probability", "expected_close",
-		"closed_at", "owner_id", "department_id", "fields")
+		"closed_at", "owner_id", "department_id", "fields", "pipeline", "lost_reason")
 	// The amount travels as text both ways: exact, and with its scale.
 	c[2].sel, c[2].val = "%s::text", "%s::numeric"
 	return spec[crm.Opportunity, crm.OpportunityFilter]{
@@ -176,11 +176,11 @@ func opportunitySpec(deps string) spec[crm.Opportunity, crm.OpportunityFilter] {
 				amount, currency = &a, &c
 			}
 			return []any{ref(o.CustomerID), o.Name, amount, currency, string(o.Stage), o.Probability, o.ExpectedClose,
-				o.ClosedAt, ref(o.OwnerID), ref(o.DepartmentID), f}, err
+				o.ClosedAt, ref(o.OwnerID), ref(o.DepartmentID), f, o.Pipeline, o.LostReason}, err
 		},
 		dests: func(o *crm.Opportunity, s *scratch) []any {
 			return []any{(*ref)(&o.CustomerID), &o.Name, &s.amount, &s.currency, (*string)(&o.Stage), &o.Probability, &o.ExpectedClose,
-				&o.ClosedAt, (*ref)(&o.OwnerID), (*ref)(&o.DepartmentID), &s.fields}
+				&o.ClosedAt, (*ref)(&o.OwnerID), (*ref)(&o.DepartmentID), &s.fields, &o.Pipeline, &o.LostReason}
 		},
 		decode: func(o *crm.Opportunity, s *scratch) (err error) {
 			if s.amount != nil && s.currency != nil {

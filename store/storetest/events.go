@@ -12,6 +12,7 @@ import (
 	"github.com/crmkit/crmkit"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/lead"
+	"github.com/crmkit/crmkit/pipeline"
 	"github.com/crmkit/crmkit/pool"
 	"github.com/crmkit/crmkit/remind"
 	"github.com/crmkit/crmkit/workflow"
@@ -95,7 +96,7 @@ func (s *eventsSeen) requireAll(t *testing.T, f Features) {
 	defer s.mu.Unlock()
 	var missing []crm.EventType
 	for _, typ := range crmkit.EventTypes() {
-		if typ == remind.EventFired && !f.Reminders {
+		if typ == remind.EventFired && !f.Reminders || typ == pipeline.EventStageChanged && !f.Pipelines {
 			continue
 		}
 		if s.types[typ] == 0 && !slices.Contains(notDrivenBySuite, typ) && !typ.IsChange() {

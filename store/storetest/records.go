@@ -294,6 +294,7 @@ func opportunityKind() kind[crm.Opportunity, crm.OpportunityFilter, *crm.Opportu
 				Amount: money("1234.5678", "cny"), Stage: crm.StageNegotiation, Probability: 65,
 				ExpectedClose: ptr(nanoTime(20, 0)), ClosedAt: ptr(nanoTime(21, 500)),
 				OwnerID: e.ids.NewID(), DepartmentID: e.ids.NewID(), Fields: fullFields("opportunity"),
+				Pipeline: "hardware", LostReason: "price",
 			}
 		},
 		minimal: func(e *env, _ context.Context) *crm.Opportunity {
@@ -303,6 +304,7 @@ func opportunityKind() kind[crm.Opportunity, crm.OpportunityFilter, *crm.Opportu
 			o.CustomerID, o.Name, o.Amount = e.ids.NewID(), "Renewal", money("0.01", "USD")
 			o.Stage, o.Probability, o.ExpectedClose, o.ClosedAt = crm.StageWon, 100, nil, ptr(nanoTime(22, 22))
 			o.OwnerID, o.DepartmentID = crm.NilID, e.ids.NewID()
+			o.Pipeline, o.LostReason = "", ""
 			o.Fields = changedFields()
 		},
 		scribble: func(o *crm.Opportunity) {
@@ -314,7 +316,11 @@ func opportunityKind() kind[crm.Opportunity, crm.OpportunityFilter, *crm.Opportu
 		invalid: []invalidCase[crm.Opportunity]{
 			{"MissingCustomer", "customer_id", func(o *crm.Opportunity) { o.CustomerID = crm.NilID }},
 			{"MissingName", "name", func(o *crm.Opportunity) { o.Name = "" }},
-			{"UnknownStage", "stage", func(o *crm.Opportunity) { o.Stage = "closing" }},
+			{"UnknownStage", "stage", func(o *crm.Opportunity) { o.Pipeline, o.Stage = "", "closing" }},
+			{"MalformedStageOfPipeline", "stage", func(o *crm.Opportunity) { o.Pipeline, o.Stage = "hardware", "Closing" }},
+			{"MissingStageOfPipeline", "stage", func(o *crm.Opportunity) { o.Pipeline, o.Stage = "hardware", "" }},
+			{"MalformedPipeline", "pipeline", func(o *crm.Opportunity) { o.Pipeline = "Hardware" }},
+			{"MalformedLostReason", "lost_reason", func(o *crm.Opportunity) { o.LostReason = "too expensive" }},
 			{"ProbabilityAbove100", "probability", func(o *crm.Opportunity) { o.Probability = 101 }},
 			{"NegativeAmount", "amount", func(o *crm.Opportunity) { o.Amount = money("-1", "CNY") }},
 			{"AmountWithTooManyDecimals", "amount.amount", func(o *crm.Opportunity) {
@@ -334,8 +340,9 @@ func opportunityKind() kind[crm.Opportunity, crm.OpportunityFilter, *crm.Opportu
 		randomFilter: func(w *world) crm.OpportunityFilter {
 			return crm.OpportunityFilter{
 				CustomerIDs: some(w, w.custs), OwnerIDs: some(w, w.owners),
-				Stages: some(w, []crm.OpportunityStage{crm.StageQualification, crm.StageProposal, crm.StageWon, crm.StageLost, crm.StageNegotiation}),
-				Scope:  w.scope(),
+				Stages:    some(w, []crm.OpportunityStage{crm.StageQualification, crm.StageProposal, crm.StageWon, crm.StageLost, crm.StageNegotiation}),
+				Pipelines: some(w, []string{"", "hardware"}),
+				Scope:     w.scope(),
 			}
 		},
 		fixedFilters: func(w *world) []crm.OpportunityFilter {
@@ -346,7 +353,8 @@ func opportunityKind() kind[crm.Opportunity, crm.OpportunityFilter, *crm.Opportu
 			return out
 		},
 		badFilters: []badFilter[crm.OpportunityFilter]{
-			{"UnknownStage", "stages[0]", crm.OpportunityFilter{Stages: []crm.OpportunityStage{"closing"}}},
+			{"MalformedStage", "stages[0]", crm.OpportunityFilter{Stages: []crm.OpportunityStage{"Closing"}}},
+			{"MalformedPipeline", "pipelines[0]", crm.OpportunityFilter{Pipelines: []string{"Hardware"}}},
 			{"TooManyCustomers", "customer_ids", crm.OpportunityFilter{CustomerIDs: tooManyIDs()}},
 		},
 	}

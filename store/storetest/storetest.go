@@ -61,6 +61,9 @@ type Harness struct {
 //     field history is kept.
 //   - importer.Tx (Imports), on the unit of work:
 //     crmkit.CRM.ImportCustomers reports crm.ErrUnsupported.
+//   - pipeline.Tx and pipeline.AnalyticsTx (Pipelines), on the unit of
+//     work and the store: pipeline.Service.Move and the figures report
+//     crm.ErrUnsupported.
 //   - task.CalendarLocker, on the unit of work (no flag: checked whenever
 //     present): overlapping appointments booked concurrently may both be
 //     stored under task.OverlapRefuse.
@@ -136,6 +139,10 @@ type Features struct {
 	// of imported customers. Runs "Imports" (with Pools, Workflow, Leads
 	// and Dedupe: it imports through the composition root).
 	Imports bool
+	// Pipelines: units of work implement pipeline.Tx (the stage history)
+	// and pipeline.AnalyticsTx (the pipeline's figures computed in the
+	// store). Runs "Pipelines".
+	Pipelines bool
 }
 
 // AllFeatures declares every optional capability: what pgstore and
@@ -145,7 +152,7 @@ func AllFeatures() Features {
 	return Features{Pools: true, BatchSweeps: true, OneWriteClaims: true, RequestPruning: true, DepartmentTreeVersions: true,
 		Workflow: true, ApprovalDeadlines: true, Leads: true, Dedupe: true, Deliveries: true, History: true,
 		Reminders: true, FallingBackQueue: true, DueTasksQueue: true, EventLog: true, ApprovalRecords: true, TicketQueue: true,
-		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true, Segments: true, Imports: true}
+		ApprovalInbox: true, RisingLeadsQueue: true, KPIs: true, Segments: true, Imports: true, Pipelines: true}
 }
 
 // clockStart is where each subtest's fake clock starts: a time with
@@ -169,8 +176,9 @@ func clockStart() time.Time {
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
 // Leads), "KPIs" ([RunKPIs], with Pools and Workflow), "Segments"
 // ([RunSegments]; without the port it checks that segment reports
-// crm.ErrUnsupported), and "CRM" ([RunCRM]) and "Imports" ([RunImports])
-// when it opts out of none. Every subtest gets a new store from
+// crm.ErrUnsupported), "Pipelines" ([RunPipelines]), and "CRM" ([RunCRM])
+// and "Imports" ([RunImports]) when it opts out of none. Every subtest
+// gets a new store from
 // h.NewStore and runs in parallel with its siblings.
 func Run(t *testing.T, h Harness) {
 	if h.NewStore == nil {
@@ -236,6 +244,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Features.Reminders && h.Features.Workflow {
 		t.Run("Reminders", func(t *testing.T) { RunRemind(t, h) })
 	}
+	t.Run("Pipelines", func(t *testing.T) { RunPipelines(t, h) })
 	if f := h.Features; f.Pools && f.Workflow && f.Leads && f.Dedupe {
 		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })
 		t.Run("Imports", func(t *testing.T) { RunImports(t, h) })

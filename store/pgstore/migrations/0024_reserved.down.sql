@@ -1,1 +1,0 @@
--- Reserved: this schema version is written by a change merged separately.

@@ -19,7 +19,7 @@ func commands() []command {
 		{"dedupe", "find duplicate customers in a CSV file", runDedupe},
 		{"import", "import customers from a CSV file, upserting on the source system's IDs", runImport},
 		{"migrate", "bring crmkit's PostgreSQL schema up to date, or show its status", runMigrate},
-		{"report", "print a tenant's KPIs as tables", runReport},
+		{"report", "print the funnel, the open pipeline (tables and SVG charts) and the KPIs", runReport},
 		{"score", "train and apply predictive lead-scoring models", runScore},
 		{"version", "print the version and the revision this binary was built from", runVersion},
 	}

@@ -102,7 +102,7 @@ func boolInt(b bool) int {
 }
 
 func TestHelpExitsZeroAtEveryLevel(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"migrate", "-h"}, {"migrate", "--help"}, {"dedupe", "-h"}, {"score", "-h"}, {"score", "--help"}, {"score", "train", "-h"}, {"score", "apply", "--help"}, {"version", "-h"}, {"version"}, {"report", "-h"}, {"report", "kpis", "-h"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"help"}, {"migrate", "-h"}, {"migrate", "--help"}, {"dedupe", "-h"}, {"score", "-h"}, {"score", "--help"}, {"score", "train", "-h"}, {"score", "apply", "--help"}, {"version", "-h"}, {"version"}, {"report", "-h"}, {"report", "kpis", "-h"}, {"report", "funnel", "-h"}, {"report", "pipeline", "--help"}} {
 		code, _, errOut := crmkitCLI(args...)
 		require.Equal(t, 0, code, "%v: %s", args, errOut)
 	}

@@ -18,7 +18,8 @@ import (
 	"github.com/crmkit/crmkit/store/pgstore"
 )
 
-const reportUsage = `usage: crmkit report kpis [--dsn URL] [--schema NAME] [--tenant T] --from DATE --to DATE
+const reportUsage = `usage: crmkit report funnel|pipeline ... (see crmkit report funnel -h)
+       crmkit report kpis [--dsn URL] [--schema NAME] [--tenant T] --from DATE --to DATE
                           [--bucket day|week|month|quarter] [--tz ZONE] [--only TABLE] [--format text|csv]
 
 Prints the KPIs of a tenant over [--from, --to) from a crmkit PostgreSQL
@@ -39,6 +40,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "kpis":
 		return reportKPIs(args[1:], stdout, stderr)
+	case "funnel":
+		return reportFunnel(args[1:], stdout, stderr)
+	case "pipeline":
+		return reportPipeline(args[1:], stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("report: unknown subcommand %q\n%s", args[0], reportUsage)}
 }

@@ -4,16 +4,20 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
+	"github.com/crmkit/crmkit/pipeline"
 	"github.com/crmkit/crmkit/store/pgstore"
 )
 
@@ -74,3 +78,81 @@ func TestReportKPIsReadsAMigratedSchema(t *testing.T) {
 		require.Contains(t, errOut, tc.flag, "%v", tc.args)
 	}
 }
+
+func TestReportFunnelAndPipelineDrawTheirCharts(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := context.Background()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "cli_" + hex.EncodeToString(b[:])
+	db, err := pgxpool.New(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		db.Close()
+	})
+	code, _, errOut := crmkitCLI("migrate", "--dsn", dsn, "--schema", schema)
+	require.Equal(t, 0, code, errOut)
+
+	// Four deals in March: all qualified, two reach a proposal, one is won.
+	clock := crmtest.NewClock(time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC))
+	s, err := pgstore.New(db, &pgstore.Config{Schema: schema, Clock: clock})
+	require.NoError(t, err)
+	ids := crmtest.NewIDs()
+	svc, err := pipeline.New(s, &pipeline.Config{Clock: clock, IDs: ids})
+	require.NoError(t, err)
+	cust := crmtest.Customer(ids)
+	require.NoError(t, s.Customers().Create(ctx, cust))
+	rep := ids.NewID()
+	var deals []*crm.Opportunity
+	for i := range 4 {
+		o := crmtest.Opportunity(ids, cust.ID, func(o *crm.Opportunity) {
+			m, err := crm.NewMoney(decimal.NewFromInt(int64(1000*(i+1))), "CNY")
+			require.NoError(t, err)
+			o.Stage, o.Amount = "", m
+			o.ExpectedClose = ptr(clock.Now().AddDate(0, 1, 0))
+		})
+		require.NoError(t, svc.Start(ctx, o, rep))
+		deals = append(deals, o)
+	}
+	clock.Advance(48 * time.Hour)
+	for _, o := range deals[:2] {
+		_, err := svc.Move(ctx, pipeline.MoveRequest{OpportunityID: o.ID, To: crm.StageProposal, Actor: rep})
+		require.NoError(t, err)
+	}
+	clock.Advance(24 * time.Hour)
+	_, err = svc.Move(ctx, pipeline.MoveRequest{OpportunityID: deals[0].ID, To: crm.StageWon, Actor: rep})
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	svg := filepath.Join(dir, "funnel.svg")
+	code, out, errOut := crmkitCLI("report", "funnel", "--dsn", dsn, "--schema", schema, "--from", "2026-03-01", "--to", "2026-04-01",
+		"--format", "csv", "--svg", svg)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "qualification,open,4,0.0%,48h0m0s")
+	require.Contains(t, out, "proposal,open,2,")
+	require.Contains(t, out, "won,won,1,")
+	chart, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	require.Contains(t, string(chart), "<svg")
+	require.Contains(t, string(chart), "qualification")
+
+	svg = filepath.Join(dir, "pipeline.svg")
+	code, out, errOut = crmkitCLI("report", "pipeline", "--dsn", dsn, "--schema", schema, "--format", "csv", "--svg", svg)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "qualification,CNY,2,7000")
+	require.Contains(t, out, "proposal,CNY,1,2000")
+	require.Contains(t, out, "total,CNY,3,9000")
+	chart, err = os.ReadFile(svg)
+	require.NoError(t, err)
+	require.Contains(t, string(chart), "Weighted pipeline by stage")
+
+	code, _, errOut = crmkitCLI("report", "funnel", "--dsn", dsn, "--schema", schema, "--from", "2026-04-01", "--to", "2026-03-01")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--to")
+	code, _, errOut = crmkitCLI("report", "pipeline", "--dsn", dsn, "--schema", schema, "--pipelines", filepath.Join(dir, "none.json"))
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--pipelines")
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1594,7 +1594,7 @@ func (u *unit) refreshOpportunities(ctx context.Context, h *Holding) error {
 			if o.CreatedAt.After(h.LastOpportunityAt) {
 				h.LastOpportunityAt = o.CreatedAt
 			}
-			h.OpenOpportunity = h.OpenOpportunity || o.Stage.Open()
+			h.OpenOpportunity = h.OpenOpportunity || o.IsOpen()
 		}
 		if got.NextCursor == "" {
 			return nil
@@ -1635,7 +1635,7 @@ func (u *unit) cascade(ctx context.Context, customerID, prev, next crm.ID, rule 
 				return err
 			}
 			for _, o := range got.Items {
-				if o.Stage.Open() && o.OwnerID != next {
+				if o.IsOpen() && o.OwnerID != next {
 					o.OwnerID = next
 					if err := u.tx.Opportunities().Update(ctx, o); err != nil {
 						return err

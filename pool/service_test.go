@@ -439,7 +439,10 @@ func TestRecycle(t *testing.T) {
 	t.Run("LockedDealtAndOpenOpportunityCustomersStay", func(t *testing.T) {
 		f := newFixture(t, nil)
 		locked, dealt, withOpp, lostOpp := f.pooled(), f.pooled(), f.pooled(), f.pooled()
-		for _, c := range []*crm.Customer{locked, dealt, withOpp, lostOpp} {
+		// A configured pipeline's stage names are its own: a deal open in
+		// one protects, one it closed (signed) does not.
+		openCustom, signed := f.pooled(), f.pooled()
+		for _, c := range []*crm.Customer{locked, dealt, withOpp, lostOpp, openCustom, signed} {
 			_, err := f.claim(f.alice, c)
 			require.NoError(t, err)
 		}
@@ -450,16 +453,24 @@ func TestRecycle(t *testing.T) {
 		require.NoError(t, f.store.Customers().Update(f.ctx, d))
 		require.NoError(t, f.store.Opportunities().Create(f.ctx, crmtest.Opportunity(f.ids, withOpp.ID)))
 		require.NoError(t, f.store.Opportunities().Create(f.ctx, crmtest.Opportunity(f.ids, lostOpp.ID, func(o *crm.Opportunity) { o.Stage = crm.StageLost })))
-		for _, c := range []*crm.Customer{dealt, withOpp, lostOpp} {
+		require.NoError(t, f.store.Opportunities().Create(f.ctx, crmtest.Opportunity(f.ids, openCustom.ID, func(o *crm.Opportunity) {
+			o.Pipeline, o.Stage = "projects", "site_survey"
+		})))
+		closed := f.clock.Now()
+		require.NoError(t, f.store.Opportunities().Create(f.ctx, crmtest.Opportunity(f.ids, signed.ID, func(o *crm.Opportunity) {
+			o.Pipeline, o.Stage, o.ClosedAt = "projects", "signed", &closed
+		})))
+		for _, c := range []*crm.Customer{dealt, withOpp, lostOpp, openCustom, signed} {
 			_, err := f.svc.Recompute(f.ctx, c.ID)
 			require.NoError(t, err)
 		}
 		f.clock.Advance(30 * 24 * time.Hour)
 		res, err := f.svc.Sweep(f.ctx, f.clock.Now(), 100)
 		require.NoError(t, err)
-		require.Equal(t, 1, res.Recycled)
+		require.Equal(t, 2, res.Recycled)
 		require.Equal(t, crm.NilID, f.customer(lostOpp.ID).OwnerID, "a lost opportunity does not protect")
-		for _, c := range []*crm.Customer{locked, dealt, withOpp} {
+		require.Equal(t, crm.NilID, f.customer(signed.ID).OwnerID, "nor a deal its pipeline closed")
+		for _, c := range []*crm.Customer{locked, dealt, withOpp, openCustom} {
 			require.Equal(t, f.alice.ID, f.customer(c.ID).OwnerID)
 		}
 	})

@@ -11,7 +11,7 @@
 //	res, err := c.Pools.Claim(ctx, pool.ClaimRequest{Actor: rep, CustomerID: id})
 //
 // The domain services hang off the [CRM]: Pools, Leads, Dedupe,
-// Approvals, Tasks, Tickets and Reminders. Their full APIs are the domain packages' own; built by New
+// Approvals, Tasks, Tickets, Reminders and Pipelines. Their full APIs are the domain packages' own; built by New
 // they carry the seams below. The CRM itself adds what spans domains:
 // [CRM.CreateCustomer] and [CRM.UpdateCustomer] (duplicate checks and match
 // keys, ownership only through the pools), [CRM.CreateContact] (checked
@@ -22,7 +22,12 @@
 // work), the work queues [CRM.FallingBack], [CRM.TasksDue] and
 // [CRM.TicketsBySLA] within the viewer's data scope, the approver's inbox
 // [CRM.Inbox] (the viewer's or the managed departments' waiting
-// approvals), the customer 360° view [CRM.View], and [CRM.History].
+// approvals), the leads that turned hot [CRM.RisingLeads], the customer
+// 360° view [CRM.View], [CRM.History], the figures managers read within
+// their data scope ([CRM.Funnel], [CRM.PipelinePerformance],
+// [CRM.PipelineValue], [CRM.Forecast], [CRM.KPIs]), segments
+// ([CRM.Segments], [CRM.SegmentMembers]) and the customer import
+// [CRM.ImportCustomers].
 //
 // # The seams
 //

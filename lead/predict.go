@@ -723,6 +723,78 @@ func (p *Predictor) Bind(header []string) *RowScorer {
 	return &RowScorer{p: p, pos: pos}
 }
 
+// Unseen returns, for each categorical column of the model that t has,
+// the share of its non-missing values that training never kept (they
+// score as "other"), in the model's column order; columns whose values
+// are all missing are left out. A share near 1 means the column holds
+// something else than it did in training: another code list, another
+// language, or the wrong column mapped.
+func (p *Predictor) Unseen(t *Table) []ColumnShare {
+	var out []ColumnShare
+	for _, c := range p.cols {
+		j := slices.Index(t.Columns, c.Name)
+		if c.Type != ColumnCategorical || j < 0 {
+			continue
+		}
+		var n, other int
+		for _, row := range t.Rows {
+			if j >= len(row) {
+				continue
+			}
+			switch code, _ := c.encode(row[j], p.missing); code {
+			case codeMissing:
+			case codeOther:
+				n++
+				other++
+			default:
+				n++
+			}
+		}
+		if n > 0 {
+			out = append(out, ColumnShare{Column: c.Name, Share: float64(other) / float64(n)})
+		}
+	}
+	return out
+}
+
+// IDLike returns the columns of t, other than those in skip, that look
+// like record IDs rather than features: at least 20 rows, and at least
+// 95% of the non-empty values distinct (a lead number, a phone, a
+// timestamp). Learning from such a column fits the training rows and
+// predicts nothing, so a caller leaves them out of [TrainConfig.Exclude]
+// or asks the user.
+func IDLike(t *Table, skip ...string) []string {
+	var out []string
+	for j, name := range t.Columns {
+		if slices.Contains(skip, name) {
+			continue
+		}
+		seen := make(map[string]struct{}, len(t.Rows))
+		n := 0
+		for _, row := range t.Rows {
+			if j >= len(row) {
+				continue
+			}
+			v := strings.TrimSpace(row[j])
+			if v == "" {
+				continue
+			}
+			n++
+			seen[v] = struct{}{}
+		}
+		if n >= 20 && float64(len(seen)) >= 0.95*float64(n) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// ColumnShare is a share of one column's values.
+type ColumnShare struct {
+	Column string
+	Share  float64
+}
+
 // RowScorer scores rows of one header layout. It is safe for concurrent use.
 type RowScorer struct {
 	p   *Predictor

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/lead"
@@ -91,6 +92,12 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 			cfg.Exclude = append(cfg.Exclude, c)
 		}
 	}
+	if idLike := lead.IDLike(tbl, append([]string{*label}, cfg.Exclude...)...); len(idLike) > 0 {
+		// A column of (nearly) unique values is an identifier: learning
+		// from it fits the training rows and predicts nothing.
+		cfg.Exclude = append(cfg.Exclude, idLike...)
+		fmt.Fprintf(stderr, "score train: left out %s: nearly every value is unique, as in an ID column\n", listSome(idLike, 10))
+	}
 	p, err := lead.Train(tbl, cfg)
 	if err != nil {
 		return scoreTrainError(*in, err)
@@ -103,8 +110,19 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("score train: %w", err)
 	}
 	fmt.Fprintf(stdout, "trained %s on %d rows, %d columns; wrote %s\n", p.Algorithm(), len(tbl.Rows), len(p.Columns()), *out)
-	for _, s := range p.Selection() {
+	sel := p.Selection()
+	for _, s := range sel {
 		fmt.Fprintf(stdout, "  cross-validated ROC AUC %-8s %.4f\n", s.Algorithm, s.AUC)
+	}
+	if len(sel) == 0 {
+		// A named algorithm is measured too: how good a model is belongs
+		// beside the model.
+		cv, err := lead.CrossValidate(tbl, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "score train: warning: no cross-validated ROC AUC: %v\n", err)
+			return nil
+		}
+		fmt.Fprintf(stdout, "  cross-validated ROC AUC %-8s %.4f\n", p.Algorithm(), cv.Mean)
 	}
 	return nil
 }
@@ -169,6 +187,22 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	if j < 0 {
 		return fmt.Errorf("score apply: %s: no column %q", *in, *id)
 	}
+	// A model column the file lacks would score every row as if the
+	// value were missing: the same score for all, silently.
+	var missing []string
+	for _, c := range p.Columns() {
+		if scoreColumn(tbl, c) < 0 {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("score apply: %s lacks %d of the model's %d columns: %s", *in, len(missing), len(p.Columns()), listSome(missing, 10))
+	}
+	for _, u := range p.Unseen(tbl) {
+		if u.Share > 0.5 {
+			fmt.Fprintf(stderr, "score apply: warning: column %q: %.0f%% of its values never appeared in training; they score as unknown\n", u.Column, 100*u.Share)
+		}
+	}
 	scorer := p.Bind(tbl.Columns)
 	err = writeCSVFile(*out, func(w *csv.Writer) error {
 		if err := w.Write([]string{"id", "score"}); err != nil {
@@ -207,4 +241,33 @@ func scoreReadCSV(path, enc string, skipBad bool, warn io.Writer) (*lead.Table, 
 		return nil, nil, fmt.Errorf("%s: no data rows", path)
 	}
 	return &lead.Table{Columns: header, Rows: rows}, lines, nil
+}
+
+// listSome quotes at most n names, then says how many more there are, so
+// a file of a million columns gives a short error.
+func listSome(names []string, n int) string {
+	var b strings.Builder
+	for i, name := range names {
+		if i == n {
+			fmt.Fprintf(&b, " and %d more", len(names)-n)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(truncateName(name)))
+	}
+	return b.String()
+}
+
+// truncateName cuts a column name to 64 bytes at a character boundary.
+func truncateName(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	i := 64
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -51,6 +51,7 @@ func TestScoreTrainAndApply(t *testing.T) {
 			err := runScore([]string{"train", "--in", in, "--label", "Converted", "--id", "Lead ID", "--exclude", "Country", "--model", algo, "--out", model}, &stdout, &stderr)
 			require.NoError(t, err, stderr.String())
 			require.Contains(t, stdout.String(), "on 120 rows, 2 columns")
+			require.Contains(t, stdout.String(), "cross-validated ROC AUC", "every algorithm is measured")
 
 			stdout.Reset()
 			require.NoError(t, runScore([]string{"apply", "--model", model, "--in", in, "--id", "Lead ID", "--out", out}, &stdout, &stderr))
@@ -208,4 +209,57 @@ func TestScoreTrainReportsBadInputAsAUsageErrorNamingTheFlagOrColumn(t *testing.
 		var u usageError
 		require.False(t, errors.As(err, &u))
 	})
+}
+
+func TestScoreApplyRefusesAFileWithoutTheModelsColumns(t *testing.T) {
+	dir := t.TempDir()
+	in := writeLeadsCSV(t, dir, 0)
+	model := filepath.Join(dir, "model.json")
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, runScore([]string{"train", "--in", in, "--label", "Converted", "--id", "Lead ID", "--exclude", "Country", "--model", "logreg", "--out", model}, &stdout, &stderr))
+
+	// A file with none of the model's columns used to give every row the
+	// same score and exit 0.
+	other := filepath.Join(dir, "other.csv")
+	require.NoError(t, os.WriteFile(other, []byte("Lead ID,Channel,Duration\nL-1,web,3\nL-2,fair,9\n"), 0o644))
+	out := filepath.Join(dir, "scores.csv")
+	code, _, errOut := crmkitCLI("score", "apply", "--model", model, "--in", other, "--id", "Lead ID", "--out", out)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, `lacks 2 of the model's 2 columns: "Source", "Minutes"`)
+	_, err := os.Stat(out)
+	require.True(t, os.IsNotExist(err), "nothing is written")
+
+	// Sources from another code list are scored, with a warning.
+	renamed := filepath.Join(dir, "renamed.csv")
+	require.NoError(t, os.WriteFile(renamed, []byte("Lead ID,Source,Minutes\nL-1,官网表单,30\nL-2,展会,10\nL-3,Web Form,40\n"), 0o644))
+	code, _, errOut = crmkitCLI("score", "apply", "--model", model, "--in", renamed, "--id", "Lead ID", "--out", out)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, `column "Source": 67% of its values never appeared in training`)
+}
+
+func TestListSomeKeepsErrorsShort(t *testing.T) {
+	names := make([]string, 1_000_000)
+	for i := range names {
+		names[i] = strings.Repeat("列", 40) + strconv.Itoa(i)
+	}
+	got := listSome(names, 10)
+	require.Less(t, len(got), 1500)
+	require.True(t, strings.HasSuffix(got, "and 999990 more"), got[len(got)-40:])
+}
+
+func TestScoreTrainLeavesOutIDLikeColumns(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("Prospect ID,Lead Number,Source,Converted\n")
+	for i := range 100 {
+		src := []string{"Web", "Fair"}[i%2]
+		won := []string{"No", "Yes"}[(i/2)%2]
+		fmt.Fprintf(&b, "P-%d,%d,%s,%s\n", i, 660000+i*7, src, won)
+	}
+	in := filepath.Join(dir, "leads.csv")
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, runScore([]string{"train", "--in", in, "--label", "Converted", "--id", "Prospect ID", "--model", "nb", "--out", filepath.Join(dir, "m.json")}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), `left out "Lead Number"`)
+	require.Contains(t, stdout.String(), "on 100 rows, 1 columns")
 }

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
@@ -109,16 +104,7 @@ func TestImportNamesTheFlagOrLineOfBadInput(t *testing.T) {
 
 func TestImportAgainstPostgreSQL(t *testing.T) {
 	dsn := testDSN(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cli_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		db, err := pgxpool.New(context.Background(), dsn)
-		if err == nil {
-			_, _ = db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			db.Close()
-		}
-	})
+	schema := scratchSchema(t, dsn)
 	dir := t.TempDir()
 	in, report := filepath.Join(dir, "in.csv"), filepath.Join(dir, "report.csv")
 	require.NoError(t, os.WriteFile(in, []byte(importCSV), 0o644))

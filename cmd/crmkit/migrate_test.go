@@ -12,6 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/store/pgstore"
 )
 
 // testDSN returns the test database's URL, skipping without one (failing on
@@ -28,15 +31,10 @@ func testDSN(t *testing.T) string {
 	return dsn
 }
 
-// crmkitCLI runs the command and returns its exit code, stdout and stderr.
-func crmkitCLI(args ...string) (int, string, string) {
-	var out, errOut bytes.Buffer
-	code := run(args, &out, &errOut)
-	return code, out.String(), errOut.String()
-}
-
-func TestMigrateUpStatusDownAgainstPostgreSQL(t *testing.T) {
-	dsn := testDSN(t)
+// scratchSchema returns a schema name of the test's own, dropped with
+// everything in it when the test ends.
+func scratchSchema(t *testing.T, dsn string) string {
+	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "cli_" + hex.EncodeToString(b[:])
@@ -47,6 +45,34 @@ func TestMigrateUpStatusDownAgainstPostgreSQL(t *testing.T) {
 			db.Close()
 		}
 	})
+	return schema
+}
+
+// migratedStore migrates a scratch schema with crmkit migrate and returns
+// it with a store over it on clock.
+func migratedStore(t *testing.T, dsn string, clock crm.Clock) (*pgstore.Store, string) {
+	t.Helper()
+	schema := scratchSchema(t, dsn)
+	code, _, errOut := crmkitCLI("migrate", "--dsn", dsn, "--schema", schema)
+	require.Equal(t, 0, code, errOut)
+	db, err := pgxpool.New(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	s, err := pgstore.New(db, &pgstore.Config{Schema: schema, Clock: clock})
+	require.NoError(t, err)
+	return s, schema
+}
+
+// crmkitCLI runs the command and returns its exit code, stdout and stderr.
+func crmkitCLI(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestMigrateUpStatusDownAgainstPostgreSQL(t *testing.T) {
+	dsn := testDSN(t)
+	schema := scratchSchema(t, dsn)
 	code, out, errOut := crmkitCLI("migrate", "--dsn", dsn, "--schema", schema, "--status", "--format", "csv")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -2,44 +2,26 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crmtest"
 	"github.com/crmkit/crmkit/pipeline"
-	"github.com/crmkit/crmkit/store/pgstore"
 )
 
 func TestReportKPIsReadsAMigratedSchema(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cli_" + hex.EncodeToString(b[:])
-	db, err := pgxpool.New(ctx, dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		db.Close()
-	})
-	code, _, errOut := crmkitCLI("migrate", "--dsn", dsn, "--schema", schema)
-	require.Equal(t, 0, code, errOut)
-
 	// Three web leads and one fair lead in March (Shanghai), one converted.
 	clock := crmtest.NewClock(time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC))
-	s, err := pgstore.New(db, &pgstore.Config{Schema: schema, Clock: clock})
-	require.NoError(t, err)
+	s, schema := migratedStore(t, dsn, clock)
 	ids := crmtest.NewIDs()
 	tctx := crm.WithTenant(ctx, "acme")
 	for i, src := range []string{"web", "web", "web", "fair"} {
@@ -82,22 +64,9 @@ func TestReportKPIsReadsAMigratedSchema(t *testing.T) {
 func TestReportFunnelAndPipelineDrawTheirCharts(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cli_" + hex.EncodeToString(b[:])
-	db, err := pgxpool.New(ctx, dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = db.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-		db.Close()
-	})
-	code, _, errOut := crmkitCLI("migrate", "--dsn", dsn, "--schema", schema)
-	require.Equal(t, 0, code, errOut)
-
 	// Four deals in March: all qualified, two reach a proposal, one is won.
 	clock := crmtest.NewClock(time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC))
-	s, err := pgstore.New(db, &pgstore.Config{Schema: schema, Clock: clock})
-	require.NoError(t, err)
+	s, schema := migratedStore(t, dsn, clock)
 	ids := crmtest.NewIDs()
 	svc, err := pipeline.New(s, &pipeline.Config{Clock: clock, IDs: ids})
 	require.NoError(t, err)

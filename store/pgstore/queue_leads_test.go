@@ -54,9 +54,7 @@ func loadRises(tb testing.TB, s *pgstore.Store, n, owners, depts int) (owner, de
 		}
 		require.NoError(tb, err, sql)
 	}
-	var o, d [16]byte
-	require.NoError(tb, db.QueryRow(ctx, "SELECT md5('o1')::uuid, md5('d1')::uuid").Scan(&o, &d))
-	return crm.ID(o), crm.ID(d)
+	return firstOwnerAndDepartment(tb)
 }
 
 // TestRisingLeadsPlansUseTheQueueIndexes shows that a page of one owner's,

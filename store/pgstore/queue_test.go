@@ -28,17 +28,33 @@ var queueBase = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // department.
 func loadHoldings(tb testing.TB, s *pgstore.Store, n, owners, depts int) (owner, dept crm.ID) {
 	tb.Helper()
+	return loadQueue(tb, s, "crm_pool_holdings", "INSERT INTO {table} (customer_id, tenant_id, version, created_at, updated_at, owner_id, owner_department_id, locked, due_at)"+
+		" SELECT md5('c' || i)::uuid, '', 1, now(), now(), md5('o' || (i % $2))::uuid, md5('d' || (i % $2 % $3))::uuid, i % 50 = 0,"+
+		" $4::timestamptz + ((i::bigint * 7919) % 1000000) * interval '1 second' FROM generate_series(1, $1) AS i", n, owners, depts)
+}
+
+// loadQueue fills a queue's table with insert, a generate_series of n
+// rows ($1) whose owner k of owners ($2) is md5('o' || k) in department
+// md5('d' || k % depts) ($3), due after queueBase ($4); {table} names the
+// table. It analyzes the table and returns owner 1 and department 1.
+func loadQueue(tb testing.TB, s *pgstore.Store, table, insert string, n, owners, depts int) (owner, dept crm.ID) {
+	tb.Helper()
 	ctx := context.Background()
 	db := testPool(tb)
-	h := pgx.Identifier{s.Schema(), "crm_pool_holdings"}.Sanitize()
-	_, err := db.Exec(ctx, "INSERT INTO "+h+" (customer_id, tenant_id, version, created_at, updated_at, owner_id, owner_department_id, locked, due_at)"+
-		" SELECT md5('c' || i)::uuid, '', 1, now(), now(), md5('o' || (i % $2))::uuid, md5('d' || (i % $2 % $3))::uuid, i % 50 = 0,"+
-		" $4::timestamptz + ((i::bigint * 7919) % 1000000) * interval '1 second' FROM generate_series(1, $1) AS i", n, owners, depts, queueBase)
+	name := pgx.Identifier{s.Schema(), table}.Sanitize()
+	_, err := db.Exec(ctx, strings.ReplaceAll(insert, "{table}", name), n, owners, depts, queueBase)
 	require.NoError(tb, err)
-	_, err = db.Exec(ctx, "ANALYZE "+h)
+	_, err = db.Exec(ctx, "ANALYZE "+name)
 	require.NoError(tb, err)
+	return firstOwnerAndDepartment(tb)
+}
+
+// firstOwnerAndDepartment returns owner 1 and department 1 as the
+// loaders name them.
+func firstOwnerAndDepartment(tb testing.TB) (owner, dept crm.ID) {
+	tb.Helper()
 	var o, d [16]byte
-	require.NoError(tb, db.QueryRow(ctx, "SELECT md5('o1')::uuid, md5('d1')::uuid").Scan(&o, &d))
+	require.NoError(tb, testPool(tb).QueryRow(context.Background(), "SELECT md5('o1')::uuid, md5('d1')::uuid").Scan(&o, &d))
 	return crm.ID(o), crm.ID(d)
 }
 
@@ -103,21 +119,12 @@ func BenchmarkFallingBackPage(b *testing.B) {
 // analyzes the table. It returns one assignee and one department.
 func loadTasks(tb testing.TB, s *pgstore.Store, n, assignees, depts int) (assignee, dept crm.ID) {
 	tb.Helper()
-	ctx := context.Background()
-	db := testPool(tb)
-	tasks := pgx.Identifier{s.Schema(), "crm_tasks"}.Sanitize()
-	_, err := db.Exec(ctx, "INSERT INTO "+tasks+" (id, tenant_id, version, created_at, updated_at, kind, title, subject_type, subject_id,"+
+	return loadQueue(tb, s, "crm_tasks", "INSERT INTO {table} (id, tenant_id, version, created_at, updated_at, kind, title, subject_type, subject_id,"+
 		" assignee_id, department_id, status, due_at, completed_at)"+
 		" SELECT md5('t' || i)::uuid, '', 1, now(), now(), 'task', 'Call back', 'customer', md5('c' || i)::uuid,"+
 		" md5('o' || (i % $2))::uuid, md5('d' || (i % $2 % $3))::uuid, CASE WHEN i % 5 = 0 THEN 'done' ELSE 'open' END,"+
 		" $4::timestamptz + ((i::bigint * 7919) % 1000000) * interval '1 second', CASE WHEN i % 5 = 0 THEN now() END"+
-		" FROM generate_series(1, $1) AS i", n, assignees, depts, queueBase)
-	require.NoError(tb, err)
-	_, err = db.Exec(ctx, "ANALYZE "+tasks)
-	require.NoError(tb, err)
-	var o, d [16]byte
-	require.NoError(tb, db.QueryRow(ctx, "SELECT md5('o1')::uuid, md5('d1')::uuid").Scan(&o, &d))
-	return crm.ID(o), crm.ID(d)
+		" FROM generate_series(1, $1) AS i", n, assignees, depts)
 }
 
 // TestDueTasksPlansUseTheQueueIndexes shows that a page of one assignee's

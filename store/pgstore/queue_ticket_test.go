@@ -2,11 +2,10 @@ package pgstore_test
 
 import (
 	"context"
-	"strings"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmkit/crmkit/crm"
@@ -23,21 +22,12 @@ import (
 // one assignee and one department.
 func loadTickets(tb testing.TB, s *pgstore.Store, n, assignees, depts int) (assignee, dept crm.ID) {
 	tb.Helper()
-	ctx := context.Background()
-	db := testPool(tb)
-	tickets := pgx.Identifier{s.Schema(), "crm_tickets"}.Sanitize()
-	_, err := db.Exec(ctx, "INSERT INTO "+tickets+" (id, tenant_id, version, created_at, updated_at, subject, priority, status,"+
+	return loadQueue(tb, s, "crm_tickets", "INSERT INTO {table} (id, tenant_id, version, created_at, updated_at, subject, priority, status,"+
 		" assignee_id, department_id, resolved_at, sla_due_at)"+
 		" SELECT md5('k' || i)::uuid, '', 1, now(), now(), 'Cannot log in', 'normal', CASE WHEN i % 5 = 0 THEN 'resolved' ELSE 'open' END,"+
 		" md5('o' || (i % $2))::uuid, md5('d' || (i % $2 % $3))::uuid, CASE WHEN i % 5 = 0 THEN now() END,"+
 		" CASE WHEN i % 5 <> 0 THEN $4::timestamptz + ((i::bigint * 7919) % 1000000) * interval '1 second' END"+
-		" FROM generate_series(1, $1) AS i", n, assignees, depts, queueBase)
-	require.NoError(tb, err)
-	_, err = db.Exec(ctx, "ANALYZE "+tickets)
-	require.NoError(tb, err)
-	var o, d [16]byte
-	require.NoError(tb, db.QueryRow(ctx, "SELECT md5('o1')::uuid, md5('d1')::uuid").Scan(&o, &d))
-	return crm.ID(o), crm.ID(d)
+		" FROM generate_series(1, $1) AS i", n, assignees, depts)
 }
 
 // TestTicketsBySLAPlansUseTheQueueIndexes shows that a page of one
@@ -48,7 +38,6 @@ func TestTicketsBySLAPlansUseTheQueueIndexes(t *testing.T) {
 	s := newStore(t, crmtest.NewClock(queueBase))
 	assignee, dept := loadTickets(t, s, 100_000, 200, 5)
 	ctx := context.Background()
-	db := testPool(t)
 	after := &crm.QueueKey{DueAt: queueBase.Add(time.Hour), ID: crm.NilID}
 	for name, tc := range map[string]struct {
 		scope *crm.DataScope
@@ -62,17 +51,7 @@ func TestTicketsBySLAPlansUseTheQueueIndexes(t *testing.T) {
 			for _, from := range []*crm.QueueKey{nil, after} {
 				sql, args, ok := pgstore.TicketsBySLASQL(s, "", ticket.SLAQuery{Scope: tc.scope, Before: before}, 51, from)
 				require.True(t, ok)
-				rows, err := db.Query(ctx, "EXPLAIN "+sql, args...)
-				require.NoError(t, err)
-				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				require.NoError(t, err)
-				plan := strings.Join(lines, "\n")
-				require.Regexp(t, `Index (Only )?Scan using `+tc.index, plan, "%s (before %v, after %v):\n%s", name, before, from, plan)
-				require.NotContains(t, plan, "Seq Scan on crm_tickets", "%s:\n%s", name, plan)
-				require.NotContains(t, plan, "Bitmap Heap Scan on crm_tickets", "%s:\n%s", name, plan)
-				if testing.Verbose() {
-					t.Logf("%s (before %v, after %v):\n%s", name, before, from, plan)
-				}
+				requireIndexPlan(t, sql, args, tc.index, fmt.Sprintf("%s (before %v, after %v)", name, before, from), "crm_tickets")
 			}
 		}
 	}
@@ -100,21 +79,11 @@ func BenchmarkTicketsBySLAPage(b *testing.B) {
 	assignee, dept := loadTickets(b, s, 1_000_000, 1000, 10)
 	svc, err := ticket.New(s, &ticket.Config{Clock: crmtest.NewClock(queueBase)})
 	require.NoError(b, err)
-	for name, scope := range map[string]*crm.DataScope{
-		"Assignee":   {OwnerIDs: []crm.ID{assignee}},
-		"Department": {DepartmentIDs: []crm.ID{dept}},
-	} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			req := ticket.SLARequest{Scope: scope, Page: crm.PageRequest{Limit: 50}}
-			for b.Loop() {
-				p, err := svc.BySLA(context.Background(), req)
-				if err != nil || len(p.Items) != 50 {
-					b.Fatalf("page: %d items, %v", len(p.Items), err)
-				}
-			}
+	benchPages(b, map[string]*crm.DataScope{"Assignee": {OwnerIDs: []crm.ID{assignee}}, "Department": {DepartmentIDs: []crm.ID{dept}}},
+		func(scope *crm.DataScope) (int, error) {
+			p, err := svc.BySLA(context.Background(), ticket.SLARequest{Scope: scope, Page: crm.PageRequest{Limit: 50}})
+			return len(p.Items), err
 		})
-	}
 }
 
 // TestTicketSLAQueueMigrationBackfills stores tickets through the ticket

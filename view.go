@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
@@ -527,7 +528,7 @@ func keep[T any](ctx context.Context, v *viewLoad, recs []*T, res func(*T) permi
 // build assembles the view: every section's first page (section ""), or
 // the page of one section after its position inner.
 func (v *viewLoad) build(ctx context.Context, section ViewSection, inner []byte, limit int) (*CustomerView, error) {
-	out := &CustomerView{Omitted: v.omitted, Truncated: v.truncated}
+	out := &CustomerView{Truncated: v.truncated}
 	all := section == ""
 	var err error
 	if out.Customer, err = masked(v, v.customer); err != nil {
@@ -583,9 +584,12 @@ func (v *viewLoad) build(ctx context.Context, section ViewSection, inner []byte,
 		}
 	}
 	wtx, werr := workflow.TxOf(v.tx)
-	approvals, err := v.approvalsOf(ctx, wtx, werr)
-	if err != nil {
-		return nil, err
+	var approvals []*workflow.Instance
+	if all || section == SectionApprovals || section == SectionTimeline {
+		// The timeline runs through the approvals' events too.
+		if approvals, err = v.approvalsOf(ctx, wtx, werr); err != nil {
+			return nil, err
+		}
 	}
 	if all || section == SectionApprovals {
 		if werr != nil {
@@ -771,11 +775,8 @@ func (v *viewLoad) ownership(ctx context.Context) (*Ownership, error) {
 	}
 	o := &Ownership{Standing: st}
 	if !st.DueAt.IsZero() {
-		left := st.DueAt.Sub(v.c.cfg.Clock.Now())
-		days := int((left + 24*3600e9 - 1) / (24 * 3600e9))
-		if left <= 0 {
-			days = 0
-		}
+		const day = 24 * time.Hour
+		days := max(0, int((st.DueAt.Sub(v.c.cfg.Clock.Now())+day-1)/day))
 		o.FallsBackInDays = &days
 	}
 	return o, nil

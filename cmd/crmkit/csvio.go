@@ -148,40 +148,6 @@ func readAllCSV(path, enc string, skipBad bool, warn io.Writer) (header []string
 	return in.header, rows, lines, nil
 }
 
-// writeCSVFile writes records to path atomically: a temporary file in the
-// same folder is renamed over path only when everything was written, so a
-// failed run never leaves half a file.
-func writeCSVFile(path string, write func(w *csv.Writer) error) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".crmkit-*.csv")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<16)
-	w := csv.NewWriter(bw)
-	if err := write(w); err != nil {
-		tmp.Close()
-		return err
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// A temporary file is private (0600); the output is an ordinary file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 func dirOf(path string) string {
 	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
 		return path[:i+1]

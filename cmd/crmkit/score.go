@@ -18,7 +18,15 @@ import (
 
 const scoreUsage = `usage:
   crmkit score train --in FILE.csv --label COLUMN --id COLUMN [--exclude COL,COL...] [--model nb|logreg|gbt|ensemble|auto] [--skip-bad-rows] --out MODEL.json
-  crmkit score apply --model MODEL.json --in FILE.csv --id COLUMN [--skip-bad-rows] --out FILE.csv`
+  crmkit score apply (--model MODEL.json | --rules RULES.json) --in FILE.csv --id COLUMN [--skip-bad-rows] --out FILE.csv
+
+apply --model scores with a model from score train and writes id,score (the probability of
+converting). apply --rules scores with a rule-based lead model (the JSON a host loads with
+lead.ParseModel) and writes id,score,fit,engagement,grade,stage,rules (points, the A1..D4
+grade, the suggested stage and the matched rules' ids, separated by ";"). A rule on a lead
+field reads the column of that name (industry, company_size, title, tags, ...); a rule on a
+custom field "fields.NAME" reads the column "fields.NAME" or "NAME". A CSV row has no
+engagement events: rules that count events give nothing.`
 
 // runScore runs "crmkit score train|apply".
 func runScore(args []string, stdout, stderr io.Writer) error {
@@ -154,6 +162,7 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("score apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelPath := fs.String("model", "", "model JSON file from score train")
+	rulesPath := fs.String("rules", "", "rule-based lead model JSON file, instead of --model")
 	in := fs.String("in", "", "CSV file of leads to score")
 	id := fs.String("id", "", "ID column copied to the output")
 	out := fs.String("out", "", "CSV file to write: id,score")
@@ -168,8 +177,14 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	if err := checkEncoding("score apply", *enc); err != nil {
 		return err
 	}
-	if err := scoreRequire("apply", [][2]string{{"model", *modelPath}, {"in", *in}, {"id", *id}, {"out", *out}}); err != nil {
+	if (*modelPath == "") == (*rulesPath == "") {
+		return usageError{"score apply: give exactly one of --model and --rules\n" + scoreUsage}
+	}
+	if err := scoreRequire("apply", [][2]string{{"in", *in}, {"id", *id}, {"out", *out}}); err != nil {
 		return err
+	}
+	if *rulesPath != "" {
+		return scoreApplyRules(*rulesPath, *in, *id, *out, *enc, *skipBad, stdout, stderr)
 	}
 	data, err := os.ReadFile(*modelPath)
 	if err != nil {

@@ -27,7 +27,7 @@ const importUsage = `usage:
   crmkit import customers (--dsn URL [--schema NAME] | --dry-run) --tenant T --in FILE.csv
       --source SYSTEM --id COLUMN --map FIELD=COLUMN [--map FIELD=COLUMN ...]
       --on-duplicate block|warn|attach|merge --report FILE.csv
-      [--encoding auto|utf-8|gbk|gb18030] [--batch N] [--region CN]
+      [--actor USER_ID] [--encoding auto|utf-8|gbk|gb18030] [--batch N] [--region CN]
 
 Imports customers from a CSV file, upserting on the ID column: a row whose
 ID the source system already imported updates that customer, or changes
@@ -48,7 +48,11 @@ row into it.
 The report has one row per input row: line,external_id,outcome,customer_id,reason
 with outcome created, updated, unchanged, attached, merged, blocked, warned,
 invalid, or failed (its batch was not stored). --dry-run imports into memory
-and writes the report without a database. A field is at most 64 KiB.`
+and writes the report without a database. A field is at most 64 KiB.
+
+--actor names the crmkit user (a UUID) the field history and events record
+as making the changes; the user must exist. Without it the changes are the
+system's. A dry run has no users and ignores --actor.`
 
 // mapFlags collects repeated --map FIELD=COLUMN flags.
 type mapFlags struct {
@@ -111,6 +115,7 @@ func runImportCustomers(args []string, stdout, stderr io.Writer) error {
 	region := fs.String("region", "CN", "country assumed for phone numbers without a country code")
 	enc := encodingFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	actorFlag := fs.String("actor", "", "ID of the user making the import, for history and events (default: none, the system)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -163,6 +168,14 @@ func runImportCustomers(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkSchema(*schema); err != nil {
 		return bad("--schema: %v", err)
+	}
+	actor := crm.NilID
+	if *actorFlag != "" {
+		id, err := crm.ParseID("actor", *actorFlag)
+		if err != nil || id == crm.NilID {
+			return bad("--actor %q: want a user ID (a UUID)", truncateName(*actorFlag))
+		}
+		actor = id
 	}
 
 	input, err := openCSV(*in, *enc)
@@ -220,6 +233,22 @@ func runImportCustomers(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("import customers: %w", err)
 	}
+	if actor != crm.NilID && *dry {
+		fmt.Fprintln(stderr, "import customers: a dry run has no users; --actor is ignored")
+		actor = crm.NilID
+	}
+	if actor != crm.NilID {
+		err := store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+			_, err := tx.Users().Get(ctx, actor)
+			return err
+		})
+		if errors.Is(err, crm.ErrNotFound) {
+			return bad("--actor %s: no such user in tenant %q", actor, *tenant)
+		}
+		if err != nil {
+			return fmt.Errorf("import customers: --actor %s: %w", actor, err)
+		}
+	}
 
 	var readErr error
 	rows := func(yield func(crmkit.ImportRow, error) bool) {
@@ -258,7 +287,7 @@ func runImportCustomers(args []string, stdout, stderr io.Writer) error {
 	prog := newImportProgress(stderr, *quiet)
 	sum, err := c.ImportCustomers(ctx, crmkit.ImportRequest{
 		Source: *source, Rows: iter.Seq2[crmkit.ImportRow, error](rows), OnDuplicate: crmkit.OnDuplicate(*onDup),
-		BatchSize: *batch, Region: *region, Columns: columns,
+		BatchSize: *batch, Region: *region, Columns: columns, Actor: actor,
 		Report: func(r crmkit.ImportResult) error {
 			prog.add(r.Outcome)
 			return report.write(r)

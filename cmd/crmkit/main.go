@@ -21,6 +21,7 @@ func commands() []command {
 		{"migrate", "bring crmkit's PostgreSQL schema up to date, or show its status", runMigrate},
 		{"report", "print the funnel, the open pipeline (tables and SVG charts) and the KPIs", runReport},
 		{"score", "train and apply predictive lead-scoring models", runScore},
+		{"segment", "compute RFM scores and export a segment's members", runSegment},
 		{"version", "print the version and the revision this binary was built from", runVersion},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pipeline"
 	"github.com/crmkit/crmkit/pool"
+	"github.com/crmkit/crmkit/store/memstore"
 )
 
 func (w *queueWorld) opportunityPolicy(t *testing.T) *permission.Policy {
@@ -433,4 +434,63 @@ func moveConcurrently(t *testing.T, ctx context.Context, c *crmkit.CRM, deal, ac
 	wg.Wait()
 	require.Positive(t, moved)
 	return moved
+}
+
+// BenchmarkMoveOpportunity moves b.N deals of one rep, each once, on
+// memstore: through the bare pipeline service, through the CRM without
+// permissions (the pool holding recompute: none here, the customers are
+// in no pool) and through the CRM with the policy's edit check.
+func BenchmarkMoveOpportunity(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		move func(c *crmkit.CRM, req pipeline.MoveRequest) error
+		perm bool
+	}{
+		{"PipelineService", func(c *crmkit.CRM, req pipeline.MoveRequest) error {
+			_, err := c.Pipelines.Move(context.Background(), req)
+			return err
+		}, false},
+		{"CRM", func(c *crmkit.CRM, req pipeline.MoveRequest) error {
+			_, err := c.MoveOpportunity(context.Background(), req)
+			return err
+		}, false},
+		{"CRMWithPermissions", func(c *crmkit.CRM, req pipeline.MoveRequest) error {
+			_, err := c.MoveOpportunity(context.Background(), req)
+			return err
+		}, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			clock := crmtest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+			ids := crmtest.NewIDs()
+			store := memstore.New(&memstore.Config{Clock: clock})
+			dept := crmtest.Department(ids, "Sales", crm.NilID)
+			require.NoError(b, store.Departments().Create(ctx, dept))
+			rep := crmtest.User(ids, func(u *crm.User) { u.DepartmentID, u.Roles = dept.ID, []string{"rep"} })
+			require.NoError(b, store.Users().Create(ctx, rep))
+			cfg := &crmkit.Config{Clock: clock, IDs: ids}
+			if bc.perm {
+				p, err := permission.Load([]byte(`{"record_types": [{"name": "opportunity"}],
+				  "roles": [{"name": "rep", "rules": [{"record_type": "opportunity", "actions": ["edit"], "scope": "own"}]}]}`),
+					[]*crm.Department{dept}, nil)
+				require.NoError(b, err)
+				cfg.Permissions = p
+			}
+			c, err := crmkit.New(store, cfg)
+			require.NoError(b, err)
+			deals := make([]crm.ID, b.N)
+			for i := range deals {
+				o := crmtest.Opportunity(ids, ids.NewID(), func(o *crm.Opportunity) { o.OwnerID, o.DepartmentID = rep.ID, dept.ID })
+				require.NoError(b, c.Pipelines.Start(ctx, o, rep.ID))
+				deals[i] = o.ID
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := bc.move(c, pipeline.MoveRequest{OpportunityID: deals[i], To: crm.StageProposal, Actor: rep.ID}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

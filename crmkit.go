@@ -29,7 +29,8 @@ type Config struct {
 	IDs crm.IDGenerator
 	// Permissions, when set, is asked after each domain's own rules by pool
 	// operations, lead transitions and conversions, customer creates and
-	// edits through the CRM, and approval operations; a refusal is a
+	// edits and opportunity moves ([CRM.MoveOpportunity]) through the CRM,
+	// and approval operations; a refusal is a
 	// [*permission.DeniedError] naming the deciding rule. Pass a
 	// [*permission.Registry] (one per tenant) to pick up policy changes
 	// without rebuilding the CRM and to follow the store's department tree:
@@ -162,8 +163,11 @@ type CRM struct {
 	// the host's notifier; the host's scheduler calls its Sweep.
 	Reminders *remind.Sweeper
 	// Pipelines moves deals through their tenant's pipelines, recording
-	// stage history, and reads the pipelines' figures; [CRM.Funnel] and
-	// its siblings read them within a viewer's permission scope.
+	// stage history, and reads the pipelines' figures, asking no
+	// permission policy; [CRM.MoveOpportunity] and
+	// [CRM.OpportunityHistory] move a deal and read its stays as a user
+	// the policy allows, and [CRM.Funnel] and its siblings read the
+	// figures within a viewer's permission scope.
 	Pipelines *pipeline.Service
 	// History reads the field history: a record's, newest first, or what
 	// one person changed in a time window, with the values of fields the

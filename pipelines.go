@@ -2,10 +2,13 @@ package crmkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/permission"
 	"github.com/crmkit/crmkit/pipeline"
+	"github.com/crmkit/crmkit/pool"
 )
 
 // FigureRequest asks for a pipeline figure as a viewer sees it: Viewer
@@ -83,4 +86,128 @@ func (c *CRM) Forecast(ctx context.Context, req FigureRequest) ([]pipeline.Forec
 		return nil, fmt.Errorf("crmkit: forecast: %w", err)
 	}
 	return c.Pipelines.Forecast(ctx, r)
+}
+
+// MoveResult is a move of an opportunity through its pipeline and what it
+// changed.
+type MoveResult struct {
+	// Opportunity is the moved opportunity as stored, a copy the caller
+	// owns.
+	Opportunity *crm.Opportunity
+	// Holding is the pool holding of the opportunity's customer with its
+	// facts (an open opportunity, the latest one) and its recycling due
+	// time recomputed; nil when the opportunity has no customer or the
+	// customer is in no pool.
+	Holding *pool.Holding
+}
+
+// MoveOpportunity moves an opportunity to another stage of its pipeline
+// in one unit of work; see [CRM.MoveOpportunityTx].
+func (c *CRM) MoveOpportunity(ctx context.Context, req pipeline.MoveRequest) (*MoveResult, error) {
+	return inUnit(ctx, c.store, req, c.MoveOpportunityTx)
+}
+
+// MoveOpportunityTx moves an opportunity to another stage of its pipeline
+// inside the caller's unit of work ([pipeline.Service.MoveTx]: the stage
+// rules, the stage history and the stage-changed event), as req.Actor:
+//
+//   - with [Config.Permissions], req.Actor is required ("actor") and needs
+//     the policy's edit grant on the opportunity as stored; a refusal is a
+//     [*permission.DeniedError] (matching [crm.ErrPermissionDenied]). The
+//     opportunity is moved only at the version that was authorized: a
+//     concurrent change in between is [crm.ErrConflict];
+//   - in the same unit of work the pool holding of the opportunity's
+//     customer is recomputed ([pool.Service.RecomputeTx]), so a move that
+//     closes the customer's last open opportunity (won or lost) ends the
+//     protection a pool rule's open_opportunity exclusion gave it, and a
+//     reopening restores it, without waiting for another operation.
+//
+// Bad input is a [*crm.ValidationError] naming the field ("actor",
+// "opportunity_id", "to", "lost_reason", a field the stage requires); an
+// unknown opportunity is [crm.ErrNotFound]. Any failure keeps nothing; on
+// error the caller must roll back.
+func (c *CRM) MoveOpportunityTx(ctx context.Context, tx crm.Tx, req pipeline.MoveRequest) (*MoveResult, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Actor, "move_opportunity")
+	fail := func(err error) (*MoveResult, error) {
+		return nil, fmt.Errorf("crmkit: move opportunity %s: %w", req.OpportunityID, err)
+	}
+	if c.cfg.Permissions != nil && req.Actor == crm.NilID {
+		return fail(crm.Invalid("actor", "is required: the permission policy decides who may move an opportunity"))
+	}
+	if req.OpportunityID == crm.NilID {
+		return fail(crm.Invalid("opportunity_id", "is required"))
+	}
+	if c.cfg.Permissions != nil {
+		o, err := tx.Opportunities().Get(ctx, req.OpportunityID)
+		if err != nil {
+			return fail(err)
+		}
+		if err := c.seams.authorizeRecord(ctx, tx, req.Actor, permission.ActionEdit, o); err != nil {
+			return fail(err)
+		}
+		if req.Version == 0 {
+			req.Version = o.Version
+		}
+	}
+	o, err := c.Pipelines.MoveTx(ctx, tx, req)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: %w", err)
+	}
+	out := &MoveResult{Opportunity: o.Clone()}
+	if o.CustomerID != crm.NilID {
+		h, err := c.Pools.RecomputeTx(ctx, tx, o.CustomerID)
+		switch {
+		case errors.Is(err, pool.ErrNotInPool):
+		case err != nil:
+			return fail(err)
+		default:
+			out.Holding = h
+		}
+	}
+	return out, nil
+}
+
+// OpportunityHistory returns the stage history of an opportunity
+// ([pipeline.Service.HistoryTx]: its stays, in order) as viewer sees it:
+// with [Config.Permissions] the viewer needs the policy's view grant on
+// the opportunity, else a [*permission.DeniedError] (matching
+// [crm.ErrPermissionDenied]). Errors: a [*crm.ValidationError] on
+// "viewer" (missing or unknown) or "opportunity_id", [crm.ErrNotFound]
+// for an unknown opportunity.
+func (c *CRM) OpportunityHistory(ctx context.Context, viewer, opportunityID crm.ID) ([]pipeline.StageEntry, error) {
+	var out []pipeline.StageEntry
+	err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		switch {
+		case viewer == crm.NilID:
+			return crm.Invalid("viewer", "is required")
+		case opportunityID == crm.NilID:
+			return crm.Invalid("opportunity_id", "is required")
+		}
+		u, err := tx.Users().Get(ctx, viewer)
+		if errors.Is(err, crm.ErrNotFound) {
+			return crm.Invalid("viewer", "unknown user %s", viewer)
+		}
+		if err != nil {
+			return err
+		}
+		o, err := tx.Opportunities().Get(ctx, opportunityID)
+		if err != nil {
+			return err
+		}
+		if c.cfg.Permissions != nil {
+			r, err := resourceOf(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			if err := c.seams.authorize(ctx, tx, u, permission.ActionView, &r); err != nil {
+				return err
+			}
+		}
+		out, err = c.Pipelines.HistoryTx(ctx, tx, opportunityID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: stage history of opportunity %s: %w", opportunityID, err)
+	}
+	return out, nil
 }

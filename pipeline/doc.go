@@ -31,8 +31,11 @@
 // stage sets ClosedAt, and moving back to an open stage (reopening)
 // clears ClosedAt and LostReason. The stay in the old stage is left and
 // one in the new stage entered ([StageEntry]: entered and left at, by
-// whom), and an [EventStageChanged] event is written. [Service.Start]
+// whom), and an [EventStageChanged] event is written. [Service.MoveTx]
+// does it inside a unit of work the caller holds. [Service.Start]
 // stores a new deal in its pipeline's first stage with its first stay.
+// The service asks no permission policy; crmkit.CRM.MoveOpportunity
+// moves a deal as a user the policy lets edit it.
 //
 // # Figures
 //

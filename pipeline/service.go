@@ -129,18 +129,33 @@ type MoveRequest struct {
 //   - an [EventStageChanged] event is written.
 //
 // It returns the updated deal. Bad input is a [*crm.ValidationError]
-// naming the field and nothing is written.
+// naming the field and nothing is written. Move asks no permission
+// policy: a host with one moves deals through crmkit.CRM.MoveOpportunity.
 func (s *Service) Move(ctx context.Context, req MoveRequest) (*crm.Opportunity, error) {
 	var out *crm.Opportunity
-	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
-		o, err := s.move(ctx, tx, req)
-		out = o
+	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, err = s.MoveTx(ctx, tx, req)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: move %s: %w", req.OpportunityID, err)
+		return nil, err
 	}
 	return out, nil
+}
+
+// MoveTx is [Service.Move] inside tx, a unit of work the caller holds:
+// the deal, its stays and the event commit with whatever else the caller
+// writes, or none of it. The deal's row is written (with its version
+// checked) before its history is read, so concurrent moves of one deal
+// queue on it: a move that read the deal before another committed fails
+// with [crm.ErrConflict], and the history stays one chain of stays. On
+// error the caller must roll back.
+func (s *Service) MoveTx(ctx context.Context, tx crm.Tx, req MoveRequest) (*crm.Opportunity, error) {
+	o, err := s.move(ctx, tx, req)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: move %s: %w", req.OpportunityID, err)
+	}
+	return o, nil
 }
 
 func (s *Service) move(ctx context.Context, tx crm.Tx, req MoveRequest) (*crm.Opportunity, error) {
@@ -353,23 +368,37 @@ func (s *Service) Start(ctx context.Context, o *crm.Opportunity, actor crm.ID) e
 	return nil
 }
 
-// History returns the stays of a deal in order.
+// History returns the stays of a deal in order; an unknown deal is
+// [crm.ErrNotFound]. It asks no permission policy: a host with one reads
+// them through crmkit.CRM.OpportunityHistory.
 func (s *Service) History(ctx context.Context, opportunityID crm.ID) ([]StageEntry, error) {
 	var out []StageEntry
-	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
-		ptx, ok := crm.As[Tx](tx)
-		if !ok {
-			return fmt.Errorf("stage history: %w", crm.ErrUnsupported)
-		}
-		if _, err := tx.Opportunities().Get(ctx, opportunityID); err != nil {
-			return err
-		}
-		var err error
-		out, err = ptx.StageHistory().List(ctx, opportunityID)
+	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
+		out, err = s.HistoryTx(ctx, tx, opportunityID)
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HistoryTx is [Service.History] inside tx, a unit of work the caller
+// holds.
+func (s *Service) HistoryTx(ctx context.Context, tx crm.Tx, opportunityID crm.ID) ([]StageEntry, error) {
+	fail := func(err error) ([]StageEntry, error) {
 		return nil, fmt.Errorf("pipeline: history of %s: %w", opportunityID, err)
+	}
+	ptx, ok := crm.As[Tx](tx)
+	if !ok {
+		return fail(fmt.Errorf("stage history: %w", crm.ErrUnsupported))
+	}
+	if _, err := tx.Opportunities().Get(ctx, opportunityID); err != nil {
+		return fail(err)
+	}
+	out, err := ptx.StageHistory().List(ctx, opportunityID)
+	if err != nil {
+		return fail(err)
 	}
 	return out, nil
 }

@@ -102,7 +102,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 				reached++
 				at = at.Add(time.Duration(1+rng.IntN(6)) * 24 * time.Hour)
 				clock.Set(at)
-				if _, err := c.Pipelines.Move(ctx, pipeline.MoveRequest{OpportunityID: deal.ID, To: to, Actor: rep.ID}); err != nil {
+				if _, err := c.MoveOpportunity(ctx, pipeline.MoveRequest{OpportunityID: deal.ID, To: to, Actor: rep.ID}); err != nil {
 					return err
 				}
 			}
@@ -113,7 +113,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 				if !won {
 					move.To, move.LostReason = crm.StageLost, "price"
 				}
-				if _, err := c.Pipelines.Move(ctx, move); err != nil {
+				if _, err := c.MoveOpportunity(ctx, move); err != nil {
 					return err
 				}
 			}

@@ -77,27 +77,12 @@ func (c *CRM) CreateCustomerTx(ctx context.Context, tx crm.Tx, req CreateCustome
 	if cust.ID == crm.NilID {
 		cust.ID = c.cfg.IDs.NewID()
 	}
-	cust.OwnerID, cust.PoolID = crm.NilID, crm.NilID
-	var actor *crm.User
-	if req.Actor != crm.NilID {
-		u, err := tx.Users().Get(ctx, req.Actor)
-		if errors.Is(err, crm.ErrNotFound) {
-			return nil, fmt.Errorf("crmkit: create customer: %w", crm.Invalid("actor", "unknown user %s", req.Actor))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("crmkit: create customer: %w", err)
-		}
-		actor = u
-		cust.CreatedBy, cust.DepartmentID = u.ID, u.DepartmentID
-		if req.Own {
-			cust.OwnerID = u.ID
-		}
+	actor, err := c.creator(ctx, tx, req.Actor)
+	if err != nil {
+		return nil, fmt.Errorf("crmkit: create customer: %w", err)
 	}
-	if c.cfg.Permissions != nil && actor != nil {
-		r := permission.CustomerResource(cust, actor.DepartmentID)
-		if err := c.seams.authorize(ctx, tx, actor, permission.ActionCreate, &r); err != nil {
-			return nil, fmt.Errorf("crmkit: create customer: %w", err)
-		}
+	if err := c.stampCreated(ctx, tx, cust, actor, req.Own); err != nil {
+		return nil, fmt.Errorf("crmkit: create customer: %w", err)
 	}
 	if req.Own {
 		cust.OwnerID = crm.NilID
@@ -128,6 +113,83 @@ func (c *CRM) CreateCustomerTx(ctx context.Context, tx crm.Tx, req CreateCustome
 	if res.Action == dedupe.Warn {
 		if out.Candidates, err = c.maskCandidates(ctx, tx, req.Actor, res.Candidates); err != nil {
 			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// creator returns the user creating customers, nil for the system
+// (crm.NilID); an unknown user is a validation error naming "actor".
+func (c *CRM) creator(ctx context.Context, tx crm.Tx, id crm.ID) (*crm.User, error) {
+	if id == crm.NilID {
+		return nil, nil
+	}
+	u, err := tx.Users().Get(ctx, id)
+	if errors.Is(err, crm.ErrNotFound) {
+		return nil, crm.Invalid("actor", "unknown user %s", id)
+	}
+	return u, err
+}
+
+// stampCreated makes cust a customer actor creates: unowned and outside
+// any pool (or owned by actor, with own, for the pools to settle), in the
+// actor's department, with the create grant checked under
+// [Config.Permissions]. A nil actor is the system.
+func (c *CRM) stampCreated(ctx context.Context, tx crm.Tx, cust *crm.Customer, actor *crm.User, own bool) error {
+	cust.OwnerID, cust.PoolID = crm.NilID, crm.NilID
+	if actor == nil {
+		return nil
+	}
+	cust.CreatedBy, cust.DepartmentID = actor.ID, actor.DepartmentID
+	if own {
+		cust.OwnerID = actor.ID
+	}
+	if c.cfg.Permissions == nil {
+		return nil
+	}
+	r := permission.CustomerResource(cust, actor.DepartmentID)
+	return c.seams.authorize(ctx, tx, actor, permission.ActionCreate, &r)
+}
+
+// enterCustomersTx is [CRM.CreateCustomerTx] without Own for many
+// customers at once ([dedupe.Service.EnterManyTx]): each is stamped and
+// checked as CreateCustomerTx would, and a blocked one's outcome is masked
+// for the actor as CreateCustomerTx masks its error. The customers are not
+// modified.
+func (c *CRM) enterCustomersTx(ctx context.Context, tx crm.Tx, custs []*crm.Customer, actorID crm.ID, policy dedupe.Policy) ([]dedupe.EntryOutcome, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, actorID, "create")
+	actor, err := c.creator(ctx, tx, actorID)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]*crm.Customer, len(custs))
+	for i, cust := range custs {
+		in[i] = cust.Clone()
+		if in[i].ID == crm.NilID {
+			in[i].ID = c.cfg.IDs.NewID()
+		}
+		if err := c.stampCreated(ctx, tx, in[i], actor, false); err != nil {
+			return nil, err
+		}
+	}
+	out, err := c.Dedupe.EnterManyTx(ctx, tx, dedupe.EntryManyRequest{Customers: in, Policy: policy, ActorID: actorID})
+	if err != nil || actor == nil {
+		return out, err
+	}
+	for i, o := range out {
+		if o.Blocked != nil {
+			masked := c.maskBlocked(ctx, tx, actorID, o.Blocked)
+			var be *dedupe.BlockedError
+			if !errors.As(masked, &be) {
+				return nil, masked
+			}
+			out[i].Blocked = be
+			continue
+		}
+		if o.Entered.Action == dedupe.Warn {
+			if out[i].Entered.Candidates, err = c.maskCandidates(ctx, tx, actorID, o.Entered.Candidates); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

@@ -357,7 +357,12 @@ func (im *importRun) describe(err error) string {
 	return clipText(strings.Join(parts, "; "))
 }
 
-// batchTx imports rows inside one unit of work.
+// batchTx imports rows inside one unit of work. Rows whose external ID
+// names a customer are applied one by one, in order; then the new rows
+// are entered together ([dedupe.Service.EnterManyTx]: a few round trips
+// for the whole batch on an adapter with the bulk ports), each checked
+// against the stored customers and the new rows before it, and their
+// external IDs recorded together.
 func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, pre []*ImportResult) ([]ImportResult, error) {
 	req := im.req
 	ctx = crm.DefaultActor(ctx, req.Actor, "import")
@@ -377,24 +382,116 @@ func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, p
 		return nil, err
 	}
 	out := make([]ImportResult, len(rows))
+	var fresh []freshRow
 	for i, r := range rows {
 		if pre[i] != nil {
 			out[i] = *pre[i]
 			continue
 		}
-		res := ImportResult{Line: r.Line, ExternalID: r.ExternalID}
+		res := &out[i]
+		*res = ImportResult{Line: r.Line, ExternalID: r.ExternalID}
 		digest := importer.Digest(r.Values, req.Region)
 		if m, ok := mapped[r.ExternalID]; ok {
-			err = im.upsert(ctx, tx, ext, r, m, digest, &res)
-		} else {
-			err = im.create(ctx, tx, ext, r, digest, &res)
+			if err := im.upsert(ctx, tx, ext, r, m, digest, res); err != nil {
+				return nil, fmt.Errorf("line %d: %w", r.Line, err)
+			}
+			continue
+		}
+		cust := &crm.Customer{Meta: crm.Meta{ID: im.c.cfg.IDs.NewID()}}
+		ns, err := importer.Apply(cust, r.Values, req.Region)
+		if err == nil {
+			cust.Normalise()
+			err = cust.Validate()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", r.Line, err)
+			res.Outcome, res.Reason = ImportInvalid, im.describe(err)
+			continue
 		}
-		out[i] = res
+		fresh = append(fresh, freshRow{at: i, cust: cust, digest: digest, notes: im.notes(ns)})
+	}
+	if err := im.enter(ctx, tx, ext, rows, fresh, out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// freshRow is a row whose external ID names no customer yet: the
+// customer it would create.
+type freshRow struct {
+	at     int // index in the batch
+	cust   *crm.Customer
+	digest string
+	notes  string
+}
+
+// enter creates the customers of the fresh rows, handles the ones that
+// duplicate a customer as the request says, and records the external IDs.
+func (im *importRun) enter(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, rows []ImportRow, fresh []freshRow, out []ImportResult) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	c, req := im.c, im.req
+	policy := c.seams.policy
+	if req.OnDuplicate == DuplicateWarn {
+		// Warn from where the entry policy would block.
+		policy = dedupe.Policy{WarnScore: max(policy.BlockScore, policy.WarnScore)}
+	}
+	custs := make([]*crm.Customer, len(fresh))
+	for j, f := range fresh {
+		custs[j] = f.cust
+	}
+	outcomes, err := c.enterCustomersTx(ctx, tx, custs, req.Actor, policy)
+	if err != nil {
+		return err
+	}
+	var putIDs []string
+	var puts []importer.Mapping
+	var blocked []int // indexes into fresh
+	for j, o := range outcomes {
+		f := fresh[j]
+		res := &out[f.at]
+		if o.Blocked != nil {
+			blocked = append(blocked, j)
+			continue
+		}
+		res.CustomerID, res.Outcome, res.Reason = o.Entered.Customer.ID, ImportCreated, f.notes
+		if len(o.Entered.Candidates) > 0 {
+			res.Outcome, res.Reason = ImportWarned, joinReason(candidateReason(o.Entered.Candidates[0]), f.notes)
+		}
+		putIDs = append(putIDs, rows[f.at].ExternalID)
+		puts = append(puts, importer.Mapping{CustomerID: o.Entered.Customer.ID, Digest: f.digest})
+	}
+	if err := importer.PutMany(ctx, ext, req.Source, putIDs, puts); err != nil {
+		return err
+	}
+	if len(blocked) == 0 {
+		return nil
+	}
+	// A concurrent import of a blocked row's external ID may have
+	// committed since the batch looked it up: then the row is its
+	// customer's.
+	again := make([]string, len(blocked))
+	for k, j := range blocked {
+		again[k] = rows[fresh[j].at].ExternalID
+	}
+	now, err := ext.Lookup(ctx, req.Source, again)
+	if err != nil {
+		return err
+	}
+	for _, j := range blocked {
+		f := fresh[j]
+		r, res := rows[f.at], &out[f.at]
+		if m, ok := now[r.ExternalID]; ok {
+			err = im.upsert(ctx, tx, ext, r, m, f.digest, res)
+		} else {
+			be := outcomes[j].Blocked
+			err = im.duplicate(ctx, tx, ext, r, f.cust, be, importer.Mapping{CustomerID: be.Best.CustomerID, Digest: f.digest}, f.notes, res)
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", r.Line, err)
+		}
+	}
+	return nil
 }
 
 // notes turns standardising notes into a reason.
@@ -465,53 +562,6 @@ func (im *importRun) upsert(ctx context.Context, tx crm.Tx, ext importer.Externa
 	}
 	res.Outcome = ImportUpdated
 	return put()
-}
-
-// create stores row r as a new customer, handling a duplicate as the
-// request says, and records its external ID.
-func (im *importRun) create(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, r ImportRow, digest string, res *ImportResult) error {
-	c, req := im.c, im.req
-	cust := &crm.Customer{Meta: crm.Meta{ID: c.cfg.IDs.NewID()}}
-	ns, err := importer.Apply(cust, r.Values, req.Region)
-	if err == nil {
-		cust.Normalise()
-		err = cust.Validate()
-	}
-	if err != nil {
-		res.Outcome, res.Reason = ImportInvalid, im.describe(err)
-		return nil
-	}
-	notes := im.notes(ns)
-	policy := c.seams.policy
-	if req.OnDuplicate == DuplicateWarn {
-		// Warn from where the entry policy would block.
-		policy = dedupe.Policy{WarnScore: max(policy.BlockScore, policy.WarnScore)}
-	}
-	out, err := c.CreateCustomerTx(ctx, tx, CreateCustomerRequest{Customer: cust, Actor: req.Actor, Policy: &policy})
-	var be *dedupe.BlockedError
-	switch {
-	case errors.As(err, &be):
-		// A concurrent import of this external ID may have committed
-		// since the batch looked it up: then the row is its customer's.
-		now, lerr := ext.Lookup(ctx, req.Source, []string{r.ExternalID})
-		if lerr != nil {
-			return lerr
-		}
-		if m, ok := now[r.ExternalID]; ok {
-			return im.upsert(ctx, tx, ext, r, m, digest, res)
-		}
-		return im.duplicate(ctx, tx, ext, r, cust, be, importer.Mapping{CustomerID: be.Best.CustomerID, Digest: digest}, notes, res)
-	case errors.Is(err, crm.ErrInvalidArgument):
-		res.Outcome, res.Reason = ImportInvalid, im.describe(err)
-		return nil
-	case err != nil:
-		return err
-	}
-	res.CustomerID, res.Outcome, res.Reason = out.Customer.ID, ImportCreated, notes
-	if len(out.Candidates) > 0 {
-		res.Outcome, res.Reason = ImportWarned, joinReason(candidateReason(out.Candidates[0]), notes)
-	}
-	return ext.Put(ctx, req.Source, r.ExternalID, importer.Mapping{CustomerID: out.Customer.ID, Digest: digest})
 }
 
 // duplicate handles a new row the entry policy blocked as a duplicate of

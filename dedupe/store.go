@@ -330,6 +330,14 @@ func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer, stored 
 			ids = append(ids, holder)
 		}
 	}
+	return s.rank(c, ids, holder, func(id crm.ID) (*crm.Customer, error) { return tx.Customers().Get(ctx, id) })
+}
+
+// rank compares c with the customers of ids, read with get (a missing one
+// is skipped), and returns the candidates that are not non-matches, best
+// first and at most the configured limit, with their customers, and the
+// holder of c's strong key compared with c whatever its score.
+func (s *Service) rank(c *crm.Customer, ids []crm.ID, holder crm.ID, get func(crm.ID) (*crm.Customer, error)) ([]Candidate, []*crm.Customer, *found, error) {
 	rec := CustomerRecord(c)
 	var out []found
 	var strong *found
@@ -337,7 +345,7 @@ func (s *Service) check(ctx context.Context, tx crm.Tx, c *crm.Customer, stored 
 		if id == c.ID && c.ID != crm.NilID {
 			continue
 		}
-		other, err := tx.Customers().Get(ctx, id)
+		other, err := get(id)
 		if errors.Is(err, crm.ErrNotFound) {
 			continue
 		}

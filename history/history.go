@@ -127,6 +127,72 @@ func (r *Recorder) Record(ctx context.Context, tx crm.Tx, c Change) ([]crm.Chang
 	if !ok {
 		return nil, fmt.Errorf("history: the unit of work %T keeps no history (crm.HistoryTx): %w", tx, crm.ErrUnsupported)
 	}
+	b, err := r.build(c)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	h := ht.History()
+	if ca, ok := h.(crm.ChangeAppender); ok {
+		if err := ca.AppendChange(ctx, &b.event, b.entries...); err != nil {
+			return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
+		}
+		return b.changes, nil
+	}
+	if err := h.Append(ctx, b.entries...); err != nil {
+		return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
+	}
+	if err := tx.Events().Append(ctx, &b.event); err != nil {
+		return nil, fmt.Errorf("history: change event: %w", err)
+	}
+	return b.changes, nil
+}
+
+// RecordMany is [Recorder.Record] for many changes, written together
+// when tx's history has [crm.ChangesAppender] (pgstore: one round trip
+// for all of them), else change by change.
+func (r *Recorder) RecordMany(ctx context.Context, tx crm.Tx, cs []Change) error {
+	ht, ok := crm.As[crm.HistoryTx](tx)
+	if !ok {
+		return fmt.Errorf("history: the unit of work %T keeps no history (crm.HistoryTx): %w", tx, crm.ErrUnsupported)
+	}
+	ca, ok := ht.History().(crm.ChangesAppender)
+	if !ok {
+		for _, c := range cs {
+			if _, err := r.Record(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	events := make([]*crm.Event, 0, len(cs))
+	var entries []*crm.HistoryEntry
+	for _, c := range cs {
+		b, err := r.build(c)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			events, entries = append(events, &b.event), append(entries, b.entries...)
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	if err := ca.AppendChanges(ctx, events, entries); err != nil {
+		return fmt.Errorf("history: record %d changes: %w", len(events), err)
+	}
+	return nil
+}
+
+// built is one change made into history entries and its event.
+type built struct {
+	changes []crm.Change
+	entries []*crm.HistoryEntry
+	event   crm.Event
+}
+
+// build makes c's entries and event; nil when it changes no tracked field.
+func (r *Recorder) build(c Change) (*built, error) {
 	if c.Record.Type == "" || c.Record.ID == crm.NilID {
 		return nil, crm.Invalid("record", "type and id are required")
 	}
@@ -165,18 +231,5 @@ func (r *Recorder) Record(ctx context.Context, tx crm.Tx, c Change) ([]crm.Chang
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	h := ht.History()
-	if ca, ok := h.(crm.ChangeAppender); ok {
-		if err := ca.AppendChange(ctx, &ev, entries...); err != nil {
-			return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
-		}
-		return changes, nil
-	}
-	if err := h.Append(ctx, entries...); err != nil {
-		return nil, fmt.Errorf("history: record %s %s: %w", c.Record.Type, c.Record.ID, err)
-	}
-	if err := tx.Events().Append(ctx, &ev); err != nil {
-		return nil, fmt.Errorf("history: change event: %w", err)
-	}
-	return changes, nil
+	return &built{changes: changes, entries: entries, event: ev}, nil
 }

@@ -237,6 +237,25 @@ func (r *recordingRepo[T, P, F]) Create(ctx context.Context, v *T) error {
 	return r.record(ctx, P(v).GetMeta().ID, nil, P(v).Clone())
 }
 
+// CreateMany implements [crm.BulkCreator]: the records are stored through
+// the inner repository's CreateMany when it has one, and their history
+// entries and change events written together ([Recorder.RecordMany]).
+func (r *recordingRepo[T, P, F]) CreateMany(ctx context.Context, vs []*T) error {
+	if err := crm.CreateMany(ctx, r.inner, vs); err != nil {
+		return err
+	}
+	actor, op, _ := crm.ActorOf(ctx)
+	cs := make([]Change, len(vs))
+	for i, v := range vs {
+		r.remember(v)
+		cs[i] = Change{Record: r.ref(P(v).GetMeta().ID), New: P(v).Clone(), Actor: actor, Operation: op}
+	}
+	if err := r.t.r.RecordMany(ctx, r.t.Tx, cs); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
+}
+
 // Update implements [crm.Repository].
 func (r *recordingRepo[T, P, F]) Update(ctx context.Context, v *T) error {
 	if v == nil {

@@ -110,3 +110,57 @@ func ValidateLookup(source string, ids []string) error {
 	}
 	return nil
 }
+
+// BulkExternalIDs is an optional extension of [ExternalIDs] (pgstore
+// implements it) for recording the external IDs of a whole batch in one
+// round trip. PutMany records that ids[i] of source names ms[i], as Put
+// would one by one: an ID naming another customer is an
+// [*ExternalIDTakenError] (the first such, and nothing of the call is
+// kept), one naming the same customer has its digest replaced. IDs must
+// not repeat; at most [MaxLookup].
+//
+// Call it through [PutMany], which falls back to Put one by one.
+type BulkExternalIDs interface {
+	PutMany(ctx context.Context, source string, ids []string, ms []Mapping) error
+}
+
+// PutMany records ids of source as naming ms through ext's
+// [BulkExternalIDs] when it has one, else with Put one by one.
+func PutMany(ctx context.Context, ext ExternalIDs, source string, ids []string, ms []Mapping) error {
+	if len(ids) != len(ms) {
+		return crm.Invalid("mappings", "one per external ID: %d IDs, %d mappings", len(ids), len(ms))
+	}
+	if b, ok := ext.(BulkExternalIDs); ok {
+		return b.PutMany(ctx, source, ids, ms)
+	}
+	for i, id := range ids {
+		if err := ext.Put(ctx, source, id, ms[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidatePutMany checks the arguments of [BulkExternalIDs.PutMany];
+// adapters call it first.
+func ValidatePutMany(source string, ids []string, ms []Mapping) error {
+	if len(ids) != len(ms) {
+		return crm.Invalid("mappings", "one per external ID: %d IDs, %d mappings", len(ids), len(ms))
+	}
+	if len(ids) > MaxLookup {
+		return crm.Invalid("ids", "at most %d external IDs, got %d", MaxLookup, len(ids))
+	}
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		if err := ValidatePut(source, id, ms[i]); err != nil {
+			var p crm.Problems
+			p.MergeAt(fmt.Sprintf("ids[%d]", i), err)
+			return p.Err()
+		}
+		if seen[id] {
+			return crm.Invalid(fmt.Sprintf("ids[%d]", i), "external ID %q repeats", clip(id))
+		}
+		seen[id] = true
+	}
+	return nil
+}

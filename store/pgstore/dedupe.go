@@ -214,3 +214,172 @@ func (r dedupeKeyRepo) Holder(ctx context.Context, strong string) (crm.ID, error
 	}
 	return crm.ID(holder), nil
 }
+
+var _ dedupe.BulkKeyStore = dedupeKeyRepo{}
+
+// LookupEach implements [dedupe.BulkKeyStore]: Lookup's backward scan per
+// key, every key in one query.
+func (r dedupeKeyRepo) LookupEach(ctx context.Context, keys []dedupe.Key, perKey int) (map[dedupe.Key][]crm.ID, error) {
+	const op = "look up dedupe keys"
+	if err := dedupe.ValidateBulkLookup(keys, perKey); err != nil {
+		return nil, err
+	}
+	if err := r.v.check(ctx); err != nil {
+		return nil, dedupeFail(ctx, op, err)
+	}
+	out := map[dedupe.Key][]crm.ID{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	kinds := make([]string, len(keys))
+	values := make([]string, len(keys))
+	for i, k := range keys {
+		kinds[i], values[i] = k.Kind, k.Value
+	}
+	rows, err := r.v.q.Query(ctx, "SELECT k.kind, k.key, p.record_id FROM unnest($2::text[], $3::text[]) AS k(kind, key)"+
+		" CROSS JOIN LATERAL (SELECT record_id FROM "+r.table()+
+		" WHERE tenant_id = $1 AND kind = k.kind AND key = k.key ORDER BY record_id DESC LIMIT $4) p",
+		crm.TenantFrom(ctx), kinds, values, perKey)
+	if err != nil {
+		return nil, dedupeFail(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k dedupe.Key
+		var id key
+		if err := rows.Scan(&k.Kind, &k.Value, &id); err != nil {
+			return nil, dedupeFail(ctx, op, err)
+		}
+		out[k] = append(out[k], crm.ID(id))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dedupeFail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// Holders implements [dedupe.BulkKeyStore].
+func (r dedupeKeyRepo) Holders(ctx context.Context, strong []string) (map[string]crm.ID, error) {
+	const op = "find holders of strong keys"
+	if len(strong) > dedupe.MaxBulkKeys {
+		return nil, crm.Invalid("strong", "at most %d keys, got %d", dedupe.MaxBulkKeys, len(strong))
+	}
+	if err := r.v.check(ctx); err != nil {
+		return nil, dedupeFail(ctx, op, err)
+	}
+	out := map[string]crm.ID{}
+	if len(strong) == 0 {
+		return out, nil
+	}
+	// One probe of the unique strong-key index per key, whatever the
+	// statistics say: the kind is written out so the partial index
+	// serves, and OFFSET 0 keeps the subquery from being flattened into a
+	// join that a plan made while an import's first batches fill an empty
+	// table would run as a scan of the tenant's keys per call.
+	rows, err := r.v.q.Query(ctx, "SELECT h.key, h.record_id FROM unnest($2::text[]) AS s(key)"+
+		" CROSS JOIN LATERAL (SELECT key, record_id FROM "+r.table()+" WHERE tenant_id = $1 AND kind = '"+dedupe.StrongKind+"' AND key = s.key OFFSET 0) h",
+		crm.TenantFrom(ctx), strong)
+	if err != nil {
+		return nil, dedupeFail(ctx, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var id key
+		if err := rows.Scan(&k, &id); err != nil {
+			return nil, dedupeFail(ctx, op, err)
+		}
+		out[k] = crm.ID(id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dedupeFail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// PutNew implements [dedupe.BulkKeyStore]: the strong keys are claimed in
+// one insert, then the other keys stored in another.
+func (r dedupeKeyRepo) PutNew(ctx context.Context, keys []*dedupe.RecordKeys) error {
+	const op = "put dedupe keys"
+	if len(keys) > crm.MaxBulk {
+		return crm.Invalid("keys", "at most %d key sets, got %d", crm.MaxBulk, len(keys))
+	}
+	var strongs []string
+	var holders []crm.ID
+	var kinds, values []string
+	var owners []crm.ID
+	for i, k := range keys {
+		if k == nil {
+			return crm.Invalid(fmt.Sprintf("keys[%d]", i), "is required")
+		}
+		if err := k.Validate(); err != nil {
+			var p crm.Problems
+			p.MergeAt(fmt.Sprintf("keys[%d]", i), err)
+			return p.Err()
+		}
+		if k.Strong != "" {
+			strongs, holders = append(strongs, k.Strong), append(holders, k.RecordID)
+		}
+		for _, kk := range k.Keys {
+			kinds, values, owners = append(kinds, kk.Kind), append(values, kk.Value), append(owners, k.RecordID)
+		}
+	}
+	if err := r.v.check(ctx); err != nil {
+		return dedupeFail(ctx, op, err)
+	}
+	tenant := crm.TenantFrom(ctx)
+	err := r.v.atomic(ctx, func(q pgx.Tx) error {
+		if len(strongs) > 0 {
+			rows, err := q.Query(ctx, "INSERT INTO "+r.table()+" (tenant_id, kind, key, record_id)"+
+				" SELECT $1, $2, s.key, s.record_id FROM unnest($3::text[], $4::uuid[]) AS s(key, record_id)"+
+				" ON CONFLICT (tenant_id, key) WHERE kind = '"+dedupe.StrongKind+"' DO NOTHING RETURNING key",
+				tenant, dedupe.StrongKind, strongs, uuidArray(holders))
+			if err != nil {
+				return err
+			}
+			claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			if len(claimed) < len(strongs) {
+				return r.taken(ctx, q, tenant, strongs, holders, claimed)
+			}
+		}
+		if len(kinds) == 0 {
+			return nil
+		}
+		_, err := q.Exec(ctx, "INSERT INTO "+r.table()+" (tenant_id, kind, key, record_id)"+
+			" SELECT $1, k.kind, k.key, k.record_id FROM unnest($2::text[], $3::text[], $4::uuid[]) AS k(kind, key, record_id) ON CONFLICT DO NOTHING",
+			tenant, kinds, values, uuidArray(owners))
+		return err
+	})
+	if err != nil {
+		return dedupeFail(ctx, op, err)
+	}
+	return nil
+}
+
+// taken returns the [*dedupe.KeyTakenError] of the first strong key of
+// strongs that was not claimed.
+func (r dedupeKeyRepo) taken(ctx context.Context, q pgx.Tx, tenant string, strongs []string, holders []crm.ID, claimed []string) error {
+	got := make(map[string]bool, len(claimed))
+	for _, k := range claimed {
+		got[k] = true
+	}
+	for i, k := range strongs {
+		if got[k] {
+			got[k] = false // a repeated key is claimed once
+			continue
+		}
+		var holder key
+		err := q.QueryRow(ctx, "SELECT record_id FROM "+r.table()+" WHERE tenant_id = $1 AND kind = $2 AND key = $3",
+			tenant, dedupe.StrongKind, k).Scan(&holder)
+		if err != nil {
+			return err
+		}
+		if crm.ID(holder) != holders[i] {
+			return &dedupe.KeyTakenError{Key: k, HolderID: crm.ID(holder)}
+		}
+	}
+	return fmt.Errorf("strong keys changed hands during the write: %w", crm.ErrConflict)
+}

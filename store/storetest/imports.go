@@ -44,6 +44,7 @@ func RunImports(t *testing.T, h Harness) {
 	test(t, h, "ExternalIDsNameOneCustomerPerTenantAndSource", testExternalIDPort)
 	test(t, h, "ReimportChangesNothing", testImportReimport)
 	test(t, h, "ConcurrentImportsStoreEachCustomerOnce", testImportConcurrent)
+	test(t, h, "BatchingChangesNoOutcome", testImportBatchingChangesNoOutcome)
 }
 
 func importLines(n int) []crmkit.ImportRow {
@@ -182,4 +183,88 @@ func testImportConcurrent(t *testing.T, e *env) {
 	list, err := e.store.Customers().List(e.ctxA, crm.CustomerFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
 	require.NoError(t, err)
 	require.Len(t, list.Items, len(lines), "one customer per external ID")
+}
+
+// dupLines is a file whose rows duplicate a stored customer (the seed)
+// and each other, within a batch and across batches, by strong key and
+// by score.
+func dupLines() []crmkit.ImportRow {
+	r := func(line int, id string, kv ...string) crmkit.ImportRow {
+		v := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v[kv[i]] = kv[i+1]
+		}
+		return crmkit.ImportRow{Line: line, ExternalID: id, Values: v}
+	}
+	return []crmkit.ImportRow{
+		r(2, "E1", "name", "腾讯科技有限公司", "region", "深圳", "phone", "0755 8601 3388"),
+		r(3, "E2", "name", "腾讯科技有限公司", "region", "深圳", "email", "ir@tencent.example"), // strong key of line 2
+		r(4, "E3", "name", "华为技术有限公司", "region", "深圳"),                                // strong key of the seed
+		r(5, "E4", "kind", "person", "name", "张三", "phone", "138 0013 8000"),
+		r(6, "E5", "kind", "person", "name", "张三", "phone", "+86 13800138000"), // strong key of line 5
+		r(7, "E6", "kind", "person", "name", "李四", "phone", "139 0013 9000", "email", "lisi@example.com"),
+		r(8, "E7", "kind", "person", "name", "李 四", "email", "LiSi@Example.com"), // by score: line 7
+		r(9, "E8", "name", "阿里巴巴网络技术有限公司", "region", "杭州"),
+		r(10, "E9", "name", "华为技术有限公司", "region", "深圳", "phone", "0755 2878 0808"), // the seed again
+		r(11, "E10", "name", "字节跳动有限公司", "region", "北京"),
+	}
+}
+
+// testImportBatchingChangesNoOutcome imports one file with duplicates in
+// batches of one row and in batches of four, under each duplicate mode:
+// the outcomes are the same, and each row ends up as the customer of the
+// same line (a batch enters its new rows together, checking each against
+// the stored customers and the rows before it).
+func testImportBatchingChangesNoOutcome(t *testing.T, e *env) {
+	c, err := crmkit.New(e.store, &crmkit.Config{Clock: e.clock, IDs: e.ids})
+	require.NoError(t, err)
+	type row struct {
+		outcome crmkit.ImportOutcome
+		of      string // the external ID (or "seed") of the customer the row ended up as
+	}
+	run := func(tenant string, mode crmkit.OnDuplicate, batch int) []row {
+		ctx := crm.WithTenant(context.Background(), tenant)
+		seed, err := c.ImportCustomers(ctx, crmkit.ImportRequest{Source: "seed", OnDuplicate: crmkit.DuplicateBlock,
+			Rows: importRows([]crmkit.ImportRow{{Line: 2, ExternalID: "S1", Values: map[string]string{"name": "华为技术有限公司", "region": "深圳"}}})})
+		require.NoError(t, err)
+		require.Equal(t, crmkit.ImportCreated, seed.Results[0].Outcome)
+		names := map[crm.ID]string{seed.Results[0].CustomerID: "seed"}
+		sum, err := c.ImportCustomers(ctx, crmkit.ImportRequest{Source: "erp", Rows: importRows(dupLines()), OnDuplicate: mode, BatchSize: batch})
+		require.NoError(t, err)
+		out := make([]row, len(sum.Results))
+		for _, res := range sum.Results {
+			if res.Outcome == crmkit.ImportCreated || res.Outcome == crmkit.ImportWarned {
+				names[res.CustomerID] = res.ExternalID
+			}
+		}
+		for i, res := range sum.Results {
+			out[i] = row{outcome: res.Outcome, of: names[res.CustomerID]}
+			require.NotEqual(t, crm.NilID, res.CustomerID, "line %d (%s): %s", res.Line, res.Outcome, res.Reason)
+		}
+		return out
+	}
+	want := map[crmkit.OnDuplicate][]crmkit.ImportOutcome{
+		crmkit.DuplicateBlock:  {"created", "blocked", "blocked", "created", "blocked", "created", "blocked", "created", "blocked", "created"},
+		crmkit.DuplicateAttach: {"created", "attached", "attached", "created", "attached", "created", "attached", "created", "attached", "created"},
+		crmkit.DuplicateMerge:  {"created", "merged", "merged", "created", "merged", "created", "merged", "created", "merged", "created"},
+	}
+	for _, mode := range []crmkit.OnDuplicate{crmkit.DuplicateBlock, crmkit.DuplicateWarn, crmkit.DuplicateAttach, crmkit.DuplicateMerge} {
+		one := run("one-"+string(mode), mode, 1)
+		four := run("four-"+string(mode), mode, 4)
+		require.Equal(t, one, four, "mode %s: batches of one and of four", mode)
+		if w, ok := want[mode]; ok {
+			got := make([]crmkit.ImportOutcome, len(one))
+			for i, r := range one {
+				got[i] = r.outcome
+			}
+			require.Equal(t, w, got, "mode %s", mode)
+		}
+		// Whatever the mode, the duplicates of line 2, the seed and line 5
+		// end up as those customers.
+		for i, of := range map[int]string{1: "E1", 2: "seed", 4: "E4", 8: "seed"} {
+			if one[i].outcome != crmkit.ImportWarned {
+				require.Equal(t, of, one[i].of, "mode %s, line %d", mode, i+2)
+			}
+		}
+	}
 }

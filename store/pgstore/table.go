@@ -72,6 +72,9 @@ type table[T any, F any] struct {
 	name                                       string // qualified table name
 	get, insert, update, del, version, lockRow string
 	getMany                                    string // get by ID = ANY($1)
+	// copyCols are the columns of a COPY of new records, nil when a
+	// column needs a cast that COPY cannot make.
+	copyCols []string
 	list                                       string // SELECT ... WHERE tenant_id = $1
 	// refTypes are the record types the records may refer to
 	// (crm.ReferenceTypes); insert and update take one uuid[] of referenced
@@ -128,6 +131,12 @@ func newTable[T any, F any](schema string, sp spec[T, F]) *table[T, F] {
 		set = append(set, c.name+" = "+placeholder(c, i+5))
 	}
 	cols := strings.Join(sel, ", ")
+	t.copyCols = ins
+	for _, c := range sp.cols {
+		if c.val != "" {
+			t.copyCols = nil
+		}
+	}
 	t.get = "SELECT " + cols + " FROM " + t.name + " WHERE id = $1 AND tenant_id = $2"
 	// One primary key probe per ID whatever the statistics say (a plan
 	// made while a table is nearly empty scans it): OFFSET 0 keeps the
@@ -279,11 +288,15 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 	return nil
 }
 
-// CreateMany implements [crm.BulkCreator]: the inserts, the same
-// statement Create runs, are sent as one batch, one round trip. Departments
-// (whose writes lock the tenant's tree) are created one by one. On error
-// nothing of vs is written back and, inside a unit of work, it must be
-// rolled back; outside one the records are written in one transaction.
+// CreateMany implements [crm.BulkCreator]. Records that refer to no other
+// record are loaded with COPY, several times faster than inserts; an ID
+// already taken (in any tenant) then fails it with a unique violation
+// ([crm.ErrAlreadyExists]) that aborts the unit of work. Others are
+// inserted with the statement Create runs, sent as one batch, one round
+// trip. Departments (whose writes lock the tenant's tree) are created one
+// by one. On error nothing of vs is written back and, inside a unit of
+// work, it must be rolled back; outside one the records are written in
+// one transaction.
 func (r repo[T, F, PT, PF]) CreateMany(ctx context.Context, vs []*T) error {
 	if len(vs) > crm.MaxBulk {
 		return crm.Invalid("records", "at most %d in one call, got %d", crm.MaxBulk, len(vs))
@@ -301,12 +314,12 @@ func (r repo[T, F, PT, PF]) CreateMany(ctx context.Context, vs []*T) error {
 	}
 	type prepared struct {
 		c       *T
+		args    []any // the insert's arguments
 		refs    []crm.Reference
 		refArgs []any
 	}
 	now := crm.StorageTime(r.v.s.clock.Now())
 	ps := make([]prepared, len(vs))
-	b := &pgx.Batch{}
 	for i, v := range vs {
 		if v == nil {
 			return crm.Invalid(fmt.Sprintf("records[%d]", i), "is nil")
@@ -329,11 +342,31 @@ func (r repo[T, F, PT, PF]) CreateMany(ctx context.Context, vs []*T) error {
 		if err != nil {
 			return r.fail(ctx, "create", cm.ID, err)
 		}
-		ps[i] = prepared{c: c, refs: refs, refArgs: refArgs}
-		b.Queue(r.t.insert, append(append([]any{key(cm.ID), cm.TenantID, cm.Version, cm.CreatedAt, cm.UpdatedAt}, vals...), refArgs...)...)
+		ps[i] = prepared{c: c, args: append([]any{key(cm.ID), cm.TenantID, cm.Version, cm.CreatedAt, cm.UpdatedAt}, vals...), refs: refs, refArgs: refArgs}
 	}
 	if len(vs) == 0 {
 		return nil
+	}
+	if r.t.copyCols != nil && !slices.ContainsFunc(ps, func(p prepared) bool { return len(p.refs) > 0 }) {
+		// Records that refer to nothing need no check of other tenants'
+		// IDs: COPY loads them several times faster than the inserts.
+		err := r.v.atomic(ctx, func(q pgx.Tx) error {
+			_, err := q.CopyFrom(ctx, pgx.Identifier{r.v.s.schema, r.t.table}, r.t.copyCols, pgx.CopyFromSlice(len(ps), func(i int) ([]any, error) {
+				return ps[i].args, nil
+			}))
+			return err
+		})
+		if err != nil {
+			return r.fail(ctx, "create", crm.NilID, err)
+		}
+		for i, v := range vs {
+			*v = *ps[i].c
+		}
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, p := range ps {
+		b.Queue(r.t.insert, append(p.args, p.refArgs...)...)
 	}
 	err := r.v.atomic(ctx, func(q pgx.Tx) error {
 		res := q.SendBatch(ctx, b)

@@ -75,7 +75,7 @@ type table[T any, F any] struct {
 	// copyCols are the columns of a COPY of new records, nil when a
 	// column needs a cast that COPY cannot make.
 	copyCols []string
-	list                                       string // SELECT ... WHERE tenant_id = $1
+	list     string // SELECT ... WHERE tenant_id = $1
 	// refTypes are the record types the records may refer to
 	// (crm.ReferenceTypes); insert and update take one uuid[] of referenced
 	// IDs per type after their other arguments, and write nothing when one

@@ -49,16 +49,16 @@ func RunBulkPorts(t *testing.T, h Harness) {
 	}
 	ports := probeBulkPorts(t, newEnv(t, h))
 	t.Run("Records", func(t *testing.T) {
-		runBulkRecords(t, h, leadKind())
-		runBulkRecords(t, h, customerKind())
-		runBulkRecords(t, h, contactKind())
-		runBulkRecords(t, h, opportunityKind())
-		runBulkRecords(t, h, activityKind())
-		runBulkRecords(t, h, ticketKind())
-		runBulkRecords(t, h, userKind())
-		runBulkRecords(t, h, departmentKind())
-		runBulkRecords(t, h, teamKind())
-		runBulkRecords(t, h, taskKind())
+		runBulkRecords(t, h, leadKind(), bulkRef[crm.Lead]{"owner_id", crm.TypeUser, func(v *crm.Lead, id crm.ID) { v.OwnerID = id }})
+		runBulkRecords(t, h, customerKind(), bulkRef[crm.Customer]{"owner_id", crm.TypeUser, func(v *crm.Customer, id crm.ID) { v.OwnerID = id }})
+		runBulkRecords(t, h, contactKind(), bulkRef[crm.Contact]{"owner_id", crm.TypeUser, func(v *crm.Contact, id crm.ID) { v.OwnerID = id }})
+		runBulkRecords(t, h, opportunityKind(), bulkRef[crm.Opportunity]{"owner_id", crm.TypeUser, func(v *crm.Opportunity, id crm.ID) { v.OwnerID = id }})
+		runBulkRecords(t, h, activityKind(), bulkRef[crm.Activity]{})
+		runBulkRecords(t, h, ticketKind(), bulkRef[crm.Ticket]{})
+		runBulkRecords(t, h, userKind(), bulkRef[crm.User]{})
+		runBulkRecords(t, h, departmentKind(), bulkRef[crm.Department]{"parent_id", crm.TypeDepartment, func(v *crm.Department, id crm.ID) { v.ParentID = id }})
+		runBulkRecords(t, h, teamKind(), bulkRef[crm.Team]{"lead_id", crm.TypeUser, func(v *crm.Team, id crm.ID) { v.LeadID = id }})
+		runBulkRecords(t, h, taskKind(), bulkRef[crm.Task]{"created_by", crm.TypeUser, func(v *crm.Task, id crm.ID) { v.CreatedBy = id }})
 	})
 	t.Run("AppendChanges", func(t *testing.T) {
 		if !ports.changes {
@@ -142,9 +142,17 @@ func bulkGet[T any, F any](ctx context.Context, repo crm.Repository[T, F], ids [
 	return b.GetMany(ctx, ids)
 }
 
+// bulkRef is a reference field of records T, pointed with set at a record
+// of type target; the zero value checks none.
+type bulkRef[T any] struct {
+	field  string
+	target crm.RecordType
+	set    func(v *T, id crm.ID)
+}
+
 // runBulkRecords checks CreateMany and GetMany on the repository of one
 // record type, each skipped when the repository lacks it.
-func runBulkRecords[T any, F any, PT record[T], PF filter[T, F]](t *testing.T, h Harness, k kind[T, F, PT, PF]) {
+func runBulkRecords[T any, F any, PT record[T], PF filter[T, F]](t *testing.T, h Harness, k kind[T, F, PT, PF], ref bulkRef[T]) {
 	t.Run(k.name, func(t *testing.T) {
 		has := func(t *testing.T, e *env) (creator, getter bool) {
 			require.NoError(t, e.store.InTx(e.ctx, func(_ context.Context, tx crm.Tx) error {
@@ -236,6 +244,19 @@ func runBulkRecords[T any, F any, PT record[T], PF filter[T, F]](t *testing.T, h
 				requireSame(t, wantTheirs, k.get(t, secret, e.store, k.meta(theirs).ID), "%s: the other tenant's record is unchanged", c.name)
 			}
 		})
+
+		if ref.set != nil {
+			ctest("CreateManyRefusesAReferenceToAnotherTenantsRecordAsCreateDoes", func(t *testing.T, e *env) {
+				foreign := storeTarget(t, e, e.ctxA, ref.target)
+				vs := []*T{k.minimal(e, e.ctxB), k.minimal(e, e.ctxB), k.minimal(e, e.ctxB)}
+				ref.set(vs[1], foreign)
+				err := e.store.InTx(e.ctxB, func(ctx context.Context, tx crm.Tx) error { return bulkCreate(ctx, k.repo(tx), vs) })
+				requireInvalidAt(t, err, ref.field, "records[1]."+ref.field)
+				for _, v := range vs {
+					k.requireMissing(t, e.ctxB, e.store, k.meta(v).ID)
+				}
+			})
+		}
 
 		ctest("CreateManyRefusesBadInputWithAValidationErrorBeforeWriting", func(t *testing.T, e *env) {
 			bad := k.minimal(e, e.ctx)
@@ -391,6 +412,33 @@ func runBulkChanges(t *testing.T, h Harness) {
 		require.NoError(t, e.inChanges(e.ctx, func(ctx context.Context, ca crm.ChangesAppender) error {
 			return ca.AppendChanges(ctx, nil, nil)
 		}), "an empty call")
+	})
+
+	test(t, h, "AppendChangesOutsideAUnitOfWorkIsAllOrNothing", func(t *testing.T, e *env) {
+		ht, ok := e.store.(crm.HistoryTx)
+		if !ok {
+			t.Skip("the store has no autocommit history port")
+		}
+		ca, ok := ht.History().(crm.ChangesAppender)
+		if !ok {
+			t.Skip("the store's autocommit history port has no crm.ChangesAppender")
+		}
+		rec, actor := customerRef(e), e.ids.NewID()
+		kept := historyEntry(e, rec, actor, e.tick())
+		keptEvent := newEvent(e, "customer.updated")
+		require.NoError(t, ca.AppendChanges(e.ctx, []*crm.Event{keptEvent}, []*crm.HistoryEntry{kept}))
+		got := e.historyOf(t, e.ctx, rec)
+		require.Len(t, got, 1)
+		require.Equal(t, kept.ID, got[0].ID)
+		require.Len(t, pendingOf(t, e, keptEvent.ID), 1)
+
+		fresh := historyEntry(e, rec, actor, e.tick())
+		ev := newEvent(e, "customer.updated")
+		again := newEvent(e, "customer.updated")
+		again.ID = keptEvent.ID
+		require.ErrorIs(t, ca.AppendChanges(e.ctx, []*crm.Event{ev, again}, []*crm.HistoryEntry{fresh}), crm.ErrAlreadyExists)
+		require.Len(t, e.historyOf(t, e.ctx, rec), 1, "no entry of the refused call kept")
+		require.Empty(t, pendingOf(t, e, ev.ID), "no event of the refused call kept")
 	})
 
 	test(t, h, "AppendChangesRefusesARepeatedIDAndTheUnitOfWorkKeepsNothing", func(t *testing.T, e *env) {
@@ -572,6 +620,17 @@ func runBulkKeys(t *testing.T, h Harness) {
 			return err
 		})
 		requireInvalid(t, err, "strong")
+	})
+
+	test(t, h, "LookupEachAnswersAKeyAskedForTwiceOnce", func(t *testing.T, e *env) {
+		var ids []crm.ID
+		for range 3 {
+			id := e.ids.NewID()
+			ids = append(ids, id)
+			require.NoError(t, e.putNew(e.ctx, &dedupe.RecordKeys{RecordID: id, Keys: []dedupe.Key{phoneKey("hot")}}))
+		}
+		got := e.lookupEach(t, e.ctx, 2, phoneKey("hot"), companyKey("x"), phoneKey("hot"))
+		require.Equal(t, map[dedupe.Key][]crm.ID{phoneKey("hot"): ids[1:]}, got, "at most per key, each record once")
 	})
 
 	test(t, h, "PutNewRefusesAStrongKeyAnotherRecordHoldsAndTheUnitOfWorkKeepsNothing", func(t *testing.T, e *env) {

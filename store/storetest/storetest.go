@@ -67,6 +67,11 @@ type Harness struct {
 //   - task.CalendarLocker, on the unit of work (no flag: checked whenever
 //     present): overlapping appointments booked concurrently may both be
 //     stored under task.OverlapRefuse.
+//   - crm.BulkCreator and crm.BulkGetter on the repositories,
+//     crm.ChangesAppender on the history port, dedupe.BulkKeyStore on the
+//     key store and importer.BulkExternalIDs on the external-ID port (no
+//     flag: checked by "BulkPorts" whenever present): imports create,
+//     read, record and index one record at a time.
 type Features struct {
 	// Pools: units of work implement pool.Tx. Runs "Pool".
 	Pools bool
@@ -176,7 +181,8 @@ func clockStart() time.Time {
 // ([RunRemind], with Workflow), "RisingLeads" ([RunRisingLeads], with
 // Leads), "KPIs" ([RunKPIs], with Pools and Workflow), "Segments"
 // ([RunSegments]; without the port it checks that segment reports
-// crm.ErrUnsupported), "Pipelines" ([RunPipelines]), and "CRM" ([RunCRM])
+// crm.ErrUnsupported), "Pipelines" ([RunPipelines]), "BulkPorts"
+// ([RunBulkPorts], each port skipped when absent), and "CRM" ([RunCRM])
 // and "Imports" ([RunImports]) when it opts out of none. Every subtest
 // gets a new store from
 // h.NewStore and runs in parallel with its siblings.
@@ -245,6 +251,7 @@ func Run(t *testing.T, h Harness) {
 		t.Run("Reminders", func(t *testing.T) { RunRemind(t, h) })
 	}
 	t.Run("Pipelines", func(t *testing.T) { RunPipelines(t, h) })
+	t.Run("BulkPorts", func(t *testing.T) { RunBulkPorts(t, h) })
 	if f := h.Features; f.Pools && f.Workflow && f.Leads && f.Dedupe {
 		t.Run("CRM", func(t *testing.T) { RunCRM(t, h) })
 		t.Run("Imports", func(t *testing.T) { RunImports(t, h) })

@@ -116,8 +116,8 @@ func ValidateLookup(source string, ids []string) error {
 // round trip. PutMany records that ids[i] of source names ms[i], as Put
 // would one by one: an ID naming another customer is an
 // [*ExternalIDTakenError] (the first such, and nothing of the call is
-// kept), one naming the same customer has its digest replaced. IDs must
-// not repeat; at most [MaxLookup].
+// kept: the unit of work can go on), one naming the same customer has its
+// digest replaced. IDs must not repeat; at most [MaxLookup].
 //
 // Call it through [PutMany], which falls back to Put one by one.
 type BulkExternalIDs interface {
@@ -125,7 +125,9 @@ type BulkExternalIDs interface {
 }
 
 // PutMany records ids of source as naming ms through ext's
-// [BulkExternalIDs] when it has one, else with Put one by one.
+// [BulkExternalIDs] when it has one, else with Put one by one; then a
+// refused ID leaves the puts before it in the unit of work, which the
+// caller rolls back (as an import does) or keeps.
 func PutMany(ctx context.Context, ext ExternalIDs, source string, ids []string, ms []Mapping) error {
 	if len(ids) != len(ms) {
 		return crm.Invalid("mappings", "one per external ID: %d IDs, %d mappings", len(ids), len(ms))

@@ -231,10 +231,15 @@ func (r dedupeKeyRepo) LookupEach(ctx context.Context, keys []dedupe.Key, perKey
 	if len(keys) == 0 {
 		return out, nil
 	}
-	kinds := make([]string, len(keys))
-	values := make([]string, len(keys))
-	for i, k := range keys {
-		kinds[i], values[i] = k.Kind, k.Value
+	// A key asked for twice is looked up once.
+	kinds := make([]string, 0, len(keys))
+	values := make([]string, 0, len(keys))
+	seen := make(map[dedupe.Key]bool, len(keys))
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			kinds, values = append(kinds, k.Kind), append(values, k.Value)
+		}
 	}
 	rows, err := r.v.q.Query(ctx, "SELECT k.kind, k.key, p.record_id FROM unnest($2::text[], $3::text[]) AS k(kind, key)"+
 		" CROSS JOIN LATERAL (SELECT record_id FROM "+r.table()+

@@ -136,7 +136,9 @@ var _ importer.BulkExternalIDs = externalIDRepo{}
 
 // PutMany implements [importer.BulkExternalIDs]: one upsert that replaces
 // the digest only where the ID names the same customer; an ID it left as
-// it was names another customer.
+// it was names another customer, and the call is rolled back to a
+// savepoint, so the caller's unit of work keeps nothing of it and can go
+// on.
 func (r externalIDRepo) PutMany(ctx context.Context, source string, ids []string, ms []importer.Mapping) error {
 	const op = "put external IDs"
 	if err := importer.ValidatePutMany(source, ids, ms); err != nil {
@@ -154,7 +156,14 @@ func (r externalIDRepo) PutMany(ctx context.Context, source string, ids []string
 	for i, m := range ms {
 		custs[i], digests[i] = m.CustomerID, m.Digest
 	}
-	err := r.v.atomic(ctx, func(q pgx.Tx) error {
+	err := r.v.atomic(ctx, func(tx pgx.Tx) error {
+		// A savepoint, so a refused call keeps nothing of itself even in a
+		// unit of work that goes on.
+		q, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = q.Rollback(ctx) }()
 		rows, err := q.Query(ctx, "INSERT INTO "+r.table()+" AS t (tenant_id, source, external_id, customer_id, digest)"+
 			" SELECT $1, $2, x.id, x.customer_id, x.digest FROM unnest($3::text[], $4::uuid[], $5::text[]) AS x(id, customer_id, digest)"+
 			" ON CONFLICT (tenant_id, source, external_id) DO UPDATE SET digest = EXCLUDED.digest WHERE t.customer_id = EXCLUDED.customer_id"+
@@ -167,7 +176,7 @@ func (r externalIDRepo) PutMany(ctx context.Context, source string, ids []string
 			return err
 		}
 		if len(done) == len(ids) {
-			return nil
+			return q.Commit(ctx)
 		}
 		stored := make(map[string]bool, len(done))
 		for _, id := range done {
@@ -178,13 +187,18 @@ func (r externalIDRepo) PutMany(ctx context.Context, source string, ids []string
 				continue
 			}
 			var held key
-			if err := q.QueryRow(ctx, "SELECT customer_id FROM "+r.table()+" WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
-				tenant, source, id).Scan(&held); err != nil {
+			err := q.QueryRow(ctx, "SELECT customer_id FROM "+r.table()+" WHERE tenant_id = $1 AND source = $2 AND external_id = $3",
+				tenant, source, id).Scan(&held)
+			if errors.Is(err, pgx.ErrNoRows) {
+				// Its holder deleted it since the upsert: try again.
+				return fmt.Errorf("external ID %q changed hands during the write: %w", id, crm.ErrConflict)
+			}
+			if err != nil {
 				return err
 			}
 			return &importer.ExternalIDTakenError{Source: source, ExternalID: id, CustomerID: crm.ID(held)}
 		}
-		return nil
+		return q.Commit(ctx)
 	})
 	if err != nil {
 		return importFail(ctx, op, err)

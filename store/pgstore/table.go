@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmkit/crmkit/crm"
@@ -289,11 +290,10 @@ func (r repo[T, F, PT, PF]) Create(ctx context.Context, v *T) error {
 }
 
 // CreateMany implements [crm.BulkCreator]. Records that refer to no other
-// record are loaded with COPY, several times faster than inserts; an ID
-// already taken (in any tenant) then fails it with a unique violation
-// ([crm.ErrAlreadyExists]) that aborts the unit of work. Others are
+// record are loaded with COPY, several times faster than inserts, in a
+// savepoint. Others, and all of them when a taken ID refuses the COPY, are
 // inserted with the statement Create runs, sent as one batch, one round
-// trip. Departments (whose writes lock the tenant's tree) are created one
+// trip, so a refusal is Create's. Departments (whose writes lock the tenant's tree) are created one
 // by one. On error nothing of vs is written back and, inside a unit of
 // work, it must be rolled back; outside one the records are written in
 // one transaction.
@@ -349,20 +349,38 @@ func (r repo[T, F, PT, PF]) CreateMany(ctx context.Context, vs []*T) error {
 	}
 	if r.t.copyCols != nil && !slices.ContainsFunc(ps, func(p prepared) bool { return len(p.refs) > 0 }) {
 		// Records that refer to nothing need no check of other tenants'
-		// IDs: COPY loads them several times faster than the inserts.
-		err := r.v.atomic(ctx, func(q pgx.Tx) error {
-			_, err := q.CopyFrom(ctx, pgx.Identifier{r.v.s.schema, r.t.table}, r.t.copyCols, pgx.CopyFromSlice(len(ps), func(i int) ([]any, error) {
+		// IDs: COPY loads them several times faster than the inserts. It
+		// runs in a savepoint; when a unique key refuses it, the inserts
+		// below run instead and say which record was refused and why.
+		copied := false
+		err := r.v.atomic(ctx, func(tx pgx.Tx) error {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = sp.Rollback(ctx) }()
+			_, err = sp.CopyFrom(ctx, pgx.Identifier{r.v.s.schema, r.t.table}, r.t.copyCols, pgx.CopyFromSlice(len(ps), func(i int) ([]any, error) {
 				return ps[i].args, nil
 			}))
-			return err
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			copied = true
+			return sp.Commit(ctx)
 		})
 		if err != nil {
 			return r.fail(ctx, "create", crm.NilID, err)
 		}
-		for i, v := range vs {
-			*v = *ps[i].c
+		if copied {
+			for i, v := range vs {
+				*v = *ps[i].c
+			}
+			return nil
 		}
-		return nil
 	}
 	b := &pgx.Batch{}
 	for _, p := range ps {

@@ -15,10 +15,38 @@ import (
 
 // This file serves package segment's port ([segment.Store]) from the
 // crm_rfm_scores table and the customer tags of migration 0025_segments.
-// RFM is one statement: won opportunities aggregated per customer (a
-// hash aggregate), ranked with rank() and count(*) window functions as
-// segment.Quintile defines, classified by segment.Grid passed as an array
-// parameter, and inserted in place of the tenant's previous scores.
+//
+// RFM is one statement, shaped so that no step sorts or hashes the
+// 5,000,000 won deals of a large tenant (see BENCHMARKS.md, Segments):
+//
+//   - the won deals are read in customer order from the partial covering
+//     index of migration 0027 (an index-only scan) and aggregated as they
+//     stream: per customer and currency (count, latest close, sum), then
+//     per customer, converting each currency's sum once; the aggregate is
+//     joined to crm_customers (a merge join on its (tenant_id, id) index)
+//     because deals of a customer deleted since are not scored, as
+//     memstore does;
+//   - the three quintile scores need no ranking of every row: a value's
+//     [segment.Quintile] is 1 plus the number of cut points c_k
+//     (k = 2..5) it is strictly above, where c_k is the value at sorted
+//     position ceil((k-1)*n/5) (below >= (k-1)*n/5 exactly when the value
+//     exceeds that one). percentile_disc finds the four cut points of each
+//     measure with one sort of the bare values, asked for the fractions
+//     (c_k - 0.5)/n so that its ceil(fraction*n) is c_k whatever the
+//     floating-point rounding;
+//   - the scores are inserted in customer order (the aggregate's order),
+//     after a DELETE of the tenant's previous scores in the same
+//     transaction, so readers see the old scores until the new ones
+//     commit. crm_rfm_scores is UNLOGGED (migration 0027): it is derived
+//     data, recomputable at any time, and writing it to the WAL doubled
+//     the run; after a server crash the table is empty until the next
+//     computation, and standbys cannot read it.
+//
+// The run's transaction sets its own planner settings (SET LOCAL): no
+// sequential scan or hash aggregate (the planner, misjudging the number of
+// groups, would otherwise hash 5,000,000 rows), no parallel plan (it would
+// repeat the index scan in every worker) and no JIT (compiling cost more
+// than it saved).
 
 var _ segment.Store = view{}
 
@@ -42,34 +70,69 @@ func (v view) WonCurrencies(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// computeRFMSQL aggregates, ranks, classifies and inserts in one
+// computeRFMSQL aggregates, scores, classifies and inserts in one
 // statement. $1 tenant, $2 currency, $3 grid, $4 now, $5/$6 the rates'
 // currencies and rates. It returns the rows inserted and the number of
 // won amounts without a rate; when there are any, nothing is inserted.
 func (v view) computeRFMSQL() string {
-	return `WITH agg AS (
-    SELECT o.customer_id, max(coalesce(o.closed_at, o.updated_at)) AS last_won_at, count(*) AS frequency,
-        coalesce(sum(o.amount * x.rate), 0) AS monetary,
-        count(*) FILTER (WHERE o.amount_currency IS NOT NULL AND x.rate IS NULL) AS missing
-    FROM ` + v.table("crm_opportunities") + ` AS o
-    JOIN ` + v.table("crm_customers") + ` AS c ON c.tenant_id = $1 AND c.id = o.customer_id
-    LEFT JOIN unnest($5::text[], $6::numeric[]) AS x(currency, rate) ON x.currency = o.amount_currency
-    WHERE o.tenant_id = $1 AND o.stage = 'won'
-    GROUP BY o.customer_id
-), ranked AS (
-    SELECT customer_id, last_won_at, frequency, monetary,
-        1 + 5 * (rank() OVER (ORDER BY last_won_at) - 1) / count(*) OVER () AS r,
-        1 + 5 * (rank() OVER (ORDER BY frequency) - 1) / count(*) OVER () AS f,
-        1 + 5 * (rank() OVER (ORDER BY monetary) - 1) / count(*) OVER () AS m
+	return `WITH agg AS MATERIALIZED (
+    SELECT a.customer_id, max(a.last_won_at) AS last_won_at, sum(a.n)::integer AS frequency,
+        coalesce(sum(a.total * x.rate), 0) AS monetary,
+        coalesce(sum(a.n) FILTER (WHERE a.currency IS NOT NULL AND x.rate IS NULL), 0)::bigint AS missing
+    FROM (
+        SELECT customer_id, amount_currency AS currency, max(coalesce(closed_at, updated_at)) AS last_won_at,
+            count(*) AS n, sum(amount) AS total
+        FROM ` + v.table("crm_opportunities") + `
+        WHERE tenant_id = $1 AND stage = 'won'
+        GROUP BY customer_id, amount_currency
+    ) AS a
+    JOIN ` + v.table("crm_customers") + ` AS c ON c.tenant_id = $1 AND c.id = a.customer_id
+    LEFT JOIN unnest($5::text[], $6::numeric[]) AS x(currency, rate) ON x.currency = a.currency
+    GROUP BY a.customer_id
+), fractions AS (
+    SELECT array_agg(((((k - 1) * n + 4) / 5) - 0.5)::float8 / n ORDER BY k) AS f
+    FROM (SELECT count(*) AS n FROM agg) AS total, generate_series(2, 5) AS k
+    WHERE n > 0
+), cuts AS (
+    SELECT percentile_disc((SELECT f FROM fractions)) WITHIN GROUP (ORDER BY last_won_at) AS r,
+        percentile_disc((SELECT f FROM fractions)) WITHIN GROUP (ORDER BY frequency) AS f,
+        percentile_disc((SELECT f FROM fractions)) WITHIN GROUP (ORDER BY monetary) AS m
     FROM agg
+), scored AS (
+    SELECT a.customer_id, a.last_won_at, a.frequency, a.monetary,
+        1 + (a.last_won_at > c.r[1])::int + (a.last_won_at > c.r[2])::int + (a.last_won_at > c.r[3])::int + (a.last_won_at > c.r[4])::int AS r,
+        1 + (a.frequency > c.f[1])::int + (a.frequency > c.f[2])::int + (a.frequency > c.f[3])::int + (a.frequency > c.f[4])::int AS f,
+        1 + (a.monetary > c.m[1])::int + (a.monetary > c.m[2])::int + (a.monetary > c.m[3])::int + (a.monetary > c.m[4])::int AS m
+    FROM agg AS a CROSS JOIN cuts AS c
 ), ins AS (
     INSERT INTO ` + v.table("crm_rfm_scores") + ` (tenant_id, customer_id, last_won_at, frequency, monetary, currency, r, f, m, segment, computed_at)
     SELECT $1, customer_id, last_won_at, frequency, monetary, $2, r, f, m, ($3::text[])[(r - 1) * 5 + (f + m + 1) / 2], $4
-    FROM ranked
+    FROM scored
     WHERE NOT EXISTS (SELECT 1 FROM agg WHERE missing > 0)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM ins), (SELECT coalesce(sum(missing), 0) FROM agg)`
+SELECT (SELECT count(*) FROM ins), (SELECT coalesce(sum(missing), 0)::bigint FROM agg)`
+}
+
+// computeRFMSettings are the run's own planner settings (see the file
+// comment), names and values.
+var computeRFMSettings = [2][]string{
+	{"work_mem", "enable_seqscan", "enable_hashagg", "max_parallel_workers_per_gather", "jit"},
+	{"256MB", "off", "off", "0", "off"},
+}
+
+// setLocal sets the named settings for the rest of the transaction (as SET
+// LOCAL) and returns their previous values.
+func setLocal(ctx context.Context, tx pgx.Tx, names, values []string) ([]string, error) {
+	rows, err := tx.Query(ctx, "SELECT current_setting(n), set_config(n, v, true) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s(n, v, i) ORDER BY i", names, values)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
+		var old, set string
+		err := row.Scan(&old, &set)
+		return old, err
+	})
 }
 
 // ComputeRFM implements [segment.Store].
@@ -86,15 +149,21 @@ func (v view) ComputeRFM(ctx context.Context, q segment.ComputeQuery) (int, erro
 	}
 	var n, missing int64
 	err := v.atomic(ctx, func(tx pgx.Tx) error {
-		// One aggregate and three rankings over every customer with a won
-		// deal: with the default work_mem each would sort on disk.
-		if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '256MB'"); err != nil {
+		// The run's planner settings (the aggregate is materialised and
+		// the cut points sort every scored customer's values: with the
+		// default work_mem they would spill to disk). The caller's
+		// transaction may go on, so its own settings are restored after.
+		was, err := setLocal(ctx, tx, computeRFMSettings[0], computeRFMSettings[1])
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM "+v.table("crm_rfm_scores")+" WHERE tenant_id = $1", tenant); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, v.computeRFMSQL(), tenant, q.Currency, q.Grid, q.Now, currencies, rates).Scan(&n, &missing); err != nil {
+			return err
+		}
+		if _, err := setLocal(ctx, tx, computeRFMSettings[0], was); err != nil {
 			return err
 		}
 		if missing > 0 {

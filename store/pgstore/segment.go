@@ -34,19 +34,29 @@ import (
 //     measure with one sort of the bare values, asked for the fractions
 //     (c_k - 0.5)/n so that its ceil(fraction*n) is c_k whatever the
 //     floating-point rounding;
-//   - the scores are inserted in customer order (the aggregate's order),
-//     after a DELETE of the tenant's previous scores in the same
-//     transaction, so readers see the old scores until the new ones
-//     commit. crm_rfm_scores is UNLOGGED (migration 0027): it is derived
-//     data, recomputable at any time, and writing it to the WAL doubled
-//     the run; after a server crash the table is empty until the next
-//     computation, and standbys cannot read it.
+//   - the new scores are compared with the stored ones (a hash full join
+//     on the customer) and only the difference is written: customers no
+//     longer scored are deleted, changed scores updated and new ones
+//     inserted, each by the primary key. The computation's currency and
+//     time are kept once per tenant in crm_rfm_runs, so a recomputation
+//     after a day of business rewrites a few percent of the rows rather
+//     than deleting and inserting them all. Readers see the old scores
+//     until the new ones commit; computations of one tenant take turns
+//     (a transaction-scoped advisory lock).
+//
+// crm_rfm_scores and crm_rfm_runs are UNLOGGED (migration 0027): they are
+// derived data, recomputable at any time, and writing a million scores to
+// the WAL doubled a first computation. The trade-off: after a server crash
+// (not a clean restart) both are empty, so every customer reads as
+// unscored until the next computation, and standbys cannot read them.
 //
 // The run's transaction sets its own planner settings (SET LOCAL): no
 // sequential scan or hash aggregate (the planner, misjudging the number of
-// groups, would otherwise hash 5,000,000 rows), no parallel plan (it would
-// repeat the index scan in every worker) and no JIT (compiling cost more
-// than it saved).
+// groups, would otherwise hash 5,000,000 rows), no nested loop (with the
+// scores' statistics stale after a large change, it would join the
+// difference to the scores row by row), no parallel plan (it would repeat
+// the index scan in every worker) and no JIT (compiling cost more than it
+// saved). The caller's settings are restored after the statement.
 
 var _ segment.Store = view{}
 
@@ -70,15 +80,16 @@ func (v view) WonCurrencies(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// computeRFMSQL aggregates, scores, classifies and inserts in one
+// computeRFMSQL aggregates, scores, classifies and writes in one
 // statement. $1 tenant, $2 currency, $3 grid, $4 now, $5/$6 the rates'
-// currencies and rates. It returns the rows inserted and the number of
-// won amounts without a rate; when there are any, nothing is inserted.
+// currencies and rates. It returns the customers scored and the number of
+// won amounts without a rate; when there are any, nothing is written.
 func (v view) computeRFMSQL() string {
+	scores := v.table("crm_rfm_scores")
 	return `WITH agg AS MATERIALIZED (
     SELECT a.customer_id, max(a.last_won_at) AS last_won_at, sum(a.n)::integer AS frequency,
-        coalesce(sum(a.total * x.rate), 0) AS monetary,
-        coalesce(sum(a.n) FILTER (WHERE a.currency IS NOT NULL AND x.rate IS NULL), 0)::bigint AS missing
+        coalesce(sum(a.total * ($6::numeric[])[array_position($5::text[], a.currency)]), 0) AS monetary,
+        coalesce(sum(a.n) FILTER (WHERE a.currency IS NOT NULL AND array_position($5::text[], a.currency) IS NULL), 0)::bigint AS missing
     FROM (
         SELECT customer_id, amount_currency AS currency, max(coalesce(closed_at, updated_at)) AS last_won_at,
             count(*) AS n, sum(amount) AS total
@@ -87,8 +98,9 @@ func (v view) computeRFMSQL() string {
         GROUP BY customer_id, amount_currency
     ) AS a
     JOIN ` + v.table("crm_customers") + ` AS c ON c.tenant_id = $1 AND c.id = a.customer_id
-    LEFT JOIN unnest($5::text[], $6::numeric[]) AS x(currency, rate) ON x.currency = a.currency
     GROUP BY a.customer_id
+), ok AS (
+    SELECT NOT EXISTS (SELECT 1 FROM agg WHERE missing > 0) AS ok
 ), fractions AS (
     SELECT array_agg(((((k - 1) * n + 4) / 5) - 0.5)::float8 / n ORDER BY k) AS f
     FROM (SELECT count(*) AS n FROM agg) AS total, generate_series(2, 5) AS k
@@ -99,26 +111,48 @@ func (v view) computeRFMSQL() string {
         percentile_disc((SELECT f FROM fractions)) WITHIN GROUP (ORDER BY monetary) AS m
     FROM agg
 ), scored AS (
-    SELECT a.customer_id, a.last_won_at, a.frequency, a.monetary,
-        1 + (a.last_won_at > c.r[1])::int + (a.last_won_at > c.r[2])::int + (a.last_won_at > c.r[3])::int + (a.last_won_at > c.r[4])::int AS r,
-        1 + (a.frequency > c.f[1])::int + (a.frequency > c.f[2])::int + (a.frequency > c.f[3])::int + (a.frequency > c.f[4])::int AS f,
-        1 + (a.monetary > c.m[1])::int + (a.monetary > c.m[2])::int + (a.monetary > c.m[3])::int + (a.monetary > c.m[4])::int AS m
-    FROM agg AS a CROSS JOIN cuts AS c
+    SELECT customer_id, last_won_at, frequency, monetary, r, f, m, ($3::text[])[(r - 1) * 5 + (f + m + 1) / 2] AS segment
+    FROM (
+        SELECT a.customer_id, a.last_won_at, a.frequency, a.monetary,
+            1 + (a.last_won_at > c.r[1])::int + (a.last_won_at > c.r[2])::int + (a.last_won_at > c.r[3])::int + (a.last_won_at > c.r[4])::int AS r,
+            1 + (a.frequency > c.f[1])::int + (a.frequency > c.f[2])::int + (a.frequency > c.f[3])::int + (a.frequency > c.f[4])::int AS f,
+            1 + (a.monetary > c.m[1])::int + (a.monetary > c.m[2])::int + (a.monetary > c.m[3])::int + (a.monetary > c.m[4])::int AS m
+        FROM agg AS a CROSS JOIN cuts AS c
+    ) AS s
+), diff AS MATERIALIZED (
+    SELECT coalesce(s.customer_id, o.customer_id) AS customer_id, s.last_won_at, s.frequency, s.monetary, s.r, s.f, s.m, s.segment,
+        s.customer_id IS NULL AS gone, o.customer_id IS NULL AS fresh
+    FROM scored AS s
+    FULL JOIN (SELECT customer_id, last_won_at, frequency, monetary, r, f, m, segment FROM ` + scores + ` WHERE tenant_id = $1) AS o
+        ON o.customer_id = s.customer_id
+    WHERE (SELECT ok FROM ok) AND (s.customer_id IS NULL OR o.customer_id IS NULL
+        OR (s.last_won_at, s.frequency, s.monetary, scale(s.monetary), s.r, s.f, s.m, s.segment)
+            IS DISTINCT FROM (o.last_won_at, o.frequency, o.monetary, scale(o.monetary), o.r, o.f, o.m, o.segment))
+), del AS (
+    DELETE FROM ` + scores + ` AS t
+    WHERE t.tenant_id = $1 AND t.customer_id = ANY((SELECT array_agg(customer_id) FROM diff WHERE gone)::uuid[])
+), upd AS (
+    UPDATE ` + scores + ` AS t
+    SET last_won_at = d.last_won_at, frequency = d.frequency, monetary = d.monetary, r = d.r, f = d.f, m = d.m, segment = d.segment
+    FROM diff AS d
+    WHERE t.tenant_id = $1 AND t.customer_id = d.customer_id AND NOT d.gone AND NOT d.fresh
+        AND t.customer_id = ANY((SELECT array_agg(customer_id) FROM diff WHERE NOT gone AND NOT fresh)::uuid[])
 ), ins AS (
-    INSERT INTO ` + v.table("crm_rfm_scores") + ` (tenant_id, customer_id, last_won_at, frequency, monetary, currency, r, f, m, segment, computed_at)
-    SELECT $1, customer_id, last_won_at, frequency, monetary, $2, r, f, m, ($3::text[])[(r - 1) * 5 + (f + m + 1) / 2], $4
-    FROM scored
-    WHERE NOT EXISTS (SELECT 1 FROM agg WHERE missing > 0)
-    RETURNING 1
+    INSERT INTO ` + scores + ` (tenant_id, customer_id, last_won_at, frequency, monetary, r, f, m, segment)
+    SELECT $1, customer_id, last_won_at, frequency, monetary, r, f, m, segment FROM diff WHERE fresh
+), run AS (
+    INSERT INTO ` + v.table("crm_rfm_runs") + ` (tenant_id, currency, computed_at)
+    SELECT $1, $2, $4 FROM ok WHERE ok
+    ON CONFLICT (tenant_id) DO UPDATE SET currency = excluded.currency, computed_at = excluded.computed_at
 )
-SELECT (SELECT count(*) FROM ins), (SELECT coalesce(sum(missing), 0)::bigint FROM agg)`
+SELECT (SELECT count(*) FROM agg), (SELECT coalesce(sum(missing), 0)::bigint FROM agg)`
 }
 
 // computeRFMSettings are the run's own planner settings (see the file
 // comment), names and values.
 var computeRFMSettings = [2][]string{
-	{"work_mem", "enable_seqscan", "enable_hashagg", "max_parallel_workers_per_gather", "jit"},
-	{"256MB", "off", "off", "0", "off"},
+	{"work_mem", "enable_seqscan", "enable_hashagg", "enable_nestloop", "max_parallel_workers_per_gather", "jit"},
+	{"256MB", "off", "off", "off", "0", "off"},
 }
 
 // setLocal sets the named settings for the rest of the transaction (as SET
@@ -157,7 +191,9 @@ func (v view) ComputeRFM(ctx context.Context, q segment.ComputeQuery) (int, erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM "+v.table("crm_rfm_scores")+" WHERE tenant_id = $1", tenant); err != nil {
+		// One computation of a tenant at a time: a second waits, then
+		// reads the scores the first wrote.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "crmkit.rfm:"+v.s.schema+":"+tenant); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, v.computeRFMSQL(), tenant, q.Currency, q.Grid, q.Now, currencies, rates).Scan(&n, &missing); err != nil {
@@ -177,7 +213,7 @@ func (v view) ComputeRFM(ctx context.Context, q segment.ComputeQuery) (int, erro
 	return int(n), nil
 }
 
-const scoreCols = "customer_id, last_won_at, frequency, monetary::text, currency, r, f, m, segment, computed_at"
+const scoreCols = "s.customer_id, s.last_won_at, s.frequency, s.monetary::text, r.currency, s.r, s.f, s.m, s.segment, r.computed_at"
 
 // RFMScores implements [segment.Store].
 func (v view) RFMScores(ctx context.Context, customerIDs []crm.ID) (map[crm.ID]*segment.Score, error) {
@@ -191,8 +227,8 @@ func (v view) RFMScores(ctx context.Context, customerIDs []crm.ID) (map[crm.ID]*
 	if len(customerIDs) == 0 {
 		return out, nil
 	}
-	rows, err := v.q.Query(ctx, "SELECT "+scoreCols+" FROM "+v.table("crm_rfm_scores")+
-		" WHERE tenant_id = $1 AND customer_id = ANY($2::uuid[])", crm.TenantFrom(ctx), uuidArray(customerIDs))
+	rows, err := v.q.Query(ctx, "SELECT "+scoreCols+" FROM "+v.table("crm_rfm_scores")+" AS s JOIN "+v.table("crm_rfm_runs")+
+		" AS r ON r.tenant_id = s.tenant_id WHERE s.tenant_id = $1 AND s.customer_id = ANY($2::uuid[])", crm.TenantFrom(ctx), uuidArray(customerIDs))
 	if err != nil {
 		return fail(err)
 	}

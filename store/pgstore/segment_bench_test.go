@@ -103,7 +103,35 @@ func BenchmarkSegments(b *testing.B) {
 	require.NoError(b, err)
 	req := segment.ComputeRequest{Currency: "CNY", Rates: segment.Rates{"USD": decimal.RequireFromString("7.12")}}
 
-	b.Run("ComputeRFM", func(b *testing.B) {
+	scores := pgx.Identifier{s.Schema(), "crm_rfm_scores"}.Sanitize()
+	runs := pgx.Identifier{s.Schema(), "crm_rfm_runs"}.Sanitize()
+	opps := pgx.Identifier{s.Schema(), "crm_opportunities"}.Sanitize()
+	// The first computation of the tenant: every score is written.
+	b.Run("ComputeRFM/FromEmpty", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			_, err := pool.Exec(ctx, "TRUNCATE "+scores+", "+runs)
+			require.NoError(b, err)
+			b.StartTimer()
+			n, err := svc.Compute(ctx, req)
+			require.NoError(b, err)
+			require.Greater(b, n, 990_000)
+		}
+	})
+	// A recomputation after a day of business: 10,000 customers won a
+	// deal since (removed again afterwards, so a kept schema stays as
+	// seeded).
+	b.Run("ComputeRFM/AfterNewWins", func(b *testing.B) {
+		_, err := pool.Exec(ctx, "INSERT INTO "+opps+` (id, tenant_id, version, created_at, updated_at, customer_id, name, amount, amount_currency, stage, closed_at)
+			SELECT ('00000000-0000-7000-a000-' || lpad(to_hex(i), 12, '0'))::uuid, '', 1, $1::timestamptz, $1::timestamptz,
+				('00000000-0000-7000-8000-' || lpad(to_hex(i * 100), 12, '0'))::uuid, 'Deal', 1000, 'CNY', 'won', $1::timestamptz
+			FROM generate_series(1, 10000) AS i ON CONFLICT DO NOTHING`, clock.Now())
+		require.NoError(b, err)
+		b.Cleanup(func() {
+			_, err := pool.Exec(ctx, "DELETE FROM "+opps+" WHERE id >= '00000000-0000-7000-a000-000000000000' AND id < '00000000-0000-7000-b000-000000000000'")
+			require.NoError(b, err)
+		})
 		b.ReportAllocs()
 		for b.Loop() {
 			n, err := svc.Compute(ctx, req)

@@ -19,3 +19,19 @@ CREATE INDEX crm_opportunities_won_rfm_idx ON {{schema}}.crm_opportunities (tena
 -- unscored until the next computation; and the scores are not replicated,
 -- so a standby cannot read them.
 ALTER TABLE {{schema}}.crm_rfm_scores SET UNLOGGED;
+
+-- The currency and time of a tenant's last RFM computation, once per
+-- tenant rather than on every score: a computation then rewrites only the
+-- scores that changed (new, changed or no longer scored customers), which
+-- on a recomputation is a small part of them. UNLOGGED like the scores, so
+-- that a crash empties both together.
+CREATE TABLE {{schema}}.crm_rfm_runs (
+    tenant_id   text        PRIMARY KEY,
+    currency    text        NOT NULL,
+    computed_at timestamptz NOT NULL
+);
+ALTER TABLE {{schema}}.crm_rfm_runs SET UNLOGGED;
+INSERT INTO {{schema}}.crm_rfm_runs (tenant_id, currency, computed_at)
+    SELECT DISTINCT ON (tenant_id) tenant_id, currency, computed_at FROM {{schema}}.crm_rfm_scores
+    ORDER BY tenant_id, computed_at DESC;
+ALTER TABLE {{schema}}.crm_rfm_scores DROP COLUMN currency, DROP COLUMN computed_at;

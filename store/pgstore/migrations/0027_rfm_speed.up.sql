@@ -2,7 +2,7 @@
 -- customers (package segment; see store/pgstore/segment.go).
 -- {{schema}} is replaced by the quoted schema name configured in pgstore.
 --
--- The won opportunities of a tenant, in customer and currency order, with
+-- The won opportunities of a tenant, in customer order, with
 -- every column the RFM aggregate reads: the computation is an index-only
 -- scan aggregated as it streams, with no sort or hash of the deals. The
 -- index is partial (won deals only), so open and lost deals do not pay
@@ -14,7 +14,7 @@ CREATE INDEX crm_opportunities_won_rfm_idx ON {{schema}}.crm_opportunities (tena
 -- RFM scores are derived data: segment.Service.Compute recomputes them at
 -- any time from the opportunities. The table is UNLOGGED so that replacing
 -- a large tenant's scores does not also write them to the WAL (which
--- doubled the time of a run). The trade-off: after a server crash (not a
+-- doubled the time of inserting them). The trade-off: after a crash (not a
 -- clean restart) PostgreSQL empties the table, so every customer reads as
 -- unscored until the next computation; and the scores are not replicated,
 -- so a standby cannot read them.

@@ -85,6 +85,7 @@ func ExampleMigrations() {
 	// 0024 pipelines
 	// 0025 segments
 	// 0026 imports
+	// 0027 rfm_speed
 }
 
 // ExampleNew shows that the schema name is validated before any I/O.

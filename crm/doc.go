@@ -35,6 +35,13 @@
 // store/pgstore packages implement it; store/storetest checks any
 // implementation against the contract.
 //
+// Optional ports let an adapter do more in one step; callers find them with
+// a type assertion (or [As] on a wrapped unit of work) and fall back when
+// they are missing. [BulkCreator], [BulkGetter] and [ChangesAppender] write
+// and read many records at once, as an import does ([CreateMany] and
+// [GetMany] fall back to one by one); pgstore implements them with COPY and
+// one query, memstore does not need them.
+//
 // # Events
 //
 // Every change a domain operation makes is written with an [Event] in the

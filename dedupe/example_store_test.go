@@ -186,3 +186,36 @@ func ExampleService_Merge_contacts() {
 	// contacts after the merge: 1 李伟 [liwei@huateng.cn]
 	// after the undo: 1 1
 }
+
+func ExampleService_EnterManyTx() {
+	ctx := context.Background()
+	svc, store := newExampleService()
+	form := dedupe.Policy{BlockScore: 10, WarnScore: 4}
+	err := store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		out, err := svc.EnterManyTx(ctx, tx, dedupe.EntryManyRequest{Policy: form, Customers: []*crm.Customer{
+			{Name: "北京华腾科技有限公司", Phone: "13800138000"},
+			{Name: "上海明达贸易有限公司", Phone: "13900139000"},
+			// The first company again, typed another way: checked against
+			// the customers entered before it in the same call.
+			{Name: "华腾科技(北京)有限公司", Phone: "+86 138-0013-8000"},
+		}})
+		if err != nil {
+			return err
+		}
+		for _, o := range out {
+			if o.Blocked != nil {
+				fmt.Println("blocked, duplicates", o.Blocked.Existing.Name)
+				continue
+			}
+			fmt.Println("entered", o.Entered.Customer.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// entered 北京华腾科技有限公司
+	// entered 上海明达贸易有限公司
+	// blocked, duplicates 北京华腾科技有限公司
+}

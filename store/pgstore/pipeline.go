@@ -180,8 +180,9 @@ func run(ctx context.Context, db DBTX, op string, sq *query, scan func(pgx.Rows)
 // the counts, hashed by stage over every stay, then the median of each
 // stage found, read from the index of left stays (0024_pipelines) one
 // stage at a time. Called on the store (not in a unit of work), both run
-// in a read-only transaction of their own that gives the medians' sorts
-// 64 MB (work_mem), so a million stays sort in memory.
+// in a read-only, repeatable-read transaction of their own, so they see
+// one snapshot, that gives the medians' sorts 64 MB (work_mem), so a
+// million stays sort in memory.
 func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipeline.StageStat, error) {
 	if err := q.Validate(true); err != nil {
 		return nil, err
@@ -208,7 +209,8 @@ func (r analyticsRepo) StageStats(ctx context.Context, q pipeline.Query) ([]pipe
 	var out []pipeline.StageStat
 	err := r.v.atomic(ctx, func(tx pgx.Tx) error {
 		if r.v.tx == nil {
-			if _, err := tx.Exec(ctx, "SET TRANSACTION READ ONLY"); err != nil {
+			// One snapshot for both: the medians are of the stays counted.
+			if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {

@@ -134,7 +134,9 @@ func importAgainstLines(run string, first, n, stored int) iter.Seq2[crmkit.Impor
 				"industry": "制造",
 			}
 			if i%10 == 0 {
-				v["kind"], v["name"] = "person", benchLeadCompany(i)[:9]
+				// A person: names repeat (three characters), phones are
+				// scattered so that two namesakes' phones are not close.
+				v["kind"], v["name"], v["phone"] = "person", benchLeadCompany(i)[:9], benchLeadPhone(i)
 			}
 			if !yield(crmkit.ImportRow{Line: k + 2, ExternalID: fmt.Sprintf("%s-%08d", run, k), Values: v}, nil) {
 				return
@@ -182,17 +184,22 @@ func BenchmarkImportAgainstStored(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var total int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{importAgainstStoredSchema, "crm_customers"}.Sanitize()+
-		" WHERE tenant_id = 'bench'").Scan(&total); err != nil {
+	// Each run's rows are numbered from its own ten millions, past the
+	// stored ones and those of earlier runs (one run is one prefix of
+	// the external IDs of source erp).
+	var total, runs int
+	if err := pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM "+pgx.Identifier{importAgainstStoredSchema, "crm_customers"}.Sanitize()+" WHERE tenant_id = 'bench'),"+
+		" (SELECT count(DISTINCT split_part(external_id, '-', 1)) FROM "+pgx.Identifier{importAgainstStoredSchema, "crm_external_ids"}.Sanitize()+
+		" WHERE tenant_id = 'bench' AND source = 'erp')").Scan(&total, &runs); err != nil {
 		b.Fatal(err)
 	}
+	first := 10000000 * (runs + 1)
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
 		run := fmt.Sprintf("R%d", time.Now().UnixNano())
 		var peak uint64
-		req := crmkit.ImportRequest{Source: "erp", Rows: importAgainstLines(run, total, n, stored), OnDuplicate: crmkit.DuplicateBlock, BatchSize: 1000,
+		req := crmkit.ImportRequest{Source: "erp", Rows: importAgainstLines(run, first, n, stored), OnDuplicate: crmkit.DuplicateBlock, BatchSize: 1000,
 			Report: func(r crmkit.ImportResult) error {
 				if r.Line%10000 == 0 {
 					var ms runtime.MemStats
@@ -214,7 +221,9 @@ func BenchmarkImportAgainstStored(b *testing.B) {
 		b.ReportMetric(float64(n)/took.Seconds(), "rows/s")
 		b.ReportMetric(float64(total), "stored_before")
 		b.ReportMetric(float64(sum.Counts[crmkit.ImportBlocked]), "blocked")
+		b.ReportMetric(float64(sum.Counts[crmkit.ImportCreated]), "created")
 		b.ReportMetric(float64(peak)/(1<<20), "peak_heap_MiB")
 		total += sum.Counts[crmkit.ImportCreated]
+		first += 10000000
 	}
 }

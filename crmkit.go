@@ -29,7 +29,8 @@ type Config struct {
 	IDs crm.IDGenerator
 	// Permissions, when set, is asked after each domain's own rules by pool
 	// operations, lead transitions and conversions, customer creates and
-	// edits and opportunity moves ([CRM.MoveOpportunity]) through the CRM,
+	// edits, opportunity starts and moves ([CRM.StartOpportunity],
+	// [CRM.MoveOpportunity]) through the CRM,
 	// and approval operations; a refusal is a
 	// [*permission.DeniedError] naming the deciding rule. Pass a
 	// [*permission.Registry] (one per tenant) to pick up policy changes
@@ -164,9 +165,10 @@ type CRM struct {
 	Reminders *remind.Sweeper
 	// Pipelines moves deals through their tenant's pipelines, recording
 	// stage history, and reads the pipelines' figures, asking no
-	// permission policy; [CRM.MoveOpportunity] and
-	// [CRM.OpportunityHistory] move a deal and read its stays as a user
-	// the policy allows, and [CRM.Funnel] and its siblings read the
+	// permission policy; [CRM.StartOpportunity], [CRM.MoveOpportunity]
+	// and [CRM.OpportunityHistory] start a deal, move it and read its
+	// stays as a user the policy allows (a start or move recomputing the
+	// customer's pool holding), and [CRM.Funnel] and its siblings read the
 	// figures within a viewer's permission scope.
 	Pipelines *pipeline.Service
 	// History reads the field history: a record's, newest first, or what

@@ -19,9 +19,10 @@
 // [CRM.Handoff] for hand-off state machines, [CRM.TickSLA] for SLA
 // timers, [CRM.RecordActivity] (a follow-up with the customer's last
 // follow-up, its pool due time and the task it answers, in one unit of
-// work), [CRM.MoveOpportunity] (a deal's stage move as a user the policy
-// lets edit it, with its customer's pool due time, in one unit of work)
-// and [CRM.OpportunityHistory], the work queues [CRM.FallingBack], [CRM.TasksDue] and
+// work), [CRM.StartOpportunity] and [CRM.MoveOpportunity] (a new deal's
+// start and a deal's stage move as a user the policy lets create or edit
+// it, with its customer's pool due time, in one unit of work) and
+// [CRM.OpportunityHistory], the work queues [CRM.FallingBack], [CRM.TasksDue] and
 // [CRM.TicketsBySLA] within the viewer's data scope, the approver's inbox
 // [CRM.Inbox] (the viewer's or the managed departments' waiting
 // approvals), the leads that turned hot [CRM.RisingLeads], the customer

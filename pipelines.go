@@ -88,17 +88,142 @@ func (c *CRM) Forecast(ctx context.Context, req FigureRequest) ([]pipeline.Forec
 	return c.Pipelines.Forecast(ctx, r)
 }
 
-// MoveResult is a move of an opportunity through its pipeline and what it
-// changed.
+// MoveResult is a move of an opportunity through its pipeline, or its
+// start in it ([CRM.StartOpportunity]), and what it changed.
 type MoveResult struct {
-	// Opportunity is the moved opportunity as stored, a copy the caller
-	// owns.
+	// Opportunity is the moved or started opportunity as stored, a copy
+	// the caller owns.
 	Opportunity *crm.Opportunity
 	// Holding is the pool holding of the opportunity's customer with its
 	// facts (an open opportunity, the latest one) and its recycling due
 	// time recomputed; nil when the opportunity has no customer or the
 	// customer is in no pool.
 	Holding *pool.Holding
+}
+
+// StartOpportunityRequest asks to start a new opportunity in its
+// pipeline as a user.
+type StartOpportunityRequest struct {
+	// Opportunity is the new deal. Required; it needs a customer and a
+	// name. An ID of crm.NilID gets one from the configured generator; an
+	// empty Stage is its pipeline's first open stage and a zero
+	// Probability that stage's default ([pipeline.Service.Prepare]). An
+	// empty OwnerID is the actor, an empty DepartmentID the owner's
+	// department.
+	Opportunity *crm.Opportunity
+	// Actor is the user starting the deal, who enters its first stay.
+	// Required with [Config.Permissions]; crm.NilID for the system
+	// otherwise.
+	Actor crm.ID
+}
+
+// StartOpportunity starts a new opportunity in one unit of work; see
+// [CRM.StartOpportunityTx]. On success req.Opportunity is updated to the
+// stored opportunity; on error it is not modified.
+func (c *CRM) StartOpportunity(ctx context.Context, req StartOpportunityRequest) (*MoveResult, error) {
+	out, err := inUnit(ctx, c.store, req, c.StartOpportunityTx)
+	if err != nil {
+		return nil, err
+	}
+	*req.Opportunity = *out.Opportunity.Clone()
+	return out, nil
+}
+
+// StartOpportunityTx stores a new opportunity and enters its first stay
+// inside the caller's unit of work ([pipeline.Service.StartTx]: the
+// pipeline's first open stage unless the deal names another open stage,
+// with the fields that stage requires), as req.Actor:
+//
+//   - a known req.Actor ("actor") owns the deal unless it names an owner,
+//     and the deal belongs to its owner's department unless it names one
+//     (an unknown owner is a validation error on "owner_id");
+//   - with [Config.Permissions], req.Actor is required ("actor") and needs
+//     the policy's create grant on the deal as it will be stored (its
+//     stage, owner and department; the actor's department as the
+//     creator's); a refusal is a [*permission.DeniedError] (matching
+//     [crm.ErrPermissionDenied]) and nothing is written;
+//   - in the same unit of work the pool holding of the deal's customer is
+//     recomputed ([pool.Service.RecomputeTx]), so the new open deal
+//     protects the customer from a pool rule's open_opportunity
+//     exclusion at once, without waiting for another operation.
+//
+// Bad input is a [*crm.ValidationError] naming the field ("opportunity",
+// "actor", "owner_id", "customer_id", "name", "pipeline", "stage", a
+// field the stage requires). Any failure keeps nothing; on error the
+// caller must roll back. req.Opportunity is not modified: the result
+// holds the stored copy.
+func (c *CRM) StartOpportunityTx(ctx context.Context, tx crm.Tx, req StartOpportunityRequest) (*MoveResult, error) {
+	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, req.Actor, "create")
+	fail := func(err error) (*MoveResult, error) {
+		return nil, fmt.Errorf("crmkit: start opportunity: %w", err)
+	}
+	if req.Opportunity == nil {
+		return fail(crm.Invalid("opportunity", "is required"))
+	}
+	if c.cfg.Permissions != nil && req.Actor == crm.NilID {
+		return fail(crm.Invalid("actor", "is required: the permission policy decides who may create an opportunity"))
+	}
+	o := req.Opportunity.Clone()
+	if o.ID == crm.NilID {
+		o.ID = c.cfg.IDs.NewID()
+	}
+	actor, err := c.creator(ctx, tx, req.Actor)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.stampOpportunity(ctx, tx, o, actor); err != nil {
+		return fail(err)
+	}
+	if err := c.Pipelines.Prepare(ctx, o); err != nil {
+		return fail(err)
+	}
+	if c.cfg.Permissions != nil {
+		r := permission.OpportunityResource(o, actor.DepartmentID)
+		if err := c.seams.authorize(ctx, tx, actor, permission.ActionCreate, &r); err != nil {
+			return fail(err)
+		}
+	}
+	if err := c.Pipelines.StartTx(ctx, tx, o, req.Actor); err != nil {
+		return nil, fmt.Errorf("crmkit: %w", err)
+	}
+	out := &MoveResult{Opportunity: o.Clone()}
+	if o.CustomerID != crm.NilID {
+		h, err := c.Pools.RecomputeTx(ctx, tx, o.CustomerID)
+		switch {
+		case errors.Is(err, pool.ErrNotInPool):
+		case err != nil:
+			return fail(err)
+		default:
+			out.Holding = h
+		}
+	}
+	return out, nil
+}
+
+// stampOpportunity gives a new deal its owner (actor unless it names
+// one) and department (its owner's unless it names one); an unknown owner
+// it must read is a validation error on "owner_id". A nil actor is the
+// system, which owns no deal.
+func (c *CRM) stampOpportunity(ctx context.Context, tx crm.Tx, o *crm.Opportunity, actor *crm.User) error {
+	if o.OwnerID == crm.NilID && actor != nil {
+		o.OwnerID = actor.ID
+	}
+	if o.DepartmentID != crm.NilID || o.OwnerID == crm.NilID {
+		return nil
+	}
+	owner := actor
+	if actor == nil || o.OwnerID != actor.ID {
+		u, err := tx.Users().Get(ctx, o.OwnerID)
+		if errors.Is(err, crm.ErrNotFound) {
+			return crm.Invalid("owner_id", "unknown user %s", o.OwnerID)
+		}
+		if err != nil {
+			return err
+		}
+		owner = u
+	}
+	o.DepartmentID = owner.DepartmentID
+	return nil
 }
 
 // MoveOpportunity moves an opportunity to another stage of its pipeline

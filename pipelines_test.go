@@ -83,8 +83,9 @@ const enterprise = `{"key": "enterprise", "stages": [
   {"name": "dropped", "order": 4, "kind": "lost", "probability": 0, "lost_reasons": ["price", "timing"]}]}`
 
 // moveCRM is a CRM over the world's store with the enterprise pipeline
-// and, when perms is set, the policy that lets reps view and edit their
-// own opportunities and leads those of their department tree.
+// and, when perms is set, the policy that lets reps view, create and edit
+// their own opportunities, leads those of their department tree, and the
+// picky role view and edit its own but create none.
 func (w *queueWorld) moveCRM(t *testing.T, perms bool) *crmkit.CRM {
 	t.Helper()
 	ent, err := pipeline.Parse([]byte(enterprise))
@@ -96,8 +97,9 @@ func (w *queueWorld) moveCRM(t *testing.T, perms bool) *crmkit.CRM {
 		p, err := permission.Load([]byte(`{
 		  "record_types": [{"name": "opportunity", "fields": ["name", "stage"]}],
 		  "roles": [
-		    {"name": "rep", "rules": [{"id": "rep.own", "record_type": "opportunity", "actions": ["view", "edit"], "scope": "own"}]},
-		    {"name": "lead", "rules": [{"id": "lead.tree", "record_type": "opportunity", "actions": ["view", "edit"], "scope": "department_tree"}]}]
+		    {"name": "rep", "rules": [{"id": "rep.own", "record_type": "opportunity", "actions": ["view", "create", "edit"], "scope": "own"}]},
+		    {"name": "lead", "rules": [{"id": "lead.tree", "record_type": "opportunity", "actions": ["view", "create", "edit"], "scope": "department_tree"}]},
+		    {"name": "picky", "rules": [{"id": "picky.own", "record_type": "opportunity", "actions": ["view", "edit"], "scope": "own"}]}]
 		}`), []*crm.Department{w.sales, w.east, w.svc}, nil)
 		require.NoError(t, err)
 		cfg.Permissions = p
@@ -493,4 +495,197 @@ func BenchmarkMoveOpportunity(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestStartOpportunityAsksThePolicyForTheCreateGrant(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		perms bool
+		actor func(w *queueWorld) crm.ID
+		// edit shapes the requested deal (a new customer, the built-in
+		// pipeline, no owner or department unless it sets them).
+		edit func(w *queueWorld, o *crm.Opportunity)
+		// want is "" for a start that succeeds, "denied", or a field a
+		// validation error names.
+		want string
+		// owner and dept give the stored deal's owner and department on
+		// success.
+		owner, dept func(w *queueWorld) crm.ID
+	}{
+		{name: "OwnerStartsADealForHerOwnCustomer", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			owner: func(w *queueWorld) crm.ID { return w.rep.ID }, dept: func(w *queueWorld) crm.ID { return w.sales.ID }},
+		{name: "RepOfAnotherDepartmentIsDenied", perms: true, actor: func(w *queueWorld) crm.ID { return w.svc1.ID },
+			edit: func(w *queueWorld, o *crm.Opportunity) { o.OwnerID = w.rep.ID }, want: "denied"},
+		{name: "RepBelowTheOwnersDepartmentIsDenied", perms: true, actor: func(w *queueWorld) crm.ID { return w.east1.ID },
+			edit: func(w *queueWorld, o *crm.Opportunity) { o.OwnerID, o.DepartmentID = w.rep.ID, w.sales.ID }, want: "denied"},
+		{name: "ManagerStartsADealForARepOfHerTree", perms: true, actor: func(w *queueWorld) crm.ID { return w.manager.ID },
+			edit:  func(w *queueWorld, o *crm.Opportunity) { o.OwnerID = w.east1.ID },
+			owner: func(w *queueWorld) crm.ID { return w.east1.ID }, dept: func(w *queueWorld) crm.ID { return w.east.ID }},
+		{name: "ManagerOutsideTheTreeIsDenied", perms: true, actor: func(w *queueWorld) crm.ID { return w.manager.ID },
+			edit: func(w *queueWorld, o *crm.Opportunity) { o.OwnerID = w.svc1.ID }, want: "denied"},
+		{name: "AUserWhoMayEditButNotCreateIsDenied", perms: true, actor: func(w *queueWorld) crm.ID { return w.picky.ID }, want: "denied"},
+		{name: "NoActorWithPermissionsIsAValidationError", perms: true, actor: func(*queueWorld) crm.ID { return crm.NilID }, want: "actor"},
+		{name: "UnknownActorWithPermissionsIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.ids.NewID() }, want: "actor"},
+		{name: "UnknownOwnerIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.manager.ID },
+			edit: func(w *queueWorld, o *crm.Opportunity) { o.OwnerID = w.ids.NewID() }, want: "owner_id"},
+		{name: "AnyoneStartsWithoutPermissions", actor: func(w *queueWorld) crm.ID { return w.svc1.ID },
+			edit:  func(w *queueWorld, o *crm.Opportunity) { o.OwnerID = w.rep.ID },
+			owner: func(w *queueWorld) crm.ID { return w.rep.ID }, dept: func(w *queueWorld) crm.ID { return w.sales.ID }},
+		{name: "TheSystemStartsAnUnownedDealWithoutPermissions", actor: func(*queueWorld) crm.ID { return crm.NilID },
+			owner: func(*queueWorld) crm.ID { return crm.NilID }, dept: func(*queueWorld) crm.ID { return crm.NilID }},
+		{name: "AClosedStageIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			edit: func(_ *queueWorld, o *crm.Opportunity) { o.Stage = crm.StageWon }, want: "stage"},
+		{name: "AStageNotInThePipelineIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			edit: func(_ *queueWorld, o *crm.Opportunity) { o.Pipeline, o.Stage = "enterprise", crm.StageProposal }, want: "stage"},
+		{name: "AStageThatRequiresAFieldNamesIt", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			edit: func(_ *queueWorld, o *crm.Opportunity) { o.Pipeline, o.Stage = "enterprise", "contract" }, want: "expected_close"},
+		{name: "AnUnknownPipelineIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			edit: func(_ *queueWorld, o *crm.Opportunity) { o.Pipeline = "wholesale" }, want: "pipeline"},
+		{name: "ANamelessDealIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			edit: func(_ *queueWorld, o *crm.Opportunity) { o.Name = "" }, want: "name"},
+		{name: "ADealWithoutACustomerIsAValidationError", perms: true, actor: func(w *queueWorld) crm.ID { return w.rep.ID },
+			edit: func(_ *queueWorld, o *crm.Opportunity) { o.CustomerID = crm.NilID }, want: "customer_id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newQueueWorld(t)
+			c := w.moveCRM(t, tc.perms)
+			o := crmtest.Opportunity(w.ids, w.ids.NewID(), func(o *crm.Opportunity) { o.Stage, o.Probability = "", 0 })
+			if tc.edit != nil {
+				tc.edit(w, o)
+			}
+			req := o.Clone()
+			actor := tc.actor(w)
+			res, err := c.StartOpportunity(w.ctx, crmkit.StartOpportunityRequest{Opportunity: req, Actor: actor})
+			stored, gerr := w.store.Opportunities().Get(w.ctx, o.ID)
+			hist, herr := c.Pipelines.History(w.ctx, o.ID)
+			switch tc.want {
+			case "":
+				require.NoError(t, err)
+				require.NoError(t, gerr)
+				require.NoError(t, herr)
+				require.Equal(t, stored, res.Opportunity, "the result is the stored deal")
+				require.Equal(t, stored, req, "the request's deal is updated to the stored one")
+				require.Equal(t, crm.StageQualification, stored.Stage, "the pipeline's first open stage")
+				require.Equal(t, 10, stored.Probability, "the stage's default probability")
+				require.Equal(t, tc.owner(w), stored.OwnerID)
+				require.Equal(t, tc.dept(w), stored.DepartmentID)
+				require.Len(t, hist, 1)
+				require.Equal(t, actor, hist[0].EnteredBy)
+				require.True(t, hist[0].EnteredAt.Equal(stored.CreatedAt))
+				require.Nil(t, res.Holding, "the customer is in no pool")
+				requireOneChain(t, hist, stored)
+				return
+			case "denied":
+				require.ErrorIs(t, err, crm.ErrPermissionDenied)
+				var de *permission.DeniedError
+				require.ErrorAs(t, err, &de)
+			default:
+				requireFieldIn(t, err, tc.want)
+			}
+			require.Nil(t, res)
+			require.Equal(t, o, req, "the request's deal is not modified")
+			require.ErrorIs(t, gerr, crm.ErrNotFound, "no deal was written")
+			require.ErrorIs(t, herr, crm.ErrNotFound, "no stay was written")
+		})
+	}
+}
+
+func TestStartOpportunityGivesADealWithoutAnIDOne(t *testing.T) {
+	t.Parallel()
+	w := newQueueWorld(t)
+	c := w.moveCRM(t, true)
+	o := crmtest.Opportunity(w.ids, w.ids.NewID(), func(o *crm.Opportunity) {
+		o.ID, o.Pipeline, o.Stage, o.Probability = crm.NilID, "enterprise", "", 25
+	})
+	res, err := c.StartOpportunity(w.ctx, crmkit.StartOpportunityRequest{Opportunity: o, Actor: w.rep.ID})
+	require.NoError(t, err)
+	require.NotEqual(t, crm.NilID, res.Opportunity.ID)
+	require.Equal(t, res.Opportunity.ID, o.ID)
+	require.Equal(t, crm.OpportunityStage("intake"), res.Opportunity.Stage)
+	require.Equal(t, 25, res.Opportunity.Probability, "a probability the deal gives is kept")
+	hist, err := c.OpportunityHistory(w.ctx, w.rep.ID, o.ID)
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+	require.Equal(t, crm.OpportunityStage("intake"), hist[0].Stage)
+}
+
+func TestStartOpportunityTxCommitsWithTheCallersUnitOfWork(t *testing.T) {
+	t.Parallel()
+	w := newQueueWorld(t)
+	c := w.moveCRM(t, true)
+	o := crmtest.Opportunity(w.ids, w.ids.NewID(), func(o *crm.Opportunity) { o.Stage, o.Probability = "", 0 })
+	errLater := errors.New("a later write of the host failed")
+	err := c.InTx(w.ctx, func(ctx context.Context, tx crm.Tx) error {
+		res, err := c.StartOpportunityTx(ctx, tx, crmkit.StartOpportunityRequest{Opportunity: o, Actor: w.rep.ID})
+		require.NoError(t, err)
+		require.Equal(t, crm.StageQualification, res.Opportunity.Stage)
+		require.Equal(t, crm.OpportunityStage(""), o.Stage, "the Tx form leaves the request's deal alone")
+		return errLater
+	})
+	require.ErrorIs(t, err, errLater)
+	_, err = w.store.Opportunities().Get(w.ctx, o.ID)
+	require.ErrorIs(t, err, crm.ErrNotFound, "the start rolled back with the host's unit of work")
+	_, err = c.Pipelines.History(w.ctx, o.ID)
+	require.ErrorIs(t, err, crm.ErrNotFound)
+
+	require.NoError(t, c.InTx(w.ctx, func(ctx context.Context, tx crm.Tx) error {
+		_, err := c.StartOpportunityTx(ctx, tx, crmkit.StartOpportunityRequest{Opportunity: o, Actor: w.rep.ID})
+		return err
+	}))
+	hist, err := c.Pipelines.History(w.ctx, o.ID)
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+}
+
+func TestStartOpportunityProtectsTheCustomerFromRecyclingAtOnce(t *testing.T) {
+	t.Parallel()
+	w := newQueueWorld(t)
+	c, setup := w.moveCRM(t, true), w.moveCRM(t, false)
+	// The pool recycles after 30 days without a follow-up, except a
+	// customer with an open opportunity.
+	p := &pool.Pool{ID: w.ids.NewID(), Name: "Public", Members: pool.Members{All: true}, Recycle: []pool.RecycleRule{{
+		ID: "v1", EffectiveFrom: w.clock.Now().Add(-time.Hour), Conditions: []pool.Condition{{Kind: pool.NoFollowUp, Days: 30}},
+		Exclude: pool.Exclusions{OpenOpportunity: true},
+	}}}
+	require.NoError(t, setup.Pools.CreatePool(w.ctx, p))
+	created, err := setup.CreateCustomer(w.ctx, crmkit.CreateCustomerRequest{Customer: crmtest.Customer(w.ids)})
+	require.NoError(t, err)
+	cust := created.Customer.ID
+	_, err = setup.Pools.Enter(w.ctx, pool.EnterRequest{CustomerID: cust, PoolID: p.ID})
+	require.NoError(t, err)
+	_, err = setup.Pools.Claim(w.ctx, pool.ClaimRequest{CustomerID: cust, Actor: w.rep.ID})
+	require.NoError(t, err)
+	claimed, err := c.Pools.Holding(w.ctx, cust)
+	require.NoError(t, err)
+	require.False(t, claimed.OpenOpportunity)
+	require.False(t, claimed.DueAt.IsZero(), "without an open deal the customer falls due")
+
+	w.clock.Advance(24 * time.Hour)
+	deal := func() *crm.Opportunity {
+		return crmtest.Opportunity(w.ids, cust, func(o *crm.Opportunity) { o.OwnerID, o.Stage, o.Probability = w.rep.ID, "", 0 })
+	}
+	_, err = c.StartOpportunity(w.ctx, crmkit.StartOpportunityRequest{Opportunity: deal(), Actor: w.svc1.ID})
+	require.ErrorIs(t, err, crm.ErrPermissionDenied)
+	h, err := c.Pools.Holding(w.ctx, cust)
+	require.NoError(t, err)
+	require.Equal(t, claimed, h, "a denied start leaves the holding as it was")
+
+	res, err := c.StartOpportunity(w.ctx, crmkit.StartOpportunityRequest{Opportunity: deal(), Actor: w.rep.ID})
+	require.NoError(t, err)
+	require.NotNil(t, res.Holding)
+	require.True(t, res.Holding.OpenOpportunity)
+	require.True(t, res.Holding.DueAt.IsZero(), "the new open deal protects the customer at once")
+	h, err = c.Pools.Holding(w.ctx, cust)
+	require.NoError(t, err)
+	require.Equal(t, res.Holding, h, "the result is the stored holding")
+
+	// Winning it ends the protection: the due time is the claim's again.
+	w.clock.Advance(24 * time.Hour)
+	won, err := c.MoveOpportunity(w.ctx, pipeline.MoveRequest{OpportunityID: res.Opportunity.ID, To: crm.StageWon, Actor: w.rep.ID})
+	require.NoError(t, err)
+	require.False(t, won.Holding.OpenOpportunity)
+	require.Equal(t, claimed.DueAt, won.Holding.DueAt)
 }

@@ -33,9 +33,12 @@
 // one in the new stage entered ([StageEntry]: entered and left at, by
 // whom), and an [EventStageChanged] event is written. [Service.MoveTx]
 // does it inside a unit of work the caller holds. [Service.Start]
-// stores a new deal in its pipeline's first stage with its first stay.
-// The service asks no permission policy; crmkit.CRM.MoveOpportunity
-// moves a deal as a user the policy lets edit it.
+// stores a new deal in its pipeline's first stage with its first stay
+// ([Service.StartTx] inside the caller's unit of work; [Service.Prepare]
+// gives and checks that stage without writing). The service asks no
+// permission policy; crmkit.CRM.StartOpportunity starts a deal as a user
+// the policy lets create it, and crmkit.CRM.MoveOpportunity moves one as
+// a user the policy lets edit it.
 //
 // # Figures
 //

@@ -318,52 +318,90 @@ func (s *Service) record(ctx context.Context, h StageHistory, o *crm.Opportunity
 		EnteredAt: now, EnteredBy: actor, First: first})
 }
 
-// Start stores a new deal in its pipeline and enters its first stay: an
-// empty Stage becomes the pipeline's first open stage, a zero
-// Probability the stage's default; the stage must be an open stage of the
-// pipeline ("stage") and have the fields it requires. Its stay is entered
-// at the deal's CreatedAt by actor.
+// Start stores a new deal in its pipeline and enters its first stay in
+// one unit of work: the deal is made ready as [Service.Prepare] makes it
+// (its stage and probability defaulted and checked), stored, and its stay
+// entered at the deal's CreatedAt by actor. o is updated as stored (its
+// stage, probability, version and times). Bad input is a
+// [*crm.ValidationError] naming the field and nothing is written. Start
+// asks no permission policy: a host with one starts deals through
+// crmkit.CRM.StartOpportunity.
 func (s *Service) Start(ctx context.Context, o *crm.Opportunity, actor crm.ID) error {
-	err := s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
-		ptx, ok := crm.As[Tx](tx)
-		if !ok {
-			return fmt.Errorf("stage history: %w", crm.ErrUnsupported)
-		}
-		p, err := s.Pipeline(ctx, o.Pipeline)
-		if err != nil {
-			return err
-		}
-		if o.Stage == "" {
-			o.Stage = p.First().Name
-		}
-		st, ok := p.Stage(o.Stage)
-		var v crm.Problems
-		switch {
-		case !ok:
-			v.Add("stage", "pipeline %q has no stage %q", p.Key, clip(string(o.Stage)))
-		case st.Kind != KindOpen:
-			v.Add("stage", "a deal starts in an open stage, not the %s stage %q", st.Kind, st.Name)
-		default:
-			for _, f := range st.Required {
-				if !has(o, f) {
-					v.Add(f, "is required to enter stage %q", st.Name)
-				}
+	return s.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
+		return s.StartTx(ctx, tx, o, actor)
+	})
+}
+
+// StartTx is [Service.Start] inside tx, a unit of work the caller holds:
+// the deal and its first stay commit with whatever else the caller
+// writes, or none of it. On error the caller must roll back (o may then
+// hold the defaults Prepare gave it).
+func (s *Service) StartTx(ctx context.Context, tx crm.Tx, o *crm.Opportunity, actor crm.ID) error {
+	fail := func(err error) error { return fmt.Errorf("pipeline: start: %w", err) }
+	ptx, ok := crm.As[Tx](tx)
+	if !ok {
+		return fail(fmt.Errorf("stage history: %w", crm.ErrUnsupported))
+	}
+	if err := s.prepare(ctx, o); err != nil {
+		return fail(err)
+	}
+	if err := tx.Opportunities().Create(ctx, o); err != nil {
+		return fail(err)
+	}
+	err := ptx.StageHistory().Append(ctx, &StageEntry{OpportunityID: o.ID, Seq: 1, Pipeline: o.Pipeline, Stage: o.Stage,
+		EnteredAt: o.CreatedAt, EnteredBy: actor, First: true})
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// Prepare makes o the new deal [Service.Start] would store, writing
+// nothing: an empty Stage becomes the first open stage of o's pipeline
+// and a zero Probability the stage's default. The stage must be an open
+// stage of the pipeline ("stage") and o must have every field it
+// requires, each missing one named ("amount", "fields.budget"); an
+// unknown pipeline is a [*crm.ValidationError] on "pipeline". A caller
+// that decides on the deal as it will be stored (a permission policy
+// reading its stage) prepares it first; Start prepares it again, which
+// changes nothing.
+func (s *Service) Prepare(ctx context.Context, o *crm.Opportunity) error {
+	if err := s.prepare(ctx, o); err != nil {
+		return fmt.Errorf("pipeline: prepare: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) prepare(ctx context.Context, o *crm.Opportunity) error {
+	if o == nil {
+		return crm.Invalid("opportunity", "is required")
+	}
+	p, err := s.Pipeline(ctx, o.Pipeline)
+	if err != nil {
+		return err
+	}
+	if o.Stage == "" {
+		o.Stage = p.First().Name
+	}
+	st, ok := p.Stage(o.Stage)
+	var v crm.Problems
+	switch {
+	case !ok:
+		v.Add("stage", "pipeline %q has no stage %q", p.Key, clip(string(o.Stage)))
+	case st.Kind != KindOpen:
+		v.Add("stage", "a deal starts in an open stage, not the %s stage %q", st.Kind, st.Name)
+	default:
+		for _, f := range st.Required {
+			if !has(o, f) {
+				v.Add(f, "is required to enter stage %q", st.Name)
 			}
 		}
-		if err := v.Err(); err != nil {
-			return err
-		}
-		if o.Probability == 0 {
-			o.Probability = st.Probability
-		}
-		if err := tx.Opportunities().Create(ctx, o); err != nil {
-			return err
-		}
-		return ptx.StageHistory().Append(ctx, &StageEntry{OpportunityID: o.ID, Seq: 1, Pipeline: o.Pipeline, Stage: o.Stage,
-			EnteredAt: o.CreatedAt, EnteredBy: actor, First: true})
-	})
-	if err != nil {
-		return fmt.Errorf("pipeline: start: %w", err)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if o.Probability == 0 {
+		o.Probability = st.Probability
 	}
 	return nil
 }

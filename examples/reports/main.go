@@ -91,7 +91,7 @@ func run(ctx context.Context, w io.Writer, dir string) error {
 				o.Stage, o.Amount, o.OwnerID, o.DepartmentID = "", amount, rep.ID, sales.ID
 				o.ExpectedClose = ptr(clock.Now().AddDate(0, 1+rng.IntN(3), 0))
 			})
-			if err := c.Pipelines.Start(ctx, deal, rep.ID); err != nil {
+			if _, err := c.StartOpportunity(ctx, crmkit.StartOpportunityRequest{Opportunity: deal, Actor: rep.ID}); err != nil {
 				return err
 			}
 			at, reached := clock.Now(), 0

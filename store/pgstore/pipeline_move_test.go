@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -19,7 +20,8 @@ import (
 // moveWorld is a crmWorld whose first rep owns a customer (claimed from
 // the public pool, which recycles after 30 days without a follow-up
 // unless an opportunity is open) and a deal of it, with a CRM (perms)
-// under a policy that lets reps view and edit their own opportunities.
+// under a policy that lets reps view, create and edit their own
+// opportunities.
 type moveWorld struct {
 	*crmWorld
 	perms *crmkit.CRM
@@ -39,7 +41,7 @@ func newMoveWorld(t *testing.T) *moveWorld {
 	require.NoError(t, err)
 	policy, err := permission.Load([]byte(`{
 	  "record_types": [{"name": "opportunity"}],
-	  "roles": [{"name": "sales_rep", "rules": [{"record_type": "opportunity", "actions": ["view", "edit"], "scope": "own"}]}]
+	  "roles": [{"name": "sales_rep", "rules": [{"record_type": "opportunity", "actions": ["view", "create", "edit"], "scope": "own"}]}]
 	}`), w.departments(t), nil)
 	require.NoError(t, err)
 	w.perms, err = crmkit.New(w.store, &crmkit.Config{Clock: w.clock, IDs: w.ids, Permissions: policy})
@@ -143,5 +145,82 @@ func TestCRMMoveOpportunityOnPostgres(t *testing.T) {
 		require.Nil(t, hist[len(hist)-1].LeftAt)
 		require.Equal(t, o.Stage, hist[len(hist)-1].Stage)
 		require.Equal(t, o.IsOpen(), h.OpenOpportunity, "the holding follows the last committed move")
+	})
+}
+
+func TestCRMStartOpportunityOnPostgres(t *testing.T) {
+	t.Parallel()
+	// claimedCustomer is a customer reps[0] claimed from the public pool,
+	// without a deal: it falls due 30 days after the claim.
+	claimedCustomer := func(t *testing.T, w *moveWorld) (crm.ID, *pool.Holding) {
+		t.Helper()
+		c := w.pooled("上海明远贸易有限公司", "021-6666 8888")
+		_, err := w.crm.Pools.Claim(w.ctx, pool.ClaimRequest{CustomerID: c.ID, Actor: w.reps[0].ID})
+		require.NoError(t, err)
+		h, err := w.crm.Pools.Holding(w.ctx, c.ID)
+		require.NoError(t, err)
+		require.False(t, h.OpenOpportunity)
+		require.False(t, h.DueAt.IsZero())
+		return c.ID, h
+	}
+	deal := func(w *moveWorld, cust crm.ID) *crm.Opportunity {
+		return crmtest.Opportunity(w.ids, cust, func(o *crm.Opportunity) { o.OwnerID, o.Stage, o.Probability = w.reps[0].ID, "", 0 })
+	}
+	nothingWritten := func(t *testing.T, w *moveWorld, o *crm.Opportunity, cust crm.ID, before *pool.Holding) {
+		t.Helper()
+		_, err := w.store.Opportunities().Get(w.ctx, o.ID)
+		require.ErrorIs(t, err, crm.ErrNotFound, "no deal was written")
+		_, err = w.crm.Pipelines.History(w.ctx, o.ID)
+		require.ErrorIs(t, err, crm.ErrNotFound, "no stay was written")
+		h, err := w.crm.Pools.Holding(w.ctx, cust)
+		require.NoError(t, err)
+		require.Equal(t, before.Version, h.Version, "the holding is as it was")
+		require.False(t, h.OpenOpportunity)
+	}
+	t.Run("ADeniedStartWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		w := newMoveWorld(t)
+		cust, before := claimedCustomer(t, w)
+		o := deal(w, cust)
+		_, err := w.perms.StartOpportunity(w.ctx, crmkit.StartOpportunityRequest{Opportunity: o, Actor: w.reps[1].ID})
+		require.ErrorIs(t, err, crm.ErrPermissionDenied)
+		nothingWritten(t, w, o, cust, before)
+	})
+	t.Run("AStartRolledBackWithTheHostsTransactionWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		w := newMoveWorld(t)
+		cust, before := claimedCustomer(t, w)
+		o := deal(w, cust)
+		errLater := errors.New("a later write of the host failed")
+		err := w.perms.InTx(w.ctx, func(ctx context.Context, tx crm.Tx) error {
+			res, err := w.perms.StartOpportunityTx(ctx, tx, crmkit.StartOpportunityRequest{Opportunity: o, Actor: w.reps[0].ID})
+			require.NoError(t, err)
+			require.True(t, res.Holding.OpenOpportunity)
+			return errLater
+		})
+		require.ErrorIs(t, err, errLater)
+		nothingWritten(t, w, o, cust, before)
+	})
+	t.Run("TheNewOpenDealProtectsTheCustomerInTheSameTransaction", func(t *testing.T) {
+		t.Parallel()
+		w := newMoveWorld(t)
+		cust, _ := claimedCustomer(t, w)
+		o := deal(w, cust)
+		res, err := w.perms.StartOpportunity(w.ctx, crmkit.StartOpportunityRequest{Opportunity: o, Actor: w.reps[0].ID})
+		require.NoError(t, err)
+		require.Equal(t, crm.StageQualification, res.Opportunity.Stage)
+		require.Equal(t, w.sales.ID, res.Opportunity.DepartmentID, "the owner's department")
+		stored, err := w.store.Opportunities().Get(w.ctx, o.ID)
+		require.NoError(t, err)
+		require.Equal(t, stored, res.Opportunity)
+		hist, err := w.crm.Pipelines.History(w.ctx, o.ID)
+		require.NoError(t, err)
+		require.Len(t, hist, 1)
+		require.Equal(t, w.reps[0].ID, hist[0].EnteredBy)
+		h, err := w.crm.Pools.Holding(w.ctx, cust)
+		require.NoError(t, err)
+		require.True(t, h.OpenOpportunity)
+		require.True(t, h.DueAt.IsZero(), "the open deal protects the customer at once")
+		require.Equal(t, h.Version, res.Holding.Version)
 	})
 }

@@ -140,6 +140,26 @@ func testImportReimport(t *testing.T, e *env) {
 	}
 	first := run()
 	require.Equal(t, map[crmkit.ImportOutcome]int{crmkit.ImportCreated: 7}, first.Counts)
+	// Each created customer has its history, one row per field set, under
+	// the import's operation, and its customer.created event.
+	hist, err := c.History.ForRecord(e.ctxA, e.store, crm.NilID, crm.Ref{Type: crm.TypeCustomer, ID: first.Results[3].CustomerID}, crm.PageRequest{Limit: 100})
+	require.NoError(t, err)
+	fields := map[string]string{}
+	for _, en := range hist.Items {
+		fields[en.Field] = en.Operation
+	}
+	require.Equal(t, "import", fields["phone"], "history of an imported customer: %v", fields)
+	require.Equal(t, "import", fields["email"])
+	require.Equal(t, "import", fields["name"])
+	created, err := e.store.Outbox().Pending(e.ctx, crm.MaxPageLimit)
+	require.NoError(t, err)
+	n := 0
+	for _, ev := range created {
+		if ev.Type == crm.EventCustomerCreated {
+			n++
+		}
+	}
+	require.Equal(t, 7, n, "one customer.created event per created customer")
 	got, err := e.store.Customers().Get(e.ctxA, first.Results[3].CustomerID)
 	require.NoError(t, err)
 	require.Equal(t, "+8613800138000", got.Phone)

@@ -186,18 +186,7 @@ func (c *CRM) StartOpportunityTx(ctx context.Context, tx crm.Tx, req StartOpport
 	if err := c.Pipelines.StartTx(ctx, tx, o, req.Actor); err != nil {
 		return nil, fmt.Errorf("crmkit: %w", err)
 	}
-	out := &MoveResult{Opportunity: o.Clone()}
-	if o.CustomerID != crm.NilID {
-		h, err := c.Pools.RecomputeTx(ctx, tx, o.CustomerID)
-		switch {
-		case errors.Is(err, pool.ErrNotInPool):
-		case err != nil:
-			return fail(err)
-		default:
-			out.Holding = h
-		}
-	}
-	return out, nil
+	return c.dealResult(ctx, tx, o, fail)
 }
 
 // stampOpportunity gives a new deal its owner (actor unless it names
@@ -278,18 +267,7 @@ func (c *CRM) MoveOpportunityTx(ctx context.Context, tx crm.Tx, req pipeline.Mov
 	if err != nil {
 		return nil, fmt.Errorf("crmkit: %w", err)
 	}
-	out := &MoveResult{Opportunity: o.Clone()}
-	if o.CustomerID != crm.NilID {
-		h, err := c.Pools.RecomputeTx(ctx, tx, o.CustomerID)
-		switch {
-		case errors.Is(err, pool.ErrNotInPool):
-		case err != nil:
-			return fail(err)
-		default:
-			out.Holding = h
-		}
-	}
-	return out, nil
+	return c.dealResult(ctx, tx, o, fail)
 }
 
 // OpportunityHistory returns the stage history of an opportunity
@@ -333,6 +311,25 @@ func (c *CRM) OpportunityHistory(ctx context.Context, viewer, opportunityID crm.
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crmkit: stage history of opportunity %s: %w", opportunityID, err)
+	}
+	return out, nil
+}
+
+// dealResult returns o with its customer's pool holding, recomputed in
+// tx so that whether the customer has an open deal (which spares it from
+// recycling) follows the change at once; a customer in no pool has none.
+func (c *CRM) dealResult(ctx context.Context, tx crm.Tx, o *crm.Opportunity, fail func(error) (*MoveResult, error)) (*MoveResult, error) {
+	out := &MoveResult{Opportunity: o.Clone()}
+	if o.CustomerID == crm.NilID {
+		return out, nil
+	}
+	h, err := c.Pools.RecomputeTx(ctx, tx, o.CustomerID)
+	switch {
+	case errors.Is(err, pool.ErrNotInPool):
+	case err != nil:
+		return fail(err)
+	default:
+		out.Holding = h
 	}
 	return out, nil
 }

@@ -32,5 +32,7 @@
 // source system, external ID) to customer, found on the unit of work with
 // crm.As; memstore and pgstore have it. Each external ID of a source system
 // names at most one customer per tenant; of concurrent units of work
-// putting one external ID, at most one commits.
+// putting one external ID, at most one commits. [BulkExternalIDs] (pgstore)
+// records a whole batch's IDs in one step; [PutMany] falls back to Put one
+// by one without it.
 package importer

@@ -155,8 +155,8 @@ func (c *CRM) stampCreated(ctx context.Context, tx crm.Tx, cust *crm.Customer, a
 // customers at once ([dedupe.Service.EnterManyTx]): each is stamped and
 // checked as CreateCustomerTx would, and a blocked one's outcome is masked
 // for the actor as CreateCustomerTx masks its error. The customers are not
-// modified.
-func (c *CRM) enterCustomersTx(ctx context.Context, tx crm.Tx, custs []*crm.Customer, actorID crm.ID, policy dedupe.Policy) ([]dedupe.EntryOutcome, error) {
+// modified. pending and decided are [dedupe.EntryManyRequest]'s.
+func (c *CRM) enterCustomersTx(ctx context.Context, tx crm.Tx, custs []*crm.Customer, actorID crm.ID, policy dedupe.Policy, pending []*crm.Customer, decided func([]*crm.Customer)) ([]dedupe.EntryOutcome, error) {
 	tx, ctx = c.Join(tx), crm.DefaultActor(ctx, actorID, "create")
 	actor, err := c.creator(ctx, tx, actorID)
 	if err != nil {
@@ -172,7 +172,7 @@ func (c *CRM) enterCustomersTx(ctx context.Context, tx crm.Tx, custs []*crm.Cust
 			return nil, err
 		}
 	}
-	out, err := c.Dedupe.EnterManyTx(ctx, tx, dedupe.EntryManyRequest{Customers: in, Policy: policy, ActorID: actorID})
+	out, err := c.Dedupe.EnterManyTx(ctx, tx, dedupe.EntryManyRequest{Customers: in, Policy: policy, ActorID: actorID, Pending: pending, Decided: decided})
 	if err != nil || actor == nil {
 		return out, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/dedupe"
@@ -206,9 +207,20 @@ func (c *CRM) ImportCustomers(ctx context.Context, req ImportRequest) (*ImportSu
 	if err := req.validate(); err != nil {
 		return nil, fmt.Errorf("crmkit: import customers: %w", err)
 	}
+	// Batches overlap (one commits while the next is decided and
+	// written) when the adapter has the bulk key store and the system
+	// imports: each batch counts the previous one's new customers as
+	// entered before its own until that one commits. (An actor's view of
+	// a duplicate is masked by reading it, which a customer not yet
+	// committed would fail.)
+	pipelined := false
 	if err := c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) error {
 		if _, ok := crm.As[importer.Tx](tx); !ok {
 			return fmt.Errorf("crmkit: import customers: storage adapter %T has no importer.Tx port: %w", tx, crm.ErrUnsupported)
+		}
+		if dt, err := dedupe.TxOf(tx); err == nil {
+			_, bulk := dt.DedupeKeys().(dedupe.BulkKeyStore)
+			pipelined = bulk && req.Actor == crm.NilID
 		}
 		return nil
 	}); err != nil {
@@ -218,24 +230,30 @@ func (c *CRM) ImportCustomers(ctx context.Context, req ImportRequest) (*ImportSu
 	if size == 0 {
 		size = DefaultImportBatch
 	}
-	im := &importRun{c: c, req: &req, seen: map[string]int{}, sum: &ImportSummary{Counts: map[ImportOutcome]int{}}}
-	batch := make([]ImportRow, 0, size)
+	im := &importRun{c: c, req: &req, seen: map[string]int{}, sum: &ImportSummary{Counts: map[ImportOutcome]int{}}, pipelined: pipelined}
+	rows := make([]ImportRow, 0, size)
 	for row, err := range req.Rows {
 		if err != nil {
-			if ferr := im.flush(ctx, batch); ferr != nil {
+			if ferr := im.flush(ctx, rows); ferr != nil {
+				return im.sum, ferr
+			}
+			if ferr := im.drain(); ferr != nil {
 				return im.sum, ferr
 			}
 			return im.sum, fmt.Errorf("crmkit: import customers: %w", err)
 		}
-		batch = append(batch, row)
-		if len(batch) == size {
-			if err := im.flush(ctx, batch); err != nil {
+		rows = append(rows, row)
+		if len(rows) == size {
+			if err := im.flush(ctx, rows); err != nil {
 				return im.sum, err
 			}
-			batch = batch[:0]
+			rows = make([]ImportRow, 0, size)
 		}
 	}
-	if err := im.flush(ctx, batch); err != nil {
+	if err := im.flush(ctx, rows); err != nil {
+		return im.sum, err
+	}
+	if err := im.drain(); err != nil {
 		return im.sum, err
 	}
 	return im.sum, nil
@@ -243,48 +261,141 @@ func (c *CRM) ImportCustomers(ctx context.Context, req ImportRequest) (*ImportSu
 
 // importRun is one import in progress.
 type importRun struct {
-	c    *CRM
-	req  *ImportRequest
-	seen map[string]int // external ID -> first line
-	sum  *ImportSummary
+	c         *CRM
+	req       *ImportRequest
+	seen      map[string]int // external ID -> first line
+	sum       *ImportSummary
+	pipelined bool
+	last      *importBatch // the batch in flight, not yet reported
 }
 
-// flush imports one batch and reports its rows.
+// importBatch is one batch of an import: its rows, and the unit of work
+// that imports them, which may run while the batch before it commits.
+type importBatch struct {
+	rows []ImportRow
+	pre  []*ImportResult // problems found without the store
+	prev *importBatch    // the batch in flight before it; nil if none
+
+	// results and err are set when done is closed: the batch committed
+	// or failed.
+	results []ImportResult
+	err     error
+	done    chan struct{}
+
+	// decided is closed once the batch's new rows are decided (or the
+	// batch ended); entered are the customers its attempt number attempt
+	// is entering, for the next batch to count as entered before its own.
+	decided    chan struct{}
+	decideOnce sync.Once
+	mu         sync.Mutex
+	entered    []*crm.Customer
+	attempt    int
+}
+
+// markDecided records that attempt of b decided to enter entered (copies
+// the next batch may read) and lets the next batch go on.
+func (b *importBatch) markDecided(entered []*crm.Customer, attempt int) {
+	b.mu.Lock()
+	b.entered, b.attempt = entered, attempt
+	b.mu.Unlock()
+	b.decideOnce.Do(func() { close(b.decided) })
+}
+
+// errEarlierBatch fails a batch whose previous batch failed.
+var errEarlierBatch = errors.New("the batch before it failed")
+
+// wait waits for ch or the end of ctx.
+func wait(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush starts importing one batch. Pipelined, it runs while the batch
+// before it finishes, which is then reported; otherwise it is imported
+// and reported before flush returns.
 func (im *importRun) flush(ctx context.Context, rows []ImportRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	im.sum.Rows += len(rows)
-	// Problems found without the store: reported whatever the batch does.
-	pre := make([]*ImportResult, len(rows))
+	b := &importBatch{rows: rows, pre: make([]*ImportResult, len(rows)), done: make(chan struct{}), decided: make(chan struct{})}
 	for i, r := range rows {
-		if res := im.precheck(r); res != nil {
-			pre[i] = res
-		}
+		b.pre[i] = im.precheck(r)
 	}
+	if !im.pipelined {
+		im.run(ctx, b)
+		return im.report(b)
+	}
+	b.prev = im.last
+	im.last = b
+	go im.run(ctx, b)
+	if b.prev == nil {
+		return nil
+	}
+	if err := im.report(b.prev); err != nil {
+		// The import ends with b finished: when its predecessor failed, b
+		// waited for it and failed too, and is reported; when the report
+		// failed, b may have committed, unreported.
+		im.last = nil
+		<-b.done
+		if b.prev.err != nil {
+			_ = im.report(b)
+		}
+		return err
+	}
+	return nil
+}
+
+// drain reports the batch still in flight.
+func (im *importRun) drain() error {
+	if im.last == nil {
+		return nil
+	}
+	b := im.last
+	im.last = nil
+	return im.report(b)
+}
+
+// run imports batch b in a unit of work of its own, trying again when a
+// concurrent import of the same customers committed first, and closes
+// b.done.
+func (im *importRun) run(ctx context.Context, b *importBatch) {
+	defer close(b.done)
+	defer b.decideOnce.Do(func() { close(b.decided) })
 	var results []ImportResult
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = im.c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
-			results, err = im.batchTx(ctx, tx, rows, pre)
+			results, err = im.batchTx(ctx, tx, b, attempt)
 			return err
 		})
-		if err == nil || attempt == importBatchAttempts || ctx.Err() != nil ||
+		if err == nil || attempt == importBatchAttempts || ctx.Err() != nil || errors.Is(err, errEarlierBatch) ||
 			!(errors.Is(err, crm.ErrAlreadyExists) || errors.Is(err, crm.ErrConflict)) {
 			break
 		}
 	}
 	if err != nil {
+		rows := b.rows
 		err = fmt.Errorf("crmkit: import customers: batch of lines %d-%d: %w", rows[0].Line, rows[len(rows)-1].Line, err)
 		results = make([]ImportResult, len(rows))
 		for i, r := range rows {
 			results[i] = ImportResult{Line: r.Line, ExternalID: r.ExternalID, Outcome: ImportFailed, Reason: clipText(err.Error())}
-			if pre[i] != nil {
-				results[i] = *pre[i]
+			if b.pre[i] != nil {
+				results[i] = *b.pre[i]
 			}
 		}
 	}
-	for _, res := range results {
+	b.results, b.err = results, err
+}
+
+// report waits for b and reports its rows.
+func (im *importRun) report(b *importBatch) error {
+	<-b.done
+	for _, res := range b.results {
 		im.sum.Counts[res.Outcome]++
 		if im.req.Report == nil {
 			im.sum.Results = append(im.sum.Results, res)
@@ -294,7 +405,7 @@ func (im *importRun) flush(ctx context.Context, rows []ImportRow) error {
 			return fmt.Errorf("crmkit: import customers: report line %d: %w", res.Line, rerr)
 		}
 	}
-	return err
+	return b.err
 }
 
 // precheck returns the result of a row that is invalid whatever the store
@@ -357,18 +468,61 @@ func (im *importRun) describe(err error) string {
 	return clipText(strings.Join(parts, "; "))
 }
 
-// batchTx imports rows inside one unit of work. Rows whose external ID
+// batchTx imports batch b inside one unit of work. Rows whose external ID
 // names a customer are applied one by one, in order; then the new rows
 // are entered together ([dedupe.Service.EnterManyTx]: a few round trips
 // for the whole batch on an adapter with the bulk ports), each checked
 // against the stored customers and the new rows before it, and their
 // external IDs recorded together.
-func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, pre []*ImportResult) ([]ImportResult, error) {
-	req := im.req
+//
+// Pipelined, the batch before it may still be committing: its new
+// customers, invisible here until then, count as entered before this
+// batch's. Anything that could touch what it wrote (an update of a
+// stored customer, a duplicate's attach or merge) and the commit wait for
+// it to commit; when it failed, so does this batch, and when it committed
+// other customers than the ones counted (it was tried again), this batch
+// is tried again.
+func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, b *importBatch, attempt int) ([]ImportResult, error) {
+	req, rows, pre := im.req, b.rows, b.pre
 	ctx = crm.DefaultActor(ctx, req.Actor, "import")
 	it, ok := crm.As[importer.Tx](tx)
 	if !ok {
 		return nil, fmt.Errorf("storage adapter %T has no importer.Tx port: %w", tx, crm.ErrUnsupported)
+	}
+	var pending []*crm.Customer
+	counted := -1 // the attempt of the batch before whose customers are pending
+	if p := b.prev; p != nil {
+		if err := wait(ctx, p.decided); err != nil {
+			return nil, err
+		}
+		select {
+		case <-p.done:
+			if p.err != nil {
+				return nil, errEarlierBatch
+			}
+		default:
+			p.mu.Lock()
+			pending, counted = p.entered, p.attempt
+			p.mu.Unlock()
+		}
+	}
+	settled := b.prev == nil
+	settle := func() error {
+		if settled {
+			return nil
+		}
+		p := b.prev
+		if err := wait(ctx, p.done); err != nil {
+			return err
+		}
+		switch {
+		case p.err != nil:
+			return errEarlierBatch
+		case counted >= 0 && p.attempt != counted:
+			return fmt.Errorf("the batch before it committed other customers than it counted: %w", crm.ErrConflict)
+		}
+		settled = true
+		return nil
 	}
 	ext := it.ExternalIDs()
 	ids := make([]string, 0, len(rows))
@@ -380,6 +534,11 @@ func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, p
 	mapped, err := ext.Lookup(ctx, req.Source, ids)
 	if err != nil {
 		return nil, err
+	}
+	if len(mapped) > 0 {
+		if err := settle(); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]ImportResult, len(rows))
 	var fresh []freshRow
@@ -409,7 +568,20 @@ func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, rows []ImportRow, p
 		}
 		fresh = append(fresh, freshRow{at: i, cust: cust, digest: digest, notes: im.notes(ns)})
 	}
-	if err := im.enter(ctx, tx, ext, rows, fresh, out); err != nil {
+	decided := func(entered []*crm.Customer) {
+		copies := make([]*crm.Customer, len(entered))
+		for i, c := range entered {
+			copies[i] = c.Clone()
+		}
+		b.markDecided(copies, attempt)
+	}
+	if settled {
+		pending = nil
+	}
+	if err := im.enter(ctx, tx, ext, rows, fresh, out, pending, decided, settle); err != nil {
+		return nil, err
+	}
+	if err := settle(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -426,8 +598,13 @@ type freshRow struct {
 
 // enter creates the customers of the fresh rows, handles the ones that
 // duplicate a customer as the request says, and records the external IDs.
-func (im *importRun) enter(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, rows []ImportRow, fresh []freshRow, out []ImportResult) error {
+// pending, decided and settle are batchTx's: the customers of the batch
+// before, the hook that lets the next batch go on, and the wait for the
+// batch before to commit.
+func (im *importRun) enter(ctx context.Context, tx crm.Tx, ext importer.ExternalIDs, rows []ImportRow, fresh []freshRow, out []ImportResult,
+	pending []*crm.Customer, decided func([]*crm.Customer), settle func() error) error {
 	if len(fresh) == 0 {
+		decided(nil)
 		return nil
 	}
 	c, req := im.c, im.req
@@ -440,7 +617,7 @@ func (im *importRun) enter(ctx context.Context, tx crm.Tx, ext importer.External
 	for j, f := range fresh {
 		custs[j] = f.cust
 	}
-	outcomes, err := c.enterCustomersTx(ctx, tx, custs, req.Actor, policy)
+	outcomes, err := c.enterCustomersTx(ctx, tx, custs, req.Actor, policy, pending, decided)
 	if err != nil {
 		return err
 	}
@@ -466,6 +643,11 @@ func (im *importRun) enter(ctx context.Context, tx crm.Tx, ext importer.External
 	}
 	if len(blocked) == 0 {
 		return nil
+	}
+	// What a duplicate does may touch the customers the batch before
+	// wrote (merging into one, say): they must be visible.
+	if err := settle(); err != nil {
+		return err
 	}
 	// A concurrent import of a blocked row's external ID may have
 	// committed since the batch looked it up: then the row is its

@@ -58,6 +58,15 @@ type EntryManyRequest struct {
 	Policy Policy
 	// ActorID is the user entering them; crm.NilID for the system.
 	ActorID crm.ID
+	// Pending are customers being entered by another unit of work that
+	// commits before this one (a pipelined import's previous batch):
+	// invisible to this one's reads, they count as entered before
+	// Customers. At most [crm.MaxBulk]. Optional.
+	Pending []*crm.Customer
+	// Decided, when set, is called once the customers are decided and
+	// before any is stored, with the ones to be entered (stored copies to
+	// be; the caller must not modify them). Optional.
+	Decided func(entered []*crm.Customer)
 }
 
 // EntryOutcome is what became of one customer of [Service.EnterManyTx]:
@@ -86,6 +95,9 @@ type EntryOutcome struct {
 // with more of them than EnterTx would, never fewer. Without the bulk
 // ports the customers are entered one by one.
 //
+// req.Pending, for a caller that pipelines units of work, needs the bulk
+// key store: without it the call fails with [crm.ErrUnsupported].
+//
 // As with EnterTx, of concurrent entries of one customer at most one
 // commits: the others fail with an error matching [crm.ErrAlreadyExists]
 // and their unit of work must be rolled back.
@@ -96,6 +108,9 @@ func (s *Service) EnterManyTx(ctx context.Context, tx crm.Tx, req EntryManyReque
 	}
 	if len(req.Customers) > crm.MaxBulk {
 		return nil, fmt.Errorf("dedupe: enter many: %w", crm.Invalid("customers", "at most %d, got %d", crm.MaxBulk, len(req.Customers)))
+	}
+	if len(req.Pending) > crm.MaxBulk {
+		return nil, fmt.Errorf("dedupe: enter many: %w", crm.Invalid("pending", "at most %d, got %d", crm.MaxBulk, len(req.Pending)))
 	}
 	dt, err := TxOf(tx)
 	if err != nil {
@@ -122,9 +137,12 @@ func (s *Service) EnterManyTx(ctx context.Context, tx crm.Tx, req EntryManyReque
 	if !ok {
 		return s.enterEach(ctx, tx, cs, req)
 	}
-	out, entered, keys, err := s.decideMany(ctx, tx, bulk, cs, req.Policy)
+	out, entered, keys, err := s.decideMany(ctx, tx, bulk, cs, req.Pending, req.Policy)
 	if err != nil {
 		return nil, err
+	}
+	if req.Decided != nil {
+		req.Decided(entered)
 	}
 	if err := crm.CreateMany(ctx, tx.Customers(), entered); err != nil {
 		return nil, fmt.Errorf("dedupe: enter many: %w", err)
@@ -142,6 +160,9 @@ func (s *Service) EnterManyTx(ctx context.Context, tx crm.Tx, req EntryManyReque
 
 // enterEach is EnterManyTx without the bulk ports: EnterTx one by one.
 func (s *Service) enterEach(ctx context.Context, tx crm.Tx, cs []*crm.Customer, req EntryManyRequest) ([]EntryOutcome, error) {
+	if len(req.Pending) > 0 {
+		return nil, fmt.Errorf("dedupe: enter many: pending customers need a key store with dedupe.BulkKeyStore: %w", crm.ErrUnsupported)
+	}
 	out := make([]EntryOutcome, len(cs))
 	for i, c := range cs {
 		res, err := s.EnterTx(ctx, tx, EntryRequest{Customer: c, Policy: req.Policy, ActorID: req.ActorID})
@@ -155,13 +176,22 @@ func (s *Service) enterEach(ctx context.Context, tx crm.Tx, cs []*crm.Customer, 
 			out[i].Entered = res
 		}
 	}
+	if req.Decided != nil {
+		var entered []*crm.Customer
+		for _, o := range out {
+			if o.Entered != nil {
+				entered = append(entered, o.Entered.Customer)
+			}
+		}
+		req.Decided(entered)
+	}
 	return out, nil
 }
 
 // decideMany decides every customer of cs in order, against the stored
 // customers and the ones of cs entered before it, and returns the
 // outcomes, the customers to store and their keys.
-func (s *Service) decideMany(ctx context.Context, tx crm.Tx, bulk BulkKeyStore, cs []*crm.Customer, p Policy) ([]EntryOutcome, []*crm.Customer, []*RecordKeys, error) {
+func (s *Service) decideMany(ctx context.Context, tx crm.Tx, bulk BulkKeyStore, cs, pending []*crm.Customer, p Policy) ([]EntryOutcome, []*crm.Customer, []*RecordKeys, error) {
 	fail := func(err error) ([]EntryOutcome, []*crm.Customer, []*RecordKeys, error) {
 		return nil, nil, nil, fmt.Errorf("dedupe: enter many: %w", err)
 	}
@@ -239,6 +269,19 @@ func (s *Service) decideMany(ctx context.Context, tx crm.Tx, bulk BulkKeyStore, 
 			return c, nil
 		}
 		return nil, crm.ErrNotFound
+	}
+	for _, c := range pending {
+		if c == nil {
+			continue
+		}
+		k := s.Keys(c)
+		batch[c.ID] = c
+		for _, key := range k.Keys {
+			byKey[key] = append(byKey[key], c.ID)
+		}
+		if k.Strong != "" {
+			byStrong[k.Strong] = c.ID
+		}
 	}
 	out := make([]EntryOutcome, len(cs))
 	var entered []*crm.Customer

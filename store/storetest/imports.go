@@ -45,6 +45,7 @@ func RunImports(t *testing.T, h Harness) {
 	test(t, h, "ReimportChangesNothing", testImportReimport)
 	test(t, h, "ConcurrentImportsStoreEachCustomerOnce", testImportConcurrent)
 	test(t, h, "BatchingChangesNoOutcome", testImportBatchingChangesNoOutcome)
+	test(t, h, "StoppedMidwayContinues", testImportStoppedMidwayContinues)
 }
 
 func importLines(n int) []crmkit.ImportRow {
@@ -287,4 +288,43 @@ func testImportBatchingChangesNoOutcome(t *testing.T, e *env) {
 			}
 		}
 	}
+}
+
+// testImportStoppedMidwayContinues ends an import midway (its context
+// ends while later batches may be in flight) and imports the file again:
+// every row ends up as exactly one customer, none imported twice, and
+// what the first run reported as created is what the second finds
+// unchanged.
+func testImportStoppedMidwayContinues(t *testing.T, e *env) {
+	c, err := crmkit.New(e.store, &crmkit.Config{Clock: e.clock, IDs: e.ids})
+	require.NoError(t, err)
+	lines := importLines(40)
+	ctx, cancel := context.WithCancel(e.ctxA)
+	defer cancel()
+	firstRun := map[string]crmkit.ImportOutcome{}
+	_, err = c.ImportCustomers(ctx, crmkit.ImportRequest{Source: "erp", Rows: importRows(lines), OnDuplicate: crmkit.DuplicateBlock, BatchSize: 3,
+		Report: func(r crmkit.ImportResult) error {
+			firstRun[r.ExternalID] = r.Outcome
+			if r.Line == 12 {
+				cancel()
+			}
+			return nil
+		}})
+	require.Error(t, err, "the import stops when its context ends")
+	sum, err := c.ImportCustomers(e.ctxA, crmkit.ImportRequest{Source: "erp", Rows: importRows(lines), OnDuplicate: crmkit.DuplicateBlock, BatchSize: 3})
+	require.NoError(t, err)
+	ids := map[crm.ID]bool{}
+	for _, r := range sum.Results {
+		switch firstRun[r.ExternalID] {
+		case crmkit.ImportCreated:
+			require.Equal(t, crmkit.ImportUnchanged, r.Outcome, "line %d was created by the first run", r.Line)
+		default:
+			require.Contains(t, []crmkit.ImportOutcome{crmkit.ImportCreated, crmkit.ImportUnchanged}, r.Outcome, "line %d", r.Line)
+		}
+		ids[r.CustomerID] = true
+	}
+	require.Len(t, ids, len(lines), "one customer per row")
+	list, err := e.store.Customers().List(e.ctxA, crm.CustomerFilter{}, crm.PageRequest{Limit: crm.MaxPageLimit})
+	require.NoError(t, err)
+	require.Len(t, list.Items, len(lines), "no row imported twice")
 }

@@ -195,14 +195,23 @@ func (r *ImportRequest) validate() error {
 // the same external IDs or customers beat to the commit is tried again, so
 // two imports of one file end with one customer per external ID. A batch
 // that fails otherwise ends the import: its rows are reported
-// [ImportFailed] and the error is returned with the summary so far;
-// importing the file again continues, importing no row twice.
+// [ImportFailed] (and so are the next batch's, which waited for it) and
+// the error is returned with the summary so far; importing the file again
+// continues, importing no row twice.
+//
+// A batch's new rows are entered together ([dedupe.Service.EnterManyTx]).
+// On an adapter with the bulk ports (pgstore) and without req.Actor, two
+// batches overlap: one is decided and written while the one before it
+// commits, counting that one's new customers as entered before its own.
+// The outcomes are those of importing the batches one after the other;
+// results are reported in input order.
 //
 // The store needs the optional port [importer.Tx] (an error matching
 // [crm.ErrUnsupported] otherwise); a bad request is a [*crm.ValidationError]
-// naming the field. Rows are read one batch at a time: memory is bounded
-// by the batch size and the set of external IDs seen, which is kept to
-// report an external ID repeated in the input as invalid.
+// naming the field. Rows are read a batch at a time, with at most two
+// batches in flight: memory is bounded by the batch size and the set of
+// external IDs seen, which is kept to report an external ID repeated in
+// the input as invalid.
 func (c *CRM) ImportCustomers(ctx context.Context, req ImportRequest) (*ImportSummary, error) {
 	if err := req.validate(); err != nil {
 		return nil, fmt.Errorf("crmkit: import customers: %w", err)

@@ -113,8 +113,10 @@ type ImportRequest struct {
 	// named by its field name.
 	Columns map[string]string
 	// Report, when set, is called with each row's result in input order,
-	// after its batch committed (or failed); an error from it ends the
-	// import. Without it the results are collected in
+	// after its batch committed (or failed), from the goroutine that
+	// called ImportCustomers; an error from it ends the import (the next
+	// batch, already running, may commit unreported: importing again
+	// reports its rows unchanged). Without it the results are collected in
 	// [ImportSummary.Results].
 	Report func(ImportResult) error
 }

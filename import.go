@@ -341,19 +341,19 @@ func (im *importRun) flush(ctx context.Context, rows []ImportRow) error {
 		im.run(ctx, b)
 		return im.report(b)
 	}
-	b.prev = im.last
-	im.last = b
-	go im.run(ctx, b)
-	if b.prev == nil {
+	prev := im.last
+	b.prev, im.last = prev, b
+	go im.run(ctx, b) // b.prev is b's own from here on
+	if prev == nil {
 		return nil
 	}
-	if err := im.report(b.prev); err != nil {
+	if err := im.report(prev); err != nil {
 		// The import ends with b finished: when its predecessor failed, b
 		// waited for it and failed too, and is reported; when the report
 		// failed, b may have committed, unreported.
 		im.last = nil
 		<-b.done
-		if b.prev.err != nil {
+		if prev.err != nil {
 			_ = im.report(b)
 		}
 		return err
@@ -401,6 +401,9 @@ func (im *importRun) run(ctx context.Context, b *importBatch) {
 		}
 	}
 	b.results, b.err = results, err
+	// Nothing reads the batch before once this one is done: dropping it
+	// keeps memory to the batches in flight, not the import's history.
+	b.prev = nil
 }
 
 // report waits for b and reports its rows.

@@ -176,7 +176,9 @@ func BenchmarkImportAgainstStored(b *testing.B) {
 		" WHERE tenant_id = 'bench' AND source = 'stored'").Scan(&have); err != nil {
 		b.Fatal(err)
 	}
-	if have < stored {
+	// The generated rows include some the entry policy blocks, so fewer
+	// than stored are kept: most of them stored means done.
+	if have < stored*9/10 {
 		b.Logf("storing %d customers first (kept in schema %s)", stored-have, importAgainstStoredSchema)
 		// importBenchLines numbers its rows from 0 with IDs E0000000...:
 		// the rows already stored are unchanged.

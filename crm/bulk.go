@@ -26,7 +26,8 @@ type BulkCreator[T any] interface {
 // BulkGetter is an optional extension of a [Repository] for reading many
 // records by ID in one step (pgstore: one query). GetMany returns the
 // records of ids that exist in the context's tenant, in no particular
-// order; missing IDs are left out, not an error. At most [MaxBulk] IDs.
+// order; missing IDs are left out, not an error, and an ID given twice may
+// come back twice. At most [MaxBulk] IDs.
 //
 // Call it through [GetMany], which falls back to Get one by one.
 type BulkGetter[T any] interface {
@@ -34,7 +35,9 @@ type BulkGetter[T any] interface {
 }
 
 // CreateMany stores vs through repo's [BulkCreator] when it has one, else
-// with Create one after the other.
+// with Create one after the other (then the records stored before a
+// refused one are written back, and stay in the unit of work until it is
+// rolled back).
 func CreateMany[T, F any](ctx context.Context, repo Repository[T, F], vs []*T) error {
 	if len(vs) > MaxBulk {
 		return Invalid("records", "at most %d in one call, got %d", MaxBulk, len(vs))

@@ -206,7 +206,9 @@ func (r *ImportRequest) validate() error {
 // batches overlap: one is decided and written while the one before it
 // commits, counting that one's new customers as entered before its own.
 // The outcomes are those of importing the batches one after the other;
-// results are reported in input order.
+// results are reported in input order. The two units of work need two
+// connections: with a pool of one, a batch tried again could wait for ever
+// for the one after it, which holds the connection and waits for it.
 //
 // The store needs the optional port [importer.Tx] (an error matching
 // [crm.ErrUnsupported] otherwise); a bad request is a [*crm.ValidationError]

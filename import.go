@@ -206,9 +206,9 @@ func (r *ImportRequest) validate() error {
 // batches overlap: one is decided and written while the one before it
 // commits, counting that one's new customers as entered before its own.
 // The outcomes are those of importing the batches one after the other;
-// results are reported in input order. The two units of work need two
-// connections: with a pool of one, a batch tried again could wait for ever
-// for the one after it, which holds the connection and waits for it.
+// results are reported in input order. A batch opens its unit of work
+// only once the one before it has decided, and lets go of it while that
+// one is tried again, so even a pool of one connection serves both.
 //
 // The store needs the optional port [importer.Tx] (an error matching
 // [crm.ErrUnsupported] otherwise); a bad request is a [*crm.ValidationError]
@@ -300,9 +300,14 @@ type importBatch struct {
 	// is entering, for the next batch to count as entered before its own.
 	decided    chan struct{}
 	decideOnce sync.Once
-	mu         sync.Mutex
-	entered    []*crm.Customer
-	attempt    int
+	// retrying is closed when the batch is tried again: the next batch
+	// then lets go of its unit of work (and its connection) until this
+	// one is done, so a pool of one connection cannot hold both waiting.
+	retrying  chan struct{}
+	retryOnce sync.Once
+	mu        sync.Mutex
+	entered   []*crm.Customer
+	attempt   int
 }
 
 // markDecided records that attempt of b decided to enter entered (copies
@@ -317,11 +322,23 @@ func (b *importBatch) markDecided(entered []*crm.Customer, attempt int) {
 // errEarlierBatch fails a batch whose previous batch failed.
 var errEarlierBatch = errors.New("the batch before it failed")
 
-// wait waits for ch or the end of ctx.
-func wait(ctx context.Context, ch <-chan struct{}) error {
+// errEarlierRetrying ends an attempt of a batch whose previous batch is
+// being tried again; the batch is tried again once that one is done.
+var errEarlierRetrying = errors.New("the batch before it is being tried again")
+
+// waitFor waits for ch, in a unit of work of batch b: it gives up when
+// the batch before b is tried again, or ctx ends.
+func waitFor(ctx context.Context, b *importBatch, ch <-chan struct{}) error {
 	select {
 	case <-ch:
 		return nil
+	case <-b.prev.retrying:
+		select {
+		case <-ch:
+			return nil
+		default:
+			return errEarlierRetrying
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -335,7 +352,7 @@ func (im *importRun) flush(ctx context.Context, rows []ImportRow) error {
 		return nil
 	}
 	im.sum.Rows += len(rows)
-	b := &importBatch{rows: rows, pre: make([]*ImportResult, len(rows)), done: make(chan struct{}), decided: make(chan struct{})}
+	b := &importBatch{rows: rows, pre: make([]*ImportResult, len(rows)), done: make(chan struct{}), decided: make(chan struct{}), retrying: make(chan struct{})}
 	for i, r := range rows {
 		b.pre[i] = im.precheck(r)
 	}
@@ -382,10 +399,34 @@ func (im *importRun) run(ctx context.Context, b *importBatch) {
 	var results []ImportResult
 	var err error
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			b.retryOnce.Do(func() { close(b.retrying) })
+		}
+		if p := b.prev; p != nil {
+			// Wait outside a unit of work, holding no connection, for
+			// the batch before to decide (it holds one then), and when it
+			// is being tried again for it to be done.
+			select {
+			case <-p.decided:
+			case <-ctx.Done():
+			}
+			select {
+			case <-p.retrying:
+				select {
+				case <-p.done:
+				case <-ctx.Done():
+				}
+			default:
+			}
+		}
 		err = im.c.store.InTx(ctx, func(ctx context.Context, tx crm.Tx) (err error) {
 			results, err = im.batchTx(ctx, tx, b, attempt)
 			return err
 		})
+		if errors.Is(err, errEarlierRetrying) && ctx.Err() == nil {
+			attempt-- // not this batch's conflict
+			continue
+		}
 		if err == nil || attempt == importBatchAttempts || ctx.Err() != nil || errors.Is(err, errEarlierBatch) ||
 			!(errors.Is(err, crm.ErrAlreadyExists) || errors.Is(err, crm.ErrConflict)) {
 			break
@@ -508,7 +549,7 @@ func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, b *importBatch, att
 	var pending []*crm.Customer
 	counted := -1 // the attempt of the batch before whose customers are pending
 	if p := b.prev; p != nil {
-		if err := wait(ctx, p.decided); err != nil {
+		if err := waitFor(ctx, b, p.decided); err != nil {
 			return nil, err
 		}
 		select {
@@ -528,7 +569,7 @@ func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, b *importBatch, att
 			return nil
 		}
 		p := b.prev
-		if err := wait(ctx, p.done); err != nil {
+		if err := waitFor(ctx, b, p.done); err != nil {
 			return err
 		}
 		switch {

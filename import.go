@@ -207,8 +207,8 @@ func (r *ImportRequest) validate() error {
 // commits, counting that one's new customers as entered before its own.
 // The outcomes are those of importing the batches one after the other;
 // results are reported in input order. A batch opens its unit of work
-// only once the one before it has decided, and lets go of it while that
-// one is tried again, so even a pool of one connection serves both.
+// only once the one before it holds one, and lets go of it while that one
+// is tried again, so even a pool of one connection serves both.
 //
 // The store needs the optional port [importer.Tx] (an error matching
 // [crm.ErrUnsupported] otherwise); a bad request is a [*crm.ValidationError]
@@ -305,6 +305,10 @@ type importBatch struct {
 	// one is done, so a pool of one connection cannot hold both waiting.
 	retrying  chan struct{}
 	retryOnce sync.Once
+	// started is closed when the batch is inside its first unit of work,
+	// holding a connection: the next batch opens its own only then.
+	started   chan struct{}
+	startOnce sync.Once
 	mu        sync.Mutex
 	entered   []*crm.Customer
 	attempt   int
@@ -352,7 +356,7 @@ func (im *importRun) flush(ctx context.Context, rows []ImportRow) error {
 		return nil
 	}
 	im.sum.Rows += len(rows)
-	b := &importBatch{rows: rows, pre: make([]*ImportResult, len(rows)), done: make(chan struct{}), decided: make(chan struct{}), retrying: make(chan struct{})}
+	b := &importBatch{rows: rows, pre: make([]*ImportResult, len(rows)), done: make(chan struct{}), decided: make(chan struct{}), retrying: make(chan struct{}), started: make(chan struct{})}
 	for i, r := range rows {
 		b.pre[i] = im.precheck(r)
 	}
@@ -396,6 +400,7 @@ func (im *importRun) drain() error {
 func (im *importRun) run(ctx context.Context, b *importBatch) {
 	defer close(b.done)
 	defer b.decideOnce.Do(func() { close(b.decided) })
+	defer b.startOnce.Do(func() { close(b.started) })
 	var results []ImportResult
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -404,10 +409,10 @@ func (im *importRun) run(ctx context.Context, b *importBatch) {
 		}
 		if p := b.prev; p != nil {
 			// Wait outside a unit of work, holding no connection, for
-			// the batch before to decide (it holds one then), and when it
-			// is being tried again for it to be done.
+			// the batch before to hold one, and when it is being tried
+			// again for it to be done.
 			select {
-			case <-p.decided:
+			case <-p.started:
 			case <-ctx.Done():
 			}
 			select {
@@ -540,6 +545,7 @@ func (im *importRun) describe(err error) string {
 // other customers than the ones counted (it was tried again), this batch
 // is tried again.
 func (im *importRun) batchTx(ctx context.Context, tx crm.Tx, b *importBatch, attempt int) ([]ImportResult, error) {
+	b.startOnce.Do(func() { close(b.started) })
 	req, rows, pre := im.req, b.rows, b.pre
 	ctx = crm.DefaultActor(ctx, req.Actor, "import")
 	it, ok := crm.As[importer.Tx](tx)

@@ -85,9 +85,12 @@ func (v view) WonCurrencies(ctx context.Context) ([]string, error) {
 // statement. $1 tenant, $2 currency, $3 grid, $4 now, $5/$6 the rates'
 // currencies and rates. It returns the customers scored and the number of
 // won amounts without a rate; when there are any, nothing is written.
-func (v view) computeRFMSQL() string {
+// fresh, for a tenant without scores, inserts them all without comparing
+// them with the stored ones (a full join and a materialised difference of
+// every customer: 2 s of a first computation's 12).
+func (v view) computeRFMSQL(fresh bool) string {
 	scores := v.table("crm_rfm_scores")
-	return `WITH agg AS MATERIALIZED (
+	head := `WITH agg AS MATERIALIZED (
     SELECT o.customer_id, max(coalesce(o.closed_at, o.updated_at)) AS last_won_at, count(*)::integer AS frequency,
         coalesce(sum(o.amount * ($6::numeric[])[array_position($5::text[], o.amount_currency)]), 0) AS monetary,
         count(*) FILTER (WHERE o.amount_currency IS NOT NULL AND array_position($5::text[], o.amount_currency) IS NULL) AS missing
@@ -115,7 +118,22 @@ func (v view) computeRFMSQL() string {
             1 + (a.monetary > c.m[1])::int + (a.monetary > c.m[2])::int + (a.monetary > c.m[3])::int + (a.monetary > c.m[4])::int AS m
         FROM agg AS a CROSS JOIN cuts AS c
     ) AS s
-), diff AS MATERIALIZED (
+)`
+	run := `, run AS (
+    INSERT INTO ` + v.table("crm_rfm_runs") + ` (tenant_id, currency, computed_at)
+    SELECT $1, $2, $4 FROM ok WHERE ok
+    ON CONFLICT (tenant_id) DO UPDATE SET currency = excluded.currency, computed_at = excluded.computed_at
+)
+SELECT (SELECT count(*) FROM agg), (SELECT coalesce(sum(missing), 0)::bigint FROM agg)`
+	if fresh {
+		// The tenant has no scores yet: every one is inserted, without
+		// comparing them with none.
+		return head + `, ins AS (
+    INSERT INTO ` + scores + ` (tenant_id, customer_id, last_won_at, frequency, monetary, r, f, m, segment)
+    SELECT $1, customer_id, last_won_at, frequency, monetary, r, f, m, segment FROM scored WHERE (SELECT ok FROM ok)
+)` + run
+	}
+	return head + `, diff AS MATERIALIZED (
     SELECT coalesce(s.customer_id, o.customer_id) AS customer_id, s.last_won_at, s.frequency, s.monetary, s.r, s.f, s.m, s.segment,
         s.customer_id IS NULL AS gone, o.customer_id IS NULL AS fresh
     FROM scored AS s
@@ -136,12 +154,7 @@ func (v view) computeRFMSQL() string {
 ), ins AS (
     INSERT INTO ` + scores + ` (tenant_id, customer_id, last_won_at, frequency, monetary, r, f, m, segment)
     SELECT $1, customer_id, last_won_at, frequency, monetary, r, f, m, segment FROM diff WHERE fresh
-), run AS (
-    INSERT INTO ` + v.table("crm_rfm_runs") + ` (tenant_id, currency, computed_at)
-    SELECT $1, $2, $4 FROM ok WHERE ok
-    ON CONFLICT (tenant_id) DO UPDATE SET currency = excluded.currency, computed_at = excluded.computed_at
-)
-SELECT (SELECT count(*) FROM agg), (SELECT coalesce(sum(missing), 0)::bigint FROM agg)`
+)` + run
 }
 
 // computeRFMSettings are the run's own planner settings (see the file
@@ -192,7 +205,11 @@ func (v view) ComputeRFM(ctx context.Context, q segment.ComputeQuery) (int, erro
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "crmkit.rfm:"+v.s.schema+":"+tenant); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, v.computeRFMSQL(), tenant, q.Currency, q.Grid, q.Now, currencies, rates).Scan(&n, &missing); err != nil {
+		var stored bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+v.table("crm_rfm_scores")+" WHERE tenant_id = $1)", tenant).Scan(&stored); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, v.computeRFMSQL(!stored), tenant, q.Currency, q.Grid, q.Now, currencies, rates).Scan(&n, &missing); err != nil {
 			return err
 		}
 		if _, err := setLocal(ctx, tx, computeRFMSettings[0], was); err != nil {

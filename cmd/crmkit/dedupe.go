@@ -90,11 +90,8 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
 	enc := encodingFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("dedupe: %v", err)}
+	if done, err := parseFlags(fs, args, "dedupe"); done {
+		return err
 	}
 	switch {
 	case *in == "":
@@ -105,8 +102,6 @@ func runDedupe(args []string, _ io.Writer, stderr io.Writer) error {
 		return usageError{"dedupe: --id is required\n" + dedupeUsage}
 	case len(fields) == 0:
 		return usageError{"dedupe: at least one --field KIND=COLUMN is required\n" + dedupeUsage}
-	case fs.NArg() > 0:
-		return usageError{fmt.Sprintf("dedupe: unexpected argument %q\n%s", fs.Arg(0), dedupeUsage)}
 	case math.IsNaN(*threshold) || *threshold < 0 || *threshold > 100:
 		return usageError{fmt.Sprintf("dedupe: --threshold %v: want a match weight between 0 and 100 bits (0: the default, 10)", *threshold)}
 	case *maxCluster != 0 && (*maxCluster < 2 || *maxCluster > 1_000_000):

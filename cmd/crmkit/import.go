@@ -116,11 +116,8 @@ func runImportCustomers(args []string, stdout, stderr io.Writer) error {
 	enc := encodingFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	actorFlag := fs.String("actor", "", "ID of the user making the import, for history and events (default: none, the system)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("import customers: %v", err)}
+	if done, err := parseFlags(fs, args, "import customers"); done {
+		return err
 	}
 	tenantSet := false
 	fs.Visit(func(f *flag.Flag) { tenantSet = tenantSet || f.Name == "tenant" })
@@ -131,8 +128,6 @@ func runImportCustomers(args []string, stdout, stderr io.Writer) error {
 		return usageError{"import customers: " + fmt.Sprintf(format, a...)}
 	}
 	switch {
-	case fs.NArg() > 0:
-		return bad("unexpected argument %q", fs.Arg(0))
 	case *dry && *dsn != "":
 		return bad("--dsn and --dry-run do not go together")
 	case !*dry && *dsn == "":

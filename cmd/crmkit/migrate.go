@@ -36,18 +36,13 @@ func runMigrate(args []string, stdout, stderr io.Writer) error {
 	down := fs.Int("down", 0, "revert the newest N applied migrations")
 	format := fs.String("format", "text", "--status output: text (aligned, for people) or csv (for scripts)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("migrate: %v", err)}
+	if done, err := parseFlags(fs, args, "migrate"); done {
+		return err
 	}
 	if *dsn == "" {
 		*dsn = os.Getenv("CRMKIT_DATABASE_URL")
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageError{fmt.Sprintf("migrate: unexpected argument %q\n%s", fs.Arg(0), migrateUsage)}
 	case *dsn == "":
 		return usageError{"migrate: --dsn is required (or set CRMKIT_DATABASE_URL)\n" + migrateUsage}
 	case *down < 0:

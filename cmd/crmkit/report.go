@@ -31,21 +31,7 @@ from --dsn, or from CRMKIT_DATABASE_URL.`
 
 // runReport runs "crmkit report".
 func runReport(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"report: missing subcommand\n" + reportUsage}
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, reportUsage)
-		return nil
-	case "kpis":
-		return reportKPIs(args[1:], stdout, stderr)
-	case "funnel":
-		return reportFunnel(args[1:], stdout, stderr)
-	case "pipeline":
-		return reportPipeline(args[1:], stdout, stderr)
-	}
-	return usageError{fmt.Sprintf("report: unknown subcommand %q\n%s", args[0], reportUsage)}
+	return runSubcommand("report", reportUsage, map[string]subcommand{"kpis": reportKPIs, "funnel": reportFunnel, "pipeline": reportPipeline}, args, stdout, stderr)
 }
 
 // dbFlags are the flags of commands that read a crmkit schema.
@@ -100,14 +86,8 @@ func reportKPIs(args []string, stdout, stderr io.Writer) error {
 	tz := fs.String("tz", "UTC", "the tenant's time zone, e.g. Asia/Shanghai")
 	format := fs.String("format", "text", "text (aligned, for people) or csv (for scripts; needs --only)")
 	only := fs.String("only", "", "print one table: leads, customers, service or pools")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("report kpis: %v", err)}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("report kpis: unexpected argument %q", fs.Arg(0))}
+	if done, err := parseFlags(fs, args, "report kpis"); done {
+		return err
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil || *tz == "" || *tz == "Local" {

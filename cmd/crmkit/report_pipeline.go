@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -122,26 +121,13 @@ func (f pipelineFlags) writeSVG(chart func(io.Writer) error) error {
 	return fh.Close()
 }
 
-func parseReportFlags(fs *flag.FlagSet, args []string, cmd string) (bool, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, usageError{fmt.Sprintf("%s: %v", cmd, err)}
-	}
-	if fs.NArg() > 0 {
-		return false, usageError{fmt.Sprintf("%s: unexpected argument %q", cmd, fs.Arg(0))}
-	}
-	return false, nil
-}
-
 func reportFunnel(args []string, stdout, stderr io.Writer) error {
 	const cmd = "report funnel"
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, funnelUsage); fs.PrintDefaults() }
 	f := addPipelineFlags(fs, true)
-	if help, err := parseReportFlags(fs, args, cmd); help || err != nil {
+	if done, err := parseFlags(fs, args, cmd); done {
 		return err
 	}
 	svc, ctx, p, closeDB, err := f.service(cmd)
@@ -174,7 +160,7 @@ func reportPipeline(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, funnelUsage); fs.PrintDefaults() }
 	f := addPipelineFlags(fs, false)
-	if help, err := parseReportFlags(fs, args, cmd); help || err != nil {
+	if done, err := parseFlags(fs, args, cmd); done {
 		return err
 	}
 	svc, ctx, _, closeDB, err := f.service(cmd)

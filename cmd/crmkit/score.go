@@ -30,19 +30,7 @@ engagement events: rules that count events give nothing.`
 
 // runScore runs "crmkit score train|apply".
 func runScore(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"score: missing subcommand\n" + scoreUsage}
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, scoreUsage)
-		return nil
-	case "train":
-		return scoreTrain(args[1:], stdout, stderr)
-	case "apply":
-		return scoreApply(args[1:], stdout, stderr)
-	}
-	return usageError{fmt.Sprintf("score: unknown subcommand %q\n%s", args[0], scoreUsage)}
+	return runSubcommand("score", scoreUsage, map[string]subcommand{"train": scoreTrain, "apply": scoreApply}, args, stdout, stderr)
 }
 
 func scoreRequire(cmd string, flags [][2]string) error {
@@ -65,11 +53,8 @@ func scoreTrain(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "model JSON file to write")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
 	enc := encodingFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("score train: %v", err)}
+	if done, err := parseFlags(fs, args, "score train"); done {
+		return err
 	}
 	if err := checkEncoding("score train", *enc); err != nil {
 		return err
@@ -168,11 +153,8 @@ func scoreApply(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "CSV file to write: id,score")
 	skipBad := fs.Bool("skip-bad-rows", false, "skip rows that are not valid CSV or have the wrong number of cells, reporting each on stderr")
 	enc := encodingFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("score apply: %v", err)}
+	if done, err := parseFlags(fs, args, "score apply"); done {
+		return err
 	}
 	if err := checkEncoding("score apply", *enc); err != nil {
 		return err

@@ -49,19 +49,7 @@ rfm computes every customer's RFM scores from won opportunities, summing their a
 
 // runSegment runs "crmkit segment export|rfm".
 func runSegment(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"segment: missing subcommand\n" + segmentUsage}
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, segmentUsage)
-		return nil
-	case "export":
-		return segmentExport(args[1:], stdout, stderr)
-	case "rfm":
-		return segmentRFM(args[1:], stdout, stderr)
-	}
-	return usageError{fmt.Sprintf("segment: unknown subcommand %q\n%s", args[0], segmentUsage)}
+	return runSubcommand("segment", segmentUsage, map[string]subcommand{"export": segmentExport, "rfm": segmentRFM}, args, stdout, stderr)
 }
 
 // tenantGiven reports whether --tenant was on the command line.
@@ -130,18 +118,13 @@ func segmentExport(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "csv", "csv or jsonl")
 	page := fs.Int("page", crm.MaxPageLimit, fmt.Sprintf("members read per page, 1 to %d", crm.MaxPageLimit))
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("segment export: %v", err)}
+	if done, err := parseFlags(fs, args, "segment export"); done {
+		return err
 	}
 	bad := func(format string, a ...any) error {
 		return usageError{"segment export: " + fmt.Sprintf(format, a...)}
 	}
 	switch {
-	case fs.NArg() > 0:
-		return bad("unexpected argument %q", fs.Arg(0))
 	case !tenantGiven(fs):
 		return bad("--tenant is required (--tenant '' for the default tenant)")
 	case *out == "":
@@ -327,18 +310,13 @@ func segmentRFM(args []string, stdout, stderr io.Writer) error {
 	currency := fs.String("currency", "", "ISO 4217 currency monetary value is summed in, e.g. CNY")
 	rates := rateFlags{}
 	fs.Var(rates, "rate", "CURRENCY=RATE, repeatable: how many units of --currency one unit of CURRENCY is worth")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{fmt.Sprintf("segment rfm: %v", err)}
+	if done, err := parseFlags(fs, args, "segment rfm"); done {
+		return err
 	}
 	bad := func(format string, a ...any) error {
 		return usageError{"segment rfm: " + fmt.Sprintf(format, a...)}
 	}
 	switch {
-	case fs.NArg() > 0:
-		return bad("unexpected argument %q", fs.Arg(0))
 	case !tenantGiven(fs):
 		return bad("--tenant is required (--tenant '' for the default tenant)")
 	case *currency == "":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/crmkit/crmkit/crm"
@@ -211,23 +212,16 @@ func (s *Service) decideMany(ctx context.Context, tx crm.Tx, bulk BulkKeyStore, 
 			strongs = append(strongs, keys[i].Strong)
 		}
 	}
-	var stored map[Key][]crm.ID
-	var holders map[string]crm.ID
-	var err error
+	stored := map[Key][]crm.ID{}
 	for start := 0; start < len(all); start += MaxBulkKeys {
 		part, err := bulk.LookupEach(ctx, all[start:min(start+MaxBulkKeys, len(all))], s.cfg.PerKey)
 		if err != nil {
 			return fail(err)
 		}
-		if stored == nil {
-			stored = part
-		} else {
-			for k, ids := range part {
-				stored[k] = ids
-			}
-		}
+		maps.Copy(stored, part)
 	}
-	if holders, err = bulk.Holders(ctx, strongs); err != nil {
+	holders, err := bulk.Holders(ctx, strongs)
+	if err != nil {
 		return fail(err)
 	}
 	// Every stored customer any of them may be compared with, read once.

@@ -247,8 +247,11 @@ func (r *recordingRepo[T, P, F]) CreateMany(ctx context.Context, vs []*T) error 
 	actor, op, _ := crm.ActorOf(ctx)
 	cs := make([]Change, len(vs))
 	for i, v := range vs {
-		r.remember(v)
-		cs[i] = Change{Record: r.ref(P(v).GetMeta().ID), New: P(v).Clone(), Actor: actor, Operation: op}
+		// One copy serves as what the unit of work saw and as the change's
+		// new side: both are only read.
+		c, ref := P(v).Clone(), r.ref(P(v).GetMeta().ID)
+		r.t.seen[ref] = c
+		cs[i] = Change{Record: ref, New: c, Actor: actor, Operation: op}
 	}
 	if err := r.t.r.RecordMany(ctx, r.t.Tx, cs); err != nil {
 		return fmt.Errorf("history: %w", err)

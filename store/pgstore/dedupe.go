@@ -1,9 +1,11 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -162,42 +164,27 @@ func (r dedupeKeyRepo) Delete(ctx context.Context, id crm.ID) error {
 	return nil
 }
 
+// Lookup implements [dedupe.KeyStore]: the records of every key, as
+// LookupEach finds them, once each and in ID order.
 func (r dedupeKeyRepo) Lookup(ctx context.Context, keys []dedupe.Key, perKey int) ([]crm.ID, error) {
-	const op = "look up dedupe keys"
 	if err := dedupe.ValidateLookup(keys, perKey); err != nil {
 		return nil, err
 	}
-	if err := r.v.check(ctx); err != nil {
-		return nil, dedupeFail(ctx, op, err)
-	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	kinds := make([]string, len(keys))
-	values := make([]string, len(keys))
-	for i, k := range keys {
-		kinds[i], values[i] = k.Kind, k.Value
-	}
-	// One backward scan of the primary key per key, cut at perKey rows.
-	rows, err := r.v.q.Query(ctx, "SELECT DISTINCT p.record_id FROM unnest($2::text[], $3::text[]) AS k(kind, key)"+
-		" CROSS JOIN LATERAL (SELECT record_id FROM "+r.table()+
-		" WHERE tenant_id = $1 AND kind = k.kind AND key = k.key ORDER BY record_id DESC LIMIT $4) p ORDER BY p.record_id",
-		crm.TenantFrom(ctx), kinds, values, perKey)
+	each, err := r.lookupEach(ctx, keys, perKey)
 	if err != nil {
-		return nil, dedupeFail(ctx, op, err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []crm.ID
-	for rows.Next() {
-		var id key
-		if err := rows.Scan(&id); err != nil {
-			return nil, dedupeFail(ctx, op, err)
+	seen := map[crm.ID]bool{}
+	for _, ids := range each {
+		for _, id := range ids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
 		}
-		out = append(out, crm.ID(id))
 	}
-	if err := rows.Err(); err != nil {
-		return nil, dedupeFail(ctx, op, err)
-	}
+	slices.SortFunc(out, func(a, b crm.ID) int { return bytes.Compare(a[:], b[:]) })
 	return out, nil
 }
 
@@ -220,10 +207,16 @@ var _ dedupe.BulkKeyStore = dedupeKeyRepo{}
 // LookupEach implements [dedupe.BulkKeyStore]: Lookup's backward scan per
 // key, every key in one query.
 func (r dedupeKeyRepo) LookupEach(ctx context.Context, keys []dedupe.Key, perKey int) (map[dedupe.Key][]crm.ID, error) {
-	const op = "look up dedupe keys"
 	if err := dedupe.ValidateBulkLookup(keys, perKey); err != nil {
 		return nil, err
 	}
+	return r.lookupEach(ctx, keys, perKey)
+}
+
+// lookupEach probes the primary key backwards once per distinct key, cut
+// at perKey rows, all keys in one query.
+func (r dedupeKeyRepo) lookupEach(ctx context.Context, keys []dedupe.Key, perKey int) (map[dedupe.Key][]crm.ID, error) {
+	const op = "look up dedupe keys"
 	if err := r.v.check(ctx); err != nil {
 		return nil, dedupeFail(ctx, op, err)
 	}

@@ -326,21 +326,7 @@ func TestOpportunityHistoryNeedsTheViewGrant(t *testing.T) {
 func TestMoveOpportunityRecomputesTheCustomersPoolHolding(t *testing.T) {
 	t.Parallel()
 	w := newQueueWorld(t)
-	c, setup := w.moveCRM(t, true), w.moveCRM(t, false)
-	// The pool recycles after 30 days without a follow-up, except a
-	// customer with an open opportunity.
-	p := &pool.Pool{ID: w.ids.NewID(), Name: "Public", Members: pool.Members{All: true}, Recycle: []pool.RecycleRule{{
-		ID: "v1", EffectiveFrom: w.clock.Now().Add(-time.Hour), Conditions: []pool.Condition{{Kind: pool.NoFollowUp, Days: 30}},
-		Exclude: pool.Exclusions{OpenOpportunity: true},
-	}}}
-	require.NoError(t, setup.Pools.CreatePool(w.ctx, p))
-	res, err := setup.CreateCustomer(w.ctx, crmkit.CreateCustomerRequest{Customer: crmtest.Customer(w.ids)})
-	require.NoError(t, err)
-	cust := res.Customer.ID
-	_, err = setup.Pools.Enter(w.ctx, pool.EnterRequest{CustomerID: cust, PoolID: p.ID})
-	require.NoError(t, err)
-	_, err = setup.Pools.Claim(w.ctx, pool.ClaimRequest{CustomerID: cust, Actor: w.rep.ID})
-	require.NoError(t, err)
+	c, cust := w.claimedInRecyclingPool(t)
 	claimed, err := c.Pools.Holding(w.ctx, cust)
 	require.NoError(t, err)
 	due := claimed.DueAt
@@ -643,21 +629,7 @@ func TestStartOpportunityTxCommitsWithTheCallersUnitOfWork(t *testing.T) {
 func TestStartOpportunityProtectsTheCustomerFromRecyclingAtOnce(t *testing.T) {
 	t.Parallel()
 	w := newQueueWorld(t)
-	c, setup := w.moveCRM(t, true), w.moveCRM(t, false)
-	// The pool recycles after 30 days without a follow-up, except a
-	// customer with an open opportunity.
-	p := &pool.Pool{ID: w.ids.NewID(), Name: "Public", Members: pool.Members{All: true}, Recycle: []pool.RecycleRule{{
-		ID: "v1", EffectiveFrom: w.clock.Now().Add(-time.Hour), Conditions: []pool.Condition{{Kind: pool.NoFollowUp, Days: 30}},
-		Exclude: pool.Exclusions{OpenOpportunity: true},
-	}}}
-	require.NoError(t, setup.Pools.CreatePool(w.ctx, p))
-	created, err := setup.CreateCustomer(w.ctx, crmkit.CreateCustomerRequest{Customer: crmtest.Customer(w.ids)})
-	require.NoError(t, err)
-	cust := created.Customer.ID
-	_, err = setup.Pools.Enter(w.ctx, pool.EnterRequest{CustomerID: cust, PoolID: p.ID})
-	require.NoError(t, err)
-	_, err = setup.Pools.Claim(w.ctx, pool.ClaimRequest{CustomerID: cust, Actor: w.rep.ID})
-	require.NoError(t, err)
+	c, cust := w.claimedInRecyclingPool(t)
 	claimed, err := c.Pools.Holding(w.ctx, cust)
 	require.NoError(t, err)
 	require.False(t, claimed.OpenOpportunity)
@@ -688,4 +660,26 @@ func TestStartOpportunityProtectsTheCustomerFromRecyclingAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, won.Holding.OpenOpportunity)
 	require.Equal(t, claimed.DueAt, won.Holding.DueAt)
+}
+
+// claimedInRecyclingPool returns a CRM with permissions and a customer the
+// rep claimed (set up without permissions) from a pool that
+// recycles after 30 days without a follow-up, except a customer with an
+// open opportunity.
+func (w *queueWorld) claimedInRecyclingPool(t *testing.T) (*crmkit.CRM, crm.ID) {
+	t.Helper()
+	setup := w.moveCRM(t, false)
+	p := &pool.Pool{ID: w.ids.NewID(), Name: "Public", Members: pool.Members{All: true}, Recycle: []pool.RecycleRule{{
+		ID: "v1", EffectiveFrom: w.clock.Now().Add(-time.Hour), Conditions: []pool.Condition{{Kind: pool.NoFollowUp, Days: 30}},
+		Exclude: pool.Exclusions{OpenOpportunity: true},
+	}}}
+	require.NoError(t, setup.Pools.CreatePool(w.ctx, p))
+	res, err := setup.CreateCustomer(w.ctx, crmkit.CreateCustomerRequest{Customer: crmtest.Customer(w.ids)})
+	require.NoError(t, err)
+	cust := res.Customer.ID
+	_, err = setup.Pools.Enter(w.ctx, pool.EnterRequest{CustomerID: cust, PoolID: p.ID})
+	require.NoError(t, err)
+	_, err = setup.Pools.Claim(w.ctx, pool.ClaimRequest{CustomerID: cust, Actor: w.rep.ID})
+	require.NoError(t, err)
+	return w.moveCRM(t, true), cust
 }
